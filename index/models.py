@@ -1,0 +1,125 @@
+"""What flows through ingestion: an Article (one news story) and its Chunks."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+
+from pydantic import BaseModel, Field
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Article(BaseModel):
+    """One news article, whatever file format it came from."""
+
+    title: str = ""
+    body: str
+    source: str = ""
+    url: str = ""
+    author: str = ""
+    published: datetime | None = None
+    caption: str = ""
+    category: str = ""
+    origin: str = Field(default="", description="File (and line/record) it was loaded from.")
+
+    @property
+    def article_id(self) -> str:
+        """Stable id: the url when there is one, else a hash of the content."""
+        if self.url:
+            return self.url
+        return "sha256:" + sha256_hex(f"{self.title}\n{self.body}")[:32]
+
+    @property
+    def published_date(self) -> str:
+        return self.published.date().isoformat() if self.published else ""
+
+    @property
+    def published_ts(self) -> int:
+        """Epoch seconds (UTC); 0 when unknown. Chroma range filters take numbers only."""
+        if not self.published:
+            return 0
+        moment = self.published
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+
+    @property
+    def content_hash(self) -> str:
+        """Changes whenever anything that is chunked, embedded or shown changes."""
+        fields = [self.title, self.source, self.url, self.author, self.published_date,
+                  self.caption, self.category, self.body]
+        return sha256_hex("\x1f".join(fields))[:32]
+
+    def header(self) -> str:
+        """Metadata written into the text that is embedded and searched (not into offsets)."""
+        lines = [f"Title: {self.title}" if self.title else "",
+                 f"Source: {self.source}" if self.source else "",
+                 f"Published: {self.published_date}" if self.published else ""]
+        return "\n".join(line for line in lines if line)
+
+    def metadata(self) -> dict[str, str | int]:
+        """Flat, Chroma-safe metadata shared by every chunk of this article."""
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "source": self.source,
+            "url": self.url,
+            "author": self.author,
+            "published": self.published.isoformat() if self.published else "",
+            "published_date": self.published_date,
+            "published_ts": self.published_ts,
+            "caption": self.caption,
+            "category": self.category,
+            "content_hash": self.content_hash,
+        }
+
+
+class Chunk(BaseModel):
+    """A piece of an article body. `start`/`end` index into `Article.body`."""
+
+    chunk_id: str
+    article_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+    header: str = ""
+
+    @property
+    def search_text(self) -> str:
+        """What gets embedded and BM25-indexed: article header + chunk text."""
+        return f"{self.header}\n\n{self.text}" if self.header else self.text
+
+    @property
+    def text_hash(self) -> str:
+        return sha256_hex(self.search_text)[:32]
+
+
+def parse_day(value: str | date | datetime | None) -> datetime | None:
+    """Accept YYYY-MM-DD or a full ISO datetime; None for empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    text = value.strip().replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class LoadProblem(BaseModel):
+    """A problem with one input. `fatal=False` means the article was still loaded (e.g. a
+    fallback decode); `fatal=True` means that input (file, record or line) was skipped."""
+
+    path: str
+    line: int | None = None
+    reason: str
+    fatal: bool = True
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"

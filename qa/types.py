@@ -1,0 +1,100 @@
+"""The types every surface shares: CLI, Python API, HTTP API and UI all speak these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its article fields and the scores of each retrieval stage."""
+
+    chunk_id: str
+    article_id: str
+    text: str
+    start: int = Field(description="Offset of `text` in the article body.")
+    end: int
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    author: str = ""
+    published: str = Field(default="", description="ISO datetime, '' when unknown.")
+    published_ts: int = 0
+    category: str = ""
+    score: float = 0.0
+    scores: dict[str, float] = Field(default_factory=dict, description="Per-stage scores.")
+    also_reported_by: list[str] = Field(
+        default_factory=list, description="article_ids of near-duplicate articles."
+    )
+
+
+class DateFilter(BaseModel):
+    """A date range applied to retrieval, and why (so the user can see it)."""
+
+    since: str | None = None
+    until: str | None = None
+    reason: str = ""
+
+
+class SearchResult(BaseModel):
+    question: str
+    passages: list[Passage]
+    filters: DateFilter = Field(default_factory=DateFilter)
+    sources: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class Citation(BaseModel):
+    n: int = Field(description="The number used by the inline [n] marker.")
+    article_id: str
+    chunk_id: str
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    published: str = ""
+    quote: str = Field(description="The cited span, verbatim from the article body.")
+    start: int = Field(description="Start offset of `quote` in the article body.")
+    end: int
+    passage: str = Field(default="", description="The whole passage the quote sits in.")
+    passage_start: int = 0
+    scores: dict[str, float] = Field(default_factory=dict)
+    supported: bool = Field(
+        default=True, description="Verification found the claim in the cited passage."
+    )
+
+
+class AnswerItem(BaseModel):
+    """One item of a list answer ("which countries …?"), with its own citations."""
+
+    text: str
+    citations: list[int] = Field(default_factory=list)
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str = Field(description="Markdown with inline [n] citation markers.")
+    citations: list[Citation] = Field(default_factory=list)
+    items: list[AnswerItem] = Field(default_factory=list)
+    abstained: bool = False
+    reason: str = ""
+    nearest: list[Passage] = Field(
+        default_factory=list, description="When abstaining: the closest passages found."
+    )
+    also_reported_by: dict[str, list[str]] = Field(
+        default_factory=dict, description="Cited article_id -> near-duplicate article titles."
+    )
+    mode: Literal["extractive", "llm", "llm-fallback"] = "extractive"
+    notice: str = Field(default="", description="User-visible notice, e.g. LLM fallback.")
+    filters: DateFilter = Field(default_factory=DateFilter)
+    standalone_question: str = Field(
+        default="", description="The question after folding in the conversation history."
+    )
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class Turn(BaseModel):
+    """One conversation turn. History travels with each request: servers keep no state."""
+
+    role: Literal["user", "assistant"]
+    content: str
