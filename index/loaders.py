@@ -1,0 +1,531 @@
+"""Turn files and JSON records into Articles, reporting bad inputs instead of raising.
+
+Everything here yields a stream of `Article | LoadProblem` so that ingestion goes on past a
+bad file, record or line. A `LoadProblem` always names its input (`path`, and `line` for
+JSONL / malformed JSON) and says why; `fatal=False` marks a warning where the article was
+still loaded (fallback decode, unparseable date).
+
+Formats: the seed `.txt` format (first line ` date YYYY-MM-DD <caption>`), plain `.txt` and
+`.md` (optional `---` front matter), `.html`/`.htm` (trafilatura, offline), `.json` (one
+record or a list, MultiHop-RAG corpus shape) and `.jsonl` (one record per line).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from index.models import Article, LoadProblem
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
+    {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson"}
+)
+HEADLINE_MAX_CHARS = 120
+
+Loaded = Article | LoadProblem
+
+# Record field aliases, in order of preference (first non-empty wins).
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "title": ("title", "headline"),
+    "body": ("body", "text", "content", "article"),
+    "published": ("published_at", "published", "publishedAt", "date", "pubDate",
+                  "datePublished", "published_date"),
+    "url": ("url", "link", "canonical_url"),
+    "author": ("author", "byline", "authors"),
+    "source": ("source", "publisher", "site", "sitename", "site_name"),
+    "caption": ("caption",),
+    "category": ("category", "section"),
+}
+# Strings that mean "no value" in scraped data (the MultiHop corpus has author null/"None").
+NULL_STRINGS = frozenset({"none", "null", "nan", "n/a"})
+# Keys under which a JSON object may wrap its list of articles (e.g. NewsAPI's "articles").
+WRAPPER_KEYS = ("articles", "records", "items", "data")
+
+# Seed format first line; the date must look like one so "Date night ideas" stays a title.
+SEED_FIRST_LINE = re.compile(r"^[ \t]*date[ \t]+(\d{4}-\d{1,2}-\d{1,2})\b[ \t]*(.*)$",
+                             re.IGNORECASE)
+MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+# `[ \t]`, not `\s`: in MULTILINE mode `\s` would swallow the blank lines between paragraphs.
+MD_HEADING_LINES = re.compile(MD_HEADING.pattern, re.MULTILINE)
+
+
+# --- public API ------------------------------------------------------------------------------
+
+
+def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
+    """Load files and (recursively) directories, in a deterministic order.
+
+    Hidden files/dirs and unsupported suffixes inside directories are skipped silently; a
+    file named explicitly with an unsupported suffix, or a missing path, is a LoadProblem.
+    """
+    if isinstance(paths, str | Path):  # a bare str would otherwise iterate by character
+        paths = [paths]
+    for raw_path in paths:
+        path = Path(raw_path)
+        try:
+            if path.is_dir():
+                yield from _load_directory(path)
+            elif path.is_file():
+                if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield from load_file(path)
+                else:
+                    yield _problem(path, f"unsupported file type {path.suffix or '(none)'!r}; "
+                                         f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+            elif path.exists():
+                yield _problem(path, "not a regular file or directory")
+            else:
+                yield _problem(path, "no such file or directory")
+        except OSError as error:  # permission denied, broken mount, ...
+            yield _problem(path, f"cannot read: {error.strerror or error}")
+
+
+def load_records(records: Iterable[dict], origin: str) -> Iterator[Loaded]:
+    """Load already-parsed JSON records (e.g. from the HTTP API). `origin` names the batch."""
+    if isinstance(records, Mapping):
+        records = [records]
+    try:
+        items = list(records) if not isinstance(records, str | bytes) else None
+    except TypeError:
+        items = None
+    if items is None:
+        yield LoadProblem(path=origin, reason="expected a list of record objects, "
+                                              f"got {type(records).__name__}")
+        return
+    for index, record in enumerate(items):
+        yield from _record_to_article(record, path=origin, origin=f"{origin}#{index}",
+                                      where=f"record at index {index}")
+
+
+def load_file(path: Path) -> Iterator[Loaded]:
+    """Load one file of a supported type (chosen by suffix)."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        yield _problem(path, f"file too large: {size / 1e6:.1f} MB "
+                             f"(limit {MAX_FILE_BYTES // (1024 * 1024)} MB)")
+        return
+    raw = path.read_bytes()
+    if not raw.strip():
+        yield _problem(path, "empty file")
+        return
+    text, warning = decode_bytes(raw)
+    if text is None:
+        yield _problem(path, warning or "not a text file")
+        return
+    if warning:
+        yield _problem(path, warning, fatal=False)
+    suffix = path.suffix.lower()
+    if suffix in (".json",):
+        yield from _parse_json(text, path)
+    elif suffix in (".jsonl", ".ndjson"):
+        yield from _parse_jsonl(text, path)
+    elif suffix in (".html", ".htm"):
+        yield from _parse_html(text, path)
+    else:
+        yield from _parse_text(text, path, markdown=suffix in (".md", ".markdown"))
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+
+def decode_bytes(raw: bytes) -> tuple[str | None, str | None]:
+    """Return (text, warning). text is None when the bytes are not text at all."""
+    for bom, codec in ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec), "decoded as UTF-16 (byte-order mark found)"
+            except UnicodeDecodeError:
+                return None, "binary file: UTF-16 byte-order mark but undecodable content"
+    if b"\x00" in raw:
+        return None, "binary file (contains NUL bytes), not text"
+    try:
+        text, warning = raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        bad = f"byte 0x{raw[error.start]:02x} at offset {error.start}"
+        try:
+            text, codec = raw.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            text, codec = raw.decode("latin-1"), "latin-1"
+        warning = f"not valid UTF-8 ({bad}); decoded as {codec}"
+    if _looks_binary(text):
+        return None, "binary file (mostly control characters), not text"
+    return text, warning
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    return controls > max(8, len(sample) // 20)
+
+
+# --- text and markdown -----------------------------------------------------------------------
+
+
+def _parse_text(text: str, path: Path, *, markdown: bool) -> Iterator[Loaded]:
+    text = normalise_body(text)
+    meta, text = _split_front_matter(text)
+    first_line, _, rest = text.partition("\n")
+    seed = SEED_FIRST_LINE.match(first_line)
+    if seed and not meta:
+        meta = {"date": seed.group(1), "caption": seed.group(2).strip()}
+        body = rest
+        title = ""
+    elif _first_value(meta, FIELD_ALIASES["title"]):  # front matter already names the title
+        title, body = "", text
+    else:
+        title, body = _title_and_body(text, markdown=markdown)
+    if markdown:
+        body = strip_markdown(body)
+    record: dict[str, Any] = {**meta, "body": body}
+    if title:
+        record["title"] = title
+    yield from _record_to_article(record, path=str(path), origin=str(path), where="")
+
+
+def _split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Parse a simple `---` block of `key: value` lines (no nesting, no yaml dependency)."""
+    if not text.startswith("---\n"):
+        return {}, text
+    end = re.search(r"^(?:---|\.\.\.)[ \t]*$", text[4:], flags=re.MULTILINE)
+    if not end:
+        return {}, text
+    block, rest = text[4:4 + end.start()], text[4 + end.end():]
+    meta: dict[str, str] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and not key.startswith((" ", "\t", "#")):
+            meta[key.strip()] = value.strip().strip("\"'")
+    return meta, rest.strip("\n")
+
+
+def _title_and_body(text: str, *, markdown: bool) -> tuple[str, str]:
+    """Title from the first markdown heading (if it leads the text) or first non-empty line.
+
+    A first line too long to be a title (or the only line) stays in the body, and the title
+    becomes a headline made from it, so no text is lost.
+    """
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return "", ""
+    line = lines[first]
+    heading = MD_HEADING.match(line)
+    candidate = heading.group(1) if heading else line.strip()
+    if markdown:
+        candidate = strip_markdown(candidate)
+    rest = "\n".join(lines[first + 1:]).strip()
+    if heading or (len(candidate) <= 150 and rest):
+        return candidate, rest
+    return "", text
+
+
+_MD_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (MD_HEADING_LINES, r"\1"),  # headings
+    (re.compile(r"^[ \t]{0,3}(?:[-*_][ \t]*){3,}$", re.MULTILINE), ""),  # horizontal rules
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.MULTILINE), ""),  # blockquote markers
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images -> alt text
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links -> link text
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
+    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),  # *em*
+    (re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])"), r"\1"),  # _em_ (not snake_case)
+    (re.compile(r"`([^`\n]+)`"), r"\1"),  # inline code
+)
+
+
+def strip_markdown(text: str) -> str:
+    """Light markdown removal: keep the words, drop the markup that would pollute search."""
+    for pattern, replacement in _MD_RULES:
+        text = pattern.sub(replacement, text)
+    return normalise_body(text)
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+
+def _parse_html(text: str, path: Path) -> Iterator[Loaded]:
+    import trafilatura  # heavy import; only pay for it when there is HTML
+
+    try:
+        document = trafilatura.bare_extraction(
+            text, with_metadata=True, include_comments=False, include_tables=True
+        )
+    except Exception as error:  # trafilatura/lxml raise many types on odd markup
+        document = None
+        yield _problem(path, f"HTML extraction failed ({error}); using plain text", fatal=False)
+    data: dict[str, Any] = document.as_dict() if document is not None else {}
+    body = data.get("text") or ""
+    if not body.strip():
+        body = trafilatura.html2txt(text) or ""
+    if not body.strip():
+        yield _problem(path, "no article text found in HTML")
+        return
+    # trafilatura puts one block per line; make them paragraphs like the other formats.
+    body = re.sub(r"\n+", "\n\n", normalise_body(body))
+    title = _clean(data.get("title"))
+    if title:  # the page heading usually repeats the title as the first block
+        head, _, rest = body.partition("\n\n")
+        if head.strip() == title and rest.strip():
+            body = rest
+    record = {"title": title, "body": body, "date": data.get("date"),
+              "author": data.get("author"), "source": data.get("sitename"),
+              "url": data.get("url"), "category": ", ".join(data.get("categories") or [])}
+    yield from _record_to_article(record, path=str(path), origin=str(path), where="")
+
+
+# --- JSON and JSONL --------------------------------------------------------------------------
+
+
+def _parse_json(text: str, path: Path) -> Iterator[Loaded]:
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        yield LoadProblem(path=str(path), line=error.lineno,
+                          reason=f"malformed JSON: {error.msg} (line {error.lineno}, "
+                                 f"column {error.colno})")
+        return
+    if isinstance(parsed, dict):
+        wrapped = _wrapped_records(parsed)
+        if wrapped is None:
+            yield from _record_to_article(parsed, path=str(path), origin=str(path), where="")
+            return
+        parsed = wrapped
+    if not isinstance(parsed, list):
+        yield _problem(path, "top-level JSON must be an object or a list of objects, "
+                             f"got {_json_type(parsed)}")
+        return
+    if not parsed:
+        yield _problem(path, "JSON list contains no records")
+    for index, record in enumerate(parsed):
+        yield from _record_to_article(record, path=str(path), origin=f"{path}#{index}",
+                                      where=f"record at index {index}")
+
+
+def _wrapped_records(obj: dict) -> list | None:
+    """NewsAPI-style {"articles": [...]} wrappers; None when obj is itself one record."""
+    if _first_value(obj, FIELD_ALIASES["body"]):
+        return None
+    for key in WRAPPER_KEYS:
+        if isinstance(obj.get(key), list):
+            return obj[key]
+    return None
+
+
+def _parse_jsonl(text: str, path: Path) -> Iterator[Loaded]:
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield LoadProblem(path=str(path), line=line_number,
+                              reason=f"malformed JSON on this line: {error.msg} "
+                                     f"(column {error.colno})")
+            continue
+        yield from _record_to_article(record, path=str(path), origin=f"{path}:{line_number}",
+                                      where="", line=line_number)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean",
+             int: "number", float: "number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+# --- records -> Article ----------------------------------------------------------------------
+
+
+def _record_to_article(record: Any, *, path: str, origin: str, where: str,
+                       line: int | None = None) -> Iterator[Loaded]:
+    """Map one record (aliases, nulls, dates) to an Article; problems name path/line/where."""
+    prefix = f"{where}: " if where else ""
+    if not isinstance(record, dict):
+        yield LoadProblem(path=path, line=line, reason=f"{where or 'record'} is not a JSON "
+                                                       f"object (got {_json_type(record)})")
+        return
+    fields = {name: _first_value(record, aliases) for name, aliases in FIELD_ALIASES.items()}
+    body = normalise_body(_as_text(fields["body"], joiner="\n\n"))
+    if not body:
+        yield LoadProblem(path=path, line=line,
+                          reason=f"{prefix}missing or empty body "
+                                 f"(looked for {'/'.join(FIELD_ALIASES['body'])})")
+        return
+    published = None
+    raw_date = fields["published"]
+    if not _is_null(raw_date):
+        try:
+            published = parse_date(raw_date)
+        except ValueError:
+            yield LoadProblem(path=path, line=line, fatal=False,
+                              reason=f"{prefix}unparseable date {str(raw_date)[:60]!r}; "
+                                     "article kept without a date")
+    caption = _clean(fields["caption"])
+    title = _clean(fields["title"]) or headline(caption or body)
+    yield Article(
+        title=title,
+        body=body,
+        source=_source_name(fields["source"]),
+        url=_clean(fields["url"]),
+        author=_clean(fields["author"]),
+        published=published,
+        caption=caption,
+        category=_clean(fields["category"]),
+        origin=origin,
+    )
+
+
+def _first_value(record: Mapping[str, Any], aliases: tuple[str, ...]) -> Any:
+    for key in aliases:
+        value = record.get(key)
+        if not _is_null(value) and value != [] and value != {}:
+            return value
+    return None
+
+
+def _is_null(value: Any) -> bool:
+    if value is None:
+        return True
+    return isinstance(value, str) and (not value.strip() or value.strip().lower() in NULL_STRINGS)
+
+
+def _as_text(value: Any, joiner: str = ", ") -> str:
+    if _is_null(value):
+        return ""
+    if isinstance(value, list | tuple):
+        return joiner.join(part for part in (_as_text(item, joiner) for item in value) if part)
+    if isinstance(value, dict):  # e.g. authors as [{"name": ...}]
+        return _as_text(value.get("name"), joiner)
+    return str(value)
+
+
+def _clean(value: Any) -> str:
+    """One-line metadata value: nulls to "", whitespace collapsed."""
+    return " ".join(_as_text(value).split())
+
+
+def _source_name(value: Any) -> str:
+    """NewsAPI gives source as {"id": ..., "name": ...}; everything else is a plain string."""
+    if isinstance(value, dict):
+        return _clean(value.get("name") or value.get("id"))
+    return _clean(value)
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_EXTRA_DATE_FORMATS = ("%Y/%m/%d", "%Y/%m/%d %H:%M:%S", "%B %d, %Y", "%b %d, %Y",
+                       "%d %B %Y", "%d %b %Y", "%B %d, %Y %H:%M", "%b %d, %Y %H:%M")
+
+
+def parse_date(value: Any) -> datetime:
+    """ISO dates/datetimes, "2023-10-07 12:00:00", RFC 2822, epoch seconds; naive -> UTC.
+
+    Raises ValueError for anything else.
+    """
+    moment = _parse_date_any(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse_date_any(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) > 1e11 else value  # milliseconds from JS
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError) as error:
+            raise ValueError(f"timestamp out of range: {value}") from error
+    if not isinstance(value, str):
+        raise ValueError(f"not a date: {value!r}")
+    text = value.strip()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        pass
+    for fmt in _EXTRA_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueError(f"unparseable date: {value!r}")
+
+
+# --- text helpers ----------------------------------------------------------------------------
+
+
+def normalise_body(text: str) -> str:
+    """\\n line endings, no trailing spaces, at most one blank line between paragraphs, stripped.
+
+    Chunk offsets index into the result, so this runs once, before the Article is built.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+_ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "gov", "sen", "rep", "lt",
+    "col", "capt", "sgt", "inc", "co", "corp", "ltd", "vs", "etc", "no", "jan", "feb", "mar",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "est", "dept",
+})
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?=\s+[\"'“‘(]?[A-Z0-9])")
+
+
+def first_sentence(text: str) -> str:
+    """Up to the first sentence end that is not an abbreviation ("U.S.", "Mr.") or initial."""
+    text = " ".join(text.split())
+    for match in _SENTENCE_END.finditer(text):
+        words = text[:match.start()].split()
+        last = words[-1] if words else ""
+        if "." in last or last.lower() in _ABBREVIATIONS or (len(last) == 1 and last.isupper()):
+            continue
+        return text[:match.end()]
+    return text
+
+
+def headline(text: str, limit: int = HEADLINE_MAX_CHARS) -> str:
+    """A headline-sized title: the first sentence, cut at a word boundary to `limit` chars."""
+    sentence = first_sentence(text)
+    if re.search(r"[a-z0-9]\.$", sentence):  # headlines carry no full stop
+        sentence = sentence[:-1]
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[:limit].rsplit(" ", 1)[0] if " " in sentence[:limit] else sentence[:limit]
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def _problem(path: Path | str, reason: str, *, fatal: bool = True) -> LoadProblem:
+    return LoadProblem(path=str(path), reason=reason, fatal=fatal)
+
+
+def _load_directory(root: Path) -> Iterator[Loaded]:
+    files = sorted(_walk_supported(root), key=lambda p: p.relative_to(root).parts)
+    if not files:
+        yield _problem(root, "directory contains no supported files "
+                             f"({', '.join(sorted(SUPPORTED_SUFFIXES))})", fatal=False)
+    for path in files:
+        try:
+            yield from load_file(path)
+        except OSError as error:
+            yield _problem(path, f"cannot read: {error.strerror or error}")
+
+
+def _walk_supported(root: Path) -> Iterator[Path]:
+    for directory, subdirs, names in os.walk(root):
+        subdirs[:] = [name for name in subdirs if not name.startswith(".")]
+        for name in names:
+            path = Path(directory) / name
+            if (not name.startswith(".") and path.suffix.lower() in SUPPORTED_SUFFIXES
+                    and path.is_file()):
+                yield path
