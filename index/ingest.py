@@ -1,0 +1,212 @@
+"""Files of articles -> a Chroma index: load, diff against the catalog, chunk, embed, write.
+
+Unchanged articles (same content hash) cost nothing: no chunking, no embedding, no write. A
+changed article re-uses the stored embedding of every chunk whose text did not change. Bad input
+is reported and skipped; everything else is ingested.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.chunking import chunk_article
+from index.dedup import DuplicateFinder, encode, signature
+from index.models import Article, Chunk, LoadProblem
+from index.store import ArticleStore
+
+# Chunks embedded per model call group: large enough for length-sorted batching to pay off,
+# small enough that progress moves and a crash loses little work.
+EMBED_GROUP = 256
+
+
+@dataclass
+class Progress:
+    """What a progress bar needs; `chunks_total` is known before embedding starts."""
+
+    articles_done: int = 0
+    articles_total: int = 0
+    chunks_done: int = 0
+    chunks_total: int = 0
+    embedded: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def embeddings_per_s(self) -> float:
+        return self.embedded / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    errors: list[LoadProblem] = field(default_factory=list)
+    warnings: list[LoadProblem] = field(default_factory=list)
+    article_ids: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        def rows(problems: list[LoadProblem]) -> list[dict[str, Any]]:
+            return [{"path": p.path, "line": p.line, "reason": p.reason} for p in problems]
+
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "seconds": round(self.seconds, 3),
+            "errors": rows(self.errors),
+            "warnings": rows(self.warnings),
+        }
+
+
+@dataclass
+class _Pending:
+    article: Article
+    chunks: list[Chunk]
+    is_new: bool
+    reusable: dict[str, list[float]]
+    minhash: str
+    near_duplicates: list[str]
+
+
+class Ingestor:
+    """Writes articles into one store with one embedding model."""
+
+    def __init__(
+        self,
+        store: ArticleStore,
+        embed_texts: Callable[[list[str]], list[list[float]]],
+        *,
+        chunk_size: int = 256,
+        chunk_overlap: int = 32,
+    ) -> None:
+        self.store = store
+        self.embed_texts = embed_texts
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+
+    def ingest(
+        self,
+        items: Iterable[Article | LoadProblem],
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        articles = self._collect(items, report)
+        stored_hashes = self.store.catalog_hashes()
+        finder = DuplicateFinder(
+            (r.article_id, r.minhash) for r in self.store.list_articles() if r.minhash
+        )
+        pending: list[_Pending] = []
+        for article in articles:
+            article_id = article.article_id
+            report.article_ids.append(article_id)
+            if stored_hashes.get(article_id) == article.content_hash:
+                report.unchanged += 1
+                continue
+            pending.append(self._prepare(article, article_id in stored_hashes, finder))
+
+        state = Progress(
+            articles_total=len(pending), chunks_total=sum(len(p.chunks) for p in pending)
+        )
+        for group in _groups(pending, EMBED_GROUP):
+            self._write_group(group, report, state)
+            state.elapsed_s = time.perf_counter() - started
+            if progress:
+                progress(state)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # --- steps --------------------------------------------------------------------------------
+    @staticmethod
+    def _collect(items: Iterable[Article | LoadProblem], report: IngestReport) -> list[Article]:
+        """Keep the last version of each article id; sort problems into errors and warnings."""
+        by_id: dict[str, Article] = {}
+        for item in items:
+            if isinstance(item, LoadProblem):
+                if item.fatal:
+                    report.failed += 1
+                    report.errors.append(item)
+                else:
+                    report.warnings.append(item)
+                continue
+            if item.article_id in by_id:
+                report.warnings.append(
+                    LoadProblem(
+                        path=item.origin,
+                        reason=f"same article id as {by_id[item.article_id].origin}; "
+                        "the later one is kept",
+                        fatal=False,
+                    )
+                )
+            by_id[item.article_id] = item
+        return list(by_id.values())
+
+    def _prepare(self, article: Article, exists: bool, finder: DuplicateFinder) -> _Pending:
+        chunks = chunk_article(article, self.chunk_size, self.chunk_overlap)
+        minhash = signature(article.body)
+        near = finder.matches(article.article_id, minhash)
+        finder.add(article.article_id, minhash)
+        reusable = self.store.chunk_embeddings(article.article_id) if exists else {}
+        return _Pending(article, chunks, not exists, reusable, encode(minhash), near)
+
+    def _write_group(self, group: list[_Pending], report: IngestReport, state: Progress) -> None:
+        todo = [
+            (p_index, c_index)
+            for p_index, item in enumerate(group)
+            for c_index, chunk in enumerate(item.chunks)
+            if chunk.text_hash not in item.reusable
+        ]
+        texts = [group[p].chunks[c].search_text for p, c in todo]
+        vectors = self.embed_texts(texts) if texts else []
+        fresh = {pair: vector for pair, vector in zip(todo, vectors, strict=True)}
+        report.embedded += len(texts)
+        state.embedded += len(texts)
+        for p_index, item in enumerate(group):
+            embeddings = [
+                fresh.get((p_index, c_index)) or item.reusable[chunk.text_hash]
+                for c_index, chunk in enumerate(item.chunks)
+            ]
+            if not item.chunks:
+                continue
+            self.store.write_article(
+                item.article, item.chunks, embeddings,
+                minhash=item.minhash, near_duplicates=item.near_duplicates,
+            )
+            report.chunks += len(item.chunks)
+            if item.is_new:
+                report.added += 1
+            else:
+                report.updated += 1
+            state.articles_done += 1
+            state.chunks_done += len(item.chunks)
+
+
+def _groups(pending: Sequence[_Pending], max_chunks: int) -> Iterable[list[_Pending]]:
+    """Whole articles per group, about `max_chunks` chunks each (an article is never split)."""
+    group: list[_Pending] = []
+    size = 0
+    for item in pending:
+        group.append(item)
+        size += len(item.chunks)
+        if size >= max_chunks:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group

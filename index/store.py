@@ -1,0 +1,377 @@
+"""The Chroma-backed article store: embedded (`PersistentClient`) or a server (`HttpClient`).
+
+Two collections per index:
+- `<name>`: one record per chunk (embedding, chunk text, article fields, offsets).
+- `<name>-articles`: the catalog, one record per article (full body, content hash, near-duplicate
+  links, MinHash signature). Its collection metadata carries a `revision` that changes on every
+  write, so readers in other processes (BM25 beside a Chroma server) can tell they are stale.
+
+Crash safety comes from write order: an article's chunks are written first, its stale chunks
+deleted next, and its catalog record last. The catalog record's content hash is what marks the
+article as done, so a crash at any point leaves it "not done" and a re-run redoes it idempotently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from index.models import Article, Chunk
+from index.settings import Settings
+
+CATALOG_SUFFIX = "-articles"
+_PAGE = 2000
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked (wrong model, unreachable server, …)."""
+
+
+class EmbeddingMismatchError(StoreError):
+    pass
+
+
+class StoreUnavailableError(StoreError):
+    """The Chroma server cannot be reached."""
+
+
+@dataclass
+class StoredChunk:
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+    distance: float | None = None
+
+    @property
+    def search_text(self) -> str:
+        header = self.metadata.get("header", "")
+        return f"{header}\n\n{self.text}" if header else self.text
+
+
+@dataclass
+class ArticleRecord:
+    article_id: str
+    title: str
+    source: str
+    url: str
+    author: str
+    published: str
+    published_ts: int
+    category: str
+    caption: str
+    content_hash: str
+    n_chunks: int
+    origin: str = ""
+    near_duplicates: list[str] = field(default_factory=list)
+    minhash: str = ""
+    body: str | None = None
+
+    @classmethod
+    def from_chroma(cls, article_id: str, meta: dict[str, Any], body: str | None) -> ArticleRecord:
+        return cls(
+            article_id=article_id,
+            title=str(meta.get("title", "")),
+            source=str(meta.get("source", "")),
+            url=str(meta.get("url", "")),
+            author=str(meta.get("author", "")),
+            published=str(meta.get("published", "")),
+            published_ts=int(meta.get("published_ts", 0) or 0),
+            category=str(meta.get("category", "")),
+            caption=str(meta.get("caption", "")),
+            content_hash=str(meta.get("content_hash", "")),
+            n_chunks=int(meta.get("n_chunks", 0) or 0),
+            origin=str(meta.get("origin", "")),
+            near_duplicates=json.loads(str(meta.get("near_duplicates", "[]")) or "[]"),
+            minhash=str(meta.get("minhash", "")),
+            body=body,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly view without the body and signature."""
+        return {
+            "article_id": self.article_id,
+            "title": self.title,
+            "source": self.source,
+            "url": self.url,
+            "author": self.author,
+            "published": self.published,
+            "category": self.category,
+            "n_chunks": self.n_chunks,
+            "near_duplicates": self.near_duplicates,
+            "origin": self.origin,
+        }
+
+
+def open_client(settings: Settings) -> Any:
+    """A Chroma client for the settings: HttpClient when `chroma_url` is set, else embedded."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        parsed = urlparse(settings.chroma_url)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise StoreError(f"QA_CHROMA_URL={settings.chroma_url!r} is not an http(s) URL")
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
+            raise StoreUnavailableError(
+                f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
+            ) from exc
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+class ArticleStore:
+    """Chunks and the article catalog of one index, in Chroma."""
+
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        embedding_model: str,
+        *,
+        create: bool = True,
+    ) -> None:
+        self.name = name
+        self.embedding_model = embedding_model
+        self._client = client
+        meta = {"embedding_model": embedding_model}
+        if create:
+            self._chunks = client.get_or_create_collection(
+                name, metadata=meta, configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+            self._catalog = client.get_or_create_collection(
+                name + CATALOG_SUFFIX, metadata={**meta, "revision": "0"},
+                embedding_function=None,
+            )
+        else:
+            self._chunks = client.get_collection(name, embedding_function=None)
+            self._catalog = client.get_collection(name + CATALOG_SUFFIX, embedding_function=None)
+        stored_model = (self._chunks.metadata or {}).get("embedding_model")
+        if stored_model and stored_model != embedding_model:
+            raise EmbeddingMismatchError(
+                f"index {name!r} was built with embedding model {stored_model!r}, but "
+                f"{embedding_model!r} is configured; re-ingest into a new collection "
+                f"(QA_COLLECTION) or configure {stored_model!r}"
+            )
+
+    @classmethod
+    def open(
+        cls, settings: Settings, embedding_model: str, name: str | None = None
+    ) -> ArticleStore:
+        return cls(open_client(settings), name or settings.collection, embedding_model)
+
+    # --- reading ------------------------------------------------------------------------------
+    def revision(self) -> str:
+        """Changes on every write by any process; cheap enough to call per query."""
+        catalog = self._client.get_collection(self.name + CATALOG_SUFFIX, embedding_function=None)
+        return str((catalog.metadata or {}).get("revision", "0"))
+
+    def count_chunks(self) -> int:
+        return self._chunks.count()
+
+    def count_articles(self) -> int:
+        return self._catalog.count()
+
+    def catalog_hashes(self) -> dict[str, str]:
+        """article_id -> content hash of every stored article."""
+        hashes: dict[str, str] = {}
+        for ids, metas, _ in self._page(self._catalog, include=["metadatas"]):
+            for article_id, meta in zip(ids, metas, strict=True):
+                hashes[article_id] = str(meta.get("content_hash", ""))
+        return hashes
+
+    def list_articles(self, with_body: bool = False) -> list[ArticleRecord]:
+        include = ["metadatas", "documents"] if with_body else ["metadatas"]
+        records = []
+        for ids, metas, docs in self._page(self._catalog, include=include):
+            for i, article_id in enumerate(ids):
+                records.append(
+                    ArticleRecord.from_chroma(article_id, metas[i], docs[i] if docs else None)
+                )
+        return sorted(records, key=lambda r: (r.published, r.title), reverse=True)
+
+    def get_article(self, article_id: str) -> ArticleRecord | None:
+        got = self._catalog.get(ids=[article_id], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        return ArticleRecord.from_chroma(article_id, got["metadatas"][0], got["documents"][0])
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        for ids, metas, docs in self._page(self._chunks, include=["metadatas", "documents"]):
+            for i, chunk_id in enumerate(ids):
+                yield StoredChunk(chunk_id, docs[i], metas[i])
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[StoredChunk]:
+        if not chunk_ids:
+            return []
+        got = self._chunks.get(ids=list(chunk_ids), include=["metadatas", "documents"])
+        by_id = {
+            cid: StoredChunk(cid, doc, meta)
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+        return [by_id[cid] for cid in chunk_ids if cid in by_id]
+
+    def chunk_embeddings(self, article_id: str) -> dict[str, list[float]]:
+        """text_hash -> stored embedding of one article's chunks (reused when text is unchanged)."""
+        got = self._chunks.get(
+            where={"article_id": article_id}, include=["metadatas", "embeddings"]
+        )
+        embeddings = got.get("embeddings")
+        if embeddings is None:
+            return {}
+        return {
+            str(meta.get("text_hash")): [float(x) for x in vector]
+            for meta, vector in zip(got["metadatas"], embeddings, strict=True)
+        }
+
+    def query(
+        self, embedding: Sequence[float], k: int, where: dict[str, Any] | None = None
+    ) -> list[StoredChunk]:
+        count = self._chunks.count()
+        if count == 0:
+            return []
+        result = self._chunks.query(
+            query_embeddings=[list(embedding)],
+            n_results=min(k, count),
+            where=where or None,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            StoredChunk(cid, doc, meta, float(dist))
+            for cid, doc, meta, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0],
+                result["distances"][0], strict=True,
+            )
+        ]
+
+    # --- writing ------------------------------------------------------------------------------
+    def write_article(
+        self,
+        article: Article,
+        chunks: Sequence[Chunk],
+        embeddings: Sequence[Sequence[float]],
+        *,
+        minhash: str = "",
+        near_duplicates: Sequence[str] = (),
+    ) -> None:
+        """Upsert one article: chunks first, then stale chunks out, then the catalog record."""
+        article_id = article.article_id
+        base = article.metadata()
+        new_ids = [chunk.chunk_id for chunk in chunks]
+        for start in range(0, len(chunks), self._batch_size()):
+            window = chunks[start : start + self._batch_size()]
+            self._chunks.upsert(
+                ids=[chunk.chunk_id for chunk in window],
+                embeddings=[list(v) for v in embeddings[start : start + len(window)]],
+                documents=[chunk.text for chunk in window],
+                metadatas=[self._chunk_metadata(base, chunk) for chunk in window],
+            )
+        self._delete_chunks_except(article_id, set(new_ids))
+        record = {
+            **base,
+            "n_chunks": len(chunks),
+            "origin": article.origin,
+            "minhash": minhash,
+            "near_duplicates": json.dumps(sorted(set(near_duplicates))),
+        }
+        self._catalog.upsert(
+            ids=[article_id], embeddings=[[1.0]], documents=[article.body], metadatas=[record]
+        )
+        self._link_back(article_id, near_duplicates)
+        self.bump_revision()
+
+    def delete_article(self, article_id: str) -> bool:
+        existing = self.get_article(article_id)
+        if existing is None:
+            return False
+        self._catalog.delete(ids=[article_id])
+        self._delete_chunks_except(article_id, set())
+        for other_id in existing.near_duplicates:
+            self._set_links(other_id, remove={article_id})
+        self.bump_revision()
+        return True
+
+    def bump_revision(self) -> None:
+        meta = dict(self._catalog.metadata or {})
+        meta["revision"] = uuid.uuid4().hex
+        self._catalog.modify(metadata=meta)
+
+    def orphan_chunk_ids(self) -> list[str]:
+        """Chunks whose article has no catalog record (left by an interrupted first ingest)."""
+        known = set(self.catalog_hashes())
+        return [c.chunk_id for c in self.iter_chunks() if c.metadata.get("article_id") not in known]
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        for start in range(0, len(chunk_ids), self._batch_size()):
+            self._chunks.delete(ids=list(chunk_ids[start : start + self._batch_size()]))
+        if chunk_ids:
+            self.bump_revision()
+
+    # --- internals ----------------------------------------------------------------------------
+    @staticmethod
+    def _chunk_metadata(base: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
+        return {
+            **base,
+            "chunk_index": chunk.index,
+            "start": chunk.start,
+            "end": chunk.end,
+            "header": chunk.header,
+            "text_hash": chunk.text_hash,
+        }
+
+    def _delete_chunks_except(self, article_id: str, keep: set[str]) -> None:
+        got = self._chunks.get(where={"article_id": article_id}, include=[])
+        stale = [cid for cid in got["ids"] if cid not in keep]
+        for start in range(0, len(stale), self._batch_size()):
+            self._chunks.delete(ids=stale[start : start + self._batch_size()])
+
+    def _link_back(self, article_id: str, near_duplicates: Sequence[str]) -> None:
+        for other_id in near_duplicates:
+            if other_id != article_id:
+                self._set_links(other_id, add={article_id})
+
+    def _set_links(
+        self, article_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> None:
+        got = self._catalog.get(ids=[article_id], include=["metadatas"])
+        if not got["ids"]:
+            return
+        meta = dict(got["metadatas"][0])
+        links = set(json.loads(str(meta.get("near_duplicates", "[]")) or "[]"))
+        updated = (links | set(add)) - set(remove)
+        if updated != links:
+            meta["near_duplicates"] = json.dumps(sorted(updated))
+            self._catalog.update(ids=[article_id], metadatas=[meta])
+
+    def _batch_size(self) -> int:
+        try:
+            return max(1, min(1000, int(self._client.get_max_batch_size())))
+        except Exception:  # older servers do not report it
+            return 500
+
+    @staticmethod
+    def _page(collection: Any, include: list[str]) -> Iterator[tuple[list, list, list | None]]:
+        offset = 0
+        while True:
+            got = collection.get(include=include, limit=_PAGE, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                return
+            yield ids, got.get("metadatas") or [], got.get("documents")
+            if len(ids) < _PAGE:
+                return
+            offset += len(ids)

@@ -1,0 +1,114 @@
+"""The `qa` command line: a thin layer over `index.service` and `qa.assistant`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from index.offline import apply_offline_defaults
+
+app = typer.Typer(
+    help="Ask questions over news articles; every claim cites its passage.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+articles_app = typer.Typer(help="List, show and delete stored articles.", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", help="Chroma collection (default: QA_COLLECTION).")
+]
+
+
+def _settings():
+    apply_offline_defaults()
+    from index.settings import Settings
+
+    return Settings()
+
+
+def _index_service(collection: str | None = None):
+    from index.service import IndexService
+    from index.store import StoreError
+
+    try:
+        return IndexService(_settings(), collection=collection)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    as_json: JsonFlag = False,
+    collection: CollectionOpt = None,
+) -> None:
+    """Load, chunk, embed and store articles (.txt seed format, .md, .html, .json, .jsonl)."""
+    from qa.progress import IngestProgressBar
+
+    service = _index_service(collection)
+    with IngestProgressBar(enabled=not as_json and sys.stderr.isatty()) as bar:
+        report = service.ingest_paths(paths, progress=bar.update)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+    else:
+        for problem in report.warnings:
+            typer.echo(f"warning: {problem}", err=True)
+        for problem in report.errors:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.failed} failed; {report.chunks} chunks written, {report.embedded} embedded "
+            f"in {report.seconds:.1f} s"
+        )
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@articles_app.command("list")
+def articles_list(as_json: JsonFlag = False, collection: CollectionOpt = None) -> None:
+    """List stored articles, newest first."""
+    records = _index_service(collection).store.list_articles()
+    if as_json:
+        typer.echo(json.dumps([r.summary() for r in records]))
+        return
+    for r in records:
+        dup = f"  (near-duplicate of {len(r.near_duplicates)})" if r.near_duplicates else ""
+        typer.echo(f"{r.published[:10] or '----------'}  {r.source or '-':<20.20}  "
+                   f"{r.title[:70]}  [{r.article_id}]{dup}")
+    typer.echo(f"{len(records)} articles", err=True)
+
+
+@articles_app.command("show")
+def articles_show(article_id: str, as_json: JsonFlag = False,
+                  collection: CollectionOpt = None) -> None:
+    """Print one article with its metadata."""
+    record = _index_service(collection).store.get_article(article_id)
+    if record is None:
+        typer.echo(f"error: no article with id {article_id!r}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps({**record.summary(), "body": record.body}))
+        return
+    typer.echo(f"{record.title}\n{record.source}  {record.published}  {record.url}\n")
+    typer.echo(record.body or "")
+
+
+@articles_app.command("delete")
+def articles_delete(article_ids: list[str], collection: CollectionOpt = None) -> None:
+    """Delete articles (and all their chunks) by id."""
+    store = _index_service(collection).store
+    missing = [a for a in article_ids if not store.delete_article(a)]
+    for article_id in missing:
+        typer.echo(f"error: no article with id {article_id!r}", err=True)
+    typer.echo(f"deleted {len(article_ids) - len(missing)} article(s)")
+    raise typer.Exit(1 if missing else 0)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
