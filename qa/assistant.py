@@ -1,0 +1,163 @@
+"""`Assistant`: the in-process Python API. CLI, HTTP API and UI all go through it.
+
+It holds what is expensive to load (embedding model, Chroma client, BM25 index, answerers) and
+nothing about any user: conversation history comes in with each call, so one Assistant can serve
+many users and several server processes can serve one index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from index.ingest import IngestReport, ProgressCallback
+from index.loaders import load_records
+from index.service import IndexService
+from index.settings import Settings
+from index.store import ArticleRecord
+from qa.types import Answer, SearchResult, Turn
+
+Mode = Literal["extractive", "llm"]
+
+
+class AssistantError(ValueError):
+    """A request the assistant cannot serve as asked (e.g. LLM mode with no LLM configured)."""
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        collection: str | None = None,
+        service: IndexService | None = None,
+    ) -> None:
+        from qa.answer import ExtractiveAnswerer, LLMAnswerer, llm_configured
+        from qa.retrieval import Retriever
+
+        self.settings = settings or Settings()
+        self.service = service or IndexService(self.settings, collection=collection)
+        self.retriever = Retriever(self.service, self.settings)
+        self.extractive = ExtractiveAnswerer(self.settings, self.service.embedding)
+        self.llm = (
+            LLMAnswerer(self.settings, fallback=self.extractive)
+            if llm_configured(self.settings)
+            else None
+        )
+
+    # --- questions ----------------------------------------------------------------------------
+    def search(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> SearchResult:
+        return self.retriever.search(question, k=k, since=since, until=until, sources=sources)
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        """The final Answer of `ask_stream`: one code path for streaming and not."""
+        final: Answer | None = None
+        for event in self.ask_stream(question, **options):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None, "ask_stream always ends with an Answer"
+        return final
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        k: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sources: Sequence[str] | None = None,
+        mode: Mode | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield answer text deltas, then exactly one final Answer."""
+        from qa.answer import condense_question
+
+        started = time.perf_counter()
+        use_llm = self._use_llm(mode)
+        history = list(history)
+        standalone = condense_question(question, history, self.llm if use_llm else None)
+        condensed_at = time.perf_counter()
+        found = self.search(standalone, k=k, since=since, until=until, sources=sources)
+        if use_llm and self.llm is not None:
+            events = self.llm.stream(standalone, found.passages, history)
+        else:
+            events = iter([self.extractive.answer(standalone, found.passages)])
+        for event in events:
+            if isinstance(event, Answer):
+                yield self._finish(event, question, standalone, found, started, condensed_at)
+            else:
+                yield event
+
+    def _use_llm(self, mode: Mode | None) -> bool:
+        if mode == "llm" and self.llm is None:
+            raise AssistantError(
+                "answer mode 'llm' needs an LLM: set OPENAI_API_KEY or QA_LLM_BASE_URL"
+            )
+        return self.llm is not None and mode != "extractive"
+
+    @staticmethod
+    def _finish(
+        answer: Answer,
+        question: str,
+        standalone: str,
+        found: SearchResult,
+        started: float,
+        condensed_at: float,
+    ) -> Answer:
+        total_ms = (time.perf_counter() - started) * 1000
+        retrieval_ms = sum(found.timings_ms.values())
+        timings = {
+            "condense": (condensed_at - started) * 1000,
+            **{f"retrieve.{stage}": ms for stage, ms in found.timings_ms.items()},
+            **answer.timings_ms,
+            "total": total_ms,
+        }
+        timings.setdefault("answer", max(0.0, total_ms - retrieval_ms - timings["condense"]))
+        return answer.model_copy(
+            update={
+                "question": question,
+                "standalone_question": standalone if standalone != question else "",
+                "filters": found.filters,
+                "timings_ms": {name: round(ms, 2) for name, ms in timings.items()},
+            }
+        )
+
+    # --- articles -----------------------------------------------------------------------------
+    def ingest_paths(
+        self, paths: Iterable[str | Path], progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        return self.service.ingest_paths(paths, progress)
+
+    def ingest_records(self, records: Iterable[dict], origin: str = "upload") -> IngestReport:
+        return self.service.ingest_items(load_records(records, origin))
+
+    def list_articles(self) -> list[ArticleRecord]:
+        return self.service.store.list_articles()
+
+    def get_article(self, article_id: str) -> ArticleRecord | None:
+        return self.service.store.get_article(article_id)
+
+    def delete_article(self, article_id: str) -> bool:
+        return self.service.store.delete_article(article_id)
+
+    def health(self) -> dict[str, Any]:
+        store = self.service.store
+        return {
+            "status": "ok",
+            "articles": store.count_articles(),
+            "chunks": store.count_chunks(),
+            "collection": store.name,
+            "embedding_model": store.embedding_model,
+            "chroma": self.settings.chroma_url or "embedded",
+            "llm": self.llm.describe() if self.llm is not None else None,
+        }
