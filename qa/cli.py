@@ -110,5 +110,133 @@ def articles_delete(article_ids: list[str], collection: CollectionOpt = None) ->
     raise typer.Exit(1 if missing else 0)
 
 
+def _assistant(collection: str | None = None):
+    from index.store import StoreError
+    from qa.assistant import Assistant
+
+    try:
+        return Assistant(_settings(), collection=collection)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+SinceOpt = Annotated[str | None, typer.Option(help="Only articles published on/after YYYY-MM-DD.")]
+UntilOpt = Annotated[str | None, typer.Option(help="Only articles published on/before YYYY-MM-DD.")]
+SourceOpt = Annotated[
+    list[str] | None, typer.Option("--source", help="Only these outlets (repeatable).")
+]
+KOpt = Annotated[int | None, typer.Option("--k", help="Passages to retrieve.")]
+
+
+@app.command()
+def search(
+    question: str,
+    k: KOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+    as_json: JsonFlag = False,
+    collection: CollectionOpt = None,
+) -> None:
+    """Retrieve the passages for a question (no answer), with per-stage scores."""
+    result = _assistant(collection).search(
+        question, k=k, since=since, until=until, sources=source
+    )
+    if as_json:
+        typer.echo(result.model_dump_json())
+        return
+    if result.filters.reason:
+        typer.echo(f"filters: {result.filters.reason}")
+    for rank, p in enumerate(result.passages, 1):
+        scores = " ".join(f"{name}={value:.3f}" for name, value in p.scores.items())
+        typer.echo(f"[{rank}] {p.title} — {p.source} {p.published[:10]}  ({scores})")
+        typer.echo("    " + p.text[:300].replace("\n", " ") + ("…" if len(p.text) > 300 else ""))
+
+
+@app.command()
+def ask(
+    question: str,
+    k: KOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+    mode: Annotated[
+        str | None, typer.Option(help="extractive or llm (default: llm when configured).")
+    ] = None,
+    as_json: JsonFlag = False,
+    collection: CollectionOpt = None,
+) -> None:
+    """Answer a question with cited passages."""
+    from qa.assistant import AssistantError
+    from qa.types import Answer
+
+    options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
+    try:
+        events = _assistant(collection).ask_stream(question, **options)
+        final: Answer | None = None
+        streamed = False
+        for event in events:
+            if isinstance(event, Answer):
+                final = event
+            elif not as_json:
+                typer.echo(event, nl=False)
+                streamed = True
+    except AssistantError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    assert final is not None
+    if as_json:
+        typer.echo(final.model_dump_json())
+        return
+    _print_answer(final, streamed)
+
+
+def _print_answer(answer, streamed: bool) -> None:
+    """The answer (unless its text was already streamed), then its citations."""
+    typer.echo("" if streamed else answer.answer)
+    if answer.notice:
+        typer.echo(f"\nnote: {answer.notice}")
+    for c in answer.citations:
+        flag = "" if c.supported else "  (not verified)"
+        typer.echo(f"\n[{c.n}] {c.title} — {c.source} {c.published[:10]} {c.url}{flag}")
+        typer.echo(f'    "{c.quote}"')
+    for passage in answer.nearest:
+        typer.echo(f"\nnearest: {passage.title} — {passage.source}: {passage.text[:200]}…")
+
+
+eval_app = typer.Typer(help="Evaluate on MultiHop-RAG (../shared/data/multihop-rag).",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+SplitOpt = Annotated[str, typer.Option(help="dev, test or all.")]
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    split: SplitOpt = "dev",
+    k: Annotated[int, typer.Option("--k")] = 10,
+    limit: Annotated[int | None, typer.Option(help="First N queries only.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Paper metrics, multi-hop completeness, latency and an ablation table in one run."""
+    from qa.eval.retrieval import format_retrieval_report, run_retrieval_eval
+
+    report = run_retrieval_eval(_settings(), split, k=k, limit=limit)
+    typer.echo(json.dumps(report) if as_json else format_retrieval_report(report))
+
+
+@eval_app.command("answers")
+def eval_answers(
+    split: SplitOpt = "dev",
+    limit: Annotated[int | None, typer.Option(help="First N queries only.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer accuracy (loose and strict), abstention and citation precision."""
+    from qa.eval.answers import format_answer_report, run_answer_eval
+
+    report = run_answer_eval(_settings(), split, limit=limit)
+    typer.echo(json.dumps(report) if as_json else format_answer_report(report))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
