@@ -18,10 +18,11 @@ from index.loaders import (
     parse_date,
 )
 from index.models import Article, LoadProblem
+from index.settings import MULTIHOP_DIR, SHARED_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loaders"
-SEED = Path("/work/shared/seeds/000_c916e0b6f5cbe42a.txt")
-CORPUS = Path("/work/shared/data/multihop-rag/corpus.json")
+SEED = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
+CORPUS = MULTIHOP_DIR / "corpus.json"
 
 GOOD_TEXT = "Good headline\n\nA good article body that must still load."
 

@@ -1,0 +1,160 @@
+"""`qa eval answers`: answer quality on MultiHop-RAG.
+
+Scored per query type:
+- inference queries (an entity answer): the paper's loose match (the answer shares a word with
+  the gold answer; lenient, any long answer passes) and a strict one (the normalised gold answer
+  appears in the answer's lead sentence, and that lead has at most 25 words);
+- null queries: the abstention rate; answerable queries: the false-abstention rate;
+- citation precision: the share of citations whose passage holds a gold fact;
+- seconds per answer, and the answering time after retrieval.
+Comparison and temporal queries (yes/no judgments) are scored only when an LLM is configured.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from typing import Any
+
+from index.settings import Settings
+from qa.eval.multihop import Split, fact_in_chunk, load_queries
+from qa.types import Answer
+
+STRICT_LEAD_WORDS = 25
+_MARKER = re.compile(r"\[\d+\]")
+_PUNCT = re.compile(r"[^\w\s]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def normalise(text: str) -> str:
+    return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+def lead_sentence(answer_text: str) -> str:
+    """The first sentence (or first line of a list) of the answer, markers removed."""
+    plain = _MARKER.sub("", answer_text).replace("**", "").strip().lstrip("-* ").strip()
+    return _SENTENCE_END.split(plain, maxsplit=1)[0].strip() if plain else ""
+
+
+def loose_match(answer_text: str, gold: str) -> bool:
+    """The paper's rule: at least one shared whitespace token, case-insensitive."""
+    return bool(set(normalise(gold).split()) & set(normalise(answer_text).split()))
+
+
+def strict_match(answer_text: str, gold: str) -> bool:
+    lead = lead_sentence(answer_text)
+    if len(lead.split()) > STRICT_LEAD_WORDS:
+        return False
+    return f" {normalise(gold)} " in f" {normalise(lead)} "
+
+
+def citation_precision(answer: Answer, facts: tuple[str, ...]) -> float | None:
+    if not answer.citations:
+        return None
+    good = sum(any(fact_in_chunk(f, c.passage or c.quote) for f in facts) for c in answer.citations)
+    return good / len(answer.citations)
+
+
+def run_answer_eval(
+    settings: Settings,
+    split: Split = "test",
+    limit: int | None = None,
+    assistant: Any = None,
+) -> dict[str, Any]:
+    from qa.assistant import Assistant
+    from qa.eval.retrieval import COLLECTION, open_multihop_index
+
+    if assistant is None:
+        service = open_multihop_index(settings)
+        assistant = Assistant(settings, collection=COLLECTION, service=service)
+    with_llm = assistant.llm is not None
+    types = {"inference_query", "null_query"}
+    if with_llm:
+        types |= {"comparison_query", "temporal_query"}
+    queries = [q for q in load_queries(split, include_null=True) if q.question_type in types]
+    if limit:
+        queries = queries[:limit]
+
+    rows = []
+    for query in queries:
+        started = time.perf_counter()
+        answer = assistant.ask(query.query)
+        seconds = time.perf_counter() - started
+        retrieve_ms = sum(v for k, v in answer.timings_ms.items() if k.startswith("retrieve."))
+        rows.append(
+            {
+                "type": query.question_type,
+                "abstained": answer.abstained,
+                "loose": loose_match(answer.answer, query.answer),
+                "strict": strict_match(answer.answer, query.answer),
+                "citation_precision": citation_precision(answer, query.facts),
+                "seconds": seconds,
+                "answer_ms": max(0.0, seconds * 1000 - retrieve_ms),
+                "mode": answer.mode,
+            }
+        )
+    return _summarise(split, rows, with_llm)
+
+
+def _rate(rows: list[dict], key: str) -> float:
+    return round(sum(bool(r[key]) for r in rows) / len(rows), 4) if rows else 0.0
+
+
+def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
+    by_type: dict[str, list[dict]] = {}
+    for row in rows:
+        by_type.setdefault(row["type"], []).append(row)
+    answerable = [r for r in rows if r["type"] != "null_query"]
+    precisions = [r["citation_precision"] for r in answerable if r["citation_precision"] is not None]
+    seconds = [r["seconds"] for r in rows] or [0.0]
+    answer_ms = [r["answer_ms"] for r in rows] or [0.0]
+    metrics: dict[str, float] = {
+        "inference_loose_accuracy": _rate(by_type.get("inference_query", []), "loose"),
+        "inference_strict_accuracy": _rate(by_type.get("inference_query", []), "strict"),
+        "null_abstention": _rate(by_type.get("null_query", []), "abstained"),
+        "false_abstention": _rate(answerable, "abstained"),
+        "citation_precision": round(statistics.fmean(precisions), 4) if precisions else 0.0,
+    }
+    if with_llm:
+        for name in ("comparison_query", "temporal_query"):
+            metrics[f"{name.split('_')[0]}_loose_accuracy"] = _rate(by_type.get(name, []), "loose")
+    return {
+        "split": split,
+        "queries": len(rows),
+        "by_type": {name: len(group) for name, group in sorted(by_type.items())},
+        "llm": with_llm,
+        "metrics": metrics,
+        "seconds_per_answer": {
+            "p50": round(statistics.median(seconds), 4),
+            "mean": round(statistics.fmean(seconds), 4),
+        },
+        "answer_ms_after_retrieval": {
+            "p50": round(statistics.median(answer_ms), 2),
+            "p95": round(_percentile(answer_ms, 95), 2),
+        },
+    }
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def format_answer_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"MultiHop-RAG answers — split {report['split']}, {report['queries']} queries "
+        f"{report['by_type']}, {'LLM' if report['llm'] else 'offline extractive'}",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {value:.3f} |" for name, value in report["metrics"].items()]
+    spa = report["seconds_per_answer"]
+    after = report["answer_ms_after_retrieval"]
+    lines += [
+        f"| seconds per answer (p50) | {spa['p50']:.3f} |",
+        f"| answer ms after retrieval (p50 / p95) | {after['p50']:.0f} / {after['p95']:.0f} |",
+    ]
+    return "\n".join(lines)
