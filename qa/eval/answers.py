@@ -106,7 +106,9 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
     for row in rows:
         by_type.setdefault(row["type"], []).append(row)
     answerable = [r for r in rows if r["type"] != "null_query"]
-    precisions = [r["citation_precision"] for r in answerable if r["citation_precision"] is not None]
+    precisions = [
+        r["citation_precision"] for r in answerable if r["citation_precision"] is not None
+    ]
     seconds = [r["seconds"] for r in rows] or [0.0]
     answer_ms = [r["answer_ms"] for r in rows] or [0.0]
     metrics: dict[str, float] = {
