@@ -166,14 +166,20 @@ def ask(
     ] = None,
     as_json: JsonFlag = False,
     collection: CollectionOpt = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Ask a running `qa serve` (e.g. http://127.0.0.1:7860) "
+                     "instead of the local index; sends QA_API_KEY as the bearer key."),
+    ] = None,
 ) -> None:
     """Answer a question with cited passages."""
     from qa.assistant import AssistantError
+    from qa.client import ApiError
     from qa.types import Answer
 
     options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
     try:
-        events = _assistant(collection).ask_stream(question, **options)
+        events = _answerer(url, collection).ask_stream(question, **options)
         final: Answer | None = None
         streamed = False
         for event in events:
@@ -182,7 +188,7 @@ def ask(
             elif not as_json:
                 typer.echo(event, nl=False)
                 streamed = True
-    except AssistantError as exc:
+    except (AssistantError, ApiError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     assert final is not None
@@ -190,6 +196,34 @@ def ask(
         typer.echo(final.model_dump_json())
         return
     _print_answer(final, streamed)
+
+
+def _answerer(url: str | None, collection: str | None):
+    """The local Assistant, or with --url a Client of a running server (same ask_stream)."""
+    if url is None:
+        return _assistant(collection)
+    from qa.client import Client
+
+    key = _settings().api_key
+    return Client(url, api_key=key.get_secret_value() if key else None)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 7860,
+) -> None:
+    """Serve the chat UI at / and the HTTP API at /api/v1 and /v1 (docs at /docs)."""
+    from index.store import StoreError
+    from qa.server import serve as run_server
+
+    try:
+        run_server(host=host, port=port, settings=_settings())
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _print_answer(answer, streamed: bool) -> None:
