@@ -1,0 +1,255 @@
+"""Hybrid retrieval: BM25 + dense over one snapshot, question priors, a learned reranker and a
+diversity pass. One Retriever per process serves every thread; nothing is rebuilt per query."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.models import parse_day
+from index.service import IndexService
+from index.settings import Settings
+from qa.retrieval.diversity import DiversityParams, Pick, select
+from qa.retrieval.features import (
+    FEATURES,
+    QueryScores,
+    candidate_rows,
+    compute_features,
+    score_query,
+)
+from qa.retrieval.query import DAY_S, QueryAnalysis, analyze
+from qa.retrieval.rerank import DEFAULT_MODEL_PATH, RerankModel
+from qa.retrieval.snapshot import Snapshot, SnapshotCache
+from qa.retrieval.stages import Stages, resolve_stages
+from qa.types import DateFilter, Passage, SearchResult
+
+DateLike = str | date | datetime | None
+RRF_K = 60
+# Fusion and priors without the learned model (the "hybrid+priors" ablation rows and the
+# fallback when no model file is present). Chosen on the dev split.
+DENSE_WEIGHT = 0.3
+PRIOR_WEIGHTS = {"src_named": 0.25, "src_rr": 0.5, "src_day_match": 0.3, "day_match": 0.1,
+                 "period_match": 0.1}
+FALLBACK_DIVERSITY = DiversityParams(article_cap=2, cover_bonus=0.3)
+
+
+class Retriever:
+    def __init__(self, service: IndexService, settings: Settings,
+                 model_path: Path | None = DEFAULT_MODEL_PATH) -> None:
+        self.service = service
+        self.settings = settings
+        self.model = RerankModel.load(model_path) if model_path else None
+        self._embed_lock = threading.Lock()
+        self.snapshot()  # load (or build) the index now, not on the first question
+
+    def snapshot(self) -> Snapshot:
+        return SnapshotCache.get(self.settings, self.service.store)
+
+    # --- public -------------------------------------------------------------------------------
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        since: DateLike = None,
+        until: DateLike = None,
+        sources: Iterable[str] | None = None,
+        stages: Stages | str | None = None,
+    ) -> SearchResult:
+        stages = resolve_stages(stages)
+        k = k or self.settings.top_k
+        timings: dict[str, float] = {}  # per stage; they add up to the whole search
+        scores, date_filter, source_list = self._score(question, since, until, sources, stages,
+                                                       timings)
+        tick = time.perf_counter()
+        rows, ranking = self._rank(scores, stages, timings)
+        tick = time.perf_counter()
+        picks = self._select(scores, rows, ranking, k, stages)
+        timings["diversity"] = _ms(tick)
+        passages = [self._passage(scores, pick, rows, ranking) for pick in picks]
+        return SearchResult(question=question, passages=passages, filters=date_filter,
+                            sources=source_list, timings_ms=timings)
+
+    def candidates(self, question: str, stages: Stages | str | None = None
+                   ) -> tuple[QueryScores, np.ndarray, np.ndarray]:
+        """(scores, candidate rows, feature matrix): what the reranker sees; for training."""
+        stages = resolve_stages(stages)
+        scores, _, _ = self._score(question, None, None, None, stages, {})
+        rows = self._candidate_rows(scores, stages)
+        return scores, rows, compute_features(scores, rows)
+
+    # --- stages -------------------------------------------------------------------------------
+    def _score(self, question: str, since: DateLike, until: DateLike,
+               sources: Iterable[str] | None, stages: Stages, timings: dict[str, float]
+               ) -> tuple[QueryScores, DateFilter, list[str]]:
+        tick = time.perf_counter()
+        snap = self.snapshot()
+        timings["snapshot"] = _ms(tick)
+        tick = time.perf_counter()
+        analysis = analyze(question, snap.source_names, snap.newest_ts)
+        allowed, date_filter = _hard_filters(snap, analysis, since, until, stages.priors)
+        source_list = sorted(set(sources or ()))
+        if source_list:
+            allowed &= np.isin(np.asarray(snap.sources, dtype=object), source_list)
+        if not stages.priors:
+            analysis = QueryAnalysis(question)  # no outlet/day priors for this ablation row
+        timings["analyze"] = _ms(tick)
+        tick = time.perf_counter()
+        vector = None
+        if stages.dense or stages.rerank:
+            vector = np.asarray(self.service.embedding.get_query_embedding(question))
+        timings["embed"] = _ms(tick)
+        tick = time.perf_counter()
+        scores = score_query(snap, analysis, allowed, vector, with_sources=stages.priors)
+        timings["score"] = _ms(tick)
+        if not source_list:
+            source_list = analysis.source_names
+        return scores, date_filter, source_list
+
+    def _candidate_rows(self, scores: QueryScores, stages: Stages) -> np.ndarray:
+        per_retriever = max(self.settings.candidates, 10)
+        return candidate_rows(scores, per_retriever, per_source=10,
+                              use_bm25=stages.bm25 or stages.rerank,
+                              use_dense=stages.dense or stages.rerank)
+
+    def _rank(self, scores: QueryScores, stages: Stages, timings: dict[str, float]
+              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Candidate rows and their per-stage scores; ranking["final"] orders them."""
+        tick = time.perf_counter()
+        rows = self._candidate_rows(scores, stages)
+        ranking: dict[str, np.ndarray] = {}
+        if stages.bm25 or stages.rerank:
+            ranking["bm25"] = np.maximum(scores.bm25[rows], 0.0)
+        if stages.dense or stages.rerank:
+            ranking["dense"] = scores.dense[rows]
+        ranking["final"] = _fuse(scores, rows, stages)
+        if stages.bm25 and stages.dense:
+            ranking["fused"] = ranking["final"]
+        timings["candidates"] = _ms(tick)
+        needs_features = stages.priors or stages.rerank
+        if needs_features and len(rows):
+            tick = time.perf_counter()
+            features = compute_features(scores, rows)
+            if stages.rerank and self.model is not None:
+                ranking["rerank"] = ranking["final"] = self.model.score(features)
+            elif stages.priors:
+                column = {name: i for i, name in enumerate(FEATURES)}
+                bonus = sum(w * features[:, column[n]] for n, w in PRIOR_WEIGHTS.items())
+                ranking["priors"] = ranking["final"] = ranking["final"] + bonus
+            timings["rerank"] = _ms(tick)
+        return rows, ranking
+
+    def _select(self, scores: QueryScores, rows: np.ndarray, ranking: dict[str, np.ndarray],
+                k: int, stages: Stages) -> list[Pick]:
+        final = ranking["final"]
+        if not stages.diversity:
+            order = np.argsort(-final, kind="stable")[:k]
+            return [Pick(int(rows[i]), float(final[i])) for i in order]
+        params = FALLBACK_DIVERSITY
+        if stages.rerank and self.model is not None and self.model.diversity:
+            params = DiversityParams(**self.model.diversity)
+        named = set(scores.sources) if stages.priors else set()
+        return select(scores.snap, rows, final, k, named, params)
+
+    def _passage(self, scores: QueryScores, pick: Pick, rows: np.ndarray,
+                 ranking: dict[str, np.ndarray]) -> Passage:
+        snap = scores.snap
+        meta = snap.metas[pick.row]
+        position = int(np.flatnonzero(rows == pick.row)[0])
+        return Passage(
+            chunk_id=snap.ids[pick.row],
+            article_id=snap.article_ids[pick.row],
+            text=snap.texts[pick.row],
+            start=int(meta.get("start", 0) or 0),
+            end=int(meta.get("end", 0) or 0),
+            title=str(meta.get("title", "")),
+            source=str(meta.get("source", "")),
+            url=str(meta.get("url", "")),
+            author=str(meta.get("author", "")),
+            published=str(meta.get("published", "")),
+            published_ts=int(meta.get("published_ts", 0) or 0),
+            category=str(meta.get("category", "")),
+            score=pick.score,
+            scores={name: round(float(values[position]), 6) for name, values in ranking.items()
+                    if name != "final"},
+            also_reported_by=pick.also_reported_by,
+        )
+
+
+def _fuse(scores: QueryScores, rows: np.ndarray, stages: Stages) -> np.ndarray:
+    if len(rows) == 0:
+        return np.zeros(0)
+    if stages.bm25 and not stages.dense:
+        return np.maximum(scores.bm25[rows], 0.0)
+    if stages.dense and not stages.bm25:
+        return scores.dense[rows]
+    if stages.fusion == "rrf":
+        return (1.0 / (RRF_K + 1 + scores.ranks("bm25", rows))
+                + 1.0 / (RRF_K + 1 + scores.ranks("dense", rows)))
+    bm25 = np.maximum(scores.bm25[rows], 0.0) / scores.bm25_max
+    dense = scores.dense[rows]
+    low, high = float(dense.min()), float(dense.max())
+    dense_rel = (dense - low) / (high - low) if high > low else np.zeros_like(dense)
+    return bm25 + DENSE_WEIGHT * dense_rel
+
+
+def _hard_filters(snap: Snapshot, analysis: QueryAnalysis, since: DateLike, until: DateLike,
+                  from_question: bool) -> tuple[np.ndarray, DateFilter]:
+    """Explicit since/until always filter; relative periods in the question ("last week") filter
+    too; other dates in the question are priors and are reported as such."""
+    allowed = np.ones(snap.n, dtype=bool)
+    since_ts = _day_ts(since)
+    until_ts = _day_ts(until) + DAY_S if until is not None else None
+    reasons = []
+    if since_ts is not None or until_ts is not None:
+        reasons.append("requested range")
+    elif from_question:
+        hard = [m for m in analysis.dates if m.hard]
+        if hard:
+            since_ts = max(m.since_ts for m in hard)
+            until_ts = min(m.until_ts for m in hard)
+            reasons.append(f"question says {hard[0].text!r} (relative to the newest article, "
+                           f"{_iso(snap.newest_ts)})")
+    if since_ts is not None:
+        allowed &= snap.published_ts >= since_ts
+    if until_ts is not None:
+        allowed &= snap.published_ts < until_ts
+    if reasons:
+        return allowed, DateFilter(
+            since=_iso(since_ts) if since_ts is not None else None,
+            until=_iso(until_ts - 1) if until_ts is not None else None,
+            reason=reasons[0],
+        )
+    soft = [m for m in analysis.dates if not m.hard] if from_question else []
+    if not soft:
+        return allowed, DateFilter()
+    spans = [m.label() for m in soft]
+    starts = [s for s, _ in spans if s]
+    ends = [u for _, u in spans if u]
+    return allowed, DateFilter(
+        since=min(starts) if starts else None,
+        until=max(ends) if ends else None,
+        reason="preferring articles published " + ", ".join(repr(m.text) for m in soft)
+        + " (a prior, not a filter: other dates stay searchable)",
+    )
+
+
+def _day_ts(value: DateLike) -> int | None:
+    parsed = parse_day(value) if value is not None else None
+    if parsed is None:
+        return None
+    return int(datetime(parsed.year, parsed.month, parsed.day, tzinfo=parsed.tzinfo).timestamp())
+
+
+def _iso(ts: int | None) -> str:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(ts or 0, tz=UTC).date().isoformat()
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 3)

@@ -1,0 +1,235 @@
+"""An in-memory, on-disk-cached view of one collection at one store revision.
+
+It holds what every query needs without a round trip to Chroma: the chunk texts and metadata, a
+BM25 index over `search_text` (header + body, the same text that is embedded), the chunk vectors
+(exact dense scores for any candidate, ~1 ms per query at 8k chunks) and the catalog's
+near-duplicate links. It is persisted under `settings.bm25_path / <collection>` tagged with the
+store revision it was built at, rebuilt only when the store's revision differs (which also catches
+another process ingesting into a Chroma server), and loaded once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from index.settings import Settings
+from index.store import ArticleStore, open_client
+from qa.retrieval.text import content_stems, tokenize_many
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_PAGE = 2000
+
+
+@dataclass
+class Snapshot:
+    revision: str
+    ids: list[str]
+    texts: list[str]
+    metas: list[dict[str, Any]]
+    vectors: np.ndarray  # (n, dim) float32, unit norm; (n, 0) when the store has none
+    bm25: bm25s.BM25 | None
+    near_duplicates: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.n = len(self.ids)
+        self.row_of = {cid: i for i, cid in enumerate(self.ids)}
+        self.published_ts = np.array([int(m.get("published_ts", 0) or 0) for m in self.metas],
+                                     dtype=np.int64)
+        self.sources = [str(m.get("source", "")) for m in self.metas]
+        self.source_names = sorted({s for s in self.sources if s})
+        source_code = {s: i for i, s in enumerate(self.source_names)}
+        self.source_codes = np.array([source_code.get(s, -1) for s in self.sources], dtype=np.int32)
+        self.article_ids = [str(m.get("article_id", "")) for m in self.metas]
+        article_code: dict[str, int] = {}
+        self.article_codes = np.array(
+            [article_code.setdefault(a, len(article_code)) for a in self.article_ids],
+            dtype=np.int32,
+        )
+        self.chunk_index = np.array([int(m.get("chunk_index", 0) or 0) for m in self.metas],
+                                    dtype=np.int32)
+        self.newest_ts = int(self.published_ts.max()) if self.n else 0
+        self._title_stems: dict[int, set[str]] = {}
+        self._lower_text: dict[int, str] = {}
+
+    def title_stems(self, row: int) -> set[str]:
+        cached = self._title_stems.get(row)
+        if cached is None:
+            cached = content_stems(str(self.metas[row].get("title", "")))
+            self._title_stems[row] = cached  # a racing thread computes the same value
+        return cached
+
+    def lower_search_text(self, row: int) -> str:
+        cached = self._lower_text.get(row)
+        if cached is None:
+            cached = self.search_text(row).lower()
+            self._lower_text[row] = cached
+        return cached
+
+    def search_text(self, row: int) -> str:
+        header = self.metas[row].get("header", "")
+        return f"{header}\n\n{self.texts[row]}" if header else self.texts[row]
+
+    def bm25_scores(self, query_tokens: list[str]) -> np.ndarray:
+        if self.bm25 is None or not query_tokens:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float32)
+
+
+# --- building -------------------------------------------------------------------------------------
+
+
+def build_snapshot(settings: Settings, store: ArticleStore) -> Snapshot:
+    """Read every chunk (text, metadata, vector) and the catalog links; index BM25."""
+    started = time.perf_counter()
+    revision = store.revision()  # read first: a write during the build makes it stale, not wrong
+    collection = open_client(settings).get_collection(store.name, embedding_function=None)
+    ids: list[str] = []
+    texts: list[str] = []
+    metas: list[dict[str, Any]] = []
+    vectors: list[np.ndarray] = []
+    offset = 0
+    while True:
+        got = collection.get(include=["documents", "metadatas", "embeddings"],
+                             limit=_PAGE, offset=offset)
+        if not got["ids"]:
+            break
+        ids.extend(got["ids"])
+        texts.extend(got["documents"])
+        metas.extend(got["metadatas"])
+        embeddings = got.get("embeddings")
+        if embeddings is not None and len(embeddings):
+            vectors.append(np.asarray(embeddings, dtype=np.float32))
+        offset += len(got["ids"])
+        if len(got["ids"]) < _PAGE:
+            break
+    matrix = np.vstack(vectors) if vectors else np.zeros((len(ids), 0), dtype=np.float32)
+    snapshot = Snapshot(
+        revision=revision, ids=ids, texts=texts, metas=metas, vectors=matrix,
+        bm25=_index_bm25(ids, texts, metas),
+        near_duplicates={
+            r.article_id: list(r.near_duplicates) for r in store.list_articles()
+            if r.near_duplicates
+        },
+    )
+    log.info("built retrieval snapshot of %s: %d chunks in %.1fs", store.name, len(ids),
+             time.perf_counter() - started)
+    return snapshot
+
+
+def _index_bm25(ids: list[str], texts: list[str], metas: list[dict[str, Any]]) -> bm25s.BM25 | None:
+    if not ids:
+        return None
+    searchable = [
+        f"{m.get('header', '')}\n\n{t}" if m.get("header") else t
+        for t, m in zip(texts, metas, strict=True)
+    ]
+    retriever = bm25s.BM25()
+    retriever.index(tokenize_many(searchable), show_progress=False)
+    return retriever
+
+
+# --- persistence ----------------------------------------------------------------------------------
+
+
+def save_snapshot(snapshot: Snapshot, directory: Path) -> None:
+    """Write to a sibling temp dir, then swap it in, so readers never see half a snapshot."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = directory.with_name(f".{directory.name}.{uuid.uuid4().hex}")
+    staging.mkdir()
+    try:
+        if snapshot.bm25 is not None:
+            snapshot.bm25.save(str(staging / "bm25"), show_progress=False)
+        np.save(staging / "vectors.npy", snapshot.vectors)
+        with open(staging / "chunks.json", "w", encoding="utf-8") as fh:
+            json.dump({"ids": snapshot.ids, "texts": snapshot.texts, "metas": snapshot.metas,
+                       "near_duplicates": snapshot.near_duplicates}, fh)
+        with open(staging / "manifest.json", "w", encoding="utf-8") as fh:
+            json.dump({"format": FORMAT_VERSION, "revision": snapshot.revision,
+                       "chunks": snapshot.n}, fh)
+        retired = directory.with_name(f".{directory.name}.old.{uuid.uuid4().hex}")
+        if directory.exists():
+            os.replace(directory, retired)
+        os.replace(staging, directory)
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def stored_revision(directory: Path) -> str | None:
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("format") != FORMAT_VERSION:
+        return None
+    return str(manifest.get("revision"))
+
+
+def load_snapshot(directory: Path) -> Snapshot | None:
+    revision = stored_revision(directory)
+    if revision is None:
+        return None
+    try:
+        with open(directory / "chunks.json", encoding="utf-8") as fh:
+            chunks = json.load(fh)
+        vectors = np.load(directory / "vectors.npy")
+        bm25 = None
+        if (directory / "bm25").is_dir():
+            bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+    except (OSError, ValueError) as exc:  # half-deleted by a concurrent swap: rebuild
+        log.warning("cannot load retrieval snapshot %s: %s", directory, exc)
+        return None
+    return Snapshot(revision=revision, ids=chunks["ids"], texts=chunks["texts"],
+                    metas=chunks["metas"], vectors=vectors, bm25=bm25,
+                    near_duplicates=chunks.get("near_duplicates", {}))
+
+
+# --- the per-process cache ------------------------------------------------------------------------
+
+
+class SnapshotCache:
+    """One current snapshot per index directory, shared by every Retriever in the process."""
+
+    _lock = threading.Lock()
+    _current: dict[Path, Snapshot] = {}  # noqa: RUF012 - process-wide on purpose
+    builds = 0  # how many times this process built (not loaded) a snapshot; tests read it
+
+    @classmethod
+    def get(cls, settings: Settings, store: ArticleStore) -> Snapshot:
+        directory = (settings.bm25_path / store.name).resolve()
+        revision = store.revision()
+        current = cls._current.get(directory)
+        if current is not None and current.revision == revision:
+            return current
+        with cls._lock:
+            current = cls._current.get(directory)
+            if current is not None and current.revision == revision:
+                return current
+            snapshot = None
+            if stored_revision(directory) == revision:
+                snapshot = load_snapshot(directory)
+            if snapshot is None or snapshot.revision != revision:
+                snapshot = build_snapshot(settings, store)
+                cls.builds += 1
+                save_snapshot(snapshot, directory)
+            cls._current[directory] = snapshot
+            return snapshot
+
+    @classmethod
+    def forget(cls) -> None:
+        with cls._lock:
+            cls._current.clear()
