@@ -488,11 +488,13 @@ def _auth_dependency(api_key: str) -> Callable[..., None]:
     ) -> None:
         given = credentials.credentials if credentials else ""
         if not secrets.compare_digest(given.encode(), api_key.encode()):
-            raise ApiError(
+            error = ApiError(
                 401,
                 "missing bearer key" if not given else "wrong bearer key",
                 field="Authorization", code="invalid_api_key",
-            ) from None
+            )
+            error.headers = {"WWW-Authenticate": "Bearer"}
+            raise error
 
     return require_key
 

@@ -60,10 +60,11 @@ def build_server(settings: Settings, assistant: Assistant | None = None) -> Fast
         assistant = Assistant(settings)
     app = create_app(assistant, settings)
     try:
-        import gradio as gr
-        import ui
+        import ui  # written separately; if it fails to import, the API is served alone
 
         users = parse_ui_users(settings.ui_users)
+        import gradio as gr
+
         app = gr.mount_gradio_app(
             app, ui.build_ui(assistant, settings), path="/", auth=users or None
         )
