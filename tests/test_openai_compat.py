@@ -1,0 +1,148 @@
+"""/v1/chat/completions and /v1/models driven by the official `openai` client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from pydantic import SecretStr
+
+from qa.api import create_app
+from qa.types import Answer, Citation
+from tests.api_fixtures import SEED_QUESTION, make_assistant, serve_in_thread
+from tests.fake_llm import FakeLLM
+
+KEY = "sk-test-newsqa"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return make_assistant(tmp_path_factory.mktemp("openai-index"))
+
+
+@pytest.fixture(scope="module")
+def url(assistant: Any) -> Any:
+    with serve_in_thread(create_app(assistant, assistant.settings)) as base:
+        yield base
+
+
+@pytest.fixture
+def client(url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+def extra(obj: Any, name: str) -> Any:
+    return (obj.model_extra or {}).get(name)
+
+
+def test_completion_has_answer_markdown_and_citations(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="newsqa", messages=[{"role": "user", "content": SEED_QUESTION}]
+    )
+    content = completion.choices[0].message.content or ""
+    assert completion.choices[0].finish_reason == "stop"
+    assert "Russia" in content and "[1]" in content
+    citations = [Citation.model_validate(c) for c in extra(completion, "citations")]
+    assert citations and citations[0].n == 1 and citations[0].quote
+    answer = Answer.model_validate(extra(completion, "answer"))
+    assert answer.answer == content
+    assert completion.id.startswith("chatcmpl-") and completion.model == "newsqa"
+
+
+def test_stream_deltas_add_up_and_the_last_chunk_carries_citations(
+    client: openai.OpenAI,
+) -> None:
+    stream = client.chat.completions.create(
+        model="newsqa", stream=True,
+        messages=[{"role": "system", "content": "You are helpful."},
+                  {"role": "user", "content": SEED_QUESTION}],
+    )
+    chunks = list(stream)  # the client stops at `data: [DONE]`
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    final = chunks[-1]
+    assert final.choices[0].finish_reason == "stop"
+    answer = Answer.model_validate(extra(final, "answer"))
+    assert text == answer.answer and "Russia" in text
+    assert extra(final, "citations") == [c.model_dump() for c in answer.citations]
+    assert all(extra(c, "citations") is None for c in chunks[:-1])
+
+
+def test_stream_ends_with_done_on_the_wire(url: str) -> None:
+    body = {"model": "newsqa", "stream": True,
+            "messages": [{"role": "user", "content": SEED_QUESTION}]}
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=60) as reply:
+        data = [line for line in reply.iter_lines() if line.startswith("data:")]
+    assert data[-1] == "data: [DONE]"
+
+
+def test_history_comes_from_earlier_messages(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="newsqa-extractive",
+        messages=[
+            {"role": "user", "content": SEED_QUESTION},
+            {"role": "assistant", "content": "Russia, China, Iran [1]."},
+            {"role": "user", "content": [{"type": "text", "text": "and who backs Guaido?"}]},
+        ],
+    )
+    answer = Answer.model_validate(extra(completion, "answer"))
+    assert answer.question == "and who backs Guaido?" and answer.mode == "extractive"
+
+
+def test_models_list(client: openai.OpenAI) -> None:
+    ids = {m.id for m in client.models.list()}
+    assert ids == {"newsqa", "newsqa-extractive"}  # no -llm without an LLM
+
+
+def test_bad_requests_raise_openai_errors(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model="newsqa", messages=[])
+    with pytest.raises(openai.UnprocessableEntityError, match="no user message"):
+        client.chat.completions.create(
+            model="newsqa", messages=[{"role": "system", "content": "hi"}])
+    with pytest.raises(openai.UnprocessableEntityError, match="limit is 2000"):
+        client.chat.completions.create(
+            model="newsqa", messages=[{"role": "user", "content": "x" * 2001}])
+    with pytest.raises(openai.BadRequestError, match="LLM"):
+        client.chat.completions.create(
+            model="newsqa-llm", messages=[{"role": "user", "content": SEED_QUESTION}])
+    many = [{"role": ("user", "assistant")[i % 2], "content": "hi"} for i in range(51)]
+    with pytest.raises(openai.UnprocessableEntityError, match="messages"):
+        client.chat.completions.create(
+            model="newsqa", messages=[*many, {"role": "user", "content": SEED_QUESTION}])
+
+
+def test_api_key_with_the_openai_client(assistant: Any) -> None:
+    settings = assistant.settings.model_copy(update={"api_key": SecretStr(KEY)})
+    with serve_in_thread(create_app(assistant, settings)) as base:
+        wrong = openai.OpenAI(base_url=f"{base}/v1", api_key="sk-wrong", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            wrong.models.list()
+        right = openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0)
+        completion = right.chat.completions.create(
+            model="newsqa", messages=[{"role": "user", "content": SEED_QUESTION}])
+        assert "Russia" in (completion.choices[0].message.content or "")
+
+
+def test_llm_answers_stream_through_the_openai_surface(assistant: Any) -> None:
+    """With an (OpenAI-compatible, fake) LLM behind us: real deltas, then the cited answer."""
+    from qa.assistant import Assistant
+
+    with FakeLLM(reply="Russia, China and Turkey back Maduro [1].") as fake:
+        settings = assistant.settings.model_copy(
+            update={"llm_base_url": fake.base_url, "llm_timeout_s": 10.0})
+        llm_assistant = Assistant(settings, service=assistant.service)
+        with serve_in_thread(create_app(llm_assistant, settings)) as base:
+            client = openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+            assert "newsqa-llm" in {m.id for m in client.models.list()}
+            chunks = list(client.chat.completions.create(
+                model="newsqa-llm", stream=True,
+                messages=[{"role": "user", "content": SEED_QUESTION}]))
+            health = httpx.get(f"{base}/api/v1/health").json()
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
+    answer = Answer.model_validate(extra(chunks[-1], "answer"))
+    assert answer.mode == "llm" and len(pieces) > 3  # streamed word by word
+    assert "".join(pieces) == answer.answer == "Russia, China and Turkey back Maduro [1]."
+    assert extra(chunks[-1], "citations")[0]["n"] == 1
+    assert health["llm"]["configured"] is True and health["llm"]["base_url"] == fake.base_url
