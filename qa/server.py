@@ -106,6 +106,8 @@ def serve(
     apply_offline_defaults()
     logging.basicConfig(level=os.environ.get("QA_LOG_LEVEL", "INFO"),
                         format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpcore", "chromadb", "bm25s"):  # one line per Chroma call
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     started = time.perf_counter()
     import uvicorn
 

@@ -469,3 +469,28 @@ def test_chroma_down_is_503_and_recovers_after_restart(tmp_path: Path) -> None:
             assert "Russia" in reply.json()["answer"]
     finally:
         chroma.stop()
+
+
+# --- the server process pieces ------------------------------------------------------------------
+def test_server_serves_ui_at_root_beside_the_api(assistant: Any) -> None:
+    from qa.server import build_server
+
+    app = build_server(assistant.settings, assistant)
+    assert not hasattr(app.state, "ui_error"), app.state.ui_error
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert client.get(f"{API}/health").json()["status"] == "ok"
+        assert client.get("/docs").status_code == 200
+        assert client.post(f"{API}/search", json={"question": ""}).status_code == 422
+
+
+def test_empty_index_gets_the_sample_corpus(tmp_path: Path) -> None:
+    from qa.server import SAMPLE_CORPUS, ensure_sample_corpus, parse_ui_users, sample_corpus
+
+    assert sample_corpus() in (SAMPLE_CORPUS, SAMPLE_CORPUS.parent.parent / "shared" / "seeds")
+    empty = make_assistant(tmp_path / "data", ingest=False)
+    assert ensure_sample_corpus(empty) >= 1
+    assert ensure_sample_corpus(empty) == 0  # only when empty
+    assert "Russia" in empty.ask(SEED_QUESTION).answer
+    assert parse_ui_users("ann:pw1, bob:pw:2,broken,:x") == [("ann", "pw1"), ("bob", "pw:2")]
