@@ -1,0 +1,45 @@
+"""The answering half: passages in, an Answer with verbatim citations out.
+
+    answerer = make_answerer(settings, embedding)
+    answer = answerer.answer(question, passages)                 # extractive
+    answer = answerer.answer(question, passages, history)        # LLM
+    for item in answerer.stream(question, passages, history):    # LLM: str deltas, then Answer
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from qa.answer.condense import condense_question
+from qa.answer.extractive import ABSTAIN_THRESHOLD, ExtractiveAnswerer
+from qa.answer.llm import LLMAnswerer
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from index.settings import Settings
+
+__all__ = [
+    "ABSTAIN_THRESHOLD",
+    "ExtractiveAnswerer",
+    "LLMAnswerer",
+    "condense_question",
+    "llm_configured",
+    "make_answerer",
+]
+
+
+def llm_configured(settings: Settings) -> bool:
+    """An LLM is used when a server URL or an API key is configured."""
+    return bool(settings.llm_base_url or settings.llm_api_key or os.environ.get("OPENAI_API_KEY"))
+
+
+def make_answerer(
+    settings: Settings, embedding: BaseEmbedding | None = None
+) -> ExtractiveAnswerer | LLMAnswerer:
+    extractive = ExtractiveAnswerer(settings, embedding)
+    if llm_configured(settings):
+        return LLMAnswerer(settings, fallback=extractive)
+    return extractive

@@ -1,0 +1,116 @@
+"""Fold the conversation into a follow-up question so it can be retrieved on its own.
+
+With an LLM, the model rewrites the question (prompt: prompts/condense_question.txt).
+Offline — or when the model fails — the names and dates of the previous user turn are
+carried into a question that leans on them ("what did he say?", "and China?").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from qa.answer.lists import find_entities
+from qa.answer.terms import word_set, words
+from qa.types import Turn
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+MAX_CONDENSED_CHARS = 600
+
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_DATE = re.compile(
+    rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"
+    rf"|{_MONTH}\s+\d{{4}}"
+    rf"|(?:19|20)\d{{2}})\b"
+)
+# Words that make a question lean on what came before.
+_ANAPHORA = word_set(
+    """
+    he she it they them him her his hers its their theirs this that these those there then
+    same former latter one ones
+    """
+)
+_FOLLOW_UP_START = re.compile(r"^\s*(?:and|what about|how about|what of|also|but)\b", re.I)
+_QUESTION_WORDS = word_set(
+    """
+    what which who whom whose when where why how is are was were do does did
+    """
+)
+
+
+def _names_and_dates(text: str) -> list[str]:
+    date_spans = [m.span() for m in _DATE.finditer(text)]
+    dates = [text[a:b] for a, b in date_spans]
+    names = [
+        e.text for e in find_entities(text)
+        if e.text.split()[0].lower() not in _QUESTION_WORDS
+        and not any(a < e.end and e.start < b for a, b in date_spans)  # "January" of a date
+    ]
+    return list(dict.fromkeys(names + dates))
+
+
+def _leans_on_history(question: str) -> bool:
+    if _FOLLOW_UP_START.match(question):
+        return True
+    if set(words(question)) & _ANAPHORA:
+        return True
+    return not _names_and_dates(question)
+
+
+def condense_offline(question: str, history: list[Turn]) -> str:
+    previous = next((t.content for t in reversed(history) if t.role == "user"), "")
+    if not previous or not _leans_on_history(question):
+        return question
+    asked = question.lower()
+    carried = [x for x in _names_and_dates(previous) if x.lower() not in asked]
+    if not carried:
+        return question
+    return f"{question.strip()} ({', '.join(carried)})"
+
+
+def condense_question(
+    question: str,
+    history: list[Turn],
+    llm: Any | None = None,
+    prompts_dir: Path | None = None,
+) -> str:
+    """A standalone version of `question` given `history`.
+
+    `llm` is a llama-index LLM (or anything with an `.llm` attribute holding one, such as
+    LLMAnswerer); None means offline.
+    """
+    if not any(t.role == "user" for t in history):
+        return question
+    if llm is not None:
+        try:
+            return _condense_with_llm(question, history, getattr(llm, "llm", llm), prompts_dir)
+        except Exception as exc:  # the offline rewrite is a fine answer too
+            log.warning("condensing with the LLM failed (%s); using the offline rewrite", exc)
+    return condense_offline(question, history)
+
+
+def _condense_with_llm(
+    question: str, history: list[Turn], llm: Any, prompts_dir: Path | None
+) -> str:
+    from llama_index.core.llms import ChatMessage, MessageRole
+
+    from qa.answer.llm import fill, format_history, load_prompt
+
+    template = load_prompt(prompts_dir or DEFAULT_PROMPTS_DIR, "condense_question.txt")
+    prompt = fill(template, history=format_history(history), question=question.strip())
+    reply = llm.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
+    text = (reply.message.content or "").strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    rewritten = lines[0].strip().strip("\"'“”") if lines else ""
+    if not rewritten or len(rewritten) > MAX_CONDENSED_CHARS:
+        raise ValueError(f"unusable rewrite: {text[:80]!r}")
+    return rewritten

@@ -1,0 +1,302 @@
+"""The offline answerer: pick the sentences of the retrieved passages that answer the question.
+
+Every sentence of every passage is scored against the question:
+
+* lexical coverage — the IDF-weighted share of the question's content stems the sentence
+  contains (IDF over the retrieved sentences; a term no passage mentions weighs most);
+* embedding cosine between question and sentence, when an embedding model is given;
+* a small prior for the passage's retrieval rank.
+
+The best few non-redundant sentences become the answer, each followed by its [n] marker.
+List questions ("which countries …") are answered with the names read out of the answering
+sentences. When even the best sentence scores below ABSTAIN_THRESHOLD, we abstain.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa.answer.citations import also_reported_by, make_citation
+from qa.answer.injection import looks_like_injection
+from qa.answer.lists import (
+    ListQuery,
+    capitalised_words,
+    coordinated_lists,
+    detect_list_question,
+    find_entities,
+    matches_kind,
+    normalise_item,
+)
+from qa.answer.sentences import Sentence, split_sentences
+from qa.answer.terms import STOPWORDS, Idf, stems, words
+from qa.answer.vectors import SentenceVectors
+from qa.types import Answer, AnswerItem, Citation, Passage, Turn
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from index.settings import Settings
+
+# --- the knobs, all in one place ------------------------------------------------------------
+# Abstain when the best sentence's relevance (before the retrieval prior) is below this.
+# Keyed by scorer, because cosine shifts the scale. Calibrated on the MultiHop-RAG dev split
+# (null vs answerable queries): see qa/answer/calibrate.py.
+ABSTAIN_THRESHOLD = {"lexical": 0.5, "embedding": 0.5}
+W_COSINE = 1.0  # weight of the embedding cosine against lexical coverage (which is 1)
+W_RETRIEVAL = 0.05  # prior for the passage's retrieval rank: 1/(1+rank) times this
+W_TITLE = 0.5  # a question term found only in the passage's title/source counts this much
+MAX_SENTENCES = 3
+FOLLOW_RATIO = 0.8  # further sentences must score at least this share of the best one
+REDUNDANT_JACCARD = 0.6  # stem overlap above which a sentence repeats a chosen one
+LIST_RATIO = 0.85  # sentences read for list items must score this share of the best one
+LIST_SENTENCES = 6
+MIN_WORDS = 5  # shorter sentences (captions, bylines) are down-weighted
+NEAREST = 3
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*")
+
+
+@dataclass
+class Scored:
+    passage_index: int
+    sentence: Sentence
+    stems: set[str]
+    relevance: float = 0.0  # lexical (+ cosine), the abstention signal
+    score: float = 0.0  # relevance + retrieval prior, the ranking signal
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    terms: list[str]  # content stems used for scoring (the list kind removed)
+    list_query: ListQuery | None
+
+
+def parse_query(question: str) -> Query:
+    list_query = detect_list_question(question)
+    terms = list(dict.fromkeys(stems(question)))
+    if list_query is not None:
+        # "countries" names the answer's type; the answering sentence lists countries
+        # instead of saying the word, so the word must not count toward relevance.
+        content = [t for t in terms if t != list_query.kind_stem]
+        terms = content or terms
+    return Query(question, terms, list_query)
+
+
+class ExtractiveAnswerer:
+    def __init__(self, settings: Settings, embedding: BaseEmbedding | None = None):
+        self.settings = settings
+        self.vectors = SentenceVectors(embedding) if embedding is not None else None
+
+    @property
+    def scorer(self) -> str:
+        return "embedding" if self.vectors is not None else "lexical"
+
+    def stream(
+        self, question: str, passages: list[Passage], history: list[Turn] | None = None
+    ) -> Iterator[Answer]:
+        """Same shape as LLMAnswerer.stream (no text deltas: the answer comes whole)."""
+        yield self.answer(question, passages, history)
+
+    def answer(
+        self, question: str, passages: list[Passage], history: list[Turn] | None = None
+    ) -> Answer:
+        """`history` is accepted for a uniform interface; the question should already be
+        condensed (condense_question) — extractive scoring reads only the question."""
+        started = time.perf_counter()
+        query = parse_query(question)
+        scored = self.score_sentences(query, passages)
+        threshold = ABSTAIN_THRESHOLD[self.scorer]
+        if not scored or max(s.relevance for s in scored) < threshold:
+            answer = abstain(query, passages, scored)
+        else:
+            answer = list_answer(query, passages, scored, threshold)
+            if answer is None:
+                answer = sentence_answer(query, passages, scored)
+        answer.timings_ms["answer"] = (time.perf_counter() - started) * 1000
+        return answer
+
+    # --- scoring ------------------------------------------------------------------------------
+    def score_sentences(self, query: Query, passages: list[Passage]) -> list[Scored]:
+        scored = [
+            Scored(i, sentence, set(stems(sentence.text)))
+            for i, passage in enumerate(passages)
+            for sentence in split_sentences(passage.text)
+            if not looks_like_injection(sentence.text)  # article text is data, never orders
+        ]
+        if not scored or not query.terms:
+            return scored
+        idf = Idf(s.stems for s in scored)
+        weights = {term: idf(term) for term in query.terms}
+        total = sum(weights.values())
+        title_stems = [set(stems(f"{p.title} {p.source}")) for p in passages]
+        cosines = self._cosines(query.text, scored)
+        for k, item in enumerate(scored):
+            found = sum(w for t, w in weights.items() if t in item.stems)
+            in_title = sum(
+                w for t, w in weights.items()
+                if t not in item.stems and t in title_stems[item.passage_index]
+            )
+            lexical = (found + W_TITLE * in_title) / total
+            if len(words(item.sentence.text)) < MIN_WORDS:
+                lexical *= 0.5
+            item.parts = {"lexical": lexical}
+            relevance = lexical
+            if cosines is not None:
+                cosine = float(max(cosines[k], 0.0))
+                item.parts["cosine"] = cosine
+                relevance = (lexical + W_COSINE * cosine) / (1.0 + W_COSINE)
+            item.relevance = relevance
+            item.score = relevance + W_RETRIEVAL / (1.0 + item.passage_index)
+        return scored
+
+    def _cosines(self, question: str, scored: list[Scored]) -> np.ndarray | None:
+        if self.vectors is None:
+            return None
+        matrix = self.vectors.texts([s.sentence.text for s in scored])
+        return matrix @ self.vectors.query(question)
+
+
+# --- answers ------------------------------------------------------------------------------------
+def _ranked(scored: list[Scored]) -> list[Scored]:
+    return sorted(scored, key=lambda s: s.score, reverse=True)
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def pick_sentences(scored: list[Scored], limit: int = MAX_SENTENCES) -> list[Scored]:
+    """The best sentence, then up to `limit-1` others close in score that add something new."""
+    ranked = _ranked(scored)
+    chosen = [ranked[0]]
+    for candidate in ranked[1:]:
+        if len(chosen) >= limit or candidate.score < FOLLOW_RATIO * ranked[0].score:
+            break
+        if all(_jaccard(candidate.stems, c.stems) < REDUNDANT_JACCARD for c in chosen):
+            chosen.append(candidate)
+    return chosen
+
+
+def _cite(chosen: list[Scored], passages: list[Passage]) -> list[Citation]:
+    return [
+        make_citation(
+            n,
+            passages[s.passage_index],
+            s.sentence,
+            scores={"sentence": round(s.score, 4), **{k: round(v, 4) for k, v in s.parts.items()}},
+        )
+        for n, s in enumerate(chosen, start=1)
+    ]
+
+
+def sentence_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer:
+    chosen = pick_sentences(scored)
+    citations = _cite(chosen, passages)
+    text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    return Answer(
+        question=query.text,
+        answer=text,
+        citations=citations,
+        also_reported_by=also_reported_by(citations, passages),
+    )
+
+
+def list_answer(
+    query: Query, passages: list[Passage], scored: list[Scored], threshold: float
+) -> Answer | None:
+    """Names of the asked-for kind read out of the answering sentences; None if none found."""
+    if query.list_query is None:
+        return None
+    ranked = _ranked(scored)
+    floor = max(threshold, LIST_RATIO * ranked[0].relevance)
+    relevant = [s for s in ranked if s.relevance >= floor][:LIST_SENTENCES]
+    known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
+    question_words = {w for w in words(query.text) if w not in STOPWORDS}
+    per_sentence = [
+        (s, _items_in(s.sentence.text, query.list_query, known, question_words)) for s in relevant
+    ]
+    # Prefer sentences that enumerate ("A, B and C"): they answer list questions directly.
+    listing = [(s, items) for s, (items, is_list) in per_sentence if items and is_list]
+    if not listing:
+        listing = [(s, items) for s, (items, _) in per_sentence[:MAX_SENTENCES] if items]
+    if not listing:
+        return None
+    citations = _cite([s for s, _ in listing], passages)
+    merged: dict[str, AnswerItem] = {}
+    for citation, (_, items) in zip(citations, listing, strict=True):
+        for name in items:
+            item = merged.setdefault(normalise_item(name), AnswerItem(text=name))
+            if citation.n not in item.citations:
+                item.citations.append(citation.n)
+    lines = [
+        f"- {item.text} " + "".join(f"[{n}]" for n in item.citations) for item in merged.values()
+    ]
+    return Answer(
+        question=query.text,
+        answer="\n".join(lines),
+        citations=citations,
+        items=list(merged.values()),
+        also_reported_by=also_reported_by(citations, passages),
+    )
+
+
+def _items_in(
+    sentence: str, list_query: ListQuery, known: frozenset[str], question_words: set[str]
+) -> tuple[list[str], bool]:
+    """Names of the asked-for kind in `sentence`, and whether they come as an enumeration."""
+    entities = [
+        e for e in find_entities(sentence, known)
+        if not e.possessive
+        and matches_kind(e.text, list_query)
+        and not (set(words(e.text)) & question_words)
+    ]
+    runs = coordinated_lists(sentence, entities)
+    if runs:
+        return [e.text for run in runs for e in run], True
+    return [e.text for e in entities], False
+
+
+def abstain(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer:
+    nearest_order: dict[int, float] = {}
+    for s in _ranked(scored):
+        nearest_order.setdefault(s.passage_index, s.score)
+    nearest = [passages[i] for i in list(nearest_order)[:NEAREST]] or passages[:NEAREST]
+    reason = abstention_reason(query, passages, scored)
+    return Answer(
+        question=query.text, answer=reason, abstained=True, reason=reason, nearest=nearest
+    )
+
+
+def abstention_reason(query: Query, passages: list[Passage], scored: list[Scored]) -> str:
+    if not passages:
+        return "The articles don't say: no article matched the question."
+    seen = set().union(*(s.stems for s in scored)) if scored else set()
+    missing = [
+        w for w in dict.fromkeys(_WORD.findall(query.text))
+        if w.lower() not in STOPWORDS and stems(w) and stems(w)[0] in query.terms
+        and stems(w)[0] not in seen
+    ]
+    if missing:
+        return (
+            "The articles don't say: none of the passages found mentions "
+            + _join_words(missing[:4]) + "."
+        )
+    return (
+        "The articles don't say: the closest passages touch on the question's words "
+        "but no sentence answers it."
+    )
+
+
+def _join_words(items: list[str]) -> str:
+    quoted = [f"“{w}”" for w in items]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]

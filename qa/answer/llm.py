@@ -1,0 +1,359 @@
+"""The LLM answerer: an OpenAI-compatible model writes the answer, we check its citations.
+
+One code path: `stream()` yields text deltas and then exactly one final Answer; `answer()`
+is the last item of `stream()`. The model runs in a worker thread so the wait is bounded
+even when the server trickles bytes slowly enough to dodge the HTTP read timeout. Whatever
+goes wrong — timeout, HTTP error, empty or uncited output — the caller gets the extractive
+answer with mode "llm-fallback" and a notice saying why; nothing is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.answer.citations import also_reported_by, make_citation
+from qa.answer.extractive import NEAREST, ExtractiveAnswerer
+from qa.answer.sentences import split_sentences
+from qa.answer.terms import STOPWORDS, words
+from qa.answer.verify import Support, best_support
+from qa.types import Answer, AnswerItem, Citation, Passage, Turn
+
+if TYPE_CHECKING:
+    from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HISTORY_TURNS = 6  # most recent turns shown to the model
+HISTORY_TURN_CHARS = 600
+# Slack on top of the per-attempt timeout for the client's retry back-off.
+RETRY_SLACK_S = 2.0
+# However the tokens trickle in, stop waiting after this many timeouts in total.
+TOTAL_BUDGET_TIMEOUTS = 4
+MIN_CLAIM_WORDS = 4  # shorter uncited lines ("Sources:", "In short:") are not claims
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+# "[1]", "[1, 2]", "[Source 3]", "[1; source 4]"
+_MARKER_GROUP = re.compile(
+    r"\[\s*(?:sources?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,3})*)\s*\]", re.I
+)
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d{1,3}\])+")
+_LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+(.*)$")
+_ABSTAIN = re.compile(
+    r"^\W*the (?:articles|sources) (?:do not|don['’]t) (?:say|answer|mention)", re.I
+)
+_DATA_TAG = re.compile(r"<\s*(/?)\s*article", re.I)
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class LLMFailure(Exception):
+    """The model did not produce a usable answer; the message says why, for the notice."""
+
+
+# --- prompts ---------------------------------------------------------------------------------
+def fill(template: str, **values: str) -> str:
+    """Substitute {name} placeholders in one pass, so text inside values is never re-read."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def load_prompt(prompts_dir: Path, name: str) -> str:
+    return (Path(prompts_dir) / name).read_text(encoding="utf-8")
+
+
+def as_data(text: str) -> str:
+    """Article text cannot close (or open) the <article> delimiters it sits in."""
+    return _DATA_TAG.sub(lambda m: "&lt;" + m.group(1) + "article", text)
+
+
+def format_sources(template: str, passages: list[Passage]) -> str:
+    blocks = []
+    for n, passage in enumerate(passages, start=1):
+        blocks.append(
+            fill(
+                template,
+                n=str(n),
+                title=as_data(passage.title) or "(untitled)",
+                source=as_data(passage.source) or "(unknown)",
+                published=(passage.published or "unknown")[:10],
+                text=as_data(passage.text),
+            ).strip()
+        )
+    return "\n\n".join(blocks)
+
+
+def format_history(history: list[Turn], limit: int = HISTORY_TURNS) -> str:
+    lines = []
+    for turn in history[-limit:]:
+        # Old [n] markers point at old sources; drop them so they can't be confused with ours.
+        content = _MARKER.sub("", turn.content).strip()[:HISTORY_TURN_CHARS]
+        lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {content}")
+    return "\n".join(lines)
+
+
+# --- the answerer ------------------------------------------------------------------------------
+class LLMAnswerer:
+    def __init__(self, settings: Settings, fallback: ExtractiveAnswerer):
+        self.settings = settings
+        self.fallback = fallback
+        self._llm: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def llm(self) -> Any:
+        """The llama-index OpenAILike client, built on first use (importing it is slow)."""
+        with self._lock:
+            if self._llm is None:
+                self._llm = build_llm(self.settings)
+            return self._llm
+
+    def warm_up(self) -> None:
+        """Build the client (slow imports) ahead of the first question, e.g. at server start."""
+        _ = self.llm
+
+    def messages(self, question: str, passages: list[Passage], history: list[Turn]) -> list[Any]:
+        from llama_index.core.llms import ChatMessage, MessageRole
+
+        prompts_dir = self.settings.prompts_dir
+        history_text = ""
+        if history:
+            history_text = fill(
+                load_prompt(prompts_dir, "answer_history.txt"), turns=format_history(history)
+            )
+        user = fill(
+            load_prompt(prompts_dir, "answer_user.txt"),
+            sources=format_sources(load_prompt(prompts_dir, "answer_source.txt"), passages),
+            history=history_text,
+            question=question.strip(),
+        )
+        system = load_prompt(prompts_dir, "answer_system.txt")
+        return [
+            ChatMessage(role=MessageRole.SYSTEM, content=system),
+            ChatMessage(role=MessageRole.USER, content=user),
+        ]
+
+    def stream(
+        self, question: str, passages: list[Passage], history: list[Turn] | None = None
+    ) -> Iterator[str | Answer]:
+        started = time.perf_counter()
+        if not passages:
+            answer = self.fallback.answer(question, passages)
+            answer.mode = "llm"
+            yield answer
+            return
+        parts: list[str] = []
+        try:
+            for delta in self._generate(self.messages(question, passages, history or [])):
+                parts.append(delta)
+                yield delta
+            answer = finalize(question, "".join(parts), passages, self.fallback.vectors)
+        except LLMFailure as failure:
+            answer = self._fall_back(question, passages, str(failure))
+        except Exception as exc:  # never raise to the caller; say what happened instead
+            log.exception("LLM answer failed")
+            answer = self._fall_back(question, passages, f"failed ({type(exc).__name__})")
+        answer.timings_ms["answer"] = (time.perf_counter() - started) * 1000
+        yield answer
+
+    def answer(
+        self, question: str, passages: list[Passage], history: list[Turn] | None = None
+    ) -> Answer:
+        final: Answer | None = None
+        for item in self.stream(question, passages, history):
+            if isinstance(item, Answer):
+                final = item
+        if final is None:  # stream() always ends with an Answer; this guards the contract
+            raise RuntimeError("stream() ended without an Answer")
+        return final
+
+    def _fall_back(self, question: str, passages: list[Passage], why: str) -> Answer:
+        log.warning("LLM fallback: the language model %s", why)
+        answer = self.fallback.answer(question, passages)
+        answer.mode = "llm-fallback"
+        answer.notice = (
+            f"The language model {why}, so this answer is quoted directly from the articles."
+        )
+        return answer
+
+    def _generate(self, messages: list[Any]) -> Iterator[str]:
+        """Text deltas from the model, with the whole wait bounded (see module docstring)."""
+        timeout = self.settings.llm_timeout_s
+        first_wait = timeout * (self.settings.llm_max_retries + 1) + RETRY_SLACK_S
+        deadline = time.monotonic() + first_wait + TOTAL_BUDGET_TIMEOUTS * timeout
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        stop = threading.Event()
+        llm = self.llm
+
+        def work() -> None:
+            try:
+                for chunk in llm.stream_chat(messages):
+                    if stop.is_set():
+                        return
+                    events.put(("delta", chunk.delta or ""))
+                events.put(("done", None))
+            except Exception as exc:
+                events.put(("error", exc))
+
+        threading.Thread(target=work, name="llm-stream", daemon=True).start()
+        got_any = False
+        try:
+            while True:
+                wait = min(timeout if got_any else first_wait, deadline - time.monotonic())
+                try:
+                    kind, value = events.get(timeout=max(wait, 0.0))
+                except queue.Empty:
+                    raise LLMFailure(f"did not answer within {timeout:g} s") from None
+                if kind == "done":
+                    return
+                if kind == "error":
+                    raise LLMFailure(describe_error(value, timeout)) from value
+                if value:
+                    got_any = True
+                    yield value
+        finally:
+            stop.set()
+
+
+def describe_error(exc: BaseException, timeout: float) -> str:
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return f"did not answer within {timeout:g} s"
+    if isinstance(exc, openai.APIStatusError):
+        return f"failed (HTTP {exc.status_code})"
+    if isinstance(exc, openai.APIConnectionError):
+        return "could not be reached"
+    return f"failed ({type(exc).__name__})"
+
+
+def build_llm(settings: Settings) -> Any:
+    # openai imports its resource modules lazily on the first request — seconds of work on
+    # a busy machine that would otherwise be billed to the LLM timeout. Import them now.
+    import openai.resources  # noqa: F401
+    from llama_index.llms.openai_like import OpenAILike
+
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    api_key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+    return OpenAILike(
+        model=settings.llm_model,
+        api_base=settings.llm_base_url or "https://api.openai.com/v1",
+        api_key=api_key,
+        is_chat_model=True,
+        timeout=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        temperature=0.0,
+    )
+
+
+# --- after generation --------------------------------------------------------------------------
+def normalise_markers(text: str, n_sources: int) -> tuple[str, int]:
+    """"[1, 2]" -> "[1][2]"; markers naming no source are dropped. Returns (text, dropped)."""
+    dropped = 0
+
+    def rewrite(match: re.Match[str]) -> str:
+        nonlocal dropped
+        kept = []
+        for number in re.findall(r"\d{1,3}", match.group(1)):
+            if 1 <= int(number) <= n_sources:
+                kept.append(f"[{int(number)}]")
+            else:
+                dropped += 1
+        return "".join(kept)
+
+    text = _MARKER_GROUP.sub(rewrite, text)
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)  # "claim [9]." -> "claim ." -> "claim."
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    return text.strip(), dropped
+
+
+def claims(text: str) -> list[tuple[str, list[int]]]:
+    """(claim text without markers, source numbers cited) for each sentence of the answer.
+
+    Markers written after the full stop ("… said. [2] Next …") belong to the sentence before.
+    """
+    result: list[tuple[str, list[int]]] = []
+    for sentence in split_sentences(text):
+        body = sentence.text
+        leading = _LEADING_MARKERS.match(body)
+        if leading and result:
+            result[-1][1].extend(int(n) for n in _MARKER.findall(leading.group(0)))
+            body = body[leading.end():]
+        numbers = [int(n) for n in _MARKER.findall(body)]
+        claim = _MARKER.sub("", body).strip()
+        if claim or numbers:
+            result.append((claim, numbers))
+    return result
+
+
+def list_items(text: str) -> list[AnswerItem]:
+    items = []
+    for line in text.splitlines():
+        match = _LIST_LINE.match(line)
+        if match:
+            numbers = [int(n) for n in _MARKER.findall(match.group(1))]
+            label = _MARKER.sub("", match.group(1)).strip().rstrip(".;,").strip("*_ ")
+            if label:
+                items.append(AnswerItem(text=label, citations=list(dict.fromkeys(numbers))))
+    return items
+
+
+def finalize(question: str, raw: str, passages: list[Passage], vectors: Any = None) -> Answer:
+    """Turn the model's text into an Answer with verified citations, or raise LLMFailure."""
+    text, dropped = normalise_markers(raw, len(passages))
+    if not text:
+        raise LLMFailure("returned an empty answer")
+    if _ABSTAIN.match(text) and not _MARKER.search(text):
+        return Answer(
+            question=question, answer=text, abstained=True, reason=text,
+            nearest=passages[:NEAREST], mode="llm",
+        )
+    if not _MARKER.search(text):
+        raise LLMFailure("gave no valid citations")
+    best: dict[int, Support] = {}
+    unsupported: dict[int, bool] = {}
+    uncited: list[str] = []
+    for claim, numbers in claims(text):
+        if not numbers:
+            if len([w for w in words(claim) if w not in STOPWORDS]) >= MIN_CLAIM_WORDS:
+                uncited.append(claim)
+            continue
+        for n in dict.fromkeys(numbers):
+            support = best_support(claim, passages[n - 1].text, vectors)
+            if n not in best or support.score > best[n].score:
+                best[n] = support
+            unsupported[n] = unsupported.get(n, False) or not support.supported
+    citations = [
+        make_citation(
+            n, passages[n - 1], best[n].quote,
+            supported=not unsupported[n], scores={"support": round(best[n].score, 4)},
+        )
+        for n in sorted(best)
+    ]
+    return Answer(
+        question=question,
+        answer=text,
+        citations=citations,
+        items=list_items(text),
+        mode="llm",
+        notice=verification_notice(dropped, uncited, citations),
+        also_reported_by=also_reported_by(citations, passages),
+    )
+
+
+def verification_notice(dropped: int, uncited: list[str], citations: list[Citation]) -> str:
+    notes = []
+    if dropped:
+        notes.append(f"{dropped} citation marker(s) pointing at no source were removed.")
+    weak = [f"[{c.n}]" for c in citations if not c.supported]
+    if weak:
+        notes.append(f"Could not verify {', '.join(weak)} against the cited passage.")
+    if uncited:
+        shown = "; ".join(f"“{c[:80]}”" for c in uncited[:3])
+        notes.append(f"{len(uncited)} statement(s) cite no source: {shown}.")
+    return " ".join(notes)

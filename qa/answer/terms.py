@@ -1,0 +1,82 @@
+"""Words to stems: the lexical side of scoring and verification."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+
+import Stemmer
+
+
+def word_set(text: str) -> frozenset[str]:
+    """A set of words written as a whitespace-separated block (easier to read and edit)."""
+    return frozenset(text.split())
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*")
+
+# Function words, question words and a few words every news question carries
+# ("say", "report", "article"): they match everything and so tell nothing.
+STOPWORDS = word_set(
+    """
+    a about above after again against all also am an and any are aren't as at be because
+    been before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how i
+    if in into is it its itself just let me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would
+    you your yours yourself yourselves s t don doesn didn isn wasn weren won wouldn shouldn
+    couldn according article articles report reported reports reporting say says said tell
+    told mention mentioned mentions news source sources story
+    """
+)
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, possessive "'s" removed ("Maduro's" -> "maduro")."""
+    tokens = []
+    for match in _WORD.finditer(text):
+        token = match.group(0).lower().replace("’", "'")
+        if token.endswith("'s"):
+            token = token[:-2]
+        tokens.append(token)
+    return tokens
+
+
+def stems(text: str) -> list[str]:
+    """Stems of the content words of `text`, in order, stopwords dropped."""
+    return [_stem(word) for word in words(text) if word not in STOPWORDS]
+
+
+def stem_of(word: str) -> str:
+    return _stem(word.lower())
+
+
+class Idf:
+    """Inverse document frequency over a small set of texts (the retrieved sentences).
+
+    Terms absent from every text get the highest weight: a question term that nothing
+    mentions ("Australia") must drag coverage down, which is what drives abstention.
+    """
+
+    def __init__(self, documents: Iterable[Iterable[str]]):
+        self.doc_freq: Counter[str] = Counter()
+        self.n_docs = 0
+        for terms in documents:
+            self.n_docs += 1
+            self.doc_freq.update(set(terms))
+
+    def __call__(self, term: str) -> float:
+        df = self.doc_freq.get(term, 0)
+        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))

@@ -1,0 +1,72 @@
+"""Check a generated claim against the passage it cites.
+
+The LLM writes "claim [n]". We look for the sentence (or pair of adjacent sentences) of
+passage n that best supports the claim and use it as the citation's verbatim quote. The
+support score is lexical — the share of the claim's content stems found in the quote,
+or the longest common substring for near-verbatim claims — optionally averaged with the
+embedding cosine, which forgives paraphrase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from itertools import pairwise
+
+import numpy as np
+
+from qa.answer.sentences import Sentence, split_sentences
+from qa.answer.terms import stems
+from qa.answer.vectors import SentenceVectors
+
+# A claim whose best quote scores below this is marked unsupported (Citation.supported).
+SUPPORT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Support:
+    quote: Sentence  # span of the passage text (offsets relative to the passage)
+    score: float
+
+    @property
+    def supported(self) -> bool:
+        return self.score >= SUPPORT_THRESHOLD
+
+
+def lexical_support(claim: str, evidence: str) -> float:
+    """0..1: how much of `claim` is found in `evidence`."""
+    claim_stems = set(stems(claim))
+    if not claim_stems:
+        return 0.0
+    overlap = len(claim_stems & set(stems(evidence))) / len(claim_stems)
+    a, b = " ".join(claim.lower().split()), " ".join(evidence.lower().split())
+    if not a:
+        return overlap
+    match = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return max(overlap, match.size / len(a))
+
+
+def candidate_quotes(passage_text: str) -> list[Sentence]:
+    """Each sentence of the passage, and each pair of adjacent sentences."""
+    sentences = split_sentences(passage_text)
+    pairs = [
+        Sentence(passage_text[a.start : b.end], a.start, b.end)
+        for a, b in pairwise(sentences)
+    ]
+    return sentences + pairs
+
+
+def best_support(claim: str, passage_text: str, vectors: SentenceVectors | None = None) -> Support:
+    """The span of `passage_text` that best supports `claim`, and how well."""
+    candidates = candidate_quotes(passage_text)
+    if not candidates:
+        return Support(Sentence(passage_text, 0, len(passage_text)), 0.0)
+    scores = np.array([lexical_support(claim, c.text) for c in candidates], dtype=np.float32)
+    n_single = len(split_sentences(passage_text))
+    # A pair must beat the best single sentence clearly, or quotes grow for nothing.
+    scores[n_single:] -= 0.1
+    if vectors is not None:
+        cosine = vectors.texts([c.text for c in candidates]) @ vectors.query(claim)
+        scores = 0.5 * scores + 0.5 * np.clip(cosine, 0.0, 1.0)
+    best = int(np.argmax(scores))
+    return Support(candidates[best], float(scores[best]))
