@@ -1,0 +1,162 @@
+"""A small OpenAI-compatible chat server on 127.0.0.1 for tests, with scripted behaviours.
+
+    with FakeLLM() as fake:
+        fake.reply = "Russia backs Maduro [1]."
+        fake.behaviour = "good"            # or "hang", "error500", "malformed", "empty"
+        settings = Settings(llm_base_url=fake.base_url, ...)
+        ...
+        fake.requests[-1]["messages"]      # what the client sent
+
+`script` holds behaviours for the next requests in order (e.g. ["error500", "good"]);
+when it is empty, `behaviour` applies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BEHAVIOURS = ("good", "hang", "error500", "malformed", "empty")
+
+
+class FakeLLM:
+    def __init__(self, reply: str = "", behaviour: str = "good", hang_s: float = 10.0):
+        self.reply = reply
+        self.behaviour = behaviour
+        self.script: list[str] = []
+        self.hang_s = hang_s
+        self.requests: list[dict[str, Any]] = []
+        self._release = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def next_behaviour(self) -> str:
+        behaviour = self.script.pop(0) if self.script else self.behaviour
+        if behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {behaviour!r}")
+        return behaviour
+
+    def start(self) -> FakeLLM:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()  # let hanging handlers finish
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeLLM:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _completion(reply: str, model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _chunk(delta: dict[str, Any], model: str, finish: str | None = None) -> bytes:
+    body = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+def _pieces(text: str) -> list[str]:
+    """Split a reply into small deltas (word by word, whitespace kept) like a real model."""
+    pieces, current = [], ""
+    for char in text:
+        current += char
+        if char == " ":
+            pieces.append(current)
+            current = ""
+    return [*pieces, current] if current else pieces
+
+
+def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output quiet
+            pass
+
+        def do_POST(self) -> None:
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                self._send(404, b'{"error": {"message": "not found"}}')
+                return
+            length = int(self.headers.get("Content-Length", 0))
+            request = json.loads(self.rfile.read(length) or b"{}")
+            fake.requests.append(request)
+            behaviour = fake.next_behaviour()
+            model = request.get("model", "fake")
+            # The client may give up first (timeout): expected in the hang tests.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._respond(behaviour, request, model)
+
+        def _respond(self, behaviour: str, request: dict[str, Any], model: str) -> None:
+            if behaviour == "hang":
+                fake._release.wait(fake.hang_s)
+                behaviour = "good"
+            if behaviour == "error500":
+                self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
+                return
+            if behaviour == "malformed":
+                self._send(200, b"this is not json {{{", "application/json")
+                return
+            reply = "" if behaviour == "empty" else fake.reply
+            if request.get("stream"):
+                self._stream(reply, model)
+            else:
+                self._send(200, json.dumps(_completion(reply, model)).encode(), "application/json")
+
+        def _stream(self, reply: str, model: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(_chunk({"role": "assistant", "content": ""}, model))
+            for piece in _pieces(reply):
+                self.wfile.write(_chunk({"content": piece}, model))
+                self.wfile.flush()
+            self.wfile.write(_chunk({}, model, finish="stop"))
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+
+        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
