@@ -15,7 +15,7 @@ from typing import Any
 from index.chunking import chunk_article
 from index.dedup import DuplicateFinder, encode, signature
 from index.models import Article, Chunk, LoadProblem
-from index.store import ArticleStore
+from index.store import ArticleStore, ArticleWrite
 
 # Chunks embedded per model call group: large enough for length-sorted batching to pay off,
 # small enough that progress moves and a crash loses little work.
@@ -109,10 +109,9 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         articles = self._collect(items, report)
-        stored_hashes = self.store.catalog_hashes()
-        finder = DuplicateFinder(
-            (r.article_id, r.minhash) for r in self.store.list_articles() if r.minhash
-        )
+        stored = self.store.list_articles()
+        stored_hashes = {record.article_id: record.content_hash for record in stored}
+        finder: DuplicateFinder | None = None  # built only when something is to be written
         pending: list[_Pending] = []
         for article in articles:
             article_id = article.article_id
@@ -120,6 +119,8 @@ class Ingestor:
             if stored_hashes.get(article_id) == article.content_hash:
                 report.unchanged += 1
                 continue
+            if finder is None:
+                finder = DuplicateFinder((r.article_id, r.minhash) for r in stored if r.minhash)
             pending.append(self._prepare(article, article_id in stored_hashes, finder))
 
         state = Progress(
@@ -178,17 +179,22 @@ class Ingestor:
         fresh = {pair: vector for pair, vector in zip(todo, vectors, strict=True)}
         report.embedded += len(texts)
         state.embedded += len(texts)
-        for p_index, item in enumerate(group):
-            embeddings = [
-                fresh.get((p_index, c_index)) or item.reusable[chunk.text_hash]
-                for c_index, chunk in enumerate(item.chunks)
-            ]
+        writes = [
+            ArticleWrite(
+                item.article,
+                item.chunks,
+                [fresh.get((p_index, c_index)) or item.reusable[chunk.text_hash]
+                 for c_index, chunk in enumerate(item.chunks)],
+                minhash=item.minhash,
+                near_duplicates=item.near_duplicates,
+            )
+            for p_index, item in enumerate(group)
+            if item.chunks
+        ]
+        self.store.write_articles(writes)
+        for item in group:
             if not item.chunks:
                 continue
-            self.store.write_article(
-                item.article, item.chunks, embeddings,
-                minhash=item.minhash, near_duplicates=item.near_duplicates,
-            )
             report.chunks += len(item.chunks)
             if item.is_new:
                 report.added += 1

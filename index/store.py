@@ -107,6 +107,17 @@ class ArticleRecord:
         }
 
 
+@dataclass
+class ArticleWrite:
+    """One article ready to store: its chunks and one embedding per chunk."""
+
+    article: Article
+    chunks: Sequence[Chunk]
+    embeddings: Sequence[Sequence[float]]
+    minhash: str = ""
+    near_duplicates: Sequence[str] = ()
+
+
 def open_client(settings: Settings) -> Any:
     """A Chroma client for the settings: HttpClient when `chroma_url` is set, else embedded."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -147,6 +158,7 @@ class ArticleStore:
         self.name = name
         self.embedding_model = embedding_model
         self._client = client
+        self._max_batch: int | None = None
         meta = {"embedding_model": embedding_model}
         if create:
             self._chunks = client.get_or_create_collection(
@@ -268,40 +280,52 @@ class ArticleStore:
         minhash: str = "",
         near_duplicates: Sequence[str] = (),
     ) -> None:
-        """Upsert one article: chunks first, then stale chunks out, then the catalog record."""
-        article_id = article.article_id
-        base = article.metadata()
-        new_ids = [chunk.chunk_id for chunk in chunks]
-        for start in range(0, len(chunks), self._batch_size()):
-            window = chunks[start : start + self._batch_size()]
-            self._chunks.upsert(
-                ids=[chunk.chunk_id for chunk in window],
-                embeddings=[list(v) for v in embeddings[start : start + len(window)]],
-                documents=[chunk.text for chunk in window],
-                metadatas=[self._chunk_metadata(base, chunk) for chunk in window],
-            )
-        self._delete_chunks_except(article_id, set(new_ids))
-        record = {
-            **base,
-            "n_chunks": len(chunks),
-            "origin": article.origin,
-            "minhash": minhash,
-            "near_duplicates": json.dumps(sorted(set(near_duplicates))),
-        }
-        self._catalog.upsert(
-            ids=[article_id], embeddings=[[1.0]], documents=[article.body], metadatas=[record]
+        """Upsert one article (see `write_articles`)."""
+        self.write_articles(
+            [ArticleWrite(article, chunks, embeddings, minhash, near_duplicates)]
         )
-        self._link_back(article_id, near_duplicates)
+
+    def write_articles(self, writes: Sequence[ArticleWrite]) -> None:
+        """Upsert a group of articles with a handful of Chroma calls, whatever its size.
+
+        Order (crash safety): chunks in, stale chunks out, links on other articles, and only
+        then the catalog records, which mark the articles done. A crash anywhere before the
+        last step leaves them "not done", so a re-run redoes them idempotently. The revision
+        is bumped before (so a crash after the catalog write still leaves it changed) and
+        after. One call per group, not per article: each Chroma write is a commit (an fsync).
+        """
+        writes = [w for w in writes if w.chunks]
+        if not writes:
+            return
+        self.bump_revision()
+        self._upsert_chunks(writes)
+        self._delete_stale_chunks(writes)
+        links = self._update_links(writes)
+        records = [self._catalog_record(w, links[w.article.article_id]) for w in writes]
+        for start in range(0, len(writes), self._batch_size()):
+            window = slice(start, start + self._batch_size())
+            self._catalog.upsert(
+                ids=[w.article.article_id for w in writes[window]],
+                embeddings=[[1.0]] * len(writes[window]),
+                documents=[w.article.body for w in writes[window]],
+                metadatas=records[window],
+            )
         self.bump_revision()
 
     def delete_article(self, article_id: str) -> bool:
+        """Delete the catalog record, every chunk and the links other articles hold to it.
+
+        The record is first marked unfinished (its content hash blanked), so a crash part-way
+        leaves an article that both a re-run of the delete and a re-ingest will redo.
+        """
         existing = self.get_article(article_id)
         if existing is None:
             return False
-        self._catalog.delete(ids=[article_id])
-        self._delete_chunks_except(article_id, set())
+        self._catalog.update(ids=[article_id], metadatas=[{"content_hash": ""}])
         for other_id in existing.near_duplicates:
             self._set_links(other_id, remove={article_id})
+        self._delete_chunks_except([article_id], set())
+        self._catalog.delete(ids=[article_id])
         self.bump_revision()
         return True
 
@@ -333,16 +357,73 @@ class ArticleStore:
             "text_hash": chunk.text_hash,
         }
 
-    def _delete_chunks_except(self, article_id: str, keep: set[str]) -> None:
-        got = self._chunks.get(where={"article_id": article_id}, include=[])
-        stale = [cid for cid in got["ids"] if cid not in keep]
-        for start in range(0, len(stale), self._batch_size()):
-            self._chunks.delete(ids=stale[start : start + self._batch_size()])
+    def _upsert_chunks(self, writes: Sequence[ArticleWrite]) -> None:
+        rows = []
+        for w in writes:
+            base = w.article.metadata()
+            rows.extend((chunk, vector, base)
+                        for chunk, vector in zip(w.chunks, w.embeddings, strict=True))
+        for start in range(0, len(rows), self._batch_size()):
+            window = rows[start : start + self._batch_size()]
+            self._chunks.upsert(
+                ids=[chunk.chunk_id for chunk, _, _ in window],
+                embeddings=[list(vector) for _, vector, _ in window],
+                documents=[chunk.text for chunk, _, _ in window],
+                metadatas=[self._chunk_metadata(base, chunk) for chunk, _, base in window],
+            )
 
-    def _link_back(self, article_id: str, near_duplicates: Sequence[str]) -> None:
-        for other_id in near_duplicates:
-            if other_id != article_id:
+    def _delete_stale_chunks(self, writes: Sequence[ArticleWrite]) -> None:
+        keep = {chunk.chunk_id for w in writes for chunk in w.chunks}
+        self._delete_chunks_except([w.article.article_id for w in writes], keep)
+
+    def _delete_chunks_except(self, article_ids: Sequence[str], keep: set[str]) -> None:
+        for start in range(0, len(article_ids), self._batch_size()):
+            window = list(article_ids[start : start + self._batch_size()])
+            where = {"article_id": window[0]} if len(window) == 1 else {
+                "article_id": {"$in": window}}
+            got = self._chunks.get(where=where, include=[])
+            stale = [cid for cid in got["ids"] if cid not in keep]
+            for first in range(0, len(stale), self._batch_size()):
+                self._chunks.delete(ids=stale[first : first + self._batch_size()])
+
+    def _update_links(self, writes: Sequence[ArticleWrite]) -> dict[str, set[str]]:
+        """Near-duplicate links of the group, made symmetric, and fixed on other articles.
+
+        Articles outside the group gain a link to a new copy and lose the link to one that no
+        longer matches; inside the group both ends are written with the catalog records.
+        """
+        in_group = {w.article.article_id for w in writes}
+        links: dict[str, set[str]] = {aid: set() for aid in in_group}
+        for w in writes:
+            article_id = w.article.article_id
+            for other_id in set(w.near_duplicates) - {article_id}:
+                links[article_id].add(other_id)
+                if other_id in in_group:
+                    links[other_id].add(article_id)
+        previous = self._stored_links(sorted(in_group))
+        for article_id, linked in links.items():
+            for other_id in linked - in_group:
                 self._set_links(other_id, add={article_id})
+            for other_id in previous.get(article_id, set()) - linked - in_group:
+                self._set_links(other_id, remove={article_id})
+        return links
+
+    def _stored_links(self, article_ids: Sequence[str]) -> dict[str, set[str]]:
+        got = self._catalog.get(ids=list(article_ids), include=["metadatas"])
+        return {
+            article_id: set(json.loads(str(meta.get("near_duplicates", "[]")) or "[]"))
+            for article_id, meta in zip(got["ids"], got["metadatas"], strict=True)
+        }
+
+    @staticmethod
+    def _catalog_record(write: ArticleWrite, links: set[str]) -> dict[str, Any]:
+        return {
+            **write.article.metadata(),
+            "n_chunks": len(write.chunks),
+            "origin": write.article.origin,
+            "minhash": write.minhash,
+            "near_duplicates": json.dumps(sorted(links)),
+        }
 
     def _set_links(
         self, article_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()
@@ -358,10 +439,12 @@ class ArticleStore:
             self._catalog.update(ids=[article_id], metadatas=[meta])
 
     def _batch_size(self) -> int:
-        try:
-            return max(1, min(1000, int(self._client.get_max_batch_size())))
-        except Exception:  # older servers do not report it
-            return 500
+        if self._max_batch is None:
+            try:
+                self._max_batch = max(1, min(1000, int(self._client.get_max_batch_size())))
+            except Exception:  # older servers do not report it
+                self._max_batch = 500
+        return self._max_batch
 
     @staticmethod
     def _page(collection: Any, include: list[str]) -> Iterator[tuple[list, list, list | None]]:
