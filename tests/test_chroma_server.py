@@ -1,0 +1,91 @@
+"""The same ingest/upsert/delete flow against a real `chroma run` server (HttpClient)."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+from index.chunking import chunk_article
+from index.loaders import load_paths
+from index.models import Article
+from index.service import IndexService
+from index.settings import Settings
+from index.store import EmbeddingMismatchError, StoreUnavailableError
+
+
+def _articles(path: Path) -> list[Article]:
+    return [item for item in load_paths([path]) if isinstance(item, Article)]
+
+
+@pytest.fixture
+def server_settings(chroma_server: str, settings: Settings) -> Settings:
+    """Server mode with a collection of its own (the server is shared by the session)."""
+    return settings.model_copy(update={"chroma_url": chroma_server,
+                                       "collection": f"t-{uuid.uuid4().hex[:12]}"})
+
+
+def test_ingest_upsert_delete_through_the_server(server_settings, hash_embedding, corpus_slice):
+    articles = _articles(corpus_slice(5))
+    service = IndexService(server_settings, embedding=hash_embedding)
+    assert not server_settings.chroma_path.exists(), "server mode must not write locally"
+
+    first = service.ingest_items(articles)
+    assert (first.added, first.failed) == (5, 0)
+    assert service.store.count_chunks() == first.chunks == sum(
+        len(chunk_article(a)) for a in articles)
+
+    revision = service.store.revision()
+    again = service.ingest_items(articles)
+    assert (again.unchanged, again.embedded) == (5, 0)
+    assert service.store.revision() == revision
+
+    article = articles[0]
+    short = article.model_copy(update={"body": article.body[: len(article.body) // 3]})
+    updated = service.ingest_items([short])
+    assert updated.updated == 1
+    ids = sorted(c.chunk_id for c in service.store.iter_chunks()
+                 if c.metadata["article_id"] == article.article_id)
+    assert ids == [c.chunk_id for c in chunk_article(short)]
+    assert service.store.revision() != revision
+
+    assert service.store.delete_article(articles[1].article_id)
+    assert service.store.get_article(articles[1].article_id) is None
+    assert service.store.count_articles() == 4
+    assert service.store.orphan_chunk_ids() == []
+    assert not server_settings.chroma_path.exists()
+
+
+def test_a_second_service_sees_what_the_first_wrote(server_settings, hash_embedding,
+                                                    corpus_slice):
+    articles = _articles(corpus_slice(3))
+    writer = IndexService(server_settings, embedding=hash_embedding)
+    writer.ingest_items(articles[:2])
+
+    reader = IndexService(server_settings, embedding=hash_embedding)
+    assert reader.store.count_articles() == 2
+    assert reader.store.count_chunks() == writer.store.count_chunks()
+    record = reader.store.get_article(articles[0].article_id)
+    assert record is not None and record.body == articles[0].body
+    hits = reader.store.query(hash_embedding.get_query_embedding(articles[1].title), k=3)
+    assert hits and hits[0].metadata["article_id"] == articles[1].article_id
+
+    # Later writes by the first are visible to the second, and its revision tells it so.
+    seen = reader.store.revision()
+    writer.ingest_items(articles[2:])
+    assert reader.store.revision() != seen
+    assert reader.store.count_articles() == 3
+    # And the model guard works over HTTP too.
+    with pytest.raises(EmbeddingMismatchError):
+        IndexService(server_settings, embedding=type(hash_embedding)(model_name="another"))
+
+
+def test_unreachable_server_is_a_clear_error(settings: Settings, hash_embedding):
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(StoreUnavailableError, match=url.replace(".", r"\.")):
+        IndexService(settings.model_copy(update={"chroma_url": url}), embedding=hash_embedding)
+

@@ -1,0 +1,156 @@
+"""`qa ingest` and `qa articles` through the real Typer app (in-process, real MiniLM)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import index.service
+from index.service import IndexService
+from index.settings import Settings
+from qa.cli import app
+
+REPORT_KEYS = {"added", "updated", "unchanged", "failed", "chunks", "embedded", "seconds",
+               "errors"}
+
+
+@pytest.fixture
+def cli_env(settings: Settings, embedding, monkeypatch) -> Settings:
+    """The CLI reads QA_* from the env; point it at a fresh dir and reuse the loaded model."""
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_COLLECTION", settings.collection)
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    monkeypatch.delenv("QA_EMBEDDING", raising=False)
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: embedding)
+    return settings
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def good_folder(root: Path) -> Path:
+    folder = root / "good"
+    folder.mkdir()
+    _write(folder, "harbour.md", "---\ntitle: Harbour lighthouse reopens\nsource: Coastal "
+           "Gazette\ndate: 2024-03-02\nurl: https://gazette.test/lighthouse\n---\n\nThe old "
+           "harbour lighthouse reopened on Saturday after a two-year restoration.\n")
+    _write(folder, "bridge.txt", "Bridge closed for repairs\n\nThe river bridge will stay "
+           "closed to cars until June while engineers replace its bearings.\n")
+    return folder
+
+
+def bad_folder(root: Path) -> tuple[Path, dict[str, Path]]:
+    folder = good_folder(root)
+    bad = {
+        "empty": _write(folder, "empty.txt", ""),
+        "malformed": _write(folder, "broken.json", '{"title": "Half a record", "body": \n'),
+        "jsonl": _write(folder, "feed.jsonl", "\n".join([
+            json.dumps({"title": "Ferry timetable changes", "url": "https://feed.test/ferry",
+                        "body": "Ferries will leave every forty minutes from May."}),
+            '{"title": "cut off", "body": "never closed',
+            json.dumps({"title": "Market day moves", "url": "https://feed.test/market",
+                        "body": "The Thursday market moves to the station square."}),
+        ]) + "\n"),
+    }
+    return folder, bad
+
+
+def test_bad_input_is_reported_by_path_and_line_and_good_input_is_stored(cli_env, tmp_path):
+    folder, bad = bad_folder(tmp_path)
+
+    result = run("ingest", str(folder), "--json")
+
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert set(report) >= REPORT_KEYS
+    assert (report["added"], report["failed"]) == (4, 3)
+    errors = {(Path(e["path"]).name, e["line"]) for e in report["errors"]}
+    assert ("empty.txt", None) in errors
+    assert ("feed.jsonl", 2) in errors
+    assert any(name == "broken.json" for name, _ in errors)
+    assert len(report["errors"]) == 3
+    assert all(e["reason"] for e in report["errors"])
+    assert {Path(e["path"]) for e in report["errors"]} == set(bad.values())
+
+    listed = run("articles", "list", "--json")
+    assert listed.exit_code == 0
+    titles = {a["title"] for a in json.loads(listed.stdout)}
+    assert titles == {"Harbour lighthouse reopens", "Bridge closed for repairs",
+                      "Ferry timetable changes", "Market day moves"}
+
+
+def test_good_input_exits_zero_then_reingest_is_unchanged(cli_env, tmp_path):
+    folder = good_folder(tmp_path)
+
+    first = run("ingest", str(folder), "--json")
+    again = run("ingest", str(folder), "--json")
+
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert set(report) >= REPORT_KEYS
+    assert (report["added"], report["failed"], report["errors"]) == (2, 0, [])
+    assert report["chunks"] == report["embedded"] >= 2
+    assert isinstance(report["seconds"], float | int) and report["seconds"] >= 0
+    assert again.exit_code == 0
+    assert {k: json.loads(again.stdout)[k] for k in ("unchanged", "embedded", "added")} == {
+        "unchanged": 2, "embedded": 0, "added": 0}
+
+
+def test_human_output_names_problems_on_stderr(cli_env, tmp_path):
+    folder, _ = bad_folder(tmp_path)
+
+    result = run("ingest", str(folder))
+
+    assert result.exit_code == 1
+    assert "4 added" in result.stdout and "3 failed" in result.stdout
+    assert "empty.txt" in result.stderr and "feed.jsonl:2" in result.stderr
+
+
+def test_articles_show_and_delete(cli_env, tmp_path):
+    run("ingest", str(good_folder(tmp_path)), "--json")
+    article_id = "https://gazette.test/lighthouse"
+
+    shown = run("articles", "show", article_id, "--json")
+    assert shown.exit_code == 0
+    assert "two-year restoration" in json.loads(shown.stdout)["body"]
+
+    deleted = run("articles", "delete", article_id)
+    assert deleted.exit_code == 0, deleted.output
+    assert "deleted 1" in deleted.stdout
+    service = IndexService(cli_env, embedding=index.service.make_embedding(cli_env))
+    assert service.store.get_article(article_id) is None
+    assert all(c.metadata["article_id"] != article_id for c in service.store.iter_chunks())
+    assert service.store.count_articles() == 1
+
+    unknown = run("articles", "delete", "https://nowhere.test/none")
+    assert unknown.exit_code == 1
+    assert "no article" in unknown.stderr
+    assert run("articles", "show", article_id).exit_code == 1
+
+
+def test_collection_option_keeps_indexes_apart(cli_env, tmp_path):
+    result = run("ingest", str(good_folder(tmp_path)), "--json", "--collection", "side-index")
+    assert result.exit_code == 0
+
+    side = json.loads(run("articles", "list", "--json", "--collection", "side-index").stdout)
+    main = json.loads(run("articles", "list", "--json").stdout)
+    assert len(side) == 2 and main == []
+
+
+def test_ingest_into_an_index_of_another_model_exits_2(cli_env, hash_embedding, tmp_path):
+    IndexService(cli_env, embedding=hash_embedding).ingest_paths([good_folder(tmp_path)])
+
+    result = run("ingest", str(tmp_path / "good"), "--json")
+
+    assert result.exit_code == 2
+    assert "test-hashed-bow-64" in result.stderr and "QA_COLLECTION" in result.stderr
