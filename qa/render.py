@@ -352,10 +352,10 @@ class ArticleLike(Protocol):
 ARTICLE_COLUMNS = ["title", "source", "date", "id"]
 
 
-def article_rows(records: Iterable[ArticleLike], query: str = "") -> list[list[str]]:
+def article_rows(records: Iterable[ArticleLike], query: str | None = "") -> list[list[str]]:
     """Rows for the articles table (plain strings: the table shows text, not HTML), newest
     first, filtered by a case-insensitive title substring."""
-    needle = query.strip().casefold()
+    needle = (query or "").strip().casefold()
     chosen = [r for r in records if needle in (r.title or "").casefold()]
     chosen.sort(key=lambda r: (r.published or "", r.title or ""), reverse=True)
     return [[r.title, r.source, day_of(r.published), r.article_id] for r in chosen]

@@ -1,0 +1,196 @@
+"""The chat window in a real browser: Debian chromium driven by Playwright.
+
+The app is the real composition (qa.server.build_server: API + UI at "/") under uvicorn on a
+free loopback port, over a fresh index holding the seed article and two small documents.
+Screenshots go to artifacts/ (gitignored); the answer screenshot is also copied to
+docs/screenshot.png.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api_fixtures import make_assistant
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "artifacts"
+COUNTRIES = ["Russia", "China", "Iran", "Syria", "Cuba", "Turkey"]
+ANSWER_TIMEOUT_MS = 180_000  # a busy 2-core machine, first question loads lazy state
+
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=2">'
+HOSTILE_RECORD = {
+    "title": f"Zorblat festival {SCRIPT} {IMG}",
+    "source": f"Quenton Herald {IMG}",
+    "url": "javascript:window.__pwned=3",
+    "published": "2021-06-05",
+    "body": (
+        f"The Zorblat festival in Quenton drew 41,000 visitors this year {SCRIPT} according "
+        f"to its organisers. Organisers said {IMG} the Zorblat festival will return next "
+        "summer, see [details](javascript:window.__pwned=4) and **the programme**."
+    ),
+}
+
+
+@contextmanager
+def serve_with_lifespan(app: Any) -> Iterator[str]:
+    """uvicorn in a daemon thread on a free loopback port. Lifespan on: the mounted gradio app
+    starts its queue workers at start-up, and without them every chat event waits forever."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from qa.server import build_server
+
+    assistant = make_assistant(tmp_path_factory.mktemp("browser") / "data")
+    with serve_with_lifespan(build_server(assistant.settings, assistant)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, app_url: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.goto(app_url + "/", wait_until="domcontentloaded")
+    page.wait_for_selector("#qa-question textarea", timeout=60_000)
+    yield page
+    context.close()
+
+
+def ask(page: Any, question: str) -> None:
+    answers_before = page.locator("#qa-chat .qa-answer, #qa-chat .qa-abstain").count()
+    page.fill("#qa-question textarea", question)
+    page.click("#qa-ask")
+    final = "#qa-chat .qa-answer:not(.qa-streaming), #qa-chat .qa-abstain, #qa-chat .qa-error"
+    page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length > n",
+        arg=[final, answers_before],
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+
+
+def assert_no_error_toast(page: Any) -> None:
+    """gradio shows handler exceptions as toasts; a working UI shows none."""
+    toasts = page.locator(".toast-body")
+    assert toasts.count() == 0, toasts.all_inner_texts()
+
+
+def save_screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_seed_question_shows_countries_with_highlighted_citation(page: Any) -> None:
+    ask(page, "which countries back Maduro?")
+    answer = page.locator("#qa-chat .qa-answer").last
+    text = answer.inner_text()
+    for country in COUNTRIES:
+        assert country in text
+    marker = answer.locator("a.qa-cite").first
+    assert marker.is_visible()
+    target = marker.get_attribute("href")
+    assert target and target.startswith("#src-")
+    card = page.locator(f"#qa-sources {target}")
+    assert card.is_visible()
+    highlighted = card.locator("mark")
+    assert highlighted.count() == 1 and highlighted.first.is_visible()
+    assert "Russia, China, Iran, Syria, Cuba and Turkey" in highlighted.first.inner_text()
+    assert "2019-01-26" in card.inner_text()
+    # Scores are there on demand: collapsed until the summary is clicked.
+    details = card.locator("details.qa-scores")
+    assert not details.locator("table").is_visible()
+    details.locator("summary").click()
+    assert details.locator("table").is_visible()
+    # The marker is a link into the panel: following it targets that card.
+    marker.click()
+    page.wait_for_function("() => location.hash.startsWith('#src-')", timeout=5_000)
+    assert page.evaluate("() => document.querySelector(':target')?.id") == target[1:]
+    assert_no_error_toast(page)
+    shot = save_screenshot(page, "answer-maduro.png")
+    (REPO / "docs").mkdir(exist_ok=True)
+    shutil.copyfile(shot, REPO / "docs" / "screenshot.png")
+
+
+def test_hostile_article_is_shown_literally_and_never_runs(page: Any, tmp_path: Path) -> None:
+    upload = tmp_path / "hostile.json"
+    upload.write_text(json.dumps([HOSTILE_RECORD]), encoding="utf-8")
+    page.get_by_role("tab", name="Articles").click()
+    page.locator("#qa-articles").wait_for()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(upload))
+    page.click("#qa-ingest")
+    page.wait_for_selector("#qa-status .qa-status", timeout=ANSWER_TIMEOUT_MS)
+    assert "1 added" in page.inner_text("#qa-status")
+    page.wait_for_function(
+        "() => document.querySelector('#qa-articles').innerText.includes('Zorblat')"
+    )
+    assert SCRIPT in page.inner_text("#qa-articles")  # the title, as text
+
+    page.get_by_role("tab", name="Ask").click()
+    ask(page, "How many visitors did the Zorblat festival draw?")
+    chat, panel = page.inner_text("#qa-chat"), page.inner_text("#qa-sources")
+    assert "41,000" in chat
+    assert SCRIPT in panel and IMG in panel  # title and passage shown literally
+    assert "[details](javascript:window.__pwned=4)" in panel
+    assert page.evaluate("() => typeof window.__pwned") == "undefined"
+    injected = page.evaluate(
+        """() => [...document.querySelectorAll('#qa-chat *, #qa-sources *')].filter(
+               el => el.tagName === 'SCRIPT' || el.tagName === 'IMG'
+                  || [...el.attributes].some(a => a.name.startsWith('on'))
+                  || (el.getAttribute('href') || '').toLowerCase().includes('javascript')
+           ).map(el => el.outerHTML)"""
+    )
+    assert injected == []
+    for link in page.locator("#qa-sources a").all():
+        assert (link.get_attribute("href") or "").startswith(("http://", "https://", "#"))
+    assert_no_error_toast(page)
+    save_screenshot(page, "hostile-article.png")

@@ -1,0 +1,262 @@
+"""ui.py: the chat handlers driven directly (scripted and real assistants), the Blocks they are
+wired into, and the chat endpoint through gradio_client against the launched app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from index.offline import apply_offline_defaults
+
+apply_offline_defaults()  # before gradio is imported
+
+import gradio as gr  # noqa: E402
+import pytest  # noqa: E402
+
+import ui  # noqa: E402
+from index.settings import Settings  # noqa: E402
+from index.store import StoreUnavailableError  # noqa: E402
+from qa.assistant import AssistantError  # noqa: E402
+from qa.types import Answer, AnswerItem, Citation, Turn  # noqa: E402
+from tests.api_fixtures import free_port, make_assistant  # noqa: E402
+
+COUNTRIES = ["Russia", "China", "Iran", "Syria", "Cuba", "Turkey"]
+SEED_QUESTION = "which countries back Maduro?"
+
+
+# --- a scripted assistant: fast, and it records what the UI asked --------------------------------
+def seed_like_answer(question: str) -> Answer:
+    passage = "Russia, China and Cuba have voiced their backing for Maduro's government."
+    return Answer(
+        question=question,
+        answer="- Russia [1]\n- China [1]",
+        items=[AnswerItem(text="Russia", citations=[1]), AnswerItem(text="China", citations=[1])],
+        citations=[Citation(n=1, article_id="a", chunk_id="a:0", title="UN showdown",
+                            quote=passage, start=0, end=len(passage), passage=passage)],
+    )
+
+
+class ScriptedAssistant:
+    def __init__(self, deltas: tuple[str, ...] = (), error: Exception | None = None,
+                 llm: Any = None) -> None:
+        self.deltas, self.error, self.llm = deltas, error, llm
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
+        self.calls.append((question, {**options, "history": list(options["history"])}))
+        if self.error is not None:
+            raise self.error
+        yield from self.deltas
+        yield seed_like_answer(question)
+
+    def list_articles(self) -> list[Any]:
+        return []
+
+
+def controller(assistant: Any) -> ui.ChatController:
+    return ui.ChatController(assistant, Settings())
+
+
+def last_message(update: ui.ChatUpdate) -> str:
+    return update[0][-1]["content"]
+
+
+def test_streams_partial_text_then_replaces_it_with_the_rendered_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ui, "STREAM_INTERVAL_S", 0.0)
+    chat = controller(ScriptedAssistant(deltas=("Russia <b>and", " China [1]")))
+    updates = list(chat.respond("Who backs Maduro?", None))
+    contents = [last_message(u) for u in updates]
+    assert "qa-pending" in contents[0]
+    assert "qa-streaming" in contents[1] and "Russia &lt;b&gt;and" in contents[1]
+    assert "China &#91;1&#93;" in contents[2]  # a marker cannot link before the Answer
+    final_messages, sources_html, session, box = updates[-1]
+    assert [m["role"] for m in final_messages] == ["user", "assistant"]
+    assert 'href="#src-1-1"' in final_messages[-1]["content"]
+    assert 'id="src-1-1"' in sources_html and "<mark>" in sources_html
+    assert box == "" and session.answers == 1
+
+
+def test_history_travels_with_each_question_and_sessions_do_not_share_it() -> None:
+    assistant = ScriptedAssistant()
+    chat = controller(assistant)
+    first = list(chat.respond("Who backs Maduro?", None))[-1][2]
+    list(chat.respond("And Guaido?", first))
+    list(chat.respond("Unrelated question", None))
+    histories = [options["history"] for _, options in assistant.calls]
+    assert histories[0] == [] and histories[2] == []
+    assert histories[1] == [
+        Turn(role="user", content="Who backs Maduro?"),
+        Turn(role="assistant", content="- Russia [1]\n- China [1]"),
+    ]
+    assert len(first.messages) == 4 and first.answers == 2
+    assert set(first.sources) == {1, 3}  # each answer keeps its own sources panel
+
+
+def test_controls_reach_the_assistant() -> None:
+    assistant = ScriptedAssistant()
+    list(controller(assistant).respond(" q ", None, " 2019-01-01 ", "2019-02-01",
+                                       ["Wire"], "extractive", 5.0))
+    question, options = assistant.calls[0]
+    assert question == "q"
+    assert options["since"] == "2019-01-01" and options["until"] == "2019-02-01"
+    assert options["sources"] == ["Wire"] and options["k"] == 5
+    assert options["mode"] == "extractive"
+    list(controller(assistant).respond("q", None, sources=[], k=99))
+    assert assistant.calls[1][1]["sources"] is None and assistant.calls[1][1]["k"] == 20
+
+
+def test_bad_date_is_explained_without_asking() -> None:
+    assistant = ScriptedAssistant()
+    updates = list(controller(assistant).respond("q", None, since="26/01/2019"))
+    assert assistant.calls == []
+    assert "qa-error" in last_message(updates[-1]) and "Since must be a date" in last_message(
+        updates[-1]
+    )
+
+
+def test_blank_question_changes_nothing() -> None:
+    assistant = ScriptedAssistant()
+    updates = list(controller(assistant).respond("   ", None))
+    assert updates[-1][0] == [] and assistant.calls == []
+
+
+@pytest.mark.parametrize(
+    ("error", "shown", "hidden"),
+    [
+        (AssistantError("answer mode 'llm' needs an LLM"), "needs an LLM", None),
+        (StoreUnavailableError("connection refused to 127.0.0.1:8000"), "unreachable", None),
+        (RuntimeError("secret internal detail"), "Something went wrong", "secret internal"),
+    ],
+)
+def test_failures_become_a_friendly_message(error: Exception, shown: str,
+                                            hidden: str | None) -> None:
+    updates = list(controller(ScriptedAssistant(error=error)).respond("q", None))
+    messages = updates[-1][0]
+    assert [m["role"] for m in messages] == ["user", "assistant"]  # pending message replaced
+    text = messages[-1]["content"]
+    assert "qa-error" in text and shown in text and "Traceback" not in text
+    if hidden:
+        assert hidden not in text
+    list(controller(ScriptedAssistant()).respond("again", updates[-1][2]))  # still usable
+
+
+def test_clicking_an_earlier_answer_shows_its_sources() -> None:
+    chat = controller(ScriptedAssistant())
+    session = list(chat.respond("first", None))[-1][2]
+    session = list(chat.respond("second", session))[-1][2]
+    shown = ui.ChatController.show_sources(session, gr.SelectData(None, {"index": 1, "value": ""}))
+    assert 'id="src-1-1"' in shown and "first" in shown
+    user_message = gr.SelectData(None, {"index": 0, "value": ""})
+    assert isinstance(ui.ChatController.show_sources(session, user_message), type(gr.skip()))
+
+
+def components_of(demo: gr.Blocks, kind: type) -> list[Any]:
+    return [block for block in demo.blocks.values() if isinstance(block, kind)]
+
+
+@pytest.mark.parametrize("llm", [None, object()])
+def test_llm_mode_is_only_enabled_with_an_llm(llm: Any) -> None:
+    demo = ui.build_ui(ScriptedAssistant(llm=llm), Settings())  # type: ignore[arg-type]
+    (mode,) = components_of(demo, gr.Radio)
+    assert mode.interactive is (llm is not None)
+    assert mode.value == ("llm" if llm else "extractive")
+    api_names = {fn.api_name for fn in demo.fns.values()}
+    assert "chat" in api_names
+
+
+def test_ui_module_holds_no_blocks_or_state() -> None:
+    assert not [name for name, value in vars(ui).items() if isinstance(value, gr.Blocks)]
+
+
+# --- the real assistant over the seed article and two small documents ---------------------------
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return make_assistant(tmp_path_factory.mktemp("ui") / "data")
+
+
+def test_seed_question_answers_with_linked_highlighted_citations(seeded: Any) -> None:
+    chat = ui.ChatController(seeded, seeded.settings)
+    messages, sources_html, session, _ = list(chat.respond(SEED_QUESTION, None))[-1]
+    answer_html = messages[-1]["content"]
+    for country in COUNTRIES:
+        assert f"<li>{country} " in answer_html
+    assert 'href="#src-1-1"' in answer_html and 'id="src-1-1"' in sources_html
+    marked = sources_html.split("<mark>")[1].split("</mark>")[0]
+    assert "Russia, China, Iran, Syria, Cuba and Turkey" in marked
+    assert session.turns[-1].content.startswith("- Russia")
+
+
+def test_source_filter_keeps_other_articles_out(seeded: Any) -> None:
+    chat = ui.ChatController(seeded, seeded.settings)
+    _, sources_html, _, _ = list(
+        chat.respond("When did the lighthouse reopen?", None, sources=["Coastal Gazette"])
+    )[-1]
+    assert "Harbour lighthouse reopens" in sources_html
+    assert "Security agents" not in sources_html and "Cider orchard" not in sources_html
+
+
+def test_articles_tab_ingests_lists_and_deletes(tmp_path: Path) -> None:
+    assistant = make_assistant(tmp_path / "data", ingest=False)
+    chat = ui.ChatController(assistant, assistant.settings)
+    upload = tmp_path / "bridge.md"
+    upload.write_text("---\ntitle: Footbridge <b>opens</b> in Kelso\nsource: Border Post\n"
+                      "published: 2022-03-01\n---\n\nThe new Kelso footbridge opened on "
+                      "Tuesday after eight months of work.\n", encoding="utf-8")
+    seen: list[tuple[Any, ...]] = []
+    status, rows, sources, examples = chat.ingest([str(upload)], "",
+                                                  lambda *a, **kw: seen.append(a))
+    assert "1 added" in status and "qa-status-error" not in status
+    assert rows == [["Footbridge <b>opens</b> in Kelso", "Border Post", "2022-03-01", rows[0][3]]]
+    assert sources.choices == [("Border Post", "Border Post")]
+    assert examples.raw_samples == [["What is reported about Footbridge <b>opens</b> in Kelso?"]]
+    assert seen, "ingest reported no progress"
+    assert chat.article_table("kelso") == rows and chat.article_table("nothing") == []
+
+    status, rows, sources, _ = chat.delete(rows[0][3])
+    assert "Deleted" in status and rows == [] and sources.choices == []
+    assert "No article has the id" in chat.delete("missing-id")[0]
+    assert "qa-status-error" in chat.ingest([], "")[0]
+
+
+# --- the chat endpoint over HTTP, through gradio_client ------------------------------------------
+@pytest.fixture(scope="module")
+def launched(seeded: Any) -> Iterator[str]:
+    demo = ui.build_ui(seeded, seeded.settings)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                quiet=True, share=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_chat_endpoint_through_gradio_client(launched: str) -> None:
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(launched, verbose=False)
+    messages, sources_html, box = client.predict(
+        SEED_QUESTION, "", "", [], "extractive", 8, api_name="/chat"
+    )
+    answer = messages[-1]["content"]
+    answer_text = answer if isinstance(answer, str) else str(answer)
+    for country in COUNTRIES:
+        assert country in answer_text
+    assert "<mark>" in sources_html and box == ""
+    # The same client is one session: its history grows. A new client starts afresh.
+    messages, _, _ = client.predict("And who recognised Guaido?", "", "", [], "extractive", 8,
+                                    api_name="/chat")
+    assert len(messages) == 4
+    other = gradio_client.Client(launched, verbose=False)
+    messages, _, _ = other.predict(SEED_QUESTION, "", "", [], "extractive", 8, api_name="/chat")
+    assert len(messages) == 2
+
+
+def test_chat_endpoint_reports_bad_input_in_the_chat(launched: str) -> None:
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(launched, verbose=False)
+    messages, _, _ = client.predict(SEED_QUESTION, "yesterday", "", [], "extractive", 8,
+                                    api_name="/chat")
+    assert "Since must be a date" in str(messages[-1]["content"])
