@@ -240,7 +240,7 @@ def build_llm(settings: Settings) -> Any:
 
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     api_key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
-    return OpenAILike(
+    llm = OpenAILike(
         model=settings.llm_model,
         api_base=settings.llm_base_url or "https://api.openai.com/v1",
         api_key=api_key,
@@ -249,6 +249,12 @@ def build_llm(settings: Settings) -> Any:
         max_retries=settings.llm_max_retries,
         temperature=0.0,
     )
+    # The HTTP client (SSL context, httpcore import: ~1 s) is otherwise built inside the
+    # first request's timed wait. llama-index caches it (reuse_client), so build it now.
+    get_client = getattr(llm, "_get_client", None)
+    if callable(get_client):
+        get_client()
+    return llm
 
 
 # --- after generation --------------------------------------------------------------------------
