@@ -122,11 +122,13 @@ def _check_day(value: str | None) -> str | None:
 
 
 class HistoryTurn(Turn):
+    model_config = ConfigDict(strict=True)  # JSON types as documented: no "0" for 0
+
     content: str = Field(max_length=MAX_TURN_CHARS)
 
 
 class Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     k: int | None = Field(default=None, ge=1, le=50, description="Passages to use (default 8).")
     since: str | None = Field(default=None, description="Earliest publication day, YYYY-MM-DD.")
@@ -163,6 +165,8 @@ class AnswerRequest(SearchRequest):
 
 
 class RecordsRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     records: list[dict[str, Any]] = Field(
         max_length=MAX_RECORDS,
         description="Article objects: title, body (or text/content), url, source, "
@@ -256,7 +260,7 @@ class Health(BaseModel):
 
 # --- OpenAI-compatible schemas ------------------------------------------------------------------
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None
@@ -273,7 +277,8 @@ class ChatMessage(BaseModel):
 
 
 class ChatCompletionRequest(Filters):
-    model_config = ConfigDict(extra="allow")  # temperature, max_tokens, … are accepted, unused
+    # temperature, max_tokens, … are accepted and unused
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = Field(default=MODEL_ID, description=f"{', '.join(MODEL_MODES)}; others = default.")
     messages: list[ChatMessage] = Field(
@@ -327,6 +332,26 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChatChunkChoice]
     citations: list[Citation] | None = None
     answer: Answer | None = None
+
+
+class StreamText(BaseModel):
+    """`data` of a `delta` (append) or `replace` (replace all text so far) SSE event."""
+
+    text: str
+
+
+class StreamError(BaseModel):
+    """`data` of an `error` SSE event: the answer failed after the stream had started."""
+
+    error: ErrorBody
+
+
+def sse_event_schema(events: list[str] | None, data: str) -> dict[str, Any]:
+    """OpenAPI schema of one server-sent event (what SSE-aware tools validate)."""
+    properties: dict[str, Any] = {"data": {"type": "string", "description": data}}
+    if events:
+        properties["event"] = {"type": "string", "enum": events}
+    return {"type": "object", "required": ["data"], "properties": properties}
 
 
 class ModelCard(BaseModel):
@@ -425,6 +450,7 @@ def install_error_handlers(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {
+        400: "The request cannot be served as asked (or its body cannot be parsed).",
         401: "Missing or wrong bearer key (when QA_API_KEY is set).",
         422: "A request field is invalid; `error.field` names it.",
         503: "The Chroma server cannot be reached.",
@@ -433,7 +459,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
-    texts = {400: "The request cannot be served as asked.", 404: "No such article.",
+    texts = {404: "No such article.",
              413: "Upload too large.", 415: "Unsupported file or content type."}
     return {**ERROR_RESPONSES,
             **{code: {"model": ErrorResponse, "description": texts[code]} for code in extra}}
@@ -534,13 +560,14 @@ def _last_event(first: Any, events: Iterator[Any]) -> Answer:
     return final
 
 
-def _stream_error(exc: Exception) -> dict[str, Any]:
+def _stream_error(exc: Exception) -> str:
+    """JSON StreamError for a failure after the 200 went out."""
     if isinstance(exc, UNAVAILABLE_ERRORS):
         message = "the article index became unavailable during the answer; retry shortly"
     else:
         log.exception("answer stream failed")
         message = f"the answer failed: {type(exc).__name__}"
-    return {"message": message, "type": "server_error", "field": None, "code": None}
+    return StreamError(error=ErrorBody(message=message, type="server_error")).model_dump_json()
 
 
 class _TextTracker:
@@ -599,7 +626,27 @@ def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
     _add_openai_routes(openai)
     for router in (api, open_routes, openai):
         app.include_router(router)
+    _document_stream_payloads(app)
     return app
+
+
+def _document_stream_payloads(app: FastAPI) -> None:
+    """Add the SSE `data` payload models (not any route's body) to the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (StreamText, StreamError, ChatCompletionChunk):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in model_schema.pop("$defs", {}).items():
+                components.setdefault(name, definition)
+            components.setdefault(model.__name__, model_schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _assistant(request: Request) -> Assistant:
@@ -609,9 +656,13 @@ def _assistant(request: Request) -> Assistant:
 def _add_question_routes(router: APIRouter) -> None:
     @router.post(
         "/answer", response_model=Answer, tags=["questions"], responses={
-            **_responses(400),
-            200: {"description": "The Answer, or an SSE stream when `stream` is true.",
-                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            **_responses(),
+            200: {"description": "The Answer, or an SSE stream when `stream` is true: "
+                  "`delta` and `replace` events carry StreamText, `answer` an Answer, "
+                  "`error` a StreamError.",
+                  "content": {"text/event-stream": {"schema": sse_event_schema(
+                      ["delta", "replace", "answer", "error"],
+                      "JSON: StreamText (delta, replace), Answer (answer) or StreamError.")}}},
         },
     )
     async def answer(body: AnswerRequest, request: Request) -> Any:
@@ -631,6 +682,10 @@ def _add_question_routes(router: APIRouter) -> None:
         return _assistant(request).search(body.question, **body.options())
 
 
+def _text_event(kind: str, text: str) -> ServerSentEvent:
+    return ServerSentEvent(StreamText(text=text).model_dump_json(), event=kind)
+
+
 async def _answer_sse(first: Any, events: Iterator[Any]) -> AsyncIterator[ServerSentEvent]:
     tracker = _TextTracker()
     try:
@@ -638,14 +693,14 @@ async def _answer_sse(first: Any, events: Iterator[Any]) -> AsyncIterator[Server
             if isinstance(event, Answer):
                 tail, replace = tracker.finish(event.answer)
                 if replace:
-                    yield ServerSentEvent(json.dumps({"text": tail}), event="replace")
+                    yield _text_event("replace", tail)
                 elif tail:
-                    yield ServerSentEvent(json.dumps({"text": tail}), event="delta")
+                    yield _text_event("delta", tail)
                 yield ServerSentEvent(event.model_dump_json(), event="answer")
             elif event:
-                yield ServerSentEvent(json.dumps({"text": tracker.delta(event)}), event="delta")
+                yield _text_event("delta", tracker.delta(event))
     except Exception as exc:  # the 200 is already sent: say what happened in-band
-        yield ServerSentEvent(json.dumps({"error": _stream_error(exc)}), event="error")
+        yield ServerSentEvent(_stream_error(exc), event="error")
 
 
 def _add_article_routes(router: APIRouter) -> None:
@@ -684,7 +739,7 @@ def _add_article_routes(router: APIRouter) -> None:
 
     @router.post(
         "/articles", response_model=IngestResponse, tags=["articles"],
-        responses=_responses(400, 413, 415),
+        responses=_responses(413, 415),
         openapi_extra={"requestBody": {"required": True, "content": {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["files"],
@@ -871,10 +926,11 @@ def _add_openai_routes(router: APIRouter) -> None:
 
     @router.post(
         "/chat/completions", response_model=ChatCompletion, responses={
-            **_responses(400),
+            **_responses(),
             200: {"description": "A chat.completion, or with `stream` an SSE stream of "
-                  "chat.completion.chunk objects ending with `data: [DONE]`.",
-                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                  "ChatCompletionChunk objects ending with `data: [DONE]`.",
+                  "content": {"text/event-stream": {"schema": sse_event_schema(
+                      None, "JSON ChatCompletionChunk, or the final `[DONE]`.")}}},
         },
     )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
@@ -926,5 +982,5 @@ async def _chat_sse(
             elif event:
                 yield chunk(ChatDelta(content=tracker.delta(event)))
     except Exception as exc:
-        yield ServerSentEvent(json.dumps({"error": _stream_error(exc)}))
+        yield ServerSentEvent(_stream_error(exc))
     yield ServerSentEvent("[DONE]")
