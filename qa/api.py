@@ -422,10 +422,13 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse(body, status_code=422)
 
-    async def on_http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # starlette names only the first route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         return error_response(
             exc.status_code, str(exc.detail), field=getattr(exc, "field", None),
-            code=getattr(exc, "code", None), headers=getattr(exc, "headers", None),
+            code=getattr(exc, "code", None), headers=headers,
         )
 
     async def on_assistant(_: Request, exc: AssistantError) -> JSONResponse:
@@ -445,6 +448,16 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AssistantError, on_assistant)
     for error_type in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_type, on_unavailable)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

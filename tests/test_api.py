@@ -564,3 +564,25 @@ def test_empty_index_gets_the_sample_corpus(tmp_path: Path) -> None:
     assert ensure_sample_corpus(empty) == 0  # only when empty
     assert "Russia" in empty.ask(SEED_QUESTION).answer
     assert parse_ui_users("ann:pw1, bob:pw:2,broken,:x") == [("ann", "pw1"), ("bob", "pw:2")]
+
+
+# --- fuzzing ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_errors_or_schema_violations(tmp_path: Path) -> None:
+    """Property-based requests from the OpenAPI schema: no 5xx, every response as documented,
+    invalid input rejected. (Semantic refusals of schema-valid input, e.g. mode "llm" without
+    an LLM, are expected, so positive_data_acceptance is not checked.)"""
+    import subprocess
+    import sys
+
+    fuzzed = make_assistant(tmp_path / "data")
+    with serve_in_thread(create_app(fuzzed, fuzzed.settings)) as base:
+        run = subprocess.run(
+            [str(Path(sys.executable).parent / "st"), "run", f"{base}/openapi.json",
+             "--checks", "all", "--exclude-checks",
+             "positive_data_acceptance,use_after_free,ensure_resource_availability",
+             "--max-examples", "40", "--workers", "1", "--seed", "1",
+             "--phases", "examples,coverage,fuzzing"],
+            capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        )
+    assert run.returncode == 0, run.stdout[-6000:]
