@@ -168,6 +168,18 @@ def test_abstains_on_an_unrelated_question(
     assert all(p in passages for p in answer.nearest)
 
 
+def test_one_generic_word_in_common_is_not_an_answer(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    text = "Venture capital firms in Caracas raised less money than in any year since 2010."
+    capital = Passage(chunk_id="vc-0", article_id="vc", text=text, start=0, end=len(text))
+    answer = answerer.answer("what is the capital of Australia?", [capital, *passages])
+    assert answer.abstained and "Australia" in answer.reason and "capital" not in answer.reason
+    # ...while a question about what the passage does say is answered from it.
+    answer = answerer.answer("How much venture capital did Caracas firms raise?", [capital])
+    assert not answer.abstained and answer.citations[0].quote == text
+
+
 def test_abstains_without_passages(answerer: ExtractiveAnswerer) -> None:
     answer = answerer.answer("which countries back Maduro?", [])
     assert answer.abstained and answer.reason.startswith("The articles don't say")

@@ -160,7 +160,7 @@ def main() -> None:
     variants = {
         "lexical": (None, {}),
         "lexical-no-title": (None, {"W_TITLE": 0.0}),
-        "lexical-no-prior": (None, {"W_RETRIEVAL": 0.0}),
+        "lexical+rank-prior": (None, {"W_RETRIEVAL": 0.05}),
     }
     if embedding is not None:
         variants |= {
