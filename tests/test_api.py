@@ -534,8 +534,10 @@ def test_chroma_down_is_503_and_recovers_after_restart(tmp_path: Path) -> None:
                 if reply.status_code == 200 or time.monotonic() - restarted > 5:
                     break
                 time.sleep(0.1)
+            recovered_s = time.monotonic() - restarted
+            print(f"answering again {recovered_s:.2f} s after Chroma's heartbeat came back")
             assert reply.status_code == 200, reply.text
-            assert time.monotonic() - restarted < 5
+            assert recovered_s < 5
             assert "Russia" in reply.json()["answer"]
     finally:
         chroma.stop()
