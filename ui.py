@@ -52,6 +52,9 @@ UI_CSS = """
 .qa-abstain { background: #f3f4f6; border: 1px dashed #6b7280; border-radius: 8px;
   padding: .6em .8em; color: #1f2937; }
 .qa-abstain-title { font-weight: 700; margin-bottom: .3em; }
+.qa-nearest { margin: .2em 0 0 1.2em; padding: 0; font-size: .92em; }
+.qa-nearest-title { font-weight: 600; }
+.qa-snippet { color: #4b5563; }
 .qa-error { background: #fee2e2; border-left: 4px solid #dc2626; color: #7f1d1d;
   padding: .4em .6em; border-radius: 4px; }
 .qa-pending { color: #6b7280; font-style: italic; }
@@ -344,6 +347,7 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 value=render.article_rows(records), headers=render.ARTICLE_COLUMNS,
                 datatype=["str"] * len(render.ARTICLE_COLUMNS), interactive=False, wrap=True,
                 max_height=420, elem_id="qa-articles",
+                column_widths=["48%", "16%", "11%", "25%"],
             )
             with gr.Row():
                 with gr.Column():
@@ -368,7 +372,7 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
         chatbot.select(chat.show_sources, session, sources_panel, api_visibility="private")
 
         refreshed = [table, sources, examples]
-        for trigger in (title_query.submit, search_btn.click):
+        for trigger in (title_query.change, search_btn.click):
             trigger(chat.article_table, title_query, table, api_visibility="private")
 
         def ingest_with_progress(

@@ -162,14 +162,14 @@ def _filters_html(filters: DateFilter) -> str:
         if part
     )
     reason = f" &#8212; {escape_text(filters.reason)}" if filters.reason else ""
-    return f'<div class="qa-filters">&#128197; Articles {span}{reason}</div>'
+    return f'<div class="qa-filters">Articles {span}{reason}</div>'
 
 
 def _header_html(answer: Answer) -> str:
     parts = []
     if answer.notice:
         notice = escape_text(answer.notice)
-        parts.append(f'<div class="qa-notice" role="status">&#9888; {notice}</div>')
+        parts.append(f'<div class="qa-notice" role="status"><strong>Note:</strong> {notice}</div>')
     parts.append(_filters_html(answer.filters))
     if answer.standalone_question:
         parts.append(
@@ -182,8 +182,9 @@ def _header_html(answer: Answer) -> str:
 def _abstention_html(answer: Answer) -> str:
     reason = answer.reason or answer.answer or "No passage answers the question."
     nearest = "".join(
-        f"<li><strong>{escape_text(p.title or 'Untitled article')}</strong>"
-        f"{_meta_suffix(p.source, p.published)}</li>"
+        f'<li><span class="qa-nearest-title">{escape_text(p.title or "Untitled article")}'
+        f"</span>{_meta_suffix(p.source, p.published)}: "
+        f'<span class="qa-snippet">{escape_text(snippet(p.text))}</span></li>'
         for p in answer.nearest
     )
     nearest_html = (
@@ -194,9 +195,17 @@ def _abstention_html(answer: Answer) -> str:
     )
     return (
         '<div class="qa-abstain" role="note"><div class="qa-abstain-title">'
-        "&#128269; Not found in the articles</div>"
+        "Not found in the articles</div>"
         f"<p>{escape_text(reason)}</p>{nearest_html}</div>"
     )
+
+
+def snippet(text: str, limit: int = 160) -> str:
+    """The start of a passage on one line, cut at a word boundary."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _meta_suffix(source: str, published: str) -> str:
@@ -233,7 +242,8 @@ def render_user(question: str) -> str:
 
 
 def render_error(message: str) -> str:
-    return f'<div class="qa-error" role="alert">&#9888; {escape_text(message)}</div>'
+    message_html = escape_text(message)
+    return f'<div class="qa-error" role="alert"><strong>Sorry:</strong> {message_html}</div>'
 
 
 # --- sources panel ------------------------------------------------------------------------------
@@ -285,7 +295,7 @@ def _meta_line(source: str, published: str, url: str) -> str:
 
 def render_citation(citation: Citation, key: str | int, also: Sequence[str] = ()) -> str:
     unsupported = (
-        '<div class="qa-unsupported" role="note">&#9888; Not verified: the cited passage may not '
+        '<div class="qa-unsupported" role="note">Not verified: the cited passage may not '
         "support this claim.</div>"
         if not citation.supported
         else ""

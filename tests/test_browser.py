@@ -146,11 +146,6 @@ def test_seed_question_shows_countries_with_highlighted_citation(page: Any) -> N
     assert highlighted.count() == 1 and highlighted.first.is_visible()
     assert "Russia, China, Iran, Syria, Cuba and Turkey" in highlighted.first.inner_text()
     assert "2019-01-26" in card.inner_text()
-    # Scores are there on demand: collapsed until the summary is clicked.
-    details = card.locator("details.qa-scores")
-    assert not details.locator("table").is_visible()
-    details.locator("summary").click()
-    assert details.locator("table").is_visible()
     # The marker is a link into the panel: following it targets that card.
     marker.click()
     page.wait_for_function("() => location.hash.startsWith('#src-')", timeout=5_000)
@@ -159,6 +154,11 @@ def test_seed_question_shows_countries_with_highlighted_citation(page: Any) -> N
     shot = save_screenshot(page, "answer-maduro.png")
     (REPO / "docs").mkdir(exist_ok=True)
     shutil.copyfile(shot, REPO / "docs" / "screenshot.png")
+    # Scores are there on demand: collapsed until the summary is clicked.
+    details = card.locator("details.qa-scores")
+    assert not details.locator("table").is_visible()
+    details.locator("summary").click()
+    assert details.locator("table").is_visible()
 
 
 def test_hostile_article_is_shown_literally_and_never_runs(page: Any, tmp_path: Path) -> None:
@@ -194,3 +194,21 @@ def test_hostile_article_is_shown_literally_and_never_runs(page: Any, tmp_path: 
         assert (link.get_attribute("href") or "").startswith(("http://", "https://", "#"))
     assert_no_error_toast(page)
     save_screenshot(page, "hostile-article.png")
+
+
+def test_example_question_new_chat_and_earlier_sources(page: Any) -> None:
+    example = page.locator("#qa-examples button", has_text="Which countries back Maduro?")
+    example.first.click()
+    page.wait_for_selector("#qa-chat .qa-answer:not(.qa-streaming)", timeout=ANSWER_TIMEOUT_MS)
+    assert "Turkey" in page.inner_text("#qa-chat")
+    ask(page, "When did the Pellworth lighthouse reopen?")
+    assert "Harbour lighthouse" in page.inner_text("#qa-sources")
+    # Clicking the first answer brings its own sources back.
+    page.locator("#qa-chat .qa-answer").first.click(position={"x": 5, "y": 5})
+    page.wait_for_function(
+        "() => document.querySelector('#qa-sources').innerText.includes('Maduro')"
+    )
+    page.click("#qa-new")
+    page.wait_for_function("() => !document.querySelector('#qa-chat .qa-answer')")
+    assert "Ask a question" in page.inner_text("#qa-sources")
+    assert_no_error_toast(page)

@@ -24,6 +24,7 @@ from qa.render import (
     render_sources,
     render_user,
     safe_url,
+    snippet,
     source_choices,
     text_with_markers,
 )
@@ -229,6 +230,7 @@ def test_abstention_is_a_distinct_box_listing_nearest_passages() -> None:
     assert_only_our_markup(chat)
     assert 'class="qa-abstain"' in chat and "Not found in the articles" in chat
     assert "Nearby &lt;script&gt;" in chat and "<script" not in chat
+    assert "Unrelated &lt;b&gt;text" in chat  # a snippet says what each nearest passage is
     panel = render_sources(answer, key=2)
     assert_only_our_markup(panel)
     assert "Nearest passages" in panel and "Unrelated &lt;b&gt;text&lt;&#47;b&gt;" in panel
@@ -242,6 +244,12 @@ def test_outputs_are_single_line_so_markdown_keeps_them_one_html_block() -> None
         assert "\n" not in markup
         rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).render(markup)
         assert rendered.rstrip("\n") == markup
+
+
+def test_snippet_is_one_line_and_cut_at_a_word() -> None:
+    assert snippet("a  b\n\nc") == "a b c"
+    cut = snippet("word " * 100, limit=23)
+    assert cut == "word word word word …"
 
 
 def test_partial_user_and_error_messages_are_escaped() -> None:

@@ -221,6 +221,32 @@ def test_articles_tab_ingests_lists_and_deletes(tmp_path: Path) -> None:
     assert "qa-status-error" in chat.ingest([], "")[0]
 
 
+def test_llm_mode_streams_and_falls_back_visibly(seeded: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.assistant import Assistant
+    from tests.fake_llm import FakeLLM
+
+    monkeypatch.setattr(ui, "STREAM_INTERVAL_S", 0.0)
+    with FakeLLM(reply="Russia, China, Iran, Syria, Cuba and Turkey back Maduro [1].") as fake:
+        settings = seeded.settings.model_copy(update={
+            "llm_base_url": fake.base_url, "llm_model": "fake", "llm_timeout_s": 10.0,
+            "llm_max_retries": 0,
+        })
+        assistant = Assistant(settings, service=seeded.service)  # same index, with an LLM
+        chat = ui.ChatController(assistant, assistant.settings)
+        updates = list(chat.respond(SEED_QUESTION, None, mode="llm"))
+        streamed = [last_message(u) for u in updates if "qa-streaming" in last_message(u)]
+        assert len(streamed) >= 2, "the LLM answer did not stream"
+        final = last_message(updates[-1])
+        assert "qa-mode-llm" in final and 'href="#src-1-1"' in final
+        assert "<mark>" in updates[-1][1]
+
+        fake.behaviour = "error500"
+        final = last_message(list(chat.respond(SEED_QUESTION, None, mode="llm"))[-1])
+        assert "qa-mode-llm-fallback" in final and 'class="qa-notice"' in final
+        assert "Russia" in final
+
+
 # --- the chat endpoint over HTTP, through gradio_client ------------------------------------------
 @pytest.fixture(scope="module")
 def launched(seeded: Any) -> Iterator[str]:
