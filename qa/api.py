@@ -855,7 +855,7 @@ def _ingest_files(assistant: Assistant, files: list[tuple[str, bytes]]) -> Inges
                     items.append(item.model_copy(update={"origin": f"upload:{name}"}))
                 else:
                     items.append(item.model_copy(update={"path": name}))
-        return assistant.service.ingest_items(items)
+        return assistant.ingest_items(items)
 
 
 def _add_health_route(router: APIRouter) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from index.ingest import IngestReport, ProgressCallback
 from index.loaders import load_records
+from index.models import Article, LoadProblem
 from index.service import IndexService
 from index.settings import Settings
 from index.store import ArticleRecord
@@ -139,7 +140,13 @@ class Assistant:
         return self.service.ingest_paths(paths, progress)
 
     def ingest_records(self, records: Iterable[dict], origin: str = "upload") -> IngestReport:
-        return self.service.ingest_items(load_records(records, origin))
+        return self.ingest_items(load_records(records, origin))
+
+    def ingest_items(
+        self, items: Iterable[Article | LoadProblem], progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        """Ingest already-loaded articles (e.g. parsed from an upload)."""
+        return self.service.ingest_items(items, progress)
 
     def list_articles(self) -> list[ArticleRecord]:
         return self.service.store.list_articles()
@@ -159,5 +166,12 @@ class Assistant:
             "collection": store.name,
             "embedding_model": store.embedding_model,
             "chroma": self.settings.chroma_url or "embedded",
-            "llm": self.llm.describe() if self.llm is not None else None,
+            "llm": (
+                {
+                    "model": self.settings.llm_model,
+                    "base_url": self.settings.llm_base_url or "openai",
+                }
+                if self.llm is not None
+                else None
+            ),
         }
