@@ -291,17 +291,20 @@ class ArticleStore:
         Order (crash safety): chunks in, stale chunks out, links on other articles, and only
         then the catalog records, which mark the articles done. A crash anywhere before the
         last step leaves them "not done", so a re-run redoes them idempotently. The revision
-        is bumped before (so a crash after the catalog write still leaves it changed) and
-        after. One call per group, not per article: each Chroma write is a commit (an fsync).
+        is bumped right before the catalog write and after it: a reader snapshot taken before
+        the chunks landed can never carry the final revision, even if we die between the
+        catalog write and the last bump (the re-run then has nothing to write, so nothing
+        else would bump it). One call per group, not per article: each Chroma write is a
+        commit (an fsync).
         """
         writes = [w for w in writes if w.chunks]
         if not writes:
             return
-        self.bump_revision()
         self._upsert_chunks(writes)
         self._delete_stale_chunks(writes)
         links = self._update_links(writes)
         records = [self._catalog_record(w, links[w.article.article_id]) for w in writes]
+        self.bump_revision()
         for start in range(0, len(writes), self._batch_size()):
             window = slice(start, start + self._batch_size())
             self._catalog.upsert(
@@ -325,6 +328,7 @@ class ArticleStore:
         for other_id in existing.near_duplicates:
             self._set_links(other_id, remove={article_id})
         self._delete_chunks_except([article_id], set())
+        self.bump_revision()  # before the record goes: a re-run after a crash here finds nothing
         self._catalog.delete(ids=[article_id])
         self.bump_revision()
         return True
