@@ -45,8 +45,9 @@ CHROMA_START_TIMEOUT_S = 30.0
 
 @pytest.fixture(scope="session")
 def embedding() -> BaseEmbedding:
-    """The real offline MiniLM, loaded once per session (~1 s)."""
-    return make_embedding(Settings())
+    """The real offline MiniLM, loaded once per session (~1 s); minilm whatever QA_EMBEDDING
+    says, so a developer's env can never make the tests call OpenAI."""
+    return make_embedding(Settings(embedding="minilm"))
 
 
 HASH_MODEL_ID = "test-hashed-bow-64"
