@@ -18,6 +18,7 @@ from typing import Any
 from index.settings import Settings
 from qa.eval.multihop import (
     METRIC_NAMES,
+    MultiHopQuery,
     Split,
     load_corpus_path,
     load_queries,
@@ -46,11 +47,17 @@ def open_multihop_index(settings: Settings, data_dir: Path | None = None,
 
 def run_retrieval_eval(settings: Settings, split: Split = "test", k: int = 10,
                        limit: int | None = None, ablation: Sequence[str] = ABLATION,
-                       data_dir: Path | None = None, retriever: Any = None) -> dict[str, Any]:
-    """Evaluate retrieval on the non-null queries of `split` (the first `limit` of them)."""
+                       data_dir: Path | None = None, retriever: Any = None,
+                       queries: Sequence[MultiHopQuery] | None = None) -> dict[str, Any]:
+    """Evaluate retrieval on the non-null queries of `split` (the first `limit` of them).
+
+    `retriever` and `queries` let tests run the harness over a small index and the queries whose
+    gold articles are in it."""
     from qa.retrieval import Retriever
 
-    queries = load_queries(split, data_dir)[:limit]
+    if queries is None:
+        queries = load_queries(split, data_dir)
+    queries = list(queries)[:limit]
     if retriever is None:
         retriever = Retriever(open_multihop_index(settings, data_dir), settings)
     names = list(dict.fromkeys([*ablation, MAIN])) if MAIN not in ablation else list(ablation)

@@ -34,6 +34,10 @@ FEATURES: tuple[str, ...] = (
     "article_bm25_max",  # best bm25_rel of any chunk of the same article
     "article_dense_max",  # best cosine of any chunk of the same article
     "first_chunk",       # chunk 0 of its article (lede)
+    "sent_match",        # best sentence's idf-weighted share of the question's stems
+    "sent_gap",          # sent_match - best sent_match among the candidates
+    "clause_sent_match",  # the same for the clause of the question about this chunk's outlet
+    "clause_sent_gap",   # ... minus the best among the same outlet's candidates
 )
 _NEG = -1e9
 
@@ -184,7 +188,47 @@ def compute_features(scores: QueryScores, rows: np.ndarray) -> np.ndarray:
     _text_features(scores, rows, out, column)
     _article_features(scores, rows, out, column, has_dense)
     out[:, column["first_chunk"]] = (snap.chunk_index[rows] == 0).astype(np.float64)
+    _sentence_features(scores, rows, out, column)
     return out
+
+
+def best_sentence_match(snap: Snapshot, row: int, weights: dict[str, float], total: float
+                        ) -> float:
+    """The largest idf-weighted share of query stems that one sentence of the chunk holds."""
+    if total <= 0:
+        return 0.0
+    best = 0.0
+    for sentence in snap.sentence_stems(row):
+        got = sum(weights[s] for s in sentence if s in weights)
+        best = max(best, got)
+    return best / total
+
+
+def _query_weights(snap: Snapshot, text: str) -> tuple[dict[str, float], float]:
+    idf = snap.idf
+    weights = {stem: idf.get(stem, 0.0) for stem in set(tokenize(text))}
+    return weights, sum(weights.values())
+
+
+def _sentence_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
+                       column: dict[str, int]) -> None:
+    snap = scores.snap
+    weights, total = _query_weights(snap, scores.analysis.question)
+    clause_weights = {source: _query_weights(snap, clause)
+                      for source, clause in scores.analysis.source_clauses().items()}
+    match = np.array([best_sentence_match(snap, r, weights, total) for r in rows.tolist()])
+    out[:, column["sent_match"]] = match
+    out[:, column["sent_gap"]] = match - match.max()
+    clause = np.zeros(len(rows))
+    for i, row in enumerate(rows.tolist()):
+        source = snap.sources[row]
+        if source in scores.sources and source in clause_weights:
+            clause[i] = best_sentence_match(snap, row, *clause_weights[source])
+    out[:, column["clause_sent_match"]] = clause
+    sources = np.array([snap.sources[r] for r in rows.tolist()], dtype=object)
+    for source in set(sources.tolist()):
+        same = sources == source
+        out[same, column["clause_sent_gap"]] = clause[same] - clause[same].max()
 
 
 def _source_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,

@@ -166,9 +166,11 @@ def _period(lead: str | None, first: date, after_last: date) -> tuple[int, int, 
     return _ts(first), _ts(after_last), "day" if (after_last - first).days == 1 else "month"
 
 
-def find_dates(question: str, newest_ts: int = 0) -> list[DateMention]:
+def find_dates(question: str, newest_ts: int = 0,
+               skip: list[tuple[int, int]] | None = None) -> list[DateMention]:
+    """Dates in the question; `skip` spans (outlet names such as "Business Today") are not read."""
     mentions: list[DateMention] = []
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = list(skip or [])
 
     def add(match: re.Match[str], first: date, after_last: date) -> None:
         if any(match.start() < end and start < match.end() for start, end in taken):
@@ -225,5 +227,6 @@ def _relative_dates(question: str, newest_ts: int,
 
 
 def analyze(question: str, source_names: list[str], newest_ts: int = 0) -> QueryAnalysis:
-    return QueryAnalysis(question, find_sources(question, source_names),
-                         find_dates(question, newest_ts))
+    sources = find_sources(question, source_names)
+    spans = [(m.start, m.end) for m in sources]
+    return QueryAnalysis(question, sources, find_dates(question, newest_ts, skip=spans))

@@ -149,11 +149,15 @@ class Retriever:
         if not stages.diversity:
             order = np.argsort(-final, kind="stable")[:k]
             return [Pick(int(rows[i]), float(final[i])) for i in order]
-        params = FALLBACK_DIVERSITY
-        if stages.rerank and self.model is not None and self.model.diversity:
-            params = DiversityParams(**self.model.diversity)
         named = set(scores.sources) if stages.priors else set()
-        return select(scores.snap, rows, final, k, named, params)
+        return select(scores.snap, rows, final, k, named, self.diversity_params(stages))
+
+    def diversity_params(self, stages: Stages | str | None = None) -> DiversityParams:
+        """The trained model's diversity settings when it ranks, else the fallback ones."""
+        stages = resolve_stages(stages)
+        if stages.rerank and self.model is not None and self.model.diversity:
+            return DiversityParams(**self.model.diversity)
+        return FALLBACK_DIVERSITY
 
     def _passage(self, scores: QueryScores, pick: Pick, rows: np.ndarray,
                  ranking: dict[str, np.ndarray]) -> Passage:

@@ -26,7 +26,7 @@ import numpy as np
 
 from index.settings import Settings
 from index.store import ArticleStore, open_client
-from qa.retrieval.text import content_stems, tokenize_many
+from qa.retrieval.text import content_stems, split_sentences, tokenize_many
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class Snapshot:
         self.newest_ts = int(self.published_ts.max()) if self.n else 0
         self._title_stems: dict[int, set[str]] = {}
         self._lower_text: dict[int, str] = {}
+        self._sentences: dict[int, list[frozenset[str]]] = {}
+        self._idf: dict[str, float] | None = None
 
     def title_stems(self, row: int) -> set[str]:
         cached = self._title_stems.get(row)
@@ -79,6 +81,21 @@ class Snapshot:
             self._lower_text[row] = cached
         return cached
 
+    def sentence_stems(self, row: int) -> list[frozenset[str]]:
+        """The stems of each sentence of the chunk body (facts are single sentences)."""
+        cached = self._sentences.get(row)
+        if cached is None:
+            cached = [frozenset(s) for s in tokenize_many(split_sentences(self.texts[row])) if s]
+            self._sentences[row] = cached
+        return cached
+
+    @property
+    def idf(self) -> dict[str, float]:
+        """BM25's idf of every indexed stem (from the index's document frequencies)."""
+        if self._idf is None:
+            self._idf = _idf_table(self.bm25, self.n)
+        return self._idf
+
     def search_text(self, row: int) -> str:
         header = self.metas[row].get("header", "")
         return f"{header}\n\n{self.texts[row]}" if header else self.texts[row]
@@ -87,6 +104,15 @@ class Snapshot:
         if self.bm25 is None or not query_tokens:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float32)
+
+
+def _idf_table(bm25: bm25s.BM25 | None, n_docs: int) -> dict[str, float]:
+    if bm25 is None:
+        return {}
+    indptr = np.asarray(bm25.scores["indptr"])
+    df = np.diff(indptr)
+    idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+    return {token: float(idf[i]) for token, i in bm25.vocab_dict.items() if i < len(idf)}
 
 
 # --- building -------------------------------------------------------------------------------------

@@ -57,6 +57,14 @@ def tokenize_many(texts: list[str]) -> list[list[str]]:
     return [stemmer.stemWords([w for w in words(t) if w not in STOPWORDS]) for t in texts]
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Rough sentence split (periods/newlines); good enough to score sentence-sized matches."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
 def content_stems(text: str) -> set[str]:
     return set(tokenize(text))
 
