@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
 
 from index.settings import Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, make_answerer
@@ -232,6 +234,46 @@ def test_sentences_are_verbatim_ordered_and_disjoint(text: str) -> None:
         assert sentence.text == sentence.text.strip() and sentence.text
         assert sentence.start >= previous_end
         previous_end = sentence.end
+
+
+# --- with an embedding model ---------------------------------------------------------------
+class HashingEmbedding(BaseEmbedding):
+    """Bag of words hashed into 64 dims: cheap, deterministic, and similar for shared words."""
+
+    _texts_embedded: list[str] = PrivateAttr(default_factory=list)
+
+    def _vector(self, text: str) -> list[float]:
+        vector = [0.0] * 64
+        for word in text.lower().split():
+            vector[sum(map(ord, word.strip(".,?'\"s"))) % 64] += 1.0
+        return vector
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        self._texts_embedded.append(text)
+        return self._vector(text)
+
+
+def test_embedding_cosine_is_blended_for_a_shortlist_and_cached(
+    passages: list[Passage], body: str
+) -> None:
+    embedding = HashingEmbedding(model_name="hashing", embed_batch_size=16)
+    answerer = ExtractiveAnswerer(Settings(), embedding)
+    answer = answerer.answer("which countries back Maduro?", passages)
+
+    assert answerer.scorer == "embedding"
+    assert [item.text for item in answer.items] == BACKERS
+    assert all("cosine" in c.scores and "lexical" in c.scores for c in answer.citations)
+    assert_verbatim(answer, body, passages)
+    embedded = len(embedding._texts_embedded)
+    assert 0 < embedded <= 8  # only the lexical shortlist is embedded
+    answerer.answer("which countries back Maduro?", passages)
+    assert len(embedding._texts_embedded) == embedded  # sentence vectors are cached
 
 
 # --- follow-ups and wiring -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import statistics
 import time
 from pathlib import Path
@@ -144,14 +145,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--embedding", action="store_true", help="also score with MiniLM")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N dev queries")
+    parser.add_argument("--cache", type=Path, help="pickle of the retrieved passages (reused)")
     args = parser.parse_args()
     settings = Settings()
     queries = json.loads((DATA / "MultiHopRAG.json").read_text())
     dev = [queries[i] for i in json.loads((DATA / "split.json").read_text())["dev"]]
     if args.limit:
         dev = dev[: args.limit]
-    retrieve = build_retriever(settings)
-    dataset = [(q, retrieve(q["query"])) for q in dev]
+    if args.cache and args.cache.exists():
+        dataset = pickle.loads(args.cache.read_bytes())[: len(dev)]
+    else:
+        retrieve = build_retriever(settings)
+        dataset = [(q, retrieve(q["query"])) for q in dev]
+        if args.cache:
+            args.cache.write_bytes(pickle.dumps(dataset))
     embedding = None
     if args.embedding:
         from index.embedding import make_embedding
@@ -168,12 +175,17 @@ def main() -> None:
             "embedding(w=0.5)": (embedding, {"W_COSINE": 0.5}),
             "embedding(w=2)": (embedding, {"W_COSINE": 2.0}),
         }
+    # One answerer per model, so sentence vectors are embedded once for all variants.
+    answerers = {
+        id(None): ExtractiveAnswerer(settings),
+        id(embedding): ExtractiveAnswerer(settings, embedding),
+    }
     for name, (model, overrides) in variants.items():
         saved = {k: getattr(extractive, k) for k in overrides}
         for key, value in overrides.items():
             setattr(extractive, key, value)
         try:
-            print(name, json.dumps(evaluate(ExtractiveAnswerer(settings, model), dataset)))
+            print(name, json.dumps(evaluate(answerers[id(model)], dataset)), flush=True)
         finally:
             for key, value in saved.items():
                 setattr(extractive, key, value)
