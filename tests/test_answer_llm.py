@@ -262,11 +262,15 @@ def test_condense_with_the_llm_uses_the_prompt_and_a_plain_completion(
     assert "Follow-up question: what did he say about Venezuela?" in prompt
 
 
+@pytest.mark.parametrize("behaviour", ["error500", "hang", "empty"])
 def test_condense_falls_back_offline_when_the_llm_fails(
-    server: FakeLLM, llm: LLMAnswerer
+    server: FakeLLM, llm: LLMAnswerer, behaviour: str
 ) -> None:
-    server.behaviour = "error500"
+    server.behaviour = behaviour
     history = [Turn(role="user", content="What did Sergey Lavrov do on Friday?")]
+    started = time.monotonic()
     assert condense_question("what did he say?", history, llm) == (
         "what did he say? (Sergey Lavrov, Friday)"
     )
+    assert time.monotonic() - started < HANG_S - 2
+    assert server.requests  # the model was asked first

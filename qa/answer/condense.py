@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 MAX_CONDENSED_CHARS = 600
+DEFAULT_BUDGET_S = 30.0  # wait for a bare llama-index LLM (an LLMAnswerer brings its own)
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -85,14 +86,14 @@ def condense_question(
 ) -> str:
     """A standalone version of `question` given `history`.
 
-    `llm` is a llama-index LLM (or anything with an `.llm` attribute holding one, such as
-    LLMAnswerer); None means offline.
+    `llm` is an LLMAnswerer (its client, prompts and time budget are used) or a bare
+    llama-index LLM; None means offline. Any failure falls back to the offline rewrite.
     """
     if not any(t.role == "user" for t in history):
         return question
     if llm is not None:
         try:
-            return _condense_with_llm(question, history, getattr(llm, "llm", llm), prompts_dir)
+            return _condense_with_llm(question, history, llm, prompts_dir)
         except Exception as exc:  # the offline rewrite is a fine answer too
             log.warning("condensing with the LLM failed (%s); using the offline rewrite", exc)
     return condense_offline(question, history)
@@ -103,11 +104,17 @@ def _condense_with_llm(
 ) -> str:
     from llama_index.core.llms import ChatMessage, MessageRole
 
-    from qa.answer.llm import fill, format_history, load_prompt
+    from qa.answer.llm import LLMAnswerer, call_with_deadline, fill, format_history, load_prompt
 
+    if isinstance(llm, LLMAnswerer):
+        prompts_dir = prompts_dir or llm.settings.prompts_dir
+        budget, client = llm.first_reply_budget_s, llm.llm
+    else:
+        budget, client = DEFAULT_BUDGET_S, llm
     template = load_prompt(prompts_dir or DEFAULT_PROMPTS_DIR, "condense_question.txt")
     prompt = fill(template, history=format_history(history), question=question.strip())
-    reply = llm.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
+    message = ChatMessage(role=MessageRole.USER, content=prompt)
+    reply = call_with_deadline(lambda: client.chat([message]), budget)
     text = (reply.message.content or "").strip()
     lines = [line for line in text.splitlines() if line.strip()]
     rewritten = lines[0].strip().strip("\"'“”") if lines else ""

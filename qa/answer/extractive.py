@@ -164,25 +164,25 @@ class ExtractiveAnswerer:
             item.parts = {"lexical": lexical}
             item.relevance = lexical
         if self.vectors is not None:
-            self._add_cosines(query.text, scored)
+            add_cosines(self.vectors, query.text, scored)
         for item in scored:
             item.score = item.relevance + W_RETRIEVAL / (1.0 + item.passage_index)
         return scored
 
-    def _add_cosines(self, question: str, scored: list[Scored]) -> None:
-        """Blend in the embedding cosine for the lexical shortlist only: a sentence embedding
-        costs ~35 ms of CPU, so all ~60 sentences of 8 passages would blow the time budget."""
-        assert self.vectors is not None
-        shortlist = sorted(scored, key=lambda s: s.relevance, reverse=True)[:EMBED_SHORTLIST]
-        matrix = self.vectors.texts([s.sentence.text for s in shortlist])
-        cosines = matrix @ self.vectors.query(question)
-        for item in scored:
-            item.relevance = item.parts["lexical"] / (1.0 + W_COSINE)
-        for item, cosine in zip(shortlist, cosines, strict=True):
-            item.parts["cosine"] = float(max(cosine, 0.0))
-            item.relevance = (item.parts["lexical"] + W_COSINE * item.parts["cosine"]) / (
-                1.0 + W_COSINE
-            )
+
+
+def add_cosines(vectors: SentenceVectors, question: str, scored: list[Scored]) -> None:
+    """Blend in the embedding cosine for the lexical shortlist only: a sentence embedding
+    costs ~35 ms of CPU, so all ~60 sentences of 8 passages would blow the time budget."""
+    shortlist = sorted(scored, key=lambda s: s.relevance, reverse=True)[:EMBED_SHORTLIST]
+    cosines = vectors.texts([s.sentence.text for s in shortlist]) @ vectors.query(question)
+    for item in scored:
+        item.relevance = item.parts["lexical"] / (1.0 + W_COSINE)
+    for item, cosine in zip(shortlist, cosines, strict=True):
+        item.parts["cosine"] = float(max(cosine, 0.0))
+        item.relevance = (item.parts["lexical"] + W_COSINE * item.parts["cosine"]) / (
+            1.0 + W_COSINE
+        )
 
 
 # --- answers ------------------------------------------------------------------------------------

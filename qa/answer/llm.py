@@ -15,9 +15,9 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.extractive import NEAREST, ExtractiveAnswerer
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from index.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HISTORY_TURNS = 6  # most recent turns shown to the model
 HISTORY_TURN_CHARS = 600
@@ -141,6 +142,11 @@ class LLMAnswerer:
     def stream(
         self, question: str, passages: list[Passage], history: list[Turn] | None = None
     ) -> Iterator[str | Answer]:
+        """Text deltas as the model writes them, then exactly one Answer.
+
+        The final Answer is authoritative: markers are cleaned and, if the model failed part
+        way (timeout, garbage), it is the extractive fallback — replace the streamed text.
+        """
         started = time.perf_counter()
         if not passages:
             answer = self.fallback.answer(question, passages)
@@ -181,10 +187,15 @@ class LLMAnswerer:
         )
         return answer
 
+    @property
+    def first_reply_budget_s(self) -> float:
+        """How long to wait for the first token: every client attempt, plus back-off."""
+        return self.settings.llm_timeout_s * (self.settings.llm_max_retries + 1) + RETRY_SLACK_S
+
     def _generate(self, messages: list[Any]) -> Iterator[str]:
         """Text deltas from the model, with the whole wait bounded (see module docstring)."""
         timeout = self.settings.llm_timeout_s
-        first_wait = timeout * (self.settings.llm_max_retries + 1) + RETRY_SLACK_S
+        first_wait = self.first_reply_budget_s
         deadline = time.monotonic() + first_wait + TOTAL_BUDGET_TIMEOUTS * timeout
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         stop = threading.Event()
@@ -218,6 +229,30 @@ class LLMAnswerer:
                     yield value
         finally:
             stop.set()
+
+
+def call_with_deadline(fn: Callable[[], T], seconds: float) -> T:
+    """fn() in a worker thread; LLMFailure if it takes longer than `seconds`.
+
+    llama-index retries chat() itself on top of the client's retries, so a non-streaming
+    call can otherwise wait several timeouts over.
+    """
+    results: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            results.put((True, fn()))
+        except Exception as exc:
+            results.put((False, exc))
+
+    threading.Thread(target=work, name="llm-call", daemon=True).start()
+    try:
+        ok, value = results.get(timeout=seconds)
+    except queue.Empty:
+        raise LLMFailure(f"did not answer within {seconds:g} s") from None
+    if not ok:
+        raise value
+    return value
 
 
 def describe_error(exc: BaseException, timeout: float) -> str:
