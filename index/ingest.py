@@ -115,13 +115,18 @@ class Ingestor:
         pending: list[_Pending] = []
         for article in articles:
             article_id = article.article_id
-            report.article_ids.append(article_id)
             if stored_hashes.get(article_id) == article.content_hash:
+                report.article_ids.append(article_id)
                 report.unchanged += 1
                 continue
             if finder is None:
                 finder = DuplicateFinder((r.article_id, r.minhash) for r in stored if r.minhash)
-            pending.append(self._prepare(article, article_id in stored_hashes, finder))
+            try:
+                pending.append(self._prepare(article, article_id in stored_hashes, finder))
+            except ValueError as error:  # e.g. the splitter refuses a header above chunk size
+                _refuse(report, article, _chunking_problem(error, self.chunk_size))
+                continue
+            report.article_ids.append(article_id)
 
         state = Progress(
             articles_total=len(pending), chunks_total=sum(len(p.chunks) for p in pending)
@@ -147,6 +152,10 @@ class Ingestor:
                 else:
                     report.warnings.append(item)
                 continue
+            problem = _unstorable(item)
+            if problem is not None:  # one bad article must not stop the others
+                _refuse(report, item, problem)
+                continue
             if item.article_id in by_id:
                 report.warnings.append(
                     LoadProblem(
@@ -156,7 +165,7 @@ class Ingestor:
                         fatal=False,
                     )
                 )
-            by_id[item.article_id] = item
+            by_id[item.article_id] = _with_storable_origin(item)
         return list(by_id.values())
 
     def _prepare(self, article: Article, exists: bool, finder: DuplicateFinder) -> _Pending:
@@ -202,6 +211,46 @@ class Ingestor:
                 report.updated += 1
             state.articles_done += 1
             state.chunks_done += len(item.chunks)
+
+
+_TEXT_FIELDS = ("title", "body", "source", "url", "author", "caption", "category")
+
+
+def _unstorable(article: Article) -> str | None:
+    """Why Chroma would reject this article (and abort the whole group write), or None.
+
+    Lone surrogates (JSON "\\ud800") are valid Python str but not UTF-8: the article id hash,
+    and later the Chroma write of the whole group, would fail with UnicodeEncodeError.
+    """
+    for name in _TEXT_FIELDS:
+        try:
+            getattr(article, name).encode("utf-8")
+        except UnicodeEncodeError as error:
+            return (f"the {name} is not valid Unicode (lone surrogate at character "
+                    f"{error.start}); fix the encoding of the source")
+    return None
+
+
+def _refuse(report: IngestReport, article: Article, reason: str) -> None:
+    report.failed += 1
+    report.errors.append(LoadProblem(path=_storable_text(article.origin), reason=reason))
+
+
+def _with_storable_origin(article: Article) -> Article:
+    """A file name with undecodable bytes (surrogate escapes) is kept readable, not refused."""
+    origin = _storable_text(article.origin)
+    return article if origin == article.origin else article.model_copy(update={"origin": origin})
+
+
+def _storable_text(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _chunking_problem(error: ValueError, chunk_size: int) -> str:
+    if "Metadata length" in str(error):  # llama-index SentenceSplitter's wording
+        return (f"the title/source/date header is longer than one chunk ({chunk_size} tokens); "
+                "shorten the title or raise QA_CHUNK_SIZE")
+    return f"cannot be chunked: {error}"
 
 
 def _groups(pending: Sequence[_Pending], max_chunks: int) -> Iterable[list[_Pending]]:
