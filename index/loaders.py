@@ -28,6 +28,7 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson"}
 )
 HEADLINE_MAX_CHARS = 120
+TOO_DEEP = "JSON nested too deeply (hundreds of levels); not an article record"
 
 Loaded = Article | LoadProblem
 
@@ -289,6 +290,9 @@ def _parse_json(text: str, path: Path) -> Iterator[Loaded]:
                           reason=f"malformed JSON: {error.msg} (line {error.lineno}, "
                                  f"column {error.colno})")
         return
+    except RecursionError:  # json raises it past ~1000 levels; it must not end the stream
+        yield _problem(path, TOO_DEEP)
+        return
     if isinstance(parsed, dict):
         wrapped = _wrapped_records(parsed)
         if wrapped is None:
@@ -327,6 +331,9 @@ def _parse_jsonl(text: str, path: Path) -> Iterator[Loaded]:
                               reason=f"malformed JSON on this line: {error.msg} "
                                      f"(column {error.colno})")
             continue
+        except RecursionError:
+            yield LoadProblem(path=str(path), line=line_number, reason=TOO_DEEP)
+            continue
         yield from _record_to_article(record, path=str(path), origin=f"{path}:{line_number}",
                                       where="", line=line_number)
 
@@ -343,6 +350,15 @@ def _json_type(value: Any) -> str:
 def _record_to_article(record: Any, *, path: str, origin: str, where: str,
                        line: int | None = None) -> Iterator[Loaded]:
     """Map one record (aliases, nulls, dates) to an Article; problems name path/line/where."""
+    try:
+        yield from _record_fields_to_article(record, path=path, origin=origin, where=where,
+                                             line=line)
+    except RecursionError:  # a field nested hundreds of lists deep (the text helpers recurse)
+        yield LoadProblem(path=path, line=line, reason=f"{where or 'record'}: {TOO_DEEP}")
+
+
+def _record_fields_to_article(record: Any, *, path: str, origin: str, where: str,
+                              line: int | None = None) -> Iterator[Loaded]:
     prefix = f"{where}: " if where else ""
     if not isinstance(record, dict):
         yield LoadProblem(path=path, line=line, reason=f"{where or 'record'} is not a JSON "
