@@ -12,6 +12,7 @@ import pytest
 from index.models import Article
 from qa.retrieval import SnapshotCache, analyze, find_dates
 from qa.retrieval.query import find_sources
+from qa.retrieval.snapshot import REVISION_TTL_S
 from qa.retrieval.stages import PRESETS
 from tests import retrieval_fixtures
 from tests.retrieval_fixtures import DUPLICATE_URL
@@ -178,6 +179,7 @@ def test_bm25_follows_upserts_and_deletes_by_another_writer(slice_index):
                slice_index.retriever.search(question, k=3, stages="bm25").passages)
     builds = SnapshotCache.builds
     writer.ingest_items([article])
+    time.sleep(REVISION_TTL_S)  # revision checks are cached this long
     try:
         found = slice_index.retriever.search(question, k=3, stages="bm25")
         assert found.passages[0].article_id == article.url
@@ -188,6 +190,7 @@ def test_bm25_follows_upserts_and_deletes_by_another_writer(slice_index):
         assert again.passages[0].chunk_id == found.passages[0].chunk_id
     finally:
         assert writer.store.delete_article(article.url)
+    time.sleep(REVISION_TTL_S)
     gone = slice_index.retriever.search(question, k=3, stages="bm25")
     assert all(p.article_id != article.url for p in gone.passages)
     assert SnapshotCache.builds == builds + 2

@@ -38,8 +38,11 @@ FEATURES: tuple[str, ...] = (
     "sent_gap",          # sent_match - best sent_match among the candidates
     "clause_sent_match",  # the same for the clause of the question about this chunk's outlet
     "clause_sent_gap",   # ... minus the best among the same outlet's candidates
+    "before_sent_match",  # sentence match with the text just before the outlet's mention
+    "after_sent_match",  # ... just after it
 )
 _NEG = -1e9
+RANK_CAP = 1000
 
 
 @dataclass
@@ -88,13 +91,14 @@ class QueryScores:
         return rows[part] if rows is not None else part
 
     def ranks(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """0-based rank of each row's score among all allowed rows (ties share the best rank)."""
+        """0-based rank of each row's score among the allowed rows (ties share the best rank),
+        capped at RANK_CAP: only the top of the list is sorted, so this stays O(n)."""
         ordered = self._rank_cache.get(name)
         if ordered is None:
-            values = getattr(self, name)
-            ordered = np.sort(values[values > _NEG / 2])
+            ordered = np.sort(getattr(self, name)[self.top(name, RANK_CAP)])
             self._rank_cache[name] = ordered
-        return len(ordered) - np.searchsorted(ordered, getattr(self, name)[rows], side="right")
+        ranks = len(ordered) - np.searchsorted(ordered, getattr(self, name)[rows], side="right")
+        return np.minimum(ranks, RANK_CAP)
 
 
 def score_query(snap: Snapshot, analysis: QueryAnalysis, allowed: np.ndarray,
@@ -225,6 +229,14 @@ def _sentence_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
         if source in scores.sources and source in clause_weights:
             clause[i] = best_sentence_match(snap, row, *clause_weights[source])
     out[:, column["clause_sent_match"]] = clause
+    segments = {source: (_query_weights(snap, before), _query_weights(snap, after))
+                for source, (before, after) in scores.analysis.source_segments().items()}
+    for i, row in enumerate(rows.tolist()):
+        source = snap.sources[row]
+        if source in scores.sources and source in segments:
+            before, after = segments[source]
+            out[i, column["before_sent_match"]] = best_sentence_match(snap, row, *before)
+            out[i, column["after_sent_match"]] = best_sentence_match(snap, row, *after)
     sources = np.array([snap.sources[r] for r in rows.tolist()], dtype=object)
     for source in set(sources.tolist()):
         same = sources == source

@@ -93,6 +93,20 @@ class QueryAnalysis:
             clauses.setdefault(mention.source, []).append(self.question[begin:end])
         return {source: " ".join(parts) for source, parts in clauses.items()}
 
+    def source_segments(self) -> dict[str, tuple[str, str]]:
+        """Per named source, the text just before its mention (since the previous mention) and
+        just after it (up to the next): "… known for X, as reported by TechCrunch" puts the
+        claim before, "Does the TechCrunch article say X …" after."""
+        segments: dict[str, tuple[list[str], list[str]]] = {}
+        ordered = sorted(self.sources, key=lambda m: m.start)
+        for i, mention in enumerate(ordered):
+            begin = 0 if i == 0 else ordered[i - 1].end
+            end = ordered[i + 1].start if i + 1 < len(ordered) else len(self.question)
+            before, after = segments.setdefault(mention.source, ([], []))
+            before.append(self.question[begin:mention.start])
+            after.append(self.question[mention.end:end])
+        return {s: (" ".join(b), " ".join(a)) for s, (b, a) in segments.items()}
+
     def source_days(self) -> dict[str, list[DateMention]]:
         """Day mentions attached to the nearest source mention before them."""
         attached: dict[str, list[DateMention]] = {}

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _PAGE = 2000
+# How long a revision check stays valid. Reading the revision is a Chroma round trip (a few ms,
+# more on a busy server); questions arriving within this window reuse the last answer, so a write
+# by any process is seen by searches that start at most this long after it.
+REVISION_TTL_S = 0.5
 
 
 @dataclass
@@ -232,14 +236,19 @@ class SnapshotCache:
 
     _lock = threading.Lock()
     _current: dict[Path, Snapshot] = {}  # noqa: RUF012 - process-wide on purpose
+    _checked: dict[Path, float] = {}  # noqa: RUF012 - monotonic time of the last revision check
     builds = 0  # how many times this process built (not loaded) a snapshot; tests read it
 
     @classmethod
     def get(cls, settings: Settings, store: ArticleStore) -> Snapshot:
         directory = (settings.bm25_path / store.name).resolve()
-        revision = store.revision()
         current = cls._current.get(directory)
+        now = time.monotonic()
+        if current is not None and now - cls._checked.get(directory, 0.0) < REVISION_TTL_S:
+            return current
+        revision = store.revision()
         if current is not None and current.revision == revision:
+            cls._checked[directory] = now
             return current
         with cls._lock:
             current = cls._current.get(directory)
@@ -253,9 +262,11 @@ class SnapshotCache:
                 cls.builds += 1
                 save_snapshot(snapshot, directory)
             cls._current[directory] = snapshot
+            cls._checked[directory] = time.monotonic()
             return snapshot
 
     @classmethod
     def forget(cls) -> None:
         with cls._lock:
             cls._current.clear()
+            cls._checked.clear()
