@@ -11,6 +11,7 @@ import pytest
 from index.settings import Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer
 from qa.answer.condense import condense_question
+from qa.answer.llm import claims, normalise_markers
 from qa.types import Answer, Passage, Turn
 from tests.fake_llm import FakeLLM
 from tests.test_answer_extractive import BACKERS, BACKING_SENTENCE, cut_passages, seed_body
@@ -159,6 +160,24 @@ def test_unsupported_and_uncited_claims_are_flagged(
     assert not by_n[1].supported
     assert "Could not verify [1]" in answer.notice
     assert "1 statement(s) cite no source" in answer.notice and "Brazil" in answer.notice
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russia backs Maduro [1]. China does too [2][3].",
+        "Russia backs Maduro.[1] China does too.[2][3]",
+        "Russia backs Maduro. [1] China does too. [2, 3]",
+        "Russia backs Maduro [Source 1]. China does too [source 2; 3].",
+    ],
+)
+def test_claims_take_markers_in_every_usual_place(text: str) -> None:
+    normalised, dropped = normalise_markers(text, n_sources=3)
+    assert dropped == 0
+    assert [(c.rstrip("."), ns) for c, ns in claims(normalised)] == [
+        ("Russia backs Maduro", [1]),
+        ("China does too", [2, 3]),
+    ]
 
 
 def test_model_abstention_is_an_abstained_answer(

@@ -77,9 +77,15 @@ def build_retriever(settings: Settings):
     return retrieve
 
 
-def best_relevance(answerer: ExtractiveAnswerer, question: str, passages: list[Passage]) -> float:
-    scored = answerer.score_sentences(parse_query(question), passages)
-    return max((s.relevance for s in scored), default=0.0)
+def best_relevance(
+    answerer: ExtractiveAnswerer, question: str, passages: list[Passage]
+) -> tuple[float, bool]:
+    """The best sentence relevance, and whether the answerer (as configured) would answer."""
+    query = parse_query(question)
+    scored = answerer.score_sentences(query, passages)
+    threshold = extractive.ABSTAIN_THRESHOLD[answerer.scorer]
+    best = max((s.relevance for s in scored), default=0.0)
+    return best, answerer.answerable(query, scored, threshold)
 
 
 def auc(positives: list[float], negatives: list[float]) -> float:
@@ -104,11 +110,14 @@ def best_threshold(positives: list[float], negatives: list[float]) -> tuple[floa
 
 def evaluate(answerer: ExtractiveAnswerer, dataset: list[tuple[dict, list[Passage]]]) -> dict:
     relevance = {"null": [], "answerable": []}
+    answers = {"null": [], "answerable": []}
     cited_gold = inference_hits = inference_total = answerable = 0
     latencies = []
     for query, passages in dataset:
         kind = "null" if query["question_type"] == "null_query" else "answerable"
-        relevance[kind].append(best_relevance(answerer, query["query"], passages))
+        best, answered = best_relevance(answerer, query["query"], passages)
+        relevance[kind].append(best)
+        answers[kind].append(answered)
         if kind == "null":
             continue
         started = time.perf_counter()
@@ -135,6 +144,9 @@ def evaluate(answerer: ExtractiveAnswerer, dataset: list[tuple[dict, list[Passag
         "balanced_accuracy": round(balanced, 3),
         "median_relevance_null": round(statistics.median(relevance["null"]), 3),
         "median_relevance_answerable": round(statistics.median(relevance["answerable"]), 3),
+        "configured_threshold": extractive.ABSTAIN_THRESHOLD[answerer.scorer],
+        "answered_answerable": round(float(np.mean(answers["answerable"])), 3),
+        "abstained_null": round(1 - float(np.mean(answers["null"])), 3),
         "cited_sentence_in_gold_fact": round(cited_gold / max(answerable, 1), 3),
         "inference_answer_in_text": round(inference_hits / max(inference_total, 1), 3),
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
@@ -171,9 +183,9 @@ def main() -> None:
     }
     if embedding is not None:
         variants |= {
-            "embedding(w=1)": (embedding, {}),
-            "embedding(w=0.5)": (embedding, {"W_COSINE": 0.5}),
-            "embedding(w=2)": (embedding, {"W_COSINE": 2.0}),
+            "embedding(w=0.5)": (embedding, {}),
+            "embedding(w=0.25)": (embedding, {"W_COSINE": 0.25}),
+            "embedding(w=1)": (embedding, {"W_COSINE": 1.0}),
         }
     # One answerer per model, so sentence vectors are embedded once for all variants.
     answerers = {

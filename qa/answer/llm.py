@@ -326,7 +326,7 @@ def claims(text: str) -> list[tuple[str, list[int]]]:
             result[-1][1].extend(int(n) for n in _MARKER.findall(leading.group(0)))
             body = body[leading.end():]
         numbers = [int(n) for n in _MARKER.findall(body)]
-        claim = _MARKER.sub("", body).strip()
+        claim = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", body)).strip()
         if claim or numbers:
             result.append((claim, numbers))
     return result

@@ -55,7 +55,9 @@ _SENTENCE_OPENERS = word_set(
 )
 
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace.
-_BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s)""")
+# Citation markers right after the full stop ("… Maduro.[1] China …") stay with the sentence.
+_BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?:\[\d{1,3}\])*(?=\s)""")
+_MARKERS = re.compile(r"\[\d{1,3}\]")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.\-']*)$")
 _NEXT_TOKEN = re.compile(r"""\s+["'“‘(\[]*([^\s]*)""")
@@ -63,7 +65,7 @@ _NEXT_TOKEN = re.compile(r"""\s+["'“‘(\[]*([^\s]*)""")
 
 def _ends_sentence(text: str, punct_start: int, punct_end: int) -> bool:
     """Decide whether the punctuation text[punct_start:punct_end] closes a sentence."""
-    marks = text[punct_start:punct_end]
+    marks = _MARKERS.sub("", text[punct_start:punct_end])
     next_match = _NEXT_TOKEN.match(text, punct_end)
     next_word = next_match.group(1) if next_match else ""
     if not next_word:
