@@ -68,6 +68,10 @@ def _load_session(model_path: Path, threads: int) -> onnxruntime.InferenceSessio
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads  # 0 lets onnxruntime use every core
     options.inter_op_num_threads = 1  # one BERT graph has no parallel branches worth a pool
+    # Idle workers sleep instead of spinning: on a busy 2-core box (ingestion, server and queries
+    # side by side) spinning threads steal the cores doing the work. Measured under load: query
+    # 62 ms vs 91 ms with spinning, same chunk throughput.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only
     return ort.InferenceSession(
         str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
