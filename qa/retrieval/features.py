@@ -196,53 +196,6 @@ def compute_features(scores: QueryScores, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def best_sentence_match(snap: Snapshot, row: int, weights: dict[str, float], total: float
-                        ) -> float:
-    """The largest idf-weighted share of query stems that one sentence of the chunk holds."""
-    if total <= 0:
-        return 0.0
-    best = 0.0
-    for sentence in snap.sentence_stems(row):
-        got = sum(weights[s] for s in sentence if s in weights)
-        best = max(best, got)
-    return best / total
-
-
-def _query_weights(snap: Snapshot, text: str) -> tuple[dict[str, float], float]:
-    idf = snap.idf
-    weights = {stem: idf.get(stem, 0.0) for stem in set(tokenize(text))}
-    return weights, sum(weights.values())
-
-
-def _sentence_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
-                       column: dict[str, int]) -> None:
-    snap = scores.snap
-    weights, total = _query_weights(snap, scores.analysis.question)
-    clause_weights = {source: _query_weights(snap, clause)
-                      for source, clause in scores.analysis.source_clauses().items()}
-    match = np.array([best_sentence_match(snap, r, weights, total) for r in rows.tolist()])
-    out[:, column["sent_match"]] = match
-    out[:, column["sent_gap"]] = match - match.max()
-    clause = np.zeros(len(rows))
-    for i, row in enumerate(rows.tolist()):
-        source = snap.sources[row]
-        if source in scores.sources and source in clause_weights:
-            clause[i] = best_sentence_match(snap, row, *clause_weights[source])
-    out[:, column["clause_sent_match"]] = clause
-    segments = {source: (_query_weights(snap, before), _query_weights(snap, after))
-                for source, (before, after) in scores.analysis.source_segments().items()}
-    for i, row in enumerate(rows.tolist()):
-        source = snap.sources[row]
-        if source in scores.sources and source in segments:
-            before, after = segments[source]
-            out[i, column["before_sent_match"]] = best_sentence_match(snap, row, *before)
-            out[i, column["after_sent_match"]] = best_sentence_match(snap, row, *after)
-    sources = np.array([snap.sources[r] for r in rows.tolist()], dtype=object)
-    for source in set(sources.tolist()):
-        same = sources == source
-        out[same, column["clause_sent_gap"]] = clause[same] - clause[same].max()
-
-
 def _source_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
                      column: dict[str, int]) -> None:
     sources = scores.snap.sources
@@ -272,6 +225,30 @@ def _date_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
         else:
             hit = (ts >= mention.since_ts) & (ts < mention.until_ts)
             out[hit, column["period_match"]] = 1.0
+
+
+def _sentence_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
+                       column: dict[str, int]) -> None:
+    snap, analysis = scores.snap, scores.analysis
+    match = snap.sentence_matches(rows.tolist(), snap.stem_weights(analysis.question))
+    out[:, column["sent_match"]] = match
+    out[:, column["sent_gap"]] = match - match.max()
+    sources = np.array([snap.sources[r] for r in rows.tolist()], dtype=object)
+    clauses = analysis.source_clauses()
+    segments = analysis.source_segments()
+    for source in set(sources.tolist()):
+        if source not in scores.sources:
+            continue
+        same = np.flatnonzero(sources == source)
+        same_rows = rows[same].tolist()
+        clause = snap.sentence_matches(same_rows, snap.stem_weights(clauses.get(source, "")))
+        out[same, column["clause_sent_match"]] = clause
+        out[same, column["clause_sent_gap"]] = clause - clause.max()
+        before, after = segments.get(source, ("", ""))
+        out[same, column["before_sent_match"]] = snap.sentence_matches(
+            same_rows, snap.stem_weights(before))
+        out[same, column["after_sent_match"]] = snap.sentence_matches(
+            same_rows, snap.stem_weights(after))
 
 
 def _text_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,

@@ -17,6 +17,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import numpy as np
 
 from index.settings import Settings
 from index.store import ArticleStore, open_client
-from qa.retrieval.text import content_stems, split_sentences, tokenize_many
+from qa.retrieval.text import content_stems, split_sentences, tokenize, tokenize_many
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,8 @@ class Snapshot:
         self.newest_ts = int(self.published_ts.max()) if self.n else 0
         self._title_stems: dict[int, set[str]] = {}
         self._lower_text: dict[int, str] = {}
-        self._sentences: dict[int, list[frozenset[str]]] = {}
-        self._idf: dict[str, float] | None = None
+        self._sentences: dict[int, np.ndarray] = {}
+        self._idf: np.ndarray | None = None
 
     def title_stems(self, row: int) -> set[str]:
         cached = self._title_stems.get(row)
@@ -85,19 +86,46 @@ class Snapshot:
             self._lower_text[row] = cached
         return cached
 
-    def sentence_stems(self, row: int) -> list[frozenset[str]]:
-        """The stems of each sentence of the chunk body (facts are single sentences)."""
+    def sentence_tokens(self, row: int) -> np.ndarray:
+        """The chunk body's sentences as vocabulary ids, each sentence's distinct ids preceded
+        by the sentinel id `vocab_size` (facts are single sentences; see sentence_matches)."""
         cached = self._sentences.get(row)
         if cached is None:
-            cached = [frozenset(s) for s in tokenize_many(split_sentences(self.texts[row])) if s]
+            vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
+            sentinel = len(vocab)
+            parts = [[sentinel, *sorted({vocab[t] for t in stems if t in vocab})]
+                     for stems in tokenize_many(split_sentences(self.texts[row]))]
+            cached = np.array([i for part in parts or [[sentinel]] for i in part], dtype=np.int32)
             self._sentences[row] = cached
         return cached
 
+    def stem_weights(self, text: str) -> np.ndarray:
+        """idf per vocabulary id for the stems of `text` (0 elsewhere, and at the sentinel)."""
+        weights = np.zeros(len(self.idf) + 1)
+        vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
+        for stem in set(tokenize(text)):
+            if stem in vocab:
+                weights[vocab[stem]] = self.idf[vocab[stem]]
+        return weights
+
+    def sentence_matches(self, rows: Sequence[int], weights: np.ndarray) -> np.ndarray:
+        """Per row: the largest idf-weighted share of the query stems one sentence holds."""
+        total = weights.sum()
+        if total <= 0 or not len(rows):
+            return np.zeros(len(rows))
+        arrays = [self.sentence_tokens(r) for r in rows]
+        tokens = np.concatenate(arrays)
+        sentinel = len(weights) - 1
+        starts = np.flatnonzero(tokens == sentinel)
+        per_sentence = np.add.reduceat(weights[tokens], starts)
+        row_first_sentence = np.searchsorted(starts, np.cumsum([0] + [len(a) for a in arrays[:-1]]))
+        return np.maximum.reduceat(per_sentence, row_first_sentence) / total
+
     @property
-    def idf(self) -> dict[str, float]:
-        """BM25's idf of every indexed stem (from the index's document frequencies)."""
+    def idf(self) -> np.ndarray:
+        """BM25's idf per vocabulary id (from the index's document frequencies)."""
         if self._idf is None:
-            self._idf = _idf_table(self.bm25, self.n)
+            self._idf = _idf_array(self.bm25, self.n)
         return self._idf
 
     def search_text(self, row: int) -> str:
@@ -110,13 +138,13 @@ class Snapshot:
         return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float32)
 
 
-def _idf_table(bm25: bm25s.BM25 | None, n_docs: int) -> dict[str, float]:
+def _idf_array(bm25: bm25s.BM25 | None, n_docs: int) -> np.ndarray:
     if bm25 is None:
-        return {}
-    indptr = np.asarray(bm25.scores["indptr"])
-    df = np.diff(indptr)
-    idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-    return {token: float(idf[i]) for token, i in bm25.vocab_dict.items() if i < len(idf)}
+        return np.zeros(0)
+    df = np.diff(np.asarray(bm25.scores["indptr"]))
+    idf = np.zeros(len(bm25.vocab_dict))
+    idf[: len(df)] = np.log(1.0 + (n_docs - df[: len(idf)] + 0.5) / (df[: len(idf)] + 0.5))
+    return idf
 
 
 # --- building -------------------------------------------------------------------------------------
