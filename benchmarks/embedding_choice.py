@@ -16,7 +16,7 @@ each the median of `--runs` runs (the machine is shared, so single runs are nois
 Pool embeddings are cached per model under --cache-dir so a re-run only re-times. A cold run of
 all three models on 40 articles took about an hour on the shared, heavily loaded 2-core box.
 
-Run on 2025-11-28, `--articles 40 --threads 1` (585 chunks, 142 queries; load average ~10):
+Run on 2026-11-28, `--articles 40 --threads 1` (585 chunks, 142 queries; load average ~10):
 
     model             Hits@4  Hits@8  Hits@10  MRR@10  chunks/s  query ms
     minilm             0.606   0.831    0.873   0.474      1.65     105.6
