@@ -103,9 +103,20 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+def _check_unicode(text: str) -> str:
+    """JSON "\\ud800" decodes to a lone surrogate: not text, and a 500 when echoed back."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"is not valid Unicode (lone surrogate at character {error.start})"
+                         ) from None
+    return text
+
+
 def _check_question(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
+    _check_unicode(text)
     if len(text) > MAX_QUESTION_CHARS:
         raise ValueError(f"is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}")
     return text.strip()
@@ -138,6 +149,13 @@ class Filters(BaseModel):
     )
 
     _days = field_validator("since", "until")(_check_day)
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_are_text(cls, sources: list[str] | None) -> list[str] | None:
+        for source in sources or ():
+            _check_unicode(source)
+        return sources
 
     def options(self) -> dict[str, Any]:
         return {"k": self.k, "since": self.since, "until": self.until, "sources": self.sources}
@@ -281,6 +299,7 @@ class ChatCompletionRequest(Filters):
     model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = Field(default=MODEL_ID, description=f"{', '.join(MODEL_MODES)}; others = default.")
+    _model_is_text = field_validator("model")(_check_unicode)  # echoed back in the reply
     messages: list[ChatMessage] = Field(
         min_length=1, max_length=4 * MAX_HISTORY_TURNS,
         description="The last user message is the question; earlier user/assistant messages "
