@@ -186,6 +186,8 @@ def main() -> None:
             "embedding(w=0.5)": (embedding, {}),
             "embedding(w=0.25)": (embedding, {"W_COSINE": 0.25}),
             "embedding(w=1)": (embedding, {"W_COSINE": 1.0}),
+            "embedding(shortlist=4)": (embedding, {"EMBED_SHORTLIST": 4}),
+            "embedding(shortlist=2)": (embedding, {"EMBED_SHORTLIST": 2}),
         }
     # One answerer per model, so sentence vectors are embedded once for all variants.
     answerers = {

@@ -7,6 +7,7 @@ model call for it.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -22,28 +23,30 @@ class SentenceVectors:
     def __init__(self, embedding: BaseEmbedding):
         self.embedding = embedding
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # servers answer several questions at once
 
     def query(self, text: str) -> np.ndarray:
+        # The retriever embedded this same question moments ago; OnnxEmbedding caches it.
         return _unit(np.asarray(self.embedding.get_query_embedding(text), dtype=np.float32))
 
     def texts(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for `texts`, one row each."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
             fresh = self.embedding.get_text_embedding_batch(missing)
             for text, vector in zip(missing, fresh, strict=True):
-                self._remember(text, _unit(np.asarray(vector, dtype=np.float32)))
-        rows = [self._cache[t] for t in texts]
-        for text in texts:
-            self._cache.move_to_end(text)
-        if not rows:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.vstack(rows)
-
-    def _remember(self, text: str, vector: np.ndarray) -> None:
-        self._cache[text] = vector
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
+                found[text] = _unit(np.asarray(vector, dtype=np.float32))
+        with self._lock:
+            for text, vector in found.items():
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return np.vstack([found[t] for t in texts])
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
