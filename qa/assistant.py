@@ -73,7 +73,7 @@ class Assistant:
         self,
         question: str,
         *,
-        history: Sequence[Turn] = (),
+        history: Sequence[Turn | dict[str, str]] = (),
         k: int | None = None,
         since: str | None = None,
         until: str | None = None,
@@ -85,7 +85,9 @@ class Assistant:
 
         started = time.perf_counter()
         use_llm = self._use_llm(mode)
-        history = list(history)
+        # Plain {"role", "content"} dicts are accepted too: the Python API should not make
+        # callers import our types to hold a conversation.
+        history = [Turn.model_validate(turn) for turn in history]
         standalone = condense_question(question, history, self.llm if use_llm else None)
         condensed_at = time.perf_counter()
         found = self.search(standalone, k=k, since=since, until=until, sources=sources)
