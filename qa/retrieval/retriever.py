@@ -30,8 +30,8 @@ from qa.types import DateFilter, Passage, SearchResult
 
 DateLike = str | date | datetime | None
 RRF_K = 60
-# Fusion and priors without the learned model (the "hybrid+priors" ablation rows and the
-# fallback when no model file is present). Chosen on the dev split.
+# Fusion and priors without the learned model (the "hybrid"/"hybrid+priors" ablation rows and
+# the fallback when no model file is present): hand-set, in units of the best BM25 score.
 DENSE_WEIGHT = 0.3
 PRIOR_WEIGHTS = {"src_named": 0.25, "src_rr": 0.5, "src_day_match": 0.3, "day_match": 0.1,
                  "period_match": 0.1}
