@@ -1,0 +1,63 @@
+"""The in-process Python API: one code path for streamed and plain answers, history as data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.assistant import Assistant, AssistantError
+from qa.types import Answer, Turn
+from tests.api_fixtures import make_assistant
+
+MADURO_BACKERS = ("Russia", "China", "Iran", "Syria", "Cuba", "Turkey")
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    return make_assistant(Path(tmp_path_factory.mktemp("assistant")))
+
+
+def test_ask_names_every_backer_with_a_verbatim_citation(assistant: Assistant) -> None:
+    answer = assistant.ask("which countries back Maduro?")
+    assert not answer.abstained
+    assert [item.text for item in answer.items] == list(MADURO_BACKERS)
+    body = assistant.get_article(answer.citations[0].article_id).body
+    for citation in answer.citations:
+        assert body[citation.start : citation.end] == citation.quote
+    assert "Maduro" in answer.citations[0].quote
+
+
+def test_ask_is_the_last_event_of_ask_stream(assistant: Assistant) -> None:
+    events = list(assistant.ask_stream("which countries back Maduro?"))
+    assert isinstance(events[-1], Answer)
+    assert all(not isinstance(e, Answer) for e in events[:-1])
+    plain = assistant.ask("which countries back Maduro?")
+    assert events[-1].answer == plain.answer
+    assert [c.quote for c in events[-1].citations] == [c.quote for c in plain.citations]
+
+
+def test_history_as_dicts_or_turns_gives_the_same_follow_up(assistant: Assistant) -> None:
+    first = assistant.ask("which countries back Maduro?")
+    as_dicts = [
+        {"role": "user", "content": "which countries back Maduro?"},
+        {"role": "assistant", "content": first.answer},
+    ]
+    as_turns = [Turn.model_validate(t) for t in as_dicts]
+    by_dicts = assistant.ask("What did Russia say?", history=as_dicts)
+    by_turns = assistant.ask("What did Russia say?", history=as_turns)
+    assert by_dicts.answer == by_turns.answer
+    assert not by_dicts.abstained
+    assert any("Russia" in c.quote for c in by_dicts.citations)
+
+
+def test_llm_mode_without_an_llm_is_a_clear_error(assistant: Assistant) -> None:
+    with pytest.raises(AssistantError, match="OPENAI_API_KEY or QA_LLM_BASE_URL"):
+        assistant.ask("which countries back Maduro?", mode="llm")
+
+
+def test_health_reports_the_index(assistant: Assistant) -> None:
+    health = assistant.health()
+    assert health["articles"] == len(assistant.list_articles()) >= 2
+    assert health["chunks"] >= health["articles"]
+    assert health["llm"] is None
