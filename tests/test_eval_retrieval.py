@@ -76,10 +76,12 @@ def test_harness_on_the_slice_has_the_documented_shape_and_quality(slice_index):
     full = report["metrics"]
     assert full == rows["full"]
     # Floors measured on this slice minus a margin: a regression in any stage breaks them.
-    assert full["hits@10"] >= 0.85
+    # Measured with qa/models/reranker.json: hits@10 0.978, hits@4 0.826, MAP 0.378,
+    # evidence recall 0.777 (46 queries, so one query moves hits by 0.022).
+    assert full["hits@10"] >= 0.90
     assert full["hits@4"] >= 0.75
-    assert full["map@10"] >= 0.30
-    assert full["evidence_recall@10"] >= 0.65
+    assert full["map@10"] >= 0.33
+    assert full["evidence_recall@10"] >= 0.70
     # the priors and the learned stages must not lose to plain BM25 on the slice
     assert full["map@10"] >= rows["bm25"]["map@10"]
     text = format_retrieval_report(report)

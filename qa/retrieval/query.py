@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 DAY_S = 86_400
 _MONTHS = {
@@ -138,24 +139,27 @@ def source_aliases(source: str) -> list[str]:
     return sorted((a for a in aliases if len(a) >= 3), key=len, reverse=True)
 
 
-def find_sources(question: str, source_names: list[str]) -> list[SourceMention]:
-    """Outlets named in the question, longest name first so "The Independent - Sports" wins
-    over "The Independent". Case-sensitive: "Fortune" the outlet, not "a fortune"."""
+@lru_cache(maxsize=8)
+def _source_matcher(source_names: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, list[str]]]:
+    """One alternation over every alias, longest first, so "The Independent - Sports" wins over
+    "The Independent" at the same position. Case-sensitive: "Fortune", not "a fortune"."""
     by_alias: dict[str, list[str]] = {}
     for source in source_names:
         for alias in source_aliases(source):
             by_alias.setdefault(alias, []).append(source)
-    taken: list[tuple[int, int]] = []
-    mentions: list[SourceMention] = []
-    for alias in sorted(by_alias, key=len, reverse=True):
-        for match in re.finditer(r"(?<![\w])" + re.escape(alias) + r"(?![\w])", question):
-            span = (match.start(), match.end())
-            if any(span[0] < end and start < span[1] for start, end in taken):
-                continue
-            taken.append(span)
-            mentions.extend(SourceMention(source, *span) for source in by_alias[alias])
-    # An alias shared by several outlets ("The Independent") names all of them.
-    return sorted(mentions, key=lambda m: m.start)
+    ordered = sorted(by_alias, key=len, reverse=True)
+    pattern = r"(?<![\w])(?:" + "|".join(re.escape(a) for a in ordered) + r")(?![\w])"
+    return re.compile(pattern), by_alias
+
+
+def find_sources(question: str, source_names: list[str]) -> list[SourceMention]:
+    """Outlets named in the question; an alias shared by several outlets ("The Independent")
+    names all of them."""
+    if not source_names:
+        return []
+    matcher, by_alias = _source_matcher(tuple(source_names))
+    return [SourceMention(source, match.start(), match.end())
+            for match in matcher.finditer(question) for source in by_alias[match.group(0)]]
 
 
 # --- dates ----------------------------------------------------------------------------------------
