@@ -25,6 +25,9 @@ from index.models import Article, Chunk
 from index.settings import Settings
 
 CATALOG_SUFFIX = "-articles"
+# Waits on a Chroma server: a write of one 1,000-chunk batch takes seconds even when busy.
+CHROMA_READ_TIMEOUT_S = 30.0
+CHROMA_CONNECT_TIMEOUT_S = 5.0
 _PAGE = 2000
 
 
@@ -130,7 +133,7 @@ def open_client(settings: Settings) -> Any:
         if parsed.scheme not in {"http", "https"} or not parsed.hostname:
             raise StoreError(f"QA_CHROMA_URL={settings.chroma_url!r} is not an http(s) URL")
         try:
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=parsed.hostname,
                 port=parsed.port or (443 if parsed.scheme == "https" else 8000),
                 ssl=parsed.scheme == "https",
@@ -140,8 +143,21 @@ def open_client(settings: Settings) -> Any:
             raise StoreUnavailableError(
                 f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
             ) from exc
+        _bound_http_waits(client)
+        return client
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _bound_http_waits(client: Any) -> None:
+    """chromadb's HttpClient waits forever (its httpx session has timeout=None): a frozen or
+    wedged server would hold every calling thread, e.g. the whole API threadpool. Bounded, a
+    hang becomes an httpx.TimeoutException (a TransportError, which the API maps to 503)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(CHROMA_READ_TIMEOUT_S, connect=CHROMA_CONNECT_TIMEOUT_S)
 
 
 class ArticleStore:
