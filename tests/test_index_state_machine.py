@@ -251,7 +251,19 @@ class IndexMachine(RuleBasedStateMachine):
 
 
 def run_machine(base: Settings, examples: int, steps: int, *, derandomize: bool) -> None:
+    import qa.retrieval.snapshot as snapshot_module
+
     machine = type("Machine", (IndexMachine,), {"base_settings": base})
+    # Searches re-check the store revision at most every REVISION_TTL_S (0.5 s) by design; steps
+    # follow each other faster, so check on every search to compare with the model exactly.
+    ttl, snapshot_module.REVISION_TTL_S = snapshot_module.REVISION_TTL_S, 0.0
+    try:
+        _run(machine, examples, steps, derandomize)
+    finally:
+        snapshot_module.REVISION_TTL_S = ttl
+
+
+def _run(machine: type, examples: int, steps: int, derandomize: bool) -> None:
     with shared_clients():
         run_state_machine_as_test(machine, settings=settings(
             max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
