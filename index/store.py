@@ -31,6 +31,15 @@ CHROMA_CONNECT_TIMEOUT_S = 5.0
 _PAGE = 2000
 
 
+# Writes made by this process. Readers may cache a revision check for a moment (other processes'
+# writes show up after that); a write made here must be seen at once, so it bumps this counter.
+_local_writes = 0
+
+
+def local_write_count() -> int:
+    return _local_writes
+
+
 class StoreError(RuntimeError):
     """The store cannot be used as asked (wrong model, unreachable server, …)."""
 
@@ -350,9 +359,11 @@ class ArticleStore:
         return True
 
     def bump_revision(self) -> None:
+        global _local_writes
         meta = dict(self._catalog.metadata or {})
         meta["revision"] = uuid.uuid4().hex
         self._catalog.modify(metadata=meta)
+        _local_writes += 1
 
     def orphan_chunk_ids(self) -> list[str]:
         """Chunks whose article has no catalog record (left by an interrupted first ingest)."""

@@ -26,7 +26,7 @@ import bm25s
 import numpy as np
 
 from index.settings import Settings
-from index.store import ArticleStore, open_client
+from index.store import ArticleStore, local_write_count, open_client
 from qa.retrieval.text import content_stems, split_sentences, tokenize, tokenize_many
 
 log = logging.getLogger(__name__)
@@ -264,19 +264,20 @@ class SnapshotCache:
 
     _lock = threading.Lock()
     _current: dict[Path, Snapshot] = {}  # noqa: RUF012 - process-wide on purpose
-    _checked: dict[Path, float] = {}  # noqa: RUF012 - monotonic time of the last revision check
+    _checked: dict[Path, tuple[float, int]] = {}  # noqa: RUF012 - (time, local writes) at check
     builds = 0  # how many times this process built (not loaded) a snapshot; tests read it
 
     @classmethod
     def get(cls, settings: Settings, store: ArticleStore) -> Snapshot:
         directory = (settings.bm25_path / store.name).resolve()
         current = cls._current.get(directory)
-        now = time.monotonic()
-        if current is not None and now - cls._checked.get(directory, 0.0) < REVISION_TTL_S:
+        now, writes = time.monotonic(), local_write_count()
+        checked_at, writes_then = cls._checked.get(directory, (0.0, -1))
+        if current is not None and writes == writes_then and now - checked_at < REVISION_TTL_S:
             return current
         revision = store.revision()
         if current is not None and current.revision == revision:
-            cls._checked[directory] = now
+            cls._checked[directory] = (now, writes)
             return current
         with cls._lock:
             current = cls._current.get(directory)
@@ -290,7 +291,7 @@ class SnapshotCache:
                 cls.builds += 1
                 save_snapshot(snapshot, directory)
             cls._current[directory] = snapshot
-            cls._checked[directory] = time.monotonic()
+            cls._checked[directory] = (time.monotonic(), writes)
             return snapshot
 
     @classmethod
