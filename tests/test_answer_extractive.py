@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,14 +11,14 @@ from hypothesis import strategies as st
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from index.settings import Settings
+from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
 from qa.answer.condense import condense_question
 from qa.answer.lists import detect_list_question
 from qa.answer.sentences import split_sentences
 from qa.types import Answer, Passage, Turn
 
-SEED = Path("/work/shared/seeds/000_c916e0b6f5cbe42a.txt")
+SEED = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
 BACKERS = ["Russia", "China", "Iran", "Syria", "Cuba", "Turkey"]
 BACKING_SENTENCE = (
     "Russia, China, Iran, Syria, Cuba and Turkey have voiced their backing for Maduro's government."

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index.settings import Settings
+from index.settings import MULTIHOP_DIR, Settings
 from qa.answer import extractive
 from qa.answer.extractive import ExtractiveAnswerer, parse_query
 from qa.types import Passage
 
-DATA = Path("/work/shared/data/multihop-rag")
+DATA = MULTIHOP_DIR
 TOP_K = 8
 
 
