@@ -275,6 +275,7 @@ def stored_article(article: Article, stored: dict) -> Article | None:
     return article if article_id in stored else None
 
 
+@pytest.mark.slow
 def test_cli_ingest_of_the_whole_catalogue_reports_and_exits_1(tmp_path: Path):
     """The real `qa ingest --json` (real embedding) over every hostile file in one folder:
     exit 1 (some inputs failed), one JSON report on stdout, no traceback, good files stored."""
