@@ -6,12 +6,14 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: serve test test-slow test-all lint bench eval-retrieval eval-answers clean
+.PHONY: serve test test-slow test-all lock lint bench eval-retrieval eval-answers clean
 
-$(STAMP): pyproject.toml
+LOCK    = requirements/lock.txt
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[test,bench]'
 	touch $(STAMP)
 
 serve: $(STAMP)  ## chat UI + API on http://127.0.0.1:7860 over the sample corpus
@@ -24,6 +26,15 @@ test-slow: $(STAMP)  ## browser, fuzzing, scale-out and full-size suites
 	$(BIN)/pytest -m slow -q
 
 test-all: test test-slow
+
+lock:  ## re-resolve from pyproject.toml in a scratch venv and rewrite the lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[test,bench]'
+	{ echo '# Exact versions the suite last passed with; the Makefile installs against them.'; \
+	  echo '# Refresh with: make lock (then run make test).'; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > $(LOCK)
+	rm -rf .lock-venv
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
