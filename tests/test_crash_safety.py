@@ -297,6 +297,8 @@ def clean(runner: Runner, slice_paths, tmp_path_factory) -> dict[str, Any]:
         out["delete_writes"] = result["writes"]
         out["deleted"] = runner.inspect(v1, slice_paths["v1"], out["delete_ids"])
         assert out["deleted"]["problems"] == [], out["deleted"]["problems"]
+    print(f"write calls in a clean run: ingest {out['v1_writes']}, update {out['v2_writes']}, "
+          f"delete {out['delete_writes']}")
     links = [a for a in out["v1"]["fingerprint"]["articles"] if a[3]]
     assert len(links) >= 2, "the syndicated copy should be linked to its original"
     return out

@@ -106,7 +106,7 @@ def test_fuzz_every_operation_no_5xx_and_schema_conformant(api_url: str) -> None
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_fuzz_1000_requests(api_url: str, tmp_path: Path) -> None:
-    assert_clean(fuzz(api_url, per_operation_and_mode=70), minimum=1000)
+    assert_clean(fuzz(api_url, per_operation_and_mode=110), minimum=1000)
 
 
 # --- hand-written hostile requests the generators do not reach ------------------------------------
