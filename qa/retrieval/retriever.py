@@ -148,9 +148,13 @@ class Retriever:
         final = ranking["final"]
         if not stages.diversity:
             order = np.argsort(-final, kind="stable")[:k]
-            return [Pick(int(rows[i]), float(final[i])) for i in order]
-        named = set(scores.sources) if stages.priors else set()
-        return select(scores.snap, rows, final, k, named, self.diversity_params(stages))
+            picks = [Pick(int(rows[i]), float(final[i])) for i in order]
+        else:
+            named = set(scores.sources) if stages.priors else set()
+            picks = select(scores.snap, rows, final, k, named, self.diversity_params(stages))
+        if stages.rerank and stages.bm25:
+            _keep_lexical_anchor(scores, rows, final, picks, k)
+        return picks
 
     def diversity_params(self, stages: Stages | str | None = None) -> DiversityParams:
         """The trained model's diversity settings when it ranks, else the fallback ones."""
@@ -182,6 +186,30 @@ class Retriever:
                     if name != "final"},
             also_reported_by=pick.also_reported_by,
         )
+
+
+def _keep_lexical_anchor(scores: QueryScores, rows: np.ndarray, final: np.ndarray,
+                        picks: list[Pick], k: int) -> None:
+    """The best BM25 chunk always makes the final k (it takes the last slot if the reranker
+    left it out). The reranker leans on dense features; when the embedding knows nothing of a
+    word (a name, a code, a rare term) the only chunk that contains it can be ranked last, and a
+    user searching for that word must still see it."""
+    if not len(rows) or not picks:
+        return
+    bm25 = scores.bm25[rows]
+    best = int(np.argmax(bm25))
+    if bm25[best] <= 0:
+        return
+    anchor = int(rows[best])
+    article = scores.snap.article_ids[anchor]
+    if any(p.row == anchor or scores.snap.article_ids[p.row] == article
+           or article in p.also_reported_by for p in picks):
+        return
+    pick = Pick(anchor, float(final[best]))
+    if len(picks) >= k:
+        picks[-1] = pick
+    else:
+        picks.append(pick)
 
 
 def _fuse(scores: QueryScores, rows: np.ndarray, stages: Stages) -> np.ndarray:
