@@ -23,6 +23,7 @@ from qa.api import (
     create_app,
 )
 from qa.client import iter_sse
+from qa.retrieval.snapshot import REVISION_TTL_S
 from qa.types import Answer, SearchResult
 from tests.api_fixtures import (
     SEED_QUESTION,
@@ -516,6 +517,10 @@ def test_chroma_down_is_503_and_recovers_after_restart(tmp_path: Path) -> None:
             assert client.post(f"{API}/answer", json={"question": SEED_QUESTION}).status_code \
                 == 200
             chroma.stop()
+            # Searches reuse the loaded snapshot and re-check Chroma's revision at most every
+            # REVISION_TTL_S, so for that long an answer can still come from memory; after it
+            # every request must reach Chroma and report it down.
+            time.sleep(REVISION_TTL_S + 0.2)
             for method, path, body in [("POST", f"{API}/answer", {"question": SEED_QUESTION}),
                                        ("POST", f"{API}/search", {"question": SEED_QUESTION}),
                                        ("GET", f"{API}/articles", None),
