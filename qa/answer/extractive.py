@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.injection import looks_like_injection
+from qa.answer.lead import asks_for_a_name, best_name, lead_sentences
 from qa.answer.lists import (
     ListQuery,
     capitalised_words,
@@ -125,9 +126,9 @@ class ExtractiveAnswerer:
         if not self.answerable(query, scored, threshold):
             answer = abstain(query, passages, scored)
         else:
-            answer = list_answer(query, passages, scored, threshold)
-            if answer is None:
-                answer = sentence_answer(query, passages, scored)
+            answer = (list_answer(query, passages, scored, threshold)
+                      or name_answer(query, passages, scored)
+                      or sentence_answer(query, passages, scored))
         answer.timings_ms["answer"] = (time.perf_counter() - started) * 1000
         return answer
 
@@ -230,6 +231,25 @@ def sentence_answer(query: Query, passages: list[Passage], scored: list[Scored])
     return Answer(
         question=query.text,
         answer=text,
+        citations=citations,
+        also_reported_by=also_reported_by(citations, passages),
+    )
+
+
+def name_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer | None:
+    """"Who …?" / "Which company …?": the name first, cited to the sentences that say it."""
+    if not asks_for_a_name(query.text):
+        return None
+    candidate = best_name(query.text, passages, _ranked(scored))
+    if candidate is None:
+        return None
+    citations = _cite(lead_sentences(candidate, pick_sentences(scored)), passages)
+    naming = [c for c in citations if candidate.text in c.quote] or citations[:1]
+    markers = "".join(f"[{c.n}]" for c in naming)
+    support = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    return Answer(
+        question=query.text,
+        answer=f"**{candidate.text}** {markers}.\n\n{support}",
         citations=citations,
         also_reported_by=also_reported_by(citations, passages),
     )

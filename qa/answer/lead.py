@@ -1,0 +1,175 @@
+"""Entity-first answers for questions that ask for one name ("Who is …", "Which company …").
+
+A multi-hop news question describes its answer through facts from several articles ("the
+company Wired says ran a Prime sale and The Verge says dominates e-readers"). The answer is the
+name those facts share. So: read capitalised names out of the best-scoring sentences, drop the
+names the question itself uses (they describe, they do not answer) and the outlets, and rank the
+rest by how relevant the sentences naming them are and by how many of the retrieved articles
+name them. The answer then *starts* with that name, cited to the sentences that say it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from qa.answer.lists import capitalised_words, find_entities, normalise_item
+from qa.answer.sentences import Sentence, split_sentences
+from qa.answer.terms import STOPWORDS, word_set, words
+from qa.types import Passage
+
+# "Who …", "Which company …", "What institution …", but not "What is …" / "What did … say"
+# (those ask for a description) nor yes/no questions.
+_WHO = re.compile(r"^\s*who\b", re.I)
+_WHICH_NOUN = re.compile(r"^\s*(?:which|what)\s+([a-z][a-z\-]*)\b", re.I)
+_NOT_A_NOUN = word_set(
+    """is are was were do does did has have had will would can could should may might must
+    about of"""
+)
+# Capitalised words that are not names (months, days, titles) or that every article carries.
+_NOT_NAMES = word_set(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday mr mrs ms dr the a an i it he she
+    they we this that these those but and or in on at for as if when while after before"""
+)
+
+SENTENCES_READ = 8  # best-scoring sentences whose names are candidates
+SENTENCE_FLOOR = 0.5  # ... each at least this share of the best sentence's score
+W_ARTICLES = 0.35  # weight per other retrieved article that names the candidate
+W_PERSON = 0.25  # "who" questions: bonus for a multi-word name (a person, not an acronym)
+MAX_LEAD_CITATIONS = 3
+
+
+class ScoredSentence(Protocol):
+    passage_index: int
+    sentence: Sentence
+    score: float
+
+
+@dataclass
+class Candidate:
+    text: str
+    score: float = 0.0
+    sentences: list[ScoredSentence] = field(default_factory=list)
+
+
+def asks_for_a_name(question: str) -> bool:
+    if _WHO.match(question):
+        return True
+    match = _WHICH_NOUN.match(question)
+    return bool(match) and match.group(1).lower() not in _NOT_A_NOUN
+
+
+def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentence]
+              ) -> Candidate | None:
+    """The name the best sentences agree on, with the sentences that name it (best first)."""
+    if not ranked:
+        return None
+    floor = SENTENCE_FLOOR * ranked[0].score
+    reading = [s for s in ranked[:SENTENCES_READ] if s.score >= floor]
+    known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
+    excluded = _question_words(question) | _outlet_words(passages)
+    candidates: dict[str, Candidate] = {}
+    for item in reading:
+        for entity in find_entities(item.sentence.text, known):
+            name = _strip_possessive(entity.text.removeprefix("The ").strip())
+            tokens = words(name)
+            if not tokens or set(tokens) & excluded or all(t in _NOT_NAMES for t in tokens):
+                continue
+            candidate = candidates.setdefault(normalise_item(name), Candidate(name))
+            if all(item is not s for s in candidate.sentences):
+                candidate.sentences.append(item)
+                candidate.score += item.score
+    if not candidates:
+        return None
+    _merge_short_forms(candidates)
+    _expand_short_names(candidates, passages, known, excluded)
+    person_bonus = W_PERSON if _WHO.match(question) else 0.0
+    for candidate in candidates.values():
+        articles = _articles_naming(candidate.text, passages)
+        candidate.score += W_ARTICLES * max(0, len(articles) - 1)
+        if len(candidate.text.split()) > 1:
+            candidate.score += person_bonus
+    return max(candidates.values(), key=lambda c: c.score)
+
+
+def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The best sentences that name the candidate (one per article first), then the best
+    sentences overall (they hold the facts the question asks about); at most
+    MAX_LEAD_CITATIONS."""
+    naming: list[ScoredSentence] = []
+    seen_passages: set[int] = set()
+    for item in candidate.sentences:
+        if item.passage_index not in seen_passages:
+            naming.append(item)
+            seen_passages.add(item.passage_index)
+    chosen = naming[:2]
+    for item in best:
+        if len(chosen) >= MAX_LEAD_CITATIONS:
+            break
+        if all(item is not c for c in chosen):
+            chosen.append(item)
+    return chosen
+
+
+def _strip_possessive(name: str) -> str:
+    return re.sub(r"['’]s?$", "", name)
+
+
+def _expand_short_names(candidates: dict[str, Candidate], passages: list[Passage],
+                        known: frozenset[str], excluded: set[str]) -> None:
+    """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
+    ("Sam Altman", "Federal Reserve"): the full name is what a reader (and a grader) expects."""
+    full_names: dict[str, int] = {}
+    for passage in passages:
+        for sentence in split_sentences(passage.text):
+            for entity in find_entities(sentence.text, known):
+                name = _strip_possessive(entity.text.removeprefix("The ").strip())
+                tokens = words(name)
+                if len(tokens) > 1 and not set(tokens) & (excluded | STOPWORDS | _NOT_NAMES):
+                    full_names[name] = full_names.get(name, 0) + 1
+    for candidate in candidates.values():
+        if " " in candidate.text:
+            continue
+        short = candidate.text
+        matches = [(count, name) for name, count in full_names.items()
+                   if name.split()[-1] == short
+                   or (len(short) >= 3 and short.isalpha()
+                       and name.split()[0].startswith(short) and name.split()[0] != short)]
+        if matches:
+            candidate.text = max(matches)[1]
+
+
+def _question_words(question: str) -> set[str]:
+    return {w for w in words(question) if w not in STOPWORDS}
+
+
+def _outlet_words(passages: list[Passage]) -> set[str]:
+    return {w for p in passages for w in words(p.source)} - STOPWORDS
+
+
+def _articles_naming(name: str, passages: list[Passage]) -> set[str]:
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return {p.article_id for p in passages if pattern.search(p.text)}
+
+
+def _merge_short_forms(candidates: dict[str, Candidate]) -> None:
+    """"Altman" and "Sam Altman" are one person: the longer name takes the shorter's sentences
+    (and score) when the shorter is its last word(s). Not the first: "Apple" is not "Apple
+    Watch"."""
+    keys = sorted(candidates, key=lambda k: len(k.split()))
+    for short in keys:
+        short_words = short.split()
+        for long in keys:
+            long_words = long.split()
+            if len(long_words) <= len(short_words) or long not in candidates:
+                continue
+            if long_words[-len(short_words):] == short_words:
+                target, source = candidates[long], candidates.pop(short)
+                for item in source.sentences:
+                    if all(item is not s for s in target.sentences):
+                        target.sentences.append(item)
+                        target.score += item.score
+                target.sentences.sort(key=lambda s: s.score, reverse=True)
+                break
