@@ -312,3 +312,85 @@ def test_p50_under_200_ms_for_8_passages(answerer: ExtractiveAnswerer, body: str
             answerer.answer(question, eight)
             timings.append((time.perf_counter() - started) * 1000)
     assert statistics.median(timings) < 200
+
+
+# --- name-first answers ("Who …", "Which company …") ------------------------------------------
+def _passage(article_id: str, text: str, source: str = "Wire") -> Passage:
+    return Passage(chunk_id=f"{article_id}-0", article_id=article_id, text=text, start=0,
+                   end=len(text), title=f"Story {article_id}", source=source)
+
+
+def test_who_question_answer_starts_with_the_name_cited(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    answer = answerer.answer("Who called Guaido's declaration an attempted coup?", passages)
+
+    lead = answer.answer.split("\n")[0]
+    assert lead.startswith("**Alexei Pushkov** [1]"), lead
+    assert "Pushkov" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
+def test_the_name_several_articles_share_beats_a_name_in_one(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    passages = [
+        _passage("a", "The board ousted Sam Altman from the AI lab on Friday. It met Thursday. "
+                      "Investors were stunned by the sudden ouster of the chief executive.",
+                 source="Fortune"),
+        _passage("b", "The ouster of Altman shocked Silicon Valley, where Altman is a prominent "
+                      "voice on artificial intelligence. Satya Nadella said Microsoft remained "
+                      "committed.", source="TechCrunch"),
+    ]
+    question = ("Who is the prominent Silicon Valley voice on artificial intelligence whose "
+                "ouster from the AI lab was reported by Fortune and TechCrunch?")
+    answer = answerer.answer(question, passages)
+
+    assert answer.answer.startswith("**Sam Altman**"), answer.answer  # full name, not "Altman"
+    assert {c.article_id for c in answer.citations} == {"a", "b"}
+    assert all(p.text[c.start:c.end] == c.quote for c in answer.citations
+               for p in passages if p.article_id == c.article_id)
+
+
+def test_names_the_question_uses_are_not_the_answer(answerer: ExtractiveAnswerer) -> None:
+    passages = [_passage("a", "OpenAI said on Monday that Mira Murati would lead OpenAI for now "
+                              "as interim chief executive of the company.")]
+    answer = answerer.answer("Who will lead OpenAI as interim chief executive?", passages)
+    assert answer.answer.startswith("**Mira Murati**"), answer.answer
+
+
+def test_descriptive_questions_get_sentences_not_a_name(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    answer = answerer.answer("What did Pushkov call Guaido's declaration?", passages)
+    assert not answer.answer.startswith("**")
+
+
+# --- follow-ups offline ----------------------------------------------------------------------
+GUAIDO_SENTENCE = ("Besides the U.S., Canada, much of Latin America and many countries in Europe "
+                   "have thrown their support behind Guaido.")
+
+
+@pytest.mark.parametrize(("follow_up", "expected"), [
+    ("And which back Guaido?", "which countries back Guaido?"),  # the kind asked for carries
+    ("and China?", "and China? (Maduro)"),  # a fragment leans on the previous names
+    ("what did they say?", "what did they say? (Maduro)"),
+    ("What did Russia say?", "What did Russia say?"),  # a full question of its own
+    ("And which companies back Guaido?", "And which companies back Guaido?"),
+])
+def test_offline_condense_of_list_follow_ups(follow_up: str, expected: str) -> None:
+    history = [Turn(role="user", content="which countries back Maduro?"),
+               Turn(role="assistant", content="- Russia [1]")]
+    assert condense_question(follow_up, history) == expected
+
+
+def test_follow_up_which_back_guaido_cites_the_support_sentence(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    history = [Turn(role="user", content="which countries back Maduro?"),
+               Turn(role="assistant", content="- Russia [1]")]
+    answer = answerer.answer(condense_question("And which back Guaido?", history), passages)
+
+    assert [c.quote for c in answer.citations] == [GUAIDO_SENTENCE]  # "support" matches "back"
+    assert [item.text for item in answer.items] == ["U.S.", "Canada"]
+    assert_verbatim(answer, body, passages)

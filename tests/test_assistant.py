@@ -51,6 +51,20 @@ def test_history_as_dicts_or_turns_gives_the_same_follow_up(assistant: Assistant
     assert any("Russia" in c.quote for c in by_dicts.citations)
 
 
+def test_offline_follow_up_and_which_back_guaido(assistant: Assistant) -> None:
+    """The conversation from the product brief, offline: the follow-up asks for countries too,
+    about Guaido, and cites the sentence that says who supports him."""
+    first = assistant.ask("which countries back Maduro?")
+    history = [{"role": "user", "content": "which countries back Maduro?"},
+               {"role": "assistant", "content": first.answer}]
+    answer = assistant.ask("And which back Guaido?", history=history)
+    assert answer.standalone_question == "which countries back Guaido?"
+    assert not answer.abstained
+    quotes = [c.quote for c in answer.citations]
+    assert any("thrown their support behind Guaido" in q for q in quotes), quotes
+    assert "Canada" in answer.answer
+
+
 def test_llm_mode_without_an_llm_is_a_clear_error(assistant: Assistant) -> None:
     with pytest.raises(AssistantError, match="OPENAI_API_KEY or QA_LLM_BASE_URL"):
         assistant.ask("which countries back Maduro?", mode="llm")

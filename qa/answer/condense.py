@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qa.answer.lists import find_entities
+from qa.answer.lists import detect_list_question, find_entities
 from qa.answer.terms import word_set, words
 from qa.types import Turn
 
@@ -41,6 +41,10 @@ _ANAPHORA = word_set(
     """
 )
 _FOLLOW_UP_START = re.compile(r"^\s*(?:and|what about|how about|what of|also|but)\b", re.I)
+# "which" straight before a verb ("which back …"), not before a noun or an auxiliary.
+_BARE_WHICH = re.compile(
+    r"^\s*(which)\s+(?!(?:is|are|was|were|do|does|did|has|have|had|will|would|can|could|of|"
+    r"about|one|ones)\b)(?=[a-z])", re.I)
 _QUESTION_WORDS = word_set(
     """
     what which who whom whose when where why how is are was were do does did
@@ -67,15 +71,36 @@ def _leans_on_history(question: str) -> bool:
     return not _names_and_dates(question)
 
 
+def _is_fragment(question: str) -> bool:
+    """"and China?", "what about Russia?": no question of its own after the follow-up word."""
+    rest = _FOLLOW_UP_START.sub("", question, count=1).strip()
+    return not rest or rest.split()[0].lower() not in _QUESTION_WORDS
+
+
+def _with_previous_kind(question: str, previous: str) -> str:
+    """"And which back Guaido?" after "which countries back Maduro?" asks for countries too:
+    "which countries back Guaido?"."""
+    asked = detect_list_question(previous)
+    rest = re.sub(r"^\s*(?:and|but|also)\b[\s,]*", "", question, flags=re.I)
+    match = _BARE_WHICH.match(rest)
+    if asked is None or match is None or detect_list_question(rest) is not None:
+        return question
+    return f"{match.group(1)} {asked.kind} {rest[match.end():]}"
+
+
 def condense_offline(question: str, history: list[Turn]) -> str:
     previous = next((t.content for t in reversed(history) if t.role == "user"), "")
     if not previous or not _leans_on_history(question):
         return question
-    asked = question.lower()
+    rewritten = _with_previous_kind(question, previous)
+    has_anaphora = bool(set(words(question)) & _ANAPHORA)
+    if _names_and_dates(question) and not has_anaphora and not _is_fragment(question):
+        return rewritten  # a full question about a name of its own: carry no other names
+    asked = rewritten.lower()
     carried = [x for x in _names_and_dates(previous) if x.lower() not in asked]
     if not carried:
-        return question
-    return f"{question.strip()} ({', '.join(carried)})"
+        return rewritten
+    return f"{rewritten.strip()} ({', '.join(carried)})"
 
 
 def condense_question(

@@ -33,7 +33,7 @@ from qa.answer.lists import (
     normalise_item,
 )
 from qa.answer.sentences import Sentence, split_sentences
-from qa.answer.terms import STOPWORDS, Idf, stems, words
+from qa.answer.terms import STOPWORDS, SYNONYM_WEIGHT, Idf, stems, synonyms, words
 from qa.answer.vectors import SentenceVectors
 from qa.types import Answer, AnswerItem, Citation, Passage, Turn
 
@@ -159,7 +159,7 @@ class ExtractiveAnswerer:
         total = sum(weights.values())
         title_stems = [set(stems(f"{p.title} {p.source}")) for p in passages]
         for item in scored:
-            found = sum(w for t, w in weights.items() if t in item.stems)
+            found = sum(w * _match(t, item.stems) for t, w in weights.items())
             in_title = sum(
                 w for t, w in weights.items()
                 if t not in item.stems and t in title_stems[item.passage_index]
@@ -175,6 +175,12 @@ class ExtractiveAnswerer:
             item.score = item.relevance + W_RETRIEVAL / (1.0 + item.passage_index)
         return scored
 
+
+
+def _match(term: str, sentence_stems: set[str]) -> float:
+    if term in sentence_stems:
+        return 1.0
+    return SYNONYM_WEIGHT if synonyms(term) & sentence_stems else 0.0
 
 
 def add_cosines(vectors: SentenceVectors, question: str, scored: list[Scored]) -> None:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from qa.answer.lists import capitalised_words, find_entities, normalise_item
+from qa.answer.lists import capitalised_words, find_entities, name_spans, normalise_item
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.terms import STOPWORDS, word_set, words
 from qa.types import Passage
@@ -38,7 +38,15 @@ SENTENCES_READ = 8  # best-scoring sentences whose names are candidates
 SENTENCE_FLOOR = 0.5  # ... each at least this share of the best sentence's score
 W_ARTICLES = 0.35  # weight per other retrieved article that names the candidate
 W_PERSON = 0.25  # "who" questions: bonus for a multi-word name (a person, not an acronym)
+W_SUBJECT = 0.1  # share of a sentence's score added for being its first name
 MAX_LEAD_CITATIONS = 3
+# Words that make a capitalised name an organisation or a place rather than a person.
+_INSTITUTION_WORDS = word_set(
+    """council committee party federation ministry inc corp co ltd association bank
+    university agency department government league union court congress senate parliament
+    assembly commission office group company board house club team fund reserve street
+    news times post journal"""
+)
 
 
 class ScoredSentence(Protocol):
@@ -72,7 +80,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     excluded = _question_words(question) | _outlet_words(passages)
     candidates: dict[str, Candidate] = {}
     for item in reading:
-        for entity in find_entities(item.sentence.text, known):
+        for position, entity in enumerate(find_entities(item.sentence.text, known)):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
             tokens = words(name)
             if not tokens or set(tokens) & excluded or all(t in _NOT_NAMES for t in tokens):
@@ -80,7 +88,8 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
             candidate = candidates.setdefault(normalise_item(name), Candidate(name))
             if all(item is not s for s in candidate.sentences):
                 candidate.sentences.append(item)
-                candidate.score += item.score
+                # The sentence's first name is usually its subject, the one it is about.
+                candidate.score += item.score * (1.0 + W_SUBJECT * (position == 0))
     if not candidates:
         return None
     _merge_short_forms(candidates)
@@ -89,9 +98,11 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     for candidate in candidates.values():
         articles = _articles_naming(candidate.text, passages)
         candidate.score += W_ARTICLES * max(0, len(articles) - 1)
-        if len(candidate.text.split()) > 1:
+        if _looks_like_a_person(candidate.text):
             candidate.score += person_bonus
-    return max(candidates.values(), key=lambda c: c.score)
+    winner = max(candidates.values(), key=lambda c: c.score)
+    winner.sentences = _naming_sentences(winner.text, ranked)
+    return winner
 
 
 def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[ScoredSentence]:
@@ -113,6 +124,40 @@ def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[Sco
     return chosen
 
 
+def _full_names(passages: list[Passage], excluded: set[str]) -> dict[str, int]:
+    """Multi-word names in the passages and how often each occurs. A sentence's first word is
+    capitalised anyway: it belongs to the name only if the passages never write it in lower
+    case ("Alexei Pushkov said" keeps "Alexei"; "Investors Stunned" loses "Investors")."""
+    lower_case = set(re.findall(r"\b[a-z][a-z'’\-]*\b", "\n".join(p.text for p in passages)))
+    counts: dict[str, int] = {}
+    for passage in passages:
+        for sentence in split_sentences(passage.text):
+            for span, start in name_spans(sentence.text):
+                name = _strip_possessive(span.removeprefix("The ").strip())
+                first, _, rest = name.partition(" ")
+                at_start = not sentence.text[:start].strip(" \"“(")
+                if at_start and first.lower() in lower_case:
+                    name = rest
+                tokens = words(name)
+                if len(tokens) > 1 and not set(tokens) & excluded:
+                    counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _looks_like_a_person(name: str) -> bool:
+    """Two or more words, none of them institutional, not an acronym: "Alexei Pushkov"."""
+    tokens = name.split()
+    return (len(tokens) > 1 and not name.isupper()
+            and not {t.lower() for t in tokens} & _INSTITUTION_WORDS)
+
+
+def _naming_sentences(name: str, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+    """Every scored sentence (best first) that says the name or its last word."""
+    forms = {name, name.split()[-1]}
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + r")\b")
+    return [item for item in ranked if pattern.search(item.sentence.text)]
+
+
 def _strip_possessive(name: str) -> str:
     return re.sub(r"['’]s?$", "", name)
 
@@ -121,14 +166,7 @@ def _expand_short_names(candidates: dict[str, Candidate], passages: list[Passage
                         known: frozenset[str], excluded: set[str]) -> None:
     """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
     ("Sam Altman", "Federal Reserve"): the full name is what a reader (and a grader) expects."""
-    full_names: dict[str, int] = {}
-    for passage in passages:
-        for sentence in split_sentences(passage.text):
-            for entity in find_entities(sentence.text, known):
-                name = _strip_possessive(entity.text.removeprefix("The ").strip())
-                tokens = words(name)
-                if len(tokens) > 1 and not set(tokens) & (excluded | STOPWORDS | _NOT_NAMES):
-                    full_names[name] = full_names.get(name, 0) + 1
+    full_names = _full_names(passages, excluded | STOPWORDS | _NOT_NAMES)
     for candidate in candidates.values():
         if " " in candidate.text:
             continue

@@ -118,6 +118,11 @@ def _trim_name(text: str) -> str:
     return text
 
 
+def name_spans(text: str) -> list[tuple[str, int]]:
+    """Every capitalised span (trimmed) and its start, sentence starts included."""
+    return [(_trim_name(m.group(0)), m.start()) for m in _NAME.finditer(text)]
+
+
 def find_entities(sentence: str, known_names: frozenset[str] = frozenset()) -> list[Entity]:
     """Capitalised name spans in `sentence`.
 

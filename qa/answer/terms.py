@@ -35,6 +35,25 @@ STOPWORDS = word_set(
     """
 )
 
+# Stems that news copy uses interchangeably for one relation ("Russia backs Maduro", "… have
+# thrown their support behind Guaido"). A question term matches a sentence holding any stem
+# of its group (at SYNONYM_WEIGHT): a small hand list, since no offline paraphrase model ships.
+SYNONYM_GROUPS = [
+    {"back", "support", "endors", "recogn", "recognis"},
+    {"oppos", "reject", "condemn", "denounc"},
+    {"oust", "fire", "dismiss", "remov", "sack"},
+    {"buy", "acquir", "purchas", "takeov"},
+    {"sue", "lawsuit"},
+    {"ban", "prohibit"},
+]
+SYNONYM_WEIGHT = 0.8
+_SYNONYMS = {stem: frozenset(group - {stem}) for group in SYNONYM_GROUPS for stem in group}
+
+
+def synonyms(stem: str) -> frozenset[str]:
+    return _SYNONYMS.get(stem, frozenset())
+
+
 _stemmer = Stemmer.Stemmer("english")
 
 
