@@ -1,0 +1,215 @@
+"""Errors as JSON (the OpenAI error shape plus the request `field`), the request body size
+limit, and the bearer-key dependency."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from index.store import StoreUnavailableError
+from qa.api.schemas import MAX_BODY_BYTES
+from qa.assistant import AssistantError
+
+log = logging.getLogger("qa.api")  # the name it logged under before the package split
+
+# Chroma server unreachable (httpx under chromadb's HttpClient), or our store saying so.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    StoreUnavailableError,
+    httpx.TransportError,
+    ConnectionError,
+)
+
+
+# --- errors -------------------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    message: str
+    type: str = Field(description="invalid_request_error, authentication_error, …")
+    field: str | None = Field(default=None, description="The request field at fault.")
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    error: ErrorBody
+
+
+
+def error_body(
+    status: int, message: str, field: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    kind = {
+        401: "authentication_error", 404: "not_found_error", 503: "service_unavailable"
+    }.get(status, "invalid_request_error")
+    error = ErrorBody(message=message, type=kind, field=field, code=code)
+    return ErrorResponse(detail=message, error=error).model_dump()
+
+
+def error_response(
+    status: int, message: str, *, field: str | None = None, code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, field, code), status_code=status,
+                        headers=headers)
+
+
+class ApiError(HTTPException):
+    """An HTTPException that names the request field at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(status, message)
+        self.field = field
+        self.code = code
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str]:
+    first = errors[0]
+    field = _field_name(tuple(first.get("loc", ())))
+    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    if first.get("type") == "json_invalid":
+        return "body", f"request body is not valid JSON: {msg}"
+    if first.get("type") == "missing":
+        return field, f"{field}: field required"
+    return field, f"{field}: {msg}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        field, message = _validation_message(errors) if errors else ("body", "invalid request")
+        body = error_body(422, message, field, "invalid_value")
+        body["errors"] = [
+            {"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+            for e in errors
+        ]
+        return JSONResponse(body, status_code=422)
+
+    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # starlette names only the first route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        return error_response(
+            exc.status_code, str(exc.detail), field=getattr(exc, "field", None),
+            code=getattr(exc, "code", None), headers=headers,
+        )
+
+    async def on_assistant(_: Request, exc: AssistantError) -> JSONResponse:
+        return error_response(400, str(exc), field="mode" if "mode" in str(exc) else None)
+
+    async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        where = request.app.state.settings.chroma_url or "the embedded index"
+        log.warning("Chroma unavailable: %s: %s", type(exc).__name__, exc)
+        return error_response(
+            503, f"the article index is unavailable (Chroma server at {where} cannot be "
+            f"reached: {type(exc).__name__}); retry in a few seconds",
+            code="index_unavailable", headers={"Retry-After": "5"},
+        )
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(AssistantError, on_assistant)
+    for error_type in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error_type, on_unavailable)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        400: "The request cannot be served as asked (or its body cannot be parsed).",
+        401: "Missing or wrong bearer key (when QA_API_KEY is set).",
+        422: "A request field is invalid; `error.field` names it.",
+        503: "The Chroma server cannot be reached.",
+    }.items()
+}
+
+
+def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
+    texts = {404: "No such article.",
+             413: "Upload too large.", 415: "Unsupported file or content type."}
+    return {**ERROR_RESPONSES,
+            **{code: {"model": ErrorResponse, "description": texts[code]} for code in extra}}
+
+
+# --- body size --------------------------------------------------------------------------------
+class BodyLimitMiddleware:
+    """413 for /api and /v1 request bodies over `limit` bytes, declared or streamed."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(("/api/", "/v1/")):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.limit:
+            await self._reject(scope, receive, send, int(declared))
+            return
+        seen = 0
+
+        async def counting_receive() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise ApiError(413, _too_large(seen, self.limit), field="body",
+                               code="too_large")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _reject(self, scope: dict, receive: Callable, send: Callable, size: int) -> None:
+        response = error_response(413, _too_large(size, self.limit), field="body",
+                                  code="too_large")
+        await response(scope, receive, send)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"request body is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB"
+
+
+# --- auth ---------------------------------------------------------------------------------------
+def _auth_dependency(api_key: str) -> Callable[..., None]:
+    bearer = HTTPBearer(auto_error=False, description="QA_API_KEY")
+
+    def require_key(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    ) -> None:
+        given = credentials.credentials if credentials else ""
+        if not secrets.compare_digest(given.encode(), api_key.encode()):
+            error = ApiError(
+                401,
+                "missing bearer key" if not given else "wrong bearer key",
+                field="Authorization", code="invalid_api_key",
+            )
+            error.headers = {"WWW-Authenticate": "Bearer"}
+            raise error
+
+    return require_key

@@ -1,0 +1,107 @@
+"""The OpenAI-compatible chat completion and model list models (/v1)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qa.api.schemas import MAX_HISTORY_TURNS, Filters, Mode, _check_unicode
+from qa.types import Answer, Citation
+
+MODEL_ID = "newsqa"
+# OpenAI `model` names: the plain id answers like the default mode; the suffixed ones pin a mode.
+MODEL_MODES: dict[str, Literal["extractive", "llm"] | None] = {
+    MODEL_ID: None,
+    f"{MODEL_ID}-extractive": "extractive",
+    f"{MODEL_ID}-llm": "llm",
+}
+
+
+# --- OpenAI-compatible schemas ------------------------------------------------------------------
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """Plain text of the message (text parts of a multi-part content list, joined)."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(
+            str(part.get("text", "")) for part in self.content if part.get("type") == "text"
+        )
+
+
+class ChatCompletionRequest(Filters):
+    # temperature, max_tokens, … are accepted and unused
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    model: str = Field(default=MODEL_ID, description=f"{', '.join(MODEL_MODES)}; others = default.")
+    _model_is_text = field_validator("model")(_check_unicode)  # echoed back in the reply
+    messages: list[ChatMessage] = Field(
+        min_length=1, max_length=4 * MAX_HISTORY_TURNS,
+        description="The last user message is the question; earlier user/assistant messages "
+        "are the history (system messages are ignored).",
+    )
+    stream: bool = False
+    mode: Mode | None = Field(default=None, description="Overrides the mode the model implies.")
+
+
+class ChatResponseMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatResponseMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    citations: list[Citation] = Field(description="The sources behind the [n] markers.")
+    answer: Answer = Field(description="The full newsqa Answer.")
+
+
+class ChatDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChatChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: Literal["stop"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One `data:` line of a streamed completion; the last one carries citations + answer."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChatChunkChoice]
+    citations: list[Citation] | None = None
+    answer: Answer | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "newsqa"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

@@ -1,0 +1,355 @@
+"""The routes: questions (/answer, /search), articles (list, get, ingest, delete), health,
+and the OpenAI-compatible /v1 routes. Each `_add_*` function registers its routes on a
+router that `create_app` includes."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from index.ingest import IngestReport
+from index.loaders import SUPPORTED_SUFFIXES, decode_bytes, load_file
+from index.models import Article, LoadProblem
+from index.settings import Settings
+from qa.api.errors import ERROR_RESPONSES, ApiError, _responses, _too_large
+from qa.api.openai_schemas import (
+    MODEL_MODES,
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionRequest,
+    ChatResponseMessage,
+    ModelCard,
+    ModelList,
+)
+from qa.api.schemas import (
+    MAX_HISTORY_TURNS,
+    MAX_TURN_CHARS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FILES,
+    AnswerRequest,
+    ArticleDetail,
+    ArticleList,
+    ArticleSummary,
+    Deleted,
+    Health,
+    IngestResponse,
+    LLMHealth,
+    RecordsRequest,
+    SearchRequest,
+    _check_question,
+)
+from qa.api.streaming import (
+    _answer_sse,
+    _chat_sse,
+    _first_event,
+    _last_event,
+    sse_event_schema,
+)
+from qa.assistant import Assistant
+from qa.types import Answer, SearchResult, Turn
+
+LLM_PROBE_TTL_S = 30.0
+LLM_PROBE_TIMEOUT_S = 2.0
+
+
+def _assistant(request: Request) -> Assistant:
+    return request.app.state.assistant
+
+
+def _add_question_routes(router: APIRouter) -> None:
+    @router.post(
+        "/answer", response_model=Answer, tags=["questions"], responses={
+            **_responses(),
+            200: {"description": "The Answer, or an SSE stream when `stream` is true: "
+                  "`delta` and `replace` events carry StreamText, `answer` an Answer, "
+                  "`error` a StreamError.",
+                  "content": {"text/event-stream": {"schema": sse_event_schema(
+                      ["delta", "replace", "answer", "error"],
+                      "JSON: StreamText (delta, replace), Answer (answer) or StreamError.")}}},
+        },
+    )
+    async def answer(body: AnswerRequest, request: Request) -> Any:
+        """Answer a question with cited passages (SSE stream with `stream: true`)."""
+        events = _assistant(request).ask_stream(
+            body.question, history=body.history, mode=body.mode, **body.options()
+        )
+        first = await _first_event(events)
+        if body.stream:
+            return EventSourceResponse(_answer_sse(first, events))
+        return await run_in_threadpool(_last_event, first, events)
+
+    @router.post("/search", response_model=SearchResult, tags=["questions"],
+                 responses=_responses())
+    def search(body: SearchRequest, request: Request) -> SearchResult:
+        """The passages retrieval finds for a question, with per-stage scores."""
+        return _assistant(request).search(body.question, **body.options())
+
+
+def _add_article_routes(router: APIRouter) -> None:
+    @router.get("/articles", response_model=ArticleList, tags=["articles"],
+                responses=_responses())
+    def list_articles(
+        request: Request,
+        q: str | None = Query(default=None, max_length=200, description="Words in the title."),
+        limit: int = Query(default=100, ge=1, le=1000),
+        offset: int = Query(default=0, ge=0),
+    ) -> ArticleList:
+        """Stored articles, newest first; `q` keeps those whose title has every word of it."""
+        records = _assistant(request).list_articles()
+        words = (q or "").lower().split()
+        matching = [r for r in records if all(w in r.title.lower() for w in words)]
+        page = matching[offset: offset + limit]
+        return ArticleList(total=len(matching), articles=[ArticleSummary.of(r) for r in page])
+
+    @router.get("/articles/{article_id:path}", response_model=ArticleDetail, tags=["articles"],
+                responses=_responses(404))
+    def get_article(article_id: str, request: Request) -> ArticleDetail:
+        """One article with its body. The id is usually the article URL: put it in the path
+        as is, or URL-encoded (`?` and `#` in it must be encoded)."""
+        record = _assistant(request).get_article(article_id)
+        if record is None:
+            raise ApiError(404, f"no article with id {article_id!r}", field="article_id")
+        return ArticleDetail(**ArticleSummary.of(record).model_dump(), body=record.body or "")
+
+    @router.delete("/articles/{article_id:path}", response_model=Deleted, tags=["articles"],
+                   responses=_responses(404))
+    def delete_article(article_id: str, request: Request) -> Deleted:
+        """Delete an article and all its chunks."""
+        if not _assistant(request).delete_article(article_id):
+            raise ApiError(404, f"no article with id {article_id!r}", field="article_id")
+        return Deleted(deleted=article_id)
+
+    @router.post(
+        "/articles", response_model=IngestResponse, tags=["articles"],
+        responses=_responses(413, 415),
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {
+                "type": "object", "required": ["files"],
+                "properties": {"files": {
+                    "type": "array", "items": {"type": "string", "format": "binary"},
+                    "description": f"Up to {MAX_UPLOAD_FILES} files of "
+                    f"{', '.join(sorted(SUPPORTED_SUFFIXES))}, each <= 10 MB.",
+                }},
+            }},
+            "application/json": {"schema": RecordsRequest.model_json_schema()},
+        }}},
+    )
+    async def add_articles(request: Request) -> IngestResponse:
+        """Ingest uploaded files (multipart field `files`) or JSON `{"records": [...]}`.
+        Problems with single files or records are reported in `errors`, not raised."""
+        content_type = request.headers.get("content-type", "").lower()
+        assistant = _assistant(request)
+        if content_type.startswith("multipart/form-data"):
+            report = await _ingest_upload(request, assistant)
+        elif content_type.startswith("application/json"):
+            records = _parse_records(await request.body())
+            report = await run_in_threadpool(
+                assistant.ingest_records, records.records, records.origin
+            )
+        else:
+            raise ApiError(415, f"content type {content_type or '(none)'!r}: send "
+                           "multipart/form-data files or application/json records",
+                           field="Content-Type", code="unsupported_media_type")
+        return IngestResponse.of(report)
+
+
+def _parse_records(raw: bytes) -> RecordsRequest:
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise ApiError(413, _too_large(len(raw), MAX_UPLOAD_BYTES), field="records",
+                       code="too_large")
+    try:
+        return RecordsRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+def check_upload_name(name: str | None) -> str:
+    """The bare file name of an upload, or a 4xx: no directories, no traversal, known type."""
+    if not name or not name.strip():
+        raise ApiError(400, "an uploaded file has no file name", field="files")
+    if ".." in name or "/" in name or "\\" in name or "\x00" in name:
+        raise ApiError(400, f"refusing file name {name[:100]!r}: it must not contain "
+                       "'..', '/' or '\\'", field="files", code="bad_file_name")
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ApiError(415, f"unsupported file type {suffix or '(none)'!r} for {name[:100]!r}; "
+                       f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+                       field="files", code="unsupported_file_type")
+    return name
+
+
+async def _ingest_upload(request: Request, assistant: Assistant) -> IngestReport:
+    try:
+        form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=20)
+    except HTTPException:
+        raise
+    except Exception as exc:  # malformed multipart (no boundary, truncated body)
+        raise ApiError(400, f"cannot parse the multipart body: {exc}", field="files") from exc
+    try:
+        uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        if not uploads:
+            raise ApiError(400, "no files: send them in the multipart field 'files'",
+                           field="files")
+        files = [(check_upload_name(u.filename), await _read_upload(u)) for u in uploads]
+    finally:
+        await form.close()
+    return await run_in_threadpool(_ingest_files, assistant, files)
+
+
+async def _read_upload(upload: UploadFile) -> bytes:
+    raw = await upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise ApiError(413, f"{upload.filename!r} is over the {MAX_UPLOAD_BYTES // 2**20} MB "
+                       "upload limit", field="files", code="too_large")
+    if raw.strip():  # empty files are reported by the loader like any other bad input
+        text, why = decode_bytes(raw)
+        if text is None:
+            raise ApiError(400, f"{upload.filename!r} is not text: {why}", field="files",
+                           code="binary_content")
+    return raw
+
+
+def _ingest_files(assistant: Assistant, files: list[tuple[str, bytes]]) -> IngestReport:
+    """Load each file from a private temp dir, naming it `upload:<name>` (not the temp path)."""
+    with tempfile.TemporaryDirectory(prefix="newsqa-upload-") as folder:
+        items: list[Article | LoadProblem] = []
+        for index, (name, raw) in enumerate(files):
+            path = Path(folder) / str(index) / name
+            path.parent.mkdir()
+            path.write_bytes(raw)
+            for item in load_file(path):
+                if isinstance(item, Article):
+                    items.append(item.model_copy(update={"origin": f"upload:{name}"}))
+                else:
+                    items.append(item.model_copy(update={"path": name}))
+        return assistant.ingest_items(items)
+
+
+def package_version() -> str:
+    try:
+        return version("newsqa")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0.0.0"
+
+
+def _add_health_route(router: APIRouter) -> None:
+    @router.get("/health", response_model=Health, tags=["health"],
+                responses={503: ERROR_RESPONSES[503]})
+    def health(request: Request) -> Health:
+        """Index size, model names, LLM configured/reachable. Open even with QA_API_KEY."""
+        assistant = _assistant(request)
+        settings: Settings = request.app.state.settings
+        store = assistant.service.store
+        return Health(
+            status="ok",
+            version=package_version(),
+            articles=store.count_articles(),
+            chunks=store.count_chunks(),
+            collection=store.name,
+            embedding_model=store.embedding_model,
+            chroma=settings.chroma_url or "embedded",
+            llm=_llm_health(request.app, assistant, settings),
+            auth_required=settings.api_key is not None,
+        )
+
+
+def _llm_health(app: FastAPI, assistant: Assistant, settings: Settings) -> LLMHealth:
+    if assistant.llm is None:
+        return LLMHealth(configured=False)
+    base_url = (settings.llm_base_url or "https://api.openai.com/v1").rstrip("/")
+    probe = app.state.llm_probe
+    if time.monotonic() - probe["at"] > LLM_PROBE_TTL_S:
+        probe["result"] = probe_llm(base_url, settings)
+        probe["at"] = time.monotonic()
+    reachable, detail = probe["result"]
+    return LLMHealth(configured=True, model=settings.llm_model, base_url=base_url,
+                     reachable=reachable, detail=detail)
+
+
+def probe_llm(base_url: str, settings: Settings) -> tuple[bool, str]:
+    """Is the LLM server up and does it take our key? One short GET /models."""
+    import os
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    key = key or os.environ.get("OPENAI_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        reply = httpx.get(f"{base_url}/models", headers=headers, timeout=LLM_PROBE_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        return False, f"{type(exc).__name__}: {exc}"[:200]
+    return reply.status_code == 200, f"GET /models: HTTP {reply.status_code}"
+
+
+# --- OpenAI compatibility -----------------------------------------------------------------------
+def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
+    """(question, history) from OpenAI messages: the last user message and the turns before."""
+    last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
+    if last_user is None:
+        raise ApiError(422, "messages: there is no user message to answer", field="messages",
+                       code="invalid_value")
+    try:
+        question = _check_question(body.messages[last_user].text())
+    except ValueError as exc:
+        raise ApiError(422, f"messages[{last_user}].content: question {exc}",
+                       field=f"messages.{last_user}.content", code="invalid_value") from None
+    history = [
+        Turn(role=m.role, content=m.text()[:MAX_TURN_CHARS])  # type: ignore[arg-type]
+        for m in body.messages[:last_user] if m.role in ("user", "assistant")
+    ]
+    if len(history) > MAX_HISTORY_TURNS:
+        raise ApiError(422, f"messages: {len(history)} earlier turns; the limit is "
+                       f"{MAX_HISTORY_TURNS}", field="messages", code="invalid_value")
+    return question, history
+
+
+def _add_openai_routes(router: APIRouter) -> None:
+    @router.get("/models", response_model=ModelList, responses=_responses())
+    def models(request: Request) -> ModelList:
+        """The model names /v1/chat/completions accepts (`-llm` only with an LLM configured)."""
+        created = request.app.state.started
+        names = [n for n, mode in MODEL_MODES.items()
+                 if mode != "llm" or _assistant(request).llm is not None]
+        return ModelList(data=[ModelCard(id=name, created=created) for name in names])
+
+    @router.post(
+        "/chat/completions", response_model=ChatCompletion, responses={
+            **_responses(),
+            200: {"description": "A chat.completion, or with `stream` an SSE stream of "
+                  "ChatCompletionChunk objects ending with `data: [DONE]`.",
+                  "content": {"text/event-stream": {"schema": sse_event_schema(
+                      None, "JSON ChatCompletionChunk, or the final `[DONE]`.")}}},
+        },
+    )
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
+        """OpenAI-compatible chat: answer markdown in choices[0].message.content, plus
+        `citations` and the full `answer` as extra top-level fields."""
+        question, history = chat_question(body)
+        mode = body.mode or MODEL_MODES.get(body.model)
+        events = _assistant(request).ask_stream(
+            question, history=history, mode=mode, **body.options()
+        )
+        first = await _first_event(events)
+        ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        if body.stream:
+            return EventSourceResponse(_chat_sse(first, events, ident, created, body.model))
+        final = await run_in_threadpool(_last_event, first, events)
+        return ChatCompletion(
+            id=ident, created=created, model=body.model,
+            choices=[ChatChoice(message=ChatResponseMessage(content=final.answer))],
+            citations=final.citations, answer=final,
+        )

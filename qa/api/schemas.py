@@ -1,0 +1,199 @@
+"""Request and response models of the native /api/v1 routes, their validators, and the
+request limits."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from index.ingest import IngestReport
+from index.models import parse_day
+from index.store import ArticleRecord
+from qa.types import Turn
+
+MAX_QUESTION_CHARS = 2_000
+MAX_HISTORY_TURNS = 50
+MAX_TURN_CHARS = 20_000  # an earlier answer with its citations fits easily
+MAX_SOURCES = 100
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # per uploaded file, and per JSON records body
+# A whole request body: one maximal file plus multipart framing and a few small fields.
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 256 * 1024
+MAX_UPLOAD_FILES = 50
+MAX_RECORDS = 10_000
+
+Mode = Literal["extractive", "llm"]
+
+
+# --- request and response schemas --------------------------------------------------------------
+def _check_unicode(text: str) -> str:
+    """JSON "\\ud800" decodes to a lone surrogate: not text, and a 500 when echoed back."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"is not valid Unicode (lone surrogate at character {error.start})"
+                         ) from None
+    return text
+
+
+def _check_question(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    _check_unicode(text)
+    if len(text) > MAX_QUESTION_CHARS:
+        raise ValueError(f"is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}")
+    return text.strip()
+
+
+def _check_day(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        parse_day(value)
+    except ValueError:
+        raise ValueError(f"{value[:40]!r} is not a date (YYYY-MM-DD or ISO datetime)") from None
+    return value.strip()
+
+
+class HistoryTurn(Turn):
+    model_config = ConfigDict(strict=True)  # JSON types as documented: no "0" for 0
+
+    content: str = Field(max_length=MAX_TURN_CHARS)
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    k: int | None = Field(default=None, ge=1, le=50, description="Passages to use (default 8).")
+    since: str | None = Field(default=None, description="Earliest publication day, YYYY-MM-DD.")
+    until: str | None = Field(default=None, description="Latest publication day, YYYY-MM-DD.")
+    sources: list[str] | None = Field(
+        default=None, max_length=MAX_SOURCES, description="Only these publishers."
+    )
+
+    _days = field_validator("since", "until")(_check_day)
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_are_text(cls, sources: list[str] | None) -> list[str] | None:
+        for source in sources or ():
+            _check_unicode(source)
+        return sources
+
+    def options(self) -> dict[str, Any]:
+        return {"k": self.k, "since": self.since, "until": self.until, "sources": self.sources}
+
+
+class SearchRequest(Filters):
+    question: str = Field(description=f"1 to {MAX_QUESTION_CHARS} characters.")
+
+    _question = field_validator("question")(_check_question)
+
+
+class AnswerRequest(SearchRequest):
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns, oldest first; the server keeps no conversation state.",
+    )
+    mode: Mode | None = Field(default=None, description="Default: llm when configured.")
+    stream: bool = Field(
+        default=False,
+        description="Server-sent events: `delta` events ({\"text\"}), then one `answer` event "
+        "(the Answer JSON). A `replace` event ({\"text\"}) means the final text differs from "
+        "the deltas so far (e.g. LLM fallback) and replaces them.",
+    )
+
+
+class RecordsRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    records: list[dict[str, Any]] = Field(
+        max_length=MAX_RECORDS,
+        description="Article objects: title, body (or text/content), url, source, "
+        "published_at, author, category.",
+    )
+    origin: str = Field(default="api", max_length=200, description="Names this batch.")
+
+
+class ArticleSummary(BaseModel):
+    article_id: str
+    title: str
+    source: str
+    url: str
+    author: str
+    published: str
+    published_ts: int
+    category: str
+    caption: str
+    content_hash: str
+    n_chunks: int
+    near_duplicates: list[str]
+    origin: str
+
+    @classmethod
+    def of(cls, record: ArticleRecord) -> ArticleSummary:
+        return cls(
+            **record.summary(),
+            published_ts=record.published_ts,
+            caption=record.caption,
+            content_hash=record.content_hash,
+        )
+
+
+class ArticleDetail(ArticleSummary):
+    body: str
+
+
+class ArticleList(BaseModel):
+    total: int = Field(description="Articles matching `q` (before limit/offset).")
+    articles: list[ArticleSummary]
+
+
+class Problem(BaseModel):
+    path: str
+    line: int | None = None
+    reason: str
+
+
+class IngestResponse(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    failed: int
+    chunks: int
+    embedded: int
+    seconds: float
+    errors: list[Problem]
+    warnings: list[Problem]
+    article_ids: list[str] = Field(description="Ids of every article in the upload.")
+
+    @classmethod
+    def of(cls, report: IngestReport) -> IngestResponse:
+        return cls(**report.to_dict(), article_ids=report.article_ids)
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+class LLMHealth(BaseModel):
+    configured: bool
+    model: str | None = None
+    base_url: str | None = None
+    reachable: bool | None = Field(
+        default=None, description="GET {base_url}/models answered 200 (cached 30 s)."
+    )
+    detail: str = ""
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    articles: int
+    chunks: int
+    collection: str
+    embedding_model: str
+    chroma: str = Field(description="Chroma server URL, or 'embedded'.")
+    llm: LLMHealth
+    auth_required: bool
