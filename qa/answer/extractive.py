@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.injection import looks_like_injection
-from qa.answer.lead import asks_for_a_name, best_name, lead_sentences
+from qa.answer.lead import asks_for_a_name, best_name, display_name, lead_sentences
 from qa.answer.lists import (
     ListQuery,
     capitalised_words,
@@ -255,7 +255,7 @@ def name_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> 
     support = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Answer(
         question=query.text,
-        answer=f"**{candidate.text}** {markers}.\n\n{support}",
+        answer=f"**{display_name(candidate.text, passages)}** {markers}.\n\n{support}",
         citations=citations,
         also_reported_by=also_reported_by(citations, passages),
     )

@@ -38,6 +38,7 @@ SENTENCES_READ = 8  # best-scoring sentences whose names are candidates
 SENTENCE_FLOOR = 0.5  # ... each at least this share of the best sentence's score
 W_ARTICLES = 0.35  # weight per other retrieved article that names the candidate
 W_PERSON = 0.25  # "who" questions: bonus for a multi-word name (a person, not an acronym)
+W_TITLE = 0.2  # per retrieved article whose title names the candidate: what it is about
 W_SUBJECT = 0.1  # share of a sentence's score added for being its first name
 MAX_LEAD_CITATIONS = 3
 # Words that make a capitalised name an organisation or a place rather than a person.
@@ -98,6 +99,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     for candidate in candidates.values():
         articles = _articles_naming(candidate.text, passages)
         candidate.score += W_ARTICLES * max(0, len(articles) - 1)
+        candidate.score += W_TITLE * len(_titles_naming(candidate.text, passages))
         if _looks_like_a_person(candidate.text):
             candidate.score += person_bonus
     winner = max(candidates.values(), key=lambda c: c.score)
@@ -171,12 +173,30 @@ def _expand_short_names(candidates: dict[str, Candidate], passages: list[Passage
         if " " in candidate.text:
             continue
         short = candidate.text
+        alone = _standalone_count(short, passages)
         matches = [(count, name) for name, count in full_names.items()
                    if name.split()[-1] == short
                    or (len(short) >= 3 and short.isalpha()
-                       and name.split()[0].startswith(short) and name.split()[0] != short)]
+                       and name.split()[0].startswith(short) and name.split()[0] != short)
+                   # "Caesars" -> "Caesars Sportsbook" only where the passages mostly say
+                   # the longer name ("Apple" stays "Apple", not "Apple Watch").
+                   or (name.split()[0] == short and count >= alone)]
         if matches:
             candidate.text = max(matches)[1]
+
+
+def _standalone_count(name: str, passages: list[Passage]) -> int:
+    """Occurrences of `name` not followed by another capitalised word."""
+    pattern = re.compile(rf"\b{re.escape(name)}\b(?!['’]?\s+[A-Z])")
+    return sum(len(pattern.findall(p.text)) for p in passages)
+
+
+def display_name(name: str, passages: list[Passage]) -> str:
+    """"The Federal Reserve" when the passages mostly write "the Federal Reserve"."""
+    escaped = re.escape(name)
+    total = sum(len(re.findall(rf"\b{escaped}\b", p.text)) for p in passages)
+    with_the = sum(len(re.findall(rf"\b[Tt]he {escaped}\b", p.text)) for p in passages)
+    return f"The {name}" if total and with_the * 2 >= total else name
 
 
 def _question_words(question: str) -> set[str]:
@@ -185,6 +205,11 @@ def _question_words(question: str) -> set[str]:
 
 def _outlet_words(passages: list[Passage]) -> set[str]:
     return {w for p in passages for w in words(p.source)} - STOPWORDS
+
+
+def _titles_naming(name: str, passages: list[Passage]) -> set[str]:
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return {p.article_id for p in passages if pattern.search(p.title)}
 
 
 def _articles_naming(name: str, passages: list[Passage]) -> set[str]:
