@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,11 +132,27 @@ class Ingestor:
         state = Progress(
             articles_total=len(pending), chunks_total=sum(len(p.chunks) for p in pending)
         )
-        for group in _groups(pending, EMBED_GROUP):
-            self._write_group(group, report, state)
+
+        def written(group: list[_Pending]) -> None:
+            _count_written(group, report, state)
             state.elapsed_s = time.perf_counter() - started
             if progress:
                 progress(state)
+
+        # Group N is written to Chroma (one thread, in order) while group N+1 is embedded:
+        # the model keeps both cores busy and the single-threaded write no longer adds to the
+        # wall time. At most one write is in flight, so a crash loses at most two groups' work.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-write") as writer:
+            in_flight: tuple[Future[None], list[_Pending]] | None = None
+            for group in _groups(pending, EMBED_GROUP):
+                writes = self._embed_group(group, report, state)
+                if in_flight is not None:
+                    in_flight[0].result()  # a failed write stops the ingest here
+                    written(in_flight[1])
+                in_flight = (writer.submit(self.store.write_articles, writes), group)
+            if in_flight is not None:
+                in_flight[0].result()
+                written(in_flight[1])
         report.seconds = time.perf_counter() - started
         return report
 
@@ -176,7 +193,9 @@ class Ingestor:
         reusable = self.store.chunk_embeddings(article.article_id) if exists else {}
         return _Pending(article, chunks, not exists, reusable, encode(minhash), near)
 
-    def _write_group(self, group: list[_Pending], report: IngestReport, state: Progress) -> None:
+    def _embed_group(self, group: list[_Pending], report: IngestReport, state: Progress
+                     ) -> list[ArticleWrite]:
+        """Vectors for the group's new or changed chunk texts; stored ones are reused."""
         todo = [
             (p_index, c_index)
             for p_index, item in enumerate(group)
@@ -188,7 +207,7 @@ class Ingestor:
         fresh = {pair: vector for pair, vector in zip(todo, vectors, strict=True)}
         report.embedded += len(texts)
         state.embedded += len(texts)
-        writes = [
+        return [
             ArticleWrite(
                 item.article,
                 item.chunks,
@@ -200,17 +219,19 @@ class Ingestor:
             for p_index, item in enumerate(group)
             if item.chunks
         ]
-        self.store.write_articles(writes)
-        for item in group:
-            if not item.chunks:
-                continue
-            report.chunks += len(item.chunks)
-            if item.is_new:
-                report.added += 1
-            else:
-                report.updated += 1
-            state.articles_done += 1
-            state.chunks_done += len(item.chunks)
+
+
+def _count_written(group: list[_Pending], report: IngestReport, state: Progress) -> None:
+    for item in group:
+        if not item.chunks:
+            continue
+        report.chunks += len(item.chunks)
+        if item.is_new:
+            report.added += 1
+        else:
+            report.updated += 1
+        state.articles_done += 1
+        state.chunks_done += len(item.chunks)
 
 
 _TEXT_FIELDS = ("title", "body", "source", "url", "author", "caption", "category")
