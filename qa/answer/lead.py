@@ -40,7 +40,8 @@ W_ARTICLES = 0.35  # weight per other retrieved article that names the candidate
 W_PERSON = 0.25  # "who" questions: bonus for a multi-word name (a person, not an acronym)
 W_TITLE = 0.2  # per retrieved article whose title names the candidate: what it is about
 W_SUBJECT = 0.1  # share of a sentence's score added for being its first name
-MAX_LEAD_CITATIONS = 3
+MAX_LEAD_CITATIONS = 2
+NAMING_CITATIONS = 1  # of which at most this many only name the answer (dev: 1 of 2 cites best)
 # Words that make a capitalised name an organisation or a place rather than a person.
 _INSTITUTION_WORDS = word_set(
     """council committee party federation ministry inc corp co ltd association bank
@@ -117,7 +118,7 @@ def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[Sco
         if item.passage_index not in seen_passages:
             naming.append(item)
             seen_passages.add(item.passage_index)
-    chosen = naming[:2]
+    chosen = naming[:NAMING_CITATIONS]
     for item in best:
         if len(chosen) >= MAX_LEAD_CITATIONS:
             break
