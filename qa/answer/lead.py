@@ -35,7 +35,7 @@ _NOT_NAMES = word_set(
 )
 
 SENTENCES_READ = 8  # best-scoring sentences whose names are candidates
-SENTENCE_FLOOR = 0.5  # ... each at least this share of the best sentence's score
+SENTENCE_FLOOR = 0.3  # ... each at least this share of the best one's score (dev: 0.3 > 0.5)
 W_ARTICLES = 0.35  # weight per other retrieved article that names the candidate
 W_PERSON = 0.25  # "who" questions: bonus for a multi-word name (a person, not an acronym)
 W_TITLE = 0.2  # per retrieved article whose title names the candidate: what it is about
