@@ -152,3 +152,33 @@ def test_same_article_twice_in_one_run_keeps_the_later_one(settings, hash_embedd
     assert any("later one is kept" in w.reason for w in report.warnings)
     record = service.store.get_article("https://x.test/story")
     assert record is not None and "second version" in (record.body or "")
+
+
+def test_writes_overlap_embedding_in_order_and_a_failed_write_stops_the_run(
+    settings: Settings, hash_embedding, slice_path, monkeypatch
+):
+    """Group N is written while group N+1 embeds; groups land in order, and a write that
+    fails surfaces as the ingest's error with every earlier group stored whole."""
+    import index.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "EMBED_GROUP", 10)  # ~1 article per group
+    service = IndexService(settings, embedding=hash_embedding)
+    written: list[list[str]] = []
+    real_write = service.store.write_articles
+
+    def write(writes):
+        if len(written) == 3:
+            raise RuntimeError("disk full")
+        written.append([w.article.article_id for w in writes])
+        real_write(writes)
+
+    monkeypatch.setattr(service.store, "write_articles", write)
+    articles = _articles(slice_path)
+    with pytest.raises(RuntimeError, match="disk full"):
+        service.ingest_paths([slice_path])
+
+    order = [a.article_id for a in articles]
+    stored = [aid for group in written for aid in group]
+    assert stored == order[: len(stored)]  # in input order, no gaps
+    assert sorted(r.article_id for r in service.store.list_articles()) == sorted(stored)
+    assert service.store.orphan_chunk_ids() == []
