@@ -133,7 +133,8 @@ class Ingestor:
             articles_total=len(pending), chunks_total=sum(len(p.chunks) for p in pending)
         )
 
-        def written(group: list[_Pending]) -> None:
+        def finish(write: Future[None], group: list[_Pending]) -> None:
+            write.result()  # a failed write stops the ingest here
             _count_written(group, report, state)
             state.elapsed_s = time.perf_counter() - started
             if progress:
@@ -147,12 +148,10 @@ class Ingestor:
             for group in _groups(pending, EMBED_GROUP):
                 writes = self._embed_group(group, report, state)
                 if in_flight is not None:
-                    in_flight[0].result()  # a failed write stops the ingest here
-                    written(in_flight[1])
+                    finish(*in_flight)
                 in_flight = (writer.submit(self.store.write_articles, writes), group)
             if in_flight is not None:
-                in_flight[0].result()
-                written(in_flight[1])
+                finish(*in_flight)
         report.seconds = time.perf_counter() - started
         return report
 

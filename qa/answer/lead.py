@@ -100,7 +100,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     for candidate in candidates.values():
         articles = _articles_naming(candidate.text, passages)
         candidate.score += W_ARTICLES * max(0, len(articles) - 1)
-        candidate.score += W_TITLE * len(_titles_naming(candidate.text, passages))
+        candidate.score += W_TITLE * len(_articles_naming(candidate.text, passages, in_title=True))
         if _looks_like_a_person(candidate.text):
             candidate.score += person_bonus
     winner = max(candidates.values(), key=lambda c: c.score)
@@ -208,14 +208,10 @@ def _outlet_words(passages: list[Passage]) -> set[str]:
     return {w for p in passages for w in words(p.source)} - STOPWORDS
 
 
-def _titles_naming(name: str, passages: list[Passage]) -> set[str]:
+def _articles_naming(name: str, passages: list[Passage], in_title: bool = False) -> set[str]:
+    """Ids of the retrieved articles whose passage text (or title) says `name`."""
     pattern = re.compile(rf"\b{re.escape(name)}\b")
-    return {p.article_id for p in passages if pattern.search(p.title)}
-
-
-def _articles_naming(name: str, passages: list[Passage]) -> set[str]:
-    pattern = re.compile(rf"\b{re.escape(name)}\b")
-    return {p.article_id for p in passages if pattern.search(p.text)}
+    return {p.article_id for p in passages if pattern.search(p.title if in_title else p.text)}
 
 
 def _merge_short_forms(candidates: dict[str, Candidate]) -> None:
