@@ -12,7 +12,7 @@ class Stages:
     dense: bool = True
     fusion: Literal["weighted", "rrf"] = "weighted"
     priors: bool = True  # outlets and days named in the question (and per-outlet sub-queries)
-    rerank: bool = True  # the learned linear reranker (falls back to fusion+priors if no model)
+    rerank: bool = True  # the learned reranker (falls back to fusion+priors if no model)
     diversity: bool = True  # near-duplicate collapse, per-article cap, named-outlet coverage
 
     def describe(self) -> str:
