@@ -3,7 +3,8 @@
     QA_DATA_DIR=/path/to/index .venv/bin/python scripts/tune_answers.py [--lexical]
         [--set qa.answer.lead.SENTENCE_FLOOR=0.3,0.5 ...]
 
-Retrieval runs once per question and is cached (`<data dir>/dev-passages.pkl`); each setting then
+Retrieval runs once per question and is cached (`<data dir>/dev-passages-<reranker hash>.pkl`, so
+a retrained reranker gets fresh passages); each setting then
 re-answers the same passages (~1 min per setting on 2 cores with the embedding scorer). Prints
 strict/loose accuracy, citation precision, null and false abstention per setting — the figures
 `qa eval answers` gives, on dev only (never tune on test).
@@ -17,6 +18,7 @@ apply_offline_defaults()
 
 # ruff: noqa: E402 - imports after the offline env defaults
 import argparse
+import hashlib
 import importlib
 import itertools
 import pickle
@@ -26,12 +28,14 @@ from index.settings import Settings
 from qa.answer import ExtractiveAnswerer
 from qa.eval.answers import citation_precision, loose_match, strict_match
 from qa.eval.multihop import load_queries
+from qa.retrieval.rerank import DEFAULT_MODEL_PATH
 
 TYPES = ("inference_query", "null_query")
 
 
 def cached_passages(settings: Settings, queries: list) -> list:
-    cache = settings.data_dir / "dev-passages.pkl"
+    fingerprint = hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest()[:12]
+    cache = settings.data_dir / f"dev-passages-{fingerprint}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
     from qa.assistant import Assistant
