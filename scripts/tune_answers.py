@@ -3,7 +3,7 @@
     QA_DATA_DIR=/path/to/index .venv/bin/python scripts/tune_answers.py [--lexical]
         [--set qa.answer.lead.SENTENCE_FLOOR=0.3,0.5 ...]
 
-Retrieval runs once per question and is cached (`<data dir>/dev-passages-<reranker hash>.pkl`, so
+Retrieval runs once per question and is cached (`<data dir>/dev-passages-<reranker hash>-k<top_k>.pkl`, so
 a retrained reranker gets fresh passages); each setting then
 re-answers the same passages (~1 min per setting on 2 cores with the embedding scorer). Prints
 strict/loose accuracy, citation precision, null and false abstention per setting — the figures
@@ -35,7 +35,7 @@ TYPES = ("inference_query", "null_query")
 
 def cached_passages(settings: Settings, queries: list) -> list:
     fingerprint = hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest()[:12]
-    cache = settings.data_dir / f"dev-passages-{fingerprint}.pkl"
+    cache = settings.data_dir / f"dev-passages-{fingerprint}-k{settings.top_k}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
     from qa.assistant import Assistant

@@ -14,6 +14,7 @@ from pydantic import PrivateAttr
 from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
 from qa.answer.condense import condense_question
+from qa.answer.lead import asked_kind
 from qa.answer.lists import detect_list_question
 from qa.answer.sentences import split_sentences
 from qa.types import Answer, Passage, Turn
@@ -358,6 +359,48 @@ def test_names_the_question_uses_are_not_the_answer(answerer: ExtractiveAnswerer
                               "as interim chief executive of the company.")]
     answer = answerer.answer("Who will lead OpenAI as interim chief executive?", passages)
     assert answer.answer.startswith("**Mira Murati**"), answer.answer
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Who is the individual associated with generative AI?", "person"),
+    ("Which individual did Fortune profile?", "person"),
+    ("Who, according to TechCrunch, was ousted?", "person"),
+    ("Which country did Fortune and Globes cover?", "country"),
+    ("What institution sets the main interest rate?", "organisation"),
+    ("Which company cut 870 jobs?", "organisation"),
+    ("Which team won the final?", None),
+    ("What did Pushkov call the declaration?", None),
+])
+def test_the_kind_of_name_a_question_asks_for(question: str, kind: str | None) -> None:
+    assert asked_kind(question) == kind
+
+
+def test_who_question_prefers_a_person_to_a_more_repeated_organisation(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    passages = [
+        _passage("a", "OpenAI said its chief executive Sam Altman would return. OpenAI shares a "
+                      "vision of generative AI with its investors, OpenAI said.", source="Fortune"),
+        _passage("b", "OpenAI, the maker of ChatGPT, is at the centre of generative AI. OpenAI "
+                      "staff backed Sam Altman in the generative AI boardroom fight.",
+                 source="TechCrunch"),
+    ]
+    question = "Who is the individual at the centre of generative AI, per Fortune and TechCrunch?"
+    answer = answerer.answer(question, passages)
+    assert answer.answer.startswith("**Sam Altman**"), answer.answer
+
+
+def test_which_institution_is_not_answered_with_a_country(answerer: ExtractiveAnswerer) -> None:
+    passages = [
+        _passage("a", "The US economy slowed as the Federal Reserve held interest rates at a "
+                      "22-year high. US investors hope the US rate rises are over.",
+                 source="The Age"),
+        _passage("b", "Investors in the US hope the Federal Reserve will halt rate hikes, and US "
+                      "bond yields fell.", source="The Sydney Morning Herald"),
+    ]
+    question = "Which institution do investors hope will halt interest rate hikes?"
+    answer = answerer.answer(question, passages)
+    assert answer.answer.startswith("**The Federal Reserve**"), answer.answer
 
 
 def test_descriptive_questions_get_sentences_not_a_name(
