@@ -3,8 +3,9 @@
     QA_DATA_DIR=/path/to/index .venv/bin/python scripts/tune_answers.py [--lexical]
         [--set qa.answer.lead.SENTENCE_FLOOR=0.3,0.5 ...]
 
-Retrieval runs once per question and is cached (`<data dir>/dev-passages-<reranker hash>-k<top_k>.pkl`, so
-a retrained reranker gets fresh passages); each setting then
+Retrieval runs once per question and is cached
+(`<data dir>/dev-passages-<reranker hash>-k<top_k>.pkl`, so a retrained reranker or another
+QA_TOP_K gets fresh passages); each setting then
 re-answers the same passages (~1 min per setting on 2 cores with the embedding scorer). Prints
 strict/loose accuracy, citation precision, null and false abstention per setting — the figures
 `qa eval answers` gives, on dev only (never tune on test).
