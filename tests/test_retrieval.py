@@ -121,6 +121,25 @@ def test_full_pipeline_reports_per_stage_scores(slice_index):
     assert stages & {"rerank", "priors"}
 
 
+def test_stem_pairs_score_a_sentence_that_keeps_the_questions_phrase(slice_index):
+    snap = slice_index.retriever.snapshot()
+    row = next(r for r in range(snap.n) if len(snap.texts[r].split(". ")) > 2)
+    sentence = max(snap.texts[row].split(". "), key=len)
+    words = sentence.split()
+    phrase = " ".join(words[: min(8, len(words))])
+    codes, weights = snap.question_pairs(phrase)
+    assert len(codes) and (weights > 0).all()
+    same = snap.pair_matches([row], codes, weights)[0]
+    assert 0.5 < same <= 1.0  # the phrase is in one of its sentences
+    # the same words in reverse order still pair up (order is ignored); one word alone does not
+    assert snap.pair_matches([row], *snap.question_pairs(" ".join(reversed(words[:8]))))[0] > 0.5
+    lone = snap.question_pairs(words[0])
+    assert snap.pair_matches([row], *lone)[0] == 0.0
+    other = next(r for r in range(snap.n) if phrase not in snap.texts[r]
+                 and snap.article_ids[r] != snap.article_ids[row])
+    assert snap.pair_matches([other], codes, weights)[0] < same
+
+
 def test_diversity_caps_chunks_per_article(slice_index):
     question = "Houston Astros sign-stealing cheating scandal 2017 trash can banging"
     plain = slice_index.retriever.search(question, k=10, stages="rerank")

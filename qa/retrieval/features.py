@@ -40,6 +40,8 @@ FEATURES: tuple[str, ...] = (
     "clause_sent_gap",   # ... minus the best among the same outlet's candidates
     "before_sent_match",  # sentence match with the text just before the outlet's mention
     "after_sent_match",  # ... just after it
+    "sent_pairs",        # best sentence's idf-weighted share of the question's adjacent stem pairs
+    "sent_pairs_gap",    # sent_pairs - best sent_pairs among the candidates
 )
 _NEG = -1e9
 RANK_CAP = 1000
@@ -233,6 +235,9 @@ def _sentence_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
     match = snap.sentence_matches(rows.tolist(), snap.stem_weights(analysis.question))
     out[:, column["sent_match"]] = match
     out[:, column["sent_gap"]] = match - match.max()
+    pairs = snap.pair_matches(rows.tolist(), *snap.question_pairs(analysis.question))
+    out[:, column["sent_pairs"]] = pairs
+    out[:, column["sent_pairs_gap"]] = pairs - pairs.max()
     sources = np.array([snap.sources[r] for r in rows.tolist()], dtype=object)
     clauses = analysis.source_clauses()
     segments = analysis.source_segments()

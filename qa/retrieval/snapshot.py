@@ -10,6 +10,7 @@ another process ingesting into a Chroma server), and loaded once per process.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -70,6 +71,7 @@ class Snapshot:
         self._title_stems: dict[int, set[str]] = {}
         self._lower_text: dict[int, str] = {}
         self._sentences: dict[int, np.ndarray] = {}
+        self._pairs: dict[int, np.ndarray] = {}
         self._idf: np.ndarray | None = None
 
     def title_stems(self, row: int) -> set[str]:
@@ -98,6 +100,47 @@ class Snapshot:
             cached = np.array([i for part in parts or [[sentinel]] for i in part], dtype=np.int32)
             self._sentences[row] = cached
         return cached
+
+    def sentence_pairs(self, row: int) -> np.ndarray:
+        """Codes of the chunk's adjacent content-stem pairs (order ignored), each sentence's
+        pairs preceded by -1. A question paraphrases its evidence sentence but keeps phrases
+        ("cut 870 jobs", "default search engine"); unigram matches cannot see them."""
+        cached = self._pairs.get(row)
+        if cached is None:
+            vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
+            codes: list[int] = []
+            for stems in tokenize_many(split_sentences(self.texts[row])):
+                ids = [vocab[t] for t in stems if t in vocab]
+                codes.append(-1)
+                codes.extend(_pair_code(a, b, len(vocab)) for a, b in itertools.pairwise(ids))
+            cached = np.array(codes or [-1], dtype=np.int64)
+            self._pairs[row] = cached
+        return cached
+
+    def question_pairs(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The question's adjacent stem pairs as sorted codes, and each pair's mean idf."""
+        vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
+        ids = [vocab[t] for t in tokenize(text) if t in vocab]
+        weights = {_pair_code(a, b, len(vocab)): (self.idf[a] + self.idf[b]) / 2
+                   for a, b in itertools.pairwise(ids) if a != b}
+        codes = np.array(sorted(weights), dtype=np.int64)
+        return codes, np.array([weights[c] for c in codes.tolist()])
+
+    def pair_matches(self, rows: Sequence[int], codes: np.ndarray, weights: np.ndarray
+                     ) -> np.ndarray:
+        """Per row: the largest idf-weighted share of the question's stem pairs one sentence
+        holds (at most 1)."""
+        total = weights.sum()
+        if total <= 0 or not len(rows):
+            return np.zeros(len(rows))
+        arrays = [self.sentence_pairs(r) for r in rows]
+        sequence = np.concatenate(arrays)
+        position = np.minimum(np.searchsorted(codes, sequence), len(codes) - 1)
+        values = np.where(codes[position] == sequence, weights[position], 0.0)
+        starts = np.flatnonzero(sequence == -1)
+        per_sentence = np.add.reduceat(values, starts)
+        row_first_sentence = np.searchsorted(starts, np.cumsum([0] + [len(a) for a in arrays[:-1]]))
+        return np.minimum(np.maximum.reduceat(per_sentence, row_first_sentence) / total, 1.0)
 
     def stem_weights(self, text: str) -> np.ndarray:
         """idf per vocabulary id for the stems of `text` (0 elsewhere, and at the sentinel)."""
@@ -299,3 +342,8 @@ class SnapshotCache:
         with cls._lock:
             cls._current.clear()
             cls._checked.clear()
+
+
+def _pair_code(a: int, b: int, vocab_size: int) -> int:
+    low, high = (a, b) if a <= b else (b, a)
+    return low * (vocab_size + 1) + high
