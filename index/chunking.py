@@ -14,11 +14,29 @@ from llama_index.core.node_parser import SentenceSplitter
 
 from index.models import Article, Chunk
 
+# nltk (>= 3.10) runs punkt's sentence regex under a wall-clock ReDoS guard of 5 s. Under load
+# (benchmarks/load.py: 32 clients on 2 cores while articles were posted) the ingest thread got
+# so little CPU that an ordinary article tripped it and the request died. The pattern is nltk's
+# own, not user-supplied; a longer limit keeps the guard against pathological text without
+# false alarms, and an article that still trips it is refused by name (see chunk_article).
+SENTENCE_SPLIT_TIMEOUT_S = 60.0
+
 
 @lru_cache(maxsize=8)
 def _splitter(chunk_size: int, chunk_overlap: int) -> SentenceSplitter:
     # SentenceSplitter is stateless after construction; building it loads tiktoken, so cache it.
+    _relax_sentence_regex_guard()
     return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+
+
+def _relax_sentence_regex_guard() -> None:
+    try:
+        from nltk import redos
+    except ImportError:  # older nltk: no guard at all
+        return
+    current = getattr(redos, "DEFAULT_TIMEOUT", None)
+    if isinstance(current, int | float) and current < SENTENCE_SPLIT_TIMEOUT_S:
+        redos.DEFAULT_TIMEOUT = SENTENCE_SPLIT_TIMEOUT_S
 
 
 def chunk_id_for(article_id: str, index: int) -> str:
@@ -28,10 +46,14 @@ def chunk_id_for(article_id: str, index: int) -> str:
 
 
 def chunk_article(article: Article, chunk_size: int = 256, chunk_overlap: int = 32) -> list[Chunk]:
+    """Raises ValueError (with the reason) when the article cannot be split."""
     header = article.header()
-    pieces = _splitter(chunk_size, min(chunk_overlap, chunk_size // 2)).split_text_metadata_aware(
-        article.body, header
-    )
+    splitter = _splitter(chunk_size, min(chunk_overlap, chunk_size // 2))
+    try:
+        pieces = splitter.split_text_metadata_aware(article.body, header)
+    except TimeoutError as error:  # nltk's regex guard gave up on this text
+        raise ValueError(f"sentence splitting gave up on this text ({error.__class__.__name__}: "
+                         f"{str(error)[:80]}…)") from error
     chunks: list[Chunk] = []
     cursor = 0
     for piece in pieces:

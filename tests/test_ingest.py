@@ -182,3 +182,50 @@ def test_writes_overlap_embedding_in_order_and_a_failed_write_stops_the_run(
     assert stored == order[: len(stored)]  # in input order, no gaps
     assert sorted(r.article_id for r in service.store.list_articles()) == sorted(stored)
     assert service.store.orphan_chunk_ids() == []
+
+
+def test_a_sentence_split_timeout_refuses_that_article_by_name_and_the_rest_go_on(
+    settings, hash_embedding, tmp_path, monkeypatch
+):
+    """nltk's punkt runs under a wall-clock regex guard; when it gives up on one article (it did
+    under load, benchmarks/load.py), that article is refused with the reason and the others are
+    stored, and nothing stored before is lost."""
+    service = IndexService(settings, embedding=hash_embedding)
+    kept = tmp_path / "kept.md"
+    kept.write_text("---\ntitle: Kept\nurl: https://x.test/kept\n---\n\nAn ordinary story. It "
+                    "has two sentences.\n", encoding="utf-8")
+    assert service.ingest_paths([kept]).added == 1
+
+    real = _splitter(settings.chunk_size, min(settings.chunk_overlap, settings.chunk_size // 2))
+
+    class GivesUpOnPoison:
+        def split_text_metadata_aware(self, text: str, metadata: str) -> list[str]:
+            if "POISON" in text:
+                raise TimeoutError("regular-expression match exceeded its 60.0s time limit")
+            return real.split_text_metadata_aware(text, metadata)
+
+    monkeypatch.setattr("index.chunking._splitter", lambda *_: GivesUpOnPoison())
+    poison, fine = tmp_path / "poison.md", tmp_path / "fine.md"
+    poison.write_text("---\ntitle: Poison\nurl: https://x.test/poison\n---\n\nPOISON text.\n",
+                      encoding="utf-8")
+    fine.write_text("---\ntitle: Fine\nurl: https://x.test/fine\n---\n\nA fine story here.\n",
+                    encoding="utf-8")
+
+    report = service.ingest_paths([poison, fine])
+
+    assert (report.added, report.failed) == (1, 1)
+    [problem] = report.errors
+    assert "poison.md" in problem.path and "sentence splitting gave up" in problem.reason
+    assert service.store.get_article("https://x.test/poison") is None
+    for url in ("https://x.test/kept", "https://x.test/fine"):
+        assert service.store.get_article(url) is not None
+
+
+def test_splitter_raises_nltks_regex_guard_to_a_limit_load_cannot_trip():
+    from nltk import redos
+
+    from index.chunking import SENTENCE_SPLIT_TIMEOUT_S
+
+    _splitter.cache_clear()
+    chunk_article(Article(article_id="a", title="T", body="One sentence. Another one."))
+    assert redos.DEFAULT_TIMEOUT >= SENTENCE_SPLIT_TIMEOUT_S >= 30
