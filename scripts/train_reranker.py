@@ -219,7 +219,7 @@ def main() -> None:
     model.info = {
         "trained_on": "MultiHop-RAG dev split (non-null queries), never test",
         "queries": len(data), "candidates": candidates, "positives": positives,
-        "kind": args.kind, "chosen": variant_name, "seed": args.seed, "folds": args.folds,
+        "families": args.kind, "chosen": variant_name, "seed": args.seed, "folds": args.folds,
         "cv_metrics_dev": cv_metrics,
         "command": "scripts/train_reranker.py",
     }

@@ -53,7 +53,6 @@ W_SUBJECT = 0.1  # share of a sentence's score added for being its first name
 KIND_MISMATCH = 0.5
 MAX_LEAD_CITATIONS = 2
 NAMING_CITATIONS = 1  # of which at most this many only name the answer (dev: 1 of 2 cites best)
-# Words that make a capitalised name an organisation or a place rather than a person.
 # The noun after "Which/What" that says the answer is a person, a country or an organisation.
 _PERSON_NOUNS = word_set(
     """individual person personality figure executive ceo founder entrepreneur player athlete
@@ -64,6 +63,7 @@ _ORG_NOUNS = word_set(
     """company institution organization organisation firm entity agency corporation bank
     brand startup retailer manufacturer"""
 )
+# Words that make a capitalised name an organisation or a place rather than a person.
 _INSTITUTION_WORDS = word_set(
     """council committee party federation ministry inc corp co ltd association bank
     university agency department government league union court congress senate parliament

@@ -70,6 +70,7 @@ class Snapshot:
         self.newest_ts = int(self.published_ts.max()) if self.n else 0
         self._title_stems: dict[int, set[str]] = {}
         self._lower_text: dict[int, str] = {}
+        self._sentence_ids: dict[int, list[list[int]]] = {}
         self._sentences: dict[int, np.ndarray] = {}
         self._pairs: dict[int, np.ndarray] = {}
         self._idf: np.ndarray | None = None
@@ -88,31 +89,39 @@ class Snapshot:
             self._lower_text[row] = cached
         return cached
 
-    def sentence_tokens(self, row: int) -> np.ndarray:
-        """The chunk body's sentences as vocabulary ids, each sentence's distinct ids preceded
-        by the sentinel id `vocab_size` (facts are single sentences; see sentence_matches)."""
-        cached = self._sentences.get(row)
+    def sentence_ids(self, row: int) -> list[list[int]]:
+        """The chunk body's sentences as vocabulary ids, in text order (tokenised once per row;
+        sentence_tokens and sentence_pairs are views of it)."""
+        cached = self._sentence_ids.get(row)
         if cached is None:
             vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
-            sentinel = len(vocab)
-            parts = [[sentinel, *sorted({vocab[t] for t in stems if t in vocab})]
-                     for stems in tokenize_many(split_sentences(self.texts[row]))]
+            cached = [[vocab[t] for t in stems if t in vocab]
+                      for stems in tokenize_many(split_sentences(self.texts[row]))]
+            self._sentence_ids[row] = cached
+        return cached
+
+    def sentence_tokens(self, row: int) -> np.ndarray:
+        """Each sentence's distinct ids preceded by the sentinel id `vocab_size` (facts are
+        single sentences; see sentence_matches)."""
+        cached = self._sentences.get(row)
+        if cached is None:
+            sentinel = len(self.bm25.vocab_dict) if self.bm25 is not None else 0
+            parts = [[sentinel, *sorted(set(ids))] for ids in self.sentence_ids(row)]
             cached = np.array([i for part in parts or [[sentinel]] for i in part], dtype=np.int32)
             self._sentences[row] = cached
         return cached
 
     def sentence_pairs(self, row: int) -> np.ndarray:
-        """Codes of the chunk's adjacent content-stem pairs (order ignored), each sentence's
+        """Codes of each sentence's adjacent content-stem pairs (order ignored), each sentence's
         pairs preceded by -1. A question paraphrases its evidence sentence but keeps phrases
         ("cut 870 jobs", "default search engine"); unigram matches cannot see them."""
         cached = self._pairs.get(row)
         if cached is None:
-            vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
+            size = len(self.bm25.vocab_dict) if self.bm25 is not None else 0
             codes: list[int] = []
-            for stems in tokenize_many(split_sentences(self.texts[row])):
-                ids = [vocab[t] for t in stems if t in vocab]
+            for ids in self.sentence_ids(row):
                 codes.append(-1)
-                codes.extend(_pair_code(a, b, len(vocab)) for a, b in itertools.pairwise(ids))
+                codes.extend(_pair_code(a, b, size) for a, b in itertools.pairwise(ids))
             cached = np.array(codes or [-1], dtype=np.int64)
             self._pairs[row] = cached
         return cached
@@ -137,10 +146,8 @@ class Snapshot:
         sequence = np.concatenate(arrays)
         position = np.minimum(np.searchsorted(codes, sequence), len(codes) - 1)
         values = np.where(codes[position] == sequence, weights[position], 0.0)
-        starts = np.flatnonzero(sequence == -1)
-        per_sentence = np.add.reduceat(values, starts)
-        row_first_sentence = np.searchsorted(starts, np.cumsum([0] + [len(a) for a in arrays[:-1]]))
-        return np.minimum(np.maximum.reduceat(per_sentence, row_first_sentence) / total, 1.0)
+        best = _best_sentence_sums(arrays, values, sequence == -1)
+        return np.minimum(best / total, 1.0)
 
     def stem_weights(self, text: str) -> np.ndarray:
         """idf per vocabulary id for the stems of `text` (0 elsewhere, and at the sentinel)."""
@@ -159,10 +166,7 @@ class Snapshot:
         arrays = [self.sentence_tokens(r) for r in rows]
         tokens = np.concatenate(arrays)
         sentinel = len(weights) - 1
-        starts = np.flatnonzero(tokens == sentinel)
-        per_sentence = np.add.reduceat(weights[tokens], starts)
-        row_first_sentence = np.searchsorted(starts, np.cumsum([0] + [len(a) for a in arrays[:-1]]))
-        return np.maximum.reduceat(per_sentence, row_first_sentence) / total
+        return _best_sentence_sums(arrays, weights[tokens], tokens == sentinel) / total
 
     @property
     def idf(self) -> np.ndarray:
@@ -347,3 +351,13 @@ class SnapshotCache:
 def _pair_code(a: int, b: int, vocab_size: int) -> int:
     low, high = (a, b) if a <= b else (b, a)
     return low * (vocab_size + 1) + high
+
+
+def _best_sentence_sums(arrays: list[np.ndarray], values: np.ndarray, boundary: np.ndarray
+                        ) -> np.ndarray:
+    """Per row (one array per row, concatenated into `values`, each sentence starting at a
+    boundary): the largest sum of values over one sentence."""
+    starts = np.flatnonzero(boundary)
+    per_sentence = np.add.reduceat(values, starts)
+    row_first_sentence = np.searchsorted(starts, np.cumsum([0] + [len(a) for a in arrays[:-1]]))
+    return np.maximum.reduceat(per_sentence, row_first_sentence)
