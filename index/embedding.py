@@ -142,17 +142,37 @@ class OnnxEmbedding(BaseEmbedding):
         return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
 
     def _embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, None)[0]
+
+    def embed_with_sentences(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[list[list[float]], list[np.ndarray]]:
+        """Each text's vector and, from the same model pass, one vector per character span
+        (its sentences): the mean of the contextual states of the tokens starting inside the
+        span, L2-normalised. A span past the truncation point gets a zero vector."""
+        vectors, sentence_vectors = self._embed(texts, spans)
+        return vectors.tolist(), sentence_vectors
+
+    def _embed(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        per_span: list[np.ndarray] = [np.zeros((0, self._dim), np.float32)] * len(texts)
         if not texts:
-            return out
-        token_ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
-        by_length = sorted(range(len(texts)), key=lambda i: len(token_ids[i]), reverse=True)
+            return out, per_span
+        encodings = self._tokenizer.encode_batch(list(texts))
+        by_length = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         for start in range(0, len(by_length), self.embed_batch_size):
             batch = by_length[start : start + self.embed_batch_size]
-            out[batch] = self._run_batch([token_ids[i] for i in batch])
-        return out
+            hidden, mask = self._run_batch([encodings[i].ids for i in batch])
+            out[batch] = _unit_rows(_masked_mean(hidden, mask))
+            if spans is not None:
+                for row, i in enumerate(batch):
+                    per_span[i] = _pool_spans(hidden[row], encodings[i].offsets, spans[i])
+        return out, per_span
 
-    def _run_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+    def _run_batch(self, token_ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Last hidden states (batch, longest, dim) and the attention mask of one batch."""
         longest = max(len(ids) for ids in token_ids)
         input_ids = np.zeros((len(token_ids), longest), dtype=np.int64)  # 0 = [PAD]
         mask = np.zeros_like(input_ids)
@@ -162,11 +182,7 @@ class OnnxEmbedding(BaseEmbedding):
         feeds = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden = self._session.run(None, feeds)[0]
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.maximum(norms, 1e-12)
+        return self._session.run(None, feeds)[0], mask
 
     # --- llama-index interface -----------------------------------------------------------------
 
@@ -199,6 +215,31 @@ class OnnxEmbedding(BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self._get_text_embeddings(texts)
+
+
+def _masked_mean(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[:, :, None].astype(np.float32)
+    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+def _pool_spans(hidden: np.ndarray, offsets: Sequence[tuple[int, int]],
+                spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Unit mean of the token states whose first character lies in each span. Special tokens
+    ([CLS]/[SEP], offsets (0, 0)) and padding (past len(offsets)) belong to no span."""
+    starts = np.array([a for a, b in offsets], dtype=np.int64)
+    real = np.array([b > a for a, b in offsets], dtype=bool)
+    pooled = np.zeros((len(spans), hidden.shape[-1]), dtype=np.float32)
+    for n, (a, b) in enumerate(spans):
+        inside = real & (starts >= a) & (starts < b)
+        if inside.any():
+            pooled[n] = hidden[: len(offsets)][inside].mean(axis=0)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return np.where(norms > 0, pooled / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
 
 
 def make_embedding(settings: Settings) -> BaseEmbedding:

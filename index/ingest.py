@@ -13,10 +13,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from index.chunking import chunk_article
 from index.dedup import DuplicateFinder, encode, signature
 from index.models import Article, Chunk, LoadProblem
-from index.store import ArticleStore, ArticleWrite
+from index.sentences import encode_vectors, sentence_spans
+from index.store import ArticleStore, ArticleWrite, StoredVectors
+
+EmbedTexts = Callable[[list[str]], list[list[float]]]
+# texts + character spans of their sentences -> (one vector per text, (n_spans, dim) per text)
+EmbedWithSentences = Callable[
+    [list[str], list[list[tuple[int, int]]]], tuple[list[list[float]], list[np.ndarray]]
+]
 
 # Chunks embedded per model call group: large enough for length-sorted batching to pay off,
 # small enough that progress moves and a crash loses little work.
@@ -81,7 +90,7 @@ class _Pending:
     article: Article
     chunks: list[Chunk]
     is_new: bool
-    reusable: dict[str, list[float]]
+    reusable: dict[str, StoredVectors]
     minhash: str
     near_duplicates: list[str]
 
@@ -92,13 +101,15 @@ class Ingestor:
     def __init__(
         self,
         store: ArticleStore,
-        embed_texts: Callable[[list[str]], list[list[float]]],
+        embed_texts: EmbedTexts,
         *,
         chunk_size: int = 256,
         chunk_overlap: int = 32,
+        embed_with_sentences: EmbedWithSentences | None = None,
     ) -> None:
         self.store = store
         self.embed_texts = embed_texts
+        self.embed_with_sentences = embed_with_sentences
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
 
@@ -111,7 +122,9 @@ class Ingestor:
         report = IngestReport()
         articles = self._collect(items, report)
         stored = self.store.list_articles()
-        stored_hashes = {record.article_id: record.content_hash for record in stored}
+        stored_hashes = {record.article_id: record.content_hash for record in stored
+                         if record.has_sentence_vectors or self.embed_with_sentences is None}
+        stored_ids = {record.article_id for record in stored}
         finder: DuplicateFinder | None = None  # built only when something is to be written
         pending: list[_Pending] = []
         for article in articles:
@@ -123,7 +136,7 @@ class Ingestor:
             if finder is None:
                 finder = DuplicateFinder((r.article_id, r.minhash) for r in stored if r.minhash)
             try:
-                pending.append(self._prepare(article, article_id in stored_hashes, finder))
+                pending.append(self._prepare(article, article_id in stored_ids, finder))
             except ValueError as error:  # e.g. the splitter refuses a header above chunk size
                 _refuse(report, article, _chunking_problem(error, self.chunk_size))
                 continue
@@ -190,6 +203,8 @@ class Ingestor:
         near = finder.matches(article.article_id, minhash)
         finder.add(article.article_id, minhash)
         reusable = self.store.chunk_embeddings(article.article_id) if exists else {}
+        if self.embed_with_sentences is not None:  # stored before sentence vectors: redo
+            reusable = {h: v for h, v in reusable.items() if v.sentence_vectors}
         return _Pending(article, chunks, not exists, reusable, encode(minhash), near)
 
     def _embed_group(self, group: list[_Pending], report: IngestReport, state: Progress
@@ -201,23 +216,42 @@ class Ingestor:
             for c_index, chunk in enumerate(item.chunks)
             if chunk.text_hash not in item.reusable
         ]
-        texts = [group[p].chunks[c].search_text for p, c in todo]
-        vectors = self.embed_texts(texts) if texts else []
-        fresh = {pair: vector for pair, vector in zip(todo, vectors, strict=True)}
-        report.embedded += len(texts)
-        state.embedded += len(texts)
-        return [
-            ArticleWrite(
+        chunks = [group[p].chunks[c] for p, c in todo]
+        fresh = dict(zip(todo, self._embed(chunks), strict=True))
+        report.embedded += len(chunks)
+        state.embedded += len(chunks)
+        writes = []
+        for p_index, item in enumerate(group):
+            if not item.chunks:
+                continue
+            stored = [fresh.get((p_index, c_index)) or item.reusable[chunk.text_hash]
+                      for c_index, chunk in enumerate(item.chunks)]
+            writes.append(ArticleWrite(
                 item.article,
                 item.chunks,
-                [fresh.get((p_index, c_index)) or item.reusable[chunk.text_hash]
-                 for c_index, chunk in enumerate(item.chunks)],
+                [v.embedding for v in stored],
                 minhash=item.minhash,
                 near_duplicates=item.near_duplicates,
-            )
-            for p_index, item in enumerate(group)
-            if item.chunks
-        ]
+                sentence_vectors=[v.sentence_vectors for v in stored],
+            ))
+        return writes
+
+    def _embed(self, chunks: list[Chunk]) -> list[StoredVectors]:
+        if not chunks:
+            return []
+        texts = [chunk.search_text for chunk in chunks]
+        if self.embed_with_sentences is None:
+            return [StoredVectors(vector) for vector in self.embed_texts(texts)]
+        spans = [_search_text_spans(chunk) for chunk in chunks]
+        vectors, per_sentence = self.embed_with_sentences(texts, spans)
+        return [StoredVectors(vector, encode_vectors(sentences))
+                for vector, sentences in zip(vectors, per_sentence, strict=True)]
+
+
+def _search_text_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """The chunk body's sentences, as spans of its search text (header, blank line, body)."""
+    shift = len(chunk.header) + 2 if chunk.header else 0
+    return [(start + shift, end + shift) for start, end in sentence_spans(chunk.text)]
 
 
 def _count_written(group: list[_Pending], report: IngestReport, state: Progress) -> None:

@@ -42,6 +42,7 @@ class IndexService:
             embed_function(self.embedding),
             chunk_size=self.settings.chunk_size,
             chunk_overlap=self.settings.chunk_overlap,
+            embed_with_sentences=getattr(self.embedding, "embed_with_sentences", None),
         )
 
     def ingest_paths(

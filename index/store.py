@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from index.models import Article, Chunk
+from index.sentences import METADATA_KEY as SENTENCE_VECTORS_KEY
 from index.settings import Settings
 
 CATALOG_SUFFIX = "-articles"
@@ -82,6 +83,7 @@ class ArticleRecord:
     near_duplicates: list[str] = field(default_factory=list)
     minhash: str = ""
     body: str | None = None
+    has_sentence_vectors: bool = False
 
     @classmethod
     def from_chroma(cls, article_id: str, meta: dict[str, Any], body: str | None) -> ArticleRecord:
@@ -101,6 +103,7 @@ class ArticleRecord:
             near_duplicates=json.loads(str(meta.get("near_duplicates", "[]")) or "[]"),
             minhash=str(meta.get("minhash", "")),
             body=body,
+            has_sentence_vectors=bool(meta.get("sentence_vectors", False)),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -120,14 +123,24 @@ class ArticleRecord:
 
 
 @dataclass
+class StoredVectors:
+    """A stored chunk's embedding and its sentence vectors ("" when it has none)."""
+
+    embedding: list[float]
+    sentence_vectors: str = ""
+
+
+@dataclass
 class ArticleWrite:
-    """One article ready to store: its chunks and one embedding per chunk."""
+    """One article ready to store: its chunks, one embedding per chunk and, when the model
+    gives them, each chunk's sentence vectors (index.sentences codes; empty = none)."""
 
     article: Article
     chunks: Sequence[Chunk]
     embeddings: Sequence[Sequence[float]]
     minhash: str = ""
     near_duplicates: Sequence[str] = ()
+    sentence_vectors: Sequence[str] = ()
 
 
 def open_client(settings: Settings) -> Any:
@@ -262,8 +275,8 @@ class ArticleStore:
         }
         return [by_id[cid] for cid in chunk_ids if cid in by_id]
 
-    def chunk_embeddings(self, article_id: str) -> dict[str, list[float]]:
-        """text_hash -> stored embedding of one article's chunks (reused when text is unchanged)."""
+    def chunk_embeddings(self, article_id: str) -> dict[str, StoredVectors]:
+        """text_hash -> stored vectors of one article's chunks (reused when text is unchanged)."""
         got = self._chunks.get(
             where={"article_id": article_id}, include=["metadatas", "embeddings"]
         )
@@ -271,7 +284,8 @@ class ArticleStore:
         if embeddings is None:
             return {}
         return {
-            str(meta.get("text_hash")): [float(x) for x in vector]
+            str(meta.get("text_hash")): StoredVectors(
+                [float(x) for x in vector], str(meta.get(SENTENCE_VECTORS_KEY, "")))
             for meta, vector in zip(got["metadatas"], embeddings, strict=True)
         }
 
@@ -378,8 +392,8 @@ class ArticleStore:
 
     # --- internals ----------------------------------------------------------------------------
     @staticmethod
-    def _chunk_metadata(base: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
-        return {
+    def _chunk_metadata(base: dict[str, Any], chunk: Chunk, sentences: str) -> dict[str, Any]:
+        meta = {
             **base,
             "chunk_index": chunk.index,
             "start": chunk.start,
@@ -387,20 +401,25 @@ class ArticleStore:
             "header": chunk.header,
             "text_hash": chunk.text_hash,
         }
+        if sentences:
+            meta[SENTENCE_VECTORS_KEY] = sentences
+        return meta
 
     def _upsert_chunks(self, writes: Sequence[ArticleWrite]) -> None:
         rows = []
         for w in writes:
             base = w.article.metadata()
-            rows.extend((chunk, vector, base)
-                        for chunk, vector in zip(w.chunks, w.embeddings, strict=True))
+            sentences = w.sentence_vectors or [""] * len(w.chunks)
+            rows.extend((chunk, vector, self._chunk_metadata(base, chunk, codes))
+                        for chunk, vector, codes in zip(w.chunks, w.embeddings, sentences,
+                                                        strict=True))
         for start in range(0, len(rows), self._batch_size()):
             window = rows[start : start + self._batch_size()]
             self._chunks.upsert(
                 ids=[chunk.chunk_id for chunk, _, _ in window],
                 embeddings=[list(vector) for _, vector, _ in window],
                 documents=[chunk.text for chunk, _, _ in window],
-                metadatas=[self._chunk_metadata(base, chunk) for chunk, _, base in window],
+                metadatas=[meta for _, _, meta in window],
             )
 
     def _delete_stale_chunks(self, writes: Sequence[ArticleWrite]) -> None:
@@ -454,6 +473,9 @@ class ArticleStore:
             "origin": write.article.origin,
             "minhash": write.minhash,
             "near_duplicates": json.dumps(sorted(links)),
+            # Every chunk carries sentence vectors; an ingest that can make them redoes
+            # articles stored without (older stores, or another embedding path).
+            "sentence_vectors": bool(write.chunks) and all(write.sentence_vectors),
         }
 
     def _set_links(

@@ -11,6 +11,8 @@ from functools import lru_cache
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
+from index.sentences import sentence_spans
+
 # bm25s' English list is short (33 words); questions are long and full of glue words that would
 # otherwise match every chunk, so a few more common question words are dropped as well.
 _EXTRA_STOPWORDS = {
@@ -57,12 +59,9 @@ def tokenize_many(texts: list[str]) -> list[list[str]]:
     return [stemmer.stemWords([w for w in words(t) if w not in STOPWORDS]) for t in texts]
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])|\n+")
-
-
 def split_sentences(text: str) -> list[str]:
-    """Rough sentence split (periods/newlines); good enough to score sentence-sized matches."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    """Rough sentence split (periods/newlines), the same one ingest used for sentence vectors."""
+    return [text[start:end] for start, end in sentence_spans(text)]
 
 
 def content_stems(text: str) -> set[str]:
