@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 
 class Passage(BaseModel):
@@ -27,6 +27,18 @@ class Passage(BaseModel):
     also_reported_by: list[str] = Field(
         default_factory=list, description="article_ids of near-duplicate articles."
     )
+    # In-process only (never serialised): the chunk's stored sentence vectors, as
+    # ([(start, end) of each sentence in `text`], int8 codes (n, dim), code scale), so the
+    # answerer scores every sentence without running the model again.
+    _sentence_vectors: tuple[list[tuple[int, int]], Any, float] | None = PrivateAttr(default=None)
+
+    def attach_sentence_vectors(self, spans: list[tuple[int, int]], codes: Any,
+                                scale: float) -> None:
+        self._sentence_vectors = (spans, codes, scale)
+
+    @property
+    def sentence_vectors(self) -> tuple[list[tuple[int, int]], Any, float] | None:
+        return self._sentence_vectors
 
 
 class DateFilter(BaseModel):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import statistics
 import time
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from index.sentences import code_scale, decode_vectors, encode_vectors, sentence_spans
 from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
 from qa.answer.condense import condense_question
@@ -437,4 +439,39 @@ def test_follow_up_which_back_guaido_cites_the_support_sentence(
 
     assert [c.quote for c in answer.citations] == [GUAIDO_SENTENCE]  # "support" matches "back"
     assert [item.text for item in answer.items] == ["U.S.", "Canada"]
+    assert_verbatim(answer, body, passages)
+
+
+def _unit(vector: list[float]) -> np.ndarray:
+    array = np.asarray(vector, dtype=np.float32)
+    return array / max(float(np.linalg.norm(array)), 1e-12)
+
+
+def test_stored_sentence_vectors_score_the_shortlist_without_the_model(
+    passages: list[Passage], body: str
+) -> None:
+    embedding = HashingEmbedding(model_name="hashing", embed_batch_size=16)
+    passages = [p.model_copy() for p in passages]  # the fixture is shared by the module
+    for passage in passages:  # what the retriever attaches from the vectors ingest stored
+        spans = sentence_spans(passage.text)
+        vectors = np.vstack([_unit(embedding._vector(passage.text[a:b])) for a, b in spans])
+        passage.attach_sentence_vectors(spans, decode_vectors(encode_vectors(vectors)),
+                                        code_scale())
+    answerer = ExtractiveAnswerer(Settings(), embedding)
+    question = "which countries back Maduro?"
+    scored = answerer.score_sentences(extractive.parse_query(question), passages)
+
+    assert embedding._texts_embedded == []  # no sentence went through the model
+    with_cosine = [item for item in scored if "cosine" in item.parts]
+    assert len(with_cosine) == extractive.EMBED_SHORTLIST
+    best_lexical = sorted(item.parts["lexical"] for item in scored)[-extractive.EMBED_SHORTLIST:]
+    assert sorted(item.parts["lexical"] for item in with_cosine) == best_lexical
+    query = _unit(embedding._vector(question))
+    for item in with_cosine:
+        spans = sentence_spans(passages[item.passage_index].text)
+        if (item.sentence.start, item.sentence.end) in spans:  # the splitters agree here
+            expected = max(float(_unit(embedding._vector(item.sentence.text)) @ query), 0.0)
+            assert item.parts["cosine"] == pytest.approx(expected, abs=0.02)
+    answer = answerer.answer(question, passages)
+    assert [item.text for item in answer.items] == BACKERS
     assert_verbatim(answer, body, passages)

@@ -73,12 +73,23 @@ def test_shipped_model_loads_and_scores_feature_rows():
     model = RerankModel.load(DEFAULT_MODEL_PATH)
     assert model is not None and model.features == FEATURES
     assert model.info["trained_on"].startswith("MultiHop-RAG dev split")
-    rows = np.zeros((4, len(FEATURES)))
-    rows[1, FEATURES.index("bm25_rel")] = 1.0
-    rows[1, FEATURES.index("sent_match")] = 1.0
+    # Two coherent candidates of one query: the best match on every lexical and dense signal,
+    # and a chunk that matches nothing (all-zero rows would be incoherent: rank 0, gap 0).
+    best = {"bm25_rel": 1.0, "bm25_lrank": 0.0, "dense_cos": 0.6, "dense_gap": 0.0,
+            "dense_lrank": 0.0, "article_bm25_max": 1.0, "article_dense_max": 0.6,
+            "sent_match": 1.0, "sent_gap": 0.0, "sent_pairs": 1.0, "sent_pairs_gap": 0.0,
+            "sent_cos": 0.7, "sent_cos_gap": 0.0}
+    nothing = {"bm25_rel": 0.0, "bm25_lrank": -np.log1p(1000), "dense_cos": 0.0,
+               "dense_gap": -0.6, "dense_lrank": -np.log1p(1000), "article_bm25_max": 0.0,
+               "article_dense_max": 0.0, "sent_match": 0.0, "sent_gap": -1.0,
+               "sent_pairs": 0.0, "sent_pairs_gap": -1.0, "sent_cos": 0.0, "sent_cos_gap": -0.7}
+    rows = np.zeros((2, len(FEATURES)))
+    for row, values in enumerate((best, nothing)):
+        for name, value in values.items():
+            rows[row, FEATURES.index(name)] = value
     scores = model.score(rows)
-    assert scores.shape == (4,) and np.isfinite(scores).all()
-    assert scores[1] > scores[0]  # the best lexical match outranks a chunk matching nothing
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    assert scores[0] > scores[1]  # the best match outranks a chunk matching nothing
 
 
 @pytest.mark.parametrize("content", ["not json", json.dumps({"kind": "forest"}),

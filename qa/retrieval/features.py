@@ -42,6 +42,8 @@ FEATURES: tuple[str, ...] = (
     "after_sent_match",  # ... just after it
     "sent_pairs",        # best sentence's idf-weighted share of the question's adjacent stem pairs
     "sent_pairs_gap",    # sent_pairs - best sent_pairs among the candidates
+    "sent_cos",          # best cosine of the question with one of the chunk's sentence vectors
+    "sent_cos_gap",      # sent_cos - best sent_cos among the candidates
 )
 _NEG = -1e9
 RANK_CAP = 1000
@@ -67,6 +69,7 @@ class QueryScores:
     allowed: np.ndarray  # bool per row
     bm25: np.ndarray  # per row; _NEG where not allowed
     dense: np.ndarray  # per row; _NEG where not allowed (all _NEG without vectors)
+    query_vector: np.ndarray | None = None  # unit; None when nothing dense is scored
     sources: dict[str, SourceView] = field(default_factory=dict)
     _rank_cache: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -112,7 +115,8 @@ def score_query(snap: Snapshot, analysis: QueryAnalysis, allowed: np.ndarray,
         dense = np.where(allowed, dense, _NEG).astype(np.float64)
     else:
         dense = np.full(snap.n, _NEG)
-    scores = QueryScores(snap, analysis, allowed, bm25, dense)
+        query_vector = None
+    scores = QueryScores(snap, analysis, allowed, bm25, dense, query_vector)
     if with_sources:
         scores.sources = _source_views(scores)
     return scores
@@ -238,6 +242,10 @@ def _sentence_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
     pairs = snap.pair_matches(rows.tolist(), *snap.question_pairs(analysis.question))
     out[:, column["sent_pairs"]] = pairs
     out[:, column["sent_pairs_gap"]] = pairs - pairs.max()
+    if scores.query_vector is not None:
+        cosines = snap.sentence_cosines(rows.tolist(), scores.query_vector, scores.dense[rows])
+        out[:, column["sent_cos"]] = cosines
+        out[:, column["sent_cos_gap"]] = cosines - cosines.max()
     sources = np.array([snap.sources[r] for r in rows.tolist()], dtype=object)
     clauses = analysis.source_clauses()
     segments = analysis.source_segments()

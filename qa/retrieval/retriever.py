@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.models import parse_day
+from index.sentences import code_scale, sentence_spans
 from index.service import IndexService
 from index.settings import Settings
 from qa.retrieval.diversity import DiversityParams, Pick, select
@@ -168,7 +169,7 @@ class Retriever:
         snap = scores.snap
         meta = snap.metas[pick.row]
         position = int(np.flatnonzero(rows == pick.row)[0])
-        return Passage(
+        passage = Passage(
             chunk_id=snap.ids[pick.row],
             article_id=snap.article_ids[pick.row],
             text=snap.texts[pick.row],
@@ -186,6 +187,10 @@ class Retriever:
                     if name != "final"},
             also_reported_by=pick.also_reported_by,
         )
+        if snap.has_sentence_vectors(pick.row):
+            passage.attach_sentence_vectors(sentence_spans(passage.text),
+                                            snap.sentence_codes[pick.row], code_scale())
+        return passage
 
 
 def _keep_lexical_anchor(scores: QueryScores, rows: np.ndarray, final: np.ndarray,

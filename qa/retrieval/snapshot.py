@@ -26,13 +26,15 @@ from typing import Any
 import bm25s
 import numpy as np
 
+from index.sentences import METADATA_KEY as SENTENCE_VECTORS_KEY
+from index.sentences import code_scale, decode_vectors
 from index.settings import Settings
 from index.store import ArticleStore, local_write_count, open_client
 from qa.retrieval.text import content_stems, split_sentences, tokenize, tokenize_many
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence vectors (sentences.npz) moved out of the chunk metadata
 _PAGE = 2000
 # How long a revision check stays valid. Reading the revision is a Chroma round trip (a few ms,
 # more on a busy server); questions arriving within this window reuse the last answer, so a write
@@ -49,9 +51,13 @@ class Snapshot:
     vectors: np.ndarray  # (n, dim) float32, unit norm; (n, 0) when the store has none
     bm25: bm25s.BM25 | None
     near_duplicates: dict[str, list[str]] = field(default_factory=dict)
+    # Per row: int8 codes (n_sentences, dim) of index.sentences, or None (not stored).
+    sentence_codes: list[np.ndarray | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.n = len(self.ids)
+        if not self.sentence_codes:
+            self.sentence_codes = [_pop_sentence_codes(meta) for meta in self.metas]
         self.row_of = {cid: i for i, cid in enumerate(self.ids)}
         self.published_ts = np.array([int(m.get("published_ts", 0) or 0) for m in self.metas],
                                      dtype=np.int64)
@@ -175,6 +181,28 @@ class Snapshot:
             self._idf = _idf_array(self.bm25, self.n)
         return self._idf
 
+    def sentence_cosines(self, rows: Sequence[int], query_vector: np.ndarray,
+                         fallback: np.ndarray) -> np.ndarray:
+        """Per row, the best cosine between the question and one of its sentences (the stored
+        sentence vectors); `fallback` (the chunk's own cosine) where a row has none, or where
+        they do not line up with this splitter's sentences."""
+        best = np.array(fallback, dtype=np.float64)
+        usable = [i for i, row in enumerate(rows) if self.has_sentence_vectors(row)]
+        if not usable or query_vector.size == 0:
+            return best
+        codes = [self.sentence_codes[rows[i]] for i in usable]
+        if codes[0].shape[1] != query_vector.shape[0]:
+            return best
+        sims = np.vstack(codes).astype(np.float32) @ query_vector.astype(np.float32)
+        starts = np.cumsum([0] + [len(c) for c in codes[:-1]])
+        best[usable] = np.maximum.reduceat(sims, starts) / code_scale()
+        return best
+
+    def has_sentence_vectors(self, row: int) -> bool:
+        """Stored vectors that line up one-to-one with this splitter's sentences of the row."""
+        codes = self.sentence_codes[row]
+        return codes is not None and len(codes) > 0 and len(codes) == len(self.sentence_ids(row))
+
     def search_text(self, row: int) -> str:
         header = self.metas[row].get("header", "")
         return f"{header}\n\n{self.texts[row]}" if header else self.texts[row]
@@ -183,6 +211,13 @@ class Snapshot:
         if self.bm25 is None or not query_tokens:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float32)
+
+
+def _pop_sentence_codes(meta: dict[str, Any]) -> np.ndarray | None:
+    """Take the sentence vectors out of a chunk's metadata (5 KB of text each; nothing else
+    reads them) and decode them."""
+    text = meta.pop(SENTENCE_VECTORS_KEY, None)
+    return decode_vectors(text) if text else None
 
 
 def _idf_array(bm25: bm25s.BM25 | None, n_docs: int) -> np.ndarray:
@@ -259,6 +294,7 @@ def save_snapshot(snapshot: Snapshot, directory: Path) -> None:
         if snapshot.bm25 is not None:
             snapshot.bm25.save(str(staging / "bm25"), show_progress=False)
         np.save(staging / "vectors.npy", snapshot.vectors)
+        _save_sentence_codes(staging / "sentences.npz", snapshot.sentence_codes)
         with open(staging / "chunks.json", "w", encoding="utf-8") as fh:
             json.dump({"ids": snapshot.ids, "texts": snapshot.texts, "metas": snapshot.metas,
                        "near_duplicates": snapshot.near_duplicates}, fh)
@@ -292,6 +328,7 @@ def load_snapshot(directory: Path) -> Snapshot | None:
         with open(directory / "chunks.json", encoding="utf-8") as fh:
             chunks = json.load(fh)
         vectors = np.load(directory / "vectors.npy")
+        sentence_codes = _load_sentence_codes(directory / "sentences.npz", len(chunks["ids"]))
         bm25 = None
         if (directory / "bm25").is_dir():
             bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
@@ -300,7 +337,33 @@ def load_snapshot(directory: Path) -> Snapshot | None:
         return None
     return Snapshot(revision=revision, ids=chunks["ids"], texts=chunks["texts"],
                     metas=chunks["metas"], vectors=vectors, bm25=bm25,
-                    near_duplicates=chunks.get("near_duplicates", {}))
+                    near_duplicates=chunks.get("near_duplicates", {}),
+                    sentence_codes=sentence_codes)
+
+
+def _save_sentence_codes(path: Path, codes: list[np.ndarray | None]) -> None:
+    """All rows' codes as one int8 matrix plus per-row counts (-1: none)."""
+    present = [c for c in codes if c is not None and c.size]
+    dim = present[0].shape[1] if present else 0
+    counts = np.array([-1 if c is None else len(c) for c in codes], dtype=np.int32)
+    flat = np.vstack(present) if present else np.zeros((0, dim), dtype=np.int8)
+    np.savez(path, counts=counts, flat=flat.astype(np.int8))
+
+
+def _load_sentence_codes(path: Path, n: int) -> list[np.ndarray | None]:
+    with np.load(path) as stored:
+        counts, flat = stored["counts"], stored["flat"]
+    if len(counts) != n:
+        raise ValueError(f"{path}: {len(counts)} rows of sentence vectors for {n} chunks")
+    out: list[np.ndarray | None] = []
+    start = 0
+    for count in counts.tolist():
+        if count < 0:
+            out.append(None)
+            continue
+        out.append(flat[start:start + count] if count else None)
+        start += count
+    return out
 
 
 # --- the per-process cache ------------------------------------------------------------------------
