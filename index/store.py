@@ -475,7 +475,7 @@ class ArticleStore:
             "near_duplicates": json.dumps(sorted(links)),
             # Every chunk carries sentence vectors; an ingest that can make them redoes
             # articles stored without (older stores, or another embedding path).
-            "sentence_vectors": bool(write.chunks) and all(write.sentence_vectors),
+            "sentence_vectors": bool(write.sentence_vectors) and all(write.sentence_vectors),
         }
 
     def _set_links(

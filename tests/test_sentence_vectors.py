@@ -86,6 +86,7 @@ def test_chunks_without_vectors_fall_back_to_the_chunk_cosine(settings: Settings
                                                               hash_embedding):
     service = IndexService(settings, embedding=hash_embedding)  # a model without sentence pooling
     service.ingest_items([_article("a1", TEXT)])
+    assert not service.store.list_articles()[0].has_sentence_vectors
     snapshot = build_snapshot(settings, service.store)
     assert snapshot.sentence_codes == [None] * snapshot.n
     fallback = np.linspace(0.1, 0.5, snapshot.n)
