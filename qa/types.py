@@ -28,16 +28,15 @@ class Passage(BaseModel):
         default_factory=list, description="article_ids of near-duplicate articles."
     )
     # In-process only (never serialised): the chunk's stored sentence vectors, as
-    # ([(start, end) of each sentence in `text`], int8 codes (n, dim), code scale), so the
-    # answerer scores every sentence without running the model again.
-    _sentence_vectors: tuple[list[tuple[int, int]], Any, float] | None = PrivateAttr(default=None)
+    # ([(start, end) of each sentence in `text`], int8 codes (n, dim) of index.sentences), so
+    # the answerer gets sentence cosines without running the model again.
+    _sentence_vectors: tuple[list[tuple[int, int]], Any] | None = PrivateAttr(default=None)
 
-    def attach_sentence_vectors(self, spans: list[tuple[int, int]], codes: Any,
-                                scale: float) -> None:
-        self._sentence_vectors = (spans, codes, scale)
+    def attach_sentence_vectors(self, spans: list[tuple[int, int]], codes: Any) -> None:
+        self._sentence_vectors = (spans, codes)
 
     @property
-    def sentence_vectors(self) -> tuple[list[tuple[int, int]], Any, float] | None:
+    def sentence_vectors(self) -> tuple[list[tuple[int, int]], Any] | None:
         return self._sentence_vectors
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from index.sentences import code_scale, decode_vectors, encode_vectors, sentence_spans
+from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
 from qa.answer.condense import condense_question
@@ -455,8 +455,7 @@ def test_stored_sentence_vectors_score_the_shortlist_without_the_model(
     for passage in passages:  # what the retriever attaches from the vectors ingest stored
         spans = sentence_spans(passage.text)
         vectors = np.vstack([_unit(embedding._vector(passage.text[a:b])) for a, b in spans])
-        passage.attach_sentence_vectors(spans, decode_vectors(encode_vectors(vectors)),
-                                        code_scale())
+        passage.attach_sentence_vectors(spans, decode_vectors(encode_vectors(vectors)))
     answerer = ExtractiveAnswerer(Settings(), embedding)
     question = "which countries back Maduro?"
     scored = answerer.score_sentences(extractive.parse_query(question), passages)

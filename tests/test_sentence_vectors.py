@@ -15,7 +15,6 @@ from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.service import IndexService, embed_function
 from index.settings import Settings
 from qa.retrieval.snapshot import build_snapshot, load_snapshot, save_snapshot
-from qa.retrieval.text import split_sentences
 
 TEXT = (
     "The city council met on Tuesday to discuss parking fees. "
@@ -29,11 +28,14 @@ def _article(name: str, body: str) -> Article:
                    source="Example Times", body=body, published=datetime(2023, 10, 5))
 
 
-def test_spans_are_the_retrieval_splitter():
+def test_spans_split_at_sentence_ends_and_line_breaks():
     text = 'He said "Stop." Then he left.\nNew line here... and more! OK? 42 people came.'
     spans = sentence_spans(text)
-    assert [text[a:b] for a, b in spans] == split_sentences(text)
+    assert [text[a:b] for a, b in spans] == [
+        'He said "Stop.', "Then he left.", "New line here... and more!", "OK?", "42 people came."
+    ]
     assert all(text[a:b] == text[a:b].strip() and b > a for a, b in spans)
+    assert sentence_spans("  \n ") == []
 
 
 def test_codes_round_trip_and_refuse_garbage():
@@ -69,7 +71,7 @@ def test_ingest_stores_them_and_the_snapshot_lines_them_up(settings: Settings, e
     assert all(meta.get("sentence_vectors") is None for meta in snapshot.metas)  # taken out
     for row in range(snapshot.n):
         codes = snapshot.sentence_codes[row]
-        assert codes is not None and len(codes) == len(split_sentences(snapshot.texts[row]))
+        assert codes is not None and len(codes) == len(sentence_spans(snapshot.texts[row]))
     question = np.asarray(embedding.get_query_embedding("new smartphone processor"))
     best = snapshot.sentence_cosines(list(range(snapshot.n)), question, np.zeros(snapshot.n))
     assert (best > 0.3).all()
@@ -123,4 +125,4 @@ def test_spans_are_shifted_past_the_embedded_header(header: bool):
     if not header:
         chunk = chunk.model_copy(update={"header": ""})
     pieces = [chunk.search_text[a:b] for a, b in _search_text_spans(chunk)]
-    assert pieces == split_sentences(chunk.text)
+    assert pieces == [chunk.text[a:b] for a, b in sentence_spans(chunk.text)]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.sentences import code_scale
 from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.injection import looks_like_injection
 from qa.answer.lead import asks_for_a_name, best_name, display_name, lead_sentences
@@ -227,10 +228,10 @@ def _stored_cosines(passage: Passage, query: np.ndarray
     stored = passage.sentence_vectors
     if stored is None:
         return None
-    spans, codes, scale = stored
+    spans, codes = stored
     if codes.shape[1] != query.shape[0]:
         return None
-    return spans, (codes.astype(np.float32) @ query) / scale
+    return spans, (codes.astype(np.float32) @ query) / code_scale()
 
 
 def _overlapping(sentence: Sentence, spans: list[tuple[int, int]], cosines: np.ndarray

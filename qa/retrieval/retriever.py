@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from index.models import parse_day
-from index.sentences import code_scale, sentence_spans
 from index.service import IndexService
 from index.settings import Settings
 from qa.retrieval.diversity import DiversityParams, Pick, select
@@ -188,8 +187,8 @@ class Retriever:
             also_reported_by=pick.also_reported_by,
         )
         if snap.has_sentence_vectors(pick.row):
-            passage.attach_sentence_vectors(sentence_spans(passage.text),
-                                            snap.sentence_codes[pick.row], code_scale())
+            passage.attach_sentence_vectors(snap.sentence_spans(pick.row),
+                                            snap.sentence_codes[pick.row])
         return passage
 
 

@@ -27,10 +27,10 @@ import bm25s
 import numpy as np
 
 from index.sentences import METADATA_KEY as SENTENCE_VECTORS_KEY
-from index.sentences import code_scale, decode_vectors
+from index.sentences import code_scale, decode_vectors, sentence_spans
 from index.settings import Settings
 from index.store import ArticleStore, local_write_count, open_client
-from qa.retrieval.text import content_stems, split_sentences, tokenize, tokenize_many
+from qa.retrieval.text import content_stems, tokenize, tokenize_many
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class Snapshot:
         self.newest_ts = int(self.published_ts.max()) if self.n else 0
         self._title_stems: dict[int, set[str]] = {}
         self._lower_text: dict[int, str] = {}
+        self._sentence_spans: dict[int, list[tuple[int, int]]] = {}
         self._sentence_ids: dict[int, list[list[int]]] = {}
         self._sentences: dict[int, np.ndarray] = {}
         self._pairs: dict[int, np.ndarray] = {}
@@ -95,14 +96,23 @@ class Snapshot:
             self._lower_text[row] = cached
         return cached
 
+    def sentence_spans(self, row: int) -> list[tuple[int, int]]:
+        """(start, end) of the chunk body's sentences: the split ingest pooled vectors over."""
+        cached = self._sentence_spans.get(row)
+        if cached is None:
+            cached = sentence_spans(self.texts[row])
+            self._sentence_spans[row] = cached
+        return cached
+
     def sentence_ids(self, row: int) -> list[list[int]]:
         """The chunk body's sentences as vocabulary ids, in text order (tokenised once per row;
         sentence_tokens and sentence_pairs are views of it)."""
         cached = self._sentence_ids.get(row)
         if cached is None:
             vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
-            cached = [[vocab[t] for t in stems if t in vocab]
-                      for stems in tokenize_many(split_sentences(self.texts[row]))]
+            text = self.texts[row]
+            sentences = [text[start:end] for start, end in self.sentence_spans(row)]
+            cached = [[vocab[t] for t in stems if t in vocab] for stems in tokenize_many(sentences)]
             self._sentence_ids[row] = cached
         return cached
 
@@ -201,7 +211,7 @@ class Snapshot:
     def has_sentence_vectors(self, row: int) -> bool:
         """Stored vectors that line up one-to-one with this splitter's sentences of the row."""
         codes = self.sentence_codes[row]
-        return codes is not None and len(codes) > 0 and len(codes) == len(self.sentence_ids(row))
+        return codes is not None and len(codes) > 0 and len(codes) == len(self.sentence_spans(row))
 
     def search_text(self, row: int) -> str:
         header = self.metas[row].get("header", "")

@@ -11,8 +11,6 @@ from functools import lru_cache
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from index.sentences import sentence_spans
-
 # bm25s' English list is short (33 words); questions are long and full of glue words that would
 # otherwise match every chunk, so a few more common question words are dropped as well.
 _EXTRA_STOPWORDS = {
@@ -59,9 +57,6 @@ def tokenize_many(texts: list[str]) -> list[list[str]]:
     return [stemmer.stemWords([w for w in words(t) if w not in STOPWORDS]) for t in texts]
 
 
-def split_sentences(text: str) -> list[str]:
-    """Rough sentence split (periods/newlines), the same one ingest used for sentence vectors."""
-    return [text[start:end] for start, end in sentence_spans(text)]
 
 
 def content_stems(text: str) -> set[str]:
