@@ -16,7 +16,7 @@ from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
 from qa.answer.condense import condense_question
-from qa.answer.lead import asked_kind
+from qa.answer.lead import asked_kind, asks_for_a_name
 from qa.answer.lists import detect_list_question
 from qa.answer.sentences import split_sentences
 from qa.types import Answer, Passage, Turn
@@ -410,6 +410,39 @@ def test_descriptive_questions_get_sentences_not_a_name(
 ) -> None:
     answer = answerer.answer("What did Pushkov call Guaido's declaration?", passages)
     assert not answer.answer.startswith("**")
+
+
+@pytest.mark.parametrize(("question", "wants_a_name"), [
+    ("Who is Juan Guaido?", False),  # the name is given: say what he is
+    ("who is Ludwig van Beethoven", False),
+    ("Who is the CEO of OpenAI?", True),  # a role: the answer is a name
+    ("Who is Time's Person of the Year?", True),
+    ("Who called Guaido's declaration an attempted coup?", True),
+    ("Which organization recognized Guaido?", True),
+    ("What did Russia say?", False),
+])
+def test_which_questions_ask_for_a_name(question: str, wants_a_name: bool) -> None:
+    assert asks_for_a_name(question) is wants_a_name
+
+
+def test_who_is_a_named_person_gets_the_sentence_that_describes_him(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    answer = answerer.answer("Who is Juan Guaido?", passages)
+
+    assert not answer.answer.startswith("**"), answer.answer  # was "**Jorge Arreaza**"
+    assert "Juan Guaido" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
+def test_which_organization_may_be_named_with_the_kind_noun(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    answer = answerer.answer("Which organization recognized Guaido?", passages)
+
+    assert answer.answer.startswith("**The Organization of American States**"), answer.answer
+    assert "Organization of American States recognized Guaido" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
 
 
 # --- follow-ups offline ----------------------------------------------------------------------

@@ -28,6 +28,11 @@ from qa.types import Passage
 # "Who …", "Which company …", "What institution …", but not "What is …" / "What did … say"
 # (those ask for a description) nor yes/no questions.
 _WHO = re.compile(r"^\s*who\b", re.I)
+# "Who is Juan Guaido?": the question is only a name, so it asks what that one is. Not "Who is
+# the CEO of OpenAI?" (a role: the answer is a name).
+_WHO_IS_NAME = re.compile(
+    r"^\s*(?i:who\s+(?:is|was|are|were)\s+)"
+    r"[A-Z][\w.'’\-]*(?:\s+(?:[A-Z][\w.'’\-]*|de|da|del|van|von|bin|al))*\s*\??\s*$")
 _WHICH_NOUN = re.compile(r"^\s*(?:which|what)\s+([a-z][a-z\-]*)\b", re.I)
 _NOT_A_NOUN = word_set(
     """is are was were do does did has have had will would can could should may might must
@@ -44,6 +49,7 @@ SENTENCES_READ = 8  # best-scoring sentences whose names are candidates
 SENTENCE_FLOOR = 0.3  # ... each at least this share of the best one's score (dev: 0.3 > 0.5)
 W_ARTICLES = 0.35  # weight per other retrieved article that names the candidate
 W_PERSON = 0.25  # "who" questions: bonus for a multi-word name (a person, not an acronym)
+W_INSTITUTION = W_PERSON  # "which organization" questions: the same for an institution's name
 W_TITLE = 0.2  # per retrieved article whose title names the candidate: what it is about
 W_SUBJECT = 0.1  # share of a sentence's score added for being its first name
 # Score factor for a name of the wrong kind: an organisation for "who"/"which individual", a
@@ -63,10 +69,17 @@ _ORG_NOUNS = word_set(
     """company institution organization organisation firm entity agency corporation bank
     brand startup retailer manufacturer"""
 )
+# A name with one of these before its last word is a person ("President Nicolas Maduro",
+# "Foreign Minister Jorge Arreaza"), however institutional the rest looks.
+_PERSON_TITLES = word_set(
+    """president vice prime minister secretary senator sen rep gov governor mayor pope mr mrs
+    ms dr sir dame chancellor"""
+)
 # Words that make a capitalised name an organisation or a place rather than a person.
 _INSTITUTION_WORDS = word_set(
     """council committee party federation ministry inc corp co ltd association bank
     university agency department government league union court congress senate parliament
+    organization organisation nations
     assembly commission office group company board house club team fund reserve street
     news times post journal"""
 )
@@ -86,6 +99,8 @@ class Candidate:
 
 
 def asks_for_a_name(question: str) -> bool:
+    if _WHO_IS_NAME.match(question):
+        return False  # "Who is Juan Guaido?" asks what he is, not for a name
     if _WHO.match(question):
         return True
     match = _WHICH_NOUN.match(question)
@@ -100,7 +115,9 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     floor = SENTENCE_FLOOR * ranked[0].score
     reading = [s for s in ranked[:SENTENCES_READ] if s.score >= floor]
     known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
-    excluded = _question_words(question) | _outlet_words(passages)
+    # The question's own words describe the answer; not the kind noun ("Which organization"
+    # may well be answered by "Organization of American States").
+    excluded = (_question_words(question) - _kind_noun(question)) | _outlet_words(passages)
     candidates: dict[str, Candidate] = {}
     for item in reading:
         for position, entity in enumerate(find_entities(item.sentence.text, known)):
@@ -118,13 +135,14 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     _merge_short_forms(candidates)
     _expand_short_names(candidates, passages, known, excluded)
     kind = asked_kind(question)
-    person_bonus = W_PERSON if kind == "person" else 0.0
     for candidate in candidates.values():
         articles = _articles_naming(candidate.text, passages)
         candidate.score += W_ARTICLES * max(0, len(articles) - 1)
         candidate.score += W_TITLE * len(_articles_naming(candidate.text, passages, in_title=True))
-        if _looks_like_a_person(candidate.text):
-            candidate.score += person_bonus
+        if kind == "person" and _looks_like_a_person(candidate.text):
+            candidate.score += W_PERSON
+        if kind == "organisation" and _looks_like_an_institution(candidate.text):
+            candidate.score += W_INSTITUTION
         if not _is_of_kind(candidate.text, kind):
             candidate.score *= KIND_MISMATCH
     winner = max(candidates.values(), key=lambda c: c.score)
@@ -194,8 +212,16 @@ def _is_of_kind(name: str, kind: str | None) -> bool:
     if kind == "country":
         return is_country
     if kind == "organisation":
-        return not is_country
+        return not is_country and not _has_person_title(name)
     return True
+
+
+def _has_person_title(name: str) -> bool:
+    return any(token.lower().rstrip(".") in _PERSON_TITLES for token in name.split()[:-1])
+
+
+def _looks_like_an_institution(name: str) -> bool:
+    return bool({t.lower() for t in name.split()} & _INSTITUTION_WORDS)
 
 
 def _looks_like_a_person(name: str) -> bool:
@@ -253,6 +279,11 @@ def display_name(name: str, passages: list[Passage]) -> str:
 
 def _question_words(question: str) -> set[str]:
     return {w for w in words(question) if w not in STOPWORDS}
+
+
+def _kind_noun(question: str) -> set[str]:
+    match = _WHICH_NOUN.match(question)
+    return {match.group(1).lower()} if match else set()
 
 
 def _outlet_words(passages: list[Passage]) -> set[str]:
