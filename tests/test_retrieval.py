@@ -6,11 +6,14 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from index.models import Article
 from qa.retrieval import SnapshotCache, analyze, find_dates
+from qa.retrieval.diversity import DiversityParams, select
 from qa.retrieval.query import find_sources
 from qa.retrieval.snapshot import REVISION_TTL_S
 from qa.retrieval.stages import PRESETS
@@ -149,6 +152,19 @@ def test_diversity_caps_chunks_per_article(slice_index):
     assert max(Counter(p.article_id for p in diverse.passages).values()) <= cap
     assert len({p.article_id for p in diverse.passages}) > len({p.article_id
                                                                   for p in plain.passages})
+
+
+def test_article_cap_gives_way_when_too_few_articles_fill_the_list():
+    # One long article and one short: the cap spreads the list, then the capped chunks fill it
+    # (a single-article corpus must still hand the answerer k passages, not `article_cap`).
+    snap = SimpleNamespace(article_ids=["long"] * 5 + ["short"], sources=["AP"] * 6,
+                           near_duplicates={})
+    scores = np.array([6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    picks = select(snap, np.arange(6), scores, k=5, named_sources=set(),
+                   params=DiversityParams(article_cap=2))
+    assert [p.row for p in picks] == [0, 1, 5, 2, 3]
+    assert len(select(snap, np.arange(6), scores, k=10, named_sources=set(),
+                      params=DiversityParams(article_cap=2))) == 6
 
 
 def test_near_duplicate_copy_does_not_crowd_out_others(slice_index):

@@ -2,7 +2,8 @@
 
 - Near-duplicate articles (the catalog's MinHash links) are one story: the best-ranked copy is
   kept, the other copies' ids go into `also_reported_by`, and their chunks leave the list.
-- At most `article_cap` chunks per article, so one long article cannot fill the list.
+- At most `article_cap` chunks per article, so one long article cannot fill the list while
+  other articles can.
 - Every outlet the question names gets a bonus until one of its chunks is picked: multi-hop
   questions need evidence from each of them, and early.
 """
@@ -80,4 +81,9 @@ def select(snap: Snapshot, rows: np.ndarray, scores: np.ndarray, k: int,
         per_article[article] = per_article.get(article, 0) + 1
         covered.add(snap.sources[row])
         picks.append(Pick(row, float(scores[best]), sorted(others.get(article, []))))
+    # The cap spreads the list over articles; when there are too few articles to fill it (one
+    # long article, a narrow date filter), the capped chunks fill the rest, best first.
+    for i in sorted(remaining, key=lambda i: -scores[i])[: k - len(picks)]:
+        row = int(rows[i])
+        picks.append(Pick(row, float(scores[i]), sorted(others.get(snap.article_ids[row], []))))
     return picks
