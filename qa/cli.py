@@ -150,7 +150,7 @@ def search(
         typer.echo(f"filters: {result.filters.reason}")
     for rank, p in enumerate(result.passages, 1):
         scores = " ".join(f"{name}={value:.3f}" for name, value in p.scores.items())
-        typer.echo(f"[{rank}] {p.title} — {p.source} {p.published[:10]}  ({scores})")
+        typer.echo(f"[{rank}] {_byline(p.title, p.source, p.published)}  ({scores})")
         typer.echo("    " + p.text[:300].replace("\n", " ") + ("…" if len(p.text) > 300 else ""))
 
 
@@ -233,10 +233,17 @@ def _print_answer(answer, streamed: bool) -> None:
         typer.echo(f"\nnote: {answer.notice}")
     for c in answer.citations:
         flag = "" if c.supported else "  (not verified)"
-        typer.echo(f"\n[{c.n}] {c.title} — {c.source} {c.published[:10]} {c.url}{flag}")
+        typer.echo(f"\n[{c.n}] {_byline(c.title, c.source, c.published, c.url)}{flag}")
         typer.echo(f'    "{c.quote}"')
     for passage in answer.nearest:
-        typer.echo(f"\nnearest: {passage.title} — {passage.source}: {passage.text[:200]}…")
+        typer.echo(f"\nnearest: {_byline(passage.title, passage.source, passage.published)}: "
+                   f"{passage.text[:200]}…")
+
+
+def _byline(title: str, source: str, published: str, url: str = "") -> str:
+    """"Title — Source 2019-01-26 url", leaving out what an article does not have."""
+    meta = " ".join(part for part in (source, published[:10], url) if part)
+    return " — ".join(part for part in (title, meta) if part)
 
 
 eval_app = typer.Typer(help="Evaluate on MultiHop-RAG (../shared/data/multihop-rag).",
