@@ -19,6 +19,7 @@ from qa.answer.condense import condense_question
 from qa.answer.lead import asked_kind, asks_for_a_name
 from qa.answer.lists import detect_list_question
 from qa.answer.sentences import split_sentences
+from qa.answer.terms import acronym_alternatives, acronyms, expansions
 from qa.types import Answer, Passage, Turn
 
 SEED = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
@@ -420,6 +421,8 @@ def test_descriptive_questions_get_sentences_not_a_name(
     ("Who called Guaido's declaration an attempted coup?", True),
     ("Which organization recognized Guaido?", True),
     ("What did Russia say?", False),
+    ("What happened to the U.S. diplomats?", False),  # a verb after "what"
+    ("What company makes the iPhone?", True),
 ])
 def test_which_questions_ask_for_a_name(question: str, wants_a_name: bool) -> None:
     assert asks_for_a_name(question) is wants_a_name
@@ -442,6 +445,27 @@ def test_which_organization_may_be_named_with_the_kind_noun(
 
     assert answer.answer.startswith("**The Organization of American States**"), answer.answer
     assert "Organization of American States recognized Guaido" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
+def test_acronyms_and_their_spelled_out_names_match_each_other() -> None:
+    assert acronyms("Did the IMF and the U.N. back the OAS, say the CEOs?") == {
+        "IMF", "UN", "OAS", "CEO"}
+    text = "16 nations from the Organization of American States and the United Nations"
+    assert expansions("OAS", text) == {frozenset({"organiz", "american", "state"})}
+    assert expansions("IMF", text) == set()
+    both_ways = acronym_alternatives("What did the International Monetary Fund say?",
+                                     ["The IMF said no."])
+    assert both_ways["fund"] == [frozenset({"imf"})]
+
+
+def test_question_acronym_finds_the_spelled_out_name(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    answer = answerer.answer("What did the IMF say?", passages)  # the article never says IMF
+
+    assert not answer.abstained, answer.answer
+    assert "International Monetary Fund has said" in answer.citations[0].quote
     assert_verbatim(answer, body, passages)
 
 

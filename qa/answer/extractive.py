@@ -36,7 +36,15 @@ from qa.answer.lists import (
     normalise_item,
 )
 from qa.answer.sentences import Sentence, split_sentences
-from qa.answer.terms import STOPWORDS, SYNONYM_WEIGHT, Idf, stems, synonyms, words
+from qa.answer.terms import (
+    STOPWORDS,
+    SYNONYM_WEIGHT,
+    Idf,
+    acronym_alternatives,
+    stems,
+    synonyms,
+    words,
+)
 from qa.answer.vectors import SentenceVectors
 from qa.types import Answer, AnswerItem, Citation, Passage, Turn
 
@@ -165,6 +173,10 @@ class ExtractiveAnswerer:
         ]
         if not scored or not query.terms:
             return scored
+        alternatives = acronym_alternatives(query.text, [p.text for p in passages])
+        for item in scored:  # "IMF" asked, "International Monetary Fund" written: a match
+            item.stems |= {term for term, phrases in alternatives.items()
+                           if any(phrase <= item.stems for phrase in phrases)}
         idf = Idf(s.stems for s in scored)
         weights = {term: idf(term) for term in query.terms}
         total = sum(weights.values())

@@ -36,7 +36,7 @@ _WHO_IS_NAME = re.compile(
 _WHICH_NOUN = re.compile(r"^\s*(?:which|what)\s+([a-z][a-z\-]*)\b", re.I)
 _NOT_A_NOUN = word_set(
     """is are was were do does did has have had will would can could should may might must
-    about of"""
+    about of led made makes drove drives happens causes prompts"""
 )
 # Capitalised words that are not names (months, days, titles) or that every article carries.
 _NOT_NAMES = word_set(
@@ -104,7 +104,11 @@ def asks_for_a_name(question: str) -> bool:
     if _WHO.match(question):
         return True
     match = _WHICH_NOUN.match(question)
-    return bool(match) and match.group(1).lower() not in _NOT_A_NOUN
+    if not match:
+        return False
+    word = match.group(1).lower()
+    # "What happened …", "What caused …": a verb asks what occurred, not for a name
+    return word not in _NOT_A_NOUN and not word.endswith("ed")
 
 
 def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentence]

@@ -31,7 +31,9 @@ STOPWORDS = word_set(
     under until up very was we were what when where which while who whom why will with would
     you your yours yourself yourselves s t don doesn didn isn wasn weren won wouldn shouldn
     couldn according article articles report reported reports reporting say says said tell
-    told mention mentioned mentions news source sources story
+    told mention mentioned mentions news source sources story speak speaks spoke spoken
+    speaking comment comments commented remark remarks remarked happen happens happened
+    happening
     """
 )
 
@@ -99,3 +101,51 @@ class Idf:
     def __call__(self, term: str) -> float:
         df = self.doc_freq.get(term, 0)
         return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+
+# "IMF" in a question, "International Monetary Fund" in the article (and the other way round):
+# an acronym stands for the capitalised words whose initials spell it; "of", "the", "and",
+# "for" in between do not count ("Organization of American States" is OAS).
+_ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,6}|\b[A-Z]{2,6}s?\b")
+_CONNECTOR = r"(?:of|the|and|for|on|de)"
+_CAPITALISED_RUN = re.compile(
+    rf"\b[A-Z][a-z]+(?:\s+(?:{_CONNECTOR}\s+)*[A-Z][a-z]+)+\b")
+
+
+def acronyms(text: str) -> set[str]:
+    """Upper-case abbreviations in `text`, without dots or a plural s: {"IMF", "UN"}."""
+    found = set()
+    for match in _ACRONYM.finditer(text):
+        letters = match.group(0).replace(".", "").removesuffix("s")
+        if 2 <= len(letters) <= 6 and letters.isupper():
+            found.add(letters)
+    return found
+
+
+def expansions(acronym: str, text: str) -> set[frozenset[str]]:
+    """The stems of each capitalised phrase in `text` whose initials spell `acronym`."""
+    found = set()
+    for match in _CAPITALISED_RUN.finditer(text):
+        capitalised = [w for w in match.group(0).split() if w[0].isupper()]
+        # a longer run may hold the phrase: "The International Monetary Fund Said"
+        for start in range(len(capitalised) - len(acronym) + 1):
+            window = capitalised[start:start + len(acronym)]
+            if "".join(w[0] for w in window) == acronym:
+                found.add(frozenset(_stem(w.lower()) for w in window))
+    return found
+
+
+def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[frozenset[str]]]:
+    """Question stem -> stem sets that stand for it in `texts`: "imf" -> {internat, monetari,
+    fund} when the question says IMF and a text spells it out; each of "internat", "monetari",
+    "fund" -> {"imf"} when the question spells out what a text abbreviates."""
+    alternatives: dict[str, list[frozenset[str]]] = {}
+    joined = "\n".join(texts)
+    for acronym in acronyms(question):
+        for phrase in expansions(acronym, joined):
+            alternatives.setdefault(_stem(acronym.lower()), []).append(phrase)
+    for acronym in acronyms(joined):
+        for phrase in expansions(acronym, question):
+            for stem in phrase:
+                alternatives.setdefault(stem, []).append(frozenset({_stem(acronym.lower())}))
+    return alternatives
