@@ -487,6 +487,22 @@ def test_offline_condense_of_list_follow_ups(follow_up: str, expected: str) -> N
     assert condense_question(follow_up, history) == expected
 
 
+@pytest.mark.parametrize(("previous", "follow_up", "expected"), [
+    ("What did Russia say?", "and China?", "What did China say?"),
+    ("Who is Michelle Bachelet?", "what about Pompeo?", "Who is Pompeo?"),
+    ("What did Russia say about Maduro?", "and Guaido?", "What did Russia say about Guaido?"),
+    ("What did the IMF say?", "and the OAS?", "What did the OAS say?"),
+    # no name of the same kind to replace: the new name joins the old one
+    ("which countries back Maduro?", "and China?", "and China? (Maduro)"),
+    ("What did Russia say?", "what did they say?", "what did they say? (Russia)"),
+])
+def test_offline_condense_puts_a_fragment_name_in_place_of_the_previous_one(
+    previous: str, follow_up: str, expected: str
+) -> None:
+    history = [Turn(role="user", content=previous), Turn(role="assistant", content="…")]
+    assert condense_question(follow_up, history) == expected
+
+
 def test_follow_up_which_back_guaido_cites_the_support_sentence(
     answerer: ExtractiveAnswerer, passages: list[Passage], body: str
 ) -> None:

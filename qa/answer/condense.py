@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qa.answer.lists import detect_list_question, find_entities
+from qa.answer.lists import COUNTRIES, detect_list_question, find_entities
 from qa.answer.terms import word_set, words
 from qa.types import Turn
 
@@ -88,10 +88,33 @@ def _with_previous_kind(question: str, previous: str) -> str:
     return f"{match.group(1)} {asked.kind} {rest[match.end():]}"
 
 
+def _substituted(question: str, previous: str) -> str | None:
+    """"and China?" after "What did Russia say?" asks "What did China say?": the fragment's name
+    takes the place of the previous question's name of the same kind (country for country,
+    other name for other name). None when there is no such name ("and China?" after "which
+    countries back Maduro?" asks about China and Maduro)."""
+    new_names = [e.text for e in find_entities(question)
+                 if e.text.split()[0].lower() not in _QUESTION_WORDS]
+    if len(new_names) != 1:
+        return None
+    new = new_names[0]
+    is_country = new.lower().removeprefix("the ") in COUNTRIES
+    for entity in find_entities(previous):
+        if entity.text.split()[0].lower() in _QUESTION_WORDS or entity.text == new:
+            continue
+        if (entity.text.lower().removeprefix("the ") in COUNTRIES) == is_country:
+            return previous[:entity.start] + new + previous[entity.end:]
+    return None
+
+
 def condense_offline(question: str, history: list[Turn]) -> str:
     previous = next((t.content for t in reversed(history) if t.role == "user"), "")
     if not previous or not _leans_on_history(question):
         return question
+    if _is_fragment(question) and not set(words(question)) & _ANAPHORA:
+        substituted = _substituted(question, previous)
+        if substituted is not None:
+            return substituted
     rewritten = _with_previous_kind(question, previous)
     has_anaphora = bool(set(words(question)) & _ANAPHORA)
     if _names_and_dates(question) and not has_anaphora and not _is_fragment(question):
