@@ -422,6 +422,8 @@ def test_descriptive_questions_get_sentences_not_a_name(
     ("Which organization recognized Guaido?", True),
     ("What did Russia say?", False),
     ("What happened to the U.S. diplomats?", False),  # a verb after "what"
+    ("What happened?", False),
+    ("Which AI-powered chatbot, reported by TechCrunch, turned one?", True),  # an adjective
     ("What company makes the iPhone?", True),
 ])
 def test_which_questions_ask_for_a_name(question: str, wants_a_name: bool) -> None:

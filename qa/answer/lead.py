@@ -38,6 +38,10 @@ _NOT_A_NOUN = word_set(
     """is are was were do does did has have had will would can could should may might must
     about of led made makes drove drives happens causes prompts"""
 )
+_AFTER_A_VERB = word_set(
+    """the a an to in at on by for from with this that these those his her its their it him
+    them us me"""
+)
 # Capitalised words that are not names (months, days, titles) or that every article carries.
 _NOT_NAMES = word_set(
     """january february march april may june july august september october november december
@@ -107,8 +111,16 @@ def asks_for_a_name(question: str) -> bool:
     if not match:
         return False
     word = match.group(1).lower()
-    # "What happened …", "What caused …": a verb asks what occurred, not for a name
-    return word not in _NOT_A_NOUN and not word.endswith("ed")
+    return word not in _NOT_A_NOUN and not _is_past_verb(word, question[match.end():])
+
+
+def _is_past_verb(word: str, rest: str) -> bool:
+    """"What happened to …", "What caused the …", "What prompted Meta …" ask what occurred;
+    "Which AI-powered chatbot", "Which listed company" put an adjective before the noun."""
+    if not word.endswith("ed") or "-" in word:
+        return False
+    following = re.sub(r"[^\w'’]", "", rest.split()[0]) if rest.split() else ""
+    return not following or following[0].isupper() or following.lower() in _AFTER_A_VERB
 
 
 def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentence]
