@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from datetime import date
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from qa.answer.lead import asked_kind, asks_for_a_name
 from qa.answer.lists import detect_list_question
 from qa.answer.sentences import split_sentences
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
+from qa.answer.when import asks_when, date_in
 from qa.types import Answer, Passage, Turn
 
 SEED = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
@@ -468,6 +470,40 @@ def test_question_acronym_finds_the_spelled_out_name(
 
     assert not answer.abstained, answer.answer
     assert "International Monetary Fund has said" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
+@pytest.mark.parametrize(("sentence", "said", "day"), [
+    ("The meeting moves to the United Nations today.", "today", date(2019, 1, 26)),
+    ("It closed its embassy in Washington on Thursday.", "Thursday", date(2019, 1, 24)),
+    ("Guaido spoke on Saturday.", "Saturday", date(2019, 1, 26)),  # the article's own day
+    ("The council will meet on Monday.", "Monday", date(2019, 1, 28)),  # ahead, not behind
+    ("He said so yesterday, not on January 2.", "yesterday", date(2019, 1, 25)),
+    ("It began on January 23, 2019, on a Wednesday.", "January 23, 2019", None),  # as written
+])
+def test_dates_in_a_sentence_are_read_against_the_article_date(
+    sentence: str, said: str, day: date | None
+) -> None:
+    found = date_in(sentence, "2019-01-26T00:00:00+00:00")  # a Saturday
+    assert found is not None and (found.said, found.day) == (said, day)
+
+
+def test_relative_dates_need_the_article_date() -> None:
+    assert date_in("It closed on Thursday.", "") is None
+    assert date_in("No date here.", "2019-01-26") is None
+    assert asks_when("When did Maduro close the embassy?")
+    assert asks_when("On what date did it close?") and not asks_when("Who closed it when?")
+
+
+def test_when_question_leads_with_the_resolved_day_cited(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    answer = answerer.answer("When did Maduro close the embassy in Washington?", passages)
+
+    assert answer.answer.startswith(
+        "**Thursday, January 24, 2019** (“Thursday” in an article of 2019-01-26) [1]."
+    ), answer.answer
+    assert "closed its embassy in Washington on Thursday" in answer.citations[0].quote
     assert_verbatim(answer, body, passages)
 
 

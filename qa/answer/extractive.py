@@ -46,6 +46,7 @@ from qa.answer.terms import (
     words,
 )
 from qa.answer.vectors import SentenceVectors
+from qa.answer.when import asks_when, date_in, describe
 from qa.types import Answer, AnswerItem, Citation, Passage, Turn
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ class ExtractiveAnswerer:
         else:
             answer = (list_answer(query, passages, scored, threshold)
                       or name_answer(query, passages, scored)
+                      or when_answer(query, passages, scored)
                       or sentence_answer(query, passages, scored))
         answer.timings_ms["answer"] = (time.perf_counter() - started) * 1000
         return answer
@@ -319,6 +321,31 @@ def name_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> 
     return Answer(
         question=query.text,
         answer=f"**{display_name(candidate.text, passages)}** {markers}.\n\n{support}",
+        citations=citations,
+        also_reported_by=also_reported_by(citations, passages),
+    )
+
+
+def when_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer | None:
+    """"When …?": the day first (resolved against the article's date), cited to the sentence
+    that gives it; None when no answering sentence gives a date."""
+    if not asks_when(query.text):
+        return None
+    chosen = pick_sentences(scored)
+    best = chosen[0].score
+    close = [s for s in _ranked(scored) if s.score >= FOLLOW_RATIO * best]
+    dated = next(((s, found) for s in chosen + close
+                  if (found := date_in(s.sentence.text, passages[s.passage_index].published))),
+                 None)
+    if dated is None:
+        return None
+    sentence, found = dated
+    chosen = [sentence, *[s for s in chosen if s is not sentence][: MAX_SENTENCES - 1]]
+    citations = _cite(chosen, passages)
+    support = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    return Answer(
+        question=query.text,
+        answer=f"{describe(found, citations[0].published)} [1].\n\n{support}",
         citations=citations,
         also_reported_by=also_reported_by(citations, passages),
     )
