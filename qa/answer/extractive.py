@@ -297,11 +297,16 @@ def _cite(chosen: list[Scored], passages: list[Passage]) -> list[Citation]:
 
 def sentence_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer:
     chosen = pick_sentences(scored)
-    citations = _cite(chosen, passages)
-    text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    return _quoting_answer(query, passages, _cite(chosen, passages))
+
+
+def _quoting_answer(query: Query, passages: list[Passage], citations: list[Citation],
+                    lead: str = "") -> Answer:
+    """The cited sentences, each with its marker, after an optional lead line."""
+    quotes = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Answer(
         question=query.text,
-        answer=text,
+        answer=f"{lead}\n\n{quotes}" if lead else quotes,
         citations=citations,
         also_reported_by=also_reported_by(citations, passages),
     )
@@ -317,13 +322,8 @@ def name_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> 
     citations = _cite(lead_sentences(candidate, pick_sentences(scored)), passages)
     naming = [c for c in citations if candidate.text in c.quote] or citations[:1]
     markers = "".join(f"[{c.n}]" for c in naming)
-    support = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-    return Answer(
-        question=query.text,
-        answer=f"**{display_name(candidate.text, passages)}** {markers}.\n\n{support}",
-        citations=citations,
-        also_reported_by=also_reported_by(citations, passages),
-    )
+    lead = f"**{display_name(candidate.text, passages)}** {markers}."
+    return _quoting_answer(query, passages, citations, lead)
 
 
 def when_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer | None:
@@ -342,13 +342,8 @@ def when_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> 
     sentence, found = dated
     chosen = [sentence, *[s for s in chosen if s is not sentence][: MAX_SENTENCES - 1]]
     citations = _cite(chosen, passages)
-    support = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-    return Answer(
-        question=query.text,
-        answer=f"{describe(found, citations[0].published)} [1].\n\n{support}",
-        citations=citations,
-        also_reported_by=also_reported_by(citations, passages),
-    )
+    return _quoting_answer(query, passages, citations,
+                           f"{describe(found, citations[0].published)} [1].")
 
 
 def list_answer(
