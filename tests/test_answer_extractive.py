@@ -22,6 +22,7 @@ from qa.answer.lists import detect_list_question
 from qa.answer.sentences import split_sentences
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
 from qa.answer.when import asks_when, date_in
+from qa.answer.who import description_of
 from qa.types import Answer, Passage, Turn
 
 SEED = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
@@ -432,14 +433,43 @@ def test_which_questions_ask_for_a_name(question: str, wants_a_name: bool) -> No
     assert asks_for_a_name(question) is wants_a_name
 
 
-def test_who_is_a_named_person_gets_the_sentence_that_describes_him(
-    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+@pytest.mark.parametrize(("question", "lead"), [
+    ("Who is Juan Guaido?", "**Juan Guaido**: the country's self-declared interim leader [1]."),
+    ("Who is Guaido?", "**Guaido**: the country's self-declared interim leader [1]."),
+    ("Who is Alexei Pushkov?", "**Alexei Pushkov**: chairman of the information committee at "
+                               "the Russian Federation Council [1]."),
+    ("who is Pompeo?", "**Pompeo**: U.S. Secretary of State [1]."),
+])
+def test_who_is_a_named_person_leads_with_what_the_article_calls_him(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str, question: str, lead: str
 ) -> None:
-    answer = answerer.answer("Who is Juan Guaido?", passages)
+    answer = answerer.answer(question, passages)  # "Who is Juan Guaido?" once said "Arreaza"
 
-    assert not answer.answer.startswith("**"), answer.answer  # was "**Jorge Arreaza**"
-    assert "Juan Guaido" in answer.citations[0].quote
+    assert answer.answer.startswith(lead), answer.answer
+    description = lead.split(": ", 1)[1].removesuffix(" [1].")
+    assert description in answer.citations[0].quote
     assert_verbatim(answer, body, passages)
+
+
+@pytest.mark.parametrize(("name", "sentence", "description"), [
+    ("Arreaza", "along with Venezuelan Foreign Minister Jorge Arreaza and", "Venezuelan Foreign "
+                                                                          "Minister"),
+    ("Bachelet", "U.N. human-rights chief Michelle Bachelet's office said", "U.N. human-rights "
+                                                                           "chief"),
+    ("Maduro", "backers of President Nicolas Maduro against", "President"),
+    # not descriptions: a clause after the name, a participle, a list of countries
+    ("Maduro", "feeding their families, Maduro has worked to cement their support", None),
+    ("Maduro", "pledged support to Maduro, delivering vows of loyalty Thursday, on TV", None),
+    ("Canada", "Besides the U.S., Canada, much of Latin America", None),
+    ("Maduro", "Maduro has also called home all Venezuelan diplomats", None),
+])
+def test_descriptions_are_read_only_from_clean_shapes(
+    name: str, sentence: str, description: str | None
+) -> None:
+    found = description_of(name, sentence)
+    assert (found.text if found else None) == description
+    if found:
+        assert sentence[found.start:found.end] == found.text
 
 
 def test_which_organization_may_be_named_with_the_kind_noun(

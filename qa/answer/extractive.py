@@ -47,6 +47,7 @@ from qa.answer.terms import (
 )
 from qa.answer.vectors import SentenceVectors
 from qa.answer.when import asks_when, date_in, describe
+from qa.answer.who import description_of, named_subject
 from qa.types import Answer, AnswerItem, Citation, Passage, Turn
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ class ExtractiveAnswerer:
             answer = (list_answer(query, passages, scored, threshold)
                       or name_answer(query, passages, scored)
                       or when_answer(query, passages, scored)
+                      or who_is_answer(query, passages, scored)
                       or sentence_answer(query, passages, scored))
         answer.timings_ms["answer"] = (time.perf_counter() - started) * 1000
         return answer
@@ -344,6 +346,25 @@ def when_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> 
     citations = _cite(chosen, passages)
     return _quoting_answer(query, passages, citations,
                            f"{describe(found, citations[0].published)} [1].")
+
+
+def who_is_answer(query: Query, passages: list[Passage], scored: list[Scored]
+                  ) -> Answer | None:
+    """"Who is <Name>?": what the articles call that one (title or apposition) first, cited to
+    the sentence that says it; None when no answering sentence describes the name cleanly."""
+    name = named_subject(query.text)
+    if name is None:
+        return None
+    chosen = pick_sentences(scored)
+    # Any retrieved sentence that describes the name will do, the best-scoring first.
+    described = next(((s, found) for s in chosen + _ranked(scored)
+                      if (found := description_of(name, s.sentence.text))), None)
+    if described is None:
+        return None
+    sentence, found = described
+    chosen = [sentence, *[s for s in chosen if s is not sentence][: MAX_SENTENCES - 1]]
+    return _quoting_answer(query, passages, _cite(chosen, passages),
+                           f"**{name}**: {found.text} [1].")
 
 
 def list_answer(

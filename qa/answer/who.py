@@ -1,0 +1,129 @@
+""""Who is <Name>?" answered with what the articles call that one.
+
+News copy introduces people with a title or an apposition: "Venezuelan Foreign Minister Jorge
+Arreaza", "Alexei Pushkov, chairman of the information committee at the Russian Federation
+Council,", "the country's self-declared interim leader, Juan Guaido". The answer leads with that
+description, cited to the sentence it comes from. Only these clean shapes are read; anything
+else falls back to quoting the best sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.answer.terms import word_set
+
+# "Who is Juan Guaido?" -> "Juan Guaido"
+_WHO_IS = re.compile(r"^\s*(?i:who\s+(?:is|was|are|were))\s+(.+?)\s*\??\s*$")
+# Words that end a description read backwards from ", Name" (the description starts after them).
+_BOUNDARY = word_set(
+    """of to for by with against from at in on and or but said says told while as than
+    that which who"""
+)
+# Words that name a role: a title must hold one ("Foreign Minister", "human-rights chief").
+_ROLES = word_set(
+    """president secretary minister chief leader head spokesman spokeswoman spokesperson chairman
+    chairwoman chair director envoy ambassador adviser advisor official founder co-founder
+    executive ceo cfo lawmaker senator sen. governor gov. mayor judge justice king queen prince
+    princess pope general commander prosecutor attorney lawyer analyst professor economist
+    correspondent reporter editor coach player singer actor actress rapper star owner investor
+    billionaire entrepreneur candidate premier chancellor diplomat activist representative rep.
+    manager partner officer"""
+)
+_TITLE_WORD = re.compile(r"^(?:[A-Z][\w.'’\-]*|[a-z]+(?:-[a-z]+)+|[a-z.]+)$")
+MAX_DESCRIPTION_WORDS = 12
+
+
+@dataclass(frozen=True)
+class Description:
+    text: str  # "chairman of the information committee at the Russian Federation Council"
+    start: int  # offsets in the sentence
+    end: int
+
+
+def named_subject(question: str) -> str | None:
+    match = _WHO_IS.match(question)
+    return match.group(1).strip() if match else None
+
+
+def description_of(name: str, sentence: str) -> Description | None:
+    """The title before the name, or the apposition after or before it; None if none is
+    cleanly there."""
+    match = re.search(rf"\b{re.escape(name)}\b", sentence)
+    if match is None:
+        return None
+    start = _full_name_start(sentence, match.start())
+    return (_apposition_after(sentence, match.end())
+            or _title_before(sentence, start)
+            or _apposition_before(sentence, start))
+
+
+def _full_name_start(sentence: str, start: int) -> int:
+    """Back over first names when the question gave only the last ("Jorge" of "Jorge
+    Arreaza"), but not over the end of a title ("Secretary of State Mike Pompeo")."""
+    words = list(re.finditer(r"\S+", sentence[:start]))
+    for _ in range(2):
+        if (len(words) < 2 or not words[-1].group(0)[0].isupper()
+                or _is_role(words[-1].group(0)) or words[-2].group(0) == "of"):
+            break
+        start = words.pop().start()
+    return start
+
+
+def _apposition_after(sentence: str, after: int) -> Description | None:
+    """"Alexei Pushkov, chairman of the … Council, called …" (lower-case start, closed by a
+    comma)."""
+    match = re.match(r",\s+((?:the\s+|a\s+|an\s+)?[a-z][^,;:\"“”()]*?),", sentence[after:])
+    if not match or len(match.group(1).split()) > MAX_DESCRIPTION_WORDS:
+        return None
+    first = match.group(1).split()[0]
+    if first not in ("the", "a", "an") and not _is_role(first):
+        return None  # "Maduro, delivering vows of loyalty, …" is not what he is
+    return Description(match.group(1), after + match.start(1), after + match.end(1))
+
+
+def _title_before(sentence: str, position: int) -> Description | None:
+    """"Venezuelan Foreign Minister Jorge Arreaza", "U.N. human-rights chief Michelle Bachelet",
+    "U.S. Secretary of State Mike Pompeo": title words before the name, holding a role word."""
+    words = list(re.finditer(r"\S+", sentence[:position]))
+    taken: list[re.Match[str]] = []
+    for i in range(len(words) - 1, -1, -1):
+        text = words[i].group(0)
+        through_of = text == "of" and i > 0 and _is_role(words[i - 1].group(0))
+        if not through_of and (not _TITLE_WORD.match(text) or text.lower() in _BOUNDARY
+                               or (text.islower() and not _is_role(text) and "-" not in text)):
+            break
+        taken.insert(0, words[i])
+    if not any(_is_role(w.group(0)) for w in taken):
+        return None
+    start, end = taken[0].start(), taken[-1].end()
+    return Description(sentence[start:end], start, end)
+
+
+def _is_role(word: str) -> bool:
+    return word.lower().strip(",") in _ROLES
+
+
+def _apposition_before(sentence: str, position: int) -> Description | None:
+    """"… supporters of the country's self-declared interim leader, Juan Guaido": the words
+    before ", Name" back to a preposition, ending in a lower-case word."""
+    head = sentence[:position]
+    if not head.rstrip().endswith(","):
+        return None
+    # "… leader, Juan Guaido." / "… leader, Juan Guaido, said": the name closes the clause; in
+    # "… their families, Maduro has worked …" it opens the next one.
+    if not re.match(r"[A-Z][\w.'’\-]*(?:\s+[A-Z][\w.'’\-]*)*\s*(?:[.,;:)]|$)",
+                    sentence[position:]):
+        return None
+    body = head.rstrip()[:-1]
+    words = list(re.finditer(r"\S+", body))
+    taken: list[re.Match[str]] = []
+    for word in reversed(words):
+        if word.group(0).lower() in _BOUNDARY or word.group(0).endswith((",", ";", ":")):
+            break
+        taken.insert(0, word)
+    if not (2 <= len(taken) <= MAX_DESCRIPTION_WORDS) or not _is_role(taken[-1].group(0)):
+        return None
+    start, end = taken[0].start(), taken[-1].end()
+    return Description(body[start:end], start, end)
