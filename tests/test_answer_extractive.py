@@ -457,6 +457,9 @@ def test_who_is_a_named_person_leads_with_what_the_article_calls_him(
     ("Bachelet", "U.N. human-rights chief Michelle Bachelet's office said", "U.N. human-rights "
                                                                            "chief"),
     ("Maduro", "backers of President Nicolas Maduro against", "President"),
+    ("Mira Murati", "with OpenAI’s chief technology officer Mira Murati stepping in",
+     "OpenAI’s chief technology officer"),
+    ("Sam Altman", "the new AI and its CEO, Sam Altman.", None),  # "its CEO" says nothing
     # not descriptions: a clause after the name, a participle, a list of countries
     ("Maduro", "feeding their families, Maduro has worked to cement their support", None),
     ("Maduro", "pledged support to Maduro, delivering vows of loyalty Thursday, on TV", None),
@@ -510,6 +513,7 @@ def test_question_acronym_finds_the_spelled_out_name(
     ("The council will meet on Monday.", "Monday", date(2019, 1, 28)),  # ahead, not behind
     ("He said so yesterday, not on January 2.", "yesterday", date(2019, 1, 25)),
     ("It began on January 23, 2019, on a Wednesday.", "January 23, 2019", None),  # as written
+    ("His conviction landed on Nov. 2 after a trial.", "Nov. 2", None),
 ])
 def test_dates_in_a_sentence_are_read_against_the_article_date(
     sentence: str, said: str, day: date | None

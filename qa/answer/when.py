@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 
 _ASKS_WHEN = re.compile(r"^\s*(?:when\b|(?:on\s+)?what\s+(?:day|date)\b)", re.I)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
-           "december")
+_MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|"
+           r"december|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?")
 _ABSOLUTE = re.compile(
     rf"\b(?:(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
     rf"|\d{{1,2}}\s+(?:{_MONTHS})(?:\s+\d{{4}})?)\b", re.I)

@@ -32,6 +32,7 @@ _ROLES = word_set(
     manager partner officer"""
 )
 _TITLE_WORD = re.compile(r"^(?:[A-Z][\w.'’\-]*|[a-z]+(?:-[a-z]+)+|[a-z.]+)$")
+_POSSESSIVES = word_set("its his her their our my your")
 MAX_DESCRIPTION_WORDS = 12
 
 
@@ -88,13 +89,19 @@ def _title_before(sentence: str, position: int) -> Description | None:
     "U.S. Secretary of State Mike Pompeo": title words before the name, holding a role word."""
     words = list(re.finditer(r"\S+", sentence[:position]))
     taken: list[re.Match[str]] = []
+    pending: list[re.Match[str]] = []  # "technology" of "chief technology officer"
     for i in range(len(words) - 1, -1, -1):
         text = words[i].group(0)
         through_of = text == "of" and i > 0 and _is_role(words[i - 1].group(0))
-        if not through_of and (not _TITLE_WORD.match(text) or text.lower() in _BOUNDARY
-                               or (text.islower() and not _is_role(text) and "-" not in text)):
+        if not through_of and (not _TITLE_WORD.match(text) or text.lower() in _BOUNDARY):
             break
-        taken.insert(0, words[i])
+        if text.islower() and not _is_role(text) and "-" not in text and not through_of:
+            if not taken or len(pending) == 2:
+                break
+            pending.insert(0, words[i])  # kept only if a role or a name comes before it
+            continue
+        taken[:0] = [words[i], *pending]
+        pending = []
     if not any(_is_role(w.group(0)) for w in taken):
         return None
     start, end = taken[0].start(), taken[-1].end()
@@ -125,5 +132,7 @@ def _apposition_before(sentence: str, position: int) -> Description | None:
         taken.insert(0, word)
     if not (2 <= len(taken) <= MAX_DESCRIPTION_WORDS) or not _is_role(taken[-1].group(0)):
         return None
+    if taken[0].group(0).lower() in _POSSESSIVES:
+        return None  # "the new AI and its CEO, Sam Altman": "its" says nothing alone
     start, end = taken[0].start(), taken[-1].end()
     return Description(body[start:end], start, end)
