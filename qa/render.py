@@ -30,6 +30,7 @@ _MARKDOWN_TABLE = {ord(ch): f"&#{ord(ch)};" for ch in _MARKDOWN_ACTIVE}
 # An inline citation marker: [3] or [1, 2].
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 EMPTY_SOURCES_HTML = (
@@ -119,6 +120,19 @@ def text_with_markers(text: str, citations: Iterable[Citation], key: str | int) 
     return "".join(out)
 
 
+def _inline(text: str, citations: list[Citation], key: str | int) -> str:
+    """One line: **bold** spans (the answer's lead: a name, a day) as <strong>, markers as
+    links, everything else escaped."""
+    out: list[str] = []
+    position = 0
+    for match in _BOLD.finditer(text):
+        out.append(text_with_markers(text[position : match.start()], citations, key))
+        out.append(f"<strong>{text_with_markers(match.group(1), citations, key)}</strong>")
+        position = match.end()
+    out.append(text_with_markers(text[position:], citations, key))
+    return "".join(out)
+
+
 def _text_blocks(text: str, citations: list[Citation], key: str | int) -> str:
     """Paragraphs and bullet lists of an answer text (the only structure we honour)."""
     blocks: list[str] = []
@@ -127,12 +141,12 @@ def _text_blocks(text: str, citations: list[Citation], key: str | int) -> str:
         if not line.strip():
             continue
         if _BULLET.match(line):
-            bullets.append(f"<li>{text_with_markers(_BULLET.sub('', line), citations, key)}</li>")
+            bullets.append(f"<li>{_inline(_BULLET.sub('', line), citations, key)}</li>")
             continue
         if bullets:
             blocks.append(f'<ul class="qa-items">{"".join(bullets)}</ul>')
             bullets = []
-        blocks.append(f"<p>{text_with_markers(line.strip(), citations, key)}</p>")
+        blocks.append(f"<p>{_inline(line.strip(), citations, key)}</p>")
     if bullets:
         blocks.append(f'<ul class="qa-items">{"".join(bullets)}</ul>')
     return "".join(blocks)

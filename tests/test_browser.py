@@ -161,6 +161,20 @@ def test_seed_question_shows_countries_with_highlighted_citation(page: Any) -> N
     assert details.locator("table").is_visible()
 
 
+def test_who_and_when_answers_lead_in_bold_with_linked_markers(page: Any) -> None:
+    ask(page, "Who is Juan Guaido?")
+    answer = page.locator("#qa-chat .qa-answer").last
+    assert answer.locator("strong").first.inner_text() == "Juan Guaido"
+    assert "self-declared interim leader" in answer.inner_text()
+    assert "**" not in answer.inner_text()
+    assert answer.locator("a.qa-cite").first.is_visible()
+    ask(page, "When did Maduro close the embassy in Washington?")
+    answer = page.locator("#qa-chat .qa-answer").last
+    assert answer.locator("strong").first.inner_text() == "Thursday, January 24, 2019"
+    assert_no_error_toast(page)
+    save_screenshot(page, "answer-who-when.png")
+
+
 def test_hostile_article_is_shown_literally_and_never_runs(page: Any, tmp_path: Path) -> None:
     upload = tmp_path / "hostile.json"
     upload.write_text(json.dumps([HOSTILE_RECORD]), encoding="utf-8")

@@ -199,6 +199,19 @@ def test_prose_answer_with_grouped_markers() -> None:
     assert markup.count('href="#src-3-') == 2
 
 
+def test_bold_lead_renders_as_strong_and_stays_escaped() -> None:
+    answer = Answer(question="q", answer="**Juan Guaido**: the interim leader [1].\n\nQuote. [1]",
+                    citations=[citation(1)])
+    markup = render_answer(answer, key=4)
+    assert "<strong>Juan Guaido</strong>&#58; the interim leader" in markup
+    assert "**" not in markup
+    hostile = Answer(question="q", answer="**<script>alert(1)</script>** [1]",
+                     citations=[citation(1)])
+    markup = render_answer(hostile, key=5)
+    assert_only_our_markup(markup)
+    assert "<strong>&lt;script&gt;" in markup
+
+
 def test_notice_filters_and_standalone_question_are_visible() -> None:
     answer = list_answer().model_copy(
         update={
