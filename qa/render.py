@@ -390,16 +390,18 @@ def source_choices(records: Iterable[ArticleLike]) -> list[str]:
 
 
 SEED_QUESTION = "Which countries back Maduro?"
+# ... and one that shows a "Who is <Name>?" answer (the description first, then the quote).
+SEED_WHO_QUESTION = "Who is Juan Guaido?"
 _SEED_TOPIC = re.compile(r"\b(Maduro|Venezuela)", re.IGNORECASE)
 
 
 def example_questions(records: Iterable[ArticleLike], limit: int = 4) -> list[str]:
     """Questions that this corpus can answer: one per recent article title, plus the seed's
-    question when the seed article (Venezuela's showdown at the UN) is loaded."""
+    questions when the seed article (Venezuela's showdown at the UN) is loaded."""
     records = list(records)
     questions: list[str] = []
     if any(_SEED_TOPIC.search(f"{r.title} {getattr(r, 'caption', '')}") for r in records):
-        questions.append(SEED_QUESTION)
+        questions += [SEED_QUESTION, SEED_WHO_QUESTION]
     for row in article_rows(records):
         topic = _topic_of(row[0])
         if topic:
