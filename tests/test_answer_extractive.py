@@ -409,6 +409,24 @@ def test_which_institution_is_not_answered_with_a_country(answerer: ExtractiveAn
     assert answer.answer.startswith("**The Federal Reserve**"), answer.answer
 
 
+def test_which_country_is_answered_by_a_country_or_not_by_a_name(
+    answerer: ExtractiveAnswerer
+) -> None:
+    passages = [_passage("a", "Makan Delrahim said the Eras Tour film could fuel new business "
+                              "models for theaters, and the Eras Tour drew huge crowds again.")]
+    answer = answerer.answer("Which countries did the Eras Tour visit?", passages)
+    assert not answer.answer.startswith("**"), answer.answer  # was "**Makan Delrahim**"
+    assert asked_kind("Which countries did it visit?") == "country"  # plural nouns too
+    assert asked_kind("Which companies sued?") == "organisation"
+
+
+def test_all_capitals_headlines_give_no_names(answerer: ExtractiveAnswerer) -> None:
+    passages = [_passage("a", "TAYLOR SWIFT SUPERFAN SPENT NEARLY $9K TO ATTEND 12 ERAS TOUR "
+                              "CONCERTS. The superfan spent the money on tickets and travel.")]
+    answer = answerer.answer("Which superfan spent so much on Eras concerts?", passages)
+    assert not answer.answer.startswith("**K"), answer.answer  # a name read off a headline
+
+
 def test_descriptive_questions_get_sentences_not_a_name(
     answerer: ExtractiveAnswerer, passages: list[Passage]
 ) -> None:

@@ -136,6 +136,8 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     excluded = (_question_words(question) - _kind_noun(question)) | _outlet_words(passages)
     candidates: dict[str, Candidate] = {}
     for item in reading:
+        if _is_shouting(item.sentence.text):
+            continue  # "SUPERFAN SPENT NEARLY $9K TO ATTEND": every word looks like a name
         for position, entity in enumerate(find_entities(item.sentence.text, known)):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
             tokens = words(name)
@@ -162,8 +164,16 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
         if not _is_of_kind(candidate.text, kind):
             candidate.score *= KIND_MISMATCH
     winner = max(candidates.values(), key=lambda c: c.score)
+    if kind == "country" and not _is_of_kind(winner.text, kind):
+        return None  # "Which country …" is answered by a country or not by a name at all
     winner.sentences = _naming_sentences(winner.text, ranked)
     return winner
+
+
+def _is_shouting(sentence: str) -> bool:
+    """An all-capitals headline or caption: at least 8 letters, 80 % of them upper case."""
+    letters = [c for c in sentence if c.isalpha()]
+    return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
 def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[ScoredSentence]:
@@ -208,7 +218,7 @@ def _full_names(passages: list[Passage], excluded: set[str]) -> dict[str, int]:
 def asked_kind(question: str) -> str | None:
     """"person", "country", "organisation" or None, from "Who …" or the noun after "Which"."""
     match = _WHICH_NOUN.match(question)
-    noun = match.group(1).lower() if match else ""
+    noun = _singular(match.group(1).lower()) if match else ""
     if noun in _PERSON_NOUNS or (_WHO.match(question) and noun not in _ORG_NOUNS):
         return "person"
     if noun in _COUNTRY_NOUNS:
@@ -216,6 +226,13 @@ def asked_kind(question: str) -> str | None:
     if noun in _ORG_NOUNS:
         return "organisation"
     return None
+
+
+def _singular(noun: str) -> str:
+    """"countries" -> "country", "companies" -> "company", "individuals" -> "individual"."""
+    if noun.endswith("ies"):
+        return noun[:-3] + "y"
+    return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
 
 
 def _is_of_kind(name: str, kind: str | None) -> bool:
