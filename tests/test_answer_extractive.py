@@ -176,6 +176,16 @@ def test_abstains_on_an_unrelated_question(
     assert all(p in passages for p in answer.nearest)
 
 
+def test_abstention_does_not_call_a_word_of_the_title_missing(
+    answerer: ExtractiveAnswerer, body: str
+) -> None:
+    passages = cut_passages(body, title="Security agents leave the airport in La Guaira")
+    answer = answerer.answer("What happened at the airport?", passages)  # only the title says it
+
+    assert answer.abstained
+    assert "airport" not in answer.reason, answer.reason
+
+
 def test_one_generic_word_in_common_is_not_an_answer(
     answerer: ExtractiveAnswerer, passages: list[Passage]
 ) -> None:

@@ -437,6 +437,7 @@ def abstention_reason(query: Query, passages: list[Passage], scored: list[Scored
     if not passages:
         return "The articles don't say: no article matched the question."
     seen = set().union(*(s.stems for s in scored)) if scored else set()
+    seen |= {stem for p in passages for stem in stems(f"{p.title} {p.source}")}
     missing_by_stem: dict[str, str] = {}
     for word in _WORD.findall(query.text):
         stem = (stems(word) or [""])[0]
