@@ -550,6 +550,19 @@ def test_dates_in_a_sentence_are_read_against_the_article_date(
     assert found is not None and (found.said, found.day) == (said, day)
 
 
+@given(sentence=st.text(max_size=160), name=st.sampled_from(["Juan Guaido", "Maduro", "X"]),
+       published=st.sampled_from(["", "2019-01-26", "2019-01-26T00:00:00+00:00", "garbage"]))
+@settings(max_examples=200, deadline=None)
+def test_who_and_when_readers_never_fail_and_quote_verbatim(
+    sentence: str, name: str, published: str
+) -> None:
+    found = description_of(name, f"the new chief, {name}, said: {sentence}")
+    assert found is None or f"the new chief, {name}, said: {sentence}"[
+        found.start:found.end] == found.text
+    day = date_in(sentence, published)
+    assert day is None or day.said in sentence
+
+
 def test_relative_dates_need_the_article_date() -> None:
     assert date_in("It closed on Thursday.", "") is None
     assert date_in("No date here.", "2019-01-26") is None
