@@ -390,8 +390,8 @@ def source_choices(records: Iterable[ArticleLike]) -> list[str]:
 
 
 SEED_QUESTION = "Which countries back Maduro?"
-# ... and one that shows a "Who is <Name>?" answer (the description first, then the quote).
-SEED_WHO_QUESTION = "Who is Juan Guaido?"
+# ... and ones that show the other answer shapes: a description first, a day first.
+SEED_MORE_QUESTIONS = ("Who is Juan Guaido?", "When did Maduro close the embassy in Washington?")
 _SEED_TOPIC = re.compile(r"\b(Maduro|Venezuela)", re.IGNORECASE)
 
 
@@ -401,7 +401,7 @@ def example_questions(records: Iterable[ArticleLike], limit: int = 4) -> list[st
     records = list(records)
     questions: list[str] = []
     if any(_SEED_TOPIC.search(f"{r.title} {getattr(r, 'caption', '')}") for r in records):
-        questions += [SEED_QUESTION, SEED_WHO_QUESTION]
+        questions += [SEED_QUESTION, *SEED_MORE_QUESTIONS]
     for row in article_rows(records):
         topic = _topic_of(row[0])
         if topic:

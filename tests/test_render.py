@@ -364,9 +364,11 @@ def test_source_choices_are_distinct_and_skip_empty() -> None:
 
 def test_example_questions_come_from_titles_and_the_seed() -> None:
     questions = example_questions(RECORDS)
-    assert questions[:2] == ["Which countries back Maduro?", "Who is Juan Guaido?"]
-    assert "What is reported about Fed holds rates steady?" in questions
-    assert "What is reported about OpenAI board ousts Sam Altman?" in questions
+    assert questions[:3] == ["Which countries back Maduro?", "Who is Juan Guaido?",
+                             "When did Maduro close the embassy in Washington?"]
+    assert questions[3:] == ["What is reported about Fed holds rates steady?"]  # newest title
+    assert "What is reported about OpenAI board ousts Sam Altman?" in example_questions(
+        RECORDS, limit=5)
     assert "Which countries back Maduro?" not in example_questions(RECORDS[1:])
     assert example_questions([]) == []
 
