@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -90,6 +90,7 @@ MIN_WORDS = 5  # shorter sentences (captions, bylines) are down-weighted
 NEAREST = 3
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*")
+T = TypeVar("T")
 
 
 @dataclass
@@ -334,37 +335,43 @@ def when_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> 
     if not asks_when(query.text):
         return None
     chosen = pick_sentences(scored)
-    best = chosen[0].score
-    close = [s for s in _ranked(scored) if s.score >= FOLLOW_RATIO * best]
-    dated = next(((s, found) for s in chosen + close
-                  if (found := date_in(s.sentence.text, passages[s.passage_index].published))),
-                 None)
-    if dated is None:
-        return None
-    sentence, found = dated
-    chosen = [sentence, *[s for s in chosen if s is not sentence][: MAX_SENTENCES - 1]]
-    citations = _cite(chosen, passages)
-    return _quoting_answer(query, passages, citations,
-                           f"{describe(found, citations[0].published)} [1].")
+    close = [s for s in _ranked(scored) if s.score >= FOLLOW_RATIO * chosen[0].score]
+    return _led_by_a_reading(
+        query, passages, chosen, chosen + close,
+        read=lambda s: date_in(s.sentence.text, passages[s.passage_index].published),
+        lead=lambda found, cited: f"{describe(found, cited.published)} [1].",
+    )
 
 
 def who_is_answer(query: Query, passages: list[Passage], scored: list[Scored]
                   ) -> Answer | None:
     """"Who is <Name>?": what the articles call that one (title or apposition) first, cited to
-    the sentence that says it; None when no answering sentence describes the name cleanly."""
+    the sentence that says it; None when no retrieved sentence describes the name cleanly."""
     name = named_subject(query.text)
     if name is None:
         return None
     chosen = pick_sentences(scored)
     # Any retrieved sentence that describes the name will do, the best-scoring first.
-    described = next(((s, found) for s in chosen + _ranked(scored)
-                      if (found := description_of(name, s.sentence.text))), None)
-    if described is None:
+    return _led_by_a_reading(
+        query, passages, chosen, chosen + _ranked(scored),
+        read=lambda s: description_of(name, s.sentence.text),
+        lead=lambda found, cited: f"**{name}**: {found.text} [1].",
+    )
+
+
+def _led_by_a_reading(
+    query: Query, passages: list[Passage], chosen: list[Scored], pool: list[Scored],
+    read: Callable[[Scored], T | None], lead: Callable[[T, Citation], str],
+) -> Answer | None:
+    """The first sentence of `pool` that `read` finds something in becomes citation [1], led by
+    `lead(found, citation)`; the other chosen sentences follow. None if nothing is found."""
+    found_in = next(((s, found) for s in pool if (found := read(s)) is not None), None)
+    if found_in is None:
         return None
-    sentence, found = described
+    sentence, found = found_in
     chosen = [sentence, *[s for s in chosen if s is not sentence][: MAX_SENTENCES - 1]]
-    return _quoting_answer(query, passages, _cite(chosen, passages),
-                           f"**{name}**: {found.text} [1].")
+    citations = _cite(chosen, passages)
+    return _quoting_answer(query, passages, citations, lead(found, citations[0]))
 
 
 def list_answer(

@@ -23,16 +23,12 @@ from qa.answer.lists import (
 )
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.terms import STOPWORDS, word_set, words
+from qa.answer.who import named_subject
 from qa.types import Passage
 
 # "Who …", "Which company …", "What institution …", but not "What is …" / "What did … say"
 # (those ask for a description) nor yes/no questions.
 _WHO = re.compile(r"^\s*who\b", re.I)
-# "Who is Juan Guaido?": the question is only a name, so it asks what that one is. Not "Who is
-# the CEO of OpenAI?" (a role: the answer is a name).
-_WHO_IS_NAME = re.compile(
-    r"^\s*(?i:who\s+(?:is|was|are|were)\s+)"
-    r"[A-Z][\w.'’\-]*(?:\s+(?:[A-Z][\w.'’\-]*|de|da|del|van|von|bin|al))*\s*\??\s*$")
 _WHICH_NOUN = re.compile(r"^\s*(?:which|what)\s+([a-z][a-z\-]*)\b", re.I)
 _NOT_A_NOUN = word_set(
     """is are was were do does did has have had will would can could should may might must
@@ -103,7 +99,7 @@ class Candidate:
 
 
 def asks_for_a_name(question: str) -> bool:
-    if _WHO_IS_NAME.match(question):
+    if named_subject(question) is not None:
         return False  # "Who is Juan Guaido?" asks what he is, not for a name
     if _WHO.match(question):
         return True

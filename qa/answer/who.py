@@ -14,8 +14,11 @@ from dataclasses import dataclass
 
 from qa.answer.terms import word_set
 
-# "Who is Juan Guaido?" -> "Juan Guaido"
-_WHO_IS = re.compile(r"^\s*(?i:who\s+(?:is|was|are|were))\s+(.+?)\s*\??\s*$")
+# "Who is Juan Guaido?" -> "Juan Guaido": the question is only a name, so it asks what that one
+# is. Not "Who is the CEO of OpenAI?" (a role: the answer is a name).
+_WHO_IS_NAME = re.compile(
+    r"^\s*(?i:who\s+(?:is|was|are|were)\s+)"
+    r"([A-Z][\w.'’\-]*(?:\s+(?:[A-Z][\w.'’\-]*|de|da|del|van|von|bin|al))*)\s*\??\s*$")
 # Words that end a description read backwards from ", Name" (the description starts after them).
 _BOUNDARY = word_set(
     """of to for by with against from at in on and or but said says told while as than
@@ -44,8 +47,9 @@ class Description:
 
 
 def named_subject(question: str) -> str | None:
-    match = _WHO_IS.match(question)
-    return match.group(1).strip() if match else None
+    """The name a "Who is <Name>?" question asks about; None for any other question."""
+    match = _WHO_IS_NAME.match(question)
+    return match.group(1) if match else None
 
 
 def description_of(name: str, sentence: str) -> Description | None:
