@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qa.answer.lists import COUNTRIES, detect_list_question, find_entities
+from qa.answer.lists import detect_list_question, find_entities, is_country
 from qa.answer.terms import word_set, words
 from qa.types import Turn
 
@@ -98,11 +98,11 @@ def _substituted(question: str, previous: str) -> str | None:
     if len(new_names) != 1:
         return None
     new = new_names[0]
-    is_country = new.lower().removeprefix("the ") in COUNTRIES
+    new_is_country = is_country(new)
     for entity in find_entities(previous):
         if entity.text.split()[0].lower() in _QUESTION_WORDS or entity.text == new:
             continue
-        if (entity.text.lower().removeprefix("the ") in COUNTRIES) == is_country:
+        if is_country(entity.text) == new_is_country:
             return previous[:entity.start] + new + previous[entity.end:]
     return None
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from qa.answer.lists import (
-    COUNTRIES,
     capitalised_words,
     find_entities,
+    is_country,
     name_spans,
     normalise_item,
 )
@@ -235,13 +235,12 @@ def _is_of_kind(name: str, kind: str | None) -> bool:
     """Only clear mismatches count: a person is a multi-word non-institutional name (short forms
     were expanded to the passages' full names already); a company can look like a person
     ("Epic Games"), so for organisations only countries are ruled out."""
-    is_country = name.lower().removeprefix("the ") in COUNTRIES
     if kind == "person":
         return _looks_like_a_person(name)
     if kind == "country":
-        return is_country
+        return is_country(name)
     if kind == "organisation":
-        return not is_country and not _has_person_title(name)
+        return not is_country(name) and not _has_person_title(name)
     return True
 
 

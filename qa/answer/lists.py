@@ -57,6 +57,11 @@ COUNTRIES = word_set(
         "central african republic", "burkina faso", "bosnia and herzegovina",
     ]
 )
+def is_country(name: str) -> bool:
+    """"Turkey", "the Netherlands": a name in the country gazetteer."""
+    return name.lower().removeprefix("the ") in COUNTRIES
+
+
 KIND_GAZETTEERS: dict[str, frozenset[str]] = {"countri": COUNTRIES, "nation": COUNTRIES}
 
 # A capitalised word: "Russia", "U.S.", "Bankman-Fried", "McDonald's", "OpenAI", "X".
