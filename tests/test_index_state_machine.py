@@ -14,6 +14,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -193,16 +194,28 @@ class IndexMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model)
     @rule(index=st.integers(0, 10**6))
     def query_dense(self, index):
-        """A chunk's own vector finds that chunk (or one with the identical text) first."""
+        """A chunk's own vector finds that chunk (or one with the identical text) first on the
+        product's dense path, and Chroma's nearest-neighbour query never returns a deleted one.
+
+        The product scores dense similarity exactly, over the snapshot's vectors. Chroma's own
+        query is HNSW, approximate: in a CI run over a Chroma server it once missed a chunk at
+        distance ~0 (top hit 0.69) after in-place vector updates, and hypothesis could not
+        replay it (the graph is built with random levels). So exactness is asserted where the
+        product relies on it, liveness where Chroma answers."""
         article = self._pick(index)
         chunks = self.store.get_chunks(
             [c.chunk_id for c in self.store.iter_chunks()
              if c.metadata.get("article_id") == article.article_id])
         target = chunks[index % len(chunks)]
-        hits = self.store.query(fake_vector(target.search_text), k=3)
-        assert hits and hits[0].search_text == target.search_text
+        query = np.asarray(fake_vector(target.search_text))
+        snapshot = build_snapshot(self.settings, self.store)
+        cosines = snapshot.vectors @ query
+        best = snapshot.ids[int(np.argmax(cosines))]
+        assert cosines[snapshot.ids.index(target.chunk_id)] >= cosines.max() - 1e-6, best
+        assert cosines.max() > 1 - 1e-5  # the chunk's own vector, not a near one
+        hits = self.store.query(query.tolist(), k=3)
         live = {c.chunk_id for c in self.store.iter_chunks()}
-        assert all(hit.chunk_id in live for hit in hits)
+        assert hits and all(hit.chunk_id in live for hit in hits)
 
     @precondition(lambda self: self.model)
     @rule(index=st.integers(0, 10**6))
