@@ -198,6 +198,19 @@ def test_one_generic_word_in_common_is_not_an_answer(
     assert not answer.abstained and answer.citations[0].quote == text
 
 
+def test_a_verb_the_article_paraphrases_does_not_force_abstention(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    # The article says Pompeo "is expected to address the meeting"; no passage says "plan".
+    answer = answerer.answer("What did Pompeo plan to do?", passages)
+    assert not answer.abstained, answer.reason
+    assert "Pompeo is expected to address the meeting" in answer.citations[0].quote
+    # A name no passage mentions still means the articles do not cover the question, and the
+    # lower-case words then weigh in full again.
+    answer = answerer.answer("What did Macron plan to do?", passages)
+    assert answer.abstained and "Macron" in answer.reason
+
+
 def test_abstains_without_passages(answerer: ExtractiveAnswerer) -> None:
     answer = answerer.answer("which countries back Maduro?", [])
     assert answer.abstained and answer.reason.startswith("The articles don't say")
