@@ -16,9 +16,10 @@ from pydantic import PrivateAttr
 from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
+from qa.answer.agent import asked_deed, doers
 from qa.answer.condense import condense_question
 from qa.answer.lead import asked_kind, asks_for_a_name
-from qa.answer.lists import detect_list_question
+from qa.answer.lists import detect_list_question, find_entities
 from qa.answer.sentences import split_sentences
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
 from qa.answer.when import asks_when, date_in
@@ -639,6 +640,92 @@ def test_follow_up_which_back_guaido_cites_the_support_sentence(
     assert [c.quote for c in answer.citations] == [GUAIDO_SENTENCE]  # "support" matches "back"
     assert [item.text for item in answer.items] == ["U.S.", "Canada"]
     assert_verbatim(answer, body, passages)
+
+
+@pytest.mark.parametrize(
+    ("question", "deed"),
+    [
+        ("Who called the Security Council meeting?", "call"),
+        ("Who has recognized Guaido?", "recogn"),
+        ("Who else will address the meeting?", "address"),
+        ("Who did Maduro accuse?", None),  # asks for the object: Maduro is the doer
+        ("Who is Juan Guaido?", None),
+        ("Who is the individual facing charges?", None),
+        ("Which countries back Maduro?", None),
+    ],
+)
+def test_the_deed_a_who_question_asks_the_doer_of(question: str, deed: str | None) -> None:
+    assert asked_deed(question) == deed
+
+
+def test_doers_are_read_from_passive_and_active_shapes_only() -> None:
+    def doer_names(sentence: str, deed: str) -> list[str]:
+        names = find_entities(sentence)
+        return [names[i].text for i in doers(sentence, names, deed)]
+
+    assert doer_names("A meeting called by the United States will pit Maduro against Guaido.",
+                      "call") == ["United States"]
+    assert doer_names("At an emergency meeting, 16 nations from the Organization of American "
+                      "States recognized Guaido.", "recogn") == ["Organization of American States"]
+    assert doer_names("Only Canada has quickly recognized Guaido.", "recogn") == ["Canada"]
+    # Guaido's declaration was called a coup by no one named in the sentence.
+    assert doer_names("Officials called Guaido's declaration a coup.", "call") == []
+
+
+def test_who_did_it_is_the_doer_not_the_most_named_person(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    # Juan Guaido is in most passages; the sentence says the meeting was "called by the U.S."
+    answer = answerer.answer("Who called the Security Council meeting?", passages)
+
+    assert answer.answer.startswith("**The United States** [1]"), answer.answer
+    assert "meeting called by the United States" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
+def test_who_else_names_another_one_from_the_answering_sentence(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    first = answerer.answer("Who will address the meeting?", passages)
+    assert "Pompeo" in first.answer.split("\n")[0], first.answer
+    history = [Turn(role="user", content="Who will address the meeting?"),
+               Turn(role="assistant", content=first.answer)]
+    answer = answerer.answer(condense_question("Who else will address the meeting?", history),
+                             passages)
+
+    lead = answer.answer.split("\n")[0]
+    assert "Jorge Arreaza" in lead and "Pompeo" not in lead, answer.answer
+    assert "along with Venezuelan Foreign Minister Jorge Arreaza" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
+def test_who_else_after_a_name_with_its_own_in_the_question(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    history = [Turn(role="user", content="Who recognized Guaido?"),
+               Turn(role="assistant", content="**President Donald Trump** [1].\n\nThe Trump …")]
+    standalone = condense_question("Who else recognized Guaido?", history)
+    assert standalone == "Who else recognized Guaido? (not President Donald Trump)"
+
+    answer = answerer.answer(standalone, passages)
+    assert answer.answer.startswith("**The Organization of American States** [1]"), answer.answer
+    # Cited to the sentence that says it, not to one that says "United States".
+    assert "Organization of American States recognized Guaido" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
+def test_which_other_countries_when_the_articles_name_no_more(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    first = answerer.answer("Which countries back Maduro?", passages)
+    history = [Turn(role="user", content="Which countries back Maduro?"),
+               Turn(role="assistant", content=first.answer)]
+    standalone = condense_question("Which other countries back Maduro?", history)
+    assert all(country in standalone for country in BACKERS)
+
+    answer = answerer.answer(standalone, passages)
+    assert answer.abstained and answer.reason == "The articles found name no other countries."
+    assert answer.nearest and not answer.citations
 
 
 def _unit(vector: list[float]) -> np.ndarray:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from qa.answer.lead import asks_for_another, with_exclusion
 from qa.answer.lists import detect_list_question, find_entities, is_country
 from qa.answer.terms import word_set, words
 from qa.types import Turn
@@ -107,9 +108,27 @@ def _substituted(question: str, previous: str) -> str | None:
     return None
 
 
+def _answered_names(answer: str) -> list[str]:
+    """The names an earlier answer gave: its bold lead ("**Mike Pompeo** [1].") or the items
+    of a list answer ("- Russia [1]")."""
+    lead = re.match(r"\s*\*\*(.+?)\*\*", answer)
+    if lead:
+        return [lead.group(1)]
+    return re.findall(r"^- (.+?)(?: \[\d+\])+\s*$", answer, flags=re.M)
+
+
 def condense_offline(question: str, history: list[Turn]) -> str:
     previous = next((t.content for t in reversed(history) if t.role == "user"), "")
-    if not previous or not _leans_on_history(question):
+    if not previous:
+        return question
+    if asks_for_another(question):
+        # "Who else will address the meeting?": name the earlier answer in the question, which
+        # is how the answerer knows not to give it again.
+        answer = next((t.content for t in reversed(history) if t.role == "assistant"), "")
+        given = [n for n in _answered_names(answer) if n.lower() not in question.lower()]
+        if given:
+            return with_exclusion(question, given)
+    if not _leans_on_history(question):
         return question
     if _is_fragment(question) and not set(words(question)) & _ANAPHORA:
         substituted = _substituted(question, previous)

@@ -25,7 +25,14 @@ import numpy as np
 from index.sentences import code_scale
 from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.injection import looks_like_injection
-from qa.answer.lead import asks_for_a_name, best_name, display_name, lead_sentences
+from qa.answer.lead import (
+    asks_for_a_name,
+    asks_for_another,
+    best_name,
+    display_name,
+    lead_sentences,
+    without_exclusion,
+)
 from qa.answer.lists import (
     ListQuery,
     capitalised_words,
@@ -122,7 +129,7 @@ class Query:
 
 def parse_query(question: str) -> Query:
     list_query = detect_list_question(question)
-    terms = list(dict.fromkeys(stems(question)))
+    terms = list(dict.fromkeys(stems(without_exclusion(question))))
     if list_query is not None:
         # "countries" names the answer's type; the answering sentence lists countries
         # instead of saying the word, so the word must not count toward relevance.
@@ -414,9 +421,16 @@ def list_answer(
     ]
     # Prefer sentences that enumerate ("A, B and C"): they answer list questions directly.
     listing = [(s, items) for s, (items, is_list) in per_sentence if items and is_list]
-    if not listing:
+    if not listing and not any(is_list for _, (_, is_list) in per_sentence):
+        # No enumeration at all: names mentioned in passing. (One whose names the question
+        # excludes, "Which other countries …", means the articles name no more.)
         listing = [(s, items) for s, (items, _) in per_sentence[:MAX_SENTENCES] if items]
     if not listing:
+        if asks_for_another(query.text):  # "Which other countries …?" and none is named
+            reason = f"The articles found name no other {query.list_query.kind}."
+            nearest = [passages[s.passage_index] for s in relevant[:NEAREST]]
+            return Answer(question=query.text, answer=reason, abstained=True, reason=reason,
+                          nearest=list({p.chunk_id: p for p in nearest}.values()))
         return None
     citations = _cite([s for s, _ in listing], passages)
     merged: dict[str, AnswerItem] = {}
@@ -443,14 +457,11 @@ def _items_in(
     """Names of the asked-for kind in `sentence`, and whether they come as an enumeration."""
     entities = [
         e for e in find_entities(sentence, known)
-        if not e.possessive
-        and matches_kind(e.text, list_query)
-        and not (set(words(e.text)) & question_words)
+        if not e.possessive and matches_kind(e.text, list_query)
     ]
     runs = coordinated_lists(sentence, entities)
-    if runs:
-        return [e.text for run in runs for e in run], True
-    return [e.text for e in entities], False
+    named = [e for run in runs for e in run] if runs else entities
+    return [e.text for e in named if not set(words(e.text)) & question_words], bool(runs)
 
 
 def abstain(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from qa.answer.agent import asked_deed, doers
 from qa.answer.lists import (
     capitalised_words,
     find_entities,
@@ -29,6 +30,9 @@ from qa.types import Passage
 # "Who …", "Which company …", "What institution …", but not "What is …" / "What did … say"
 # (those ask for a description) nor yes/no questions.
 _WHO = re.compile(r"^\s*who\b", re.I)
+_ELSE = re.compile(
+    r"^\s*(?:(?:who|which\s+\w+|what\s+\w+)\s+else|(?:which|what)\s+other)\b", re.I)
+_EXCLUSION = re.compile(r"\s*\(not [^()]*\)\s*$")
 _WHICH_NOUN = re.compile(r"^\s*(?:which|what)\s+([a-z][a-z\-]*)\b", re.I)
 _NOT_A_NOUN = word_set(
     """is are was were do does did has have had will would can could should may might must
@@ -57,6 +61,7 @@ W_SUBJECT = 0.1  # share of a sentence's score added for being its first name
 # 1.0 -> 0.549, 0.7 -> 0.589, 0.5 -> 0.602, 0.3 -> 0.606; citation precision 0.605 -> 0.603.
 # "Who is the individual … OpenAI …" answered "OpenAI" 14 times on dev before.
 KIND_MISMATCH = 0.5
+DEED_FLOOR = 0.6  # "Who <verb> …?": a doer counts from a sentence scoring this share of the best
 MAX_LEAD_CITATIONS = 2
 NAMING_CITATIONS = 1  # of which at most this many only name the answer (dev: 1 of 2 cites best)
 # The noun after "Which/What" that says the answer is a person, a country or an organisation.
@@ -96,6 +101,23 @@ class Candidate:
     text: str
     score: float = 0.0
     sentences: list[ScoredSentence] = field(default_factory=list)
+    # Best score of a sentence that makes this name the doer of the question's verb.
+    deed_score: float = 0.0
+
+
+def asks_for_another(question: str) -> bool:
+    """"Who else …?", "Which other country …?": not the name(s) already given."""
+    return bool(_ELSE.match(question))
+
+
+def with_exclusion(question: str, names: list[str]) -> str:
+    """"Who else will address the meeting? (not Mike Pompeo)": how a condensed follow-up names
+    the answers already given (its words are excluded from the answer, not scored)."""
+    return f"{question.strip()} (not {', '.join(names)})"
+
+
+def without_exclusion(question: str) -> str:
+    return _EXCLUSION.sub("", question)
 
 
 def asks_for_a_name(question: str) -> bool:
@@ -130,16 +152,21 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     # The question's own words describe the answer; not the kind noun ("Which organization"
     # may well be answered by "Organization of American States").
     excluded = (_question_words(question) - _kind_noun(question)) | _outlet_words(passages)
+    deed = asked_deed(question)
     candidates: dict[str, Candidate] = {}
     for item in reading:
         if _is_shouting(item.sentence.text):
             continue  # "SUPERFAN SPENT NEARLY $9K TO ATTEND": every word looks like a name
-        for position, entity in enumerate(find_entities(item.sentence.text, known)):
+        entities = find_entities(item.sentence.text, known)
+        doing = set(doers(item.sentence.text, entities, deed)) if deed else set()
+        for position, entity in enumerate(entities):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
             tokens = words(name)
             if not tokens or set(tokens) & excluded or all(t in _NOT_NAMES for t in tokens):
                 continue
             candidate = candidates.setdefault(normalise_item(name), Candidate(name))
+            if position in doing:
+                candidate.deed_score = max(candidate.deed_score, item.score)
             if all(item is not s for s in candidate.sentences):
                 candidate.sentences.append(item)
                 # The sentence's first name is usually its subject, the one it is about.
@@ -159,7 +186,19 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
             candidate.score += W_INSTITUTION
         if not _is_of_kind(candidate.text, kind):
             candidate.score *= KIND_MISMATCH
-    winner = max(candidates.values(), key=lambda c: c.score)
+    # A sentence close to the best that says who did what the question asks ("called by the
+    # United States") outweighs how often the passages name someone else.
+    doing_well = [c for c in candidates.values() if c.deed_score >= DEED_FLOOR * ranked[0].score]
+    if asks_for_another(question):
+        # "Who else will address the meeting?": the sentences that answer it well name everyone
+        # who will; the earlier answer is in the (condensed) question's words and so excluded
+        # already. No other name there: no name answer (a wrong name is worse than a quote).
+        answering = [c for c in candidates.values()
+                     if max(s.score for s in c.sentences) >= DEED_FLOOR * ranked[0].score]
+        doing_well = [c for c in doing_well if c in answering] or answering
+        if not doing_well:
+            return None
+    winner = max(doing_well or candidates.values(), key=lambda c: c.score)
     if kind == "country" and not _is_of_kind(winner.text, kind):
         return None  # "Which country …" is answered by a country or not by a name at all
     winner.sentences = _naming_sentences(winner.text, ranked)
@@ -260,8 +299,9 @@ def _looks_like_a_person(name: str) -> bool:
 
 
 def _naming_sentences(name: str, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
-    """Every scored sentence (best first) that says the name or its last word."""
-    forms = {name, name.split()[-1]}
+    """Every scored sentence (best first) that says the name, or a person's last name
+    ("Altman"; not "States" for "Organization of American States")."""
+    forms = {name, name.split()[-1]} if _looks_like_a_person(name) else {name}
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + r")\b")
     return [item for item in ranked if pattern.search(item.sentence.text)]
 
@@ -337,6 +377,7 @@ def _merge_short_forms(candidates: dict[str, Candidate]) -> None:
                 continue
             if long_words[-len(short_words):] == short_words:
                 target, source = candidates[long], candidates.pop(short)
+                target.deed_score = max(target.deed_score, source.deed_score)
                 for item in source.sentences:
                     if all(item is not s for s in target.sentences):
                         target.sentences.append(item)

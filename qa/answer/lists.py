@@ -16,7 +16,9 @@ from qa.answer.terms import STOPWORDS, stem_of, word_set
 
 _IRREGULAR_PLURALS = frozenset(["people", "men", "women", "children", "media", "police", "staff"])
 _LIST_PATTERNS = [
-    re.compile(r"^\s*(?:which|what)\s+(?:are\s+the\s+|were\s+the\s+)?([a-z][a-z\-]*)\b", re.I),
+    re.compile(
+        r"^\s*(?:which|what)\s+(?:are\s+the\s+|were\s+the\s+)?(?:other\s+)?([a-z][a-z\-]*)\b",
+        re.I),
     re.compile(r"^\s*(?:list|name)\s+(?:all\s+)?(?:the\s+)?([a-z][a-z\-]*)\b", re.I),
 ]
 _WHO_PLURAL = re.compile(r"^\s*who\s+(?:are|were)\b", re.I)

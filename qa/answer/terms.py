@@ -28,7 +28,7 @@ STOPWORDS = word_set(
     if in into is it its itself just let me more most my myself no nor not now of off on
     once only or other our ours ourselves out over own same she should so some such than
     that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would
+    under until up very was we were what when where which while who whom why will with would else
     you your yours yourself yourselves s t don doesn didn isn wasn weren won wouldn shouldn
     couldn according article articles report reported reports reporting say says said tell
     told mention mentioned mentions news source sources story speak speaks spoke spoken
