@@ -162,10 +162,13 @@ def inspect_worker(data_dir: str, paths: list[str], deleted: list[str], out: str
     settings = service.settings
     problems = index_problems(store, articles, settings.chunk_size, settings.chunk_overlap)
     for chunk in list(store.iter_chunks())[::7]:  # every 7th: the HNSW index answers for it
-        hits = store.query(fake_vector(chunk.search_text), k=1)
-        if not hits or hits[0].search_text != chunk.search_text:
+        # Top 3, not top 1: HNSW is approximate, and after in-place updates it has been seen
+        # (test_index_state_machine, once in CI) to rank a chunk's own vector second. A vector
+        # lost by a crash is in no top k.
+        hits = store.query(fake_vector(chunk.search_text), k=3)
+        if not any(hit.search_text == chunk.search_text for hit in hits):
             problems.append(f"dense query for {chunk.chunk_id} found "
-                            f"{hits[0].chunk_id if hits else 'nothing'}")
+                            f"{[hit.chunk_id for hit in hits]}")
     fingerprint = index_fingerprint(store)
     Path(out).write_text(json.dumps({"fingerprint": fingerprint, "problems": problems}))
 
