@@ -728,6 +728,24 @@ def test_which_other_countries_when_the_articles_name_no_more(
     assert answer.nearest and not answer.citations
 
 
+@pytest.mark.parametrize("question", ["Which company did the FTC sue?",
+                                      "Which companies did the FTC sue?"])
+def test_a_person_the_articles_give_a_title_is_not_a_company(
+    answerer: ExtractiveAnswerer, question: str
+) -> None:
+    passages = [
+        _passage("a", "Zapolsky argued the FTC lawsuit against the retailer could force it to "
+                      "raise prices. Amazon general counsel David Zapolsky said sellers set "
+                      "their own prices."),
+        _passage("b", "The FTC sued Amazon in September, accusing the company of keeping "
+                      "prices high."),
+    ]
+    answer = answerer.answer(question, passages)
+
+    assert "Zapolsky" not in answer.answer.split("\n")[0], answer.answer
+    assert "Amazon" in answer.answer.split("\n")[0], answer.answer
+
+
 def _unit(vector: list[float]) -> np.ndarray:
     array = np.asarray(vector, dtype=np.float32)
     return array / max(float(np.linalg.norm(array)), 1e-12)

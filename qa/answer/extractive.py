@@ -30,6 +30,7 @@ from qa.answer.lead import (
     asks_for_another,
     best_name,
     display_name,
+    is_organisation_noun,
     lead_sentences,
     without_exclusion,
 )
@@ -55,7 +56,7 @@ from qa.answer.terms import (
 )
 from qa.answer.vectors import SentenceVectors
 from qa.answer.when import asks_when, date_in, describe
-from qa.answer.who import description_of, named_subject
+from qa.answer.who import described_as_person, description_of, named_subject
 from qa.types import Answer, AnswerItem, Citation, Passage, Turn
 
 if TYPE_CHECKING:
@@ -432,6 +433,14 @@ def list_answer(
             return Answer(question=query.text, answer=reason, abstained=True, reason=reason,
                           nearest=list({p.chunk_id: p for p in nearest}.values()))
         return None
+    if is_organisation_noun(query.list_query.kind):
+        # "Which companies did the FTC sue?": not "Zapolsky", Amazon's general counsel.
+        texts = [s.sentence.text for s in scored]
+        listing = [(s, [name for name in items if not described_as_person(name, texts)])
+                   for s, items in listing]
+        listing = [(s, items) for s, items in listing if items]
+        if not listing:
+            return None
     citations = _cite([s for s, _ in listing], passages)
     merged: dict[str, AnswerItem] = {}
     for citation, (_, items) in zip(citations, listing, strict=True):

@@ -24,7 +24,7 @@ from qa.answer.lists import (
 )
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.terms import STOPWORDS, word_set, words
-from qa.answer.who import named_subject
+from qa.answer.who import described_as_person, named_subject
 from qa.types import Passage
 
 # "Who …", "Which company …", "What institution …", but not "What is …" / "What did … say"
@@ -176,6 +176,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     _merge_short_forms(candidates)
     _expand_short_names(candidates, passages, known, excluded)
     kind = asked_kind(question)
+    sentence_texts = [s.sentence.text for s in ranked]
     for candidate in candidates.values():
         articles = _articles_naming(candidate.text, passages)
         candidate.score += W_ARTICLES * max(0, len(articles) - 1)
@@ -184,7 +185,8 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
             candidate.score += W_PERSON
         if kind == "organisation" and _looks_like_an_institution(candidate.text):
             candidate.score += W_INSTITUTION
-        if not _is_of_kind(candidate.text, kind):
+        if not _is_of_kind(candidate.text, kind) or (
+                kind == "organisation" and described_as_person(candidate.text, sentence_texts)):
             candidate.score *= KIND_MISMATCH
     # A sentence close to the best that says who did what the question asks ("called by the
     # United States") outweighs how often the passages name someone else.
@@ -248,6 +250,11 @@ def _full_names(passages: list[Passage], excluded: set[str]) -> dict[str, int]:
                 if len(tokens) > 1 and not set(tokens) & excluded:
                     counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def is_organisation_noun(noun: str) -> bool:
+    """"companies", "firm", "teams": the answer is an organisation, never a person."""
+    return _singular(noun.lower()) in _ORG_NOUNS | {"team", "club"}
 
 
 def asked_kind(question: str) -> str | None:

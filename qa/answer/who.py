@@ -32,7 +32,8 @@ _ROLES = word_set(
     princess pope general commander prosecutor attorney lawyer analyst professor economist
     correspondent reporter editor coach player singer actor actress rapper star owner investor
     billionaire entrepreneur candidate premier chancellor diplomat activist representative rep.
-    manager partner officer"""
+    manager partner officer counsel quarterback receiver kicker pitcher striker goalkeeper
+    midfielder linebacker cornerback"""
 )
 _TITLE_WORD = re.compile(r"^(?:[A-Z][\w.'’\-]*|[a-z]+(?:-[a-z]+)+|[a-z.]+)$")
 _POSSESSIVES = word_set("its his her their our my your")
@@ -62,6 +63,13 @@ def description_of(name: str, sentence: str) -> Description | None:
     return (_apposition_after(sentence, match.end())
             or _title_before(sentence, start)
             or _apposition_before(sentence, start))
+
+
+def described_as_person(name: str, sentences: list[str]) -> bool:
+    """Whether some sentence gives `name` a person's title or apposition ("Amazon general
+    counsel David Zapolsky" makes "Zapolsky" a person, not a company)."""
+    return any(name in sentence and description_of(name, sentence) is not None
+               for sentence in sentences)
 
 
 def _full_name_start(sentence: str, start: int) -> int:
