@@ -507,6 +507,15 @@ def test_who_is_a_named_person_leads_with_what_the_article_calls_him(
     ("Maduro", "pledged support to Maduro, delivering vows of loyalty Thursday, on TV", None),
     ("Canada", "Besides the U.S., Canada, much of Latin America", None),
     ("Maduro", "Maduro has also called home all Venezuelan diplomats", None),
+    # a role after "as", framed by an organisation's possessive or "of <Name>"
+    ("Sam Altman", "Sam Altman ousted as OpenAI’s CEO", "OpenAI’s CEO"),
+    ("Sam Altman", "Sam Altman was fired as CEO of AI startup OpenAI, the company behind",
+     "CEO of AI startup OpenAI"),
+    ("Guaido", "Guaido served as president of the National Assembly.",
+     "president of the National Assembly"),
+    ("Altman", "Altman is expected to return as chief executive.", "chief executive"),
+    ("Maduro", "Maduro has worked as a bus driver", None),  # not a role word
+    ("Sam Altman", "Sam Altman as well as others", None),
 ])
 def test_descriptions_are_read_only_from_clean_shapes(
     name: str, sentence: str, description: str | None
@@ -515,6 +524,14 @@ def test_descriptions_are_read_only_from_clean_shapes(
     assert (found.text if found else None) == description
     if found:
         assert sentence[found.start:found.end] == found.text
+
+
+def test_who_is_prefers_a_description_that_says_of_what(answerer: ExtractiveAnswerer) -> None:
+    passages = [_passage("a", "Sam Altman returns as CEO"),
+                _passage("b", "Investors cheered. Sam Altman ousted as OpenAI’s CEO")]
+    answer = answerer.answer("Who is Sam Altman?", passages)
+    assert answer.answer.startswith("**Sam Altman**: OpenAI’s CEO [1]."), answer.answer
+    assert answer.citations[0].quote == "Sam Altman ousted as OpenAI’s CEO"
 
 
 def test_which_organization_may_be_named_with_the_kind_noun(

@@ -56,7 +56,13 @@ from qa.answer.terms import (
 )
 from qa.answer.vectors import SentenceVectors
 from qa.answer.when import asks_when, date_in, describe
-from qa.answer.who import described_as_person, description_of, named_subject
+from qa.answer.who import (
+    Description,
+    described_as_person,
+    description_of,
+    is_role,
+    named_subject,
+)
 from qa.types import Answer, AnswerItem, Citation, Passage, Turn
 
 if TYPE_CHECKING:
@@ -383,12 +389,22 @@ def who_is_answer(query: Query, passages: list[Passage], scored: list[Scored]
     if name is None:
         return None
     chosen = pick_sentences(scored)
-    # Any retrieved sentence that describes the name will do, the best-scoring first.
+    # Any retrieved sentence that describes the name will do, the best-scoring first among
+    # those that say of what ("OpenAI’s CEO" over a headline's bare "CEO").
+    pool = chosen + _ranked(scored)
+    pool.sort(key=lambda s: not _names_something(description_of(name, s.sentence.text)))
     return _led_by_a_reading(
-        query, passages, chosen, chosen + _ranked(scored),
+        query, passages, chosen, pool,
         read=lambda s: description_of(name, s.sentence.text),
         lead=lambda found, cited: f"**{name}**: {found.text} [1].",
     )
+
+
+def _names_something(description: Description | None) -> bool:
+    """A description naming more than a role: "OpenAI’s CEO", "Venezuelan Foreign Minister",
+    not "CEO"."""
+    return description is not None and any(w[:1].isupper() and not is_role(w)
+                                           for w in description.text.split())
 
 
 def _led_by_a_reading(

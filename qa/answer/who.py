@@ -35,6 +35,8 @@ _ROLES = word_set(
     manager partner officer counsel quarterback receiver kicker pitcher striker goalkeeper
     midfielder linebacker cornerback"""
 )
+# Roles a company can hold too ("investor SoftBank", "its partner Microsoft").
+_ORGANISATION_ROLES = word_set("investor owner partner manager player star representative")
 _TITLE_WORD = re.compile(r"^(?:[A-Z][\w.'’\-]*|[a-z]+(?:-[a-z]+)+|[a-z.]+)$")
 _POSSESSIVES = word_set("its his her their our my your")
 MAX_DESCRIPTION_WORDS = 12
@@ -62,14 +64,26 @@ def description_of(name: str, sentence: str) -> Description | None:
     start = _full_name_start(sentence, match.start())
     return (_apposition_after(sentence, match.end())
             or _title_before(sentence, start)
-            or _apposition_before(sentence, start))
+            or _apposition_before(sentence, start)
+            or _role_as(sentence, match.end()))
 
 
 def described_as_person(name: str, sentences: list[str]) -> bool:
     """Whether some sentence gives `name` a person's title or apposition ("Amazon general
     counsel David Zapolsky" makes "Zapolsky" a person, not a company)."""
-    return any(name in sentence and description_of(name, sentence) is not None
-               for sentence in sentences)
+    for sentence in sentences:
+        if name not in sentence:
+            continue
+        match = re.search(rf"\b{re.escape(name)}\b", sentence)
+        if match is None:
+            continue
+        start = _full_name_start(sentence, match.start())
+        found = (_apposition_after(sentence, match.end()) or _title_before(sentence, start)
+                 or _apposition_before(sentence, start))
+        if found and any(is_role(w) and w.lower() not in _ORGANISATION_ROLES
+                         for w in found.text.split()):
+            return True
+    return False
 
 
 def _full_name_start(sentence: str, start: int) -> int:
@@ -78,7 +92,7 @@ def _full_name_start(sentence: str, start: int) -> int:
     words = list(re.finditer(r"\S+", sentence[:start]))
     for _ in range(2):
         if (len(words) < 2 or not words[-1].group(0)[0].isupper()
-                or _is_role(words[-1].group(0)) or words[-2].group(0) == "of"):
+                or is_role(words[-1].group(0)) or words[-2].group(0) == "of"):
             break
         start = words.pop().start()
     return start
@@ -91,7 +105,7 @@ def _apposition_after(sentence: str, after: int) -> Description | None:
     if not match or len(match.group(1).split()) > MAX_DESCRIPTION_WORDS:
         return None
     first = match.group(1).split()[0]
-    if first not in ("the", "a", "an") and not _is_role(first):
+    if first not in ("the", "a", "an") and not is_role(first):
         return None  # "Maduro, delivering vows of loyalty, …" is not what he is
     return Description(match.group(1), after + match.start(1), after + match.end(1))
 
@@ -104,23 +118,45 @@ def _title_before(sentence: str, position: int) -> Description | None:
     pending: list[re.Match[str]] = []  # "technology" of "chief technology officer"
     for i in range(len(words) - 1, -1, -1):
         text = words[i].group(0)
-        through_of = text == "of" and i > 0 and _is_role(words[i - 1].group(0))
+        through_of = text == "of" and i > 0 and is_role(words[i - 1].group(0))
         if not through_of and (not _TITLE_WORD.match(text) or text.lower() in _BOUNDARY):
             break
-        if text.islower() and not _is_role(text) and "-" not in text and not through_of:
+        if text.islower() and not is_role(text) and "-" not in text and not through_of:
             if not taken or len(pending) == 2:
                 break
             pending.insert(0, words[i])  # kept only if a role or a name comes before it
             continue
         taken[:0] = [words[i], *pending]
         pending = []
-    if not any(_is_role(w.group(0)) for w in taken):
+    if not any(is_role(w.group(0)) for w in taken):
         return None
     start, end = taken[0].start(), taken[-1].end()
     return Description(sentence[start:end], start, end)
 
 
-def _is_role(word: str) -> bool:
+# "Sam Altman ousted as OpenAI’s CEO", "… was fired as CEO of OpenAI": a role after "as",
+# a few words after the name (an organisation's possessive or "of <Name>" may frame it).
+_NAME_RUN = r"[A-Z][\w.'’\-]*(?:\s+[A-Z][\w.'’\-]*)*"
+_ROLE_AS = re.compile(
+    r"\s+(?:[a-z]+\s+){0,4}?as\s+(?:the\s+|its\s+|his\s+|her\s+)?"
+    r"(?P<text>(?:[A-Z][\w.\-]*(?:['’]s)?\s+)?(?:[a-z\-]+\s+)?"
+    r"(?i:" + "|".join(re.escape(r) for r in sorted(_ROLES, key=len, reverse=True)) + r")\b"
+    rf"(?:\s+of\s+(?:the\s+)?(?:[A-Z][\w.\-]*\s+)?"
+    rf"(?:(?:startup|company|firm|giant|maker|group|lab)\s+)?{_NAME_RUN})?)")
+
+
+def _role_as(sentence: str, after: int) -> Description | None:
+    match = _ROLE_AS.match(sentence[after:])
+    if not match:
+        return None
+    text = match.group("text")
+    if text.endswith(".") and text.count(".") == 1:
+        text = text[:-1]  # the sentence's full stop, not "U.S."
+    start = after + match.start("text")
+    return Description(text, start, start + len(text))
+
+
+def is_role(word: str) -> bool:
     return word.lower().strip(",") in _ROLES
 
 
@@ -142,7 +178,7 @@ def _apposition_before(sentence: str, position: int) -> Description | None:
         if word.group(0).lower() in _BOUNDARY or word.group(0).endswith((",", ";", ":")):
             break
         taken.insert(0, word)
-    if not (2 <= len(taken) <= MAX_DESCRIPTION_WORDS) or not _is_role(taken[-1].group(0)):
+    if not (2 <= len(taken) <= MAX_DESCRIPTION_WORDS) or not is_role(taken[-1].group(0)):
         return None
     if taken[0].group(0).lower() in _POSSESSIVES:
         return None  # "the new AI and its CEO, Sam Altman": "its" says nothing alone
