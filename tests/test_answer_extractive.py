@@ -20,6 +20,7 @@ from qa.answer.agent import asked_deed, doers
 from qa.answer.condense import condense_question
 from qa.answer.lead import asked_kind, asks_for_a_name
 from qa.answer.lists import detect_list_question, find_entities
+from qa.answer.numbers import asks_for_a_number, figure_in
 from qa.answer.sentences import split_sentences
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
 from qa.answer.when import asks_when, date_in
@@ -195,8 +196,11 @@ def test_one_generic_word_in_common_is_not_an_answer(
     answer = answerer.answer("what is the capital of Australia?", [capital, *passages])
     assert answer.abstained and "Australia" in answer.reason and "capital" not in answer.reason
     # ...while a question about what the passage does say is answered from it.
-    answer = answerer.answer("How much venture capital did Caracas firms raise?", [capital])
+    answer = answerer.answer("Did Caracas venture capital firms raise less money?", [capital])
     assert not answer.abstained and answer.citations[0].quote == text
+    # "How much" asks for a figure, which the passage does not give.
+    answer = answerer.answer("How much venture capital did Caracas firms raise?", [capital])
+    assert answer.abstained and "figure" in answer.reason
 
 
 def test_a_verb_the_article_paraphrases_does_not_force_abstention(
@@ -761,6 +765,65 @@ def test_a_person_the_articles_give_a_title_is_not_a_company(
 
     assert "Zapolsky" not in answer.answer.split("\n")[0], answer.answer
     assert "Amazon" in answer.answer.split("\n")[0], answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "figure"),
+    [
+        ("How much will Binance pay?",
+         "Binance agreed to pay about $4.3 billion to resolve the DOJ investigations.",
+         "about $4.3 billion"),
+        ("How much prize money comes with the Nobel?",
+         "The prize is 11 million Swedish kronor ($1 million).", "11 million Swedish kronor"),
+        ("What was Temu's revenue in 2023?", "Temu's revenue reached $5bn in 2023.", "$5bn"),
+        ("How many people died from dementia last year?",
+         "Last year dementia took the lives of 66,000 people in England.", "66,000"),
+        ("How many votes did Jim Jordan get?",
+         "In 2023 Jordan won 194 votes on the third ballot.", "194"),  # not the year
+        ("How old was Bill Kenwright?", "Bill Kenwright has died at the age of 78.", "78"),
+        ("What share of the market does Google have?", "Google holds 90% of search.", "90%"),
+        # a count of something else, a date, a year: no figure
+        ("How many employees does VinFast have?", "A post said nearly 35 roles were cut.", None),
+        ("How many fans attended?", "LAS VEGAS, NEVADA – JUNE 29: Mayweather attends.", None),
+        ("How much did it cost?", "The stadium opened in 2023.", None),
+    ],
+)
+def test_the_figure_a_question_asks_for(question: str, sentence: str, figure: str | None
+                                        ) -> None:
+    assert asks_for_a_number(question)
+    found = figure_in(sentence, question)
+    assert (found.text if found else None) == figure
+    if found:
+        assert sentence[found.start:found.end] == found.text
+
+
+def test_how_many_leads_with_the_figure_cited(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    answer = answerer.answer("How many people were shot during the protests?", passages)
+    assert answer.answer.startswith("**at least 20** [1]."), answer.answer
+    assert "shot at least 20 people" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+    # The article gives no age: the answer says so instead of quoting a sentence.
+    answer = answerer.answer("How old is Juan Guaido?", passages)
+    assert answer.abstained and answer.nearest
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [("Which EU commissioner warned Musk?", "person"), ("Which judge oversees the case?", "person"),
+     ("Which All Blacks captain got a red card?", "person"),
+     ("Which US Soccer executive hired Emma Hayes?", "person")],
+)
+def test_the_kind_is_read_from_the_noun_phrase(question: str, kind: str) -> None:
+    assert asked_kind(question) == kind
+
+
+def test_what_day_and_what_salary_are_not_name_questions() -> None:
+    assert not asks_for_a_name("What day did Time name Taylor Swift Person of the Year?")
+    assert asks_when("What day did Time name Taylor Swift Person of the Year?")
+    assert not asks_for_a_name("What salary did Sam Altman earn?")
+    assert date_in("Binance launched in June 2017 and grew fast.", "") is not None
 
 
 def _unit(vector: list[float]) -> np.ndarray:

@@ -43,6 +43,7 @@ from qa.answer.lists import (
     matches_kind,
     normalise_item,
 )
+from qa.answer.numbers import asks_for_a_number, figure_in
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.terms import (
     STOPWORDS,
@@ -112,6 +113,8 @@ LIST_RATIO = 0.85  # sentences read for list items must score this share of the 
 LIST_SENTENCES = 6
 MIN_WORDS = 5  # shorter sentences (captions, bylines) are down-weighted
 NEAREST = 3
+# "How much/many …?" abstains when none of this many best sentences gives a figure of the kind.
+FIGURE_SENTENCES = 12
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*")
 T = TypeVar("T")
@@ -188,6 +191,7 @@ class ExtractiveAnswerer:
                       or name_answer(query, passages, scored)
                       or when_answer(query, passages, scored)
                       or who_is_answer(query, passages, scored)
+                      or number_answer(query, passages, scored)
                       or sentence_answer(query, passages, scored))
         answer.timings_ms["answer"] = (time.perf_counter() - started) * 1000
         return answer
@@ -383,6 +387,28 @@ def when_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> 
     )
 
 
+def number_answer(query: Query, passages: list[Passage], scored: list[Scored]
+                  ) -> Answer | None:
+    """"How much/many/old …?": the figure first, cited to the sentence that gives it. When no
+    sentence near the top gives a figure of the asked kind, the articles don't say; when only
+    one further down does, None (the best sentences are quoted instead)."""
+    if not asks_for_a_number(query.text):
+        return None
+    chosen = pick_sentences(scored)
+    close = [s for s in _ranked(scored) if s.score >= FOLLOW_RATIO * chosen[0].score]
+    answer = _led_by_a_reading(
+        query, passages, chosen, chosen + close,
+        read=lambda s: figure_in(s.sentence.text, query.text),
+        lead=lambda found, cited: f"**{found.text}** [1].",
+    )
+    if answer is not None:
+        return answer
+    if any(figure_in(s.sentence.text, query.text) for s in _ranked(scored)[:FIGURE_SENTENCES]):
+        return None
+    return abstain(query, passages, scored,
+                   reason="The articles don't say: no passage found gives that figure.")
+
+
 def who_is_answer(query: Query, passages: list[Passage], scored: list[Scored]
                   ) -> Answer | None:
     """"Who is <Name>?": what the articles call that one (title or apposition) first, cited to
@@ -491,12 +517,13 @@ def _items_in(
     return [e.text for e in named if not set(words(e.text)) & question_words], bool(runs)
 
 
-def abstain(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer:
+def abstain(query: Query, passages: list[Passage], scored: list[Scored],
+            reason: str = "") -> Answer:
     nearest_order: dict[int, float] = {}
     for s in _ranked(scored):
         nearest_order.setdefault(s.passage_index, s.score)
     nearest = [passages[i] for i in list(nearest_order)[:NEAREST]] or passages[:NEAREST]
-    reason = abstention_reason(query, passages, scored)
+    reason = reason or abstention_reason(query, passages, scored)
     return Answer(
         question=query.text, answer=reason, abstained=True, reason=reason, nearest=nearest
     )

@@ -22,8 +22,10 @@ from qa.answer.lists import (
     name_spans,
     normalise_item,
 )
+from qa.answer.numbers import asks_for_a_number
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.terms import STOPWORDS, word_set, words
+from qa.answer.when import asks_when
 from qa.answer.who import described_as_person, named_subject
 from qa.types import Passage
 
@@ -67,7 +69,12 @@ NAMING_CITATIONS = 1  # of which at most this many only name the answer (dev: 1 
 # The noun after "Which/What" that says the answer is a person, a country or an organisation.
 _PERSON_NOUNS = word_set(
     """individual person personality figure executive ceo founder entrepreneur player athlete
-    actor actress singer artist celebrity author journalist politician leader prodigy"""
+    actor actress singer artist celebrity author journalist politician leader prodigy judge
+    commissioner captain coach manager minister senator official president director officer
+    chairman chairwoman chair spokesperson spokesman spokeswoman lawyer attorney prosecutor
+    quarterback striker pitcher boxer fighter driver golfer rapper musician scientist
+    researcher economist analyst candidate lawmaker governor mayor ambassador envoy
+    co-founder cofounder cfo cto coo"""
 )
 _COUNTRY_NOUNS = word_set("country nation")
 _ORG_NOUNS = word_set(
@@ -123,6 +130,8 @@ def without_exclusion(question: str) -> str:
 def asks_for_a_name(question: str) -> bool:
     if named_subject(question) is not None:
         return False  # "Who is Juan Guaido?" asks what he is, not for a name
+    if asks_when(question) or asks_for_a_number(question):
+        return False  # "What day …", "What salary …": a date or an amount
     if _WHO.match(question):
         return True
     match = _WHICH_NOUN.match(question)
@@ -258,9 +267,9 @@ def is_organisation_noun(noun: str) -> bool:
 
 
 def asked_kind(question: str) -> str | None:
-    """"person", "country", "organisation" or None, from "Who …" or the noun after "Which"."""
-    match = _WHICH_NOUN.match(question)
-    noun = _singular(match.group(1).lower()) if match else ""
+    """"person", "country", "organisation" or None, from "Who …" or the noun phrase after
+    "Which" ("Which judge", "Which EU commissioner", "Which All Blacks captain")."""
+    noun = _kind_noun_of(question)
     if noun in _PERSON_NOUNS or (_WHO.match(question) and noun not in _ORG_NOUNS):
         return "person"
     if noun in _COUNTRY_NOUNS:
@@ -268,6 +277,21 @@ def asked_kind(question: str) -> str | None:
     if noun in _ORG_NOUNS:
         return "organisation"
     return None
+
+
+def _kind_noun_of(question: str) -> str:
+    """The first word of the (up to 4-word) phrase after "Which/What" that names a kind, else
+    its first word; singular, lower case."""
+    match = re.match(r"^\s*(?:which|what)\s+((?:[\w’'\-]+\s+){0,3}[\w’'\-]+)", question, re.I)
+    if not match:
+        return ""
+    phrase: list[str] = []
+    for word in match.group(1).split():
+        if word.lower() in _NOT_A_NOUN:
+            break
+        phrase.append(_singular(word.lower()))
+    kinds = _PERSON_NOUNS | _COUNTRY_NOUNS | _ORG_NOUNS
+    return next((w for w in phrase if w in kinds), phrase[0] if phrase else "")
 
 
 def _singular(noun: str) -> str:
@@ -357,8 +381,9 @@ def _question_words(question: str) -> set[str]:
 
 
 def _kind_noun(question: str) -> set[str]:
-    match = _WHICH_NOUN.match(question)
-    return {match.group(1).lower()} if match else set()
+    """The kind word(s) as the question writes them ("countries", "commissioner")."""
+    noun = _kind_noun_of(question)
+    return {w for w in words(question)[:6] if noun and _singular(w) == noun}
 
 
 def _outlet_words(passages: list[Passage]) -> set[str]:
