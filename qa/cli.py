@@ -279,5 +279,19 @@ def eval_answers(
     typer.echo(json.dumps(report) if as_json else format_answer_report(report))
 
 
+@eval_app.command("questions")
+def eval_questions(
+    split: Annotated[str, typer.Option(help="dev (built against) or test (held out).")] = "dev",
+    as_json: JsonFlag = False,
+) -> None:
+    """Short user-style questions (who, which company, when, how many, lists, unanswerable)."""
+    from qa.eval.questions import format_question_report, run_question_eval
+
+    if split not in ("dev", "test"):
+        raise typer.BadParameter(f"--split must be dev or test, not {split!r}")
+    report = run_question_eval(_settings(), split)  # type: ignore[arg-type]
+    typer.echo(json.dumps(report) if as_json else format_question_report(report))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

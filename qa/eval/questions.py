@@ -1,0 +1,147 @@
+"""`qa eval questions`: short questions of the kind people type, over the MultiHop-RAG corpus.
+
+MultiHop-RAG's questions are long and name their sources; people type "Who is Binance's new
+CEO?" or "How much will Binance pay?". Two sets of 60 (`questions/dev.jsonl`, used while
+building the answerer, and `questions/test.jsonl`, written apart from it and kept for
+reporting), each: 14 who, 10 which-organisation, 8 when, 8 how-much/many, 8 list questions and 12
+that no article answers. Every answer was checked to appear verbatim in one sentence of one
+article (`evidence`, `url`).
+
+Scored per answerable question: the answer (or an alias) in the answer's lead sentence of at
+most 25 words ("lead", as `qa eval answers` strict), anywhere in the answer text ("anywhere"),
+the first citation from the gold article; list questions by the share of gold items named;
+abstention on the unanswerable ones, false abstention on the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from index.settings import Settings
+from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, normalise
+from qa.types import Answer
+
+QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
+QuestionSplit = Literal["dev", "test"]
+
+
+@dataclass(frozen=True)
+class UserQuestion:
+    id: str
+    question: str
+    type: str  # who | org | when | number | list | null
+    answer: str | list[str] | None
+    aliases: tuple[str, ...]
+    url: str | None
+    evidence: str | None
+
+
+def load_questions(split: QuestionSplit = "dev") -> list[UserQuestion]:
+    path = QUESTIONS_DIR / f"{split}.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [UserQuestion(r["id"], r["question"], r["type"], r["answer"],
+                         tuple(r.get("aliases") or ()), r.get("url"), r.get("evidence"))
+            for r in rows]
+
+
+def says(text: str, forms: list[str]) -> bool:
+    """Whether `text` holds one of `forms` as whole words (case and punctuation ignored)."""
+    padded = f" {normalise(text)} "
+    return any(normalise(form) and f" {normalise(form)} " in padded for form in forms)
+
+
+def _aliases_of(item: str, aliases: tuple[str, ...]) -> list[str]:
+    """A list question's aliases are one flat list: an item's are those sharing a word with it
+    ("Jeff" for "Jeff Shiffrin", "King Charles" for "King Charles III", "United States" and
+    "USA" for "US")."""
+    words = set(normalise(item).split())
+    flat = normalise(item).replace(" ", "")
+
+    def belongs(alias: str) -> bool:
+        alias_words = normalise(alias).split()
+        initials = "".join(w[0] for w in alias_words)
+        return bool(words & set(alias_words)) or flat in (initials, initials[:len(flat)])
+
+    return [alias for alias in aliases if belongs(alias)]
+
+
+def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": question.id, "type": question.type,
+                           "abstained": answer.abstained}
+    if question.type == "null":
+        return row
+    if question.type == "list":
+        items = list(question.answer or [])
+        named = [says(answer.answer, [item, *_aliases_of(item, question.aliases)])
+                 for item in items]
+        row["list_recall"] = sum(named) / len(items) if items else 0.0
+        return row
+    forms = [str(question.answer), *question.aliases]
+    lead = lead_sentence(answer.answer)
+    row["lead"] = says(lead, forms) and len(lead.split()) <= STRICT_LEAD_WORDS
+    row["anywhere"] = says(answer.answer, forms)
+    row["cited_gold_article"] = bool(answer.citations) and answer.citations[0].url == question.url
+    return row
+
+
+def run_question_eval(settings: Settings, split: QuestionSplit = "dev",
+                      assistant: Any = None) -> dict[str, Any]:
+    from qa.assistant import Assistant
+    from qa.eval.retrieval import COLLECTION, open_multihop_index
+
+    if assistant is None:
+        service = open_multihop_index(settings)
+        assistant = Assistant(settings, collection=COLLECTION, service=service)
+    rows, seconds = [], []
+    for question in load_questions(split):
+        started = time.perf_counter()
+        answer = assistant.ask(question.question)
+        seconds.append(time.perf_counter() - started)
+        rows.append({**score(question, answer), "answer": answer.answer[:300]})
+    return summarise(split, rows, seconds, llm=assistant.llm is not None)
+
+
+def _mean(values: list[float]) -> float:
+    return round(statistics.fmean(values), 3) if values else 0.0
+
+
+def summarise(split: str, rows: list[dict[str, Any]], seconds: list[float],
+              llm: bool = False) -> dict[str, Any]:
+    single = [r for r in rows if "lead" in r]
+    answerable = [r for r in rows if r["type"] != "null"]
+    metrics = {
+        "lead": _mean([r["lead"] for r in single]),
+        **{f"lead_{kind}": _mean([r["lead"] for r in single if r["type"] == kind])
+           for kind in ("who", "org", "when", "number")},
+        "anywhere": _mean([r["anywhere"] for r in single]),
+        "cited_gold_article": _mean([r["cited_gold_article"] for r in single]),
+        "list_recall": _mean([r["list_recall"] for r in rows if "list_recall" in r]),
+        "null_abstention": _mean([r["abstained"] for r in rows if r["type"] == "null"]),
+        "false_abstention": _mean([r["abstained"] for r in answerable]),
+    }
+    return {
+        "split": split,
+        "questions": len(rows),
+        "llm": llm,
+        "metrics": metrics,
+        "seconds_per_answer_p50": round(statistics.median(seconds), 3) if seconds else 0.0,
+        "rows": rows,
+    }
+
+
+def format_question_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"User-style questions over MultiHop-RAG — split {report['split']}, "
+        f"{report['questions']} questions, {'LLM' if report['llm'] else 'offline extractive'}",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {value:.3f} |" for name, value in report["metrics"].items()]
+    lines.append(f"| seconds per answer (p50) | {report['seconds_per_answer_p50']:.3f} |")
+    return "\n".join(lines)

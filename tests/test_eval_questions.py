@@ -1,0 +1,73 @@
+"""The user-style question sets and their scoring (`qa eval questions`)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from index.settings import MULTIHOP_DIR
+from qa.eval.questions import load_questions, score, summarise
+from qa.types import Answer, Citation
+
+COUNTS = {"who": 14, "org": 10, "when": 8, "number": 8, "list": 8, "null": 12}
+
+
+@pytest.fixture(scope="module")
+def bodies() -> dict[str, str]:
+    corpus = json.loads((MULTIHOP_DIR / "corpus.json").read_text(encoding="utf-8"))
+    return {article["url"]: article["body"] for article in corpus}
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_every_answer_is_in_its_evidence_sentence_in_its_article(
+    split: str, bodies: dict[str, str]
+) -> None:
+    questions = load_questions(split)  # type: ignore[arg-type]
+    assert Counter(q.type for q in questions) == COUNTS
+    assert len({q.id for q in questions}) == len(questions)
+    for q in questions:
+        if q.type == "null":
+            assert q.answer is None and q.url is None
+            continue
+        assert q.evidence and q.evidence in bodies[q.url], q.id
+        for item in q.answer if isinstance(q.answer, list) else [q.answer]:
+            assert item in q.evidence, (q.id, item)
+
+
+def test_the_held_out_set_uses_other_articles() -> None:
+    dev = {q.url for q in load_questions("dev") if q.url}
+    test = {q.url for q in load_questions("test") if q.url}
+    assert dev and test and not dev & test
+
+
+def _answer(text: str, url: str = "", abstained: bool = False) -> Answer:
+    citations = [] if abstained else [Citation(n=1, article_id="a", chunk_id="a-0", url=url,
+                                               quote="q", start=0, end=1)]
+    return Answer(question="q", answer=text, citations=citations, abstained=abstained)
+
+
+def test_scoring_reads_the_lead_sentence_and_whole_words() -> None:
+    who = next(q for q in load_questions("dev") if q.type == "who")
+    right = score(who, _answer(f"**{who.answer}** [1].\n\nSome long quote. [1]", who.url or ""))
+    assert right["lead"] and right["anywhere"] and right["cited_gold_article"]
+    # The name only in the quote, not in the lead: found, but not the lead.
+    late = score(who, _answer(f"Something else entirely [1]. Then {who.answer} [1]."))
+    assert not late["lead"] and late["anywhere"] and not late["cited_gold_article"]
+    # Part of a word is not the answer ("Time" is not in "Timeline").
+    partial = score(who, _answer(f"{str(who.answer).replace(' ', '')}x [1]"))
+    assert not partial["lead"]
+
+
+def test_summary_counts_abstention_and_list_recall() -> None:
+    questions = load_questions("dev")
+    listed = next(q for q in questions if q.type == "list")
+    null = next(q for q in questions if q.type == "null")
+    items = list(listed.answer or [])
+    rows = [score(listed, _answer("\n".join(f"- {i} [1]" for i in items[:1]))),
+            score(null, _answer("The articles don't say.", abstained=True))]
+    report = summarise("dev", rows, [0.1, 0.3])
+    assert report["metrics"]["list_recall"] == pytest.approx(1 / len(items), abs=1e-3)
+    assert report["metrics"]["null_abstention"] == 1.0
+    assert report["metrics"]["false_abstention"] == 0.0
