@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from index.settings import MULTIHOP_DIR
+from qa.eval.answers import lead_sentence
 from qa.eval.questions import load_questions, score, summarise
 from qa.types import Answer, Citation
 
@@ -58,6 +59,12 @@ def test_scoring_reads_the_lead_sentence_and_whole_words() -> None:
     # Part of a word is not the answer ("Time" is not in "Timeline").
     partial = score(who, _answer(f"{str(who.answer).replace(' ', '')}x [1]"))
     assert not partial["lead"]
+
+
+def test_a_bold_lead_is_read_whole_abbreviations_included() -> None:
+    assert lead_sentence("**Nov. 4** [1].\n\nOn Nov. 4, the club said so. [1]") == "Nov. 4"
+    assert lead_sentence("The club said so on Friday. [1] More. [2]") == "The club said so on Friday."
+    assert lead_sentence("- Russia [1]\n- China [1]") == "Russia"
 
 
 def test_summary_counts_abstention_and_list_recall() -> None:

@@ -32,8 +32,12 @@ def normalise(text: str) -> str:
 
 
 def lead_sentence(answer_text: str) -> str:
-    """The first sentence (or first line of a list) of the answer, markers removed."""
+    """The first sentence (or first line of a list) of the answer, markers removed. A bold
+    lead ("**Nov. 4** [1].") is the whole first line: its periods may be abbreviations."""
+    first_line = answer_text.strip().split("\n", 1)[0]
     plain = _MARKER.sub("", answer_text).replace("**", "").strip().lstrip("-* ").strip()
+    if first_line.startswith("**"):
+        return _MARKER.sub("", first_line).replace("**", "").strip().rstrip(".").strip()
     return _SENTENCE_END.split(plain, maxsplit=1)[0].strip() if plain else ""
 
 
