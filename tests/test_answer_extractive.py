@@ -519,6 +519,9 @@ def test_who_is_a_named_person_leads_with_what_the_article_calls_him(
      "president of the National Assembly"),
     ("Altman", "Altman is expected to return as chief executive.", "chief executive"),
     ("Maduro", "Maduro has worked as a bus driver", None),  # not a role word
+    ("Jean-Claude Blanc", "may come Jean-Claude Blanc, the CEO of Ineos Sport, as the man",
+     "the CEO of Ineos Sport"),
+    ("Maduro", "Maduro, the United States said, is illegitimate.", None),
     ("Sam Altman", "Sam Altman as well as others", None),
 ])
 def test_descriptions_are_read_only_from_clean_shapes(
@@ -824,6 +827,28 @@ def test_what_day_and_what_salary_are_not_name_questions() -> None:
     assert asks_when("What day did Time name Taylor Swift Person of the Year?")
     assert not asks_for_a_name("What salary did Sam Altman earn?")
     assert date_in("Binance launched in June 2017 and grew fast.", "") is not None
+
+
+def test_names_are_not_read_from_urls_nationalities_or_the_question(
+    answerer: ExtractiveAnswerer
+) -> None:
+    passages = [
+        _passage("a", "U.S. Soccer has appointed Emma Hayes as head coach » "
+                      "https://t.co/sR7qfSnWVx Welcome, Emma!"),
+        _passage("b", "The worst performance by any English team in a Champions League group "
+                      "stage came as Copenhagen finished second."),
+        _passage("c", "In the IPL auction the Kolkata Knight Riders signed Mitchell Starc for "
+                      "a record price."),
+    ]
+    lead = answerer.answer("Which team finished second in the Champions League group?",
+                           passages).answer.split("\n")[0]
+    assert "English" not in lead and "Copenhagen" in lead, lead
+    lead = answerer.answer("Which IPL franchise signed Mitchell Starc?",
+                           passages).answer.split("\n")[0]
+    assert "IPL" not in lead and "Kolkata Knight Riders" in lead, lead
+    lead = answerer.answer("Who did U.S. Soccer appoint as coach?",
+                           passages).answer.split("\n")[0]
+    assert lead.startswith("**Emma Hayes**"), lead
 
 
 def _unit(vector: list[float]) -> np.ndarray:

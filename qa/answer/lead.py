@@ -34,6 +34,7 @@ from qa.types import Passage
 _WHO = re.compile(r"^\s*who\b", re.I)
 _ELSE = re.compile(
     r"^\s*(?:(?:who|which\s+\w+|what\s+\w+)\s+else|(?:which|what)\s+other)\b", re.I)
+_URL = re.compile(r"\S*(?:https?://|www\.|/)\S*")  # a name never has a slash in it
 _EXCLUSION = re.compile(r"\s*\(not [^()]*\)\s*$")
 _WHICH_NOUN = re.compile(r"^\s*(?:which|what)\s+([a-z][a-z\-]*)\b", re.I)
 _NOT_A_NOUN = word_set(
@@ -48,7 +49,12 @@ _AFTER_A_VERB = word_set(
 _NOT_NAMES = word_set(
     """january february march april may june july august september october november december
     monday tuesday wednesday thursday friday saturday sunday mr mrs ms dr the a an i it he she
-    they we this that these those but and or in on at for as if when while after before"""
+    they we this that these those but and or in on at for as if when while after before
+    english british american chinese russian french german italian spanish japanese indian
+    israeli palestinian ukrainian european african asian australian canadian mexican brazilian
+    iranian saudi korean turkish dutch swedish irish scottish welsh polish venezuelan cuban
+    syrian arab muslim jewish christian catholic republican republicans democrat democrats
+    democratic"""
 )
 
 SENTENCES_READ = 8  # best-scoring sentences whose names are candidates
@@ -166,8 +172,9 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     for item in reading:
         if _is_shouting(item.sentence.text):
             continue  # "SUPERFAN SPENT NEARLY $9K TO ATTEND": every word looks like a name
-        entities = find_entities(item.sentence.text, known)
-        doing = set(doers(item.sentence.text, entities, deed)) if deed else set()
+        text = _without_urls(item.sentence.text)
+        entities = find_entities(text, known)
+        doing = set(doers(text, entities, deed)) if deed else set()
         for position, entity in enumerate(entities):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
             tokens = words(name)
@@ -216,6 +223,11 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     return winner
 
 
+def _without_urls(text: str) -> str:
+    """Links blanked out, offsets kept: "t.co/sR7qfSnWVx Welcome" holds no name."""
+    return _URL.sub(lambda m: " " * len(m.group(0)), text)
+
+
 def _is_shouting(sentence: str) -> bool:
     """An all-capitals headline or caption: at least 8 letters, 80 % of them upper case."""
     letters = [c for c in sentence if c.isalpha()]
@@ -249,7 +261,7 @@ def _full_names(passages: list[Passage], excluded: set[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for passage in passages:
         for sentence in split_sentences(passage.text):
-            for span, start in name_spans(sentence.text):
+            for span, start in name_spans(_without_urls(sentence.text)):
                 name = _strip_possessive(span.removeprefix("The ").strip())
                 first, _, rest = name.partition(" ")
                 at_start = not sentence.text[:start].strip(" \"“(")
@@ -383,7 +395,9 @@ def _question_words(question: str) -> set[str]:
 def _kind_noun(question: str) -> set[str]:
     """The kind word(s) as the question writes them ("countries", "commissioner")."""
     noun = _kind_noun_of(question)
-    return {w for w in words(question)[:6] if noun and _singular(w) == noun}
+    written = re.findall(r"[\w’'\-]+", question)[:6]
+    # Only a common noun: "Which IPL franchise" must still keep "IPL" out of the answer.
+    return {w for w in written if noun and w.islower() and _singular(w) == noun}
 
 
 def _outlet_words(passages: list[Passage]) -> set[str]:

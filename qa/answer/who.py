@@ -61,11 +61,20 @@ def description_of(name: str, sentence: str) -> Description | None:
     match = re.search(rf"\b{re.escape(name)}\b", sentence)
     if match is None:
         return None
+    found = descriptions_of(name, sentence, match)
+    return found[0] if found else None
+
+
+def descriptions_of(name: str, sentence: str, match: re.Match[str] | None = None
+                    ) -> list[Description]:
+    """Every clean description of the name's first mention, in description_of's order."""
+    match = match or re.search(rf"\b{re.escape(name)}\b", sentence)
+    if match is None:
+        return []
     start = _full_name_start(sentence, match.start())
-    return (_apposition_after(sentence, match.end())
-            or _title_before(sentence, start)
-            or _apposition_before(sentence, start)
-            or _role_as(sentence, match.end()))
+    shapes = (_apposition_after(sentence, match.end()), _title_before(sentence, start),
+              _apposition_before(sentence, start), _role_as(sentence, match.end()))
+    return [shape for shape in shapes if shape is not None]
 
 
 def described_as_person(name: str, sentences: list[str]) -> bool:
@@ -101,11 +110,15 @@ def _full_name_start(sentence: str, start: int) -> int:
 def _apposition_after(sentence: str, after: int) -> Description | None:
     """"Alexei Pushkov, chairman of the … Council, called …" (lower-case start, closed by a
     comma)."""
-    match = re.match(r",\s+((?:the\s+|a\s+|an\s+)?[a-z][^,;:\"“”()]*?),", sentence[after:])
+    match = re.match(r",\s+((?:the\s+|a\s+|an\s+)?[A-Za-z][^,;:\"“”()]*?),", sentence[after:])
     if not match or len(match.group(1).split()) > MAX_DESCRIPTION_WORDS:
         return None
-    first = match.group(1).split()[0]
-    if first not in ("the", "a", "an") and not is_role(first):
+    first, *rest = match.group(1).split()
+    if first in ("the", "a", "an"):
+        first = rest[0] if rest else ""
+        if not (first[:1].islower() or is_role(first)):
+            return None  # "Maduro, the United States said, …"
+    elif not is_role(first):
         return None  # "Maduro, delivering vows of loyalty, …" is not what he is
     return Description(match.group(1), after + match.start(1), after + match.end(1))
 
