@@ -16,7 +16,7 @@ from pydantic import PrivateAttr
 from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
-from qa.answer.agent import asked_deed, doers
+from qa.answer.agent import asked_deed, asked_object, doers, objects
 from qa.answer.condense import condense_question
 from qa.answer.lead import asked_kind, asks_for_a_name
 from qa.answer.lists import detect_list_question, find_entities
@@ -139,6 +139,11 @@ def test_list_question_detection() -> None:
     assert detect_list_question("who are the candidates?").kind == "people"
     assert detect_list_question("what is the capital of Australia?") is None
     assert detect_list_question("who is Juan Guaido?") is None
+    # numbers and capitalised modifiers before the noun
+    assert detect_list_question("Which two Israeli startups is it buying?").kind == "startups"
+    assert detect_list_question("Which EU countries signed?").kind == "countries"
+    assert detect_list_question("Which other countries back Maduro?").kind == "countries"
+    assert detect_list_question("Which US Soccer executive chose Emma Hayes?") is None
 
 
 # --- sentence answers ----------------------------------------------------------------------------
@@ -672,7 +677,7 @@ def test_follow_up_which_back_guaido_cites_the_support_sentence(
         ("Who called the Security Council meeting?", "call"),
         ("Who has recognized Guaido?", "recogn"),
         ("Who else will address the meeting?", "address"),
-        ("Who did Maduro accuse?", None),  # asks for the object: Maduro is the doer
+        ("Who did Maduro accuse?", None),  # asks for the object: Maduro is the doer (below)
         ("Who is Juan Guaido?", None),
         ("Who is the individual facing charges?", None),
         ("Which countries back Maduro?", None),
@@ -680,6 +685,46 @@ def test_follow_up_which_back_guaido_cites_the_support_sentence(
 )
 def test_the_deed_a_who_question_asks_the_doer_of(question: str, deed: str | None) -> None:
     assert asked_deed(question) == deed
+
+
+@pytest.mark.parametrize(
+    ("question", "deed"),
+    [
+        ("Who did the Minnesota Wild hire to replace Dean Evason?", "hire"),
+        ("Which team did the Chiefs beat?", "beat"),
+        ("Who did Maduro accuse?", "accus"),
+        ("Who called the meeting?", None),  # asks for the doer
+        ("Who did Russia say backs Maduro?", None),  # asks about the backing
+    ],
+)
+def test_the_deed_a_who_did_question_asks_the_object_of(question: str, deed: str | None
+                                                        ) -> None:
+    assert asked_object(question) == deed
+
+
+def test_objects_are_read_after_the_verb_or_before_a_passive() -> None:
+    def object_names(sentence: str, deed: str) -> list[str]:
+        names = find_entities(sentence)
+        return [names[i].text for i in objects(sentence, names, deed)]
+
+    assert object_names("The Wild hired former Devils coach John Hynes on Tuesday.",
+                        "hire") == ["John Hynes"]
+    assert object_names("The Chiefs beat the Chicago Bears 41-10.", "beat") == ["Chicago Bears"]
+    assert object_names("On Monday John Hynes was hired by the Wild.", "hire") == ["John Hynes"]
+
+
+def test_who_did_they_hire_is_the_one_hired_not_the_one_named_most(
+    answerer: ExtractiveAnswerer
+) -> None:
+    passages = [
+        _passage("a", "The Wild relieved head coach Dean Evason and assistant coach Bob Woods "
+                      "of their duties. Bob Woods had worked with the Wild since 2019 and Bob "
+                      "Woods will also be replaced, the Wild said."),
+        _passage("b", "General manager Bill Guerin said the Minnesota Wild hired former Devils "
+                      "coach John Hynes to replace Dean Evason. Bill Guerin thanked Evason."),
+    ]
+    answer = answerer.answer("Who did the Minnesota Wild hire to replace Dean Evason?", passages)
+    assert answer.answer.startswith("**John Hynes** [1]"), answer.answer
 
 
 def test_doers_are_read_from_passive_and_active_shapes_only() -> None:

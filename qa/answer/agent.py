@@ -1,10 +1,11 @@
-"""Who did it: the name a sentence makes the doer of the question's verb.
+"""Who did it, and to whom: the name a sentence puts in the role the question asks about.
 
 "Who called the Security Council meeting?" over "… a Security Council meeting called by the
 United States will pit backers of President Nicolas Maduro against … Juan Guaido" asks for the
-United States, the doer of "called", not for the person the passages talk most about. Two
-shapes are read off the surface, no parser: the passive "<verb> by [the] <Name>" and the active
-"<Name> [has|had|will|also …] <verb>".
+United States, the doer of "called", not for the person the passages talk most about. Doers
+are read off two surface shapes, no parser: the passive "<verb> by [the] <Name>" and the active
+"<Name> [has|had|will|also …] <verb>". "Who did the Wild hire …?" asks for the object instead:
+"hired [former Devils coach] John Hynes", "John Hynes was hired".
 """
 
 from __future__ import annotations
@@ -14,18 +15,27 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from qa.answer.terms import stem_of, word_set
+from qa.answer.who import is_role
 
 # "Who [else] [has|will|did …] <verb> …?" with the verb in lower case: "Who did Maduro accuse?"
 # asks for the object (the doer is Maduro) and "Who is …?" names no deed.
 _WHO_VERB = re.compile(
-    r"^\s*who\s+(?:else\s+)?(?:(?:has|have|had|will|would|did|does|do|can|could|may|might)\s+)?"
-    r"(?P<verb>\w+)",
+    r"^\s*who\s+(?:else\s+)?(?:(?P<aux>has|have|had|will|would|did|does|do|can|could|may|"
+    r"might)\s+)?(?P<verb>\w+)",
     re.I,
+)
+# "Who did the Minnesota Wild hire …?", "Which team did the Chiefs beat?": the doer is named, the
+# answer is the one the verb is done to.
+_OBJECT_QUESTION = re.compile(
+    r"^\s*(?i:who|whom|(?:which|what)\s+[\w\-]+)\s+(?:else\s+)?(?:did|does|do|will|would)\s+"
+    r"(?:(?:the|a|an)\s+)?(?P<subject>[A-Z][\w.&'’\-]*(?:\s+(?:of\s+)?[A-Z][\w.&'’\-]*)*"
+    r"|[a-z]+)\s+(?P<verb>[a-z]+)\b",
 )
 _NOT_A_DEED = word_set(
     """is are was were be been being has have had will would did does do can could may might
     else"""
 )
+_SAYING = word_set("say tell think believe know expect want claim")
 # Words that may stand between a doer and its verb in the active shape ("Pompeo is expected to
 # address", "Canada has quickly recognized", "the Trump administration recognized").
 _BETWEEN = (
@@ -44,8 +54,8 @@ class Named(Protocol):
 def asked_deed(question: str) -> str | None:
     """The stem of the verb a "Who <verb> …?" question asks the doer of, or None."""
     match = _WHO_VERB.match(question)
-    if match is None:
-        return None
+    if match is None or (match.group("aux") or "").lower() in ("did", "does", "do"):
+        return None  # "Who did Maduro accuse?": see asked_object
     verb = match.group("verb")
     if not verb.islower() or verb in _NOT_A_DEED:
         return None
@@ -63,4 +73,36 @@ def doers(sentence: str, names: Sequence[Named], deed: str) -> list[int]:
             by_name = passive is not None and name.start == verb.end() + passive.end()
             if by_name or re.fullmatch(rf"\s+{_BETWEEN}", sentence[name.end:verb.start()]):
                 found.append(i)
+    return found
+
+
+def asked_object(question: str) -> str | None:
+    """The stem of the verb a "Who did <doer> <verb> …?" question asks the object of, or None."""
+    match = _OBJECT_QUESTION.match(question)
+    if match is None or match.group("verb") in _NOT_A_DEED | _SAYING:
+        return None  # "Who did Russia say backs Maduro?" asks about the backing
+    return stem_of(match.group("verb"))
+
+
+def objects(sentence: str, names: Sequence[Named], deed: str) -> list[int]:
+    """Indexes into `names` of the names `sentence` makes the object of a verb with stem `deed`:
+    "hired John Hynes", "hired former coach John Hynes", "Hynes was hired"."""
+    found: list[int] = []
+    for verb in re.finditer(r"\b[a-z]+\b", sentence):
+        if stem_of(verb.group()) != deed:
+            continue
+        after = [i for i, name in enumerate(names) if name.start >= verb.end()
+                 and re.fullmatch(r"\s+(?!by\b)(?:[a-z][\w'’\-]*\s+){0,3}",
+                                  sentence[verb.end():name.start])]
+        if after:
+            first = after[0]
+            # "hired former Devils coach John Hynes": the name after the role is the one.
+            if (first + 1 < len(names) and re.fullmatch(
+                    r"\s+[a-z]+\s+", sentence[names[first].end:names[first + 1].start])
+                    and is_role(sentence[names[first].end:names[first + 1].start].strip())):
+                first += 1
+            found.append(first)
+        found.extend(i for i, name in enumerate(names)
+                     if re.fullmatch(r"\s+(?:was|were|is|are|has been|have been|had been|will be)"
+                                     r"\s+(?:[a-z]+ly\s+)?", sentence[name.end:verb.start()]))
     return found

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from qa.answer.agent import asked_deed, doers
+from qa.answer.agent import asked_deed, asked_object, doers, objects
 from qa.answer.lists import (
     capitalised_words,
     find_entities,
@@ -167,7 +167,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     # The question's own words describe the answer; not the kind noun ("Which organization"
     # may well be answered by "Organization of American States").
     excluded = (_question_words(question) - _kind_noun(question)) | _outlet_words(passages)
-    deed = asked_deed(question)
+    deed, done_to = asked_deed(question), asked_object(question)
     candidates: dict[str, Candidate] = {}
     for item in reading:
         if _is_shouting(item.sentence.text):
@@ -175,6 +175,8 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
         text = _without_urls(item.sentence.text)
         entities = find_entities(text, known)
         doing = set(doers(text, entities, deed)) if deed else set()
+        if done_to:
+            doing |= set(objects(text, entities, done_to))
         for position, entity in enumerate(entities):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
             tokens = words(name)

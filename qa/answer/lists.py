@@ -16,9 +16,12 @@ from qa.answer.terms import STOPWORDS, stem_of, word_set
 
 _IRREGULAR_PLURALS = frozenset(["people", "men", "women", "children", "media", "police", "staff"])
 _LIST_PATTERNS = [
+    # "Which countries", "Which other countries", "Which two Israeli startups", "Which EU
+    # countries": numbers, a few adjectives and capitalised words may come before the noun.
     re.compile(
-        r"^\s*(?:which|what)\s+(?:are\s+the\s+|were\s+the\s+)?(?:other\s+)?([a-z][a-z\-]*)\b",
-        re.I),
+        r"^\s*(?i:which|what)\s+(?i:are\s+the\s+|were\s+the\s+)?(?i:other\s+)?"
+        r"(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d+|top|major|new|big|biggest|"
+        r"largest|[A-Z][\w.\-]*)\s+){0,2}([a-z][a-z\-]*)\b"),
     re.compile(r"^\s*(?:list|name)\s+(?:all\s+)?(?:the\s+)?([a-z][a-z\-]*)\b", re.I),
 ]
 _WHO_PLURAL = re.compile(r"^\s*who\s+(?:are|were)\b", re.I)
@@ -130,6 +133,12 @@ def name_spans(text: str) -> list[tuple[str, int]]:
     return [(_trim_name(m.group(0)), m.start()) for m in _NAME.finditer(text)]
 
 
+_CALENDAR_WORDS = word_set(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april
+    june july august september october november december"""
+)
+
+
 def find_entities(sentence: str, known_names: frozenset[str] = frozenset()) -> list[Entity]:
     """Capitalised name spans in `sentence`.
 
@@ -150,6 +159,10 @@ def find_entities(sentence: str, known_names: frozenset[str] = frozenset()) -> l
                     continue
                 start += len(first) + 1
                 text = rest
+        first, _, rest = text.partition(" ")
+        if rest and first.lower() in _CALENDAR_WORDS:  # "On Monday John Hynes was hired"
+            start += len(first) + 1
+            text = rest
         end = start + len(text)
         possessive = sentence[end : end + 2] in ("'s", "’s")
         entities.append(Entity(text, start, end, possessive))
