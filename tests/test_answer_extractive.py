@@ -896,6 +896,21 @@ def test_names_are_not_read_from_urls_nationalities_or_the_question(
     assert lead.startswith("**Emma Hayes**"), lead
 
 
+def test_a_short_question_takes_its_name_from_the_answering_sentence(
+    answerer: ExtractiveAnswerer
+) -> None:
+    # Every article names Sam Altman; one sentence says who became interim CEO.
+    passages = [
+        _passage("a", "OpenAI has appointed Emmett Shear, the co-founder of video streaming site "
+                      "Twitch, as interim CEO. Sam Altman was fired as CEO on Friday."),
+        _passage("b", "Sam Altman was ousted by the OpenAI board. Investors backed Sam Altman."),
+        _passage("c", "Microsoft hired Sam Altman after OpenAI's board fired Sam Altman."),
+        _passage("d", "Staff threatened to quit unless Sam Altman returned to OpenAI as CEO."),
+    ]
+    answer = answerer.answer("Which Twitch co-founder became OpenAI's interim CEO?", passages)
+    assert answer.answer.startswith("**Emmett Shear** [1]"), answer.answer
+
+
 def _unit(vector: list[float]) -> np.ndarray:
     array = np.asarray(vector, dtype=np.float32)
     return array / max(float(np.linalg.norm(array)), 1e-12)
