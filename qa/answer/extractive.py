@@ -378,10 +378,8 @@ def when_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> 
     that gives it; None when no answering sentence gives a date."""
     if not asks_when(query.text):
         return None
-    chosen = pick_sentences(scored)
-    close = [s for s in _ranked(scored) if s.score >= FOLLOW_RATIO * chosen[0].score]
-    return _led_by_a_reading(
-        query, passages, chosen, chosen + close,
+    return _led_from_the_close_sentences(
+        query, passages, scored,
         read=lambda s: date_in(s.sentence.text, passages[s.passage_index].published),
         lead=lambda found, cited: f"{describe(found, cited.published)} [1].",
     )
@@ -394,10 +392,8 @@ def number_answer(query: Query, passages: list[Passage], scored: list[Scored]
     one further down does, None (the best sentences are quoted instead)."""
     if not asks_for_a_number(query.text):
         return None
-    chosen = pick_sentences(scored)
-    close = [s for s in _ranked(scored) if s.score >= FOLLOW_RATIO * chosen[0].score]
-    answer = _led_by_a_reading(
-        query, passages, chosen, chosen + close,
+    answer = _led_from_the_close_sentences(
+        query, passages, scored,
         read=lambda s: figure_in(s.sentence.text, query.text),
         lead=lambda found, cited: f"**{found.text}** [1].",
     )
@@ -433,6 +429,17 @@ def _names_something(description: Description | None) -> bool:
     not "CEO"."""
     return description is not None and any(w[:1].isupper() and not is_role(w)
                                            for w in description.text.split())
+
+
+def _led_from_the_close_sentences(
+    query: Query, passages: list[Passage], scored: list[Scored],
+    read: Callable[[Scored], T | None], lead: Callable[[T, Citation], str],
+) -> Answer | None:
+    """_led_by_a_reading over the chosen sentences and those scoring close to the best: a date
+    or a figure must come from a sentence that answers, not from anywhere in the passages."""
+    chosen = pick_sentences(scored)
+    close = [s for s in _ranked(scored) if s.score >= FOLLOW_RATIO * chosen[0].score]
+    return _led_by_a_reading(query, passages, chosen, chosen + close, read=read, lead=lead)
 
 
 def _led_by_a_reading(

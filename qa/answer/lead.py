@@ -171,15 +171,16 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     if not ranked:
         return None
     floor = SENTENCE_FLOOR * ranked[0].score
+    question_words, outlet_words = _question_words(question), _outlet_words(passages)
     single_fact = (len(set(stems(without_exclusion(question)))) <= SINGLE_FACT_TERMS
-                   and not _question_words(question) & _outlet_words(passages))
+                   and not question_words & outlet_words)
     read = SINGLE_FACT_SENTENCES_READ if single_fact else SENTENCES_READ
     w_articles = SINGLE_FACT_W_ARTICLES if single_fact else W_ARTICLES
     reading = [s for s in ranked[:read] if s.score >= floor]
     known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
     # The question's own words describe the answer; not the kind noun ("Which organization"
     # may well be answered by "Organization of American States").
-    excluded = (_question_words(question) - _kind_noun(question)) | _outlet_words(passages)
+    excluded = (question_words - _kind_noun(question)) | outlet_words
     deed, done_to = asked_deed(question), asked_object(question)
     candidates: dict[str, Candidate] = {}
     for item in reading:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from qa.answer.terms import STOPWORDS, stem_of
+from qa.answer.when import MONTHS
 
 _AMOUNTS = (r"salary|price|cost|revenue|amount|fee|fine|percentage|valuation|sum|age|number|"
             r"share|stake|budget|profit|loss|sales|income|wage|pay")
@@ -44,7 +45,7 @@ _AGE = re.compile(
     r"(?:\baged?\s+(?:of\s+)?(?P<a>\d{1,3})\b|\b(?P<b>\d{1,3})(?:-year-old|\s+years?\s+old)\b"
     r"|,\s+(?P<c>\d{1,3}),)", re.I)
 _YEAR = re.compile(r"^(?:19|20)\d{2}$")
-_MONTH = re.compile(r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?")
+_MONTH = re.compile(rf"(?i:{MONTHS})")
 
 
 @dataclass(frozen=True)

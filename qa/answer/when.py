@@ -15,12 +15,12 @@ from datetime import date, datetime, timedelta
 _ASKS_WHEN = re.compile(
     r"^\s*(?:when\b|(?:on|in)?\s*(?:what|which)\s+(?:day|date|month)\b)", re.I)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|"
+MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|"
            r"december|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?")
 _ABSOLUTE = re.compile(
-    rf"\b(?:(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
-    rf"|\d{{1,2}}\s+(?:{_MONTHS})(?:\s+\d{{4}})?"
-    rf"|(?:{_MONTHS})\s+(?:of\s+)?(?:19|20)\d{{2}})(?!\w)", re.I)
+    rf"\b(?:(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?"
+    rf"|(?:{MONTHS})\s+(?:of\s+)?(?:19|20)\d{{2}})(?!\w)", re.I)
 _RELATIVE = re.compile(
     r"\b(today|tonight|yesterday|tomorrow|" + "|".join(_WEEKDAYS) + r")\b", re.I)
 # A weekday after one of these is ahead of the article, not behind it.

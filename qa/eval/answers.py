@@ -148,15 +148,18 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
+def metrics_table(title: str, metrics: dict[str, float]) -> list[str]:
+    """A report's title line and its metrics as a markdown table (more rows may follow)."""
+    return [title, "", "| metric | value |", "|---|---|",
+            *(f"| {name} | {value:.3f} |" for name, value in metrics.items())]
+
+
 def format_answer_report(report: dict[str, Any]) -> str:
-    lines = [
+    lines = metrics_table(
         f"MultiHop-RAG answers — split {report['split']}, {report['queries']} queries "
         f"{report['by_type']}, {'LLM' if report['llm'] else 'offline extractive'}",
-        "",
-        "| metric | value |",
-        "|---|---|",
-    ]
-    lines += [f"| {name} | {value:.3f} |" for name, value in report["metrics"].items()]
+        report["metrics"],
+    )
     spa = report["seconds_per_answer"]
     after = report["answer_ms_after_retrieval"]
     lines += [

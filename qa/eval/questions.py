@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from index.settings import Settings
-from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, normalise
+from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, metrics_table, normalise
 from qa.types import Answer
 
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
@@ -135,13 +135,10 @@ def summarise(split: str, rows: list[dict[str, Any]], seconds: list[float],
 
 
 def format_question_report(report: dict[str, Any]) -> str:
-    lines = [
+    lines = metrics_table(
         f"User-style questions over MultiHop-RAG — split {report['split']}, "
         f"{report['questions']} questions, {'LLM' if report['llm'] else 'offline extractive'}",
-        "",
-        "| metric | value |",
-        "|---|---|",
-    ]
-    lines += [f"| {name} | {value:.3f} |" for name, value in report["metrics"].items()]
+        report["metrics"],
+    )
     lines.append(f"| seconds per answer (p50) | {report['seconds_per_answer_p50']:.3f} |")
     return "\n".join(lines)
