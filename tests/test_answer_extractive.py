@@ -943,3 +943,39 @@ def test_stored_sentence_vectors_score_the_shortlist_without_the_model(
     answer = answerer.answer(question, passages)
     assert [item.text for item in answer.items] == BACKERS
     assert_verbatim(answer, body, passages)
+
+
+def test_the_name_is_cited_in_the_passage_that_answers(answerer: ExtractiveAnswerer) -> None:
+    passages = [
+        _passage("a", "Acme Corp runs the biggest online marketplace and sets its pricing daily."),
+        _passage("b", "The lawsuit over online marketplace pricing was dismissed by a judge on "
+                      "Monday. Acme Corp welcomed the judge's decision."),
+    ]
+    answer = answerer.answer(
+        "Which company saw the lawsuit over online marketplace pricing dismissed by a judge?",
+        passages)
+
+    assert answer.answer.startswith("**Acme Corp** [1]"), answer.answer
+    # Both the name and the fact come from the passage about the lawsuit, not the one that
+    # only mentions the company.
+    assert [c.chunk_id for c in answer.citations] == ["b-0", "b-0"]
+    assert answer.citations[0].quote == "Acme Corp welcomed the judge's decision."
+
+
+def test_a_long_question_ranks_the_sentence_that_keeps_its_phrases_first(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    kept = "The retailer saw its shares fall 4 per cent after an antitrust lawsuit was filed."
+    scattered = "An antitrust retailer was filed: 4 shares saw the lawsuit fall after it per cent."
+    question = ("Which retailer, according to the Herald, saw its shares fall 4 per cent after "
+                "an antitrust lawsuit was filed against it?")
+    # The same words either way; the scrambled sentence's passage ranks first.
+    passages = [_passage("a", scattered, "Herald"), _passage("b", kept, "Herald")]
+    scored = answerer.score_sentences(extractive.parse_query(question), passages)
+
+    by_text = {item.sentence.text: item for item in scored}
+    assert by_text[kept].parts["lexical"] == pytest.approx(by_text[scattered].parts["lexical"])
+    assert by_text[kept].parts["pairs"] > by_text[scattered].parts["pairs"]
+    assert max(scored, key=lambda item: item.score).sentence.text == kept
+    # A short question's one or two phrases say too little to reorder by.
+    assert not extractive.parse_query("Who filed the antitrust lawsuit?").pairs
