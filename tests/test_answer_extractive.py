@@ -979,3 +979,20 @@ def test_a_long_question_ranks_the_sentence_that_keeps_its_phrases_first(
     assert max(scored, key=lambda item: item.score).sentence.text == kept
     # A short question's one or two phrases say too little to reorder by.
     assert not extractive.parse_query("Who filed the antitrust lawsuit?").pairs
+
+
+def test_an_acronym_matches_its_dotted_form_and_survives_the_stopwords(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    from qa.answer.terms import stems
+
+    assert stems("the U.S. Embassy") == ["us", "embassi"]
+    assert "who" in stems("What did WHO say about the vaccine?")  # the organisation
+    assert stems("WHO IS SAM ALTMAN?") == ["sam", "altman"]  # shouting, not an acronym
+    passages = [
+        _passage("a", "Maduro broke ties with Colombia in a speech last year."),
+        _passage("b", "Maduro broke ties with the U.S. in a speech on Wednesday."),
+    ]
+    answer = answerer.answer("When did Maduro break ties with the US?", passages)
+
+    assert answer.citations[0].chunk_id == "b-0", answer.answer

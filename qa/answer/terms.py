@@ -28,7 +28,8 @@ STOPWORDS = word_set(
     if in into is it its itself just let me more most my myself no nor not now of off on
     once only or other our ours ourselves out over own same she should so some such than
     that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would else
+    under until up very was we were what when where which while who whom why will with would
+    else
     you your yours yourself yourselves s t don doesn didn isn wasn weren won wouldn shouldn
     couldn according article articles report reported reports reporting say says said tell
     told mention mentioned mentions news source sources story speak speaks spoke spoken
@@ -76,8 +77,24 @@ def words(text: str) -> list[str]:
 
 
 def stems(text: str) -> list[str]:
-    """Stems of the content words of `text`, in order, stopwords dropped."""
-    return [_stem(word) for word in words(text) if word not in STOPWORDS]
+    """Stems of the content words of `text`, in order, stopwords dropped. A stopword written
+    in capitals is an acronym and stays ("the US", "U.S.", "WHO"), unless the whole text is
+    in capitals ("WHO IS SAM ALTMAN?")."""
+    text = _DOTTED_ACRONYM.sub(lambda m: m.group(0).replace(".", "") + " ", text)
+    acronyms_count = not _mostly_capitals(text)
+    kept = []
+    for raw, word in zip(_WORD.findall(text), words(text), strict=True):
+        if word not in STOPWORDS or (acronyms_count and len(raw) >= 2 and raw.isupper()):
+            kept.append(_stem(word))
+    return kept
+
+
+_DOTTED_ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,6}")
+
+
+def _mostly_capitals(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return sum(c.isupper() for c in letters) > len(letters) / 2
 
 
 def stem_of(word: str) -> str:
