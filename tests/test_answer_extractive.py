@@ -16,7 +16,7 @@ from pydantic import PrivateAttr
 from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
-from qa.answer.agent import asked_deed, asked_object, doers, objects
+from qa.answer.agent import acts, asked_actor, asked_deed, asked_object, doers, objects
 from qa.answer.condense import condense_question
 from qa.answer.lead import asked_kind, asks_for_a_name
 from qa.answer.lists import detect_list_question, find_entities
@@ -996,3 +996,34 @@ def test_an_acronym_matches_its_dotted_form_and_survives_the_stopwords(
     answer = answerer.answer("When did Maduro break ties with the US?", passages)
 
     assert answer.citations[0].chunk_id == "b-0", answer.answer
+
+
+def test_what_the_named_one_did_is_read_from_sentences_where_it_acts() -> None:
+    assert asked_actor("How did Maduro respond?") == "Maduro"
+    assert asked_actor("What has Guaido vowed?") == "Guaido"
+    assert asked_actor("What is Maduro accused of?") is None  # the object, not the doer
+    assert asked_actor("Who did Maduro accuse?") is None  # asks for a name
+    assert acts("Backed by the military, Maduro has refused to cede power.", "Maduro")
+    assert acts('"I am committed to dialogue," Maduro said.', "Nicolas Maduro")
+    assert not acts("Russia and Cuba have voiced their backing for Maduro's government.", "Maduro")
+    assert not acts("It will pit backers of President Nicolas Maduro against Trump.", "Maduro")
+
+
+@pytest.mark.parametrize("question", ["How did Maduro respond?", "What did Maduro do?"])
+def test_how_did_someone_respond_quotes_what_they_did(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str, question: str
+) -> None:
+    answer = answerer.answer(question, passages)
+
+    # "respond" is in no passage, but the articles report what Maduro did: not an abstention,
+    # and led by a sentence in which Maduro acts, not one that only names him.
+    assert not answer.abstained, answer.answer
+    assert acts(answer.citations[0].quote, "Maduro"), answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
+def test_a_framing_word_does_not_excuse_a_missing_subject(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    answer = answerer.answer("How did Maduro respond to the earthquake?", passages)
+    assert answer.abstained, answer.answer

@@ -5,7 +5,9 @@ United States will pit backers of President Nicolas Maduro against … Juan Guai
 United States, the doer of "called", not for the person the passages talk most about. Doers
 are read off two surface shapes, no parser: the passive "<verb> by [the] <Name>" and the active
 "<Name> [has|had|will|also …] <verb>". "Who did the Wild hire …?" asks for the object instead:
-"hired [former Devils coach] John Hynes", "John Hynes was hired".
+"hired [former Devils coach] John Hynes", "John Hynes was hired". "How did Maduro respond?" and
+"What did Maduro do?" ask what the named one did: the sentences where it is the doer of some
+verb ("Maduro dug in", "Maduro has also called home …"), not those that mention it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ _OBJECT_QUESTION = re.compile(
     r"^\s*(?i:who|whom|(?:which|what)\s+[\w\-]+)\s+(?:else\s+)?(?:did|does|do|will|would)\s+"
     r"(?:(?:the|a|an)\s+)?(?P<subject>[A-Z][\w.&'’\-]*(?:\s+(?:of\s+)?[A-Z][\w.&'’\-]*)*"
     r"|[a-z]+)\s+(?P<verb>[a-z]+)\b",
+)
+# "How did Maduro respond?", "What has Guaido vowed?", "Why did Apple cut prices?": the named
+# one is the doer (not after "is"/"was": "What is Maduro accused of?" makes it the object).
+_ACTOR_QUESTION = re.compile(
+    r"^\s*(?i:how|what|why)\s+(?i:did|does|do|has|have|had|will|would)\s+(?:the\s+)?"
+    r"(?P<actor>[A-Z][\w.&'’\-]*(?:\s+[A-Z][\w.&'’\-]*)*)\s+[a-z]+\b",
+)
+# What follows a name without making it a doer ("backers of Maduro against Trump").
+_FUNCTION_WORDS = word_set(
+    """a an the and or but nor of for to in on at by with from against as than that which who
+    whom whose into onto over under about after before between during while if so is are was
+    were be been"""
 )
 _NOT_A_DEED = word_set(
     """is are was were be been being has have had will would did does do can could may might
@@ -106,3 +120,20 @@ def objects(sentence: str, names: Sequence[Named], deed: str) -> list[int]:
                      if re.fullmatch(r"\s+(?:was|were|is|are|has been|have been|had been|will be)"
                                      r"\s+(?:[a-z]+ly\s+)?", sentence[name.end:verb.start()]))
     return found
+
+
+def asked_actor(question: str) -> str | None:
+    """The name a "How/What/Why did <Name> <verb> …?" question asks about the deeds of."""
+    match = _ACTOR_QUESTION.match(question)
+    return match.group("actor") if match else None
+
+
+def acts(sentence: str, actor: str) -> bool:
+    """Whether `sentence` makes `actor` (or its last word: "Nicolas Maduro" is "Maduro") the
+    doer of a verb: "Maduro dug in", "Maduro has refused", not "backing for Maduro's government"
+    or "backers of Maduro against"."""
+    surname = re.escape(actor.split()[-1])
+    for match in re.finditer(rf"\b{surname}\s+{_BETWEEN}(?P<verb>[a-z]+)\b", sentence):
+        if match.group("verb") not in _FUNCTION_WORDS:
+            return True
+    return False

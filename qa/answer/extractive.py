@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from index.sentences import code_scale
+from qa.answer.agent import acts, asked_actor
 from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.injection import looks_like_injection
 from qa.answer.lead import (
@@ -114,6 +115,19 @@ W_SOURCE = 1.0  # one naming the passage's outlet ("according to Polygon") is me
 # the weight on the question's best-matched term instead (x0.75) scored level on dev but made
 # "How did Maduro respond?" quote the backers' sentence instead of abstaining.
 UNSEEN_WORD_WEIGHT = 0.5
+# Words that frame what kind of answer is wanted, not what it is about: "How did Maduro
+# respond?", "Why is the military important?". Articles report the reaction or the stakes
+# without using the word, so when it is the only question word no passage uses, it weighs
+# nothing. With another unseen word ("… respond to the earthquake?") it keeps its weight: the
+# articles may well not cover the question.
+FRAME_STEMS = frozenset(stems(
+    "respond responded response responses react reacted reaction reactions reply replied "
+    "important importance significant significance"))
+# "How did Maduro respond?" / "What did Maduro do?": a sentence making the named one the doer
+# of a verb ("Maduro dug in and accused …") ranks this share higher than one that only names
+# it ("… backing for Maduro's government"). Neither dev set asks this shape; set on the sample
+# corpus's questions (tests/test_answer_extractive.py).
+W_ACTOR = 0.3
 MAX_SENTENCES = 3
 FOLLOW_RATIO = 0.8  # further sentences must score at least this share of the best one
 REDUNDANT_JACCARD = 0.6  # stem overlap above which a sentence repeats a chosen one
@@ -147,6 +161,7 @@ class Query:
     pairs: frozenset[tuple[str, str]] = frozenset()  # adjacent content stems, in order
     plain_terms: frozenset[str] = frozenset()  # stems the question writes only in lower case
     name_terms: frozenset[str] = frozenset()  # stems of capitalised words after the first
+    actor: str | None = None  # "How did Maduro respond?": the one whose deeds are asked about
 
 
 def parse_query(question: str) -> Query:
@@ -163,7 +178,7 @@ def parse_query(question: str) -> Query:
     # mass and outweighs the sentences' other evidence (user-question dev lead 0.575 -> 0.525).
     long_question = len(set(ordered)) > SINGLE_FACT_TERMS
     pairs = frozenset((a, b) for a, b in itertools.pairwise(ordered) if a != b and long_question)
-    return Query(question, terms, list_query, pairs, plain, names)
+    return Query(question, terms, list_query, pairs, plain, names, asked_actor(question))
 
 
 def _plain_and_name_stems(question: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -244,9 +259,13 @@ class ExtractiveAnswerer:
         seen = set().union(*(s.stems for s in scored), *title_stems, *source_stems)
         weights = {term: idf(term) for term in query.terms}
         if not any(t in query.name_terms and t not in seen for t in query.terms):
-            for term in query.plain_terms & (set(weights) - seen):
-                weights[term] *= UNSEEN_WORD_WEIGHT
+            unseen = query.plain_terms & (set(weights) - seen)
+            for term in unseen:
+                framing_only = term in FRAME_STEMS and len(unseen) == 1
+                weights[term] *= 0.0 if framing_only else UNSEEN_WORD_WEIGHT
         total = sum(weights.values())
+        if total <= 0:  # the question's only words frame it ("How did they react?")
+            return scored
         for item in scored:
             found = sum(w * _match(t, item.stems) for t, w in weights.items())
             elsewhere = [t for t in weights if t not in item.stems]
@@ -270,6 +289,8 @@ class ExtractiveAnswerer:
                 item.parts["pairs"] = kept / pairs_total
             item.score = (item.relevance + W_RETRIEVAL / (1.0 + item.passage_index)
                           + W_PAIRS * item.parts.get("pairs", 0.0))
+            if query.actor and acts(item.sentence.text, query.actor):
+                item.score *= 1.0 + W_ACTOR
         return scored
 
 
