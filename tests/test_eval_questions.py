@@ -9,7 +9,7 @@ import pytest
 
 from index.settings import MULTIHOP_DIR
 from qa.eval.answers import lead_sentence
-from qa.eval.questions import load_questions, score, summarise
+from qa.eval.questions import UserQuestion, load_questions, score, summarise
 from qa.types import Answer, Citation
 
 COUNTS = {"who": 14, "org": 10, "when": 8, "number": 8, "list": 8, "null": 12}  # per 60
@@ -25,7 +25,7 @@ def bodies() -> dict[str, str]:
 def test_every_answer_is_in_its_evidence_sentence_in_its_article(
     split: str, bodies: dict[str, str]
 ) -> None:
-    questions = load_questions(split)  # type: ignore[arg-type]
+    questions = [q for q in load_questions(split) if q.type != "describe"]  # type: ignore[arg-type]
     sets = len(questions) // 60  # test: two sets of 60, written apart
     assert len(questions) == 60 * sets and sets >= 1
     assert Counter(q.type for q in questions) == {k: v * sets for k, v in COUNTS.items()}
@@ -37,6 +37,36 @@ def test_every_answer_is_in_its_evidence_sentence_in_its_article(
         assert q.evidence and q.evidence in bodies[q.url], q.id
         for item in q.answer if isinstance(q.answer, list) else [q.answer]:
             assert item in q.evidence, (q.id, item)
+
+
+@pytest.mark.parametrize(("split", "count"), [("dev", 20), ("test", 30)])
+def test_describe_questions_quote_their_evidence(
+    split: str, count: int, bodies: dict[str, str]
+) -> None:
+    describe = [q for q in load_questions(split) if q.type == "describe"]  # type: ignore[arg-type]
+    assert len(describe) == count
+    assert len({q.url for q in describe}) == count  # one article each
+    for q in describe:
+        assert q.url and q.evidence and q.evidence in bodies[q.url], q.id
+        assert isinstance(q.answer, str) and q.answer in q.evidence, q.id
+        assert all(alias in bodies[q.url] for alias in q.aliases), q.id
+
+
+def test_a_describe_question_is_scored_on_its_first_quote() -> None:
+    question = UserQuestion("d", "How did Maduro respond to the US?", "describe",
+                            "breaking ties", (), "u", "Maduro announced he was breaking ties.")
+    cited = Citation(n=1, article_id="a", chunk_id="a-0", url="u", start=0, end=1,
+                     quote="Maduro announced he was breaking ties with the United States.")
+    other = cited.model_copy(update={"quote": "Russia backs Maduro.", "url": "v"})
+    first = score(question, Answer(question="q", answer="…", citations=[cited, other]))
+    second = score(question, Answer(question="q", answer=f"{other.quote} [1] {cited.quote} [2]",
+                                    citations=[other, cited]))
+    assert first["describe_first_quote"] and first["describe_gold_article"]
+    assert not second["describe_first_quote"] and second["describe_anywhere"]
+    assert not second["describe_gold_article"]
+    report = summarise("dev", [first, second], [0.1])
+    assert report["metrics"]["describe_first_quote"] == 0.5
+    assert "lead" not in first
 
 
 def test_the_held_out_set_uses_other_articles() -> None:

@@ -11,6 +11,13 @@ Scored per answerable question: the answer (or an alias) in the answer's lead se
 most 25 words ("lead", as `qa eval answers` strict), anywhere in the answer text ("anywhere"),
 the first citation from the gold article; list questions by the share of gold items named;
 abstention on the unanswerable ones, false abstention on the rest.
+
+A third kind lives beside each split (`questions/<split>-describe.jsonl`): open questions about
+what someone did, said or why ("How did X react to …?", "What did X say about …?"), whose
+answer is a sentence, not a name. Each carries a key phrase copied from its evidence sentence
+that only an answering sentence holds; scored by whether the first citation quotes it
+("describe_first_quote"), whether the reply holds it anywhere, and whether the first citation
+comes from the gold article.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ QuestionSplit = Literal["dev", "test"]
 class UserQuestion:
     id: str
     question: str
-    type: str  # who | org | when | number | list | null
+    type: str  # who | org | when | number | list | null | describe
     answer: str | list[str] | None
     aliases: tuple[str, ...]
     url: str | None
@@ -42,8 +49,11 @@ class UserQuestion:
 
 
 def load_questions(split: QuestionSplit = "dev") -> list[UserQuestion]:
-    path = QUESTIONS_DIR / f"{split}.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    rows = [json.loads(line)
+            for path in (QUESTIONS_DIR / f"{split}.jsonl",
+                         QUESTIONS_DIR / f"{split}-describe.jsonl")
+            if path.exists()
+            for line in path.read_text(encoding="utf-8").splitlines() if line]
     return [UserQuestion(r["id"], r["question"], r["type"], r["answer"],
                          tuple(r.get("aliases") or ()), r.get("url"), r.get("evidence"))
             for r in rows]
@@ -82,10 +92,17 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
         row["list_recall"] = sum(named) / len(items) if items else 0.0
         return row
     forms = [str(question.answer), *question.aliases]
+    first_from_gold = bool(answer.citations) and answer.citations[0].url == question.url
+    if question.type == "describe":
+        row["describe_first_quote"] = bool(answer.citations) and says(
+            answer.citations[0].quote, forms)
+        row["describe_anywhere"] = says(answer.answer, forms)
+        row["describe_gold_article"] = first_from_gold
+        return row
     lead = lead_sentence(answer.answer)
     row["lead"] = says(lead, forms) and len(lead.split()) <= STRICT_LEAD_WORDS
     row["anywhere"] = says(answer.answer, forms)
-    row["cited_gold_article"] = bool(answer.citations) and answer.citations[0].url == question.url
+    row["cited_gold_article"] = first_from_gold
     return row
 
 
@@ -124,6 +141,10 @@ def summarise(split: str, rows: list[dict[str, Any]], seconds: list[float],
         "null_abstention": _mean([r["abstained"] for r in rows if r["type"] == "null"]),
         "false_abstention": _mean([r["abstained"] for r in answerable]),
     }
+    describe = [r for r in rows if r["type"] == "describe"]
+    if describe:
+        metrics |= {key: _mean([r[key] for r in describe]) for key in
+                    ("describe_first_quote", "describe_anywhere", "describe_gold_article")}
     return {
         "split": split,
         "questions": len(rows),
