@@ -184,7 +184,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     deed, done_to = asked_deed(question), asked_object(question)
     candidates: dict[str, Candidate] = {}
     for item in reading:
-        if _is_shouting(item.sentence.text):
+        if is_shouting(item.sentence.text):
             continue  # "SUPERFAN SPENT NEARLY $9K TO ATTEND": every word looks like a name
         text = _without_urls(item.sentence.text)
         entities = find_entities(text, known)
@@ -244,7 +244,7 @@ def _without_urls(text: str) -> str:
     return _URL.sub(lambda m: " " * len(m.group(0)), text)
 
 
-def _is_shouting(sentence: str) -> bool:
+def is_shouting(sentence: str) -> bool:
     """An all-capitals headline or caption: at least 8 letters, 80 % of them upper case."""
     letters = [c for c in sentence if c.isalpha()]
     return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
