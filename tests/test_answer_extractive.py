@@ -1039,3 +1039,40 @@ def test_an_all_capitals_headline_is_not_quoted_before_the_sentence_that_answers
     answer = answerer.answer("Why does Silent Night matter to Don McLean?", passages)
 
     assert answer.citations[0].quote == said, answer.answer
+
+
+def test_a_written_out_date_further_down_answers_when_the_best_sentence_has_none(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    passages = [_passage("a", "Taylor Swift has officially been named Time's 2023 Person of the "
+                              "Year, the magazine's editors said."),
+                _passage("b", "On Wednesday 6 December, Time announced Taylor Swift as its "
+                              "Person of the Year pick."),
+                _passage("c", "Fans queued for hours outside the stadium in the rain. Ticket "
+                              "prices rose again this autumn.")]
+    question = "What day did Time name Taylor Swift Person of the Year?"
+    ranked = sorted(answerer.score_sentences(extractive.parse_query(question), passages),
+                    key=lambda item: item.score, reverse=True)
+    ratio = ranked[1].score / ranked[0].score
+    assert extractive.READING_RATIO <= ratio < extractive.FOLLOW_RATIO  # further down
+
+    answer = answerer.answer(question, passages)
+    assert answer.answer.startswith("**6 December**"), answer.answer
+    assert answer.citations[0].chunk_id == "b-0"
+
+
+def test_a_bare_today_further_down_is_not_read_as_the_day(answerer: ExtractiveAnswerer) -> None:
+    # "today" is when the diplomats meet, not when Trump recognized Guaido.
+    passages = [_passage("a", "The Trump administration quickly recognized Guaido as the interim "
+                              "president of Venezuela."),
+                _passage("b", "Trump's envoys meet today to discuss Guaido, the interim "
+                              "president of Venezuela.")]
+    question = "When did Trump recognize Guaido as interim president?"
+    ranked = sorted(answerer.score_sentences(extractive.parse_query(question), passages),
+                    key=lambda item: item.score, reverse=True)
+    ratio = ranked[1].score / ranked[0].score
+    assert extractive.READING_RATIO <= ratio < extractive.FOLLOW_RATIO  # further down
+
+    answer = answerer.answer(question, passages)
+    assert not answer.answer.startswith("**"), answer.answer  # no day to lead with
+    assert answer.citations[0].chunk_id == "a-0"

@@ -55,7 +55,8 @@ def date_in(sentence: str, published: str) -> DateInSentence | None:
         return DateInSentence(absolute.group(0), None)
     article_day = published_day(published)
     if relative is None or article_day is None:
-        return None
+        # "On Wednesday 6 December" in an undated article: the written date still stands.
+        return DateInSentence(absolute.group(0), None) if absolute else None
     word = relative.group(1).lower()
     offsets = {"today": 0, "tonight": 0, "yesterday": -1, "tomorrow": 1}
     if word in offsets:
@@ -65,6 +66,11 @@ def date_in(sentence: str, published: str) -> DateInSentence | None:
         ahead = (_WEEKDAYS.index(word) - article_day.weekday()) % 7 or 7
         return DateInSentence(relative.group(1), article_day + timedelta(days=ahead))
     return DateInSentence(relative.group(1), article_day - timedelta(days=back))
+
+
+def written_date_in(sentence: str) -> bool:
+    """Whether the sentence writes a date out ("Oct. 20", "6 December", "June 2017")."""
+    return bool(_ABSOLUTE.search(sentence))
 
 
 def describe(found: DateInSentence, published: str) -> str:
