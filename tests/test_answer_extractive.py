@@ -1076,3 +1076,15 @@ def test_a_bare_today_further_down_is_not_read_as_the_day(answerer: ExtractiveAn
     answer = answerer.answer(question, passages)
     assert not answer.answer.startswith("**"), answer.answer  # no day to lead with
     assert answer.citations[0].chunk_id == "a-0"
+
+
+def test_a_company_list_names_neither_the_outlet_nor_a_country(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    passages = [_passage("a", "Palo Alto Networks is buying Talon Cyber Security, Dig Security, "
+                              "Israel and TechCrunch, a person familiar with the deal said.",
+                         source="TechCrunch")]
+    answer = answerer.answer("Which two Israeli startups is Palo Alto Networks trying to buy?",
+                             passages)
+
+    assert [item.text for item in answer.items] == ["Talon Cyber Security", "Dig Security"]

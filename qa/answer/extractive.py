@@ -33,9 +33,11 @@ from qa.answer.lead import (
     asks_for_another,
     best_name,
     display_name,
+    is_company_noun,
     is_organisation_noun,
     is_shouting,
     lead_sentences,
+    outlet_words,
     without_exclusion,
 )
 from qa.answer.lists import (
@@ -44,6 +46,7 @@ from qa.answer.lists import (
     coordinated_lists,
     detect_list_question,
     find_entities,
+    is_country,
     matches_kind,
     normalise_item,
 )
@@ -539,7 +542,8 @@ def list_answer(
     floor = max(threshold, LIST_RATIO * ranked[0].relevance)
     relevant = [s for s in ranked if s.relevance >= floor][:LIST_SENTENCES]
     known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
-    question_words = {w for w in words(query.text) if w not in STOPWORDS}
+    # The question's own words and the outlets' names ("TechCrunch") are not items.
+    question_words = {w for w in words(query.text) if w not in STOPWORDS} | outlet_words(passages)
     per_sentence = [
         (s, _items_in(s.sentence.text, query.list_query, known, question_words)) for s in relevant
     ]
@@ -557,9 +561,12 @@ def list_answer(
                           nearest=list({p.chunk_id: p for p in nearest}.values()))
         return None
     if is_organisation_noun(query.list_query.kind):
-        # "Which companies did the FTC sue?": not "Zapolsky", Amazon's general counsel.
+        # "Which companies did the FTC sue?": not "Zapolsky", Amazon's general counsel; and
+        # "Which two Israeli startups …?": not "Israel".
         texts = [s.sentence.text for s in scored]
-        listing = [(s, [name for name in items if not described_as_person(name, texts)])
+        company = is_company_noun(query.list_query.kind)
+        listing = [(s, [name for name in items if not described_as_person(name, texts)
+                        and not (company and is_country(name))])
                    for s, items in listing]
         listing = [(s, items) for s, items in listing if items]
         if not listing:

@@ -171,16 +171,16 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     if not ranked:
         return None
     floor = SENTENCE_FLOOR * ranked[0].score
-    question_words, outlet_words = _question_words(question), _outlet_words(passages)
+    question_words, outlets = _question_words(question), outlet_words(passages)
     single_fact = (len(set(stems(without_exclusion(question)))) <= SINGLE_FACT_TERMS
-                   and not question_words & outlet_words)
+                   and not question_words & outlets)
     read = SINGLE_FACT_SENTENCES_READ if single_fact else SENTENCES_READ
     w_articles = SINGLE_FACT_W_ARTICLES if single_fact else W_ARTICLES
     reading = [s for s in ranked[:read] if s.score >= floor]
     known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
     # The question's own words describe the answer; not the kind noun ("Which organization"
     # may well be answered by "Organization of American States").
-    excluded = (question_words - _kind_noun(question)) | outlet_words
+    excluded = (question_words - _kind_noun(question)) | outlets
     deed, done_to = asked_deed(question), asked_object(question)
     candidates: dict[str, Candidate] = {}
     for item in reading:
@@ -296,6 +296,11 @@ def _full_names(passages: list[Passage], excluded: set[str]) -> dict[str, int]:
 def is_organisation_noun(noun: str) -> bool:
     """"companies", "firm", "teams": the answer is an organisation, never a person."""
     return _singular(noun.lower()) in _ORG_NOUNS | {"team", "club"}
+
+
+def is_company_noun(noun: str) -> bool:
+    """"companies", "startups", "banks": never a country either (a team may be one)."""
+    return _singular(noun.lower()) in _ORG_NOUNS
 
 
 def asked_kind(question: str) -> str | None:
@@ -420,7 +425,7 @@ def _kind_noun(question: str) -> set[str]:
     return {w for w in written if noun and w.islower() and _singular(w) == noun}
 
 
-def _outlet_words(passages: list[Passage]) -> set[str]:
+def outlet_words(passages: list[Passage]) -> set[str]:
     return {w for p in passages for w in words(p.source)} - STOPWORDS
 
 
