@@ -24,7 +24,7 @@ from qa.answer.numbers import asks_for_a_number, figure_in
 from qa.answer.sentences import split_sentences
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
 from qa.answer.when import asks_when, date_in
-from qa.answer.who import description_of
+from qa.answer.who import asked_role, description_of, holds_role
 from qa.types import Answer, Passage, Turn
 
 SEED = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
@@ -1088,3 +1088,33 @@ def test_a_company_list_names_neither_the_outlet_nor_a_country(
                              passages)
 
     assert [item.text for item in answer.items] == ["Talon Cyber Security", "Dig Security"]
+
+
+def test_the_role_of_an_organisation_is_read_from_a_description_of_that_role() -> None:
+    role = asked_role("Who is the chief executive of Ineos Sport?")
+    assert role is not None and role.head == "executive"
+    assert role.organisation == {"ineos", "sport"}
+    assert asked_role("Who is Nike's chief financial officer?").head == "financial"  # type: ignore[union-attr]
+    assert asked_role("Who is Juan Guaido?") is None
+    assert asked_role("Who is the father of the bride?") is None  # no role, no organisation
+    sentence = ("Into his role may come Jean-Claude Blanc, the CEO of Ratcliffe’s Ineos Sport, "
+                "as the man Ten Hag reports to.")
+    assert holds_role(description_of("Jean-Claude Blanc", sentence), sentence, role)
+    other = "Richard Arnold, the club's chief executive, leaves as Ineos Sport takes over."
+    assert not holds_role(description_of("Richard Arnold", other), other, role)  # the club's
+    coach = asked_role("Who is Michigan State's new head football coach?")
+    fired = "Michigan State fired fourth-year coach Mel Tucker with cause."
+    assert holds_role(description_of("Mel Tucker", fired), fired, coach)  # of the sentence's
+
+
+def test_who_holds_a_role_is_answered_with_its_holder_not_the_most_named(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    passages = [
+        _passage("a", "Richard Arnold has left Manchester United. Richard Arnold, the club's "
+                      "chief executive, leaves as Ineos Sport takes over football matters."),
+        _passage("b", "Into his role may come Jean-Claude Blanc, the CEO of Ratcliffe's Ineos "
+                      "Sport, as the man Ten Hag reports to."),
+    ]
+    answer = answerer.answer("Who is the chief executive of Ineos Sport?", passages)
+    assert answer.answer.startswith("**Jean-Claude Blanc** [1]"), answer.answer

@@ -26,7 +26,13 @@ from qa.answer.numbers import asks_for_a_number
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.terms import STOPWORDS, stems, word_set, words
 from qa.answer.when import asks_when
-from qa.answer.who import described_as_person, named_subject
+from qa.answer.who import (
+    asked_role,
+    described_as_person,
+    description_of,
+    holds_role,
+    named_subject,
+)
 from qa.types import Passage
 
 # "Who …", "Which company …", "What institution …", but not "What is …" / "What did … say"
@@ -182,6 +188,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
     # may well be answered by "Organization of American States").
     excluded = (question_words - _kind_noun(question)) | outlets
     deed, done_to = asked_deed(question), asked_object(question)
+    role = asked_role(question)  # "Who is the chief executive of Ineos Sport?"
     candidates: dict[str, Candidate] = {}
     for item in reading:
         if is_shouting(item.sentence.text):
@@ -197,7 +204,8 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
             if not tokens or set(tokens) & excluded or all(t in _NOT_NAMES for t in tokens):
                 continue
             candidate = candidates.setdefault(normalise_item(name), Candidate(name))
-            if position in doing:
+            if position in doing or (role and holds_role(description_of(entity.text, text),
+                                                           text, role)):
                 candidate.deed_score = max(candidate.deed_score, item.score)
             if all(item is not s for s in candidate.sentences):
                 candidate.sentences.append(item)

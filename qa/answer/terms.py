@@ -165,4 +165,18 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
         for phrase in expansions(acronym, question):
             for stem in phrase:
                 alternatives.setdefault(stem, []).append(frozenset({_stem(acronym.lower())}))
+    # Titles are written lower case, so no capitalised run spells them: "chief executive" in
+    # the question, "CEO" in the article (and the other way round).
+    asked = set(stems(question))
+    for acronym, phrase in ROLE_ACRONYMS.items():
+        spelled = frozenset(stems(phrase))
+        if acronym in asked:
+            alternatives.setdefault(acronym, []).append(spelled)
+        if spelled <= asked:
+            for stem in spelled:
+                alternatives.setdefault(stem, []).append(frozenset({acronym}))
     return alternatives
+
+
+ROLE_ACRONYMS = {"ceo": "chief executive", "cfo": "chief financial", "cto": "chief technology",
+                 "coo": "chief operating"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.answer.terms import word_set
+from qa.answer.terms import ROLE_ACRONYMS, word_set
 
 # "Who is Juan Guaido?" -> "Juan Guaido": the question is only a name, so it asks what that one
 # is. Not "Who is the CEO of OpenAI?" (a role: the answer is a name).
@@ -152,7 +152,7 @@ def _title_before(sentence: str, position: int) -> Description | None:
 _NAME_RUN = r"[A-Z][\w.'’\-]*(?:\s+[A-Z][\w.'’\-]*)*"
 _ROLE_AS = re.compile(
     r"\s+(?:[a-z]+\s+){0,4}?as\s+(?:the\s+|its\s+|his\s+|her\s+)?"
-    r"(?P<text>(?:[A-Z][\w.\-]*(?:['’]s)?\s+)?(?:[a-z\-]+\s+)?"
+    r"(?P<text>(?:[A-Z][\w.\-]*(?:['’]s)?\s+)?(?:[a-z\-]+\s+){0,2}"
     r"(?i:" + "|".join(re.escape(r) for r in sorted(_ROLES, key=len, reverse=True)) + r")\b"
     rf"(?:\s+of\s+(?:the\s+)?(?:[A-Z][\w.\-]*\s+)?"
     rf"(?:(?:startup|company|firm|giant|maker|group|lab)\s+)?{_NAME_RUN})?)")
@@ -197,3 +197,60 @@ def _apposition_before(sentence: str, position: int) -> Description | None:
         return None  # "the new AI and its CEO, Sam Altman": "its" says nothing alone
     start, end = taken[0].start(), taken[-1].end()
     return Description(body[start:end], start, end)
+
+
+# "Who is the chief executive of Ineos Sport?", "Who is Nike's chief financial officer?": a
+# role of an organisation; the answer is the name the articles give that role ("Jean-Claude
+# Blanc, the CEO of Ratcliffe’s Ineos Sport").
+_ROLE_OF = re.compile(
+    r"^\s*(?i:who)\s+(?:is|was|are|were|will\s+be|has\s+been)\s+(?:the\s+)?"
+    r"(?:(?:new|current|interim|former|acting)\s+)?(?P<role>(?:[a-z\-]+\s+){0,3}?"
+    r"(?:[a-z\-]+|[A-Z]{2,4}))\s+(?:of|at|for)\s+(?:the\s+)?(?P<org>[A-Z].*?)\s*\??\s*$")
+_ORGS_ROLE = re.compile(
+    r"^\s*(?i:who)\s+(?:is|was|are|were|will\s+be|has\s+been)\s+"
+    r"(?P<org>[A-Z][\w.&\-]*(?:\s+[A-Z][\w.&\-]*)*)['’]s\s+"
+    r"(?:(?:new|current|interim|former|acting)\s+)?(?P<role>(?:[a-z\-]+\s+){0,3}?"
+    r"(?:[a-z\-]+|[A-Z]{2,4}))\s*\??\s*$")
+
+
+@dataclass(frozen=True)
+class AskedRole:
+    head: str  # the role's telling word: "executive" of "chief executive officer", "coach"
+    organisation: frozenset[str]  # the organisation's words, lower case: {"ineos", "sport"}
+
+
+def asked_role(question: str) -> AskedRole | None:
+    """The role and organisation a "Who is the <role> of <Org>?" / "Who is <Org>'s <role>?"
+    question asks the holder of; None when the role holds no role word."""
+    match = _ROLE_OF.match(question) or _ORGS_ROLE.match(question)
+    if match is None:
+        return None
+    role = _role_words(match.group("role"))
+    if not role or not any(is_role(word) for word in match.group("role").split()):
+        return None
+    organisation = frozenset(w.lower() for w in re.findall(r"[\w\-]+", match.group("org")))
+    return AskedRole(role[-1], organisation)
+
+
+def holds_role(description: Description | None, sentence: str, role: AskedRole) -> bool:
+    """Whether `description` gives the asked role of the asked organisation: named in the
+    description when it says whose role it is ("the CEO of Ratcliffe’s Ineos Sport", not "the
+    club's chief executive"), else anywhere in the sentence ("coach Mel Tucker" in a sentence
+    about Michigan State)."""
+    if description is None or role.head not in _role_words(description.text):
+        return False
+    says_whose = re.search(r"['’]s\b|\b(?:of|at|for)\s+(?:the\s+)?[A-Z]|\b[A-Z]",
+                           description.text.removeprefix("the ").removeprefix("The "))
+    where = description.text if says_whose else sentence
+    return bool(role.organisation & {w.lower() for w in re.findall(r"[\w\-]+", where)})
+
+
+def _role_words(text: str) -> list[str]:
+    """Lower-case words with role acronyms spelled out and a trailing "officer" after "chief
+    …" dropped: "CEO" and "chief executive officer" both give [..., "executive"]."""
+    words: list[str] = []
+    for word in re.findall(r"[\w\-]+", text):
+        words.extend(ROLE_ACRONYMS.get(word.lower(), word.lower()).split())
+    if len(words) >= 2 and words[-1] == "officer" and "chief" in words:
+        words.pop()
+    return words
