@@ -1118,3 +1118,10 @@ def test_who_holds_a_role_is_answered_with_its_holder_not_the_most_named(
     ]
     answer = answerer.answer("Who is the chief executive of Ineos Sport?", passages)
     assert answer.answer.startswith("**Jean-Claude Blanc** [1]"), answer.answer
+
+
+def test_a_capitalised_title_is_not_a_name(answerer: ExtractiveAnswerer) -> None:
+    passages = [_passage("a", "The Wild thanked their Head Coach on Monday. \"He did an excellent "
+                              "job as Head Coach of our team,\" the Wild said on Monday.")]
+    answer = answerer.answer("Who did the Wild thank on Monday?", passages)
+    assert not answer.answer.startswith("**Head Coach"), answer.answer

@@ -31,6 +31,7 @@ from qa.answer.who import (
     described_as_person,
     description_of,
     holds_role,
+    is_role,
     named_subject,
 )
 from qa.types import Passage
@@ -201,7 +202,8 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
         for position, entity in enumerate(entities):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
             tokens = words(name)
-            if not tokens or set(tokens) & excluded or all(t in _NOT_NAMES for t in tokens):
+            if (not tokens or set(tokens) & excluded or all(t in _NOT_NAMES for t in tokens)
+                    or _is_a_title(tokens)):
                 continue
             candidate = candidates.setdefault(normalise_item(name), Candidate(name))
             if position in doing or (role and holds_role(description_of(entity.text, text),
@@ -245,6 +247,15 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
         return None  # "Which country …" is answered by a country or not by a name at all
     winner.sentences = _naming_sentences(winner.text, ranked)
     return winner
+
+
+def _is_a_title(tokens: list[str]) -> bool:
+    """"Head Coach", "Prime Minister", "Chief Executive": a capitalised role, nobody's name."""
+    return all(is_role(t) or t in _ROLE_MODIFIERS for t in tokens)
+
+
+_ROLE_MODIFIERS = word_set(
+    "head assistant deputy vice interim acting general senior former prime foreign state")
 
 
 def _without_urls(text: str) -> str:
