@@ -284,7 +284,8 @@ def eval_questions(
     split: Annotated[str, typer.Option(help="dev (built against) or test (held out).")] = "dev",
     as_json: JsonFlag = False,
 ) -> None:
-    """Short user-style questions (who, which company, when, how many, lists, unanswerable)."""
+    """User-style questions: who, which company, when, how many, lists, unanswerable, and open
+    "How did X react / what did X say" questions (describe)."""
     from qa.eval.questions import format_question_report, run_question_eval
 
     if split not in ("dev", "test"):

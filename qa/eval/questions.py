@@ -1,11 +1,11 @@
 """`qa eval questions`: short questions of the kind people type, over the MultiHop-RAG corpus.
 
 MultiHop-RAG's questions are long and name their sources; people type "Who is Binance's new
-CEO?" or "How much will Binance pay?". Two sets of 60 (`questions/dev.jsonl`, used while
-building the answerer, and `questions/test.jsonl`, written apart from it and kept for
-reporting), each: 14 who, 10 which-organisation, 8 when, 8 how-much/many, 8 list questions and 12
-that no article answers. Every answer was checked to appear verbatim in one sentence of one
-article (`evidence`, `url`).
+CEO?" or "How much will Binance pay?". `questions/dev.jsonl` (60, used while building the
+answerer) and `questions/test.jsonl` (120, written apart from it in two passes and kept for
+reporting) hold, per 60: 14 who, 10 which-organisation, 8 when, 8 how-much/many, 8 list
+questions and 12 that no article answers. Every answer was checked to appear verbatim in one
+sentence of one article (`evidence`, `url`).
 
 Scored per answerable question: the answer (or an alias) in the answer's lead sentence of at
 most 25 words ("lead", as `qa eval answers` strict), anywhere in the answer text ("anywhere"),
