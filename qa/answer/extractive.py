@@ -296,20 +296,27 @@ class ExtractiveAnswerer:
             item.relevance = lexical
         if self.vectors is not None:
             add_cosines(self.vectors, query.text, scored, passages)
-        pair_weights = {pair: (idf(pair[0]) + idf(pair[1])) / 2 for pair in query.pairs}
-        pairs_total = sum(pair_weights.values())
-        for item in scored:
-            if pairs_total:
-                kept = sum(w for pair, w in pair_weights.items() if pair in item.pairs)
-                item.parts["pairs"] = kept / pairs_total
-            item.score = (item.relevance + W_RETRIEVAL / (1.0 + item.passage_index)
-                          + W_PAIRS * item.parts.get("pairs", 0.0))
-            if query.actor and acts(item.sentence.text, query.actor):
-                item.score *= 1.0 + W_ACTOR
-            if is_shouting(item.sentence.text):
-                item.score *= W_HEADLINE
+        add_ranking_scores(query, scored, idf)
         return scored
 
+
+
+def add_ranking_scores(query: Query, scored: list[Scored], idf: Idf) -> None:
+    """The ranking score: relevance plus the passage's retrieval prior and the question's
+    phrases kept, raised for a sentence where the asked-about one acts, lowered for a
+    headline."""
+    pair_weights = {pair: (idf(pair[0]) + idf(pair[1])) / 2 for pair in query.pairs}
+    pairs_total = sum(pair_weights.values())
+    for item in scored:
+        if pairs_total:
+            kept = sum(w for pair, w in pair_weights.items() if pair in item.pairs)
+            item.parts["pairs"] = kept / pairs_total
+        item.score = (item.relevance + W_RETRIEVAL / (1.0 + item.passage_index)
+                      + W_PAIRS * item.parts.get("pairs", 0.0))
+        if query.actor and acts(item.sentence.text, query.actor):
+            item.score *= 1.0 + W_ACTOR
+        if is_shouting(item.sentence.text):
+            item.score *= W_HEADLINE
 
 
 def _match(term: str, sentence_stems: set[str]) -> float:

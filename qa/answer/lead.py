@@ -130,7 +130,8 @@ class Candidate:
     text: str
     score: float = 0.0
     sentences: list[ScoredSentence] = field(default_factory=list)
-    # Best score of a sentence that makes this name the doer of the question's verb.
+    # Best score of a sentence that makes this name the doer of the question's verb, its
+    # object, or the holder of the asked role ("the CEO of Ratcliffe’s Ineos Sport").
     deed_score: float = 0.0
 
 
