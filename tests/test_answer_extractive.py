@@ -1041,6 +1041,16 @@ def test_an_all_capitals_headline_is_not_quoted_before_the_sentence_that_answers
     assert answer.citations[0].quote == said, answer.answer
 
 
+def _second_sentence_reads_further_down(answerer: ExtractiveAnswerer, question: str,
+                                        passages: list[Passage]) -> bool:
+    """The second-best sentence scores between READING_RATIO and FOLLOW_RATIO of the best: read
+    for a date or figure, but not quoted."""
+    ranked = sorted(answerer.score_sentences(extractive.parse_query(question), passages),
+                    key=lambda item: item.score, reverse=True)
+    ratio = ranked[1].score / ranked[0].score
+    return extractive.READING_RATIO <= ratio < extractive.FOLLOW_RATIO
+
+
 def test_a_written_out_date_further_down_answers_when_the_best_sentence_has_none(
     answerer: ExtractiveAnswerer,
 ) -> None:
@@ -1051,10 +1061,7 @@ def test_a_written_out_date_further_down_answers_when_the_best_sentence_has_none
                 _passage("c", "Fans queued for hours outside the stadium in the rain. Ticket "
                               "prices rose again this autumn.")]
     question = "What day did Time name Taylor Swift Person of the Year?"
-    ranked = sorted(answerer.score_sentences(extractive.parse_query(question), passages),
-                    key=lambda item: item.score, reverse=True)
-    ratio = ranked[1].score / ranked[0].score
-    assert extractive.READING_RATIO <= ratio < extractive.FOLLOW_RATIO  # further down
+    assert _second_sentence_reads_further_down(answerer, question, passages)
 
     answer = answerer.answer(question, passages)
     assert answer.answer.startswith("**6 December**"), answer.answer
@@ -1068,10 +1075,7 @@ def test_a_bare_today_further_down_is_not_read_as_the_day(answerer: ExtractiveAn
                 _passage("b", "Trump's envoys meet today to discuss Guaido, the interim "
                               "president of Venezuela.")]
     question = "When did Trump recognize Guaido as interim president?"
-    ranked = sorted(answerer.score_sentences(extractive.parse_query(question), passages),
-                    key=lambda item: item.score, reverse=True)
-    ratio = ranked[1].score / ranked[0].score
-    assert extractive.READING_RATIO <= ratio < extractive.FOLLOW_RATIO  # further down
+    assert _second_sentence_reads_further_down(answerer, question, passages)
 
     answer = answerer.answer(question, passages)
     assert not answer.answer.startswith("**"), answer.answer  # no day to lead with

@@ -168,8 +168,7 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
     # Titles are written lower case, so no capitalised run spells them: "chief executive" in
     # the question, "CEO" in the article (and the other way round).
     asked = set(stems(question))
-    for acronym, phrase in ROLE_ACRONYMS.items():
-        spelled = frozenset(stems(phrase))
+    for acronym, spelled in _SPELLED_ROLES.items():
         if acronym in asked:
             alternatives.setdefault(acronym, []).append(spelled)
         if spelled <= asked:
@@ -180,3 +179,4 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
 
 ROLE_ACRONYMS = {"ceo": "chief executive", "cfo": "chief financial", "cto": "chief technology",
                  "coo": "chief operating"}
+_SPELLED_ROLES = {acronym: frozenset(stems(phrase)) for acronym, phrase in ROLE_ACRONYMS.items()}

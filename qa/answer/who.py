@@ -202,15 +202,15 @@ def _apposition_before(sentence: str, position: int) -> Description | None:
 # "Who is the chief executive of Ineos Sport?", "Who is Nike's chief financial officer?": a
 # role of an organisation; the answer is the name the articles give that role ("Jean-Claude
 # Blanc, the CEO of Ratcliffe’s Ineos Sport").
+_WHO_IS = r"^\s*(?i:who)\s+(?:is|was|are|were|will\s+be|has\s+been)\s+"
+_ROLE_PHRASE = (r"(?:(?:new|current|interim|former|acting)\s+)?"
+                r"(?P<role>(?:[a-z\-]+\s+){0,3}?(?:[a-z\-]+|[A-Z]{2,4}))")
 _ROLE_OF = re.compile(
-    r"^\s*(?i:who)\s+(?:is|was|are|were|will\s+be|has\s+been)\s+(?:the\s+)?"
-    r"(?:(?:new|current|interim|former|acting)\s+)?(?P<role>(?:[a-z\-]+\s+){0,3}?"
-    r"(?:[a-z\-]+|[A-Z]{2,4}))\s+(?:of|at|for)\s+(?:the\s+)?(?P<org>[A-Z].*?)\s*\??\s*$")
+    rf"{_WHO_IS}(?:the\s+)?{_ROLE_PHRASE}\s+(?:of|at|for)\s+(?:the\s+)?"
+    r"(?P<org>[A-Z].*?)\s*\??\s*$")
 _ORGS_ROLE = re.compile(
-    r"^\s*(?i:who)\s+(?:is|was|are|were|will\s+be|has\s+been)\s+"
-    r"(?P<org>[A-Z][\w.&\-]*(?:\s+[A-Z][\w.&\-]*)*)['’]s\s+"
-    r"(?:(?:new|current|interim|former|acting)\s+)?(?P<role>(?:[a-z\-]+\s+){0,3}?"
-    r"(?:[a-z\-]+|[A-Z]{2,4}))\s*\??\s*$")
+    rf"{_WHO_IS}(?P<org>[A-Z][\w.&\-]*(?:\s+[A-Z][\w.&\-]*)*)['’]s\s+{_ROLE_PHRASE}"
+    r"\s*\??\s*$")
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ def asked_role(question: str) -> AskedRole | None:
     role = _role_words(match.group("role"))
     if not role or not any(is_role(word) for word in match.group("role").split()):
         return None
-    organisation = frozenset(w.lower() for w in re.findall(r"[\w\-]+", match.group("org")))
+    organisation = frozenset(_lower_words(match.group("org")))
     return AskedRole(role[-1], organisation)
 
 
@@ -242,15 +242,19 @@ def holds_role(description: Description | None, sentence: str, role: AskedRole) 
     says_whose = re.search(r"['’]s\b|\b(?:of|at|for)\s+(?:the\s+)?[A-Z]|\b[A-Z]",
                            description.text.removeprefix("the ").removeprefix("The "))
     where = description.text if says_whose else sentence
-    return bool(role.organisation & {w.lower() for w in re.findall(r"[\w\-]+", where)})
+    return bool(role.organisation & set(_lower_words(where)))
 
 
 def _role_words(text: str) -> list[str]:
     """Lower-case words with role acronyms spelled out and a trailing "officer" after "chief
     …" dropped: "CEO" and "chief executive officer" both give [..., "executive"]."""
     words: list[str] = []
-    for word in re.findall(r"[\w\-]+", text):
-        words.extend(ROLE_ACRONYMS.get(word.lower(), word.lower()).split())
+    for word in _lower_words(text):
+        words.extend(ROLE_ACRONYMS.get(word, word).split())
     if len(words) >= 2 and words[-1] == "officer" and "chief" in words:
         words.pop()
     return words
+
+
+def _lower_words(text: str) -> list[str]:
+    return [word.lower() for word in re.findall(r"[\w\-]+", text)]
