@@ -91,7 +91,11 @@ class Assistant:
         standalone = condense_question(question, history, self.llm if use_llm else None)
         condensed_at = time.perf_counter()
         found = self.search(standalone, k=k, since=since, until=until, sources=sources)
-        if use_llm and self.llm is not None:
+        if not found.passages:  # nothing to read: say why, in the user's terms, with no LLM call
+            reason = nothing_found_reason(found, self.service.store.count_chunks(), sources)
+            events = iter([Answer(question=standalone, answer=reason, abstained=True,
+                                  reason=reason, mode="llm" if use_llm else "extractive")])
+        elif use_llm and self.llm is not None:
             events = self.llm.stream(standalone, found.passages, history)
         else:
             events = iter([self.extractive.answer(standalone, found.passages)])
@@ -177,3 +181,24 @@ class Assistant:
                 else None
             ),
         }
+
+
+def nothing_found_reason(found: SearchResult, stored_chunks: int,
+                         sources: Sequence[str] | None) -> str:
+    """Why retrieval returned no passage: an empty index, or filters that leave no article."""
+    if stored_chunks == 0:
+        return ("The index holds no articles yet: add some (`qa ingest PATH`, or upload them in "
+                "the app) and ask again.")
+    limits = []
+    since, until = found.filters.since, found.filters.until
+    if since and until:
+        limits.append(f"dated {since} to {until}")
+    elif since or until:
+        limits.append(f"dated {'on or after ' + since if since else 'on or before ' + str(until)}")
+    if limits and found.filters.reason:
+        limits[0] += f" ({found.filters.reason})"
+    if sources:
+        limits.append("from " + " or ".join(sorted(set(sources))))
+    if not limits:
+        return "The articles don't say: no article matched the question."
+    return "The articles don't say: no stored article is " + " and ".join(limits) + "."

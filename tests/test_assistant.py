@@ -75,3 +75,21 @@ def test_health_reports_the_index(assistant: Assistant) -> None:
     assert health["articles"] == len(assistant.list_articles()) >= 2
     assert health["chunks"] >= health["articles"]
     assert health["llm"] is None
+
+
+def test_an_empty_index_says_so_instead_of_no_match(tmp_path: Path) -> None:
+    """A first `qa ask` before any ingest must point at the fix, not blame the question."""
+    empty = make_assistant(tmp_path, ingest=False)
+    answer = empty.ask("which countries back Maduro?")
+    assert answer.abstained
+    assert "no articles yet" in answer.reason and "qa ingest" in answer.reason
+    assert answer.answer == answer.reason and not answer.citations
+
+
+def test_filters_that_leave_nothing_are_named_in_the_reason(assistant: Assistant) -> None:
+    by_date = assistant.ask("which countries back Maduro?", since="2031-01-01")
+    assert by_date.abstained
+    assert "dated on or after 2031-01-01" in by_date.reason
+    by_outlet = assistant.ask("which countries back Maduro?", sources=["No Such Outlet"])
+    assert by_outlet.abstained
+    assert "from No Such Outlet" in by_outlet.reason
