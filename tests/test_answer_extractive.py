@@ -16,7 +16,16 @@ from pydantic import PrivateAttr
 from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.settings import SHARED_DIR, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
-from qa.answer.agent import acts, asked_actor, asked_deed, asked_object, doers, objects
+from qa.answer.agent import (
+    acts,
+    asked_actor,
+    asked_deed,
+    asked_object,
+    asks_for_words,
+    doers,
+    objects,
+    quotes,
+)
 from qa.answer.condense import condense_question
 from qa.answer.lead import asked_kind, asks_for_a_name
 from qa.answer.lists import detect_list_question, find_entities
@@ -1020,6 +1029,32 @@ def test_how_did_someone_respond_quotes_what_they_did(
     assert not answer.abstained, answer.answer
     assert acts(answer.citations[0].quote, "Maduro"), answer.citations[0].quote
     assert_verbatim(answer, body, passages)
+
+
+def test_a_quote_counts_as_the_speakers_only_when_the_sentence_says_they_said_it() -> None:
+    assert quotes("“It’s probably not even a blip,” Healy said.", "Alyssa Healy")
+    assert quotes("“It’s unacceptable,” said captain Heung-Min Son.", "Heung-Min Son")
+    assert quotes("“We’ll keep at it,” Jordan, a founding member of the Freedom Caucus, said.",
+                  "Jim Jordan")
+    assert not quotes("“He doesn’t have the votes,” Rep. Carlos Gimenez said after a meeting "
+                      "when Jordan spoke.", "Jim Jordan")  # Gimenez speaks, about Jordan
+    assert not quotes("Healy said the team would recover.", "Healy")  # reported, no quote
+    assert asks_for_words("What did Guaido say?", "Guaido")
+    assert not asks_for_words("What did Guaido vow?", "Guaido")
+
+
+def test_how_someone_reacted_includes_their_own_words(answerer: ExtractiveAnswerer) -> None:
+    text = ("Republican Rep. Jim Jordan failed again Wednesday on a crucial second ballot to "
+            "become House speaker, losing even more colleagues. The second ballot left Jordan "
+            "short after losing 22 Republicans. Nobody expected a third ballot this week. "
+            "“We’ll keep talking to members, keep working on it,” Jordan said after the vote.")
+    passages = [_passage("a", text)]
+    answer = answerer.answer("How did Jim Jordan react after losing the second ballot?", passages)
+
+    # The sentences about the lost ballot share the question's words; the reaction, in
+    # Jordan's own words, shares only his name, and must be in the reply too.
+    assert "ballot" in answer.citations[0].quote
+    assert any("keep working on it" in c.quote for c in answer.citations), answer.answer
 
 
 def test_a_framing_word_does_not_excuse_a_missing_subject(

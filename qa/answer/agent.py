@@ -137,3 +137,32 @@ def acts(sentence: str, actor: str) -> bool:
         if match.group("verb") not in _FUNCTION_WORDS:
             return True
     return False
+
+
+# "What did Healy say …?", "How did Jordan react …?": the answer is best in the one's own words.
+_SAYING_FRAME = re.compile(
+    r"\b(?:say|said|react|respond|warn|tell|told|think|feel|describe|explain|comment|claim|"
+    r"argue|admit|reply|replied)\w*\b", re.I)
+_SPEECH = (r"(?:said|says|say|told|tells|added|adds|remarked|wrote|writes|tweeted|posted|insisted|"
+           r"warned|warns|explained|noted|stated|argued|admitted|continued|responded|replied|"
+           r"acknowledged|conceded|declared|stressed)")
+_QUOTE_MARK = re.compile(r"[“”\"]")
+# Words after "said" that start another clause: "said after a meeting when Jordan …".
+_CLAUSE_WORDS = r"(?:after|before|when|while|that|as|of|to|in|on|at|for|and|but|because)"
+
+
+def asks_for_words(question: str, actor: str | None) -> bool:
+    """Whether the question asks what `actor` said or how it reacted."""
+    return actor is not None and _SAYING_FRAME.search(question) is not None
+
+
+def quotes(sentence: str, actor: str) -> bool:
+    """Whether `sentence` quotes `actor` (or its last word) and says so: "“… a blip,” Healy
+    said", "said captain Heung-Min Son", "Jordan, a founding member of …, said"; not "“…,”
+    Gimenez said after a meeting when Jordan …"."""
+    if not _QUOTE_MARK.search(sentence):
+        return False
+    name = re.escape(actor.split()[-1])
+    speaker_first = rf"\b{name}(?:\s+(?:[a-z]+ly\s+)?|,[^,.“”\"]{{1,70}},\s+){_SPEECH}\b"
+    verb_first = rf"\b{_SPEECH}\s+(?:(?!{_CLAUSE_WORDS}\b)[\w.’'()\-]+\s+){{0,4}}?\(?{name}\b"
+    return re.search(f"{speaker_first}|{verb_first}", sentence) is not None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from index.sentences import code_scale
-from qa.answer.agent import acts, asked_actor
+from qa.answer.agent import acts, asked_actor, asks_for_words, quotes
 from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.injection import looks_like_injection
 from qa.answer.lead import (
@@ -411,7 +411,30 @@ def _cite(chosen: list[Scored], passages: list[Passage]) -> list[Citation]:
 
 def sentence_answer(query: Query, passages: list[Passage], scored: list[Scored]) -> Answer:
     chosen = pick_sentences(scored)
+    own_words = _own_words(query, passages, scored, chosen)
+    if own_words is not None:
+        chosen = _with_own_words(chosen, own_words)
     return _quoting_answer(query, passages, _cite(chosen, passages))
+
+
+def _own_words(query: Query, passages: list[Passage], scored: list[Scored],
+               chosen: list[Scored]) -> Scored | None:
+    """For "What did Healy say …?": the best sentence of the lead's article that quotes Healy,
+    when none of the chosen sentences quotes Healy."""
+    if not asks_for_words(query.text, query.actor) or query.actor is None:
+        return None
+    if any(quotes(c.sentence.text, query.actor) for c in chosen):
+        return None
+    article = passages[chosen[0].passage_index].article_id
+    quoting = [s for s in _ranked(scored) if passages[s.passage_index].article_id == article
+               and quotes(s.sentence.text, query.actor)]
+    return quoting[0] if quoting else None
+
+
+def _with_own_words(chosen: list[Scored], own_words: Scored) -> list[Scored]:
+    """The quote follows the best sentence (which stays first: on dev, leading with the quote
+    changed nothing) in place of the weakest other."""
+    return [chosen[0], own_words, *chosen[1: MAX_SENTENCES - 1]]
 
 
 def _quoting_answer(query: Query, passages: list[Passage], citations: list[Citation],
