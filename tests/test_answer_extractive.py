@@ -1057,6 +1057,25 @@ def test_how_someone_reacted_includes_their_own_words(answerer: ExtractiveAnswer
     assert any("keep working on it" in c.quote for c in answer.citations), answer.answer
 
 
+def test_the_thing_asked_of_someone_is_read_from_the_possessive() -> None:
+    assert extractive.possessed_noun("Who is Shohei Ohtani's wife?") == "wife"
+    assert extractive.possessed_noun(
+        "Who photographed Taylor Swift's Time Person of the Year cover?") == "cover"
+    assert extractive.possessed_noun("Who is OpenAI's interim CEO?") is None  # ends in a name
+    assert extractive.possessed_noun("How did Maduro’s government respond?") is None  # subject
+
+
+def test_an_unmentioned_relation_is_not_answered_with_the_nearest_name(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    # Maduro is everywhere in the passages, his wife nowhere: the nearest name would be wrong.
+    unmentioned = answerer.answer("Who is Nicolas Maduro's wife?", passages)
+    assert unmentioned.abstained, unmentioned.answer
+    assert "wife" in unmentioned.reason
+    mentioned = answerer.answer("Who is the country's self-declared interim leader?", passages)
+    assert not mentioned.abstained and "Guaido" in mentioned.answer, mentioned.answer
+
+
 def test_a_framing_word_does_not_excuse_a_missing_subject(
     answerer: ExtractiveAnswerer, passages: list[Passage]
 ) -> None:
