@@ -27,7 +27,7 @@ from qa.answer.agent import (
     quotes,
 )
 from qa.answer.condense import condense_question
-from qa.answer.lead import asked_kind, asks_for_a_name
+from qa.answer.lead import asked_kind, asks_for_a_name, names_an_outlet
 from qa.answer.lists import detect_list_question, find_entities
 from qa.answer.numbers import asks_for_a_number, figure_in
 from qa.answer.sentences import split_sentences
@@ -1074,6 +1074,31 @@ def test_an_unmentioned_relation_is_not_answered_with_the_nearest_name(
     assert "wife" in unmentioned.reason
     mentioned = answerer.answer("Who is the country's self-declared interim leader?", passages)
     assert not mentioned.abstained and "Guaido" in mentioned.answer, mentioned.answer
+
+
+def test_a_list_is_read_from_an_enumeration_below_headlines_that_repeat_the_question(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    text = ("Adam Stern points out a key drawback with NASCAR’s new media rights deal. "
+            "Is the new media rights deal a game-changer for NASCAR? "
+            "There is no denying how the new media rights deal has stunned the NASCAR community. "
+            "Just a couple of days back, NASCAR finalized a $7.7 billion media deal with "
+            "Fox Sports, NBC, Amazon, and Warner Bros. Discovery.")
+    passages = [_passage("a", text, source="Essentially Sports")]
+    answer = answerer.answer("Which networks are in NASCAR's new media deal?", passages)
+
+    # Not "Adam Stern" from the top sentence; "Fox Sports" is not the outlet "Essentially
+    # Sports"; the sentence's final period is not part of "Warner Bros. Discovery".
+    assert [item.text for item in answer.items] == [
+        "Fox Sports", "NBC", "Amazon", "Warner Bros. Discovery"], answer.answer
+
+
+def test_an_outlet_is_a_name_all_of_whose_words_one_source_has() -> None:
+    sources = [_passage("a", "x", source="Essentially Sports"), _passage("b", "x", "TechCrunch")]
+    assert names_an_outlet("TechCrunch", sources)
+    assert not names_an_outlet("Fox Sports", sources)
+    assert [e.text for e in find_entities("It moved to the U.S. and to Acme Inc.")] == [
+        "U.S.", "Acme Inc."]
 
 
 def test_a_framing_word_does_not_excuse_a_missing_subject(

@@ -449,6 +449,13 @@ def outlet_words(passages: list[Passage]) -> set[str]:
     return {w for p in passages for w in words(p.source)} - STOPWORDS
 
 
+def names_an_outlet(name: str, passages: list[Passage]) -> bool:
+    """"TechCrunch", "The Verge": every word of `name` is in one passage's outlet name. Not
+    "Fox Sports" because a passage comes from "Essentially Sports"."""
+    name_words = set(words(name)) - STOPWORDS
+    return bool(name_words) and any(name_words <= set(words(p.source)) for p in passages)
+
+
 def _articles_naming(name: str, passages: list[Passage], in_title: bool = False) -> set[str]:
     """Ids of the retrieved articles whose passage text (or title) says `name`."""
     pattern = re.compile(rf"\b{re.escape(name)}\b")

@@ -123,9 +123,14 @@ def detect_list_question(question: str) -> ListQuery | None:
 def _trim_name(text: str) -> str:
     """Drop a trailing connector or sentence period the regex may have swallowed."""
     text = re.sub(r"\s+(?:of|de|du|del|da|la|von|van|the|for)$", "", text)
-    if text.endswith(".") and text.count(".") == 1:
-        text = text[:-1]  # "Turkey." at the end of a sentence, but keep "U.S."
+    last = text.split()[-1] if text.split() else ""
+    if last.endswith(".") and last.count(".") == 1 and last[:-1].lower() not in _ABBREVIATIONS:
+        # "Turkey." / "Warner Bros. Discovery." at the end of a sentence; keep "U.S.", "Inc."
+        text = text[:-1]
     return text
+
+
+_ABBREVIATIONS = word_set("bros inc co corp ltd plc jr sr st mt dr mr mrs ms gen sen rep gov")
 
 
 def name_spans(text: str) -> list[tuple[str, int]]:
