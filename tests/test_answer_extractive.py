@@ -1101,6 +1101,18 @@ def test_an_outlet_is_a_name_all_of_whose_words_one_source_has() -> None:
         "U.S.", "Acme Inc."]
 
 
+def test_what_someone_said_with_no_topic_leads_with_their_own_words(
+    answerer: ExtractiveAnswerer, passages: list[Passage], body: str
+) -> None:
+    answer = answerer.answer("What did Guaido say?", passages)
+
+    # Many sentences name Guaido (Lavrov's quote about him among them); with no topic to
+    # rank them by, his own quoted words are the answer.
+    assert quotes(answer.citations[0].quote, "Guaido"), answer.answer
+    assert "cannot keep spring from coming" in answer.citations[0].quote
+    assert_verbatim(answer, body, passages)
+
+
 def test_a_framing_word_does_not_excuse_a_missing_subject(
     answerer: ExtractiveAnswerer, passages: list[Passage]
 ) -> None:

@@ -466,27 +466,34 @@ def sentence_answer(query: Query, passages: list[Passage], scored: list[Scored])
     chosen = pick_sentences(scored)
     own_words = _own_words(query, passages, scored, chosen)
     if own_words is not None:
-        chosen = _with_own_words(chosen, own_words)
+        chosen = _with_own_words(query, chosen, own_words)
     return _quoting_answer(query, passages, _cite(chosen, passages))
 
 
 def _own_words(query: Query, passages: list[Passage], scored: list[Scored],
                chosen: list[Scored]) -> Scored | None:
-    """For "What did Healy say …?": the best sentence of the lead's article that quotes Healy,
-    when none of the chosen sentences quotes Healy."""
+    """For "What did Healy say …?": the first chosen sentence that quotes Healy, else the best
+    sentence of the lead's article that does; None if none does."""
     if not asks_for_words(query.text, query.actor) or query.actor is None:
         return None
-    if any(quotes(c.sentence.text, query.actor) for c in chosen):
-        return None
     article = passages[chosen[0].passage_index].article_id
-    quoting = [s for s in _ranked(scored) if passages[s.passage_index].article_id == article
-               and quotes(s.sentence.text, query.actor)]
+    quoting = [s for s in chosen if quotes(s.sentence.text, query.actor)] + [
+        s for s in _ranked(scored) if passages[s.passage_index].article_id == article
+        and quotes(s.sentence.text, query.actor)]
     return quoting[0] if quoting else None
 
 
-def _with_own_words(chosen: list[Scored], own_words: Scored) -> list[Scored]:
-    """The quote follows the best sentence (which stays first: on dev, leading with the quote
-    changed nothing) in place of the weakest other."""
+def _with_own_words(query: Query, chosen: list[Scored], own_words: Scored) -> list[Scored]:
+    """The quote leads when the question names nothing but the speaker ("What did Guaido
+    say?", "How did Maduro react?"): the best sentence is then just one that names him. With a
+    topic ("… about Meta's offer") the best sentence stays first (on dev, leading with the
+    quote there changed nothing) and the quote, if not chosen, replaces the weakest other."""
+    assert query.actor is not None
+    others = [s for s in chosen if s is not own_words]
+    if set(query.terms) - FRAME_STEMS <= set(stems(query.actor)):
+        return [own_words, *others[: MAX_SENTENCES - 1]]
+    if len(others) < len(chosen):  # already chosen
+        return chosen
     return [chosen[0], own_words, *chosen[1: MAX_SENTENCES - 1]]
 
 
