@@ -189,16 +189,17 @@ def nothing_found_reason(found: SearchResult, stored_chunks: int,
     if stored_chunks == 0:
         return ("The index holds no articles yet: add some (`qa ingest PATH`, or upload them in "
                 "the app) and ask again.")
+    from qa.answer.extractive import NO_PASSAGE_REASON
+
     limits = []
     since, until = found.filters.since, found.filters.until
-    if since and until:
-        limits.append(f"dated {since} to {until}")
-    elif since or until:
-        limits.append(f"dated {'on or after ' + since if since else 'on or before ' + str(until)}")
-    if limits and found.filters.reason:
-        limits[0] += f" ({found.filters.reason})"
+    if since or until:
+        span = (f"{since} to {until}" if since and until
+                else f"on or after {since}" if since else f"on or before {until}")
+        reason = f" ({found.filters.reason})" if found.filters.reason else ""
+        limits.append(f"dated {span}{reason}")
     if sources:
         limits.append("from " + " or ".join(sorted(set(sources))))
     if not limits:
-        return "The articles don't say: no article matched the question."
+        return NO_PASSAGE_REASON
     return "The articles don't say: no stored article is " + " and ".join(limits) + "."

@@ -151,9 +151,9 @@ _QUOTE_MARK = re.compile(r"[“”\"]")
 _CLAUSE_WORDS = r"(?:after|before|when|while|that|as|of|to|in|on|at|for|and|but|because)"
 
 
-def asks_for_words(question: str, actor: str | None) -> bool:
-    """Whether the question asks what `actor` said or how it reacted."""
-    return actor is not None and _SAYING_FRAME.search(question) is not None
+def asks_for_words(question: str) -> bool:
+    """Whether the question asks what someone said or how they reacted."""
+    return _SAYING_FRAME.search(question) is not None
 
 
 def quotes(sentence: str, actor: str) -> bool:

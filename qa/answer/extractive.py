@@ -38,6 +38,7 @@ from qa.answer.lead import (
     is_shouting,
     lead_sentences,
     names_an_outlet,
+    outlet_names,
     without_exclusion,
 )
 from qa.answer.lists import (
@@ -67,6 +68,7 @@ from qa.answer.vectors import SentenceVectors
 from qa.answer.when import asks_when, date_in, describe, written_date_in
 from qa.answer.who import (
     Description,
+    asked_role,
     described_as_person,
     description_of,
     is_role,
@@ -156,6 +158,7 @@ LIST_FURTHER_RATIO = 0.4
 LIST_FURTHER_ITEMS = 3
 MIN_WORDS = 5  # shorter sentences (captions, bylines) are down-weighted
 NEAREST = 3
+NO_PASSAGE_REASON = "The articles don't say: no article matched the question."
 # "How much/many …?" abstains when none of this many best sentences gives a figure of the kind.
 FIGURE_SENTENCES = 12
 
@@ -220,9 +223,10 @@ _AUXILIARY_QUESTION = re.compile(
 def possessed_noun(question: str) -> str | None:
     """The stem of the thing a question asks of someone: "Who is Shohei Ohtani's wife?" ->
     "wife", "Who photographed Taylor Swift's Time Person of the Year cover?" -> "cover"; None
-    when the phrase ends in a name ("OpenAI's interim CEO") or is the subject of a verb ("How
-    did Maduro's government respond?")."""
-    if _AUXILIARY_QUESTION.match(question):
+    when the phrase ends in a name ("OpenAI's interim CEO"), is the subject of a verb ("How
+    did Maduro's government respond?") or is a role, which articles often abbreviate ("Nike's
+    chief financial officer" / "CFO": `who.asked_role` reads those)."""
+    if _AUXILIARY_QUESTION.match(question) or asked_role(question) is not None:
         return None
     match = re.search(r"\w(?:'s|’s)\s+([^?!.,;:]+)", question)
     if match is None:
@@ -347,11 +351,13 @@ class ExtractiveAnswerer:
 def _attribute_unmentioned(query: Query, passages: list[Passage], scored: list[Scored]) -> bool:
     """"Who is Ohtani's wife?" over passages none of which says "wife": the articles don't say,
     however well the name matches (the nearest name would be a wrong answer)."""
-    if query.attribute is None:
-        return False
-    seen = set().union(*(s.stems for s in scored)) if scored else set()
-    seen |= {stem for p in passages for stem in stems(p.title)}
-    return query.attribute not in seen
+    return query.attribute is not None and query.attribute not in _seen_stems(passages, scored)
+
+
+def _seen_stems(passages: list[Passage], scored: list[Scored]) -> set[str]:
+    """Every stem the passages' sentences, titles and outlet names use."""
+    seen: set[str] = set().union(*(s.stems for s in scored))
+    return seen | {stem for p in passages for stem in stems(f"{p.title} {p.source}")}
 
 
 def add_ranking_scores(query: Query, scored: list[Scored], idf: Idf) -> None:
@@ -474,13 +480,13 @@ def _own_words(query: Query, passages: list[Passage], scored: list[Scored],
                chosen: list[Scored]) -> Scored | None:
     """For "What did Healy say …?": the first chosen sentence that quotes Healy, else the best
     sentence of the lead's article that does; None if none does."""
-    if not asks_for_words(query.text, query.actor) or query.actor is None:
+    actor = query.actor
+    if actor is None or not asks_for_words(query.text):
         return None
     article = passages[chosen[0].passage_index].article_id
-    quoting = [s for s in chosen if quotes(s.sentence.text, query.actor)] + [
-        s for s in _ranked(scored) if passages[s.passage_index].article_id == article
-        and quotes(s.sentence.text, query.actor)]
-    return quoting[0] if quoting else None
+    same_article = (s for s in _ranked(scored) if passages[s.passage_index].article_id == article)
+    return next((s for s in itertools.chain(chosen, same_article)
+                 if quotes(s.sentence.text, actor)), None)
 
 
 def _with_own_words(query: Query, chosen: list[Scored], own_words: Scored) -> list[Scored]:
@@ -634,18 +640,19 @@ def list_answer(
     known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
     # The question's own words and the outlets' names ("TechCrunch") are not items.
     question_words = {w for w in words(query.text) if w not in STOPWORDS}
-    list_query = query.list_query
+    list_query, outlets = query.list_query, outlet_names(passages)
 
     def read(item: Scored) -> tuple[list[str], bool]:
         items, is_list = _items_in(item.sentence.text, list_query, known, question_words)
-        return [name for name in items if not names_an_outlet(name, passages)], is_list
+        return [name for name in items if not names_an_outlet(name, outlets)], is_list
 
     per_sentence = [(s, *read(s)) for s in relevant]
     # Prefer sentences that enumerate ("A, B and C"): they answer list questions directly.
     listing = [(s, items) for s, items, is_list in per_sentence if items and is_list]
-    if not listing and not any(is_list for _, _, is_list in per_sentence):
+    enumerates = any(is_list for _, _, is_list in per_sentence)
+    if not listing and not enumerates:
         listing = _enumeration_further_down(ranked, floor, read)
-    if not listing and not any(is_list for _, _, is_list in per_sentence):
+    if not listing and not enumerates:
         # No enumeration at all: names mentioned in passing. (One whose names the question
         # excludes, "Which other countries …", means the articles name no more.)
         listing = [(s, items) for s, items, _ in per_sentence[:MAX_SENTENCES] if items]
@@ -729,9 +736,8 @@ def abstain(query: Query, passages: list[Passage], scored: list[Scored],
 
 def abstention_reason(query: Query, passages: list[Passage], scored: list[Scored]) -> str:
     if not passages:
-        return "The articles don't say: no article matched the question."
-    seen = set().union(*(s.stems for s in scored)) if scored else set()
-    seen |= {stem for p in passages for stem in stems(f"{p.title} {p.source}")}
+        return NO_PASSAGE_REASON
+    seen = _seen_stems(passages, scored)
     missing_by_stem: dict[str, str] = {}
     for word in _WORD.findall(query.text):
         stem = (stems(word) or [""])[0]

@@ -445,15 +445,20 @@ def _kind_noun(question: str) -> set[str]:
     return {w for w in written if noun and w.islower() and _singular(w) == noun}
 
 
+def outlet_names(passages: list[Passage]) -> list[frozenset[str]]:
+    """The words of each distinct outlet name among the passages."""
+    return list({frozenset(words(p.source)) for p in passages})
+
+
 def outlet_words(passages: list[Passage]) -> set[str]:
-    return {w for p in passages for w in words(p.source)} - STOPWORDS
+    return set().union(*outlet_names(passages)) - STOPWORDS
 
 
-def names_an_outlet(name: str, passages: list[Passage]) -> bool:
-    """"TechCrunch", "The Verge": every word of `name` is in one passage's outlet name. Not
-    "Fox Sports" because a passage comes from "Essentially Sports"."""
+def names_an_outlet(name: str, outlets: list[frozenset[str]]) -> bool:
+    """"TechCrunch", "The Verge": every word of `name` is in one outlet's name (`outlet_names`).
+    Not "Fox Sports" because a passage comes from "Essentially Sports"."""
     name_words = set(words(name)) - STOPWORDS
-    return bool(name_words) and any(name_words <= set(words(p.source)) for p in passages)
+    return bool(name_words) and any(name_words <= outlet for outlet in outlets)
 
 
 def _articles_naming(name: str, passages: list[Passage], in_title: bool = False) -> set[str]:

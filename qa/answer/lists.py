@@ -123,7 +123,8 @@ def detect_list_question(question: str) -> ListQuery | None:
 def _trim_name(text: str) -> str:
     """Drop a trailing connector or sentence period the regex may have swallowed."""
     text = re.sub(r"\s+(?:of|de|du|del|da|la|von|van|the|for)$", "", text)
-    last = text.split()[-1] if text.split() else ""
+    parts = text.split()
+    last = parts[-1] if parts else ""
     if last.endswith(".") and last.count(".") == 1 and last[:-1].lower() not in _ABBREVIATIONS:
         # "Turkey." / "Warner Bros. Discovery." at the end of a sentence; keep "U.S.", "Inc."
         text = text[:-1]
