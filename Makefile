@@ -36,8 +36,9 @@ lock:  ## re-resolve from pyproject.toml in a scratch venv and rewrite the lock
 	  .lock-venv/bin/pip freeze --exclude-editable; } > $(LOCK)
 	rm -rf .lock-venv
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

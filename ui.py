@@ -102,8 +102,10 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, AssistantError):
         return str(exc)
     if isinstance(exc, StoreUnavailableError):
-        return "The article index is unreachable right now (is the Chroma server running?). " \
-               "Please try again in a moment."
+        return (
+            "The article index is unreachable right now (is the Chroma server running?). "
+            "Please try again in a moment."
+        )
     if isinstance(exc, StoreError):
         return f"The article index cannot answer this: {exc}"
     return "Something went wrong while answering; the details were logged. Please try again."
@@ -154,8 +156,9 @@ class ChatController:
         session.messages.append({"role": "assistant", "content": render.render_pending()})
         yield _shown(session), gr.skip(), session, ""
         try:
-            final = yield from self._stream(session, question, since_day, until_day,
-                                            sources, mode, k)
+            final = yield from self._stream(
+                session, question, since_day, until_day, sources, mode, k
+            )
         except Exception as exc:  # shown as a message; the traceback goes to the log only
             if not isinstance(exc, AssistantError | StoreError):
                 log.exception("answering %r failed", question)
@@ -204,8 +207,10 @@ class ChatController:
         session.messages[-1]["content"] = render.render_answer(answer, key)
         sources_html = render.render_sources(answer, key)
         session.sources[len(session.messages) - 1] = sources_html
-        session.turns += [Turn(role="user", content=question),
-                          Turn(role="assistant", content=answer.answer)]
+        session.turns += [
+            Turn(role="user", content=question),
+            Turn(role="assistant", content=answer.answer),
+        ]
         return _shown(session), sources_html, session, ""
 
     @staticmethod
@@ -243,15 +248,20 @@ class ChatController:
     ) -> tuple[str, list[list[str]], Any, Any]:
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files or []]
         if not paths:
-            return (render.render_status("Choose one or more files first.", ok=False),
-                    *self.refresh(query))
+            return (
+                render.render_status("Choose one or more files first.", ok=False),
+                *self.refresh(query),
+            )
 
         def report_progress(state: Progress) -> None:
             if progress is None:
                 return
             if state.chunks_total:
-                progress((state.chunks_done, state.chunks_total), desc="Embedding passages",
-                         unit="chunks")
+                progress(
+                    (state.chunks_done, state.chunks_total),
+                    desc="Embedding passages",
+                    unit="chunks",
+                )
             else:
                 progress(0.0, desc=f"Reading {state.articles_total or ''} articles")
 
@@ -260,8 +270,9 @@ class ChatController:
             status = render.render_ingest_report(report.to_dict())
         except Exception as exc:
             log.exception("ingest failed")
-            status = render.render_status(friendly_error(exc).replace("answering", "ingesting"),
-                                          ok=False)
+            status = render.render_status(
+                friendly_error(exc).replace("answering", "ingesting"), ok=False
+            )
         return (status, *self.refresh(query))
 
     def delete(self, article_id: str, query: str = "") -> tuple[str, list[list[str]], Any, Any]:
@@ -294,26 +305,40 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
     has_llm = assistant.llm is not None
     with gr.Blocks(title="newsqa: ask the news", fill_width=True) as demo:
         session = gr.State(ChatSession())
-        gr.Markdown("## newsqa: ask questions over the news articles. "
-                    "Every claim cites the passage it came from.")
+        gr.Markdown(
+            "## newsqa: ask questions over the news articles. "
+            "Every claim cites the passage it came from."
+        )
         with gr.Tab("Ask"), gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 chatbot = gr.Chatbot(
-                    label="Answers", height=520, elem_id="qa-chat", render_markdown=True,
-                    sanitize_html=True, allow_tags=False, latex_delimiters=[],
-                    feedback_options=None, buttons=[],
+                    label="Answers",
+                    height=520,
+                    elem_id="qa-chat",
+                    render_markdown=True,
+                    sanitize_html=True,
+                    allow_tags=False,
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    buttons=[],
                     placeholder="Ask about the stored articles; answers cite their passages.",
                 )
                 with gr.Row():
                     question = gr.Textbox(
-                        show_label=False, placeholder="Ask a question about the articles…",
-                        scale=6, elem_id="qa-question", max_lines=4, autofocus=True,
+                        show_label=False,
+                        placeholder="Ask a question about the articles…",
+                        scale=6,
+                        elem_id="qa-question",
+                        max_lines=4,
+                        autofocus=True,
                     )
-                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=90,
-                                    elem_id="qa-ask")
+                    ask = gr.Button(
+                        "Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask"
+                    )
                     clear = gr.Button("New chat", scale=1, min_width=90, elem_id="qa-new")
                 examples = gr.Dataset(
-                    label="Example questions", components=["textbox"],
+                    label="Example questions",
+                    components=["textbox"],
                     samples=[[q] for q in render.example_questions(records)],
                     elem_id="qa-examples",
                 )
@@ -321,38 +346,60 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                     since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", min_width=110)
                     until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", min_width=110)
                     sources = gr.Dropdown(
-                        label="Sources (all when empty)", multiselect=True, value=[],
-                        choices=render.source_choices(records), min_width=180,
+                        label="Sources (all when empty)",
+                        multiselect=True,
+                        value=[],
+                        choices=render.source_choices(records),
+                        min_width=180,
                     )
                     mode = gr.Radio(
                         label="Answer mode",
                         choices=[("Extractive (offline)", "extractive"), ("LLM", "llm")],
-                        value="llm" if has_llm else "extractive", interactive=has_llm,
+                        value="llm" if has_llm else "extractive",
+                        interactive=has_llm,
                         info=None if has_llm else "LLM: not configured",
                         min_width=170,
                     )
-                    k = gr.Slider(label="Passages to read", minimum=1, maximum=MAX_PASSAGES,
-                                  step=1, value=min(settings.top_k, MAX_PASSAGES),
-                                  min_width=160)
+                    k = gr.Slider(
+                        label="Passages to read",
+                        minimum=1,
+                        maximum=MAX_PASSAGES,
+                        step=1,
+                        value=min(settings.top_k, MAX_PASSAGES),
+                        min_width=160,
+                    )
             with gr.Column(scale=2, min_width=320):
                 sources_panel = gr.HTML(
-                    render.EMPTY_SOURCES_HTML, elem_id="qa-sources", js_on_load=None,
-                    head=f"<style>{UI_CSS}</style>", max_height=900, padding=True,
+                    render.EMPTY_SOURCES_HTML,
+                    elem_id="qa-sources",
+                    js_on_load=None,
+                    head=f"<style>{UI_CSS}</style>",
+                    max_height=900,
+                    padding=True,
                 )
         with gr.Tab("Articles"):
             with gr.Row():
                 title_query = gr.Textbox(label="Search titles", scale=3)
                 search_btn = gr.Button("Search", scale=1)
             table = gr.Dataframe(
-                value=render.article_rows(records), headers=render.ARTICLE_COLUMNS,
-                datatype=["str"] * len(render.ARTICLE_COLUMNS), interactive=False, wrap=True,
-                max_height=420, elem_id="qa-articles",
+                value=render.article_rows(records),
+                headers=render.ARTICLE_COLUMNS,
+                datatype=["str"] * len(render.ARTICLE_COLUMNS),
+                interactive=False,
+                wrap=True,
+                max_height=420,
+                elem_id="qa-articles",
                 column_widths=["48%", "16%", "11%", "25%"],
             )
             with gr.Row():
                 with gr.Column():
-                    files = gr.File(label="Upload articles", file_count="multiple",
-                                    file_types=UPLOAD_TYPES, type="filepath", elem_id="qa-upload")
+                    files = gr.File(
+                        label="Upload articles",
+                        file_count="multiple",
+                        file_types=UPLOAD_TYPES,
+                        type="filepath",
+                        elem_id="qa-upload",
+                    )
                     ingest_btn = gr.Button("Ingest", variant="primary", elem_id="qa-ingest")
                 with gr.Column():
                     delete_id = gr.Textbox(label="Article id to delete (or click a row)")
@@ -363,9 +410,9 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
         chat_outputs = [chatbot, sources_panel, session, question]
         ask.click(chat.respond, chat_inputs, chat_outputs, api_name="chat")
         question.submit(chat.respond, chat_inputs, chat_outputs, api_visibility="private")
-        examples.click(lambda sample: sample[0], examples, question,
-                       api_visibility="private").then(
-            chat.respond, chat_inputs, chat_outputs, api_visibility="private")
+        examples.click(lambda sample: sample[0], examples, question, api_visibility="private").then(
+            chat.respond, chat_inputs, chat_outputs, api_visibility="private"
+        )
         clear.click(chat.new_conversation, None, chat_outputs, api_visibility="private")
         # The chatbot's own trash icon must forget the conversation too, not just hide it.
         chatbot.clear(chat.new_conversation, None, chat_outputs, api_visibility="private")
@@ -376,14 +423,21 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
             trigger(chat.article_table, title_query, table, api_visibility="private")
 
         def ingest_with_progress(
-            paths: list[str] | None, query: str, progress: gr.Progress = gr.Progress()  # noqa: B008
+            paths: list[str] | None,
+            query: str,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008
         ) -> tuple[str, list[list[str]], Any, Any]:
             return chat.ingest(paths, query, progress)
 
-        ingest_btn.click(ingest_with_progress, [files, title_query], [status, *refreshed],
-                         api_visibility="private")
-        delete_btn.click(chat.delete, [delete_id, title_query], [status, *refreshed],
-                         api_visibility="private")
+        ingest_btn.click(
+            ingest_with_progress,
+            [files, title_query],
+            [status, *refreshed],
+            api_visibility="private",
+        )
+        delete_btn.click(
+            chat.delete, [delete_id, title_query], [status, *refreshed], api_visibility="private"
+        )
         table.select(chat.pick_article, None, delete_id, api_visibility="private")
         demo.load(chat.refresh, title_query, refreshed, api_visibility="private")
     return demo

@@ -93,19 +93,33 @@ def load_dev(article_budget: int) -> tuple[list[Article], list[Query]]:
 
 def to_article(record: dict) -> Article:
     return Article(
-        title=record["title"], body=record["body"], source=record["source"], url=record["url"],
-        author=record["author"] or "", published=parse_day(record["published_at"]),
+        title=record["title"],
+        body=record["body"],
+        source=record["source"],
+        url=record["url"],
+        author=record["author"] or "",
+        published=parse_day(record["published_at"]),
         category=record["category"],
     )
 
 
-def score(query_vectors: np.ndarray, chunk_vectors: np.ndarray, chunks: Sequence[str],
-          queries: Sequence[Query]) -> dict[str, float]:
+def score(
+    query_vectors: np.ndarray,
+    chunk_vectors: np.ndarray,
+    chunks: Sequence[str],
+    queries: Sequence[Query],
+) -> dict[str, float]:
     squashed = [squash(text) for text in chunks]
     ranked = np.argsort(-(query_vectors @ chunk_vectors.T), axis=1)[:, :TOP_K]
     first_relevant = [
-        next((rank for rank, c in enumerate(top, 1)
-              if any(fact in squashed[c] for fact in query.facts)), None)
+        next(
+            (
+                rank
+                for rank, c in enumerate(top, 1)
+                if any(fact in squashed[c] for fact in query.facts)
+            ),
+            None,
+        )
         for query, top in zip(queries, ranked, strict=True)
     ]
     found = [rank for rank in first_relevant if rank is not None]
@@ -123,8 +137,10 @@ def cached_embeddings(model: Model, texts: list[str], cache_dir: Path | None) ->
         return np.load(path)
     started = time.perf_counter()
     vectors = model.embed_passages(texts)
-    print(f"  {model.name}: embedded {len(texts)} chunks in "
-          f"{time.perf_counter() - started:.0f}s", flush=True)
+    print(
+        f"  {model.name}: embedded {len(texts)} chunks in {time.perf_counter() - started:.0f}s",
+        flush=True,
+    )
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, vectors)
@@ -142,8 +158,9 @@ def timing_round(model: Model, sample: list[str], queries: Sequence[str]) -> tup
     return rate, (time.perf_counter() - started) * 1000 / len(queries)
 
 
-def timings(models: list[Model], sample: list[str], queries: Sequence[str],
-            runs: int) -> dict[str, tuple[float, float]]:
+def timings(
+    models: list[Model], sample: list[str], queries: Sequence[str], runs: int
+) -> dict[str, tuple[float, float]]:
     """Median throughput and query latency per model. The models take turns within each run so
     that load from other processes on this shared machine hits them all alike."""
     for model in models:  # warm-up: the first run allocates
@@ -152,9 +169,10 @@ def timings(models: list[Model], sample: list[str], queries: Sequence[str],
     for _ in range(runs):
         for model in models:
             rounds[model.name].append(timing_round(model, sample, queries))
-    return {name: (statistics.median(r[0] for r in results),
-                   statistics.median(r[1] for r in results))
-            for name, results in rounds.items()}
+    return {
+        name: (statistics.median(r[0] for r in results), statistics.median(r[1] for r in results))
+        for name, results in rounds.items()
+    }
 
 
 def minilm(threads: int, max_tokens: int = MINILM_MAX_TOKENS) -> Model:
@@ -191,8 +209,12 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS), help=", ".join(MODELS))
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/newsqa-embedding-choice"))
     parser.add_argument("--no-cache", action="store_true")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="threads per model (onnxruntime / OpenMP); 0 = library default")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads per model (onnxruntime / OpenMP); 0 = library default",
+    )
     args = parser.parse_args()
 
     articles, queries = load_dev(args.articles)
@@ -200,9 +222,11 @@ def main() -> None:
     sample = chunks[:: max(1, len(chunks) // args.sample)][: args.sample]
     counter = OnnxEmbedding(max_tokens=512)
     truncated = sum(n > MINILM_MAX_TOKENS for n in counter.token_counts(chunks))
-    print(f"dev pool: {len(articles)} articles, {len(chunks)} chunks, {len(queries)} queries; "
-          f"{truncated / len(chunks):.0%} of chunks exceed {MINILM_MAX_TOKENS} MiniLM word pieces",
-          flush=True)
+    print(
+        f"dev pool: {len(articles)} articles, {len(chunks)} chunks, {len(queries)} queries; "
+        f"{truncated / len(chunks):.0%} of chunks exceed {MINILM_MAX_TOKENS} MiniLM word pieces",
+        flush=True,
+    )
 
     models = []
     for key in args.models.split(","):
@@ -217,14 +241,21 @@ def main() -> None:
         quality[model.name] = score(query_vectors, chunk_vectors, chunks, queries)
     speed = timings(models, sample, [q.text for q in queries[:20]], args.runs)
 
-    print(f"\n{'model':<16}{'Hits@4':>8}{'Hits@8':>8}{'Hits@10':>9}{'MRR@10':>8}"
-          f"{'chunks/s':>10}{'query ms':>10}")
+    print(
+        f"\n{'model':<16}{'Hits@4':>8}{'Hits@8':>8}{'Hits@10':>9}{'MRR@10':>8}"
+        f"{'chunks/s':>10}{'query ms':>10}"
+    )
     for model in models:
         hits, (rate, latency) = quality[model.name], speed[model.name]
-        print(f"{model.name:<16}{hits['hits@4']:>8.3f}{hits['hits@8']:>8.3f}"
-              f"{hits['hits@10']:>9.3f}{hits['mrr@10']:>8.3f}{rate:>10.2f}{latency:>10.1f}")
-    print(f"(chunks/s: median of {args.runs} runs over {len(sample)} pool chunks; query ms: "
-          f"median of {args.runs} runs of 20 single queries)")
+        print(
+            f"{model.name:<16}{hits['hits@4']:>8.3f}{hits['hits@8']:>8.3f}"
+            f"{hits['hits@10']:>9.3f}{hits['mrr@10']:>8.3f}{rate:>10.2f}{latency:>10.1f}"
+        )
+    print(
+        f"(chunks/s: median of {args.runs} runs over {len(sample)} pool chunks; query ms: "
+        f"median of {args.runs} runs of 20 single queries)"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -249,15 +249,17 @@ def bench(args: argparse.Namespace, scratch: Path, made: list[Path]) -> dict[str
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
     if not args.skip_llama:
-        results.update({
-            "llama_store": llama_store_name(),
-            "llama_nodes": llama_nodes,
-            "llama_wall_s": round(llama.wall_s, 2),
-            "llama_cpu_s": round(llama.cpu_s, 2),
-            "llama_chunks_per_s": round(llama_nodes / llama.wall_s, 2),
-            "speedup_vs_llama": round(llama.wall_s / ours.wall_s, 3),
-            "speedup_vs_llama_cpu": round(llama.cpu_s / ours.cpu_s, 3),
-        })
+        results.update(
+            {
+                "llama_store": llama_store_name(),
+                "llama_nodes": llama_nodes,
+                "llama_wall_s": round(llama.wall_s, 2),
+                "llama_cpu_s": round(llama.cpu_s, 2),
+                "llama_chunks_per_s": round(llama_nodes / llama.wall_s, 2),
+                "speedup_vs_llama": round(llama.wall_s / ours.wall_s, 3),
+                "speedup_vs_llama_cpu": round(llama.cpu_s / ours.cpu_s, 3),
+            }
+        )
     print_summary(results)
     return results
 

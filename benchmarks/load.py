@@ -82,14 +82,21 @@ class Phase:
             return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
         return {
-            "phase": self.name, "requests": self.requests, "ok": len(self.latencies),
-            "errors": dict(self.errors), "throughput_rps": round(self.requests / self.seconds, 2),
-            "p50_s": round(statistics.median(ordered), 3), "p95_s": round(pct(0.95), 3),
-            "p99_s": round(pct(0.99), 3), "max_s": round(ordered[-1], 3),
-            "distinct_answers_per_question": max((len(v) for v in self.answers.values()),
-                                                 default=0),
+            "phase": self.name,
+            "requests": self.requests,
+            "ok": len(self.latencies),
+            "errors": dict(self.errors),
+            "throughput_rps": round(self.requests / self.seconds, 2),
+            "p50_s": round(statistics.median(ordered), 3),
+            "p95_s": round(pct(0.95), 3),
+            "p99_s": round(pct(0.99), 3),
+            "max_s": round(ordered[-1], 3),
+            "distinct_answers_per_question": max(
+                (len(v) for v in self.answers.values()), default=0
+            ),
             "questions_with_changing_answers": {
-                q: sorted(self.cited.get(q, ())) for q, v in self.answers.items() if len(v) > 1},
+                q: sorted(self.cited.get(q, ())) for q, v in self.answers.items() if len(v) > 1
+            },
             "error_samples": self.error_samples,
         }
 
@@ -101,11 +108,11 @@ async def ask_loop(client: httpx.AsyncClient, phase: Phase, deadline: float, off
         turn += 1
         started = time.monotonic()
         try:
-            reply = await client.post(f"{API}/answer",
-                                      json={"question": question, "mode": "extractive"})
+            reply = await client.post(
+                f"{API}/answer", json={"question": question, "mode": "extractive"}
+            )
         except httpx.HTTPError as error:
-            phase.error(type(error).__name__, f"{error!r} after {time.monotonic() - started:.2f}"
-                        " s")
+            phase.error(type(error).__name__, f"{error!r} after {time.monotonic() - started:.2f} s")
             continue
         if reply.status_code != 200:
             phase.error(f"HTTP {reply.status_code}", reply.text)
@@ -118,15 +125,18 @@ async def ask_loop(client: httpx.AsyncClient, phase: Phase, deadline: float, off
             phase.cited.setdefault(question, set()).add(c["article_id"])
 
 
-async def run_phase(base: str, name: str, clients: int, seconds: float,
-                    writer: Any = None) -> tuple[Phase, Any]:
+async def run_phase(
+    base: str, name: str, clients: int, seconds: float, writer: Any = None
+) -> tuple[Phase, Any]:
     phase = Phase(name)
     # keepalive_expiry below uvicorn's 5 s keep-alive timeout: with both at 5 s (httpx's
     # default) a pooled connection can be reused just as the server closes it (ReadError).
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2,
-                          keepalive_expiry=KEEPALIVE_EXPIRY_S)
-    async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S,
-                                 limits=limits) as client:
+    limits = httpx.Limits(
+        max_connections=clients + 2,
+        max_keepalive_connections=clients + 2,
+        keepalive_expiry=KEEPALIVE_EXPIRY_S,
+    )
+    async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
         started = time.monotonic()
         deadline = started + seconds
         writing = asyncio.create_task(writer(client, deadline)) if writer else None
@@ -146,22 +156,26 @@ def ingest_writer(records: list[dict[str, Any]]):
                 break
             batch = records[start : start + INGEST_BATCH]
             began = time.monotonic()
-            reply = await client.post(f"{API}/articles", json={"records": batch},
-                                      timeout=REQUEST_TIMEOUT_S * 5)
+            reply = await client.post(
+                f"{API}/articles", json={"records": batch}, timeout=REQUEST_TIMEOUT_S * 5
+            )
             latencies.append(time.monotonic() - began)
             if reply.status_code != 200:
                 errors[f"HTTP {reply.status_code}"] += 1
                 continue
             done.extend(batch)
         for record in done:  # every stored article is searchable by its title
-            reply = await client.post(f"{API}/search", json={"question": record["title"],
-                                                             "k": 5})
+            reply = await client.post(f"{API}/search", json={"question": record["title"], "k": 5})
             urls = {p["url"] for p in reply.json().get("passages", [])}
             if record["url"] not in urls:
                 missing.append(record["url"])
-        return {"batches": len(latencies), "articles": len(done), "errors": dict(errors),
-                "batch_p50_s": round(statistics.median(latencies), 2) if latencies else None,
-                "not_found_by_title": missing}
+        return {
+            "batches": len(latencies),
+            "articles": len(done),
+            "errors": dict(errors),
+            "batch_p50_s": round(statistics.median(latencies), 2) if latencies else None,
+            "not_found_by_title": missing,
+        }
 
     return write
 
@@ -174,8 +188,9 @@ def verify_citations(base: str, citations: set[tuple[str, int, int, str]]) -> di
         for article_id, start, end, text in citations:
             if article_id not in bodies:
                 reply = client.get(f"{API}/articles/{quote(article_id, safe='')}")
-                bodies[article_id] = reply.json().get("body", "") if reply.status_code == 200 \
-                    else ""
+                bodies[article_id] = (
+                    reply.json().get("body", "") if reply.status_code == 200 else ""
+                )
             if bodies[article_id][start:end] != text:
                 bad += 1
     return {"checked": len(citations), "mismatched": bad, "articles": len(bodies)}
@@ -189,15 +204,31 @@ def free_port() -> int:
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
-           "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
-           "ORT_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "QA_DATA_DIR": str(data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ORT_DISABLE_TELEMETRY": "1",
+    }
     for name in ("QA_CHROMA_URL", "QA_LLM_BASE_URL", "QA_API_KEY"):
         env.pop(name, None)
     log = (data_dir / "serve.log").open("wb")
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("qa")), "serve", "--host", "127.0.0.1",
-         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data_dir)
+        [
+            str(Path(sys.executable).with_name("qa")),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=data_dir,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -222,9 +253,11 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     head = "| phase | requests | errors | req/s | p50 s | p95 s | p99 s | max s |"
     lines = [head, "|" + "---|" * 8]
     for r in rows:
-        lines.append(f"| {r['phase']} | {r['requests']} | {sum(r['errors'].values())} "
-                     f"{r['errors'] or ''} | {r['throughput_rps']} | {r['p50_s']} | "
-                     f"{r['p95_s']} | {r['p99_s']} | {r['max_s']} |")
+        lines.append(
+            f"| {r['phase']} | {r['requests']} | {sum(r['errors'].values())} "
+            f"{r['errors'] or ''} | {r['throughput_rps']} | {r['p50_s']} | "
+            f"{r['p95_s']} | {r['p99_s']} | {r['max_s']} |"
+        )
     return "\n".join(lines)
 
 
@@ -252,13 +285,22 @@ def main() -> None:
             health = client.get(f"{API}/health").json()
         records = corpus_records(args.ingest_articles + INGEST_BATCH)
         alone = time.monotonic()  # one batch with no question load, for comparison
-        reply = httpx.post(f"{base}{API}/articles", json={"records": records[:INGEST_BATCH]},
-                           timeout=REQUEST_TIMEOUT_S * 5)
+        reply = httpx.post(
+            f"{base}{API}/articles",
+            json={"records": records[:INGEST_BATCH]},
+            timeout=REQUEST_TIMEOUT_S * 5,
+        )
         batch_alone_s = round(time.monotonic() - alone, 2) if reply.status_code == 200 else None
         answer_only, _ = asyncio.run(run_phase(base, "answer", args.clients, args.seconds))
-        mixed, ingest = asyncio.run(run_phase(
-            base, "answer + ingest", args.clients, args.seconds,
-            ingest_writer(records[INGEST_BATCH:])))
+        mixed, ingest = asyncio.run(
+            run_phase(
+                base,
+                "answer + ingest",
+                args.clients,
+                args.seconds,
+                ingest_writer(records[INGEST_BATCH:]),
+            )
+        )
         ingest["batch_alone_s"] = batch_alone_s
         rows = [answer_only.row(), mixed.row()]
         checks = verify_citations(base, answer_only.citations | mixed.citations)
@@ -269,9 +311,14 @@ def main() -> None:
             if args.server_log:
                 args.server_log.write_bytes((Path(scratch.name) / "serve.log").read_bytes())
         scratch.cleanup()
-    summary = {"clients": args.clients, "seconds_per_phase": args.seconds,
-               "index_at_start": {k: health.get(k) for k in ("articles", "chunks")},
-               "phases": rows, "ingest_during_load": ingest, "citations": checks}
+    summary = {
+        "clients": args.clients,
+        "seconds_per_phase": args.seconds,
+        "index_at_start": {k: health.get(k) for k in ("articles", "chunks")},
+        "phases": rows,
+        "ingest_during_load": ingest,
+        "citations": checks,
+    }
     print(json.dumps(summary, indent=2))
     print()
     print(markdown(rows))

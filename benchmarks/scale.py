@@ -49,8 +49,9 @@ def read_source(settings: Settings) -> tuple[list[str], list[str], list[dict], n
     ids, docs, metas, vectors = [], [], [], []
     offset = 0
     while True:
-        got = collection.get(include=["documents", "metadatas", "embeddings"], limit=_PAGE,
-                             offset=offset)
+        got = collection.get(
+            include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset
+        )
         if not got["ids"]:
             break
         ids += got["ids"]
@@ -84,14 +85,14 @@ def build_big(source: Settings, big: Settings, target: int, seed: int) -> None:
                 ids=[f"{cid}{suffix}" for cid in ids[start : start + n]],
                 embeddings=block.tolist(),
                 documents=docs[start : start + n],
-                metadatas=[{**m, "article_id": m["article_id"] + suffix,
-                            "url": m.get("url", "") + suffix}
-                           for m in metas[start : start + n]],
+                metadatas=[
+                    {**m, "article_id": m["article_id"] + suffix, "url": m.get("url", "") + suffix}
+                    for m in metas[start : start + n]
+                ],
             )
             written += n
         copy += 1
-        print(f"  {written} chunks written ({time.perf_counter() - started:.0f}s)",
-              file=sys.stderr)
+        print(f"  {written} chunks written ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
     service.store.bump_revision()
 
 
@@ -135,12 +136,18 @@ def main() -> None:
     questions = [q.query for q in load_queries("dev")[: args.queries]]
     small_result = measure(source, questions, "multihop-rag")
     big_result = measure(big, questions, f"replicated x{args.target // small_result['chunks']}")
-    print(json.dumps({
-        "small": small_result, "big": big_result,
-        "p50_ratio": round(big_result["p50_ms"] / small_result["p50_ms"], 2),
-        "p95_ratio": round(big_result["p95_ms"] / small_result["p95_ms"], 2),
-        "goal": "p50 grows <= 2x",
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "small": small_result,
+                "big": big_result,
+                "p50_ratio": round(big_result["p50_ms"] / small_result["p50_ms"], 2),
+                "p95_ratio": round(big_result["p95_ms"] / small_result["p95_ms"], 2),
+                "goal": "p50 grows <= 2x",
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,10 @@ def chunk_article(article: Article, chunk_size: int = 256, chunk_overlap: int = 
     try:
         pieces = splitter.split_text_metadata_aware(article.body, header)
     except TimeoutError as error:  # nltk's regex guard gave up on this text
-        raise ValueError(f"sentence splitting gave up on this text ({error.__class__.__name__}: "
-                         f"{str(error)[:80]}…)") from error
+        raise ValueError(
+            f"sentence splitting gave up on this text ({error.__class__.__name__}: "
+            f"{str(error)[:80]}…)"
+        ) from error
     chunks: list[Chunk] = []
     cursor = 0
     for piece in pieces:

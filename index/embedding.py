@@ -118,8 +118,9 @@ class OnnxEmbedding(BaseEmbedding):
     ) -> None:
         super().__init__(**fields)
         self._session = _load_session(model_path or minilm_model_path(), self.threads)
-        self._tokenizer = _load_tokenizer(tokenizer_path or minilm_tokenizer_path(),
-                                          self.max_tokens)
+        self._tokenizer = _load_tokenizer(
+            tokenizer_path or minilm_tokenizer_path(), self.max_tokens
+        )
         self._input_names = frozenset(i.name for i in self._session.get_inputs())
         self._dim = int(self._session.get_outputs()[0].shape[-1])
 
@@ -227,8 +228,9 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.maximum(norms, 1e-12)
 
 
-def _pool_spans(hidden: np.ndarray, offsets: Sequence[tuple[int, int]],
-                spans: Sequence[tuple[int, int]]) -> np.ndarray:
+def _pool_spans(
+    hidden: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
+) -> np.ndarray:
     """Unit mean of the token states whose first character lies in each span. Special tokens
     ([CLS]/[SEP], offsets (0, 0)) and padding (past len(offsets)) belong to no span."""
     starts = np.array([a for a, b in offsets], dtype=np.int64)
@@ -245,8 +247,9 @@ def _pool_spans(hidden: np.ndarray, offsets: Sequence[tuple[int, int]],
 def make_embedding(settings: Settings) -> BaseEmbedding:
     """The embedding model `settings.embedding` names, ready to use."""
     if settings.embedding == "minilm":
-        return OnnxEmbedding(embed_batch_size=settings.embed_batch_size,
-                             threads=settings.embed_threads)
+        return OnnxEmbedding(
+            embed_batch_size=settings.embed_batch_size, threads=settings.embed_threads
+        )
     if settings.embedding == "openai":
         # Imported here: the OpenAI client is optional at run time and slow to import.
         from llama_index.embeddings.openai import OpenAIEmbedding

@@ -122,8 +122,11 @@ class Ingestor:
         report = IngestReport()
         articles = self._collect(items, report)
         stored = self.store.list_articles()
-        stored_hashes = {record.article_id: record.content_hash for record in stored
-                         if record.has_sentence_vectors or self.embed_with_sentences is None}
+        stored_hashes = {
+            record.article_id: record.content_hash
+            for record in stored
+            if record.has_sentence_vectors or self.embed_with_sentences is None
+        }
         stored_ids = {record.article_id for record in stored}
         finder: DuplicateFinder | None = None  # built only when something is to be written
         pending: list[_Pending] = []
@@ -207,8 +210,9 @@ class Ingestor:
             reusable = {h: v for h, v in reusable.items() if v.sentence_vectors}
         return _Pending(article, chunks, not exists, reusable, encode(minhash), near)
 
-    def _embed_group(self, group: list[_Pending], report: IngestReport, state: Progress
-                     ) -> list[ArticleWrite]:
+    def _embed_group(
+        self, group: list[_Pending], report: IngestReport, state: Progress
+    ) -> list[ArticleWrite]:
         """Vectors for the group's new or changed chunk texts; stored ones are reused."""
         todo = [
             (p_index, c_index)
@@ -224,16 +228,20 @@ class Ingestor:
         for p_index, item in enumerate(group):
             if not item.chunks:
                 continue
-            stored = [fresh.get((p_index, c_index)) or item.reusable[chunk.text_hash]
-                      for c_index, chunk in enumerate(item.chunks)]
-            writes.append(ArticleWrite(
-                item.article,
-                item.chunks,
-                [v.embedding for v in stored],
-                minhash=item.minhash,
-                near_duplicates=item.near_duplicates,
-                sentence_vectors=[v.sentence_vectors for v in stored],
-            ))
+            stored = [
+                fresh.get((p_index, c_index)) or item.reusable[chunk.text_hash]
+                for c_index, chunk in enumerate(item.chunks)
+            ]
+            writes.append(
+                ArticleWrite(
+                    item.article,
+                    item.chunks,
+                    [v.embedding for v in stored],
+                    minhash=item.minhash,
+                    near_duplicates=item.near_duplicates,
+                    sentence_vectors=[v.sentence_vectors for v in stored],
+                )
+            )
         return writes
 
     def _embed(self, chunks: list[Chunk]) -> list[StoredVectors]:
@@ -244,8 +252,10 @@ class Ingestor:
             return [StoredVectors(vector) for vector in self.embed_texts(texts)]
         spans = [_search_text_spans(chunk) for chunk in chunks]
         vectors, per_sentence = self.embed_with_sentences(texts, spans)
-        return [StoredVectors(vector, encode_vectors(sentences))
-                for vector, sentences in zip(vectors, per_sentence, strict=True)]
+        return [
+            StoredVectors(vector, encode_vectors(sentences))
+            for vector, sentences in zip(vectors, per_sentence, strict=True)
+        ]
 
 
 def _search_text_spans(chunk: Chunk) -> list[tuple[int, int]]:
@@ -280,8 +290,10 @@ def _unstorable(article: Article) -> str | None:
         try:
             getattr(article, name).encode("utf-8")
         except UnicodeEncodeError as error:
-            return (f"the {name} is not valid Unicode (lone surrogate at character "
-                    f"{error.start}); fix the encoding of the source")
+            return (
+                f"the {name} is not valid Unicode (lone surrogate at character "
+                f"{error.start}); fix the encoding of the source"
+            )
     return None
 
 
@@ -302,8 +314,10 @@ def _storable_text(text: str) -> str:
 
 def _chunking_problem(error: ValueError, chunk_size: int) -> str:
     if "Metadata length" in str(error):  # llama-index SentenceSplitter's wording
-        return (f"the title/source/date header is longer than one chunk ({chunk_size} tokens); "
-                "shorten the title or raise QA_CHUNK_SIZE")
+        return (
+            f"the title/source/date header is longer than one chunk ({chunk_size} tokens); "
+            "shorten the title or raise QA_CHUNK_SIZE"
+        )
     return f"cannot be chunked: {error}"
 
 

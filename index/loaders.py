@@ -36,8 +36,15 @@ Loaded = Article | LoadProblem
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "title": ("title", "headline"),
     "body": ("body", "text", "content", "article"),
-    "published": ("published_at", "published", "publishedAt", "date", "pubDate",
-                  "datePublished", "published_date"),
+    "published": (
+        "published_at",
+        "published",
+        "publishedAt",
+        "date",
+        "pubDate",
+        "datePublished",
+        "published_date",
+    ),
     "url": ("url", "link", "canonical_url"),
     "author": ("author", "byline", "authors"),
     "source": ("source", "publisher", "site", "sitename", "site_name"),
@@ -50,8 +57,9 @@ NULL_STRINGS = frozenset({"none", "null", "nan", "n/a"})
 WRAPPER_KEYS = ("articles", "records", "items", "data")
 
 # Seed format first line; the date must look like one so "Date night ideas" stays a title.
-SEED_FIRST_LINE = re.compile(r"^[ \t]*date[ \t]+(\d{4}-\d{1,2}-\d{1,2})\b[ \t]*(.*)$",
-                             re.IGNORECASE)
+SEED_FIRST_LINE = re.compile(
+    r"^[ \t]*date[ \t]+(\d{4}-\d{1,2}-\d{1,2})\b[ \t]*(.*)$", re.IGNORECASE
+)
 MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 # `[ \t]`, not `\s`: in MULTILINE mode `\s` would swallow the blank lines between paragraphs.
 MD_HEADING_LINES = re.compile(MD_HEADING.pattern, re.MULTILINE)
@@ -77,8 +85,11 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
                 if path.suffix.lower() in SUPPORTED_SUFFIXES:
                     yield from load_file(path)
                 else:
-                    yield _problem(path, f"unsupported file type {path.suffix or '(none)'!r}; "
-                                         f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+                    yield _problem(
+                        path,
+                        f"unsupported file type {path.suffix or '(none)'!r}; "
+                        f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+                    )
             elif path.exists():
                 yield _problem(path, "not a regular file or directory")
             else:
@@ -96,20 +107,24 @@ def load_records(records: Iterable[dict], origin: str) -> Iterator[Loaded]:
     except TypeError:
         items = None
     if items is None:
-        yield LoadProblem(path=origin, reason="expected a list of record objects, "
-                                              f"got {type(records).__name__}")
+        yield LoadProblem(
+            path=origin, reason=f"expected a list of record objects, got {type(records).__name__}"
+        )
         return
     for index, record in enumerate(items):
-        yield from _record_to_article(record, path=origin, origin=f"{origin}#{index}",
-                                      where=f"record at index {index}")
+        yield from _record_to_article(
+            record, path=origin, origin=f"{origin}#{index}", where=f"record at index {index}"
+        )
 
 
 def load_file(path: Path) -> Iterator[Loaded]:
     """Load one file of a supported type (chosen by suffix)."""
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        yield _problem(path, f"file too large: {size / 1e6:.1f} MB "
-                             f"(limit {MAX_FILE_BYTES // (1024 * 1024)} MB)")
+        yield _problem(
+            path,
+            f"file too large: {size / 1e6:.1f} MB (limit {MAX_FILE_BYTES // (1024 * 1024)} MB)",
+        )
         return
     raw = path.read_bytes()
     if not raw.strip():
@@ -196,7 +211,7 @@ def _split_front_matter(text: str) -> tuple[dict[str, str], str]:
     end = re.search(r"^(?:---|\.\.\.)[ \t]*$", text[4:], flags=re.MULTILINE)
     if not end:
         return {}, text
-    block, rest = text[4:4 + end.start()], text[4 + end.end():]
+    block, rest = text[4 : 4 + end.start()], text[4 + end.end() :]
     meta: dict[str, str] = {}
     for line in block.splitlines():
         key, sep, value = line.partition(":")
@@ -220,7 +235,7 @@ def _title_and_body(text: str, *, markdown: bool) -> tuple[str, str]:
     candidate = heading.group(1) if heading else line.strip()
     if markdown:
         candidate = strip_markdown(candidate)
-    rest = "\n".join(lines[first + 1:]).strip()
+    rest = "\n".join(lines[first + 1 :]).strip()
     if heading or (len(candidate) <= 150 and rest):
         return candidate, rest
     return "", text
@@ -273,9 +288,15 @@ def _parse_html(text: str, path: Path) -> Iterator[Loaded]:
         head, _, rest = body.partition("\n\n")
         if head.strip() == title and rest.strip():
             body = rest
-    record = {"title": title, "body": body, "date": data.get("date"),
-              "author": data.get("author"), "source": data.get("sitename"),
-              "url": data.get("url"), "category": ", ".join(data.get("categories") or [])}
+    record = {
+        "title": title,
+        "body": body,
+        "date": data.get("date"),
+        "author": data.get("author"),
+        "source": data.get("sitename"),
+        "url": data.get("url"),
+        "category": ", ".join(data.get("categories") or []),
+    }
     yield from _record_to_article(record, path=str(path), origin=str(path), where="")
 
 
@@ -286,9 +307,11 @@ def _parse_json(text: str, path: Path) -> Iterator[Loaded]:
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as error:
-        yield LoadProblem(path=str(path), line=error.lineno,
-                          reason=f"malformed JSON: {error.msg} (line {error.lineno}, "
-                                 f"column {error.colno})")
+        yield LoadProblem(
+            path=str(path),
+            line=error.lineno,
+            reason=f"malformed JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+        )
         return
     except RecursionError:  # json raises it past ~1000 levels; it must not end the stream
         yield _problem(path, TOO_DEEP)
@@ -300,14 +323,16 @@ def _parse_json(text: str, path: Path) -> Iterator[Loaded]:
             return
         parsed = wrapped
     if not isinstance(parsed, list):
-        yield _problem(path, "top-level JSON must be an object or a list of objects, "
-                             f"got {_json_type(parsed)}")
+        yield _problem(
+            path, f"top-level JSON must be an object or a list of objects, got {_json_type(parsed)}"
+        )
         return
     if not parsed:
         yield _problem(path, "JSON list contains no records")
     for index, record in enumerate(parsed):
-        yield from _record_to_article(record, path=str(path), origin=f"{path}#{index}",
-                                      where=f"record at index {index}")
+        yield from _record_to_article(
+            record, path=str(path), origin=f"{path}#{index}", where=f"record at index {index}"
+        )
 
 
 def _wrapped_records(obj: dict) -> list | None:
@@ -327,49 +352,67 @@ def _parse_jsonl(text: str, path: Path) -> Iterator[Loaded]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            yield LoadProblem(path=str(path), line=line_number,
-                              reason=f"malformed JSON on this line: {error.msg} "
-                                     f"(column {error.colno})")
+            yield LoadProblem(
+                path=str(path),
+                line=line_number,
+                reason=f"malformed JSON on this line: {error.msg} (column {error.colno})",
+            )
             continue
         except RecursionError:
             yield LoadProblem(path=str(path), line=line_number, reason=TOO_DEEP)
             continue
-        yield from _record_to_article(record, path=str(path), origin=f"{path}:{line_number}",
-                                      where="", line=line_number)
+        yield from _record_to_article(
+            record, path=str(path), origin=f"{path}:{line_number}", where="", line=line_number
+        )
 
 
 def _json_type(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean",
-             int: "number", float: "number", type(None): "null"}
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
 # --- records -> Article ----------------------------------------------------------------------
 
 
-def _record_to_article(record: Any, *, path: str, origin: str, where: str,
-                       line: int | None = None) -> Iterator[Loaded]:
+def _record_to_article(
+    record: Any, *, path: str, origin: str, where: str, line: int | None = None
+) -> Iterator[Loaded]:
     """Map one record (aliases, nulls, dates) to an Article; problems name path/line/where."""
     try:
-        yield from _record_fields_to_article(record, path=path, origin=origin, where=where,
-                                             line=line)
+        yield from _record_fields_to_article(
+            record, path=path, origin=origin, where=where, line=line
+        )
     except RecursionError:  # a field nested hundreds of lists deep (the text helpers recurse)
         yield LoadProblem(path=path, line=line, reason=f"{where or 'record'}: {TOO_DEEP}")
 
 
-def _record_fields_to_article(record: Any, *, path: str, origin: str, where: str,
-                              line: int | None = None) -> Iterator[Loaded]:
+def _record_fields_to_article(
+    record: Any, *, path: str, origin: str, where: str, line: int | None = None
+) -> Iterator[Loaded]:
     prefix = f"{where}: " if where else ""
     if not isinstance(record, dict):
-        yield LoadProblem(path=path, line=line, reason=f"{where or 'record'} is not a JSON "
-                                                       f"object (got {_json_type(record)})")
+        yield LoadProblem(
+            path=path,
+            line=line,
+            reason=f"{where or 'record'} is not a JSON object (got {_json_type(record)})",
+        )
         return
     fields = {name: _first_value(record, aliases) for name, aliases in FIELD_ALIASES.items()}
     body = normalise_body(_as_text(fields["body"], joiner="\n\n"))
     if not body:
-        yield LoadProblem(path=path, line=line,
-                          reason=f"{prefix}missing or empty body "
-                                 f"(looked for {'/'.join(FIELD_ALIASES['body'])})")
+        yield LoadProblem(
+            path=path,
+            line=line,
+            reason=f"{prefix}missing or empty body (looked for {'/'.join(FIELD_ALIASES['body'])})",
+        )
         return
     published = None
     raw_date = fields["published"]
@@ -377,9 +420,13 @@ def _record_fields_to_article(record: Any, *, path: str, origin: str, where: str
         try:
             published = parse_date(raw_date)
         except ValueError:
-            yield LoadProblem(path=path, line=line, fatal=False,
-                              reason=f"{prefix}unparseable date {str(raw_date)[:60]!r}; "
-                                     "article kept without a date")
+            yield LoadProblem(
+                path=path,
+                line=line,
+                fatal=False,
+                reason=f"{prefix}unparseable date {str(raw_date)[:60]!r}; "
+                "article kept without a date",
+            )
     caption = _clean(fields["caption"])
     title = _clean(fields["title"]) or headline(caption or body)
     yield Article(
@@ -433,8 +480,16 @@ def _source_name(value: Any) -> str:
 
 # --- dates -----------------------------------------------------------------------------------
 
-_EXTRA_DATE_FORMATS = ("%Y/%m/%d", "%Y/%m/%d %H:%M:%S", "%B %d, %Y", "%b %d, %Y",
-                       "%d %B %Y", "%d %b %Y", "%B %d, %Y %H:%M", "%b %d, %Y %H:%M")
+_EXTRA_DATE_FORMATS = (
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d, %Y %H:%M",
+    "%b %d, %Y %H:%M",
+)
 
 
 def parse_date(value: Any) -> datetime:
@@ -490,11 +545,49 @@ def normalise_body(text: str) -> str:
     return text.strip()
 
 
-_ABBREVIATIONS = frozenset({
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "gov", "sen", "rep", "lt",
-    "col", "capt", "sgt", "inc", "co", "corp", "ltd", "vs", "etc", "no", "jan", "feb", "mar",
-    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "est", "dept",
-})
+_ABBREVIATIONS = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "mt",
+        "gen",
+        "gov",
+        "sen",
+        "rep",
+        "lt",
+        "col",
+        "capt",
+        "sgt",
+        "inc",
+        "co",
+        "corp",
+        "ltd",
+        "vs",
+        "etc",
+        "no",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "approx",
+        "est",
+        "dept",
+    }
+)
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?=\s+[\"'“‘(]?[A-Z0-9])")
 
 
@@ -502,11 +595,11 @@ def first_sentence(text: str) -> str:
     """Up to the first sentence end that is not an abbreviation ("U.S.", "Mr.") or initial."""
     text = " ".join(text.split())
     for match in _SENTENCE_END.finditer(text):
-        words = text[:match.start()].split()
+        words = text[: match.start()].split()
         last = words[-1] if words else ""
         if "." in last or last.lower() in _ABBREVIATIONS or (len(last) == 1 and last.isupper()):
             continue
-        return text[:match.end()]
+        return text[: match.end()]
     return text
 
 
@@ -528,8 +621,11 @@ def _problem(path: Path | str, reason: str, *, fatal: bool = True) -> LoadProble
 def _load_directory(root: Path) -> Iterator[Loaded]:
     files = sorted(_walk_supported(root), key=lambda p: p.relative_to(root).parts)
     if not files:
-        yield _problem(root, "directory contains no supported files "
-                             f"({', '.join(sorted(SUPPORTED_SUFFIXES))})", fatal=False)
+        yield _problem(
+            root,
+            f"directory contains no supported files ({', '.join(sorted(SUPPORTED_SUFFIXES))})",
+            fatal=False,
+        )
     for path in files:
         try:
             yield from load_file(path)
@@ -542,6 +638,9 @@ def _walk_supported(root: Path) -> Iterator[Path]:
         subdirs[:] = [name for name in subdirs if not name.startswith(".")]
         for name in names:
             path = Path(directory) / name
-            if (not name.startswith(".") and path.suffix.lower() in SUPPORTED_SUFFIXES
-                    and path.is_file()):
+            if (
+                not name.startswith(".")
+                and path.suffix.lower() in SUPPORTED_SUFFIXES
+                and path.is_file()
+            ):
                 yield path

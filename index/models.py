@@ -49,15 +49,25 @@ class Article(BaseModel):
     @property
     def content_hash(self) -> str:
         """Changes whenever anything that is chunked, embedded or shown changes."""
-        fields = [self.title, self.source, self.url, self.author, self.published_date,
-                  self.caption, self.category, self.body]
+        fields = [
+            self.title,
+            self.source,
+            self.url,
+            self.author,
+            self.published_date,
+            self.caption,
+            self.category,
+            self.body,
+        ]
         return sha256_hex("\x1f".join(fields))[:32]
 
     def header(self) -> str:
         """Metadata written into the text that is embedded and searched (not into offsets)."""
-        lines = [f"Title: {self.title}" if self.title else "",
-                 f"Source: {self.source}" if self.source else "",
-                 f"Published: {self.published_date}" if self.published else ""]
+        lines = [
+            f"Title: {self.title}" if self.title else "",
+            f"Source: {self.source}" if self.source else "",
+            f"Published: {self.published_date}" if self.published else "",
+        ]
         return "\n".join(line for line in lines if line)
 
     def metadata(self) -> dict[str, str | int]:

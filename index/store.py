@@ -200,11 +200,14 @@ class ArticleStore:
         meta = {"embedding_model": embedding_model}
         if create:
             self._chunks = client.get_or_create_collection(
-                name, metadata=meta, configuration={"hnsw": {"space": "cosine"}},
+                name,
+                metadata=meta,
+                configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
             self._catalog = client.get_or_create_collection(
-                name + CATALOG_SUFFIX, metadata={**meta, "revision": "0"},
+                name + CATALOG_SUFFIX,
+                metadata={**meta, "revision": "0"},
                 embedding_function=None,
             )
         else:
@@ -285,7 +288,8 @@ class ArticleStore:
             return {}
         return {
             str(meta.get("text_hash")): StoredVectors(
-                [float(x) for x in vector], str(meta.get(SENTENCE_VECTORS_KEY, "")))
+                [float(x) for x in vector], str(meta.get(SENTENCE_VECTORS_KEY, ""))
+            )
             for meta, vector in zip(got["metadatas"], embeddings, strict=True)
         }
 
@@ -304,8 +308,11 @@ class ArticleStore:
         return [
             StoredChunk(cid, doc, meta, float(dist))
             for cid, doc, meta, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0],
-                result["distances"][0], strict=True,
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+                strict=True,
             )
         ]
 
@@ -320,9 +327,7 @@ class ArticleStore:
         near_duplicates: Sequence[str] = (),
     ) -> None:
         """Upsert one article (see `write_articles`)."""
-        self.write_articles(
-            [ArticleWrite(article, chunks, embeddings, minhash, near_duplicates)]
-        )
+        self.write_articles([ArticleWrite(article, chunks, embeddings, minhash, near_duplicates)])
 
     def write_articles(self, writes: Sequence[ArticleWrite]) -> None:
         """Upsert a group of articles with a handful of Chroma calls, whatever its size.
@@ -410,9 +415,10 @@ class ArticleStore:
         for w in writes:
             base = w.article.metadata()
             sentences = w.sentence_vectors or [""] * len(w.chunks)
-            rows.extend((chunk, vector, self._chunk_metadata(base, chunk, codes))
-                        for chunk, vector, codes in zip(w.chunks, w.embeddings, sentences,
-                                                        strict=True))
+            rows.extend(
+                (chunk, vector, self._chunk_metadata(base, chunk, codes))
+                for chunk, vector, codes in zip(w.chunks, w.embeddings, sentences, strict=True)
+            )
         for start in range(0, len(rows), self._batch_size()):
             window = rows[start : start + self._batch_size()]
             self._chunks.upsert(
@@ -429,8 +435,9 @@ class ArticleStore:
     def _delete_chunks_except(self, article_ids: Sequence[str], keep: set[str]) -> None:
         for start in range(0, len(article_ids), self._batch_size()):
             window = list(article_ids[start : start + self._batch_size()])
-            where = {"article_id": window[0]} if len(window) == 1 else {
-                "article_id": {"$in": window}}
+            where = (
+                {"article_id": window[0]} if len(window) == 1 else {"article_id": {"$in": window}}
+            )
             got = self._chunks.get(where=where, include=[])
             stale = [cid for cid in got["ids"] if cid not in keep]
             for first in range(0, len(stale), self._batch_size()):

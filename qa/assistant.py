@@ -93,8 +93,17 @@ class Assistant:
         found = self.search(standalone, k=k, since=since, until=until, sources=sources)
         if not found.passages:  # nothing to read: say why, in the user's terms, with no LLM call
             reason = nothing_found_reason(found, self.service.store.count_chunks(), sources)
-            events = iter([Answer(question=standalone, answer=reason, abstained=True,
-                                  reason=reason, mode="llm" if use_llm else "extractive")])
+            events = iter(
+                [
+                    Answer(
+                        question=standalone,
+                        answer=reason,
+                        abstained=True,
+                        reason=reason,
+                        mode="llm" if use_llm else "extractive",
+                    )
+                ]
+            )
         elif use_llm and self.llm is not None:
             events = self.llm.stream(standalone, found.passages, history)
         else:
@@ -183,19 +192,27 @@ class Assistant:
         }
 
 
-def nothing_found_reason(found: SearchResult, stored_chunks: int,
-                         sources: Sequence[str] | None) -> str:
+def nothing_found_reason(
+    found: SearchResult, stored_chunks: int, sources: Sequence[str] | None
+) -> str:
     """Why retrieval returned no passage: an empty index, or filters that leave no article."""
     if stored_chunks == 0:
-        return ("The index holds no articles yet: add some (`qa ingest PATH`, or upload them in "
-                "the app) and ask again.")
+        return (
+            "The index holds no articles yet: add some (`qa ingest PATH`, or upload them in "
+            "the app) and ask again."
+        )
     from qa.answer.extractive import NO_PASSAGE_REASON
 
     limits = []
     since, until = found.filters.since, found.filters.until
     if since or until:
-        span = (f"{since} to {until}" if since and until
-                else f"on or after {since}" if since else f"on or before {until}")
+        span = (
+            f"{since} to {until}"
+            if since and until
+            else f"on or after {since}"
+            if since
+            else f"on or before {until}"
+        )
         reason = f" ({found.filters.reason})" if found.filters.reason else ""
         limits.append(f"dated {span}{reason}")
     if sources:

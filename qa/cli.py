@@ -79,14 +79,17 @@ def articles_list(as_json: JsonFlag = False, collection: CollectionOpt = None) -
         return
     for r in records:
         dup = f"  (near-duplicate of {len(r.near_duplicates)})" if r.near_duplicates else ""
-        typer.echo(f"{r.published[:10] or '----------'}  {r.source or '-':<20.20}  "
-                   f"{r.title[:70]}  [{r.article_id}]{dup}")
+        typer.echo(
+            f"{r.published[:10] or '----------'}  {r.source or '-':<20.20}  "
+            f"{r.title[:70]}  [{r.article_id}]{dup}"
+        )
     typer.echo(f"{len(records)} articles", err=True)
 
 
 @articles_app.command("show")
-def articles_show(article_id: str, as_json: JsonFlag = False,
-                  collection: CollectionOpt = None) -> None:
+def articles_show(
+    article_id: str, as_json: JsonFlag = False, collection: CollectionOpt = None
+) -> None:
     """Print one article with its metadata."""
     record = _index_service(collection).store.get_article(article_id)
     if record is None:
@@ -140,9 +143,7 @@ def search(
     collection: CollectionOpt = None,
 ) -> None:
     """Retrieve the passages for a question (no answer), with per-stage scores."""
-    result = _assistant(collection).search(
-        question, k=k, since=since, until=until, sources=source
-    )
+    result = _assistant(collection).search(question, k=k, since=since, until=until, sources=source)
     if as_json:
         typer.echo(result.model_dump_json())
         return
@@ -168,8 +169,11 @@ def ask(
     collection: CollectionOpt = None,
     url: Annotated[
         str | None,
-        typer.Option("--url", help="Ask a running `qa serve` (e.g. http://127.0.0.1:7860) "
-                     "instead of the local index; sends QA_API_KEY as the bearer key."),
+        typer.Option(
+            "--url",
+            help="Ask a running `qa serve` (e.g. http://127.0.0.1:7860) "
+            "instead of the local index; sends QA_API_KEY as the bearer key.",
+        ),
     ] = None,
 ) -> None:
     """Answer a question with cited passages."""
@@ -236,18 +240,21 @@ def _print_answer(answer, streamed: bool) -> None:
         typer.echo(f"\n[{c.n}] {_byline(c.title, c.source, c.published, c.url)}{flag}")
         typer.echo(f'    "{c.quote}"')
     for passage in answer.nearest:
-        typer.echo(f"\nnearest: {_byline(passage.title, passage.source, passage.published)}: "
-                   f"{passage.text[:200]}…")
+        typer.echo(
+            f"\nnearest: {_byline(passage.title, passage.source, passage.published)}: "
+            f"{passage.text[:200]}…"
+        )
 
 
 def _byline(title: str, source: str, published: str, url: str = "") -> str:
-    """"Title — Source 2019-01-26 url", leaving out what an article does not have."""
+    """ "Title — Source 2019-01-26 url", leaving out what an article does not have."""
     meta = " ".join(part for part in (source, published[:10], url) if part)
     return " — ".join(part for part in (title, meta) if part)
 
 
-eval_app = typer.Typer(help="Evaluate on MultiHop-RAG (../shared/data/multihop-rag).",
-                       no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Evaluate on MultiHop-RAG (../shared/data/multihop-rag).", no_args_is_help=True
+)
 app.add_typer(eval_app, name="eval")
 SplitOpt = Annotated[str, typer.Option(help="dev, test or all.")]
 

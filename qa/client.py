@@ -213,11 +213,15 @@ def _record(row: dict[str, Any]) -> ArticleRecord:
 
 def _report(body: dict[str, Any]) -> IngestReport:
     def problems(rows: list[dict[str, Any]], fatal: bool) -> list[LoadProblem]:
-        return [LoadProblem(path=r["path"], line=r.get("line"), reason=r["reason"], fatal=fatal)
-                for r in rows]
+        return [
+            LoadProblem(path=r["path"], line=r.get("line"), reason=r["reason"], fatal=fatal)
+            for r in rows
+        ]
 
-    counts = {name: body[name] for name in
-              ("added", "updated", "unchanged", "failed", "chunks", "embedded", "seconds")}
+    counts = {
+        name: body[name]
+        for name in ("added", "updated", "unchanged", "failed", "chunks", "embedded", "seconds")
+    }
     return IngestReport(
         **counts,
         errors=problems(body["errors"], True),

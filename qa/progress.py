@@ -27,8 +27,7 @@ class IngestProgressBar:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn(
-                    "chunks  {task.fields[articles]}  {task.fields[rate]}  "
-                    "ETA {task.fields[eta]}"
+                    "chunks  {task.fields[articles]}  {task.fields[rate]}  ETA {task.fields[eta]}"
                 ),
                 TimeElapsedColumn(),
                 console=Console(stderr=True),

@@ -100,8 +100,7 @@ def _marker_html(numbers: Sequence[int], by_n: dict[int, Citation], key: str | i
         title = "not verified in the cited passage" if unsupported else f"source {n}"
         flag = "?" if unsupported else ""
         parts.append(
-            f'<a class="{css}" href="#{anchor_id(key, n)}" title="{title}">'
-            f"&#91;{n}{flag}&#93;</a>"
+            f'<a class="{css}" href="#{anchor_id(key, n)}" title="{title}">&#91;{n}{flag}&#93;</a>'
         )
     return "".join(parts)
 
@@ -271,8 +270,7 @@ def highlight_passage(citation: Citation) -> str:
         offset = passage.find(quote) if quote else -1
     if offset < 0:  # offsets and text disagree: show both rather than guess
         return (
-            f'<div class="qa-quote"><mark>{escape_text(quote)}</mark></div>'
-            f"{escape_text(passage)}"
+            f'<div class="qa-quote"><mark>{escape_text(quote)}</mark></div>{escape_text(passage)}'
         )
     end = offset + len(quote)
     return (
@@ -360,9 +358,7 @@ def render_sources(answer: Answer, key: str | int) -> str:
         if not cards:
             cards = "<p>This answer cites no passage.</p>"
     timings = _scores_html(answer.timings_ms, "Timings (ms)")
-    return (
-        f'<div class="qa-sources"><h3>{heading}</h3>{question}{cards}{timings}</div>'
-    )
+    return f'<div class="qa-sources"><h3>{heading}</h3>{question}{cards}{timings}</div>'
 
 
 # --- articles tab -------------------------------------------------------------------------------
@@ -436,9 +432,9 @@ def render_ingest_report(report: dict) -> str:
     summary = (
         f"Ingested: {counts}; {report.get('chunks', 0)} chunks in {report.get('seconds', 0)}s."
     )
-    problems = [
-        ("error", p) for p in report.get("errors", [])
-    ] + [("warning", p) for p in report.get("warnings", [])]
+    problems = [("error", p) for p in report.get("errors", [])] + [
+        ("warning", p) for p in report.get("warnings", [])
+    ]
     details = [
         f"{kind}: {p.get('path', '')}"
         + (f":{p['line']}" if p.get("line") is not None else "")

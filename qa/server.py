@@ -69,8 +69,9 @@ def build_server(settings: Settings, assistant: Assistant | None = None) -> Fast
             app, ui.build_ui(assistant, settings), path="/", auth=users or None
         )
     except Exception as exc:  # the API is still useful without the UI
-        log.warning("serving the API only: the UI could not be built (%s: %s)",
-                    type(exc).__name__, exc)
+        log.warning(
+            "serving the API only: the UI could not be built (%s: %s)", type(exc).__name__, exc
+        )
         app.state.ui_error = f"{type(exc).__name__}: {exc}"
     return app
 
@@ -104,8 +105,9 @@ def serve(
     host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, settings: Settings | None = None
 ) -> None:
     apply_offline_defaults()
-    logging.basicConfig(level=os.environ.get("QA_LOG_LEVEL", "INFO"),
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("QA_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
+    )
     for chatty in ("httpx", "httpcore", "chromadb", "bm25s"):  # one line per Chroma call
         logging.getLogger(chatty).setLevel(logging.WARNING)
     started = time.perf_counter()
@@ -125,6 +127,9 @@ def serve(
         flush=True,
     )
     if host not in ("127.0.0.1", "localhost", "::1") and settings.api_key is None:
-        log.warning("listening on %s without QA_API_KEY: anyone who can reach it can "
-                    "ask, upload and delete", host)
+        log.warning(
+            "listening on %s without QA_API_KEY: anyone who can reach it can "
+            "ask, upload and delete",
+            host,
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -71,16 +71,22 @@ def collect(retriever: Retriever, queries) -> list[dict]:
     return data
 
 
-def evaluate(data: list[dict], predictions: list[np.ndarray], params: DiversityParams,
-             k: int = 10) -> dict[str, float]:
+def evaluate(
+    data: list[dict], predictions: list[np.ndarray], params: DiversityParams, k: int = 10
+) -> dict[str, float]:
     per_query = []
     for item, predicted in zip(data, predictions, strict=True):
         scores, rows = item["scores"], item["rows"]
         picks = select(scores.snap, rows, predicted, k, set(scores.sources), params)
-        per_query.append(retrieval_metrics(
-            [scores.snap.texts[p.row] for p in picks], item["query"].facts,
-            [{scores.snap.article_ids[p.row], *p.also_reported_by} for p in picks],
-            item["query"].urls, k=k))
+        per_query.append(
+            retrieval_metrics(
+                [scores.snap.texts[p.row] for p in picks],
+                item["query"].facts,
+                [{scores.snap.article_ids[p.row], *p.also_reported_by} for p in picks],
+                item["query"].urls,
+                k=k,
+            )
+        )
     return mean_metrics(per_query)
 
 
@@ -99,8 +105,9 @@ def oracle(data: list[dict], k: int = 10) -> dict[str, float]:
             best = max(rest, key=lambda i: len(holds[i] - covered))
             order.append(best)
             covered |= holds[best]
-        per_query.append(retrieval_metrics([snap.texts[item["rows"][i]] for i in order], facts,
-                                           k=k))
+        per_query.append(
+            retrieval_metrics([snap.texts[item["rows"][i]] for i in order], facts, k=k)
+        )
     metrics = mean_metrics(per_query)
     metrics["candidate_evidence_recall"] = float(np.mean(pool_recall))
     return metrics
@@ -110,8 +117,9 @@ def objective(metrics: dict[str, float]) -> float:
     return sum(metrics[m] for m in OBJECTIVE)
 
 
-def out_of_fold(data: list[dict], fitter: Callable[[np.ndarray, np.ndarray], Scorer],
-                folds: int, seed: int) -> dict[str, list[np.ndarray]]:
+def out_of_fold(
+    data: list[dict], fitter: Callable[[np.ndarray, np.ndarray], Scorer], folds: int, seed: int
+) -> dict[str, list[np.ndarray]]:
     """Out-of-fold predictions of each variant the fitter's scorer yields (see `variants`)."""
     fold_of = grouped_folds([d["query"] for d in data], folds, seed)
     predictions: dict[str, list[np.ndarray]] = {}
@@ -163,25 +171,45 @@ def stack(data: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 def fitters(kind: str) -> list[tuple[str, Callable[[np.ndarray, np.ndarray], Scorer]]]:
     """The model families to cross-validate; "auto" tries both and keeps the better one."""
-    linear = [(f"logistic l2={l2}", lambda x, y, l2=l2: LinearScorer(*fit_logistic(x, y, l2=l2)))
-              for l2 in L2_GRID]
-    trees = [(f"trees depth={d}", lambda x, y, d=d: fit_trees(
-        x, y, trees=max(TREE_COUNTS), depth=d, learning_rate=LEARNING_RATE,
-        min_hessian=MIN_HESSIAN)) for d in DEPTH_GRID]
+    linear = [
+        (f"logistic l2={l2}", lambda x, y, l2=l2: LinearScorer(*fit_logistic(x, y, l2=l2)))
+        for l2 in L2_GRID
+    ]
+    trees = [
+        (
+            f"trees depth={d}",
+            lambda x, y, d=d: fit_trees(
+                x,
+                y,
+                trees=max(TREE_COUNTS),
+                depth=d,
+                learning_rate=LEARNING_RATE,
+                min_hessian=MIN_HESSIAN,
+            ),
+        )
+        for d in DEPTH_GRID
+    ]
     return {"logistic": linear, "trees": trees, "auto": linear + trees}[kind]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="data dir with the multihop-rag collection (default: QA_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data dir with the multihop-rag collection (default: QA_DATA_DIR)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="first N dev queries (smoke runs)")
     parser.add_argument("--kind", choices=("auto", "trees", "logistic"), default="auto")
-    parser.add_argument("--oracle", action="store_true",
-                        help="print the best ordering of the candidates can score, then stop")
+    parser.add_argument(
+        "--oracle",
+        action="store_true",
+        help="print the best ordering of the candidates can score, then stop",
+    )
     args = parser.parse_args()
 
     settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()
@@ -191,8 +219,11 @@ def main() -> None:
     data = collect(retriever, queries)
     positives = int(sum(d["y"].sum() for d in data))
     candidates = int(sum(len(d["y"]) for d in data))
-    print(f"{len(data)} dev queries, {candidates} candidates, {positives} relevant "
-          f"({time.perf_counter() - started:.0f}s)", file=sys.stderr)
+    print(
+        f"{len(data)} dev queries, {candidates} candidates, {positives} relevant "
+        f"({time.perf_counter() - started:.0f}s)",
+        file=sys.stderr,
+    )
 
     if args.oracle:
         print(json.dumps({k: round(v, 4) for k, v in oracle(data).items()}, indent=1))
@@ -202,24 +233,33 @@ def main() -> None:
         predictions = out_of_fold(data, fitter, args.folds, args.seed)
         for variant_name, predicted in predictions.items():
             for cap, bonus, penalty in itertools.product(CAP_GRID, BONUS_GRID, PENALTY_GRID):
-                params = DiversityParams(article_cap=cap, cover_bonus=bonus,
-                                         repeat_penalty=penalty)
+                params = DiversityParams(article_cap=cap, cover_bonus=bonus, repeat_penalty=penalty)
                 metrics = evaluate(data, predicted, params)
                 value = objective(metrics)
                 if best is None or value > best[0] + 1e-9:
                     best = (value, fitter, f"{fitter_name} {variant_name}", params, metrics)
-        print(f"{fitter_name}: best so far {best[2:]} "
-              f"({time.perf_counter() - started:.0f}s)", file=sys.stderr)
+        print(
+            f"{fitter_name}: best so far {best[2:]} ({time.perf_counter() - started:.0f}s)",
+            file=sys.stderr,
+        )
     assert best is not None
     _, fitter, variant_name, params, cv_metrics = best
     scorer = dict(variants(fitter(*stack(data))))[variant_name.split()[-1]]
     model = RerankModel(FEATURES, scorer)
-    model.diversity = {"article_cap": params.article_cap, "cover_bonus": params.cover_bonus,
-                       "repeat_penalty": params.repeat_penalty}
+    model.diversity = {
+        "article_cap": params.article_cap,
+        "cover_bonus": params.cover_bonus,
+        "repeat_penalty": params.repeat_penalty,
+    }
     model.info = {
         "trained_on": "MultiHop-RAG dev split (non-null queries), never test",
-        "queries": len(data), "candidates": candidates, "positives": positives,
-        "families": args.kind, "chosen": variant_name, "seed": args.seed, "folds": args.folds,
+        "queries": len(data),
+        "candidates": candidates,
+        "positives": positives,
+        "families": args.kind,
+        "chosen": variant_name,
+        "seed": args.seed,
+        "folds": args.folds,
         "cv_metrics_dev": cv_metrics,
         "command": "scripts/train_reranker.py",
     }

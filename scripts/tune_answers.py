@@ -49,8 +49,9 @@ def cached_passages(settings: Settings, queries: list) -> list:
 
 
 def score(answerer: ExtractiveAnswerer, queries: list, passages: list) -> dict[str, float]:
-    rows: dict[str, list[float]] = {k: [] for k in
-                                    ("strict", "loose", "cp", "null_abst", "false_abst")}
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("strict", "loose", "cp", "null_abst", "false_abst")
+    }
     for query, found in zip(queries, passages, strict=True):
         answer = answerer.answer(query.query, found)
         if query.question_type == "null_query":

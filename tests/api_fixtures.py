@@ -53,8 +53,13 @@ SMALL_DOCS: dict[str, str] = {
 
 
 def offline_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-           "ANONYMIZED_TELEMETRY": "False", "ORT_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "ORT_DISABLE_TELEMETRY": "1",
+    }
     env.update(extra)
     return env
 
@@ -74,8 +79,9 @@ def shared_embedding() -> Any:
     return make_embedding(Settings())
 
 
-def make_assistant(data_dir: Path, *, chroma_url: str | None = None,
-                   ingest: bool = True, **overrides: Any) -> Any:
+def make_assistant(
+    data_dir: Path, *, chroma_url: str | None = None, ingest: bool = True, **overrides: Any
+) -> Any:
     """An Assistant over a fresh index in `data_dir`: the seed article plus SMALL_DOCS."""
     from index.service import IndexService
     from qa.assistant import Assistant
@@ -152,9 +158,19 @@ class ChromaServer:
         chroma = shutil.which("chroma", path=str(VENV_BIN)) or "chroma"
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [chroma, "run", "--path", str(self.path), "--host", "127.0.0.1",
-                 "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=offline_env(),
+                [
+                    chroma,
+                    "run",
+                    "--path",
+                    str(self.path),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=offline_env(),
             )
         return wait_for(f"{self.url}/api/v2/heartbeat", CHROMA_START_TIMEOUT_S, self.process)
 
@@ -190,7 +206,10 @@ class QAServer:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(VENV_BIN / "qa"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.data_dir,
             )
 
     def wait_ready(self) -> float:

@@ -124,8 +124,11 @@ def fresh_dir(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
 
     def make(prefix: str = "data") -> Path:
         base = _fast_base()
-        path = Path(tempfile.mkdtemp(prefix=f"newsqa-{prefix}-", dir=base)) if base else (
-            Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=tmp_path)))
+        path = (
+            Path(tempfile.mkdtemp(prefix=f"newsqa-{prefix}-", dir=base))
+            if base
+            else (Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=tmp_path)))
+        )
         made.append(path)
         return path
 
@@ -139,8 +142,11 @@ def make_settings(fresh_dir: Callable[[str], Path]) -> Callable[..., Settings]:
     """Settings over a new empty data dir per call, never a server (whatever QA_* says)."""
 
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"data_dir": fresh_dir("data"), "chroma_url": None,
-                                  "collection": "articles"}
+        values: dict[str, Any] = {
+            "data_dir": fresh_dir("data"),
+            "chroma_url": None,
+            "collection": "articles",
+        }
         return Settings(**{**values, **overrides})
 
     return make
@@ -171,9 +177,7 @@ def corpus_records() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def corpus_slice(
-    corpus_records: list[dict[str, Any]], tmp_path: Path
-) -> Callable[..., Path]:
+def corpus_slice(corpus_records: list[dict[str, Any]], tmp_path: Path) -> Callable[..., Path]:
     """`corpus_slice(n, start=0)`: records[start:start+n] of the corpus, as a corpus.json."""
 
     def make(n: int = 10, start: int = 0, name: str = "corpus.json") -> Path:
@@ -204,16 +208,29 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not chroma.exists():
         pytest.skip(f"no chroma console script at {chroma}")
     base = _fast_base()
-    root = (Path(tempfile.mkdtemp(prefix="newsqa-chroma-server-", dir=base)) if base
-            else tmp_path_factory.mktemp("chroma-server"))
+    root = (
+        Path(tempfile.mkdtemp(prefix="newsqa-chroma-server-", dir=base))
+        if base
+        else tmp_path_factory.mktemp("chroma-server")
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = root / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(chroma), "run", "--path", str(root / "db"), "--host", "127.0.0.1",
-             "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
+            [
+                str(chroma),
+                "run",
+                "--path",
+                str(root / "db"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
         )
     try:
         _wait_for_heartbeat(url, process, log_path)
@@ -233,8 +250,10 @@ def _wait_for_heartbeat(url: str, process: subprocess.Popen, log_path: Path) -> 
     deadline = time.monotonic() + CHROMA_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"chroma run exited with {process.returncode}:\n"
-                        f"{log_path.read_text(errors='replace')[-2000:]}")
+            pytest.fail(
+                f"chroma run exited with {process.returncode}:\n"
+                f"{log_path.read_text(errors='replace')[-2000:]}"
+            )
         try:
             if httpx.get(f"{url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
                 return
@@ -242,8 +261,10 @@ def _wait_for_heartbeat(url: str, process: subprocess.Popen, log_path: Path) -> 
             pass
         time.sleep(0.2)
     process.kill()
-    pytest.fail(f"chroma run did not answer its heartbeat within {CHROMA_START_TIMEOUT_S} s:\n"
-                f"{log_path.read_text(errors='replace')[-2000:]}")
+    pytest.fail(
+        f"chroma run did not answer its heartbeat within {CHROMA_START_TIMEOUT_S} s:\n"
+        f"{log_path.read_text(errors='replace')[-2000:]}"
+    )
 
 
 # --- no network --------------------------------------------------------------------------------

@@ -104,8 +104,10 @@ def index_problems(
     problems: list[str] = []
     records = {r.article_id: r for r in store.list_articles(with_body=True)}
     if set(records) != set(expected):
-        problems.append(f"catalog ids differ: extra={sorted(set(records) - set(expected))[:5]} "
-                        f"missing={sorted(set(expected) - set(records))[:5]}")
+        problems.append(
+            f"catalog ids differ: extra={sorted(set(records) - set(expected))[:5]} "
+            f"missing={sorted(set(expected) - set(records))[:5]}"
+        )
     stored = list(store.iter_chunks())
     ids = [c.chunk_id for c in stored]
     if len(ids) != len(set(ids)):
@@ -115,20 +117,28 @@ def index_problems(
         by_article.setdefault(str(chunk.metadata.get("article_id")), {})[chunk.chunk_id] = chunk
     orphans = sorted(set(by_article) - set(expected))
     if orphans:
-        problems.append(f"orphan chunks of {len(orphans)} article(s) not in the catalog: "
-                        f"{orphans[:3]}")
+        problems.append(
+            f"orphan chunks of {len(orphans)} article(s) not in the catalog: {orphans[:3]}"
+        )
     if store.count_chunks() != len(ids):
         problems.append(f"count_chunks()={store.count_chunks()} but {len(ids)} chunks listed")
     for article_id, article in expected.items():
-        problems.extend(_article_problems(article, records.get(article_id),
-                                          by_article.get(article_id, {}),
-                                          chunk_size, chunk_overlap))
+        problems.extend(
+            _article_problems(
+                article,
+                records.get(article_id),
+                by_article.get(article_id, {}),
+                chunk_size,
+                chunk_overlap,
+            )
+        )
     problems.extend(link_problems(records))
     return problems
 
 
-def _article_problems(article: Article, record, stored: Mapping[str, object],
-                      chunk_size: int, chunk_overlap: int) -> list[str]:
+def _article_problems(
+    article: Article, record, stored: Mapping[str, object], chunk_size: int, chunk_overlap: int
+) -> list[str]:
     article_id = article.article_id
     if record is None:
         return []  # already reported as a missing catalog id
@@ -139,8 +149,10 @@ def _article_problems(article: Article, record, stored: Mapping[str, object],
         problems.append(f"{article_id}: catalog content hash is stale")
     want = {c.chunk_id: c for c in expected_chunks(article, chunk_size, chunk_overlap)}
     if set(stored) != set(want):
-        problems.append(f"{article_id}: chunk ids differ: extra={sorted(set(stored) - set(want))}"
-                        f" missing={sorted(set(want) - set(stored))}")
+        problems.append(
+            f"{article_id}: chunk ids differ: extra={sorted(set(stored) - set(want))}"
+            f" missing={sorted(set(want) - set(stored))}"
+        )
     if record.n_chunks != len(want):
         problems.append(f"{article_id}: n_chunks={record.n_chunks}, expected {len(want)}")
     for chunk_id, chunk in stored.items():
@@ -187,11 +199,19 @@ def index_fingerprint(store: ArticleStore) -> dict[str, object]:
     records = store.list_articles(with_body=True)
     chunks = sorted(store.iter_chunks(), key=lambda c: c.chunk_id)
     return {
-        "articles": sorted((r.article_id, r.content_hash, r.n_chunks, tuple(r.near_duplicates))
-                           for r in records),
-        "chunks": [(c.chunk_id, c.metadata.get("article_id"), c.metadata.get("start"),
-                    c.metadata.get("end"), hashlib.sha256(c.text.encode()).hexdigest()[:16])
-                   for c in chunks],
+        "articles": sorted(
+            (r.article_id, r.content_hash, r.n_chunks, tuple(r.near_duplicates)) for r in records
+        ),
+        "chunks": [
+            (
+                c.chunk_id,
+                c.metadata.get("article_id"),
+                c.metadata.get("start"),
+                c.metadata.get("end"),
+                hashlib.sha256(c.text.encode()).hexdigest()[:16],
+            )
+            for c in chunks
+        ],
         "count_articles": store.count_articles(),
         "count_chunks": store.count_chunks(),
     }

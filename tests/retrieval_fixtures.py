@@ -63,17 +63,22 @@ def _articles() -> tuple[list[dict], str]:
     by_url = {a["url"]: a for a in corpus}
     chosen = [by_url[u] for u in GOLD_URLS]
     gold_sources = {a["source"] for a in chosen}
-    others = sorted((a for a in corpus if a["source"] not in gold_sources),
-                    key=lambda a: len(a["body"]))
+    others = sorted(
+        (a for a in corpus if a["source"] not in gold_sources), key=lambda a: len(a["body"])
+    )
     seen: set[str] = set()
     for article in others:
         if article["source"] not in seen and len(seen) < DISTRACTORS:
             seen.add(article["source"])
             chosen.append(article)
     original = chosen[-1]
-    copy = dict(original, url=DUPLICATE_URL, source="Syndicated Wire",
-                title=original["title"] + " (wire copy)",
-                body=original["body"] + "\n\nThis story was syndicated.")
+    copy = dict(
+        original,
+        url=DUPLICATE_URL,
+        source="Syndicated Wire",
+        title=original["title"] + " (wire copy)",
+        body=original["body"] + "\n\nThis story was syndicated.",
+    )
     return [*chosen, copy], original["url"]
 
 

@@ -68,10 +68,14 @@ def cut_passages(
         cursor = start + 1
         passages.append(
             Passage(
-                chunk_id=f"{article_id}-{i}", article_id=article_id, text=text, start=start,
+                chunk_id=f"{article_id}-{i}",
+                article_id=article_id,
+                text=text,
+                start=start,
                 end=start + len(text),
                 title=fields.get("title", "Venezuela's crisis goes to the UN"),
-                source=fields.get("source", "AP"), published="2019-01-26T00:00:00+00:00",
+                source=fields.get("source", "AP"),
+                published="2019-01-26T00:00:00+00:00",
                 score=1.0 / (1 + i),
             )
         )
@@ -129,8 +133,9 @@ def test_which_countries_back_maduro_lists_all_six_each_cited_to_the_sentence(
 
 def test_list_items_merge_across_articles(answerer: ExtractiveAnswerer, body: str) -> None:
     first = cut_passages(body, article_id="ap")
-    second = cut_passages(body, article_id="reuters", title="UN meets on Venezuela",
-                          source="Reuters")
+    second = cut_passages(
+        body, article_id="reuters", title="UN meets on Venezuela", source="Reuters"
+    )
     holder = next(i for i, p in enumerate(first) if BACKING_SENTENCE in p.text)
     # Each article contributes its copy of the sentence plus different neighbours.
     both = first[: holder + 1] + second[holder:]
@@ -246,8 +251,13 @@ def test_prompt_injection_in_a_passage_does_not_change_the_answer(
 ) -> None:
     clean = answerer.answer("which countries back Maduro?", passages)
     poisoned_passage = Passage(
-        chunk_id="evil-0", article_id="evil", text=INJECTION, start=0, end=len(INJECTION),
-        title="Maduro backing countries", score=2.0,
+        chunk_id="evil-0",
+        article_id="evil",
+        text=INJECTION,
+        start=0,
+        end=len(INJECTION),
+        title="Maduro backing countries",
+        score=2.0,
     )
     poisoned = answerer.answer("which countries back Maduro?", [poisoned_passage, *passages])
 
@@ -344,16 +354,21 @@ def test_condense_offline_carries_names_and_dates_into_a_follow_up() -> None:
 def test_make_answerer_picks_llm_only_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert isinstance(make_answerer(Settings(llm_base_url=None), None), ExtractiveAnswerer)
-    assert isinstance(make_answerer(Settings(llm_base_url="http://127.0.0.1:9/v1"), None),
-                      LLMAnswerer)
+    assert isinstance(
+        make_answerer(Settings(llm_base_url="http://127.0.0.1:9/v1"), None), LLMAnswerer
+    )
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert isinstance(make_answerer(Settings(llm_base_url=None), None), LLMAnswerer)
 
 
 def test_p50_under_200_ms_for_8_passages(answerer: ExtractiveAnswerer, body: str) -> None:
     eight = (cut_passages(body, "a") + cut_passages(body, "b"))[:8]
-    questions = ["which countries back Maduro?", "who called the declaration a coup?",
-                 "how many people died in the protests?", "what did Pompeo do?"]
+    questions = [
+        "which countries back Maduro?",
+        "who called the declaration a coup?",
+        "how many people died in the protests?",
+        "what did Pompeo do?",
+    ]
     timings = []
     for _ in range(5):
         for question in questions:
@@ -365,8 +380,15 @@ def test_p50_under_200_ms_for_8_passages(answerer: ExtractiveAnswerer, body: str
 
 # --- name-first answers ("Who …", "Which company …") ------------------------------------------
 def _passage(article_id: str, text: str, source: str = "Wire") -> Passage:
-    return Passage(chunk_id=f"{article_id}-0", article_id=article_id, text=text, start=0,
-                   end=len(text), title=f"Story {article_id}", source=source)
+    return Passage(
+        chunk_id=f"{article_id}-0",
+        article_id=article_id,
+        text=text,
+        start=0,
+        end=len(text),
+        title=f"Story {article_id}",
+        source=source,
+    )
 
 
 def test_who_question_answer_starts_with_the_name_cited(
@@ -384,41 +406,62 @@ def test_the_name_several_articles_share_beats_a_name_in_one(
     answerer: ExtractiveAnswerer,
 ) -> None:
     passages = [
-        _passage("a", "The board ousted Sam Altman from the AI lab on Friday. It met Thursday. "
-                      "Investors were stunned by the sudden ouster of the chief executive.",
-                 source="Fortune"),
-        _passage("b", "The ouster of Altman shocked Silicon Valley, where Altman is a prominent "
-                      "voice on artificial intelligence. Satya Nadella said Microsoft remained "
-                      "committed.", source="TechCrunch"),
+        _passage(
+            "a",
+            "The board ousted Sam Altman from the AI lab on Friday. It met Thursday. "
+            "Investors were stunned by the sudden ouster of the chief executive.",
+            source="Fortune",
+        ),
+        _passage(
+            "b",
+            "The ouster of Altman shocked Silicon Valley, where Altman is a prominent "
+            "voice on artificial intelligence. Satya Nadella said Microsoft remained "
+            "committed.",
+            source="TechCrunch",
+        ),
     ]
-    question = ("Who is the prominent Silicon Valley voice on artificial intelligence whose "
-                "ouster from the AI lab was reported by Fortune and TechCrunch?")
+    question = (
+        "Who is the prominent Silicon Valley voice on artificial intelligence whose "
+        "ouster from the AI lab was reported by Fortune and TechCrunch?"
+    )
     answer = answerer.answer(question, passages)
 
     assert answer.answer.startswith("**Sam Altman**"), answer.answer  # full name, not "Altman"
     assert 1 <= len(answer.citations) <= 2
     assert "Altman" in answer.citations[0].quote  # the lead cites a sentence that names him
-    assert all(p.text[c.start:c.end] == c.quote for c in answer.citations
-               for p in passages if p.article_id == c.article_id)
+    assert all(
+        p.text[c.start : c.end] == c.quote
+        for c in answer.citations
+        for p in passages
+        if p.article_id == c.article_id
+    )
 
 
 def test_names_the_question_uses_are_not_the_answer(answerer: ExtractiveAnswerer) -> None:
-    passages = [_passage("a", "OpenAI said on Monday that Mira Murati would lead OpenAI for now "
-                              "as interim chief executive of the company.")]
+    passages = [
+        _passage(
+            "a",
+            "OpenAI said on Monday that Mira Murati would lead OpenAI for now "
+            "as interim chief executive of the company.",
+        )
+    ]
     answer = answerer.answer("Who will lead OpenAI as interim chief executive?", passages)
     assert answer.answer.startswith("**Mira Murati**"), answer.answer
 
 
-@pytest.mark.parametrize(("question", "kind"), [
-    ("Who is the individual associated with generative AI?", "person"),
-    ("Which individual did Fortune profile?", "person"),
-    ("Who, according to TechCrunch, was ousted?", "person"),
-    ("Which country did Fortune and Globes cover?", "country"),
-    ("What institution sets the main interest rate?", "organisation"),
-    ("Which company cut 870 jobs?", "organisation"),
-    ("Which team won the final?", None),
-    ("What did Pushkov call the declaration?", None),
-])
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who is the individual associated with generative AI?", "person"),
+        ("Which individual did Fortune profile?", "person"),
+        ("Who, according to TechCrunch, was ousted?", "person"),
+        ("Which country did Fortune and Globes cover?", "country"),
+        ("What institution sets the main interest rate?", "organisation"),
+        ("Which company cut 870 jobs?", "organisation"),
+        ("Which team won the final?", None),
+        ("What did Pushkov call the declaration?", None),
+    ],
+)
 def test_the_kind_of_name_a_question_asks_for(question: str, kind: str | None) -> None:
     assert asked_kind(question) == kind
 
@@ -427,11 +470,18 @@ def test_who_question_prefers_a_person_to_a_more_repeated_organisation(
     answerer: ExtractiveAnswerer,
 ) -> None:
     passages = [
-        _passage("a", "OpenAI said its chief executive Sam Altman would return. OpenAI shares a "
-                      "vision of generative AI with its investors, OpenAI said.", source="Fortune"),
-        _passage("b", "OpenAI, the maker of ChatGPT, is at the centre of generative AI. OpenAI "
-                      "staff backed Sam Altman in the generative AI boardroom fight.",
-                 source="TechCrunch"),
+        _passage(
+            "a",
+            "OpenAI said its chief executive Sam Altman would return. OpenAI shares a "
+            "vision of generative AI with its investors, OpenAI said.",
+            source="Fortune",
+        ),
+        _passage(
+            "b",
+            "OpenAI, the maker of ChatGPT, is at the centre of generative AI. OpenAI "
+            "staff backed Sam Altman in the generative AI boardroom fight.",
+            source="TechCrunch",
+        ),
     ]
     question = "Who is the individual at the centre of generative AI, per Fortune and TechCrunch?"
     answer = answerer.answer(question, passages)
@@ -440,11 +490,18 @@ def test_who_question_prefers_a_person_to_a_more_repeated_organisation(
 
 def test_which_institution_is_not_answered_with_a_country(answerer: ExtractiveAnswerer) -> None:
     passages = [
-        _passage("a", "The US economy slowed as the Federal Reserve held interest rates at a "
-                      "22-year high. US investors hope the US rate rises are over.",
-                 source="The Age"),
-        _passage("b", "Investors in the US hope the Federal Reserve will halt rate hikes, and US "
-                      "bond yields fell.", source="The Sydney Morning Herald"),
+        _passage(
+            "a",
+            "The US economy slowed as the Federal Reserve held interest rates at a "
+            "22-year high. US investors hope the US rate rises are over.",
+            source="The Age",
+        ),
+        _passage(
+            "b",
+            "Investors in the US hope the Federal Reserve will halt rate hikes, and US "
+            "bond yields fell.",
+            source="The Sydney Morning Herald",
+        ),
     ]
     question = "Which institution do investors hope will halt interest rate hikes?"
     answer = answerer.answer(question, passages)
@@ -452,10 +509,15 @@ def test_which_institution_is_not_answered_with_a_country(answerer: ExtractiveAn
 
 
 def test_which_country_is_answered_by_a_country_or_not_by_a_name(
-    answerer: ExtractiveAnswerer
+    answerer: ExtractiveAnswerer,
 ) -> None:
-    passages = [_passage("a", "Makan Delrahim said the Eras Tour film could fuel new business "
-                              "models for theaters, and the Eras Tour drew huge crowds again.")]
+    passages = [
+        _passage(
+            "a",
+            "Makan Delrahim said the Eras Tour film could fuel new business "
+            "models for theaters, and the Eras Tour drew huge crowds again.",
+        )
+    ]
     answer = answerer.answer("Which countries did the Eras Tour visit?", passages)
     assert not answer.answer.startswith("**"), answer.answer  # was "**Makan Delrahim**"
     assert asked_kind("Which countries did it visit?") == "country"  # plural nouns too
@@ -463,8 +525,13 @@ def test_which_country_is_answered_by_a_country_or_not_by_a_name(
 
 
 def test_all_capitals_headlines_give_no_names(answerer: ExtractiveAnswerer) -> None:
-    passages = [_passage("a", "TAYLOR SWIFT SUPERFAN SPENT NEARLY $9K TO ATTEND 12 ERAS TOUR "
-                              "CONCERTS. The superfan spent the money on tickets and travel.")]
+    passages = [
+        _passage(
+            "a",
+            "TAYLOR SWIFT SUPERFAN SPENT NEARLY $9K TO ATTEND 12 ERAS TOUR "
+            "CONCERTS. The superfan spent the money on tickets and travel.",
+        )
+    ]
     answer = answerer.answer("Which superfan spent so much on Eras concerts?", passages)
     assert not answer.answer.startswith("**K"), answer.answer  # a name read off a headline
 
@@ -476,30 +543,39 @@ def test_descriptive_questions_get_sentences_not_a_name(
     assert not answer.answer.startswith("**")
 
 
-@pytest.mark.parametrize(("question", "wants_a_name"), [
-    ("Who is Juan Guaido?", False),  # the name is given: say what he is
-    ("who is Ludwig van Beethoven", False),
-    ("Who is the CEO of OpenAI?", True),  # a role: the answer is a name
-    ("Who is Time's Person of the Year?", True),
-    ("Who called Guaido's declaration an attempted coup?", True),
-    ("Which organization recognized Guaido?", True),
-    ("What did Russia say?", False),
-    ("What happened to the U.S. diplomats?", False),  # a verb after "what"
-    ("What happened?", False),
-    ("Which AI-powered chatbot, reported by TechCrunch, turned one?", True),  # an adjective
-    ("What company makes the iPhone?", True),
-])
+@pytest.mark.parametrize(
+    ("question", "wants_a_name"),
+    [
+        ("Who is Juan Guaido?", False),  # the name is given: say what he is
+        ("who is Ludwig van Beethoven", False),
+        ("Who is the CEO of OpenAI?", True),  # a role: the answer is a name
+        ("Who is Time's Person of the Year?", True),
+        ("Who called Guaido's declaration an attempted coup?", True),
+        ("Which organization recognized Guaido?", True),
+        ("What did Russia say?", False),
+        ("What happened to the U.S. diplomats?", False),  # a verb after "what"
+        ("What happened?", False),
+        ("Which AI-powered chatbot, reported by TechCrunch, turned one?", True),  # an adjective
+        ("What company makes the iPhone?", True),
+    ],
+)
 def test_which_questions_ask_for_a_name(question: str, wants_a_name: bool) -> None:
     assert asks_for_a_name(question) is wants_a_name
 
 
-@pytest.mark.parametrize(("question", "lead"), [
-    ("Who is Juan Guaido?", "**Juan Guaido**: the country's self-declared interim leader [1]."),
-    ("Who is Guaido?", "**Guaido**: the country's self-declared interim leader [1]."),
-    ("Who is Alexei Pushkov?", "**Alexei Pushkov**: chairman of the information committee at "
-                               "the Russian Federation Council [1]."),
-    ("who is Pompeo?", "**Pompeo**: U.S. Secretary of State [1]."),
-])
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        ("Who is Juan Guaido?", "**Juan Guaido**: the country's self-declared interim leader [1]."),
+        ("Who is Guaido?", "**Guaido**: the country's self-declared interim leader [1]."),
+        (
+            "Who is Alexei Pushkov?",
+            "**Alexei Pushkov**: chairman of the information committee at "
+            "the Russian Federation Council [1].",
+        ),
+        ("who is Pompeo?", "**Pompeo**: U.S. Secretary of State [1]."),
+    ],
+)
 def test_who_is_a_named_person_leads_with_what_the_article_calls_him(
     answerer: ExtractiveAnswerer, passages: list[Passage], body: str, question: str, lead: str
 ) -> None:
@@ -511,45 +587,68 @@ def test_who_is_a_named_person_leads_with_what_the_article_calls_him(
     assert_verbatim(answer, body, passages)
 
 
-@pytest.mark.parametrize(("name", "sentence", "description"), [
-    ("Arreaza", "along with Venezuelan Foreign Minister Jorge Arreaza and", "Venezuelan Foreign "
-                                                                          "Minister"),
-    ("Bachelet", "U.N. human-rights chief Michelle Bachelet's office said", "U.N. human-rights "
-                                                                           "chief"),
-    ("Maduro", "backers of President Nicolas Maduro against", "President"),
-    ("Mira Murati", "with OpenAI’s chief technology officer Mira Murati stepping in",
-     "OpenAI’s chief technology officer"),
-    ("Sam Altman", "the new AI and its CEO, Sam Altman.", None),  # "its CEO" says nothing
-    # not descriptions: a clause after the name, a participle, a list of countries
-    ("Maduro", "feeding their families, Maduro has worked to cement their support", None),
-    ("Maduro", "pledged support to Maduro, delivering vows of loyalty Thursday, on TV", None),
-    ("Canada", "Besides the U.S., Canada, much of Latin America", None),
-    ("Maduro", "Maduro has also called home all Venezuelan diplomats", None),
-    # a role after "as", framed by an organisation's possessive or "of <Name>"
-    ("Sam Altman", "Sam Altman ousted as OpenAI’s CEO", "OpenAI’s CEO"),
-    ("Sam Altman", "Sam Altman was fired as CEO of AI startup OpenAI, the company behind",
-     "CEO of AI startup OpenAI"),
-    ("Guaido", "Guaido served as president of the National Assembly.",
-     "president of the National Assembly"),
-    ("Altman", "Altman is expected to return as chief executive.", "chief executive"),
-    ("Maduro", "Maduro has worked as a bus driver", None),  # not a role word
-    ("Jean-Claude Blanc", "may come Jean-Claude Blanc, the CEO of Ineos Sport, as the man",
-     "the CEO of Ineos Sport"),
-    ("Maduro", "Maduro, the United States said, is illegitimate.", None),
-    ("Sam Altman", "Sam Altman as well as others", None),
-])
+@pytest.mark.parametrize(
+    ("name", "sentence", "description"),
+    [
+        (
+            "Arreaza",
+            "along with Venezuelan Foreign Minister Jorge Arreaza and",
+            "Venezuelan Foreign Minister",
+        ),
+        (
+            "Bachelet",
+            "U.N. human-rights chief Michelle Bachelet's office said",
+            "U.N. human-rights chief",
+        ),
+        ("Maduro", "backers of President Nicolas Maduro against", "President"),
+        (
+            "Mira Murati",
+            "with OpenAI’s chief technology officer Mira Murati stepping in",
+            "OpenAI’s chief technology officer",
+        ),
+        ("Sam Altman", "the new AI and its CEO, Sam Altman.", None),  # "its CEO" says nothing
+        # not descriptions: a clause after the name, a participle, a list of countries
+        ("Maduro", "feeding their families, Maduro has worked to cement their support", None),
+        ("Maduro", "pledged support to Maduro, delivering vows of loyalty Thursday, on TV", None),
+        ("Canada", "Besides the U.S., Canada, much of Latin America", None),
+        ("Maduro", "Maduro has also called home all Venezuelan diplomats", None),
+        # a role after "as", framed by an organisation's possessive or "of <Name>"
+        ("Sam Altman", "Sam Altman ousted as OpenAI’s CEO", "OpenAI’s CEO"),
+        (
+            "Sam Altman",
+            "Sam Altman was fired as CEO of AI startup OpenAI, the company behind",
+            "CEO of AI startup OpenAI",
+        ),
+        (
+            "Guaido",
+            "Guaido served as president of the National Assembly.",
+            "president of the National Assembly",
+        ),
+        ("Altman", "Altman is expected to return as chief executive.", "chief executive"),
+        ("Maduro", "Maduro has worked as a bus driver", None),  # not a role word
+        (
+            "Jean-Claude Blanc",
+            "may come Jean-Claude Blanc, the CEO of Ineos Sport, as the man",
+            "the CEO of Ineos Sport",
+        ),
+        ("Maduro", "Maduro, the United States said, is illegitimate.", None),
+        ("Sam Altman", "Sam Altman as well as others", None),
+    ],
+)
 def test_descriptions_are_read_only_from_clean_shapes(
     name: str, sentence: str, description: str | None
 ) -> None:
     found = description_of(name, sentence)
     assert (found.text if found else None) == description
     if found:
-        assert sentence[found.start:found.end] == found.text
+        assert sentence[found.start : found.end] == found.text
 
 
 def test_who_is_prefers_a_description_that_says_of_what(answerer: ExtractiveAnswerer) -> None:
-    passages = [_passage("a", "Sam Altman returns as CEO"),
-                _passage("b", "Investors cheered. Sam Altman ousted as OpenAI’s CEO")]
+    passages = [
+        _passage("a", "Sam Altman returns as CEO"),
+        _passage("b", "Investors cheered. Sam Altman ousted as OpenAI’s CEO"),
+    ]
     answer = answerer.answer("Who is Sam Altman?", passages)
     assert answer.answer.startswith("**Sam Altman**: OpenAI’s CEO [1]."), answer.answer
     assert answer.citations[0].quote == "Sam Altman ousted as OpenAI’s CEO"
@@ -567,12 +666,17 @@ def test_which_organization_may_be_named_with_the_kind_noun(
 
 def test_acronyms_and_their_spelled_out_names_match_each_other() -> None:
     assert acronyms("Did the IMF and the U.N. back the OAS, say the CEOs?") == {
-        "IMF", "UN", "OAS", "CEO"}
+        "IMF",
+        "UN",
+        "OAS",
+        "CEO",
+    }
     text = "16 nations from the Organization of American States and the United Nations"
     assert expansions("OAS", text) == {frozenset({"organiz", "american", "state"})}
     assert expansions("IMF", text) == set()
-    both_ways = acronym_alternatives("What did the International Monetary Fund say?",
-                                     ["The IMF said no."])
+    both_ways = acronym_alternatives(
+        "What did the International Monetary Fund say?", ["The IMF said no."]
+    )
     assert both_ways["fund"] == [frozenset({"imf"})]
 
 
@@ -586,15 +690,18 @@ def test_question_acronym_finds_the_spelled_out_name(
     assert_verbatim(answer, body, passages)
 
 
-@pytest.mark.parametrize(("sentence", "said", "day"), [
-    ("The meeting moves to the United Nations today.", "today", date(2019, 1, 26)),
-    ("It closed its embassy in Washington on Thursday.", "Thursday", date(2019, 1, 24)),
-    ("Guaido spoke on Saturday.", "Saturday", date(2019, 1, 26)),  # the article's own day
-    ("The council will meet on Monday.", "Monday", date(2019, 1, 28)),  # ahead, not behind
-    ("He said so yesterday, not on January 2.", "yesterday", date(2019, 1, 25)),
-    ("It began on January 23, 2019, on a Wednesday.", "January 23, 2019", None),  # as written
-    ("His conviction landed on Nov. 2 after a trial.", "Nov. 2", None),
-])
+@pytest.mark.parametrize(
+    ("sentence", "said", "day"),
+    [
+        ("The meeting moves to the United Nations today.", "today", date(2019, 1, 26)),
+        ("It closed its embassy in Washington on Thursday.", "Thursday", date(2019, 1, 24)),
+        ("Guaido spoke on Saturday.", "Saturday", date(2019, 1, 26)),  # the article's own day
+        ("The council will meet on Monday.", "Monday", date(2019, 1, 28)),  # ahead, not behind
+        ("He said so yesterday, not on January 2.", "yesterday", date(2019, 1, 25)),
+        ("It began on January 23, 2019, on a Wednesday.", "January 23, 2019", None),  # as written
+        ("His conviction landed on Nov. 2 after a trial.", "Nov. 2", None),
+    ],
+)
 def test_dates_in_a_sentence_are_read_against_the_article_date(
     sentence: str, said: str, day: date | None
 ) -> None:
@@ -602,15 +709,20 @@ def test_dates_in_a_sentence_are_read_against_the_article_date(
     assert found is not None and (found.said, found.day) == (said, day)
 
 
-@given(sentence=st.text(max_size=160), name=st.sampled_from(["Juan Guaido", "Maduro", "X"]),
-       published=st.sampled_from(["", "2019-01-26", "2019-01-26T00:00:00+00:00", "garbage"]))
+@given(
+    sentence=st.text(max_size=160),
+    name=st.sampled_from(["Juan Guaido", "Maduro", "X"]),
+    published=st.sampled_from(["", "2019-01-26", "2019-01-26T00:00:00+00:00", "garbage"]),
+)
 @settings(max_examples=200, deadline=None)
 def test_who_and_when_readers_never_fail_and_quote_verbatim(
     sentence: str, name: str, published: str
 ) -> None:
     found = description_of(name, f"the new chief, {name}, said: {sentence}")
-    assert found is None or f"the new chief, {name}, said: {sentence}"[
-        found.start:found.end] == found.text
+    assert (
+        found is None
+        or f"the new chief, {name}, said: {sentence}"[found.start : found.end] == found.text
+    )
     day = date_in(sentence, published)
     assert day is None or day.said in sentence
 
@@ -635,32 +747,42 @@ def test_when_question_leads_with_the_resolved_day_cited(
 
 
 # --- follow-ups offline ----------------------------------------------------------------------
-GUAIDO_SENTENCE = ("Besides the U.S., Canada, much of Latin America and many countries in Europe "
-                   "have thrown their support behind Guaido.")
+GUAIDO_SENTENCE = (
+    "Besides the U.S., Canada, much of Latin America and many countries in Europe "
+    "have thrown their support behind Guaido."
+)
 
 
-@pytest.mark.parametrize(("follow_up", "expected"), [
-    ("And which back Guaido?", "which countries back Guaido?"),  # the kind asked for carries
-    ("and China?", "and China? (Maduro)"),  # a fragment leans on the previous names
-    ("what did they say?", "what did they say? (Maduro)"),
-    ("What did Russia say?", "What did Russia say?"),  # a full question of its own
-    ("And which companies back Guaido?", "And which companies back Guaido?"),
-])
+@pytest.mark.parametrize(
+    ("follow_up", "expected"),
+    [
+        ("And which back Guaido?", "which countries back Guaido?"),  # the kind asked for carries
+        ("and China?", "and China? (Maduro)"),  # a fragment leans on the previous names
+        ("what did they say?", "what did they say? (Maduro)"),
+        ("What did Russia say?", "What did Russia say?"),  # a full question of its own
+        ("And which companies back Guaido?", "And which companies back Guaido?"),
+    ],
+)
 def test_offline_condense_of_list_follow_ups(follow_up: str, expected: str) -> None:
-    history = [Turn(role="user", content="which countries back Maduro?"),
-               Turn(role="assistant", content="- Russia [1]")]
+    history = [
+        Turn(role="user", content="which countries back Maduro?"),
+        Turn(role="assistant", content="- Russia [1]"),
+    ]
     assert condense_question(follow_up, history) == expected
 
 
-@pytest.mark.parametrize(("previous", "follow_up", "expected"), [
-    ("What did Russia say?", "and China?", "What did China say?"),
-    ("Who is Michelle Bachelet?", "what about Pompeo?", "Who is Pompeo?"),
-    ("What did Russia say about Maduro?", "and Guaido?", "What did Russia say about Guaido?"),
-    ("What did the IMF say?", "and the OAS?", "What did the OAS say?"),
-    # no name of the same kind to replace: the new name joins the old one
-    ("which countries back Maduro?", "and China?", "and China? (Maduro)"),
-    ("What did Russia say?", "what did they say?", "what did they say? (Russia)"),
-])
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "expected"),
+    [
+        ("What did Russia say?", "and China?", "What did China say?"),
+        ("Who is Michelle Bachelet?", "what about Pompeo?", "Who is Pompeo?"),
+        ("What did Russia say about Maduro?", "and Guaido?", "What did Russia say about Guaido?"),
+        ("What did the IMF say?", "and the OAS?", "What did the OAS say?"),
+        # no name of the same kind to replace: the new name joins the old one
+        ("which countries back Maduro?", "and China?", "and China? (Maduro)"),
+        ("What did Russia say?", "what did they say?", "what did they say? (Russia)"),
+    ],
+)
 def test_offline_condense_puts_a_fragment_name_in_place_of_the_previous_one(
     previous: str, follow_up: str, expected: str
 ) -> None:
@@ -671,8 +793,10 @@ def test_offline_condense_puts_a_fragment_name_in_place_of_the_previous_one(
 def test_follow_up_which_back_guaido_cites_the_support_sentence(
     answerer: ExtractiveAnswerer, passages: list[Passage], body: str
 ) -> None:
-    history = [Turn(role="user", content="which countries back Maduro?"),
-               Turn(role="assistant", content="- Russia [1]")]
+    history = [
+        Turn(role="user", content="which countries back Maduro?"),
+        Turn(role="assistant", content="- Russia [1]"),
+    ]
     answer = answerer.answer(condense_question("And which back Guaido?", history), passages)
 
     assert [c.quote for c in answer.citations] == [GUAIDO_SENTENCE]  # "support" matches "back"
@@ -706,8 +830,7 @@ def test_the_deed_a_who_question_asks_the_doer_of(question: str, deed: str | Non
         ("Who did Russia say backs Maduro?", None),  # asks about the backing
     ],
 )
-def test_the_deed_a_who_did_question_asks_the_object_of(question: str, deed: str | None
-                                                        ) -> None:
+def test_the_deed_a_who_did_question_asks_the_object_of(question: str, deed: str | None) -> None:
     assert asked_object(question) == deed
 
 
@@ -716,21 +839,28 @@ def test_objects_are_read_after_the_verb_or_before_a_passive() -> None:
         names = find_entities(sentence)
         return [names[i].text for i in objects(sentence, names, deed)]
 
-    assert object_names("The Wild hired former Devils coach John Hynes on Tuesday.",
-                        "hire") == ["John Hynes"]
+    assert object_names("The Wild hired former Devils coach John Hynes on Tuesday.", "hire") == [
+        "John Hynes"
+    ]
     assert object_names("The Chiefs beat the Chicago Bears 41-10.", "beat") == ["Chicago Bears"]
     assert object_names("On Monday John Hynes was hired by the Wild.", "hire") == ["John Hynes"]
 
 
 def test_who_did_they_hire_is_the_one_hired_not_the_one_named_most(
-    answerer: ExtractiveAnswerer
+    answerer: ExtractiveAnswerer,
 ) -> None:
     passages = [
-        _passage("a", "The Wild relieved head coach Dean Evason and assistant coach Bob Woods "
-                      "of their duties. Bob Woods had worked with the Wild since 2019 and Bob "
-                      "Woods will also be replaced, the Wild said."),
-        _passage("b", "General manager Bill Guerin said the Minnesota Wild hired former Devils "
-                      "coach John Hynes to replace Dean Evason. Bill Guerin thanked Evason."),
+        _passage(
+            "a",
+            "The Wild relieved head coach Dean Evason and assistant coach Bob Woods "
+            "of their duties. Bob Woods had worked with the Wild since 2019 and Bob "
+            "Woods will also be replaced, the Wild said.",
+        ),
+        _passage(
+            "b",
+            "General manager Bill Guerin said the Minnesota Wild hired former Devils "
+            "coach John Hynes to replace Dean Evason. Bill Guerin thanked Evason.",
+        ),
     ]
     answer = answerer.answer("Who did the Minnesota Wild hire to replace Dean Evason?", passages)
     assert answer.answer.startswith("**John Hynes** [1]"), answer.answer
@@ -741,10 +871,14 @@ def test_doers_are_read_from_passive_and_active_shapes_only() -> None:
         names = find_entities(sentence)
         return [names[i].text for i in doers(sentence, names, deed)]
 
-    assert doer_names("A meeting called by the United States will pit Maduro against Guaido.",
-                      "call") == ["United States"]
-    assert doer_names("At an emergency meeting, 16 nations from the Organization of American "
-                      "States recognized Guaido.", "recogn") == ["Organization of American States"]
+    assert doer_names(
+        "A meeting called by the United States will pit Maduro against Guaido.", "call"
+    ) == ["United States"]
+    assert doer_names(
+        "At an emergency meeting, 16 nations from the Organization of American "
+        "States recognized Guaido.",
+        "recogn",
+    ) == ["Organization of American States"]
     assert doer_names("Only Canada has quickly recognized Guaido.", "recogn") == ["Canada"]
     # Guaido's declaration was called a coup by no one named in the sentence.
     assert doer_names("Officials called Guaido's declaration a coup.", "call") == []
@@ -766,10 +900,13 @@ def test_who_else_names_another_one_from_the_answering_sentence(
 ) -> None:
     first = answerer.answer("Who will address the meeting?", passages)
     assert "Pompeo" in first.answer.split("\n")[0], first.answer
-    history = [Turn(role="user", content="Who will address the meeting?"),
-               Turn(role="assistant", content=first.answer)]
-    answer = answerer.answer(condense_question("Who else will address the meeting?", history),
-                             passages)
+    history = [
+        Turn(role="user", content="Who will address the meeting?"),
+        Turn(role="assistant", content=first.answer),
+    ]
+    answer = answerer.answer(
+        condense_question("Who else will address the meeting?", history), passages
+    )
 
     lead = answer.answer.split("\n")[0]
     assert "Jorge Arreaza" in lead and "Pompeo" not in lead, answer.answer
@@ -780,8 +917,10 @@ def test_who_else_names_another_one_from_the_answering_sentence(
 def test_who_else_after_a_name_with_its_own_in_the_question(
     answerer: ExtractiveAnswerer, passages: list[Passage], body: str
 ) -> None:
-    history = [Turn(role="user", content="Who recognized Guaido?"),
-               Turn(role="assistant", content="**President Donald Trump** [1].\n\nThe Trump …")]
+    history = [
+        Turn(role="user", content="Who recognized Guaido?"),
+        Turn(role="assistant", content="**President Donald Trump** [1].\n\nThe Trump …"),
+    ]
     standalone = condense_question("Who else recognized Guaido?", history)
     assert standalone == "Who else recognized Guaido? (not President Donald Trump)"
 
@@ -796,8 +935,10 @@ def test_which_other_countries_when_the_articles_name_no_more(
     answerer: ExtractiveAnswerer, passages: list[Passage]
 ) -> None:
     first = answerer.answer("Which countries back Maduro?", passages)
-    history = [Turn(role="user", content="Which countries back Maduro?"),
-               Turn(role="assistant", content=first.answer)]
+    history = [
+        Turn(role="user", content="Which countries back Maduro?"),
+        Turn(role="assistant", content=first.answer),
+    ]
     standalone = condense_question("Which other countries back Maduro?", history)
     assert all(country in standalone for country in BACKERS)
 
@@ -806,17 +947,22 @@ def test_which_other_countries_when_the_articles_name_no_more(
     assert answer.nearest and not answer.citations
 
 
-@pytest.mark.parametrize("question", ["Which company did the FTC sue?",
-                                      "Which companies did the FTC sue?"])
+@pytest.mark.parametrize(
+    "question", ["Which company did the FTC sue?", "Which companies did the FTC sue?"]
+)
 def test_a_person_the_articles_give_a_title_is_not_a_company(
     answerer: ExtractiveAnswerer, question: str
 ) -> None:
     passages = [
-        _passage("a", "Zapolsky argued the FTC lawsuit against the retailer could force it to "
-                      "raise prices. Amazon general counsel David Zapolsky said sellers set "
-                      "their own prices."),
-        _passage("b", "The FTC sued Amazon in September, accusing the company of keeping "
-                      "prices high."),
+        _passage(
+            "a",
+            "Zapolsky argued the FTC lawsuit against the retailer could force it to "
+            "raise prices. Amazon general counsel David Zapolsky said sellers set "
+            "their own prices.",
+        ),
+        _passage(
+            "b", "The FTC sued Amazon in September, accusing the company of keeping prices high."
+        ),
     ]
     answer = answerer.answer(question, passages)
 
@@ -827,16 +973,27 @@ def test_a_person_the_articles_give_a_title_is_not_a_company(
 @pytest.mark.parametrize(
     ("question", "sentence", "figure"),
     [
-        ("How much will Binance pay?",
-         "Binance agreed to pay about $4.3 billion to resolve the DOJ investigations.",
-         "about $4.3 billion"),
-        ("How much prize money comes with the Nobel?",
-         "The prize is 11 million Swedish kronor ($1 million).", "11 million Swedish kronor"),
+        (
+            "How much will Binance pay?",
+            "Binance agreed to pay about $4.3 billion to resolve the DOJ investigations.",
+            "about $4.3 billion",
+        ),
+        (
+            "How much prize money comes with the Nobel?",
+            "The prize is 11 million Swedish kronor ($1 million).",
+            "11 million Swedish kronor",
+        ),
         ("What was Temu's revenue in 2023?", "Temu's revenue reached $5bn in 2023.", "$5bn"),
-        ("How many people died from dementia last year?",
-         "Last year dementia took the lives of 66,000 people in England.", "66,000"),
-        ("How many votes did Jim Jordan get?",
-         "In 2023 Jordan won 194 votes on the third ballot.", "194"),  # not the year
+        (
+            "How many people died from dementia last year?",
+            "Last year dementia took the lives of 66,000 people in England.",
+            "66,000",
+        ),
+        (
+            "How many votes did Jim Jordan get?",
+            "In 2023 Jordan won 194 votes on the third ballot.",
+            "194",
+        ),  # not the year
         ("How old was Bill Kenwright?", "Bill Kenwright has died at the age of 78.", "78"),
         ("What share of the market does Google have?", "Google holds 90% of search.", "90%"),
         # a count of something else, a date, a year: no figure
@@ -845,13 +1002,12 @@ def test_a_person_the_articles_give_a_title_is_not_a_company(
         ("How much did it cost?", "The stadium opened in 2023.", None),
     ],
 )
-def test_the_figure_a_question_asks_for(question: str, sentence: str, figure: str | None
-                                        ) -> None:
+def test_the_figure_a_question_asks_for(question: str, sentence: str, figure: str | None) -> None:
     assert asks_for_a_number(question)
     found = figure_in(sentence, question)
     assert (found.text if found else None) == figure
     if found:
-        assert sentence[found.start:found.end] == found.text
+        assert sentence[found.start : found.end] == found.text
 
 
 def test_how_many_leads_with_the_figure_cited(
@@ -868,9 +1024,12 @@ def test_how_many_leads_with_the_figure_cited(
 
 @pytest.mark.parametrize(
     ("question", "kind"),
-    [("Which EU commissioner warned Musk?", "person"), ("Which judge oversees the case?", "person"),
-     ("Which All Blacks captain got a red card?", "person"),
-     ("Which US Soccer executive hired Emma Hayes?", "person")],
+    [
+        ("Which EU commissioner warned Musk?", "person"),
+        ("Which judge oversees the case?", "person"),
+        ("Which All Blacks captain got a red card?", "person"),
+        ("Which US Soccer executive hired Emma Hayes?", "person"),
+    ],
 )
 def test_the_kind_is_read_from_the_noun_phrase(question: str, kind: str) -> None:
     assert asked_kind(question) == kind
@@ -884,34 +1043,47 @@ def test_what_day_and_what_salary_are_not_name_questions() -> None:
 
 
 def test_names_are_not_read_from_urls_nationalities_or_the_question(
-    answerer: ExtractiveAnswerer
+    answerer: ExtractiveAnswerer,
 ) -> None:
     passages = [
-        _passage("a", "U.S. Soccer has appointed Emma Hayes as head coach » "
-                      "https://t.co/sR7qfSnWVx Welcome, Emma!"),
-        _passage("b", "The worst performance by any English team in a Champions League group "
-                      "stage came as Copenhagen finished second."),
-        _passage("c", "In the IPL auction the Kolkata Knight Riders signed Mitchell Starc for "
-                      "a record price."),
+        _passage(
+            "a",
+            "U.S. Soccer has appointed Emma Hayes as head coach » "
+            "https://t.co/sR7qfSnWVx Welcome, Emma!",
+        ),
+        _passage(
+            "b",
+            "The worst performance by any English team in a Champions League group "
+            "stage came as Copenhagen finished second.",
+        ),
+        _passage(
+            "c",
+            "In the IPL auction the Kolkata Knight Riders signed Mitchell Starc for "
+            "a record price.",
+        ),
     ]
-    lead = answerer.answer("Which team finished second in the Champions League group?",
-                           passages).answer.split("\n")[0]
+    lead = answerer.answer(
+        "Which team finished second in the Champions League group?", passages
+    ).answer.split("\n")[0]
     assert "English" not in lead and "Copenhagen" in lead, lead
-    lead = answerer.answer("Which IPL franchise signed Mitchell Starc?",
-                           passages).answer.split("\n")[0]
+    lead = answerer.answer("Which IPL franchise signed Mitchell Starc?", passages).answer.split(
+        "\n"
+    )[0]
     assert "IPL" not in lead and "Kolkata Knight Riders" in lead, lead
-    lead = answerer.answer("Who did U.S. Soccer appoint as coach?",
-                           passages).answer.split("\n")[0]
+    lead = answerer.answer("Who did U.S. Soccer appoint as coach?", passages).answer.split("\n")[0]
     assert lead.startswith("**Emma Hayes**"), lead
 
 
 def test_a_short_question_takes_its_name_from_the_answering_sentence(
-    answerer: ExtractiveAnswerer
+    answerer: ExtractiveAnswerer,
 ) -> None:
     # Every article names Sam Altman; one sentence says who became interim CEO.
     passages = [
-        _passage("a", "OpenAI has appointed Emmett Shear, the co-founder of video streaming site "
-                      "Twitch, as interim CEO. Sam Altman was fired as CEO on Friday."),
+        _passage(
+            "a",
+            "OpenAI has appointed Emmett Shear, the co-founder of video streaming site "
+            "Twitch, as interim CEO. Sam Altman was fired as CEO on Friday.",
+        ),
         _passage("b", "Sam Altman was ousted by the OpenAI board. Investors backed Sam Altman."),
         _passage("c", "Microsoft hired Sam Altman after OpenAI's board fired Sam Altman."),
         _passage("d", "Staff threatened to quit unless Sam Altman returned to OpenAI as CEO."),
@@ -941,7 +1113,7 @@ def test_stored_sentence_vectors_score_the_shortlist_without_the_model(
     assert embedding._texts_embedded == []  # no sentence went through the model
     with_cosine = [item for item in scored if "cosine" in item.parts]
     assert len(with_cosine) == extractive.EMBED_SHORTLIST
-    best_lexical = sorted(item.parts["lexical"] for item in scored)[-extractive.EMBED_SHORTLIST:]
+    best_lexical = sorted(item.parts["lexical"] for item in scored)[-extractive.EMBED_SHORTLIST :]
     assert sorted(item.parts["lexical"] for item in with_cosine) == best_lexical
     query = _unit(embedding._vector(question))
     for item in with_cosine:
@@ -957,12 +1129,16 @@ def test_stored_sentence_vectors_score_the_shortlist_without_the_model(
 def test_the_name_is_cited_in_the_passage_that_answers(answerer: ExtractiveAnswerer) -> None:
     passages = [
         _passage("a", "Acme Corp runs the biggest online marketplace and sets its pricing daily."),
-        _passage("b", "The lawsuit over online marketplace pricing was dismissed by a judge on "
-                      "Monday. Acme Corp welcomed the judge's decision."),
+        _passage(
+            "b",
+            "The lawsuit over online marketplace pricing was dismissed by a judge on "
+            "Monday. Acme Corp welcomed the judge's decision.",
+        ),
     ]
     answer = answerer.answer(
         "Which company saw the lawsuit over online marketplace pricing dismissed by a judge?",
-        passages)
+        passages,
+    )
 
     assert answer.answer.startswith("**Acme Corp** [1]"), answer.answer
     # Both the name and the fact come from the passage about the lawsuit, not the one that
@@ -976,8 +1152,10 @@ def test_a_long_question_ranks_the_sentence_that_keeps_its_phrases_first(
 ) -> None:
     kept = "The retailer saw its shares fall 4 per cent after an antitrust lawsuit was filed."
     scattered = "An antitrust retailer was filed: 4 shares saw the lawsuit fall after it per cent."
-    question = ("Which retailer, according to the Herald, saw its shares fall 4 per cent after "
-                "an antitrust lawsuit was filed against it?")
+    question = (
+        "Which retailer, according to the Herald, saw its shares fall 4 per cent after "
+        "an antitrust lawsuit was filed against it?"
+    )
     # The same words either way; the scrambled sentence's passage ranks first.
     passages = [_passage("a", scattered, "Herald"), _passage("b", kept, "Herald")]
     scored = answerer.score_sentences(extractive.parse_query(question), passages)
@@ -1034,20 +1212,25 @@ def test_how_did_someone_respond_quotes_what_they_did(
 def test_a_quote_counts_as_the_speakers_only_when_the_sentence_says_they_said_it() -> None:
     assert quotes("“It’s probably not even a blip,” Healy said.", "Alyssa Healy")
     assert quotes("“It’s unacceptable,” said captain Heung-Min Son.", "Heung-Min Son")
-    assert quotes("“We’ll keep at it,” Jordan, a founding member of the Freedom Caucus, said.",
-                  "Jim Jordan")
-    assert not quotes("“He doesn’t have the votes,” Rep. Carlos Gimenez said after a meeting "
-                      "when Jordan spoke.", "Jim Jordan")  # Gimenez speaks, about Jordan
+    assert quotes(
+        "“We’ll keep at it,” Jordan, a founding member of the Freedom Caucus, said.", "Jim Jordan"
+    )
+    assert not quotes(
+        "“He doesn’t have the votes,” Rep. Carlos Gimenez said after a meeting when Jordan spoke.",
+        "Jim Jordan",
+    )  # Gimenez speaks, about Jordan
     assert not quotes("Healy said the team would recover.", "Healy")  # reported, no quote
     assert asks_for_words("What did Guaido say?")
     assert not asks_for_words("What did Guaido vow?")
 
 
 def test_how_someone_reacted_includes_their_own_words(answerer: ExtractiveAnswerer) -> None:
-    text = ("Republican Rep. Jim Jordan failed again Wednesday on a crucial second ballot to "
-            "become House speaker, losing even more colleagues. The second ballot left Jordan "
-            "short after losing 22 Republicans. Nobody expected a third ballot this week. "
-            "“We’ll keep talking to members, keep working on it,” Jordan said after the vote.")
+    text = (
+        "Republican Rep. Jim Jordan failed again Wednesday on a crucial second ballot to "
+        "become House speaker, losing even more colleagues. The second ballot left Jordan "
+        "short after losing 22 Republicans. Nobody expected a third ballot this week. "
+        "“We’ll keep talking to members, keep working on it,” Jordan said after the vote."
+    )
     passages = [_passage("a", text)]
     answer = answerer.answer("How did Jim Jordan react after losing the second ballot?", passages)
 
@@ -1059,8 +1242,10 @@ def test_how_someone_reacted_includes_their_own_words(answerer: ExtractiveAnswer
 
 def test_the_thing_asked_of_someone_is_read_from_the_possessive() -> None:
     assert extractive.possessed_noun("Who is Shohei Ohtani's wife?") == "wife"
-    assert extractive.possessed_noun(
-        "Who photographed Taylor Swift's Time Person of the Year cover?") == "cover"
+    assert (
+        extractive.possessed_noun("Who photographed Taylor Swift's Time Person of the Year cover?")
+        == "cover"
+    )
     assert extractive.possessed_noun("Who is OpenAI's interim CEO?") is None  # ends in a name
     assert extractive.possessed_noun("How did Maduro’s government respond?") is None  # subject
     # A role: articles write "CFO" for it, and the role reading answers it.
@@ -1081,27 +1266,36 @@ def test_an_unmentioned_relation_is_not_answered_with_the_nearest_name(
 def test_a_list_is_read_from_an_enumeration_below_headlines_that_repeat_the_question(
     answerer: ExtractiveAnswerer,
 ) -> None:
-    text = ("Adam Stern points out a key drawback with NASCAR’s new media rights deal. "
-            "Is the new media rights deal a game-changer for NASCAR? "
-            "There is no denying how the new media rights deal has stunned the NASCAR community. "
-            "Just a couple of days back, NASCAR finalized a $7.7 billion media deal with "
-            "Fox Sports, NBC, Amazon, and Warner Bros. Discovery.")
+    text = (
+        "Adam Stern points out a key drawback with NASCAR’s new media rights deal. "
+        "Is the new media rights deal a game-changer for NASCAR? "
+        "There is no denying how the new media rights deal has stunned the NASCAR community. "
+        "Just a couple of days back, NASCAR finalized a $7.7 billion media deal with "
+        "Fox Sports, NBC, Amazon, and Warner Bros. Discovery."
+    )
     passages = [_passage("a", text, source="Essentially Sports")]
     answer = answerer.answer("Which networks are in NASCAR's new media deal?", passages)
 
     # Not "Adam Stern" from the top sentence; "Fox Sports" is not the outlet "Essentially
     # Sports"; the sentence's final period is not part of "Warner Bros. Discovery".
     assert [item.text for item in answer.items] == [
-        "Fox Sports", "NBC", "Amazon", "Warner Bros. Discovery"], answer.answer
+        "Fox Sports",
+        "NBC",
+        "Amazon",
+        "Warner Bros. Discovery",
+    ], answer.answer
 
 
 def test_an_outlet_is_a_name_all_of_whose_words_one_source_has() -> None:
     outlets = outlet_names(
-        [_passage("a", "x", source="Essentially Sports"), _passage("b", "x", "TechCrunch")])
+        [_passage("a", "x", source="Essentially Sports"), _passage("b", "x", "TechCrunch")]
+    )
     assert names_an_outlet("TechCrunch", outlets)
     assert not names_an_outlet("Fox Sports", outlets)
     assert [e.text for e in find_entities("It moved to the U.S. and to Acme Inc.")] == [
-        "U.S.", "Acme Inc."]
+        "U.S.",
+        "Acme Inc.",
+    ]
 
 
 def test_what_someone_said_with_no_topic_leads_with_their_own_words(
@@ -1127,20 +1321,26 @@ def test_an_all_capitals_headline_is_not_quoted_before_the_sentence_that_answers
     answerer: ExtractiveAnswerer,
 ) -> None:
     headline = "DON MCLEAN SINGS THE PRAISES OF SILENT NIGHT: MY MOTHER'S FAVORITE"
-    said = ('McLean said "Silent Night," which he sings on the album, "was my mother\'s favorite '
-            'song that I used to sing at Christmastime for her."')
+    said = (
+        'McLean said "Silent Night," which he sings on the album, "was my mother\'s favorite '
+        'song that I used to sing at Christmastime for her."'
+    )
     passages = [_passage("a", f"{headline}\n\n{said}")]
     answer = answerer.answer("Why does Silent Night matter to Don McLean?", passages)
 
     assert answer.citations[0].quote == said, answer.answer
 
 
-def _second_sentence_reads_further_down(answerer: ExtractiveAnswerer, question: str,
-                                        passages: list[Passage]) -> bool:
+def _second_sentence_reads_further_down(
+    answerer: ExtractiveAnswerer, question: str, passages: list[Passage]
+) -> bool:
     """The second-best sentence scores between READING_RATIO and FOLLOW_RATIO of the best: read
     for a date or figure, but not quoted."""
-    ranked = sorted(answerer.score_sentences(extractive.parse_query(question), passages),
-                    key=lambda item: item.score, reverse=True)
+    ranked = sorted(
+        answerer.score_sentences(extractive.parse_query(question), passages),
+        key=lambda item: item.score,
+        reverse=True,
+    )
     ratio = ranked[1].score / ranked[0].score
     return extractive.READING_RATIO <= ratio < extractive.FOLLOW_RATIO
 
@@ -1148,12 +1348,22 @@ def _second_sentence_reads_further_down(answerer: ExtractiveAnswerer, question: 
 def test_a_written_out_date_further_down_answers_when_the_best_sentence_has_none(
     answerer: ExtractiveAnswerer,
 ) -> None:
-    passages = [_passage("a", "Taylor Swift has officially been named Time's 2023 Person of the "
-                              "Year, the magazine's editors said."),
-                _passage("b", "On Wednesday 6 December, Time announced Taylor Swift as its "
-                              "Person of the Year pick."),
-                _passage("c", "Fans queued for hours outside the stadium in the rain. Ticket "
-                              "prices rose again this autumn.")]
+    passages = [
+        _passage(
+            "a",
+            "Taylor Swift has officially been named Time's 2023 Person of the "
+            "Year, the magazine's editors said.",
+        ),
+        _passage(
+            "b",
+            "On Wednesday 6 December, Time announced Taylor Swift as its Person of the Year pick.",
+        ),
+        _passage(
+            "c",
+            "Fans queued for hours outside the stadium in the rain. Ticket "
+            "prices rose again this autumn.",
+        ),
+    ]
     question = "What day did Time name Taylor Swift Person of the Year?"
     assert _second_sentence_reads_further_down(answerer, question, passages)
 
@@ -1164,10 +1374,16 @@ def test_a_written_out_date_further_down_answers_when_the_best_sentence_has_none
 
 def test_a_bare_today_further_down_is_not_read_as_the_day(answerer: ExtractiveAnswerer) -> None:
     # "today" is when the diplomats meet, not when Trump recognized Guaido.
-    passages = [_passage("a", "The Trump administration quickly recognized Guaido as the interim "
-                              "president of Venezuela."),
-                _passage("b", "Trump's envoys meet today to discuss Guaido, the interim "
-                              "president of Venezuela.")]
+    passages = [
+        _passage(
+            "a",
+            "The Trump administration quickly recognized Guaido as the interim "
+            "president of Venezuela.",
+        ),
+        _passage(
+            "b", "Trump's envoys meet today to discuss Guaido, the interim president of Venezuela."
+        ),
+    ]
     question = "When did Trump recognize Guaido as interim president?"
     assert _second_sentence_reads_further_down(answerer, question, passages)
 
@@ -1179,11 +1395,17 @@ def test_a_bare_today_further_down_is_not_read_as_the_day(answerer: ExtractiveAn
 def test_a_company_list_names_neither_the_outlet_nor_a_country(
     answerer: ExtractiveAnswerer,
 ) -> None:
-    passages = [_passage("a", "Palo Alto Networks is buying Talon Cyber Security, Dig Security, "
-                              "Israel and TechCrunch, a person familiar with the deal said.",
-                         source="TechCrunch")]
-    answer = answerer.answer("Which two Israeli startups is Palo Alto Networks trying to buy?",
-                             passages)
+    passages = [
+        _passage(
+            "a",
+            "Palo Alto Networks is buying Talon Cyber Security, Dig Security, "
+            "Israel and TechCrunch, a person familiar with the deal said.",
+            source="TechCrunch",
+        )
+    ]
+    answer = answerer.answer(
+        "Which two Israeli startups is Palo Alto Networks trying to buy?", passages
+    )
 
     assert [item.text for item in answer.items] == ["Talon Cyber Security", "Dig Security"]
 
@@ -1195,8 +1417,10 @@ def test_the_role_of_an_organisation_is_read_from_a_description_of_that_role() -
     assert asked_role("Who is Nike's chief financial officer?").head == "financial"  # type: ignore[union-attr]
     assert asked_role("Who is Juan Guaido?") is None
     assert asked_role("Who is the father of the bride?") is None  # no role, no organisation
-    sentence = ("Into his role may come Jean-Claude Blanc, the CEO of Ratcliffe’s Ineos Sport, "
-                "as the man Ten Hag reports to.")
+    sentence = (
+        "Into his role may come Jean-Claude Blanc, the CEO of Ratcliffe’s Ineos Sport, "
+        "as the man Ten Hag reports to."
+    )
     assert holds_role(description_of("Jean-Claude Blanc", sentence), sentence, role)
     other = "Richard Arnold, the club's chief executive, leaves as Ineos Sport takes over."
     assert not holds_role(description_of("Richard Arnold", other), other, role)  # the club's
@@ -1209,17 +1433,28 @@ def test_who_holds_a_role_is_answered_with_its_holder_not_the_most_named(
     answerer: ExtractiveAnswerer,
 ) -> None:
     passages = [
-        _passage("a", "Richard Arnold has left Manchester United. Richard Arnold, the club's "
-                      "chief executive, leaves as Ineos Sport takes over football matters."),
-        _passage("b", "Into his role may come Jean-Claude Blanc, the CEO of Ratcliffe's Ineos "
-                      "Sport, as the man Ten Hag reports to."),
+        _passage(
+            "a",
+            "Richard Arnold has left Manchester United. Richard Arnold, the club's "
+            "chief executive, leaves as Ineos Sport takes over football matters.",
+        ),
+        _passage(
+            "b",
+            "Into his role may come Jean-Claude Blanc, the CEO of Ratcliffe's Ineos "
+            "Sport, as the man Ten Hag reports to.",
+        ),
     ]
     answer = answerer.answer("Who is the chief executive of Ineos Sport?", passages)
     assert answer.answer.startswith("**Jean-Claude Blanc** [1]"), answer.answer
 
 
 def test_a_capitalised_title_is_not_a_name(answerer: ExtractiveAnswerer) -> None:
-    passages = [_passage("a", "The Wild thanked their Head Coach on Monday. \"He did an excellent "
-                              "job as Head Coach of our team,\" the Wild said on Monday.")]
+    passages = [
+        _passage(
+            "a",
+            'The Wild thanked their Head Coach on Monday. "He did an excellent '
+            'job as Head Coach of our team," the Wild said on Monday.',
+        )
+    ]
     answer = answerer.answer("Who did the Wild thank on Monday?", passages)
     assert not answer.answer.startswith("**Head Coach"), answer.answer

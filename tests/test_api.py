@@ -84,7 +84,7 @@ def test_answer_cites_verbatim_passages(http: httpx.Client) -> None:
     assert answer.citations and not answer.abstained
     for citation in answer.citations:
         article = http.get(f"{API}/articles/{citation.article_id}").json()
-        assert article["body"][citation.start:citation.end] == citation.quote
+        assert article["body"][citation.start : citation.end] == citation.quote
 
 
 def test_answer_stream_deltas_add_up_to_the_final_answer(http: httpx.Client) -> None:
@@ -109,11 +109,18 @@ def test_answer_stream_errors_before_streaming_are_plain_http_errors(http: httpx
 
 
 def test_answer_takes_history_and_filters(http: httpx.Client) -> None:
-    history = [{"role": "user", "content": SEED_QUESTION},
-               {"role": "assistant", "content": "Russia, China and Iran [1]."}]
-    reply = http.post(f"{API}/answer", json={
-        "question": "and which countries back Guaido?", "history": history, "k": 3,
-    })
+    history = [
+        {"role": "user", "content": SEED_QUESTION},
+        {"role": "assistant", "content": "Russia, China and Iran [1]."},
+    ]
+    reply = http.post(
+        f"{API}/answer",
+        json={
+            "question": "and which countries back Guaido?",
+            "history": history,
+            "k": 3,
+        },
+    )
     assert reply.status_code == 200, reply.text
     assert reply.json()["question"] == "and which countries back Guaido?"
     # The seed is from 2019-01-26: a later window leaves it out.
@@ -131,9 +138,14 @@ def test_search_returns_scored_passages(http: httpx.Client) -> None:
     result = SearchResult.model_validate(reply.json())
     assert 1 <= len(result.passages) <= 2
     assert "Maduro" in result.passages[0].text
-    reply = http.post(f"{API}/search", json={
-        "question": "lighthouse lens", "sources": ["Coastal Gazette"], "until": "2023-12-31",
-    })
+    reply = http.post(
+        f"{API}/search",
+        json={
+            "question": "lighthouse lens",
+            "sources": ["Coastal Gazette"],
+            "until": "2023-12-31",
+        },
+    )
     assert reply.status_code == 200
     assert {p["source"] for p in reply.json()["passages"]} == {"Coastal Gazette"}
 
@@ -145,23 +157,31 @@ def test_llm_mode_without_llm_is_a_400_naming_mode(http: httpx.Client) -> None:
 
 
 # --- limits ---------------------------------------------------------------------------------
-@pytest.mark.parametrize(("body", "field"), [
-    ({"question": ""}, "question"),
-    ({"question": "   \n "}, "question"),
-    ({"question": "x" * (MAX_QUESTION_CHARS + 1)}, "question"),
-    ({}, "question"),
-    ({"question": 42}, "question"),
-    ({"question": "q", "history": [{"role": "user", "content": "hi"}] * (MAX_HISTORY_TURNS + 1)},
-     "history"),
-    ({"question": "q", "history": [{"role": "robot", "content": "hi"}]}, "history.0.role"),
-    ({"question": "q", "mode": "poetry"}, "mode"),
-    ({"question": "q", "k": 0}, "k"),
-    ({"question": "q", "k": 51}, "k"),
-    ({"question": "q", "since": "last tuesday"}, "since"),
-    ({"question": "q", "until": "2019-13-45"}, "until"),
-    ({"question": "q", "sources": "Reuters"}, "sources"),
-    ({"question": "q", "colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "   \n "}, "question"),
+        ({"question": "x" * (MAX_QUESTION_CHARS + 1)}, "question"),
+        ({}, "question"),
+        ({"question": 42}, "question"),
+        (
+            {
+                "question": "q",
+                "history": [{"role": "user", "content": "hi"}] * (MAX_HISTORY_TURNS + 1),
+            },
+            "history",
+        ),
+        ({"question": "q", "history": [{"role": "robot", "content": "hi"}]}, "history.0.role"),
+        ({"question": "q", "mode": "poetry"}, "mode"),
+        ({"question": "q", "k": 0}, "k"),
+        ({"question": "q", "k": 51}, "k"),
+        ({"question": "q", "since": "last tuesday"}, "since"),
+        ({"question": "q", "until": "2019-13-45"}, "until"),
+        ({"question": "q", "sources": "Reuters"}, "sources"),
+        ({"question": "q", "colour": "blue"}, "colour"),
+    ],
+)
 def test_invalid_answer_requests_are_422_naming_the_field(
     http: httpx.Client, body: dict, field: str
 ) -> None:
@@ -178,22 +198,28 @@ def test_question_at_the_limit_is_accepted(http: httpx.Client) -> None:
 
 
 def test_history_at_the_limit_is_accepted(http: httpx.Client) -> None:
-    history = [{"role": ("user", "assistant")[i % 2], "content": f"turn {i}"}
-               for i in range(MAX_HISTORY_TURNS)]
+    history = [
+        {"role": ("user", "assistant")[i % 2], "content": f"turn {i}"}
+        for i in range(MAX_HISTORY_TURNS)
+    ]
     reply = http.post(f"{API}/answer", json={"question": SEED_QUESTION, "history": history})
     assert reply.status_code == 200
 
 
 def test_malformed_json_is_422(http: httpx.Client) -> None:
-    reply = http.post(f"{API}/answer", content=b'{"question": ',
-                      headers={"content-type": "application/json"})
+    reply = http.post(
+        f"{API}/answer", content=b'{"question": ', headers={"content-type": "application/json"}
+    )
     assert reply.status_code == 422
     assert "JSON" in reply.json()["detail"]
 
 
 def test_oversized_body_is_413_before_reading_it(http: httpx.Client) -> None:
-    reply = http.post(f"{API}/answer", content=b"x" * (MAX_BODY_BYTES + 1),
-                      headers={"content-type": "application/json"})
+    reply = http.post(
+        f"{API}/answer",
+        content=b"x" * (MAX_BODY_BYTES + 1),
+        headers={"content-type": "application/json"},
+    )
     assert reply.status_code == 413
     assert error_field(reply) == "body"
 
@@ -203,8 +229,9 @@ def test_oversized_chunked_body_is_413(http: httpx.Client) -> None:
         for _ in range(12):
             yield b" " * (1024 * 1024)
 
-    reply = http.post(f"{API}/articles", content=chunks(),
-                      headers={"content-type": "application/json"})
+    reply = http.post(
+        f"{API}/articles", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert reply.status_code == 413
 
 
@@ -266,10 +293,13 @@ def test_upload_ask_delete_round_trip(http: httpx.Client) -> None:
 
 
 def test_json_records_round_trip_with_url_id(http: httpx.Client) -> None:
-    record = {"title": "Glacier museum opens", "source": "Alpine Post",
-              "url": "https://example.org/a/b/glacier?id=7&x=1",
-              "published_at": "2021-03-02T10:00:00+00:00",
-              "body": "A glacier museum opened in Vennhorn. It shows 300 years of ice cores."}
+    record = {
+        "title": "Glacier museum opens",
+        "source": "Alpine Post",
+        "url": "https://example.org/a/b/glacier?id=7&x=1",
+        "published_at": "2021-03-02T10:00:00+00:00",
+        "body": "A glacier museum opened in Vennhorn. It shows 300 years of ice cores.",
+    }
     reply = http.post(f"{API}/articles", json={"records": [record, {"title": "no body"}]})
     assert reply.status_code == 200, reply.text
     report = reply.json()
@@ -281,8 +311,7 @@ def test_json_records_round_trip_with_url_id(http: httpx.Client) -> None:
     assert http.get(f"{API}/articles/{encoded}").status_code == 404
 
 
-@pytest.mark.parametrize("name", ["../evil.md", "..", "a/b.md", "a\\b.md", "/etc/x.txt",
-                                  "x..md"])
+@pytest.mark.parametrize("name", ["../evil.md", "..", "a/b.md", "a\\b.md", "/etc/x.txt", "x..md"])
 def test_upload_refuses_path_traversal_names(http: httpx.Client, name: str) -> None:
     reply = http.post(f"{API}/articles", files=[("files", (name, b"Title\n\nSome text.\n"))])
     assert reply.status_code == 400, reply.text
@@ -296,10 +325,13 @@ def test_upload_refuses_unsupported_types(http: httpx.Client, name: str) -> None
     assert error_field(reply) == "files" and name in reply.json()["detail"]
 
 
-@pytest.mark.parametrize("content", [
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
-    b"Looks like text\x00\x00\x00 but is not",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
+        b"Looks like text\x00\x00\x00 but is not",
+    ],
+)
 def test_upload_refuses_binary_content(http: httpx.Client, content: bytes) -> None:
     reply = http.post(f"{API}/articles", files=[("files", ("sneaky.txt", content))])
     assert reply.status_code == 400
@@ -314,8 +346,9 @@ def test_upload_over_10_mb_is_413(http: httpx.Client) -> None:
 
 
 def test_upload_needs_files_and_a_known_content_type(http: httpx.Client) -> None:
-    reply = http.post(f"{API}/articles", data={"note": "no file here"},
-                      files=[("other", ("", b""))])
+    reply = http.post(
+        f"{API}/articles", data={"note": "no file here"}, files=[("other", ("", b""))]
+    )
     assert reply.status_code == 400
     reply = http.post(f"{API}/articles", content=b"hello", headers={"content-type": "text/plain"})
     assert reply.status_code == 415 and error_field(reply) == "Content-Type"
@@ -324,8 +357,10 @@ def test_upload_needs_files_and_a_known_content_type(http: httpx.Client) -> None
 
 
 def test_bad_file_contents_are_reported_not_raised(http: httpx.Client) -> None:
-    files = [("files", ("broken.json", b'{"title": "x", "body": ')),
-             ("files", ("empty.txt", b"   "))]
+    files = [
+        ("files", ("broken.json", b'{"title": "x", "body": ')),
+        ("files", ("empty.txt", b"   ")),
+    ]
     reply = http.post(f"{API}/articles", files=files)
     assert reply.status_code == 200
     report = reply.json()
@@ -340,18 +375,28 @@ def test_health_reports_index_and_models(http: httpx.Client) -> None:
     assert health["articles"] >= 1 + len(SMALL_DOCS) and health["chunks"] >= health["articles"]
     assert health["embedding_model"] == "all-MiniLM-L6-v2-int8"
     assert health["chroma"] == "embedded"
-    assert health["llm"] == {"configured": False, "model": None, "base_url": None,
-                             "reachable": None, "detail": ""}
+    assert health["llm"] == {
+        "configured": False,
+        "model": None,
+        "base_url": None,
+        "reachable": None,
+        "detail": "",
+    }
     assert health["auth_required"] is False
 
 
 def test_openapi_documents_every_endpoint(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     expected = {
-        (f"{API}/answer", "post"), (f"{API}/search", "post"), (f"{API}/articles", "get"),
-        (f"{API}/articles", "post"), (f"{API}/articles/{{article_id}}", "get"),
-        (f"{API}/articles/{{article_id}}", "delete"), (f"{API}/health", "get"),
-        ("/v1/chat/completions", "post"), ("/v1/models", "get"),
+        (f"{API}/answer", "post"),
+        (f"{API}/search", "post"),
+        (f"{API}/articles", "get"),
+        (f"{API}/articles", "post"),
+        (f"{API}/articles/{{article_id}}", "get"),
+        (f"{API}/articles/{{article_id}}", "delete"),
+        (f"{API}/health", "get"),
+        ("/v1/chat/completions", "post"),
+        ("/v1/models", "get"),
     }
     present = {(path, method) for path, ops in spec["paths"].items() for method in ops}
     assert expected <= present
@@ -365,25 +410,26 @@ def test_openapi_documents_every_endpoint(http: httpx.Client) -> None:
     assert http.get("/docs").status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("POST", f"{API}/answer", {"question": SEED_QUESTION}),
-    ("POST", f"{API}/search", {"question": SEED_QUESTION}),
-    ("GET", f"{API}/articles", None),
-    ("GET", f"{API}/articles/{LIGHTHOUSE_ID}", None),
-    ("DELETE", f"{API}/articles/https://example.org/none", None),
-    ("POST", f"{API}/articles", {"records": []}),
-    ("GET", "/v1/models", None),
-    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", f"{API}/answer", {"question": SEED_QUESTION}),
+        ("POST", f"{API}/search", {"question": SEED_QUESTION}),
+        ("GET", f"{API}/articles", None),
+        ("GET", f"{API}/articles/{LIGHTHOUSE_ID}", None),
+        ("DELETE", f"{API}/articles/https://example.org/none", None),
+        ("POST", f"{API}/articles", {"records": []}),
+        ("GET", "/v1/models", None),
+        ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+    ],
+)
 def test_api_key_is_required_everywhere_but_health(
     keyed_url: str, method: str, path: str, body: dict | None
 ) -> None:
     with httpx.Client(base_url=keyed_url, timeout=60) as client:
         missing = client.request(method, path, json=body)
-        wrong = client.request(method, path, json=body,
-                               headers={"Authorization": "Bearer nope"})
-        right = client.request(method, path, json=body,
-                               headers={"Authorization": f"Bearer {KEY}"})
+        wrong = client.request(method, path, json=body, headers={"Authorization": "Bearer nope"})
+        right = client.request(method, path, json=body, headers={"Authorization": f"Bearer {KEY}"})
     for reply in (missing, wrong):
         assert reply.status_code == 401
         assert reply.headers["www-authenticate"] == "Bearer"
@@ -418,8 +464,9 @@ def test_blocking_calls_leave_the_event_loop_free(assistant: Any) -> None:
         done: dict[str, Any] = {}
 
         def slow_search() -> None:
-            done["reply"] = httpx.post(f"{base}{API}/search", json={"question": SEED_QUESTION},
-                                       timeout=60)
+            done["reply"] = httpx.post(
+                f"{base}{API}/search", json={"question": SEED_QUESTION}, timeout=60
+            )
             done["at"] = time.monotonic()
 
         worker = threading.Thread(target=slow_search)
@@ -455,9 +502,12 @@ class ScriptedAssistant:
 def scripted_stream(events: list[Any], url_suffix: str = f"{API}/answer") -> list[tuple]:
     fake = ScriptedAssistant(events)
     app = create_app(fake, Settings())  # type: ignore[arg-type]
-    with serve_in_thread(app) as base, httpx.stream(
-        "POST", f"{base}{url_suffix}", json={"question": "q", "stream": True}, timeout=30
-    ) as reply:
+    with (
+        serve_in_thread(app) as base,
+        httpx.stream(
+            "POST", f"{base}{url_suffix}", json={"question": "q", "stream": True}, timeout=30
+        ) as reply,
+    ):
         return sse_events(reply)
 
 
@@ -479,9 +529,10 @@ def test_openai_stream_failure_is_an_error_chunk_then_done() -> None:
     fake = ScriptedAssistant(["partial ", RuntimeError("boom")])
     app = create_app(fake, Settings())  # type: ignore[arg-type]
     body = {"stream": True, "messages": [{"role": "user", "content": "q"}]}
-    with serve_in_thread(app) as base, httpx.stream(
-        "POST", f"{base}/v1/chat/completions", json=body, timeout=30
-    ) as reply:
+    with (
+        serve_in_thread(app) as base,
+        httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=30) as reply,
+    ):
         data = [d for _, d in sse_events(reply)]
     assert "error" in json.loads(data[-2]) and data[-1] == "[DONE]"
 
@@ -490,8 +541,9 @@ def test_client_disconnect_closes_the_answer_stream() -> None:
     fake = ScriptedAssistant([f"word{i} " for i in range(100)], delay_s=0.1)
     app = create_app(fake, Settings())  # type: ignore[arg-type]
     with serve_in_thread(app) as base:
-        with httpx.stream("POST", f"{base}{API}/answer",
-                          json={"question": "q", "stream": True}, timeout=30) as reply:
+        with httpx.stream(
+            "POST", f"{base}{API}/answer", json={"question": "q", "stream": True}, timeout=30
+        ) as reply:
             lines = reply.iter_lines()
             assert next(lines).startswith("event: delta")
         assert fake.closed.wait(5), "the generator kept running after the client left"
@@ -512,25 +564,27 @@ def test_chroma_down_is_503_and_recovers_after_restart(tmp_path: Path) -> None:
     chroma.start()
     try:
         remote = make_assistant(tmp_path / "data", chroma_url=chroma.url)
-        with serve_in_thread(create_app(remote, remote.settings)) as base, \
-                httpx.Client(base_url=base, timeout=30) as client:
-            assert client.post(f"{API}/answer", json={"question": SEED_QUESTION}).status_code \
-                == 200
+        with (
+            serve_in_thread(create_app(remote, remote.settings)) as base,
+            httpx.Client(base_url=base, timeout=30) as client,
+        ):
+            assert client.post(f"{API}/answer", json={"question": SEED_QUESTION}).status_code == 200
             chroma.stop()
             # Searches reuse the loaded snapshot and re-check Chroma's revision at most every
             # REVISION_TTL_S, so for that long an answer can still come from memory; after it
             # every request must reach Chroma and report it down.
             time.sleep(REVISION_TTL_S + 0.2)
-            for method, path, body in [("POST", f"{API}/answer", {"question": SEED_QUESTION}),
-                                       ("POST", f"{API}/search", {"question": SEED_QUESTION}),
-                                       ("GET", f"{API}/articles", None),
-                                       ("GET", f"{API}/health", None)]:
+            for method, path, body in [
+                ("POST", f"{API}/answer", {"question": SEED_QUESTION}),
+                ("POST", f"{API}/search", {"question": SEED_QUESTION}),
+                ("GET", f"{API}/articles", None),
+                ("GET", f"{API}/health", None),
+            ]:
                 reply = client.request(method, path, json=body)
                 assert reply.status_code == 503, (path, reply.text)
                 assert "Chroma server" in reply.json()["detail"]
                 assert reply.headers["retry-after"] == "5"
-            stream = client.post(f"{API}/answer",
-                                 json={"question": SEED_QUESTION, "stream": True})
+            stream = client.post(f"{API}/answer", json={"question": SEED_QUESTION, "stream": True})
             assert stream.status_code == 503
             chroma.start()
             restarted = time.monotonic()
@@ -585,11 +639,26 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(tmp_path: Path
     fuzzed = make_assistant(tmp_path / "data")
     with serve_in_thread(create_app(fuzzed, fuzzed.settings)) as base:
         run = subprocess.run(
-            [str(Path(sys.executable).parent / "st"), "run", f"{base}/openapi.json",
-             "--checks", "all", "--exclude-checks",
-             "positive_data_acceptance,use_after_free,ensure_resource_availability",
-             "--max-examples", "40", "--workers", "1", "--seed", "1",
-             "--phases", "examples,coverage,fuzzing"],
-            capture_output=True, text=True, timeout=900, cwd=tmp_path,
+            [
+                str(Path(sys.executable).parent / "st"),
+                "run",
+                f"{base}/openapi.json",
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance,use_after_free,ensure_resource_availability",
+                "--max-examples",
+                "40",
+                "--workers",
+                "1",
+                "--seed",
+                "1",
+                "--phases",
+                "examples,coverage,fuzzing",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=tmp_path,
         )
     assert run.returncode == 0, run.stdout[-6000:]

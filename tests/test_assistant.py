@@ -55,8 +55,10 @@ def test_offline_follow_up_and_which_back_guaido(assistant: Assistant) -> None:
     """The conversation from the product brief, offline: the follow-up asks for countries too,
     about Guaido, and cites the sentence that says who supports him."""
     first = assistant.ask("which countries back Maduro?")
-    history = [{"role": "user", "content": "which countries back Maduro?"},
-               {"role": "assistant", "content": first.answer}]
+    history = [
+        {"role": "user", "content": "which countries back Maduro?"},
+        {"role": "assistant", "content": first.answer},
+    ]
     answer = assistant.ask("And which back Guaido?", history=history)
     assert answer.standalone_question == "which countries back Guaido?"
     assert not answer.abstained

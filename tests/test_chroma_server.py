@@ -23,8 +23,9 @@ def _articles(path: Path) -> list[Article]:
 @pytest.fixture
 def server_settings(chroma_server: str, settings: Settings) -> Settings:
     """Server mode with a collection of its own (the server is shared by the session)."""
-    return settings.model_copy(update={"chroma_url": chroma_server,
-                                       "collection": f"t-{uuid.uuid4().hex[:12]}"})
+    return settings.model_copy(
+        update={"chroma_url": chroma_server, "collection": f"t-{uuid.uuid4().hex[:12]}"}
+    )
 
 
 def test_ingest_upsert_delete_through_the_server(server_settings, hash_embedding, corpus_slice):
@@ -34,8 +35,9 @@ def test_ingest_upsert_delete_through_the_server(server_settings, hash_embedding
 
     first = service.ingest_items(articles)
     assert (first.added, first.failed) == (5, 0)
-    assert service.store.count_chunks() == first.chunks == sum(
-        len(chunk_article(a)) for a in articles)
+    assert (
+        service.store.count_chunks() == first.chunks == sum(len(chunk_article(a)) for a in articles)
+    )
 
     revision = service.store.revision()
     again = service.ingest_items(articles)
@@ -46,8 +48,11 @@ def test_ingest_upsert_delete_through_the_server(server_settings, hash_embedding
     short = article.model_copy(update={"body": article.body[: len(article.body) // 3]})
     updated = service.ingest_items([short])
     assert updated.updated == 1
-    ids = sorted(c.chunk_id for c in service.store.iter_chunks()
-                 if c.metadata["article_id"] == article.article_id)
+    ids = sorted(
+        c.chunk_id
+        for c in service.store.iter_chunks()
+        if c.metadata["article_id"] == article.article_id
+    )
     assert ids == [c.chunk_id for c in chunk_article(short)]
     assert service.store.revision() != revision
 
@@ -58,8 +63,7 @@ def test_ingest_upsert_delete_through_the_server(server_settings, hash_embedding
     assert not server_settings.chroma_path.exists()
 
 
-def test_a_second_service_sees_what_the_first_wrote(server_settings, hash_embedding,
-                                                    corpus_slice):
+def test_a_second_service_sees_what_the_first_wrote(server_settings, hash_embedding, corpus_slice):
     articles = _articles(corpus_slice(3))
     writer = IndexService(server_settings, embedding=hash_embedding)
     writer.ingest_items(articles[:2])
@@ -88,4 +92,3 @@ def test_unreachable_server_is_a_clear_error(settings: Settings, hash_embedding)
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(StoreUnavailableError, match=url.replace(".", r"\.")):
         IndexService(settings.model_copy(update={"chroma_url": url}), embedding=hash_embedding)
-

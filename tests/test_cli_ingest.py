@@ -13,8 +13,7 @@ from index.service import IndexService
 from index.settings import Settings
 from qa.cli import app
 
-REPORT_KEYS = {"added", "updated", "unchanged", "failed", "chunks", "embedded", "seconds",
-               "errors"}
+REPORT_KEYS = {"added", "updated", "unchanged", "failed", "chunks", "embedded", "seconds", "errors"}
 
 
 @pytest.fixture
@@ -41,11 +40,19 @@ def _write(folder: Path, name: str, text: str) -> Path:
 def good_folder(root: Path) -> Path:
     folder = root / "good"
     folder.mkdir()
-    _write(folder, "harbour.md", "---\ntitle: Harbour lighthouse reopens\nsource: Coastal "
-           "Gazette\ndate: 2024-03-02\nurl: https://gazette.test/lighthouse\n---\n\nThe old "
-           "harbour lighthouse reopened on Saturday after a two-year restoration.\n")
-    _write(folder, "bridge.txt", "Bridge closed for repairs\n\nThe river bridge will stay "
-           "closed to cars until June while engineers replace its bearings.\n")
+    _write(
+        folder,
+        "harbour.md",
+        "---\ntitle: Harbour lighthouse reopens\nsource: Coastal "
+        "Gazette\ndate: 2024-03-02\nurl: https://gazette.test/lighthouse\n---\n\nThe old "
+        "harbour lighthouse reopened on Saturday after a two-year restoration.\n",
+    )
+    _write(
+        folder,
+        "bridge.txt",
+        "Bridge closed for repairs\n\nThe river bridge will stay "
+        "closed to cars until June while engineers replace its bearings.\n",
+    )
     return folder
 
 
@@ -54,13 +61,30 @@ def bad_folder(root: Path) -> tuple[Path, dict[str, Path]]:
     bad = {
         "empty": _write(folder, "empty.txt", ""),
         "malformed": _write(folder, "broken.json", '{"title": "Half a record", "body": \n'),
-        "jsonl": _write(folder, "feed.jsonl", "\n".join([
-            json.dumps({"title": "Ferry timetable changes", "url": "https://feed.test/ferry",
-                        "body": "Ferries will leave every forty minutes from May."}),
-            '{"title": "cut off", "body": "never closed',
-            json.dumps({"title": "Market day moves", "url": "https://feed.test/market",
-                        "body": "The Thursday market moves to the station square."}),
-        ]) + "\n"),
+        "jsonl": _write(
+            folder,
+            "feed.jsonl",
+            "\n".join(
+                [
+                    json.dumps(
+                        {
+                            "title": "Ferry timetable changes",
+                            "url": "https://feed.test/ferry",
+                            "body": "Ferries will leave every forty minutes from May.",
+                        }
+                    ),
+                    '{"title": "cut off", "body": "never closed',
+                    json.dumps(
+                        {
+                            "title": "Market day moves",
+                            "url": "https://feed.test/market",
+                            "body": "The Thursday market moves to the station square.",
+                        }
+                    ),
+                ]
+            )
+            + "\n",
+        ),
     }
     return folder, bad
 
@@ -85,8 +109,12 @@ def test_bad_input_is_reported_by_path_and_line_and_good_input_is_stored(cli_env
     listed = run("articles", "list", "--json")
     assert listed.exit_code == 0
     titles = {a["title"] for a in json.loads(listed.stdout)}
-    assert titles == {"Harbour lighthouse reopens", "Bridge closed for repairs",
-                      "Ferry timetable changes", "Market day moves"}
+    assert titles == {
+        "Harbour lighthouse reopens",
+        "Bridge closed for repairs",
+        "Ferry timetable changes",
+        "Market day moves",
+    }
 
 
 def test_good_input_exits_zero_then_reingest_is_unchanged(cli_env, tmp_path):
@@ -103,7 +131,10 @@ def test_good_input_exits_zero_then_reingest_is_unchanged(cli_env, tmp_path):
     assert isinstance(report["seconds"], float | int) and report["seconds"] >= 0
     assert again.exit_code == 0
     assert {k: json.loads(again.stdout)[k] for k in ("unchanged", "embedded", "added")} == {
-        "unchanged": 2, "embedded": 0, "added": 0}
+        "unchanged": 2,
+        "embedded": 0,
+        "added": 0,
+    }
 
 
 def test_human_output_names_problems_on_stderr(cli_env, tmp_path):

@@ -54,8 +54,9 @@ def test_ask_matches_the_in_process_assistant(client: Client, assistant: Any) ->
     local = assistant.ask(SEED_QUESTION)
     assert isinstance(remote, Answer)
     assert remote.answer == local.answer
-    assert [(c.article_id, c.start, c.end) for c in remote.citations] == \
-        [(c.article_id, c.start, c.end) for c in local.citations]
+    assert [(c.article_id, c.start, c.end) for c in remote.citations] == [
+        (c.article_id, c.start, c.end) for c in local.citations
+    ]
 
 
 def test_ask_stream_yields_deltas_then_one_answer(client: Client) -> None:
@@ -67,12 +68,15 @@ def test_ask_stream_yields_deltas_then_one_answer(client: Client) -> None:
 
 
 def test_options_travel_with_the_request(client: Client) -> None:
-    history = [Turn(role="user", content=SEED_QUESTION),
-               {"role": "assistant", "content": "Russia and China [1]."}]
+    history = [
+        Turn(role="user", content=SEED_QUESTION),
+        {"role": "assistant", "content": "Russia and China [1]."},
+    ]
     answer = client.ask("and who backs Guaido?", history=history, mode="extractive")
     assert answer.question == "and who backs Guaido?" and answer.mode == "extractive"
-    result = client.search("lighthouse lens", k=1, sources=("Coastal Gazette",),
-                           since="2023-01-01", until=None)
+    result = client.search(
+        "lighthouse lens", k=1, sources=("Coastal Gazette",), since="2023-01-01", until=None
+    )
     assert isinstance(result, SearchResult)
     assert [p.source for p in result.passages] == ["Coastal Gazette"]
 
@@ -90,8 +94,11 @@ def test_articles_are_article_records(client: Client) -> None:
 
 def test_upload_and_delete_round_trip(client: Client, tmp_path: Path) -> None:
     path = tmp_path / "ferry.md"
-    path.write_text("# Night ferry resumes\n\nThe Oskarshamn night ferry resumed service on "
-                    "Monday with a new 180-berth vessel.\n", encoding="utf-8")
+    path.write_text(
+        "# Night ferry resumes\n\nThe Oskarshamn night ferry resumed service on "
+        "Monday with a new 180-berth vessel.\n",
+        encoding="utf-8",
+    )
     report = client.upload([path])
     assert isinstance(report, IngestReport) and report.ok and report.added == 1
     (article_id,) = report.article_ids
@@ -104,8 +111,12 @@ def test_upload_and_delete_round_trip(client: Client, tmp_path: Path) -> None:
 
 def test_ingest_records_reports_problems(client: Client) -> None:
     report = client.ingest_records(
-        [{"title": "Bridge", "body": "The Kessler bridge reopened.", "url": "https://ex.org/b"},
-         {"body": ""}], origin="test-batch")
+        [
+            {"title": "Bridge", "body": "The Kessler bridge reopened.", "url": "https://ex.org/b"},
+            {"body": ""},
+        ],
+        origin="test-batch",
+    )
     assert report.added == 1 and report.failed == 1 and not report.ok
     assert report.errors[0].path == "test-batch"
     assert client.delete("https://ex.org/b")
@@ -124,8 +135,10 @@ def test_errors_map_to_exceptions(client: Client) -> None:
         client.ask(SEED_QUESTION, mode="llm")
     with pytest.raises(BadRequestError):
         list(client.ask_stream("x" * 5000))
-    with Client(f"http://127.0.0.1:{free_port()}", timeout=5) as dead, \
-            pytest.raises(ConnectionFailedError):
+    with (
+        Client(f"http://127.0.0.1:{free_port()}", timeout=5) as dead,
+        pytest.raises(ConnectionFailedError),
+    ):
         dead.health()
 
 
@@ -141,14 +154,27 @@ def test_api_key_is_sent(assistant: Any) -> None:
 
 
 def test_iter_sse_parses_events_comments_and_multiline_data() -> None:
-    lines = [": ping", "event: delta", 'data: {"text": "a"}', "", "data: x", "data: y", "",
-             "event: answer", "data: {}"]
-    assert list(iter_sse(lines)) == [("delta", '{"text": "a"}'), ("message", "x\ny"),
-                                     ("answer", "{}")]
+    lines = [
+        ": ping",
+        "event: delta",
+        'data: {"text": "a"}',
+        "",
+        "data: x",
+        "data: y",
+        "",
+        "event: answer",
+        "data: {}",
+    ]
+    assert list(iter_sse(lines)) == [
+        ("delta", '{"text": "a"}'),
+        ("message", "x\ny"),
+        ("answer", "{}"),
+    ]
 
 
-def test_cli_ask_url_uses_the_server(url: str, monkeypatch: pytest.MonkeyPatch,
-                                     tmp_path: Path) -> None:
+def test_cli_ask_url_uses_the_server(
+    url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from qa.cli import app
 
     # An empty local data dir: the answer can only come from the server.

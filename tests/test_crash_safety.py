@@ -36,8 +36,13 @@ apply_offline_defaults()
 
 from index.settings import MULTIHOP_DIR, Settings  # noqa: E402
 
-PRELOAD = ["chromadb", "index.service", "index.loaders", "tests.reliability_fixtures",
-           "tests.test_crash_safety"]
+PRELOAD = [
+    "chromadb",
+    "index.service",
+    "index.loaders",
+    "tests.reliability_fixtures",
+    "tests.test_crash_safety",
+]
 WARMUP_ENV = "NEWSQA_CRASH_FORKSERVER_WARMUP"
 GROUP_CHUNKS = 32  # smaller embed groups than production: more write boundaries to kill at
 SLICE_ARTICLES = 15
@@ -63,7 +68,6 @@ def _warm_up() -> None:
 
 if os.environ.get(WARMUP_ENV):  # set by the `forkserver` fixture, so true in the server only
     _warm_up()
-
 
 
 def _count_writes_and_maybe_die(kill_at: int | None, started: Any = None) -> list[int]:
@@ -130,8 +134,14 @@ def _use_chunk_cache(path: Path) -> None:
         _SAVE_CHUNK_CACHE.append(lambda: path.write_bytes(pickle.dumps(cache)))
 
 
-def ingest_worker(data_dir: str, paths: list[str], kill_at: int | None, out: str,
-                  started: Any = None, chunk_cache: str | None = None) -> None:
+def ingest_worker(
+    data_dir: str,
+    paths: list[str],
+    kill_at: int | None,
+    out: str,
+    started: Any = None,
+    chunk_cache: str | None = None,
+) -> None:
     counter = _count_writes_and_maybe_die(kill_at, started)
     report = _service(data_dir, chunk_cache).ingest_paths(paths)
     for save in _SAVE_CHUNK_CACHE:
@@ -139,16 +149,23 @@ def ingest_worker(data_dir: str, paths: list[str], kill_at: int | None, out: str
     Path(out).write_text(json.dumps({"writes": counter[0], "report": report.to_dict()}))
 
 
-def delete_worker(data_dir: str, article_ids: list[str], kill_at: int | None, out: str,
-                  started: Any = None) -> None:
+def delete_worker(
+    data_dir: str, article_ids: list[str], kill_at: int | None, out: str, started: Any = None
+) -> None:
     counter = _count_writes_and_maybe_die(kill_at, started)
     store = _service(data_dir).store
     deleted = [a for a in article_ids if store.delete_article(a)]
     Path(out).write_text(json.dumps({"writes": counter[0], "deleted": deleted}))
 
 
-def inspect_worker(data_dir: str, paths: list[str], deleted: list[str], out: str,
-                   started: Any = None, service: Any = None) -> None:
+def inspect_worker(
+    data_dir: str,
+    paths: list[str],
+    deleted: list[str],
+    out: str,
+    started: Any = None,
+    service: Any = None,
+) -> None:
     """Fingerprint + every invariant problem of the index vs the articles in `paths`."""
     from index.loaders import load_paths
     from index.models import Article
@@ -167,14 +184,21 @@ def inspect_worker(data_dir: str, paths: list[str], deleted: list[str], out: str
         # lost by a crash is in no top k.
         hits = store.query(fake_vector(chunk.search_text), k=3)
         if not any(hit.search_text == chunk.search_text for hit in hits):
-            problems.append(f"dense query for {chunk.chunk_id} found "
-                            f"{[hit.chunk_id for hit in hits]}")
+            problems.append(
+                f"dense query for {chunk.chunk_id} found {[hit.chunk_id for hit in hits]}"
+            )
     fingerprint = index_fingerprint(store)
     Path(out).write_text(json.dumps({"fingerprint": fingerprint, "problems": problems}))
 
 
-def recover_worker(data_dir: str, paths: list[str], deleted: list[str], out: str,
-                   started: Any = None, chunk_cache: str | None = None) -> None:
+def recover_worker(
+    data_dir: str,
+    paths: list[str],
+    deleted: list[str],
+    out: str,
+    started: Any = None,
+    chunk_cache: str | None = None,
+) -> None:
     """The re-run after a kill (the delete again, or the ingest again), then inspect_worker."""
     service = _service(data_dir, chunk_cache)
     if deleted:
@@ -209,15 +233,17 @@ class Runner:
         self.scratch = scratch
         self.runs = 0
 
-    def run(self, target: Callable, *args: Any, kill_after_s: float | None = None,
-            **kwargs: Any) -> tuple[int, dict[str, Any] | None]:
+    def run(
+        self, target: Callable, *args: Any, kill_after_s: float | None = None, **kwargs: Any
+    ) -> tuple[int, dict[str, Any] | None]:
         """(exit code, the worker's JSON or None). kill_after_s: SIGKILL it from outside that
         long after its first Chroma write (if it is still running)."""
         self.runs += 1
         out = self.scratch / f"out-{self.runs}.json"
         started = self.context.Event()
-        process = self.context.Process(target=target, args=(*args, str(out), started),
-                                       kwargs=kwargs)
+        process = self.context.Process(
+            target=target, args=(*args, str(out), started), kwargs=kwargs
+        )
         process.start()
         if kill_after_s is not None and started.wait(WORKER_TIMEOUT_S):
             time.sleep(kill_after_s)
@@ -231,8 +257,7 @@ class Runner:
         result = json.loads(out.read_text()) if out.exists() else None
         return process.exitcode, result
 
-    def inspect(self, data_dir: Path, paths: list[str], deleted: list[str] = ()
-                ) -> dict[str, Any]:
+    def inspect(self, data_dir: Path, paths: list[str], deleted: list[str] = ()) -> dict[str, Any]:
         code, result = self.run(inspect_worker, str(data_dir), paths, list(deleted))
         assert code == 0 and result is not None, f"inspect worker exited {code}"
         return result
@@ -300,8 +325,10 @@ def clean(runner: Runner, slice_paths, tmp_path_factory) -> dict[str, Any]:
         out["delete_writes"] = result["writes"]
         out["deleted"] = runner.inspect(v1, slice_paths["v1"], out["delete_ids"])
         assert out["deleted"]["problems"] == [], out["deleted"]["problems"]
-    print(f"write calls in a clean run: ingest {out['v1_writes']}, update {out['v2_writes']}, "
-          f"delete {out['delete_writes']}")
+    print(
+        f"write calls in a clean run: ingest {out['v1_writes']}, update {out['v2_writes']}, "
+        f"delete {out['delete_writes']}"
+    )
     links = [a for a in out["v1"]["fingerprint"]["articles"] if a[3]]
     assert len(links) >= 2, "the syndicated copy should be linked to its original"
     return out
@@ -325,8 +352,14 @@ def assert_same(result: dict[str, Any], clean_result: dict[str, Any], label: str
     assert result["fingerprint"] == clean_result["fingerprint"], f"{label}: differs from clean"
 
 
-def crash_then_recover(runner: Runner, clean: dict[str, Any], slice_paths, scenario: str,
-                       kill_at: int | None = None, kill_after_s: float | None = None) -> int:
+def crash_then_recover(
+    runner: Runner,
+    clean: dict[str, Any],
+    slice_paths,
+    scenario: str,
+    kill_at: int | None = None,
+    kill_after_s: float | None = None,
+) -> int:
     """One scenario; returns the exit code of the killed run (-9 when the kill landed)."""
     from tests.reliability_fixtures import fast_dir
 
@@ -365,8 +398,9 @@ def test_kill_at_random_moments_then_rerun_equals_clean(runner, clean, slice_pat
     rng = random.Random(20231126)
     codes = []
     for _ in range(2):
-        codes.append(crash_then_recover(runner, clean, slice_paths, "v1",
-                                         kill_after_s=rng.uniform(0.0, 1.5)))
+        codes.append(
+            crash_then_recover(runner, clean, slice_paths, "v1", kill_after_s=rng.uniform(0.0, 1.5))
+        )
     assert -signal.SIGKILL in codes, f"no kill landed before the ingest finished: {codes}"
 
 
@@ -405,6 +439,7 @@ def _stage_write(monkeypatch, store, *, snapshot_before: str, crash_after: str) 
             if name == crash_after and self.name == catalog_name:
                 state["catalog_done"] = True
             return result
+
         return call
 
     for name in originals:
@@ -414,7 +449,8 @@ def _stage_write(monkeypatch, store, *, snapshot_before: str, crash_after: str) 
 
 @pytest.mark.parametrize("operation", ["ingest", "delete"])
 def test_reader_snapshot_is_not_stale_after_a_crash_before_the_last_revision_bump(
-        make_settings, monkeypatch, operation):
+    make_settings, monkeypatch, operation
+):
     """A reader (BM25 snapshot cache) that snapshots while a write is under way, then the writer
     is killed after its catalog write but before its final revision bump, then the write is
     re-run (and finds nothing left to do): the reader must not keep serving the old chunks."""
@@ -426,15 +462,17 @@ def test_reader_snapshot_is_not_stale_after_a_crash_before_the_last_revision_bum
     settings = make_settings(collection="stale")
     service = IndexService(settings, embedding=FakeHashEmbedding())
     first = Article(title="First story", body="Alpha beta gamma. " * 40, url="https://t.test/1")
-    second = Article(title="Second story", body="Delta epsilon zeta. " * 40,
-                     url="https://t.test/2")
+    second = Article(title="Second story", body="Delta epsilon zeta. " * 40, url="https://t.test/2")
     assert service.ingest_items([first]).added == 1
     if operation == "delete":
         assert service.ingest_items([second]).added == 1
     SnapshotCache.forget()
-    state = _stage_write(monkeypatch, service.store,
-                         snapshot_before="upsert" if operation == "ingest" else "delete",
-                         crash_after="upsert" if operation == "ingest" else "delete")
+    state = _stage_write(
+        monkeypatch,
+        service.store,
+        snapshot_before="upsert" if operation == "ingest" else "delete",
+        crash_after="upsert" if operation == "ingest" else "delete",
+    )
     state["take"] = lambda: SnapshotCache.get(settings, service.store)
     with pytest.raises(SimulatedCrash):
         if operation == "ingest":
@@ -448,8 +486,9 @@ def test_reader_snapshot_is_not_stale_after_a_crash_before_the_last_revision_bum
     else:
         assert service.store.delete_article(second.article_id) is False
     chunk_ids = sorted(c.chunk_id for c in service.store.iter_chunks())
-    assert state["snapshot"].revision != service.store.revision(), \
+    assert state["snapshot"].revision != service.store.revision(), (
         "the snapshot taken mid-write still carries the current revision"
+    )
     time.sleep(REVISION_TTL_S + 0.1)  # readers re-check the revision at most this often
     for reader in ("same process", "new process"):
         if reader == "new process":
@@ -479,8 +518,7 @@ def test_full_corpus_killed_20_times_then_rerun_equals_clean(runner, tmp_path: P
     rng = random.Random(609)
     with fast_dir("newsqa-crash-full-") as root:
         started = time.monotonic()
-        code, clean = runner.run(ingest_worker, str(root / "clean"), paths, None,
-                                 chunk_cache=cache)
+        code, clean = runner.run(ingest_worker, str(root / "clean"), paths, None, chunk_cache=cache)
         assert code == 0 and clean is not None and Path(cache).exists()
         total_writes, clean_s = clean["writes"], time.monotonic() - started
         reference = runner.inspect(root / "clean", paths)
@@ -490,21 +528,31 @@ def test_full_corpus_killed_20_times_then_rerun_equals_clean(runner, tmp_path: P
             runs += 1
             if runs % 2:
                 point = rng.randint(1, max(2, total_writes // 25))
-                code, _ = runner.run(ingest_worker, str(root / "crashed"), paths, point,
-                                     chunk_cache=cache)
+                code, _ = runner.run(
+                    ingest_worker, str(root / "crashed"), paths, point, chunk_cache=cache
+                )
             else:
                 point = round(rng.uniform(0.0, max(0.2, clean_s / 40)), 2)
-                code, _ = runner.run(ingest_worker, str(root / "crashed"), paths, None,
-                                     kill_after_s=point, chunk_cache=cache)
+                code, _ = runner.run(
+                    ingest_worker,
+                    str(root / "crashed"),
+                    paths,
+                    None,
+                    kill_after_s=point,
+                    chunk_cache=cache,
+                )
             if code != -signal.SIGKILL:
                 break  # the run finished before its kill point
             kills += 1
             log.append(point)
-        code, result = runner.run(recover_worker, str(root / "crashed"), paths, [],
-                                  chunk_cache=cache)
+        code, result = runner.run(
+            recover_worker, str(root / "crashed"), paths, [], chunk_cache=cache
+        )
         assert code == 0 and result is not None
-        print(f"full corpus: clean ingest {clean_s:.0f} s, {total_writes} write calls; "
-              f"{kills} kills in {runs} runs at {log}; {time.monotonic() - started:.0f} s in all")
+        print(
+            f"full corpus: clean ingest {clean_s:.0f} s, {total_writes} write calls; "
+            f"{kills} kills in {runs} runs at {log}; {time.monotonic() - started:.0f} s in all"
+        )
         assert kills >= FULL_CORPUS_KILLS, f"only {kills} kills landed ({log})"
         assert_same(result, reference, "full corpus after 20 kills")
 
@@ -516,8 +564,14 @@ CLI_KILLS = 5
 
 
 def _cli_env(data_dir: Path) -> dict[str, str]:
-    env = {**os.environ, "QA_DATA_DIR": str(data_dir), "QA_COLLECTION": "cli",
-           "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "ORT_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "QA_DATA_DIR": str(data_dir),
+        "QA_COLLECTION": "cli",
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "ORT_DISABLE_TELEMETRY": "1",
+    }
     env.pop("QA_CHROMA_URL", None)
     return env
 
@@ -525,8 +579,12 @@ def _cli_env(data_dir: Path) -> dict[str, str]:
 def _qa_ingest(corpus: Path, data_dir: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [str(Path(sys.executable).with_name("qa")), "ingest", str(corpus), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_cli_env(data_dir), text=True,
-        cwd=data_dir)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_cli_env(data_dir),
+        text=True,
+        cwd=data_dir,
+    )
 
 
 def _chroma_files_state(data_dir: Path) -> tuple:
@@ -534,8 +592,13 @@ def _chroma_files_state(data_dir: Path) -> tuple:
     root = data_dir / "chroma"
     if not root.exists():
         return ()
-    return tuple(sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
-                        for p in root.rglob("*") if p.is_file()))
+    return tuple(
+        sorted(
+            (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*")
+            if p.is_file()
+        )
+    )
 
 
 def _wait_first_write(process: subprocess.Popen, data_dir: Path, timeout_s: float) -> bool:
@@ -605,8 +668,10 @@ def test_real_cli_with_real_embedding_killed_then_rerun_equals_clean(tmp_path: P
         final = _qa_ingest(slice_path, crashed_dir)
         out, _ = final.communicate(timeout=1800)
         assert final.returncode == 0, out
-        print(f"CLI: clean ingest {clean_s:.0f} s (first write at {first_write_s:.0f} s); "
-              f"{kills} kills at {log} s after a run's first write")
+        print(
+            f"CLI: clean ingest {clean_s:.0f} s (first write at {first_write_s:.0f} s); "
+            f"{kills} kills at {log} s after a run's first write"
+        )
         assert kills == CLI_KILLS, log
         articles = {a.article_id: a for a in load_paths([slice_path]) if isinstance(a, Article)}
         crashed, reference = _open_store(crashed_dir), _open_store(clean_dir)

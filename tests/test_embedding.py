@@ -73,8 +73,10 @@ def test_order_is_restored_after_length_sort(model: OnnxEmbedding) -> None:
 
 def test_related_sentences_are_closer_than_unrelated(model: OnnxEmbedding) -> None:
     query = model.get_query_embedding("Who was convicted of fraud at the FTX trial?")
-    related = model.get_text_embedding("Sam Bankman-Fried, founder of the FTX crypto exchange, "
-                                       "was found guilty of fraud by a jury.")
+    related = model.get_text_embedding(
+        "Sam Bankman-Fried, founder of the FTX crypto exchange, "
+        "was found guilty of fraud by a jury."
+    )
     unrelated = model.get_text_embedding("The recipe calls for two cups of flour and an egg.")
     assert cosine(query, related) > cosine(query, unrelated) + 0.2
 
@@ -139,7 +141,8 @@ def test_model_id_changes_with_truncation_length() -> None:
 
 def test_make_embedding_openai_is_lazy_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
-    embedding = make_embedding(Settings(embedding="openai",
-                                        openai_embedding_model="text-embedding-3-small"))
+    embedding = make_embedding(
+        Settings(embedding="openai", openai_embedding_model="text-embedding-3-small")
+    )
     assert embedding.model_name == "text-embedding-3-small"
     assert embedding_model_id(embedding) == "OpenAIEmbedding:text-embedding-3-small"

@@ -53,14 +53,32 @@ def test_describe_questions_quote_their_evidence(
 
 
 def test_a_describe_question_is_scored_on_its_first_quote() -> None:
-    question = UserQuestion("d", "How did Maduro respond to the US?", "describe",
-                            "breaking ties", (), "u", "Maduro announced he was breaking ties.")
-    cited = Citation(n=1, article_id="a", chunk_id="a-0", url="u", start=0, end=1,
-                     quote="Maduro announced he was breaking ties with the United States.")
+    question = UserQuestion(
+        "d",
+        "How did Maduro respond to the US?",
+        "describe",
+        "breaking ties",
+        (),
+        "u",
+        "Maduro announced he was breaking ties.",
+    )
+    cited = Citation(
+        n=1,
+        article_id="a",
+        chunk_id="a-0",
+        url="u",
+        start=0,
+        end=1,
+        quote="Maduro announced he was breaking ties with the United States.",
+    )
     other = cited.model_copy(update={"quote": "Russia backs Maduro.", "url": "v"})
     first = score(question, Answer(question="q", answer="…", citations=[cited, other]))
-    second = score(question, Answer(question="q", answer=f"{other.quote} [1] {cited.quote} [2]",
-                                    citations=[other, cited]))
+    second = score(
+        question,
+        Answer(
+            question="q", answer=f"{other.quote} [1] {cited.quote} [2]", citations=[other, cited]
+        ),
+    )
     assert first["describe_first_quote"] and first["describe_gold_article"]
     assert not second["describe_first_quote"] and second["describe_anywhere"]
     assert not second["describe_gold_article"]
@@ -76,8 +94,11 @@ def test_the_held_out_set_uses_other_articles() -> None:
 
 
 def _answer(text: str, url: str = "", abstained: bool = False) -> Answer:
-    citations = [] if abstained else [Citation(n=1, article_id="a", chunk_id="a-0", url=url,
-                                               quote="q", start=0, end=1)]
+    citations = (
+        []
+        if abstained
+        else [Citation(n=1, article_id="a", chunk_id="a-0", url=url, quote="q", start=0, end=1)]
+    )
     return Answer(question="q", answer=text, citations=citations, abstained=abstained)
 
 
@@ -104,8 +125,10 @@ def test_summary_counts_abstention_and_list_recall() -> None:
     listed = next(q for q in questions if q.type == "list")
     null = next(q for q in questions if q.type == "null")
     items = list(listed.answer or [])
-    rows = [score(listed, _answer("\n".join(f"- {i} [1]" for i in items[:1]))),
-            score(null, _answer("The articles don't say.", abstained=True))]
+    rows = [
+        score(listed, _answer("\n".join(f"- {i} [1]" for i in items[:1]))),
+        score(null, _answer("The articles don't say.", abstained=True)),
+    ]
     report = summarise("dev", rows, [0.1, 0.3])
     assert report["metrics"]["list_recall"] == pytest.approx(1 / len(items), abs=1e-3)
     assert report["metrics"]["null_abstention"] == 1.0

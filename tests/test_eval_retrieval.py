@@ -13,8 +13,15 @@ from tests.retrieval_fixtures import GOLD_URLS
 
 slice_index = retrieval_fixtures.slice_index  # the shared session fixture
 
-METRICS = {"hits@10", "hits@4", "mrr@10", "map@10", "evidence_recall@10", "all_evidence@10",
-           "article_recall@10"}
+METRICS = {
+    "hits@10",
+    "hits@4",
+    "mrr@10",
+    "map@10",
+    "evidence_recall@10",
+    "all_evidence@10",
+    "article_recall@10",
+}
 
 
 def test_fact_in_chunk_ignores_spaces_and_newlines_only():
@@ -63,8 +70,9 @@ def _slice_queries():
 def test_harness_on_the_slice_has_the_documented_shape_and_quality(slice_index):
     queries = _slice_queries()
     assert len(queries) >= 40
-    report = run_retrieval_eval(slice_index.settings, "dev", k=10,
-                                retriever=slice_index.retriever, queries=queries)
+    report = run_retrieval_eval(
+        slice_index.settings, "dev", k=10, retriever=slice_index.retriever, queries=queries
+    )
     json.dumps(report)  # JSON-serialisable
     assert report["split"] == "dev" and report["queries"] == len(queries)
     assert set(report["metrics"]) == METRICS

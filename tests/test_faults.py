@@ -66,8 +66,9 @@ class Load:
             while not self.stop.is_set():
                 started = time.monotonic()
                 try:
-                    reply = client.post(f"{API}/answer", json={"question": SEED_QUESTION,
-                                                                "mode": "extractive"})
+                    reply = client.post(
+                        f"{API}/answer", json={"question": SEED_QUESTION, "mode": "extractive"}
+                    )
                     status, detail = reply.status_code, _detail(reply)
                     if status == 503:
                         assert reply.headers.get("retry-after") == "5"
@@ -97,7 +98,8 @@ def _detail(reply: httpx.Response) -> str:
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("how", ["terminate", "kill"])
 def test_chroma_stopping_under_load_is_503_then_recovers_within_5_s(
-        chroma: ChromaServer, tmp_path: Path, how: str):
+    chroma: ChromaServer, tmp_path: Path, how: str
+):
     assistant = make_assistant(tmp_path / "data", chroma_url=chroma.url)
     with serve_in_thread(create_app(assistant, assistant.settings)) as base, Load(base) as load:
         time.sleep(3)
@@ -120,8 +122,10 @@ def test_chroma_stopping_under_load_is_503_then_recovers_within_5_s(
     # in-memory snapshot (a 200); after that, every question needs Chroma.
     outage = [r for r in replies if down_at + REVISION_TTL_S + 0.1 < r[0] < restart_at]
     late_200 = [round(r[0] - down_at, 2) for r in outage if r[1] == 200]
-    print(f"{how}: {len(replies)} requests {dict(statuses)}; back {recovered_at - up_at:.2f} s "
-          f"after the heartbeat; slowest during the outage {max(r[2] for r in outage):.2f} s")
+    print(
+        f"{how}: {len(replies)} requests {dict(statuses)}; back {recovered_at - up_at:.2f} s "
+        f"after the heartbeat; slowest during the outage {max(r[2] for r in outage):.2f} s"
+    )
     assert set(statuses) <= {200, 503}, statuses
     assert outage and not late_200, f"200s at {late_200} s after Chroma died"
     assert all("Chroma" in r[3] for r in replies if r[1] == 503)
@@ -145,13 +149,16 @@ def _first_success_after(load: Load, since: float, limit_s: float) -> float:
 @pytest.mark.timeout(600)
 def test_frozen_chroma_is_a_bounded_503_not_a_hung_thread(chroma: ChromaServer, tmp_path: Path):
     assistant = make_assistant(tmp_path / "data", chroma_url=chroma.url)
-    with serve_in_thread(create_app(assistant, assistant.settings)) as base, \
-            httpx.Client(base_url=base, timeout=FROZEN_LIMIT_S + 60) as client:
+    with (
+        serve_in_thread(create_app(assistant, assistant.settings)) as base,
+        httpx.Client(base_url=base, timeout=FROZEN_LIMIT_S + 60) as client,
+    ):
         assert client.get(f"{API}/health").status_code == 200
         os.kill(chroma.process.pid, signal.SIGSTOP)
         try:
-            for method, path, body in [("POST", f"{API}/articles",
-                                        {"records": [{"title": "T", "body": "Frozen body."}]})]:
+            for method, path, body in [
+                ("POST", f"{API}/articles", {"records": [{"title": "T", "body": "Frozen body."}]})
+            ]:
                 started = time.monotonic()
                 reply = client.request(method, path, json=body)
                 waited = time.monotonic() - started
@@ -164,8 +171,7 @@ def test_frozen_chroma_is_a_bounded_503_not_a_hung_thread(chroma: ChromaServer, 
         while client.get(f"{API}/health").status_code != 200:
             assert time.monotonic() - started < RECOVERY_LIMIT_S
             time.sleep(0.1)
-        reply = client.post(f"{API}/answer", json={"question": SEED_QUESTION,
-                                                   "mode": "extractive"})
+        reply = client.post(f"{API}/answer", json={"question": SEED_QUESTION, "mode": "extractive"})
         assert reply.status_code == 200 and "Russia" in reply.json()["answer"]
 
 
@@ -175,9 +181,12 @@ def test_frozen_chroma_is_a_bounded_503_not_a_hung_thread(chroma: ChromaServer, 
 @pytest.fixture(scope="module")
 def llm_api(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with FakeLLM(reply=FALLBACK_REPLY, hang_s=60) as fake:
-        assistant = make_assistant(tmp_path_factory.mktemp("faults-llm"),
-                                   llm_base_url=fake.base_url, llm_timeout_s=LLM_TIMEOUT_S,
-                                   llm_max_retries=0)
+        assistant = make_assistant(
+            tmp_path_factory.mktemp("faults-llm"),
+            llm_base_url=fake.base_url,
+            llm_timeout_s=LLM_TIMEOUT_S,
+            llm_max_retries=0,
+        )
         with serve_in_thread(create_app(assistant, assistant.settings)) as base:
             yield base, fake, assistant
 
@@ -201,25 +210,32 @@ def _ask(client: httpx.Client, endpoint: str) -> dict[str, Any]:
         body = reply.json()
         return {"answer": body["answer"], "mode": body["mode"], "notice": body["notice"]}
     if endpoint == "answer-stream":
-        with client.stream("POST", f"{API}/answer", json={"question": SEED_QUESTION,
-                                                           "mode": "llm", "stream": True}) as r:
+        with client.stream(
+            "POST", f"{API}/answer", json={"question": SEED_QUESTION, "mode": "llm", "stream": True}
+        ) as r:
             assert r.status_code == 200
             events = list(iter_sse(r.iter_lines()))
         final = json.loads(next(data for kind, data in events if kind == "answer"))
         return {"answer": final["answer"], "mode": final["mode"], "notice": final["notice"]}
-    reply = client.post("/v1/chat/completions", json={
-        "model": "newsqa-llm", "messages": [{"role": "user", "content": SEED_QUESTION}]})
+    reply = client.post(
+        "/v1/chat/completions",
+        json={"model": "newsqa-llm", "messages": [{"role": "user", "content": SEED_QUESTION}]},
+    )
     assert reply.status_code == 200, reply.text[:500]
     body = reply.json()
-    return {"answer": body["choices"][0]["message"]["content"], "mode": body["answer"]["mode"],
-            "notice": body["answer"]["notice"]}
+    return {
+        "answer": body["choices"][0]["message"]["content"],
+        "mode": body["answer"]["mode"],
+        "notice": body["answer"]["notice"],
+    }
 
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("behaviour", ["hang", "error500", "malformed", "empty"])
 @pytest.mark.parametrize("endpoint", ["answer", "answer-stream", "chat"])
 def test_llm_fault_is_a_bounded_extractive_fallback_with_a_notice(
-        llm_api: Any, behaviour: str, endpoint: str):
+    llm_api: Any, behaviour: str, endpoint: str
+):
     base, fake, assistant = llm_api
     fake.behaviour = behaviour
     with httpx.Client(base_url=base, timeout=300) as client:
@@ -239,11 +255,16 @@ def test_llm_fault_is_a_bounded_extractive_fallback_with_a_notice(
 def test_llm_not_listening_falls_back_quickly(tmp_path: Path):
     from tests.api_fixtures import free_port
 
-    assistant = make_assistant(tmp_path / "data",
-                               llm_base_url=f"http://127.0.0.1:{free_port()}/v1",
-                               llm_timeout_s=LLM_TIMEOUT_S, llm_max_retries=1)
-    with serve_in_thread(create_app(assistant, assistant.settings)) as base, \
-            httpx.Client(base_url=base, timeout=120) as client:
+    assistant = make_assistant(
+        tmp_path / "data",
+        llm_base_url=f"http://127.0.0.1:{free_port()}/v1",
+        llm_timeout_s=LLM_TIMEOUT_S,
+        llm_max_retries=1,
+    )
+    with (
+        serve_in_thread(create_app(assistant, assistant.settings)) as base,
+        httpx.Client(base_url=base, timeout=120) as client,
+    ):
         started = time.monotonic()
         got = _ask(client, "answer")
         waited = time.monotonic() - started

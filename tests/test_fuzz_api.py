@@ -64,11 +64,17 @@ def fuzz(base: str, per_operation_and_mode: int) -> FuzzTally:
     return tally
 
 
-def run_operation(base: str, operation: Any, mode: Any, examples: int, excluded: list,
-                  tally: FuzzTally) -> None:
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate, Phase.shrink],
-              suppress_health_check=list(HealthCheck))
+def run_operation(
+    base: str, operation: Any, mode: Any, examples: int, excluded: list, tally: FuzzTally
+) -> None:
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def one_request(case: Any) -> None:
         response = case.call(base_url=base, timeout=120)
@@ -87,9 +93,11 @@ def run_operation(base: str, operation: Any, mode: Any, examples: int, excluded:
 
 def report(tally: FuzzTally) -> str:
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(tally.by_status.items()))
-    return (f"{tally.requests} requests in {tally.seconds:.0f} s over "
-            f"{len(tally.by_operation)} operations; statuses {statuses}; no invalid input "
-            f"exists for {sorted(set(tally.no_negative))}")
+    return (
+        f"{tally.requests} requests in {tally.seconds:.0f} s over "
+        f"{len(tally.by_operation)} operations; statuses {statuses}; no invalid input "
+        f"exists for {sorted(set(tally.no_negative))}"
+    )
 
 
 def assert_clean(tally: FuzzTally, minimum: int) -> None:
@@ -113,40 +121,106 @@ def test_fuzz_1000_requests(api_url: str, tmp_path: Path) -> None:
 
 DEEP = "[" * 100_000 + "]" * 100_000
 HOSTILE_REQUESTS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "answer body nested 100k deep": ("POST", "/api/v1/answer",
-                                     {"content": '{"question": ' + DEEP + "}"}),
-    "records body nested 100k deep": ("POST", "/api/v1/articles",
-                                      {"content": '{"records": ' + DEEP + "}"}),
-    "record field nested 600 deep": ("POST", "/api/v1/articles", {"content": (
-        '{"records": [{"body": "Body text.", "author": ' + "[" * 600 + '"a"' + "]" * 600
-        + "}]}")}),
-    "question with a lone surrogate": ("POST", "/api/v1/answer",
-                                       {"content": '{"question": "who \\ud800 won?"}'}),
-    "record with a lone surrogate": ("POST", "/api/v1/articles", {"content": (
-        '{"records": [{"title": "T", "body": "Bad \\ud800 text. More."}]}')}),
-    "record title longer than a chunk": ("POST", "/api/v1/articles", {"json": {"records": [
-        {"title": "Very long title " * 300, "body": "Short body. Two sentences."}]}}),
-    "history turn with a lone surrogate": ("POST", "/api/v1/answer", {"content": (
-        '{"question": "and then?", "history": [{"role": "user", "content": "x \\ud800"},'
-        ' {"role": "assistant", "content": "y"}]}')}),
-    "source filter with a lone surrogate": ("POST", "/api/v1/search", {"content": (
-        '{"question": "who won?", "sources": ["Wire \\udc00"]}')}),
+    "answer body nested 100k deep": (
+        "POST",
+        "/api/v1/answer",
+        {"content": '{"question": ' + DEEP + "}"},
+    ),
+    "records body nested 100k deep": (
+        "POST",
+        "/api/v1/articles",
+        {"content": '{"records": ' + DEEP + "}"},
+    ),
+    "record field nested 600 deep": (
+        "POST",
+        "/api/v1/articles",
+        {
+            "content": (
+                '{"records": [{"body": "Body text.", "author": '
+                + "[" * 600
+                + '"a"'
+                + "]" * 600
+                + "}]}"
+            )
+        },
+    ),
+    "question with a lone surrogate": (
+        "POST",
+        "/api/v1/answer",
+        {"content": '{"question": "who \\ud800 won?"}'},
+    ),
+    "record with a lone surrogate": (
+        "POST",
+        "/api/v1/articles",
+        {"content": ('{"records": [{"title": "T", "body": "Bad \\ud800 text. More."}]}')},
+    ),
+    "record title longer than a chunk": (
+        "POST",
+        "/api/v1/articles",
+        {
+            "json": {
+                "records": [
+                    {"title": "Very long title " * 300, "body": "Short body. Two sentences."}
+                ]
+            }
+        },
+    ),
+    "history turn with a lone surrogate": (
+        "POST",
+        "/api/v1/answer",
+        {
+            "content": (
+                '{"question": "and then?", "history": [{"role": "user", "content": "x \\ud800"},'
+                ' {"role": "assistant", "content": "y"}]}'
+            )
+        },
+    ),
+    "source filter with a lone surrogate": (
+        "POST",
+        "/api/v1/search",
+        {"content": ('{"question": "who won?", "sources": ["Wire \\udc00"]}')},
+    ),
     "question with NUL": ("POST", "/api/v1/search", {"json": {"question": "who\x00 won?"}}),
-    "invalid UTF-8 body": ("POST", "/api/v1/answer",
-                           {"content": b'{"question": "caf\xe9"}',
-                            "headers": {"content-type": "application/json"}}),
-    "chat with a lone surrogate": ("POST", "/v1/chat/completions", {"content": (
-        '{"model": "x", "messages": [{"role": "user", "content": "hi \\udfff"}]}')}),
-    "chat model name with a lone surrogate": ("POST", "/v1/chat/completions", {"content": (
-        '{"model": "m\\udfff", "messages": [{"role": "user", "content": "who won?"}]}')}),
-    "chat history with a lone surrogate": ("POST", "/v1/chat/completions", {"content": (
-        '{"model": "x", "messages": [{"role": "user", "content": "a \\ud800"}, '
-        '{"role": "assistant", "content": "b"}, {"role": "user", "content": "and?"}]}')}),
+    "invalid UTF-8 body": (
+        "POST",
+        "/api/v1/answer",
+        {"content": b'{"question": "caf\xe9"}', "headers": {"content-type": "application/json"}},
+    ),
+    "chat with a lone surrogate": (
+        "POST",
+        "/v1/chat/completions",
+        {"content": ('{"model": "x", "messages": [{"role": "user", "content": "hi \\udfff"}]}')},
+    ),
+    "chat model name with a lone surrogate": (
+        "POST",
+        "/v1/chat/completions",
+        {
+            "content": (
+                '{"model": "m\\udfff", "messages": [{"role": "user", "content": "who won?"}]}'
+            )
+        },
+    ),
+    "chat history with a lone surrogate": (
+        "POST",
+        "/v1/chat/completions",
+        {
+            "content": (
+                '{"model": "x", "messages": [{"role": "user", "content": "a \\ud800"}, '
+                '{"role": "assistant", "content": "b"}, {"role": "user", "content": "and?"}]}'
+            )
+        },
+    ),
     "article id with traversal": ("GET", "/api/v1/articles/..%2F..%2Fetc%2Fpasswd", {}),
-    "upload named ../x.txt": ("POST", "/api/v1/articles",
-                              {"files": {"files": ("../x.txt", b"Title\n\nBody.")}}),
-    "upload with a lone-surrogate JSON": ("POST", "/api/v1/articles", {"files": {"files": (
-        "a.json", b'{"title": "T", "body": "Bad \\ud800 text. More."}')}}),
+    "upload named ../x.txt": (
+        "POST",
+        "/api/v1/articles",
+        {"files": {"files": ("../x.txt", b"Title\n\nBody.")}},
+    ),
+    "upload with a lone-surrogate JSON": (
+        "POST",
+        "/api/v1/articles",
+        {"files": {"files": ("a.json", b'{"title": "T", "body": "Bad \\ud800 text. More."}')}},
+    ),
 }
 
 
@@ -155,8 +229,11 @@ def test_hostile_request_is_a_4xx_or_handled_never_a_5xx(api_url: str, name: str
     import httpx
 
     method, path, kwargs = HOSTILE_REQUESTS[name]
-    headers = {"content-type": "application/json", **kwargs.pop("headers", {})} \
-        if "content" in kwargs else {}
+    headers = (
+        {"content-type": "application/json", **kwargs.pop("headers", {})}
+        if "content" in kwargs
+        else {}
+    )
     with httpx.Client(base_url=api_url, timeout=120) as client:
         reply = client.request(method, path, headers=headers, **kwargs)
         assert reply.status_code < 500, (reply.status_code, reply.text[:500])

@@ -102,8 +102,14 @@ class IndexMachine(RuleBasedStateMachine):
                 client.delete_collection(name)
 
     # --- helpers ------------------------------------------------------------------------------
-    def _new_article(self, spec: tuple[int, int], *, body: str | None = None,
-                     anonymous: bool = False, version: int = 0) -> Article:
+    def _new_article(
+        self,
+        spec: tuple[int, int],
+        *,
+        body: str | None = None,
+        anonymous: bool = False,
+        version: int = 0,
+    ) -> Article:
         number = self.counter
         self.counter += 1
         token = token_of(number)
@@ -152,8 +158,11 @@ class IndexMachine(RuleBasedStateMachine):
         assert self.store.revision() == revision, "an unchanged re-ingest must not write"
 
     @precondition(lambda self: self._has_url_article())
-    @rule(index=st.integers(0, 10**6), spec=body_specs, change=st.sampled_from(
-        ["body", "title", "append", "truncate"]))
+    @rule(
+        index=st.integers(0, 10**6),
+        spec=body_specs,
+        change=st.sampled_from(["body", "title", "append", "truncate"]),
+    )
     def modify(self, index, spec, change):
         old = self._pick(index, with_url=True)
         token = self.tokens[old.article_id]
@@ -164,8 +173,9 @@ class IndexMachine(RuleBasedStateMachine):
         elif change == "append":
             new = old.model_copy(update={"body": old.body + "\n\n" + make_body(*spec)})
         else:
-            new = old.model_copy(update={"body": old.body[: max(1, len(old.body) // 3)].strip()
-                                         or "Short."})
+            new = old.model_copy(
+                update={"body": old.body[: max(1, len(old.body) // 3)].strip() or "Short."}
+            )
         report = self._ingest([new])
         expected = (0, 0, 1) if new.content_hash == old.content_hash else (0, 1, 0)
         assert (report.added, report.updated, report.unchanged) == expected
@@ -204,8 +214,12 @@ class IndexMachine(RuleBasedStateMachine):
         product relies on it, liveness where Chroma answers."""
         article = self._pick(index)
         chunks = self.store.get_chunks(
-            [c.chunk_id for c in self.store.iter_chunks()
-             if c.metadata.get("article_id") == article.article_id])
+            [
+                c.chunk_id
+                for c in self.store.iter_chunks()
+                if c.metadata.get("article_id") == article.article_id
+            ]
+        )
         target = chunks[index % len(chunks)]
         query = np.asarray(fake_vector(target.search_text))
         snapshot = build_snapshot(self.settings, self.store)
@@ -283,11 +297,17 @@ def run_machine(base: Settings, examples: int, steps: int, *, derandomize: bool)
 
 def _run(machine: type, examples: int, steps: int, derandomize: bool) -> None:
     with shared_clients():
-        run_state_machine_as_test(machine, settings=settings(
-            max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
-            derandomize=derandomize,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        ))
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=examples,
+                stateful_step_count=steps,
+                deadline=None,
+                database=None,
+                derandomize=derandomize,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            ),
+        )
 
 
 def embedded_settings(path: Path) -> Settings:

@@ -142,8 +142,11 @@ def test_same_article_twice_in_one_run_keeps_the_later_one(settings, hash_embedd
     newer = tmp_path / "b" / "story.md"
     for path, word in ((older, "first"), (newer, "second")):
         path.parent.mkdir()
-        path.write_text(f"---\ntitle: Story\nurl: https://x.test/story\n---\n\nThe {word} "
-                        "version of the story body.\n", encoding="utf-8")
+        path.write_text(
+            f"---\ntitle: Story\nurl: https://x.test/story\n---\n\nThe {word} "
+            "version of the story body.\n",
+            encoding="utf-8",
+        )
     service = IndexService(settings, embedding=hash_embedding)
 
     report = service.ingest_paths([older, newer])
@@ -192,8 +195,11 @@ def test_a_sentence_split_timeout_refuses_that_article_by_name_and_the_rest_go_o
     stored, and nothing stored before is lost."""
     service = IndexService(settings, embedding=hash_embedding)
     kept = tmp_path / "kept.md"
-    kept.write_text("---\ntitle: Kept\nurl: https://x.test/kept\n---\n\nAn ordinary story. It "
-                    "has two sentences.\n", encoding="utf-8")
+    kept.write_text(
+        "---\ntitle: Kept\nurl: https://x.test/kept\n---\n\nAn ordinary story. It "
+        "has two sentences.\n",
+        encoding="utf-8",
+    )
     assert service.ingest_paths([kept]).added == 1
 
     real = _splitter(settings.chunk_size, min(settings.chunk_overlap, settings.chunk_size // 2))
@@ -206,10 +212,12 @@ def test_a_sentence_split_timeout_refuses_that_article_by_name_and_the_rest_go_o
 
     monkeypatch.setattr("index.chunking._splitter", lambda *_: GivesUpOnPoison())
     poison, fine = tmp_path / "poison.md", tmp_path / "fine.md"
-    poison.write_text("---\ntitle: Poison\nurl: https://x.test/poison\n---\n\nPOISON text.\n",
-                      encoding="utf-8")
-    fine.write_text("---\ntitle: Fine\nurl: https://x.test/fine\n---\n\nA fine story here.\n",
-                    encoding="utf-8")
+    poison.write_text(
+        "---\ntitle: Poison\nurl: https://x.test/poison\n---\n\nPOISON text.\n", encoding="utf-8"
+    )
+    fine.write_text(
+        "---\ntitle: Fine\nurl: https://x.test/fine\n---\n\nA fine story here.\n", encoding="utf-8"
+    )
 
     report = service.ingest_paths([poison, fine])
 

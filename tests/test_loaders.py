@@ -30,8 +30,10 @@ GOOD_TEXT = "Good headline\n\nA good article body that must still load."
 def split(items) -> tuple[list[Article], list[LoadProblem]]:
     items = list(items)
     assert all(isinstance(item, Article | LoadProblem) for item in items)
-    return ([i for i in items if isinstance(i, Article)],
-            [i for i in items if isinstance(i, LoadProblem)])
+    return (
+        [i for i in items if isinstance(i, Article)],
+        [i for i in items if isinstance(i, LoadProblem)],
+    )
 
 
 # --- seed format -----------------------------------------------------------------------------
@@ -70,7 +72,10 @@ def test_first_line_starting_with_the_word_date_is_not_the_seed_format(tmp_path:
     path.write_text("Date night ideas for couples\n\nGo out for dinner.")
     [article] = load_paths([path])
     assert (article.title, article.caption, article.published) == (
-        "Date night ideas for couples", "", None)
+        "Date night ideas for couples",
+        "",
+        None,
+    )
 
 
 # --- MultiHop-RAG corpus ---------------------------------------------------------------------
@@ -131,8 +136,9 @@ def test_markdown_heading_becomes_title(tmp_path: Path):
 
 def test_plain_text_first_line_is_title(tmp_path: Path):
     path = tmp_path / "plain.txt"
-    path.write_bytes(b"Markets rally\r\nStocks rose sharply on Friday.  \r\n\r\n\r\n\r\n"
-                     b"Bonds fell.\r\n")
+    path.write_bytes(
+        b"Markets rally\r\nStocks rose sharply on Friday.  \r\n\r\n\r\n\r\nBonds fell.\r\n"
+    )
     [article] = load_paths([path])
     assert article.title == "Markets rally"
     assert article.body == "Stocks rose sharply on Friday.\n\nBonds fell."  # normalised
@@ -177,8 +183,7 @@ def test_headline_cuts_long_sentence_at_word_boundary():
         ({"body": "b", "publishedAt": "2023-10-07T12:00:00Z"}, "published_date", "2023-10-07"),
         ({"body": "b", "published": "2023-10-07"}, "published_date", "2023-10-07"),
         ({"body": "b", "published_at": "2023-10-07"}, "published_date", "2023-10-07"),
-        ({"body": "b", "pubDate": "Sat, 07 Oct 2023 12:00:00 GMT"}, "published_date",
-         "2023-10-07"),
+        ({"body": "b", "pubDate": "Sat, 07 Oct 2023 12:00:00 GMT"}, "published_date", "2023-10-07"),
     ],
 )
 def test_field_aliases(record: dict, field: str, expected: str):
@@ -189,9 +194,16 @@ def test_field_aliases(record: dict, field: str, expected: str):
 
 @pytest.mark.parametrize(
     "value",
-    ["2023-10-07", "2023-10-07T12:00:00Z", "2023-10-07T12:00:00+00:00", "2023-10-07 12:00:00",
-     "Sat, 07 Oct 2023 12:00:00 GMT", "Sat, 07 Oct 2023 12:00:00 +0000", "October 7, 2023",
-     1696680000],
+    [
+        "2023-10-07",
+        "2023-10-07T12:00:00Z",
+        "2023-10-07T12:00:00+00:00",
+        "2023-10-07 12:00:00",
+        "Sat, 07 Oct 2023 12:00:00 GMT",
+        "Sat, 07 Oct 2023 12:00:00 +0000",
+        "October 7, 2023",
+        1696680000,
+    ],
 )
 def test_parse_date_formats_are_utc_aware(value):
     parsed = parse_date(value)
@@ -201,10 +213,17 @@ def test_parse_date_formats_are_utc_aware(value):
 
 def test_json_wrapper_object_and_single_record(tmp_path: Path):
     wrapped = tmp_path / "newsapi.json"
-    wrapped.write_text(json.dumps({"status": "ok", "articles": [
-        {"title": "A", "content": "Body A", "source": {"name": "Reuters"}},
-        {"title": "B", "description": "no body here"},
-    ]}))
+    wrapped.write_text(
+        json.dumps(
+            {
+                "status": "ok",
+                "articles": [
+                    {"title": "A", "content": "Body A", "source": {"name": "Reuters"}},
+                    {"title": "B", "description": "no body here"},
+                ],
+            }
+        )
+    )
     single = tmp_path / "one.json"
     single.write_text(json.dumps({"title": "C", "body": "Body C", "url": "https://c.example"}))
     articles, problems = split(load_paths([wrapped, single]))
@@ -239,46 +258,111 @@ BAD_CASES: dict[str, BadCase] = {
     "empty file": lambda d: (_write(d / "empty.txt", b""), "empty", None, True, 0),
     "whitespace only": lambda d: (_write(d / "blank.md", b"  \n\n\t"), "empty", None, True, 0),
     "binary NUL bytes": lambda d: (
-        _write(d / "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "binary", None, True, 0),
+        _write(d / "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+        "binary",
+        None,
+        True,
+        0,
+    ),
     "binary control chars": lambda d: (
-        _write(d / "blob.txt", bytes(range(1, 9)) * 40), "binary", None, True, 0),
+        _write(d / "blob.txt", bytes(range(1, 9)) * 40),
+        "binary",
+        None,
+        True,
+        0,
+    ),
     "invalid utf-8 (cp1252)": lambda d: (
         _write(d / "latin.txt", b"Caf\xe9 opens\n\nThe caf\xe9 opened today."),
-        "decoded as cp1252", None, False, 1),
+        "decoded as cp1252",
+        None,
+        False,
+        1,
+    ),
     "invalid utf-8 (latin-1)": lambda d: (
-        _write(d / "weird.txt", b"Title\n\nBad byte \x81 here."), "decoded as latin-1",
-        None, False, 1),
+        _write(d / "weird.txt", b"Title\n\nBad byte \x81 here."),
+        "decoded as latin-1",
+        None,
+        False,
+        1,
+    ),
     "malformed json": lambda d: (
-        _write(d / "bad.json", b'[\n{"title": "x",\n "body": }\n]'), "malformed JSON", 3,
-        True, 0),
+        _write(d / "bad.json", b'[\n{"title": "x",\n "body": }\n]'),
+        "malformed JSON",
+        3,
+        True,
+        0,
+    ),
     "json top level not object": lambda d: (
-        _write(d / "num.json", b"42"), "object or a list", None, True, 0),
+        _write(d / "num.json", b"42"),
+        "object or a list",
+        None,
+        True,
+        0,
+    ),
     "json record not object": lambda d: (
-        _write(d / "list.json", b'[{"body": "fine"}, [1, 2]]'), "index 1 is not a JSON object",
-        None, True, 1),
+        _write(d / "list.json", b'[{"body": "fine"}, [1, 2]]'),
+        "index 1 is not a JSON object",
+        None,
+        True,
+        1,
+    ),
     "jsonl bad line": lambda d: (
         _write(d / "feed.jsonl", b'{"body": "one"}\n{"body": "tw\n{"body": "three"}\n'),
-        "malformed JSON", 2, True, 2),
+        "malformed JSON",
+        2,
+        True,
+        2,
+    ),
     "jsonl record not object": lambda d: (
-        _write(d / "feed2.jsonl", b'{"body": "one"}\n\n"just a string"\n'), "not a JSON object",
-        3, True, 1),
+        _write(d / "feed2.jsonl", b'{"body": "one"}\n\n"just a string"\n'),
+        "not a JSON object",
+        3,
+        True,
+        1,
+    ),
     "missing body": lambda d: (
-        _write(d / "nobody.json", b'{"title": "No body"}'), "missing or empty body", None,
-        True, 0),
+        _write(d / "nobody.json", b'{"title": "No body"}'),
+        "missing or empty body",
+        None,
+        True,
+        0,
+    ),
     "empty body": lambda d: (
         _write(d / "emptybody.jsonl", b'{"title": "T", "body": "  \\n "}\n'),
-        "missing or empty body", 1, True, 0),
+        "missing or empty body",
+        1,
+        True,
+        0,
+    ),
     "unparseable date": lambda d: (
         _write(d / "date.json", b'{"body": "text", "date": "sometime last week"}'),
-        "unparseable date 'sometime last week'", None, False, 1),
-    "too large": lambda d: (_sparse(d / "huge.jsonl", MAX_FILE_BYTES + 1), "too large", None,
-                            True, 0),
+        "unparseable date 'sometime last week'",
+        None,
+        False,
+        1,
+    ),
+    "too large": lambda d: (
+        _sparse(d / "huge.jsonl", MAX_FILE_BYTES + 1),
+        "too large",
+        None,
+        True,
+        0,
+    ),
     "html without article text": lambda d: (
         _write(d / "script.html", b"<html><body><script>var x = 1;</script></body></html>"),
-        "no article text", None, True, 0),
+        "no article text",
+        None,
+        True,
+        0,
+    ),
     "missing path": lambda d: (d / "does-not-exist.txt", "no such file", None, True, 0),
     "unsupported type named explicitly": lambda d: (
-        _write(d / "report.pdf", b"%PDF-1.4"), "unsupported file type '.pdf'", None, True, 0),
+        _write(d / "report.pdf", b"%PDF-1.4"),
+        "unsupported file type '.pdf'",
+        None,
+        True,
+        0,
+    ),
 }
 
 
@@ -336,8 +420,9 @@ def test_directory_walk_is_recursive_sorted_and_skips_hidden_and_unsupported(tmp
     (root / ".git").mkdir()
     (root / "a.txt").write_text("A\n\nalpha")
     (root / "c.md").write_text("# C\n\ngamma")
-    (root / "b_dir" / "b.json").write_text(json.dumps([{"title": "B1", "body": "x"},
-                                                       {"title": "B2", "body": "y"}]))
+    (root / "b_dir" / "b.json").write_text(
+        json.dumps([{"title": "B1", "body": "x"}, {"title": "B2", "body": "y"}])
+    )
     (root / "b_dir" / "deeper" / "d.jsonl").write_text('{"title": "D", "body": "delta"}\n')
     (root / "b_dir" / "notes.pdf").write_bytes(b"%PDF")  # unsupported: skipped silently
     (root / ".hidden.txt").write_text("H\n\nhidden")

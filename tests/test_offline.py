@@ -87,12 +87,15 @@ def test_guard_lets_loopback_and_unix_sockets_through(real_connect_spy, request,
     assert ("127.0.0.1", port) in real_connect_spy
 
 
-def test_ingest_and_dense_query_make_no_connection(socket_guard, settings: Settings,
-                                                   embedding, seed_path: Path, tmp_path):
+def test_ingest_and_dense_query_make_no_connection(
+    socket_guard, settings: Settings, embedding, seed_path: Path, tmp_path
+):
     note = tmp_path / "note.md"
-    note.write_text("---\ntitle: Harbour lighthouse reopens\nsource: Coastal Gazette\n---\n\n"
-                    "The harbour lighthouse reopened after a two-year restoration.\n",
-                    encoding="utf-8")
+    note.write_text(
+        "---\ntitle: Harbour lighthouse reopens\nsource: Coastal Gazette\n---\n\n"
+        "The harbour lighthouse reopened after a two-year restoration.\n",
+        encoding="utf-8",
+    )
     # Client creation, ingest and query all happen under the guard.
     service = IndexService(settings, embedding=embedding)
     report = service.ingest_paths([seed_path, note])

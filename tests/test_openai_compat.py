@@ -55,9 +55,12 @@ def test_stream_deltas_add_up_and_the_last_chunk_carries_citations(
     client: openai.OpenAI,
 ) -> None:
     stream = client.chat.completions.create(
-        model="newsqa", stream=True,
-        messages=[{"role": "system", "content": "You are helpful."},
-                  {"role": "user", "content": SEED_QUESTION}],
+        model="newsqa",
+        stream=True,
+        messages=[
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": SEED_QUESTION},
+        ],
     )
     chunks = list(stream)  # the client stops at `data: [DONE]`
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -70,8 +73,11 @@ def test_stream_deltas_add_up_and_the_last_chunk_carries_citations(
 
 
 def test_stream_ends_with_done_on_the_wire(url: str) -> None:
-    body = {"model": "newsqa", "stream": True,
-            "messages": [{"role": "user", "content": SEED_QUESTION}]}
+    body = {
+        "model": "newsqa",
+        "stream": True,
+        "messages": [{"role": "user", "content": SEED_QUESTION}],
+    }
     with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=60) as reply:
         data = [line for line in reply.iter_lines() if line.startswith("data:")]
     assert data[-1] == "data: [DONE]"
@@ -100,17 +106,21 @@ def test_bad_requests_raise_openai_errors(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="newsqa", messages=[])
     with pytest.raises(openai.UnprocessableEntityError, match="no user message"):
         client.chat.completions.create(
-            model="newsqa", messages=[{"role": "system", "content": "hi"}])
+            model="newsqa", messages=[{"role": "system", "content": "hi"}]
+        )
     with pytest.raises(openai.UnprocessableEntityError, match="limit is 2000"):
         client.chat.completions.create(
-            model="newsqa", messages=[{"role": "user", "content": "x" * 2001}])
+            model="newsqa", messages=[{"role": "user", "content": "x" * 2001}]
+        )
     with pytest.raises(openai.BadRequestError, match="LLM"):
         client.chat.completions.create(
-            model="newsqa-llm", messages=[{"role": "user", "content": SEED_QUESTION}])
+            model="newsqa-llm", messages=[{"role": "user", "content": SEED_QUESTION}]
+        )
     many = [{"role": ("user", "assistant")[i % 2], "content": "hi"} for i in range(51)]
     with pytest.raises(openai.UnprocessableEntityError, match="messages"):
         client.chat.completions.create(
-            model="newsqa", messages=[*many, {"role": "user", "content": SEED_QUESTION}])
+            model="newsqa", messages=[*many, {"role": "user", "content": SEED_QUESTION}]
+        )
 
 
 def test_api_key_with_the_openai_client(assistant: Any) -> None:
@@ -121,7 +131,8 @@ def test_api_key_with_the_openai_client(assistant: Any) -> None:
             wrong.models.list()
         right = openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0)
         completion = right.chat.completions.create(
-            model="newsqa", messages=[{"role": "user", "content": SEED_QUESTION}])
+            model="newsqa", messages=[{"role": "user", "content": SEED_QUESTION}]
+        )
         assert "Russia" in (completion.choices[0].message.content or "")
 
 
@@ -131,14 +142,19 @@ def test_llm_answers_stream_through_the_openai_surface(assistant: Any) -> None:
 
     with FakeLLM(reply="Russia, China and Turkey back Maduro [1].") as fake:
         settings = assistant.settings.model_copy(
-            update={"llm_base_url": fake.base_url, "llm_timeout_s": 10.0})
+            update={"llm_base_url": fake.base_url, "llm_timeout_s": 10.0}
+        )
         llm_assistant = Assistant(settings, service=assistant.service)
         with serve_in_thread(create_app(llm_assistant, settings)) as base:
             client = openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
             assert "newsqa-llm" in {m.id for m in client.models.list()}
-            chunks = list(client.chat.completions.create(
-                model="newsqa-llm", stream=True,
-                messages=[{"role": "user", "content": SEED_QUESTION}]))
+            chunks = list(
+                client.chat.completions.create(
+                    model="newsqa-llm",
+                    stream=True,
+                    messages=[{"role": "user", "content": SEED_QUESTION}],
+                )
+            )
             health = httpx.get(f"{base}/api/v1/health").json()
     pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
     answer = Answer.model_validate(extra(chunks[-1], "answer"))

@@ -43,8 +43,23 @@ XSS = [
     "https://autolink.example/path www.example.com a@b.example",
 ]
 ALLOWED_TAGS = {
-    "div", "p", "ul", "li", "a", "span", "strong", "em", "mark", "blockquote", "details",
-    "summary", "table", "tr", "td", "h3", "br",
+    "div",
+    "p",
+    "ul",
+    "li",
+    "a",
+    "span",
+    "strong",
+    "em",
+    "mark",
+    "blockquote",
+    "details",
+    "summary",
+    "table",
+    "tr",
+    "td",
+    "h3",
+    "br",
 }
 ALLOWED_ATTRS = {"class", "href", "id", "title", "role", "target", "rel"}
 
@@ -169,7 +184,9 @@ def test_list_answer_shows_each_item_with_linked_markers() -> None:
     assert_only_our_markup(markup)
     items = re.findall(r"<li>(.*?)</li>", markup)
     assert [re.sub(r"<.*?>.*?</a>|<.*?>", "", i).strip() for i in items] == [
-        "Russia", "China", "Cuba",
+        "Russia",
+        "China",
+        "Cuba",
     ]
     assert items[1].count('href="#src-7-') == 2
     assert f'href="#{anchor_id(7, 1)}"' in items[0]
@@ -200,13 +217,17 @@ def test_prose_answer_with_grouped_markers() -> None:
 
 
 def test_bold_lead_renders_as_strong_and_stays_escaped() -> None:
-    answer = Answer(question="q", answer="**Juan Guaido**: the interim leader [1].\n\nQuote. [1]",
-                    citations=[citation(1)])
+    answer = Answer(
+        question="q",
+        answer="**Juan Guaido**: the interim leader [1].\n\nQuote. [1]",
+        citations=[citation(1)],
+    )
     markup = render_answer(answer, key=4)
     assert "<strong>Juan Guaido</strong>&#58; the interim leader" in markup
     assert "**" not in markup
-    hostile = Answer(question="q", answer="**<script>alert(1)</script>** [1]",
-                     citations=[citation(1)])
+    hostile = Answer(
+        question="q", answer="**<script>alert(1)</script>** [1]", citations=[citation(1)]
+    )
     markup = render_answer(hostile, key=5)
     assert_only_our_markup(markup)
     assert "<strong>&lt;script&gt;" in markup
@@ -230,13 +251,22 @@ def test_notice_filters_and_standalone_question_are_visible() -> None:
 
 def test_abstention_is_a_distinct_box_listing_nearest_passages() -> None:
     nearest = Passage(
-        chunk_id="c", article_id="a", text="Unrelated <b>text</b>.", start=0, end=20,
-        title="Nearby <script>x</script>", source="Wire", published="2019-01-02",
-        score=0.2, scores={"bm25": 0.1},
+        chunk_id="c",
+        article_id="a",
+        text="Unrelated <b>text</b>.",
+        start=0,
+        end=20,
+        title="Nearby <script>x</script>",
+        source="Wire",
+        published="2019-01-02",
+        score=0.2,
+        scores={"bm25": 0.1},
     )
     answer = Answer(
-        question="Who won the 1930 World Cup?", answer="The articles don't say.",
-        abstained=True, reason="The articles don't say: none mentions “World Cup”.",
+        question="Who won the 1930 World Cup?",
+        answer="The articles don't say.",
+        abstained=True,
+        reason="The articles don't say: none mentions “World Cup”.",
         nearest=[nearest],
     )
     chat = render_answer(answer, key=2)
@@ -303,12 +333,20 @@ def test_highlight_uses_offsets_then_falls_back_to_search() -> None:
 @pytest.mark.parametrize("attack", XSS)
 def test_hostile_article_fields_never_become_markup(attack: str) -> None:
     hostile = citation(
-        title=attack, source=attack, url="javascript:alert(1)", quote=attack,
-        passage=f"Before. {attack} After.", start=1008, end=1008 + len(attack),
+        title=attack,
+        source=attack,
+        url="javascript:alert(1)",
+        quote=attack,
+        passage=f"Before. {attack} After.",
+        start=1008,
+        end=1008 + len(attack),
     )
     answer = Answer(
-        question=attack, answer=f"{attack} [1]", citations=[hostile],
-        also_reported_by={"art-1": [attack]}, notice=attack,
+        question=attack,
+        answer=f"{attack} [1]",
+        citations=[hostile],
+        also_reported_by={"art-1": [attack]},
+        notice=attack,
     )
     for markup in (render_answer(answer, 1), render_sources(answer, 1)):
         assert_only_our_markup(markup)
@@ -324,10 +362,21 @@ def test_hostile_article_fields_never_become_markup(attack: str) -> None:
 @settings(max_examples=150, deadline=None)
 def test_any_article_text_renders_to_our_markup_only(text: str, url: str, quote_at: int) -> None:
     quote = text[quote_at : quote_at + 20] or "x"
-    cited = citation(title=text, source=text, url=url, quote=quote, passage=text,
-                     start=1000 + quote_at, end=1000 + quote_at + len(quote))
-    answer = Answer(question=text, answer=text + " [1]", citations=[cited],
-                    items=[AnswerItem(text=text, citations=[1])])
+    cited = citation(
+        title=text,
+        source=text,
+        url=url,
+        quote=quote,
+        passage=text,
+        start=1000 + quote_at,
+        end=1000 + quote_at + len(quote),
+    )
+    answer = Answer(
+        question=text,
+        answer=text + " [1]",
+        citations=[cited],
+        items=[AnswerItem(text=text, citations=[1])],
+    )
     for markup in (render_answer(answer, 1), render_sources(answer, 1)):
         assert_only_our_markup(markup)
         assert "\n" not in markup
@@ -364,19 +413,28 @@ def test_source_choices_are_distinct_and_skip_empty() -> None:
 
 def test_example_questions_come_from_titles_and_the_seed() -> None:
     questions = example_questions(RECORDS)
-    assert questions[:3] == ["Which countries back Maduro?", "Who is Juan Guaido?",
-                             "When did Maduro close the embassy in Washington?"]
+    assert questions[:3] == [
+        "Which countries back Maduro?",
+        "Who is Juan Guaido?",
+        "When did Maduro close the embassy in Washington?",
+    ]
     assert questions[3:] == ["What is reported about Fed holds rates steady?"]  # newest title
     assert "What is reported about OpenAI board ousts Sam Altman?" in example_questions(
-        RECORDS, limit=5)
+        RECORDS, limit=5
+    )
     assert "Which countries back Maduro?" not in example_questions(RECORDS[1:])
     assert example_questions([]) == []
 
 
 def test_ingest_report_lists_problems_escaped() -> None:
-    report = {"added": 1, "failed": 1, "chunks": 5, "seconds": 1.5,
-              "errors": [{"path": "<b>x.txt</b>", "line": 3, "reason": "not UTF-8"}],
-              "warnings": []}
+    report = {
+        "added": 1,
+        "failed": 1,
+        "chunks": 5,
+        "seconds": 1.5,
+        "errors": [{"path": "<b>x.txt</b>", "line": 3, "reason": "not UTF-8"}],
+        "warnings": [],
+    }
     markup = render_ingest_report(report)
     assert_only_our_markup(markup)
     assert "qa-status-error" in markup and "1 added" in markup and "&lt;b&gt;x" in markup

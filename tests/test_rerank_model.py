@@ -75,14 +75,36 @@ def test_shipped_model_loads_and_scores_feature_rows():
     assert model.info["trained_on"].startswith("MultiHop-RAG dev split")
     # Two coherent candidates of one query: the best match on every lexical and dense signal,
     # and a chunk that matches nothing (all-zero rows would be incoherent: rank 0, gap 0).
-    best = {"bm25_rel": 1.0, "bm25_lrank": 0.0, "dense_cos": 0.6, "dense_gap": 0.0,
-            "dense_lrank": 0.0, "article_bm25_max": 1.0, "article_dense_max": 0.6,
-            "sent_match": 1.0, "sent_gap": 0.0, "sent_pairs": 1.0, "sent_pairs_gap": 0.0,
-            "sent_cos": 0.7, "sent_cos_gap": 0.0}
-    nothing = {"bm25_rel": 0.0, "bm25_lrank": -np.log1p(1000), "dense_cos": 0.0,
-               "dense_gap": -0.6, "dense_lrank": -np.log1p(1000), "article_bm25_max": 0.0,
-               "article_dense_max": 0.0, "sent_match": 0.0, "sent_gap": -1.0,
-               "sent_pairs": 0.0, "sent_pairs_gap": -1.0, "sent_cos": 0.0, "sent_cos_gap": -0.7}
+    best = {
+        "bm25_rel": 1.0,
+        "bm25_lrank": 0.0,
+        "dense_cos": 0.6,
+        "dense_gap": 0.0,
+        "dense_lrank": 0.0,
+        "article_bm25_max": 1.0,
+        "article_dense_max": 0.6,
+        "sent_match": 1.0,
+        "sent_gap": 0.0,
+        "sent_pairs": 1.0,
+        "sent_pairs_gap": 0.0,
+        "sent_cos": 0.7,
+        "sent_cos_gap": 0.0,
+    }
+    nothing = {
+        "bm25_rel": 0.0,
+        "bm25_lrank": -np.log1p(1000),
+        "dense_cos": 0.0,
+        "dense_gap": -0.6,
+        "dense_lrank": -np.log1p(1000),
+        "article_bm25_max": 0.0,
+        "article_dense_max": 0.0,
+        "sent_match": 0.0,
+        "sent_gap": -1.0,
+        "sent_pairs": 0.0,
+        "sent_pairs_gap": -1.0,
+        "sent_cos": 0.0,
+        "sent_cos_gap": -0.7,
+    }
     rows = np.zeros((2, len(FEATURES)))
     for row, values in enumerate((best, nothing)):
         for name, value in values.items():
@@ -92,8 +114,10 @@ def test_shipped_model_loads_and_scores_feature_rows():
     assert scores[0] > scores[1]  # the best match outranks a chunk matching nothing
 
 
-@pytest.mark.parametrize("content", ["not json", json.dumps({"kind": "forest"}),
-                                     json.dumps({"kind": "trees", "features": []})])
+@pytest.mark.parametrize(
+    "content",
+    ["not json", json.dumps({"kind": "forest"}), json.dumps({"kind": "trees", "features": []})],
+)
 def test_unusable_model_files_fall_back_with_a_warning(tmp_path, caplog, content):
     path = tmp_path / "reranker.json"
     path.write_text(content, encoding="utf-8")
@@ -104,8 +128,12 @@ def test_unusable_model_files_fall_back_with_a_warning(tmp_path, caplog, content
 def test_saved_model_round_trips(tmp_path):
     x = np.random.default_rng(0).random((300, len(FEATURES)))
     y = (x[:, 0] > 0.5).astype(float)
-    model = RerankModel(FEATURES, fit_trees(x, y, trees=10, depth=2),
-                        diversity={"article_cap": 3}, info={"trained_on": "test"})
+    model = RerankModel(
+        FEATURES,
+        fit_trees(x, y, trees=10, depth=2),
+        diversity={"article_cap": 3},
+        info={"trained_on": "test"},
+    )
     path = tmp_path / "m.json"
     model.save(path)
     loaded = RerankModel.load(path)

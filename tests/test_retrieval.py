@@ -22,11 +22,19 @@ from tests.retrieval_fixtures import DUPLICATE_URL
 
 slice_index = retrieval_fixtures.slice_index  # the shared session fixture
 
-SOURCES = ["TechCrunch", "The Independent - Sports", "The Independent - Life and Style",
-           "Cnbc | World Business News Leader", "Fortune", "Sporting News", "CBSSports.com"]
+SOURCES = [
+    "TechCrunch",
+    "The Independent - Sports",
+    "The Independent - Life and Style",
+    "Cnbc | World Business News Leader",
+    "Fortune",
+    "Sporting News",
+    "CBSSports.com",
+]
 
 
 # --- question analysis (no index needed) ---------------------------------------------------------
+
 
 def test_day_in_question_is_parsed_to_a_one_day_period():
     (mention,) = find_dates("Did TechCrunch report on October 7, 2023 that Altman left?")
@@ -37,31 +45,41 @@ def test_day_in_question_is_parsed_to_a_one_day_period():
 
 def test_month_relative_and_open_ranges_are_parsed():
     newest = int(datetime(2023, 12, 25, 15, tzinfo=UTC).timestamp())
-    kinds = {m.text: (m.kind, m.label(), m.hard)
-             for m in find_dates("in November 2023, after December 5, 2023 and last week", newest)}
+    kinds = {
+        m.text: (m.kind, m.label(), m.hard)
+        for m in find_dates("in November 2023, after December 5, 2023 and last week", newest)
+    }
     assert kinds["in November 2023"] == ("month", ("2023-11-01", "2023-11-30"), False)
     assert kinds["after December 5, 2023"] == ("after", ("2023-12-06", None), False)
     assert kinds["last week"] == ("relative", ("2023-12-19", "2023-12-25"), True)
 
 
 def test_sources_are_found_by_name_and_alias_case_sensitively():
-    question = ("Does Cnbc say so, while The Independent - Sports and CBSSports.com disagree, "
-                "and was a fortune made?")
+    question = (
+        "Does Cnbc say so, while The Independent - Sports and CBSSports.com disagree, "
+        "and was a fortune made?"
+    )
     found = [m.source for m in find_sources(question, SOURCES)]
-    assert found == ["Cnbc | World Business News Leader", "The Independent - Sports",
-                     "CBSSports.com"]
+    assert found == [
+        "Cnbc | World Business News Leader",
+        "The Independent - Sports",
+        "CBSSports.com",
+    ]
     shared = {m.source for m in find_sources("according to The Independent", SOURCES)}
     assert shared == {"The Independent - Sports", "The Independent - Life and Style"}
 
 
 def test_days_attach_to_the_outlet_named_before_them():
-    analysis = analyze("the TechCrunch report on October 7, 2023 and the Fortune report on "
-                       "November 18, 2023", SOURCES)
+    analysis = analyze(
+        "the TechCrunch report on October 7, 2023 and the Fortune report on November 18, 2023",
+        SOURCES,
+    )
     days = {s: [m.label()[0] for m in ms] for s, ms in analysis.source_days().items()}
     assert days == {"TechCrunch": ["2023-10-07"], "Fortune": ["2023-11-18"]}
 
 
 # --- the retriever over the slice ---------------------------------------------------------------
+
 
 def _published_day(passage) -> str:
     return passage.published[:10]
@@ -69,7 +87,8 @@ def _published_day(passage) -> str:
 
 def test_question_date_is_reported_as_filter(slice_index):
     result = slice_index.retriever.search(
-        "What did The Independent - Life and Style report about Taylor Swift on December 6, 2023?")
+        "What did The Independent - Life and Style report about Taylor Swift on December 6, 2023?"
+    )
     assert result.filters.since == result.filters.until == "2023-12-06"
     assert "December 6, 2023" in result.filters.reason
     assert "The Independent - Life and Style" in result.sources
@@ -80,14 +99,14 @@ def test_question_date_is_reported_as_filter(slice_index):
 
 
 def test_since_until_exclude_out_of_range_passages(slice_index):
-    result = slice_index.retriever.search("Taylor Swift and Travis Kelce", k=10,
-                                          since="2023-10-01", until="2023-10-31")
+    result = slice_index.retriever.search(
+        "Taylor Swift and Travis Kelce", k=10, since="2023-10-01", until="2023-10-31"
+    )
     assert result.passages
     assert all("2023-10-01" <= _published_day(p) <= "2023-10-31" for p in result.passages)
     assert result.filters.since == "2023-10-01" and result.filters.until == "2023-10-31"
     unfiltered = slice_index.retriever.search("Taylor Swift and Travis Kelce", k=10)
-    assert any(not "2023-10-01" <= _published_day(p) <= "2023-10-31"
-               for p in unfiltered.passages)
+    assert any(not "2023-10-01" <= _published_day(p) <= "2023-10-31" for p in unfiltered.passages)
 
 
 def test_relative_period_in_question_is_a_hard_filter(slice_index):
@@ -107,8 +126,9 @@ def test_source_filter_keeps_only_those_outlets(slice_index):
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_ablation_preset_returns_scored_passages(slice_index, preset):
-    result = slice_index.retriever.search("Sportsbook welcome bonus for new customers", k=5,
-                                          stages=preset)
+    result = slice_index.retriever.search(
+        "Sportsbook welcome bonus for new customers", k=5, stages=preset
+    )
     assert len(result.passages) == 5
     scores = [p.score for p in result.passages]
     if not PRESETS[preset].diversity:
@@ -138,8 +158,11 @@ def test_stem_pairs_score_a_sentence_that_keeps_the_questions_phrase(slice_index
     assert snap.pair_matches([row], *snap.question_pairs(" ".join(reversed(words[:8]))))[0] > 0.5
     lone = snap.question_pairs(words[0])
     assert snap.pair_matches([row], *lone)[0] == 0.0
-    other = next(r for r in range(snap.n) if phrase not in snap.texts[r]
-                 and snap.article_ids[r] != snap.article_ids[row])
+    other = next(
+        r
+        for r in range(snap.n)
+        if phrase not in snap.texts[r] and snap.article_ids[r] != snap.article_ids[row]
+    )
     assert snap.pair_matches([other], codes, weights)[0] < same
 
 
@@ -150,21 +173,35 @@ def test_diversity_caps_chunks_per_article(slice_index):
     assert max(Counter(p.article_id for p in plain.passages).values()) > 2
     cap = slice_index.retriever.diversity_params("full").article_cap
     assert max(Counter(p.article_id for p in diverse.passages).values()) <= cap
-    assert len({p.article_id for p in diverse.passages}) > len({p.article_id
-                                                                  for p in plain.passages})
+    assert len({p.article_id for p in diverse.passages}) > len(
+        {p.article_id for p in plain.passages}
+    )
 
 
 def test_article_cap_gives_way_when_too_few_articles_fill_the_list():
     # One long article and one short: the cap spreads the list, then the capped chunks fill it
     # (a single-article corpus must still hand the answerer k passages, not `article_cap`).
-    snap = SimpleNamespace(article_ids=["long"] * 5 + ["short"], sources=["AP"] * 6,
-                           near_duplicates={})
+    snap = SimpleNamespace(
+        article_ids=["long"] * 5 + ["short"], sources=["AP"] * 6, near_duplicates={}
+    )
     scores = np.array([6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
-    picks = select(snap, np.arange(6), scores, k=5, named_sources=set(),
-                   params=DiversityParams(article_cap=2))
+    picks = select(
+        snap, np.arange(6), scores, k=5, named_sources=set(), params=DiversityParams(article_cap=2)
+    )
     assert [p.row for p in picks] == [0, 1, 5, 2, 3]
-    assert len(select(snap, np.arange(6), scores, k=10, named_sources=set(),
-                      params=DiversityParams(article_cap=2))) == 6
+    assert (
+        len(
+            select(
+                snap,
+                np.arange(6),
+                scores,
+                k=10,
+                named_sources=set(),
+                params=DiversityParams(article_cap=2),
+            )
+        )
+        == 6
+    )
 
 
 def test_near_duplicate_copy_does_not_crowd_out_others(slice_index):
@@ -180,12 +217,19 @@ def test_near_duplicate_copy_does_not_crowd_out_others(slice_index):
 
 
 def test_concurrent_searches_match_sequential_ones(slice_index):
-    questions = ["Taylor Swift Time Person of the Year", "NBA Rookie of the Year odds",
-                 "49ers Ravens Christmas Day", "Beyonce Renaissance box office"] * 3
+    questions = [
+        "Taylor Swift Time Person of the Year",
+        "NBA Rookie of the Year odds",
+        "49ers Ravens Christmas Day",
+        "Beyonce Renaissance box office",
+    ] * 3
     expected = [[p.chunk_id for p in slice_index.retriever.search(q).passages] for q in questions]
     with ThreadPoolExecutor(max_workers=6) as pool:
-        got = list(pool.map(lambda q: [p.chunk_id for p in
-                                       slice_index.retriever.search(q).passages], questions))
+        got = list(
+            pool.map(
+                lambda q: [p.chunk_id for p in slice_index.retriever.search(q).passages], questions
+            )
+        )
     assert got == expected
 
 
@@ -204,14 +248,23 @@ def test_bm25_follows_upserts_and_deletes_by_another_writer(slice_index):
     from index.service import IndexService
 
     # a second service on the same data dir stands in for another process writing to the store
-    writer = IndexService(slice_index.settings, embedding=slice_index.service.embedding,
-                          collection=slice_index.service.store.name)
-    article = Article(title="Quokka census", source="Test Wire", url="https://example.org/quokka",
-                      published=datetime(2023, 12, 1, tzinfo=UTC),
-                      body="Rottnest Island rangers counted zorblaxian quokkas this spring. " * 3)
+    writer = IndexService(
+        slice_index.settings,
+        embedding=slice_index.service.embedding,
+        collection=slice_index.service.store.name,
+    )
+    article = Article(
+        title="Quokka census",
+        source="Test Wire",
+        url="https://example.org/quokka",
+        published=datetime(2023, 12, 1, tzinfo=UTC),
+        body="Rottnest Island rangers counted zorblaxian quokkas this spring. " * 3,
+    )
     question = "zorblaxian quokkas"
-    assert all(p.article_id != article.url for p in
-               slice_index.retriever.search(question, k=3, stages="bm25").passages)
+    assert all(
+        p.article_id != article.url
+        for p in slice_index.retriever.search(question, k=3, stages="bm25").passages
+    )
     builds = SnapshotCache.builds
     writer.ingest_items([article])
     time.sleep(REVISION_TTL_S)  # revision checks are cached this long

@@ -19,9 +19,11 @@ from tests.api_fixtures import SEED_QUESTION, ChromaServer, QAServer
 
 pytestmark = pytest.mark.slow  # two model-loading server processes: > 60 s on 2 busy cores
 
-DOC = ("# Tidal power plant opens in Kervallec\n\n"
-       "The Kervallec tidal power plant began supplying 57 megawatts to the grid on Tuesday. "
-       "Engineer Aurelie Tanguy said the turbines sit 30 metres below the surface.\n")
+DOC = (
+    "# Tidal power plant opens in Kervallec\n\n"
+    "The Kervallec tidal power plant began supplying 57 megawatts to the grid on Tuesday. "
+    "Engineer Aurelie Tanguy said the turbines sit 30 metres below the surface.\n"
+)
 QUESTION = "How many megawatts does the Kervallec tidal power plant supply?"
 
 
@@ -51,10 +53,12 @@ def test_two_servers_share_one_chroma_index(tmp_path: Path) -> None:
         assert report.added == 1
         (article_id,) = report.article_ids
 
-        first = httpx.post(f"{servers[0].url}/api/v1/answer", json={"question": QUESTION},
-                           timeout=60).json()
-        second = httpx.post(f"{servers[1].url}/api/v1/answer", json={"question": QUESTION},
-                            timeout=60).json()
+        first = httpx.post(
+            f"{servers[0].url}/api/v1/answer", json={"question": QUESTION}, timeout=60
+        ).json()
+        second = httpx.post(
+            f"{servers[1].url}/api/v1/answer", json={"question": QUESTION}, timeout=60
+        ).json()
         assert "57 megawatts" in first["answer"]
         assert second["answer"] == first["answer"]
         assert citations(second) == citations(first)

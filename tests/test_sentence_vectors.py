@@ -24,15 +24,24 @@ TEXT = (
 
 
 def _article(name: str, body: str) -> Article:
-    return Article(url=f"https://example.com/{name}", title="Local news roundup",
-                   source="Example Times", body=body, published=datetime(2023, 10, 5))
+    return Article(
+        url=f"https://example.com/{name}",
+        title="Local news roundup",
+        source="Example Times",
+        body=body,
+        published=datetime(2023, 10, 5),
+    )
 
 
 def test_spans_split_at_sentence_ends_and_line_breaks():
     text = 'He said "Stop." Then he left.\nNew line here... and more! OK? 42 people came.'
     spans = sentence_spans(text)
     assert [text[a:b] for a, b in spans] == [
-        'He said "Stop.', "Then he left.", "New line here... and more!", "OK?", "42 people came."
+        'He said "Stop.',
+        "Then he left.",
+        "New line here... and more!",
+        "OK?",
+        "42 people came.",
     ]
     assert all(text[a:b] == text[a:b].strip() and b > a for a, b in spans)
     assert sentence_spans("  \n ") == []
@@ -80,12 +89,13 @@ def test_ingest_stores_them_and_the_snapshot_lines_them_up(settings: Settings, e
     save_snapshot(snapshot, directory)
     loaded = load_snapshot(directory)
     assert loaded is not None
-    assert all(np.array_equal(a, b) for a, b in
-               zip(loaded.sentence_codes, snapshot.sentence_codes, strict=True))
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(loaded.sentence_codes, snapshot.sentence_codes, strict=True)
+    )
 
 
-def test_chunks_without_vectors_fall_back_to_the_chunk_cosine(settings: Settings,
-                                                              hash_embedding):
+def test_chunks_without_vectors_fall_back_to_the_chunk_cosine(settings: Settings, hash_embedding):
     service = IndexService(settings, embedding=hash_embedding)  # a model without sentence pooling
     service.ingest_items([_article("a1", TEXT)])
     assert not service.store.list_articles()[0].has_sentence_vectors

@@ -30,8 +30,13 @@ def fingerprint(store: ArticleStore) -> dict[str, Any]:
     return {
         "articles": {r.article_id: (r.content_hash, r.n_chunks) for r in store.list_articles()},
         "chunks": {
-            c.chunk_id: (c.metadata["article_id"], c.text, c.metadata["start"],
-                         c.metadata["end"], c.metadata["text_hash"])
+            c.chunk_id: (
+                c.metadata["article_id"],
+                c.text,
+                c.metadata["start"],
+                c.metadata["end"],
+                c.metadata["text_hash"],
+            )
             for c in store.iter_chunks()
         },
     }
@@ -152,9 +157,7 @@ def test_delete_removes_catalog_record_and_every_chunk(service: IndexService, sl
 
 def test_opening_with_another_embedding_model_is_refused(settings: Settings, slice_articles):
     store = ArticleStore.open(settings, "model-a")
-    index.ingest.Ingestor(store, lambda texts: [[1.0, 0.0]] * len(texts)).ingest(
-        slice_articles[:1]
-    )
+    index.ingest.Ingestor(store, lambda texts: [[1.0, 0.0]] * len(texts)).ingest(slice_articles[:1])
 
     with pytest.raises(EmbeddingMismatchError) as caught:
         ArticleStore.open(settings, "model-b")
@@ -167,8 +170,9 @@ def test_opening_with_another_embedding_model_is_refused(settings: Settings, sli
     assert ArticleStore.open(settings, "model-b", name="other").count_articles() == 0
 
 
-def test_real_model_refuses_an_index_built_with_the_fake(settings, hash_embedding, embedding,
-                                                         slice_articles):
+def test_real_model_refuses_an_index_built_with_the_fake(
+    settings, hash_embedding, embedding, slice_articles
+):
     IndexService(settings, embedding=hash_embedding).ingest_items(slice_articles[:1])
     with pytest.raises(EmbeddingMismatchError, match="test-hashed-bow-64"):
         IndexService(settings, embedding=embedding)
@@ -263,8 +267,7 @@ def test_crash_between_embedding_groups_then_rerun_completes(
     # Small groups, so some articles are fully written before the crash.
     monkeypatch.setattr(index.ingest, "EMBED_GROUP", 12)
     service = IndexService(make_settings(), embedding=hash_embedding)
-    crashing = index.ingest.Ingestor(service.store,
-                                     _failing_after(2, hash_embedding.embed_texts))
+    crashing = index.ingest.Ingestor(service.store, _failing_after(2, hash_embedding.embed_texts))
 
     with pytest.raises(SimulatedCrash):
         crashing.ingest(slice_articles)
@@ -274,8 +277,9 @@ def test_crash_between_embedding_groups_then_rerun_completes(
     report = service.ingest_items(slice_articles)
 
     assert (report.added, report.unchanged) == (len(slice_articles) - written, written)
-    assert fingerprint(service.store) == _clean_fingerprint(make_settings, hash_embedding,
-                                                            slice_articles)
+    assert fingerprint(service.store) == _clean_fingerprint(
+        make_settings, hash_embedding, slice_articles
+    )
     assert_consistent(service.store)
 
 
@@ -295,8 +299,9 @@ def test_crash_after_chunks_before_catalog_leaves_nothing_behind(
 
     service.ingest_items(slice_articles)
 
-    assert fingerprint(service.store) == _clean_fingerprint(make_settings, hash_embedding,
-                                                            slice_articles)
+    assert fingerprint(service.store) == _clean_fingerprint(
+        make_settings, hash_embedding, slice_articles
+    )
     assert_consistent(service.store)
 
 

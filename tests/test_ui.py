@@ -32,14 +32,25 @@ def seed_like_answer(question: str) -> Answer:
         question=question,
         answer="- Russia [1]\n- China [1]",
         items=[AnswerItem(text="Russia", citations=[1]), AnswerItem(text="China", citations=[1])],
-        citations=[Citation(n=1, article_id="a", chunk_id="a:0", title="UN showdown",
-                            quote=passage, start=0, end=len(passage), passage=passage)],
+        citations=[
+            Citation(
+                n=1,
+                article_id="a",
+                chunk_id="a:0",
+                title="UN showdown",
+                quote=passage,
+                start=0,
+                end=len(passage),
+                passage=passage,
+            )
+        ],
     )
 
 
 class ScriptedAssistant:
-    def __init__(self, deltas: tuple[str, ...] = (), error: Exception | None = None,
-                 llm: Any = None) -> None:
+    def __init__(
+        self, deltas: tuple[str, ...] = (), error: Exception | None = None, llm: Any = None
+    ) -> None:
         self.deltas, self.error, self.llm = deltas, error, llm
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -97,8 +108,11 @@ def test_history_travels_with_each_question_and_sessions_do_not_share_it() -> No
 
 def test_controls_reach_the_assistant() -> None:
     assistant = ScriptedAssistant()
-    list(controller(assistant).respond(" q ", None, " 2019-01-01 ", "2019-02-01",
-                                       ["Wire"], "extractive", 5.0))
+    list(
+        controller(assistant).respond(
+            " q ", None, " 2019-01-01 ", "2019-02-01", ["Wire"], "extractive", 5.0
+        )
+    )
     question, options = assistant.calls[0]
     assert question == "q"
     assert options["since"] == "2019-01-01" and options["until"] == "2019-02-01"
@@ -131,8 +145,9 @@ def test_blank_question_changes_nothing() -> None:
         (RuntimeError("secret internal detail"), "Something went wrong", "secret internal"),
     ],
 )
-def test_failures_become_a_friendly_message(error: Exception, shown: str,
-                                            hidden: str | None) -> None:
+def test_failures_become_a_friendly_message(
+    error: Exception, shown: str, hidden: str | None
+) -> None:
     updates = list(controller(ScriptedAssistant(error=error)).respond("q", None))
     messages = updates[-1][0]
     assert [m["role"] for m in messages] == ["user", "assistant"]  # pending message replaced
@@ -202,12 +217,16 @@ def test_articles_tab_ingests_lists_and_deletes(tmp_path: Path) -> None:
     assistant = make_assistant(tmp_path / "data", ingest=False)
     chat = ui.ChatController(assistant, assistant.settings)
     upload = tmp_path / "bridge.md"
-    upload.write_text("---\ntitle: Footbridge <b>opens</b> in Kelso\nsource: Border Post\n"
-                      "published: 2022-03-01\n---\n\nThe new Kelso footbridge opened on "
-                      "Tuesday after eight months of work.\n", encoding="utf-8")
+    upload.write_text(
+        "---\ntitle: Footbridge <b>opens</b> in Kelso\nsource: Border Post\n"
+        "published: 2022-03-01\n---\n\nThe new Kelso footbridge opened on "
+        "Tuesday after eight months of work.\n",
+        encoding="utf-8",
+    )
     seen: list[tuple[Any, ...]] = []
-    status, rows, sources, examples = chat.ingest([str(upload)], "",
-                                                  lambda *a, **kw: seen.append(a))
+    status, rows, sources, examples = chat.ingest(
+        [str(upload)], "", lambda *a, **kw: seen.append(a)
+    )
     assert "1 added" in status and "qa-status-error" not in status
     assert rows == [["Footbridge <b>opens</b> in Kelso", "Border Post", "2022-03-01", rows[0][3]]]
     assert sources.choices == [("Border Post", "Border Post")]
@@ -221,17 +240,22 @@ def test_articles_tab_ingests_lists_and_deletes(tmp_path: Path) -> None:
     assert "qa-status-error" in chat.ingest([], "")[0]
 
 
-def test_llm_mode_streams_and_falls_back_visibly(seeded: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_llm_mode_streams_and_falls_back_visibly(
+    seeded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qa.assistant import Assistant
     from tests.fake_llm import FakeLLM
 
     monkeypatch.setattr(ui, "STREAM_INTERVAL_S", 0.0)
     with FakeLLM(reply="Russia, China, Iran, Syria, Cuba and Turkey back Maduro [1].") as fake:
-        settings = seeded.settings.model_copy(update={
-            "llm_base_url": fake.base_url, "llm_model": "fake", "llm_timeout_s": 10.0,
-            "llm_max_retries": 0,
-        })
+        settings = seeded.settings.model_copy(
+            update={
+                "llm_base_url": fake.base_url,
+                "llm_model": "fake",
+                "llm_timeout_s": 10.0,
+                "llm_max_retries": 0,
+            }
+        )
         assistant = Assistant(settings, service=seeded.service)  # same index, with an LLM
         chat = ui.ChatController(assistant, assistant.settings)
         updates = list(chat.respond(SEED_QUESTION, None, mode="llm"))
@@ -252,8 +276,9 @@ def test_llm_mode_streams_and_falls_back_visibly(seeded: Any,
 def launched(seeded: Any) -> Iterator[str]:
     demo = ui.build_ui(seeded, seeded.settings)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                quiet=True, share=False)
+    demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, share=False
+    )
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -272,8 +297,9 @@ def test_chat_endpoint_through_gradio_client(launched: str) -> None:
         assert country in answer_text
     assert "<mark>" in sources_html and box == ""
     # The same client is one session: its history grows. A new client starts afresh.
-    messages, _, _ = client.predict("And who recognised Guaido?", "", "", [], "extractive", 8,
-                                    api_name="/chat")
+    messages, _, _ = client.predict(
+        "And who recognised Guaido?", "", "", [], "extractive", 8, api_name="/chat"
+    )
     assert len(messages) == 4
     other = gradio_client.Client(launched, verbose=False)
     messages, _, _ = other.predict(SEED_QUESTION, "", "", [], "extractive", 8, api_name="/chat")
@@ -283,6 +309,7 @@ def test_chat_endpoint_through_gradio_client(launched: str) -> None:
 def test_chat_endpoint_reports_bad_input_in_the_chat(launched: str) -> None:
     gradio_client = pytest.importorskip("gradio_client")
     client = gradio_client.Client(launched, verbose=False)
-    messages, _, _ = client.predict(SEED_QUESTION, "yesterday", "", [], "extractive", 8,
-                                    api_name="/chat")
+    messages, _, _ = client.predict(
+        SEED_QUESTION, "yesterday", "", [], "extractive", 8, api_name="/chat"
+    )
     assert "Since must be a date" in str(messages[-1]["content"])

@@ -1,10 +1,10 @@
 """The answering half: passages in, an Answer with verbatim citations out.
 
-    answerer = make_answerer(settings, embedding)
-    answer = answerer.answer(question, passages)                 # extractive
-    answer = answerer.answer(question, passages, history)        # LLM
-    for item in answerer.stream(question, passages, history):    # LLM: str deltas, then Answer
-        ...
+answerer = make_answerer(settings, embedding)
+answer = answerer.answer(question, passages)                 # extractive
+answer = answerer.answer(question, passages, history)        # LLM
+for item in answerer.stream(question, passages, history):    # LLM: str deltas, then Answer
+    ...
 """
 
 from __future__ import annotations

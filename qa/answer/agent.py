@@ -82,10 +82,10 @@ def doers(sentence: str, names: Sequence[Named], deed: str) -> list[int]:
     for verb in re.finditer(r"\b[a-z]+\b", sentence):
         if stem_of(verb.group()) != deed:
             continue
-        passive = re.match(r"\s+by\s+(?:the\s+)?", sentence[verb.end():])
+        passive = re.match(r"\s+by\s+(?:the\s+)?", sentence[verb.end() :])
         for i, name in enumerate(names):
             by_name = passive is not None and name.start == verb.end() + passive.end()
-            if by_name or re.fullmatch(rf"\s+{_BETWEEN}", sentence[name.end:verb.start()]):
+            if by_name or re.fullmatch(rf"\s+{_BETWEEN}", sentence[name.end : verb.start()]):
                 found.append(i)
     return found
 
@@ -105,20 +105,35 @@ def objects(sentence: str, names: Sequence[Named], deed: str) -> list[int]:
     for verb in re.finditer(r"\b[a-z]+\b", sentence):
         if stem_of(verb.group()) != deed:
             continue
-        after = [i for i, name in enumerate(names) if name.start >= verb.end()
-                 and re.fullmatch(r"\s+(?!by\b)(?:[a-z][\w'’\-]*\s+){0,3}",
-                                  sentence[verb.end():name.start])]
+        after = [
+            i
+            for i, name in enumerate(names)
+            if name.start >= verb.end()
+            and re.fullmatch(
+                r"\s+(?!by\b)(?:[a-z][\w'’\-]*\s+){0,3}", sentence[verb.end() : name.start]
+            )
+        ]
         if after:
             first = after[0]
             # "hired former Devils coach John Hynes": the name after the role is the one.
-            if (first + 1 < len(names) and re.fullmatch(
-                    r"\s+[a-z]+\s+", sentence[names[first].end:names[first + 1].start])
-                    and is_role(sentence[names[first].end:names[first + 1].start].strip())):
+            if (
+                first + 1 < len(names)
+                and re.fullmatch(
+                    r"\s+[a-z]+\s+", sentence[names[first].end : names[first + 1].start]
+                )
+                and is_role(sentence[names[first].end : names[first + 1].start].strip())
+            ):
                 first += 1
             found.append(first)
-        found.extend(i for i, name in enumerate(names)
-                     if re.fullmatch(r"\s+(?:was|were|is|are|has been|have been|had been|will be)"
-                                     r"\s+(?:[a-z]+ly\s+)?", sentence[name.end:verb.start()]))
+        found.extend(
+            i
+            for i, name in enumerate(names)
+            if re.fullmatch(
+                r"\s+(?:was|were|is|are|has been|have been|had been|will be)"
+                r"\s+(?:[a-z]+ly\s+)?",
+                sentence[name.end : verb.start()],
+            )
+        )
     return found
 
 
@@ -142,10 +157,14 @@ def acts(sentence: str, actor: str) -> bool:
 # "What did Healy say …?", "How did Jordan react …?": the answer is best in the one's own words.
 _SAYING_FRAME = re.compile(
     r"\b(?:say|said|react|respond|warn|tell|told|think|feel|describe|explain|comment|claim|"
-    r"argue|admit|reply|replied)\w*\b", re.I)
-_SPEECH = (r"(?:said|says|say|told|tells|added|adds|remarked|wrote|writes|tweeted|posted|insisted|"
-           r"warned|warns|explained|noted|stated|argued|admitted|continued|responded|replied|"
-           r"acknowledged|conceded|declared|stressed)")
+    r"argue|admit|reply|replied)\w*\b",
+    re.I,
+)
+_SPEECH = (
+    r"(?:said|says|say|told|tells|added|adds|remarked|wrote|writes|tweeted|posted|insisted|"
+    r"warned|warns|explained|noted|stated|argued|admitted|continued|responded|replied|"
+    r"acknowledged|conceded|declared|stressed)"
+)
 _QUOTE_MARK = re.compile(r"[“”\"]")
 # Words after "said" that start another clause: "said after a meeting when Jordan …".
 _CLAUSE_WORDS = r"(?:after|before|when|while|that|as|of|to|in|on|at|for|and|but|because)"

@@ -45,8 +45,11 @@ def build_retriever(settings: Settings):
     chunks, meta = [], []
     for record in corpus:
         article = Article(
-            title=record["title"], body=record["body"], source=record["source"],
-            url=record["url"], published=parse_day(record["published_at"]),
+            title=record["title"],
+            body=record["body"],
+            source=record["source"],
+            url=record["url"],
+            published=parse_day(record["published_at"]),
             category=record["category"],
         )
         for chunk in chunk_article(article, settings.chunk_size, settings.chunk_overlap):
@@ -65,13 +68,21 @@ def build_retriever(settings: Settings):
         passages = []
         for idx, score in zip(ids[0], scores[0], strict=True):
             chunk, article = chunks[int(idx)], meta[int(idx)]
-            passages.append(Passage(
-                chunk_id=chunk.chunk_id, article_id=chunk.article_id, text=chunk.text,
-                start=chunk.start, end=chunk.end, title=article.title, source=article.source,
-                url=article.url,
-                published=article.published.isoformat() if article.published else "",
-                score=float(score), scores={"bm25": float(score)},
-            ))
+            passages.append(
+                Passage(
+                    chunk_id=chunk.chunk_id,
+                    article_id=chunk.article_id,
+                    text=chunk.text,
+                    start=chunk.start,
+                    end=chunk.end,
+                    title=article.title,
+                    source=article.source,
+                    url=article.url,
+                    published=article.published.isoformat() if article.published else "",
+                    score=float(score),
+                    scores={"bm25": float(score)},
+                )
+            )
         return passages
 
     return retrieve
@@ -121,17 +132,25 @@ def evaluate(answerer: ExtractiveAnswerer, dataset: list[tuple[dict, list[Passag
         if kind == "null":
             continue
         started = time.perf_counter()
-        answer = extractive.sentence_answer(
-            parse_query(query["query"]), passages,
-            answerer.score_sentences(parse_query(query["query"]), passages),
-        ) if passages else None
+        answer = (
+            extractive.sentence_answer(
+                parse_query(query["query"]),
+                passages,
+                answerer.score_sentences(parse_query(query["query"]), passages),
+            )
+            if passages
+            else None
+        )
         latencies.append((time.perf_counter() - started) * 1000)
         if answer is None:
             continue
         answerable += 1
         facts = [_squash(e["fact"]) for e in query["evidence_list"]]
-        if any(_squash(c.quote) in fact or fact in _squash(c.quote)
-               for c in answer.citations for fact in facts):
+        if any(
+            _squash(c.quote) in fact or fact in _squash(c.quote)
+            for c in answer.citations
+            for fact in facts
+        ):
             cited_gold += 1
         if query["question_type"] == "inference_query":
             inference_total += 1

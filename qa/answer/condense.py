@@ -45,7 +45,9 @@ _FOLLOW_UP_START = re.compile(r"^\s*(?:and|what about|how about|what of|also|but
 # "which" straight before a verb ("which back …"), not before a noun or an auxiliary.
 _BARE_WHICH = re.compile(
     r"^\s*(which)\s+(?!(?:is|are|was|were|do|does|did|has|have|had|will|would|can|could|of|"
-    r"about|one|ones)\b)(?=[a-z])", re.I)
+    r"about|one|ones)\b)(?=[a-z])",
+    re.I,
+)
 _QUESTION_WORDS = word_set(
     """
     what which who whom whose when where why how is are was were do does did
@@ -57,7 +59,8 @@ def _names_and_dates(text: str) -> list[str]:
     date_spans = [m.span() for m in _DATE.finditer(text)]
     dates = [text[a:b] for a, b in date_spans]
     names = [
-        e.text for e in find_entities(text)
+        e.text
+        for e in find_entities(text)
         if e.text.split()[0].lower() not in _QUESTION_WORDS
         and not any(a < e.end and e.start < b for a, b in date_spans)  # "January" of a date
     ]
@@ -73,29 +76,30 @@ def _leans_on_history(question: str) -> bool:
 
 
 def _is_fragment(question: str) -> bool:
-    """"and China?", "what about Russia?": no question of its own after the follow-up word."""
+    """ "and China?", "what about Russia?": no question of its own after the follow-up word."""
     rest = _FOLLOW_UP_START.sub("", question, count=1).strip()
     return not rest or rest.split()[0].lower() not in _QUESTION_WORDS
 
 
 def _with_previous_kind(question: str, previous: str) -> str:
-    """"And which back Guaido?" after "which countries back Maduro?" asks for countries too:
+    """ "And which back Guaido?" after "which countries back Maduro?" asks for countries too:
     "which countries back Guaido?"."""
     asked = detect_list_question(previous)
     rest = re.sub(r"^\s*(?:and|but|also)\b[\s,]*", "", question, flags=re.I)
     match = _BARE_WHICH.match(rest)
     if asked is None or match is None or detect_list_question(rest) is not None:
         return question
-    return f"{match.group(1)} {asked.kind} {rest[match.end():]}"
+    return f"{match.group(1)} {asked.kind} {rest[match.end() :]}"
 
 
 def _substituted(question: str, previous: str) -> str | None:
-    """"and China?" after "What did Russia say?" asks "What did China say?": the fragment's name
+    """ "and China?" after "What did Russia say?" asks "What did China say?": the fragment's name
     takes the place of the previous question's name of the same kind (country for country,
     other name for other name). None when there is no such name ("and China?" after "which
     countries back Maduro?" asks about China and Maduro)."""
-    new_names = [e.text for e in find_entities(question)
-                 if e.text.split()[0].lower() not in _QUESTION_WORDS]
+    new_names = [
+        e.text for e in find_entities(question) if e.text.split()[0].lower() not in _QUESTION_WORDS
+    ]
     if len(new_names) != 1:
         return None
     new = new_names[0]
@@ -104,7 +108,7 @@ def _substituted(question: str, previous: str) -> str | None:
         if entity.text.split()[0].lower() in _QUESTION_WORDS or entity.text == new:
             continue
         if is_country(entity.text) == new_is_country:
-            return previous[:entity.start] + new + previous[entity.end:]
+            return previous[: entity.start] + new + previous[entity.end :]
     return None
 
 

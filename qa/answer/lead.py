@@ -39,8 +39,7 @@ from qa.types import Passage
 # "Who …", "Which company …", "What institution …", but not "What is …" / "What did … say"
 # (those ask for a description) nor yes/no questions.
 _WHO = re.compile(r"^\s*who\b", re.I)
-_ELSE = re.compile(
-    r"^\s*(?:(?:who|which\s+\w+|what\s+\w+)\s+else|(?:which|what)\s+other)\b", re.I)
+_ELSE = re.compile(r"^\s*(?:(?:who|which\s+\w+|what\s+\w+)\s+else|(?:which|what)\s+other)\b", re.I)
 _URL = re.compile(r"\S*(?:https?://|www\.|/)\S*")  # a name never has a slash in it
 _EXCLUSION = re.compile(r"\s*\(not [^()]*\)\s*$")
 _WHICH_NOUN = re.compile(r"^\s*(?:which|what)\s+([a-z][a-z\-]*)\b", re.I)
@@ -136,12 +135,12 @@ class Candidate:
 
 
 def asks_for_another(question: str) -> bool:
-    """"Who else …?", "Which other country …?": not the name(s) already given."""
+    """ "Who else …?", "Which other country …?": not the name(s) already given."""
     return bool(_ELSE.match(question))
 
 
 def with_exclusion(question: str, names: list[str]) -> str:
-    """"Who else will address the meeting? (not Mike Pompeo)": how a condensed follow-up names
+    """ "Who else will address the meeting? (not Mike Pompeo)": how a condensed follow-up names
     the answers already given (its words are excluded from the answer, not scored)."""
     return f"{question.strip()} (not {', '.join(names)})"
 
@@ -161,11 +160,11 @@ def asks_for_a_name(question: str) -> bool:
     if not match:
         return False
     word = match.group(1).lower()
-    return word not in _NOT_A_NOUN and not _is_past_verb(word, question[match.end():])
+    return word not in _NOT_A_NOUN and not _is_past_verb(word, question[match.end() :])
 
 
 def _is_past_verb(word: str, rest: str) -> bool:
-    """"What happened to …", "What caused the …", "What prompted Meta …" ask what occurred;
+    """ "What happened to …", "What caused the …", "What prompted Meta …" ask what occurred;
     "Which AI-powered chatbot", "Which listed company" put an adjective before the noun."""
     if not word.endswith("ed") or "-" in word:
         return False
@@ -173,15 +172,18 @@ def _is_past_verb(word: str, rest: str) -> bool:
     return not following or following[0].isupper() or following.lower() in _AFTER_A_VERB
 
 
-def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentence]
-              ) -> Candidate | None:
+def best_name(
+    question: str, passages: list[Passage], ranked: list[ScoredSentence]
+) -> Candidate | None:
     """The name the best sentences agree on, with the sentences that name it (best first)."""
     if not ranked:
         return None
     floor = SENTENCE_FLOOR * ranked[0].score
     question_words, outlets = _question_words(question), outlet_words(passages)
-    single_fact = (len(set(stems(without_exclusion(question)))) <= SINGLE_FACT_TERMS
-                   and not question_words & outlets)
+    single_fact = (
+        len(set(stems(without_exclusion(question)))) <= SINGLE_FACT_TERMS
+        and not question_words & outlets
+    )
     read = SINGLE_FACT_SENTENCES_READ if single_fact else SENTENCES_READ
     w_articles = SINGLE_FACT_W_ARTICLES if single_fact else W_ARTICLES
     reading = [s for s in ranked[:read] if s.score >= floor]
@@ -203,12 +205,17 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
         for position, entity in enumerate(entities):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
             tokens = words(name)
-            if (not tokens or set(tokens) & excluded or all(t in _NOT_NAMES for t in tokens)
-                    or _is_a_title(tokens)):
+            if (
+                not tokens
+                or set(tokens) & excluded
+                or all(t in _NOT_NAMES for t in tokens)
+                or _is_a_title(tokens)
+            ):
                 continue
             candidate = candidates.setdefault(normalise_item(name), Candidate(name))
-            if position in doing or (role and holds_role(description_of(entity.text, text),
-                                                           text, role)):
+            if position in doing or (
+                role and holds_role(description_of(entity.text, text), text, role)
+            ):
                 candidate.deed_score = max(candidate.deed_score, item.score)
             if all(item is not s for s in candidate.sentences):
                 candidate.sentences.append(item)
@@ -229,7 +236,8 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
         if kind == "organisation" and _looks_like_an_institution(candidate.text):
             candidate.score += W_INSTITUTION
         if not _is_of_kind(candidate.text, kind) or (
-                kind == "organisation" and described_as_person(candidate.text, sentence_texts)):
+            kind == "organisation" and described_as_person(candidate.text, sentence_texts)
+        ):
             candidate.score *= KIND_MISMATCH
     # A sentence close to the best that says who did what the question asks ("called by the
     # United States") outweighs how often the passages name someone else.
@@ -238,8 +246,11 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
         # "Who else will address the meeting?": the sentences that answer it well name everyone
         # who will; the earlier answer is in the (condensed) question's words and so excluded
         # already. No other name there: no name answer (a wrong name is worse than a quote).
-        answering = [c for c in candidates.values()
-                     if max(s.score for s in c.sentences) >= DEED_FLOOR * ranked[0].score]
+        answering = [
+            c
+            for c in candidates.values()
+            if max(s.score for s in c.sentences) >= DEED_FLOOR * ranked[0].score
+        ]
         doing_well = [c for c in doing_well if c in answering] or answering
         if not doing_well:
             return None
@@ -251,12 +262,13 @@ def best_name(question: str, passages: list[Passage], ranked: list[ScoredSentenc
 
 
 def _is_a_title(tokens: list[str]) -> bool:
-    """"Head Coach", "Prime Minister", "Chief Executive": a capitalised role, nobody's name."""
+    """ "Head Coach", "Prime Minister", "Chief Executive": a capitalised role, nobody's name."""
     return all(is_role(t) or t in _ROLE_MODIFIERS for t in tokens)
 
 
 _ROLE_MODIFIERS = word_set(
-    "head assistant deputy vice interim acting general senior former prime foreign state")
+    "head assistant deputy vice interim acting general senior former prime foreign state"
+)
 
 
 def _without_urls(text: str) -> str:
@@ -304,7 +316,7 @@ def _full_names(passages: list[Passage], excluded: set[str]) -> dict[str, int]:
             for span, start in name_spans(_without_urls(sentence.text)):
                 name = _strip_possessive(span.removeprefix("The ").strip())
                 first, _, rest = name.partition(" ")
-                at_start = not sentence.text[:start].strip(" \"“(")
+                at_start = not sentence.text[:start].strip(' "“(')
                 if at_start and first.lower() in lower_case:
                     name = rest
                 tokens = words(name)
@@ -314,17 +326,17 @@ def _full_names(passages: list[Passage], excluded: set[str]) -> dict[str, int]:
 
 
 def is_organisation_noun(noun: str) -> bool:
-    """"companies", "firm", "teams": the answer is an organisation, never a person."""
+    """ "companies", "firm", "teams": the answer is an organisation, never a person."""
     return _singular(noun.lower()) in _ORG_NOUNS | {"team", "club"}
 
 
 def is_company_noun(noun: str) -> bool:
-    """"companies", "startups", "banks": never a country either (a team may be one)."""
+    """ "companies", "startups", "banks": never a country either (a team may be one)."""
     return _singular(noun.lower()) in _ORG_NOUNS
 
 
 def asked_kind(question: str) -> str | None:
-    """"person", "country", "organisation" or None, from "Who …" or the noun phrase after
+    """ "person", "country", "organisation" or None, from "Who …" or the noun phrase after
     "Which" ("Which judge", "Which EU commissioner", "Which All Blacks captain")."""
     noun = _kind_noun_of(question)
     if noun in _PERSON_NOUNS or (_WHO.match(question) and noun not in _ORG_NOUNS):
@@ -352,7 +364,7 @@ def _kind_noun_of(question: str) -> str:
 
 
 def _singular(noun: str) -> str:
-    """"countries" -> "country", "companies" -> "company", "individuals" -> "individual"."""
+    """ "countries" -> "country", "companies" -> "company", "individuals" -> "individual"."""
     if noun.endswith("ies"):
         return noun[:-3] + "y"
     return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
@@ -382,8 +394,11 @@ def _looks_like_an_institution(name: str) -> bool:
 def _looks_like_a_person(name: str) -> bool:
     """Two or more words, none of them institutional, not an acronym: "Alexei Pushkov"."""
     tokens = name.split()
-    return (len(tokens) > 1 and not name.isupper()
-            and not {t.lower() for t in tokens} & _INSTITUTION_WORDS)
+    return (
+        len(tokens) > 1
+        and not name.isupper()
+        and not {t.lower() for t in tokens} & _INSTITUTION_WORDS
+    )
 
 
 def _naming_sentences(name: str, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
@@ -398,8 +413,12 @@ def _strip_possessive(name: str) -> str:
     return re.sub(r"['’]s?$", "", name)
 
 
-def _expand_short_names(candidates: dict[str, Candidate], passages: list[Passage],
-                        known: frozenset[str], excluded: set[str]) -> None:
+def _expand_short_names(
+    candidates: dict[str, Candidate],
+    passages: list[Passage],
+    known: frozenset[str],
+    excluded: set[str],
+) -> None:
     """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
     ("Sam Altman", "Federal Reserve"): the full name is what a reader (and a grader) expects."""
     full_names = _full_names(passages, excluded | STOPWORDS | _NOT_NAMES)
@@ -408,13 +427,20 @@ def _expand_short_names(candidates: dict[str, Candidate], passages: list[Passage
             continue
         short = candidate.text
         alone = _standalone_count(short, passages)
-        matches = [(count, name) for name, count in full_names.items()
-                   if name.split()[-1] == short
-                   or (len(short) >= 3 and short.isalpha()
-                       and name.split()[0].startswith(short) and name.split()[0] != short)
-                   # "Caesars" -> "Caesars Sportsbook" only where the passages mostly say
-                   # the longer name ("Apple" stays "Apple", not "Apple Watch").
-                   or (name.split()[0] == short and count >= alone)]
+        matches = [
+            (count, name)
+            for name, count in full_names.items()
+            if name.split()[-1] == short
+            or (
+                len(short) >= 3
+                and short.isalpha()
+                and name.split()[0].startswith(short)
+                and name.split()[0] != short
+            )
+            # "Caesars" -> "Caesars Sportsbook" only where the passages mostly say
+            # the longer name ("Apple" stays "Apple", not "Apple Watch").
+            or (name.split()[0] == short and count >= alone)
+        ]
         if matches:
             candidate.text = max(matches)[1]
 
@@ -426,7 +452,7 @@ def _standalone_count(name: str, passages: list[Passage]) -> int:
 
 
 def display_name(name: str, passages: list[Passage]) -> str:
-    """"The Federal Reserve" when the passages mostly write "the Federal Reserve"."""
+    """ "The Federal Reserve" when the passages mostly write "the Federal Reserve"."""
     escaped = re.escape(name)
     total = sum(len(re.findall(rf"\b{escaped}\b", p.text)) for p in passages)
     with_the = sum(len(re.findall(rf"\b[Tt]he {escaped}\b", p.text)) for p in passages)
@@ -455,7 +481,7 @@ def outlet_words(passages: list[Passage]) -> set[str]:
 
 
 def names_an_outlet(name: str, outlets: list[frozenset[str]]) -> bool:
-    """"TechCrunch", "The Verge": every word of `name` is in one outlet's name (`outlet_names`).
+    """ "TechCrunch", "The Verge": every word of `name` is in one outlet's name (`outlet_names`).
     Not "Fox Sports" because a passage comes from "Essentially Sports"."""
     name_words = set(words(name)) - STOPWORDS
     return bool(name_words) and any(name_words <= outlet for outlet in outlets)
@@ -468,7 +494,7 @@ def _articles_naming(name: str, passages: list[Passage], in_title: bool = False)
 
 
 def _merge_short_forms(candidates: dict[str, Candidate]) -> None:
-    """"Altman" and "Sam Altman" are one person: the longer name takes the shorter's sentences
+    """ "Altman" and "Sam Altman" are one person: the longer name takes the shorter's sentences
     (and score) when the shorter is its last word(s). Not the first: "Apple" is not "Apple
     Watch"."""
     keys = sorted(candidates, key=lambda k: len(k.split()))
@@ -478,7 +504,7 @@ def _merge_short_forms(candidates: dict[str, Candidate]) -> None:
             long_words = long.split()
             if len(long_words) <= len(short_words) or long not in candidates:
                 continue
-            if long_words[-len(short_words):] == short_words:
+            if long_words[-len(short_words) :] == short_words:
                 target, source = candidates[long], candidates.pop(short)
                 target.deed_score = max(target.deed_score, source.deed_score)
                 for item in source.sentences:

@@ -21,7 +21,8 @@ _LIST_PATTERNS = [
     re.compile(
         r"^\s*(?i:which|what)\s+(?i:are\s+the\s+|were\s+the\s+)?(?i:other\s+)?"
         r"(?:(?:two|three|four|five|six|seven|eight|nine|ten|\d+|top|major|new|big|biggest|"
-        r"largest|[A-Z][\w.\-]*)\s+){0,2}([a-z][a-z\-]*)\b"),
+        r"largest|[A-Z][\w.\-]*)\s+){0,2}([a-z][a-z\-]*)\b"
+    ),
     re.compile(r"^\s*(?:list|name)\s+(?:all\s+)?(?:the\s+)?([a-z][a-z\-]*)\b", re.I),
 ]
 _WHO_PLURAL = re.compile(r"^\s*who\s+(?:are|were)\b", re.I)
@@ -54,16 +55,39 @@ COUNTRIES = word_set(
     """
 ) | frozenset(
     [
-        "united states", "united kingdom", "great britain", "south africa", "south korea",
-        "north korea", "south sudan", "new zealand", "saudi arabia", "sri lanka", "costa rica",
-        "el salvador", "dominican republic", "czech republic", "ivory coast", "sierra leone",
-        "united arab emirates", "papua new guinea", "east timor", "north macedonia",
-        "cape verde", "equatorial guinea", "trinidad and tobago", "vatican city",
-        "central african republic", "burkina faso", "bosnia and herzegovina",
+        "united states",
+        "united kingdom",
+        "great britain",
+        "south africa",
+        "south korea",
+        "north korea",
+        "south sudan",
+        "new zealand",
+        "saudi arabia",
+        "sri lanka",
+        "costa rica",
+        "el salvador",
+        "dominican republic",
+        "czech republic",
+        "ivory coast",
+        "sierra leone",
+        "united arab emirates",
+        "papua new guinea",
+        "east timor",
+        "north macedonia",
+        "cape verde",
+        "equatorial guinea",
+        "trinidad and tobago",
+        "vatican city",
+        "central african republic",
+        "burkina faso",
+        "bosnia and herzegovina",
     ]
 )
+
+
 def is_country(name: str) -> bool:
-    """"Turkey", "the Netherlands": a name in the country gazetteer."""
+    """ "Turkey", "the Netherlands": a name in the country gazetteer."""
     return name.lower().removeprefix("the ") in COUNTRIES
 
 
@@ -193,10 +217,7 @@ def coordinated_lists(sentence: str, entities: list[Entity]) -> list[list[Entity
 
 def capitalised_words(text: str) -> set[str]:
     """Lower-cased words that appear capitalised somewhere other than a sentence start."""
-    return {
-        m.group(1).lower()
-        for m in re.finditer(r"(?<![.!?\n\"“])\s([A-Z][A-Za-z\-']+)", text)
-    }
+    return {m.group(1).lower() for m in re.finditer(r"(?<![.!?\n\"“])\s([A-Z][A-Za-z\-']+)", text)}
 
 
 def normalise_item(text: str) -> str:

@@ -294,7 +294,7 @@ def build_llm(settings: Settings) -> Any:
 
 # --- after generation --------------------------------------------------------------------------
 def normalise_markers(text: str, n_sources: int) -> tuple[str, int]:
-    """"[1, 2]" -> "[1][2]"; markers naming no source are dropped. Returns (text, dropped)."""
+    """ "[1, 2]" -> "[1][2]"; markers naming no source are dropped. Returns (text, dropped)."""
     dropped = 0
 
     def rewrite(match: re.Match[str]) -> str:
@@ -324,7 +324,7 @@ def claims(text: str) -> list[tuple[str, list[int]]]:
         leading = _LEADING_MARKERS.match(body)
         if leading and result:
             result[-1][1].extend(int(n) for n in _MARKER.findall(leading.group(0)))
-            body = body[leading.end():]
+            body = body[leading.end() :]
         numbers = [int(n) for n in _MARKER.findall(body)]
         claim = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", body)).strip()
         if claim or numbers:
@@ -351,8 +351,12 @@ def finalize(question: str, raw: str, passages: list[Passage], vectors: Any = No
         raise LLMFailure("returned an empty answer")
     if _ABSTAIN.match(text) and not _MARKER.search(text):
         return Answer(
-            question=question, answer=text, abstained=True, reason=text,
-            nearest=passages[:NEAREST], mode="llm",
+            question=question,
+            answer=text,
+            abstained=True,
+            reason=text,
+            nearest=passages[:NEAREST],
+            mode="llm",
         )
     if not _MARKER.search(text):
         raise LLMFailure("gave no valid citations")
@@ -371,8 +375,11 @@ def finalize(question: str, raw: str, passages: list[Passage], vectors: Any = No
             unsupported[n] = unsupported.get(n, False) or not support.supported
     citations = [
         make_citation(
-            n, passages[n - 1], best[n].quote,
-            supported=not unsupported[n], scores={"support": round(best[n].score, 4)},
+            n,
+            passages[n - 1],
+            best[n].quote,
+            supported=not unsupported[n],
+            scores={"support": round(best[n].score, 4)},
         )
         for n in sorted(best)
     ]

@@ -125,8 +125,7 @@ class Idf:
 # "for" in between do not count ("Organization of American States" is OAS).
 _ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,6}|\b[A-Z]{2,6}s?\b")
 _CONNECTOR = r"(?:of|the|and|for|on|de)"
-_CAPITALISED_RUN = re.compile(
-    rf"\b[A-Z][a-z]+(?:\s+(?:{_CONNECTOR}\s+)*[A-Z][a-z]+)+\b")
+_CAPITALISED_RUN = re.compile(rf"\b[A-Z][a-z]+(?:\s+(?:{_CONNECTOR}\s+)*[A-Z][a-z]+)+\b")
 
 
 def acronyms(text: str) -> set[str]:
@@ -146,7 +145,7 @@ def expansions(acronym: str, text: str) -> set[frozenset[str]]:
         capitalised = [w for w in match.group(0).split() if w[0].isupper()]
         # a longer run may hold the phrase: "The International Monetary Fund Said"
         for start in range(len(capitalised) - len(acronym) + 1):
-            window = capitalised[start:start + len(acronym)]
+            window = capitalised[start : start + len(acronym)]
             if "".join(w[0] for w in window) == acronym:
                 found.add(frozenset(_stem(w.lower()) for w in window))
     return found
@@ -177,6 +176,10 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
     return alternatives
 
 
-ROLE_ACRONYMS = {"ceo": "chief executive", "cfo": "chief financial", "cto": "chief technology",
-                 "coo": "chief operating"}
+ROLE_ACRONYMS = {
+    "ceo": "chief executive",
+    "cfo": "chief financial",
+    "cto": "chief technology",
+    "coo": "chief operating",
+}
 _SPELLED_ROLES = {acronym: frozenset(stems(phrase)) for acronym, phrase in ROLE_ACRONYMS.items()}

@@ -51,8 +51,7 @@ def candidate_quotes(passage_text: str) -> list[Sentence]:
     """Each sentence of the passage, and each pair of adjacent sentences."""
     sentences = split_sentences(passage_text)
     pairs = [
-        Sentence(passage_text[a.start : b.end], a.start, b.end)
-        for a, b in pairwise(sentences)
+        Sentence(passage_text[a.start : b.end], a.start, b.end) for a, b in pairwise(sentences)
     ]
     return sentences + pairs
 

@@ -1,4 +1,4 @@
-""""When …?" answered with a date, read against the article's own date.
+""" "When …?" answered with a date, read against the article's own date.
 
 News copy dates events relative to the day it was written: "on Thursday", "today",
 "yesterday". A reader asking "When did Maduro close the embassy?" wants the day, so the answer
@@ -12,20 +12,21 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-_ASKS_WHEN = re.compile(
-    r"^\s*(?:when\b|(?:on|in)?\s*(?:what|which)\s+(?:day|date|month)\b)", re.I)
+_ASKS_WHEN = re.compile(r"^\s*(?:when\b|(?:on|in)?\s*(?:what|which)\s+(?:day|date|month)\b)", re.I)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|"
-           r"december|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?")
+MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"
+)
 _ABSOLUTE = re.compile(
     rf"\b(?:(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
     rf"|\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?"
-    rf"|(?:{MONTHS})\s+(?:of\s+)?(?:19|20)\d{{2}})(?!\w)", re.I)
-_RELATIVE = re.compile(
-    r"\b(today|tonight|yesterday|tomorrow|" + "|".join(_WEEKDAYS) + r")\b", re.I)
+    rf"|(?:{MONTHS})\s+(?:of\s+)?(?:19|20)\d{{2}})(?!\w)",
+    re.I,
+)
+_RELATIVE = re.compile(r"\b(today|tonight|yesterday|tomorrow|" + "|".join(_WEEKDAYS) + r")\b", re.I)
 # A weekday after one of these is ahead of the article, not behind it.
-_FUTURE = re.compile(r"\b(?:will|shall|next|scheduled|expected to|plans? to|set to|due to)\b",
-                     re.I)
+_FUTURE = re.compile(r"\b(?:will|shall|next|scheduled|expected to|plans? to|set to|due to)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def written_date_in(sentence: str) -> bool:
 
 
 def describe(found: DateInSentence, published: str) -> str:
-    """"**Thursday, January 24, 2019**" (+ how it was read), or the date as written."""
+    """ "**Thursday, January 24, 2019**" (+ how it was read), or the date as written."""
     if found.day is None:
         return f"**{found.said}**"
     day = found.day

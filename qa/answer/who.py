@@ -1,4 +1,4 @@
-""""Who is <Name>?" answered with what the articles call that one.
+""" "Who is <Name>?" answered with what the articles call that one.
 
 News copy introduces people with a title or an apposition: "Venezuelan Foreign Minister Jorge
 Arreaza", "Alexei Pushkov, chairman of the information committee at the Russian Federation
@@ -18,7 +18,8 @@ from qa.answer.terms import ROLE_ACRONYMS, word_set
 # is. Not "Who is the CEO of OpenAI?" (a role: the answer is a name).
 _WHO_IS_NAME = re.compile(
     r"^\s*(?i:who\s+(?:is|was|are|were)\s+)"
-    r"([A-Z][\w.'’\-]*(?:\s+(?:[A-Z][\w.'’\-]*|de|da|del|van|von|bin|al))*)\s*\??\s*$")
+    r"([A-Z][\w.'’\-]*(?:\s+(?:[A-Z][\w.'’\-]*|de|da|del|van|von|bin|al))*)\s*\??\s*$"
+)
 # Words that end a description read backwards from ", Name" (the description starts after them).
 _BOUNDARY = word_set(
     """of to for by with against from at in on and or but said says told while as than
@@ -65,15 +66,20 @@ def description_of(name: str, sentence: str) -> Description | None:
     return found[0] if found else None
 
 
-def descriptions_of(name: str, sentence: str, match: re.Match[str] | None = None
-                    ) -> list[Description]:
+def descriptions_of(
+    name: str, sentence: str, match: re.Match[str] | None = None
+) -> list[Description]:
     """Every clean description of the name's first mention, in description_of's order."""
     match = match or re.search(rf"\b{re.escape(name)}\b", sentence)
     if match is None:
         return []
     start = _full_name_start(sentence, match.start())
-    shapes = (_apposition_after(sentence, match.end()), _title_before(sentence, start),
-              _apposition_before(sentence, start), _role_as(sentence, match.end()))
+    shapes = (
+        _apposition_after(sentence, match.end()),
+        _title_before(sentence, start),
+        _apposition_before(sentence, start),
+        _role_as(sentence, match.end()),
+    )
     return [shape for shape in shapes if shape is not None]
 
 
@@ -87,10 +93,14 @@ def described_as_person(name: str, sentences: list[str]) -> bool:
         if match is None:
             continue
         start = _full_name_start(sentence, match.start())
-        found = (_apposition_after(sentence, match.end()) or _title_before(sentence, start)
-                 or _apposition_before(sentence, start))
-        if found and any(is_role(w) and w.lower() not in _ORGANISATION_ROLES
-                         for w in found.text.split()):
+        found = (
+            _apposition_after(sentence, match.end())
+            or _title_before(sentence, start)
+            or _apposition_before(sentence, start)
+        )
+        if found and any(
+            is_role(w) and w.lower() not in _ORGANISATION_ROLES for w in found.text.split()
+        ):
             return True
     return False
 
@@ -100,15 +110,19 @@ def _full_name_start(sentence: str, start: int) -> int:
     Arreaza"), but not over the end of a title ("Secretary of State Mike Pompeo")."""
     words = list(re.finditer(r"\S+", sentence[:start]))
     for _ in range(2):
-        if (len(words) < 2 or not words[-1].group(0)[0].isupper()
-                or is_role(words[-1].group(0)) or words[-2].group(0) == "of"):
+        if (
+            len(words) < 2
+            or not words[-1].group(0)[0].isupper()
+            or is_role(words[-1].group(0))
+            or words[-2].group(0) == "of"
+        ):
             break
         start = words.pop().start()
     return start
 
 
 def _apposition_after(sentence: str, after: int) -> Description | None:
-    """"Alexei Pushkov, chairman of the … Council, called …" (lower-case start, closed by a
+    """ "Alexei Pushkov, chairman of the … Council, called …" (lower-case start, closed by a
     comma)."""
     match = re.match(r",\s+((?:the\s+|a\s+|an\s+)?[A-Za-z][^,;:\"“”()]*?),", sentence[after:])
     if not match or len(match.group(1).split()) > MAX_DESCRIPTION_WORDS:
@@ -124,7 +138,7 @@ def _apposition_after(sentence: str, after: int) -> Description | None:
 
 
 def _title_before(sentence: str, position: int) -> Description | None:
-    """"Venezuelan Foreign Minister Jorge Arreaza", "U.N. human-rights chief Michelle Bachelet",
+    """ "Venezuelan Foreign Minister Jorge Arreaza", "U.N. human-rights chief Michelle Bachelet",
     "U.S. Secretary of State Mike Pompeo": title words before the name, holding a role word."""
     words = list(re.finditer(r"\S+", sentence[:position]))
     taken: list[re.Match[str]] = []
@@ -155,7 +169,8 @@ _ROLE_AS = re.compile(
     r"(?P<text>(?:[A-Z][\w.\-]*(?:['’]s)?\s+)?(?:[a-z\-]+\s+){0,2}"
     r"(?i:" + "|".join(re.escape(r) for r in sorted(_ROLES, key=len, reverse=True)) + r")\b"
     rf"(?:\s+of\s+(?:the\s+)?(?:[A-Z][\w.\-]*\s+)?"
-    rf"(?:(?:startup|company|firm|giant|maker|group|lab)\s+)?{_NAME_RUN})?)")
+    rf"(?:(?:startup|company|firm|giant|maker|group|lab)\s+)?{_NAME_RUN})?)"
+)
 
 
 def _role_as(sentence: str, after: int) -> Description | None:
@@ -174,15 +189,14 @@ def is_role(word: str) -> bool:
 
 
 def _apposition_before(sentence: str, position: int) -> Description | None:
-    """"… supporters of the country's self-declared interim leader, Juan Guaido": the words
+    """ "… supporters of the country's self-declared interim leader, Juan Guaido": the words
     before ", Name" back to a preposition, ending in a lower-case word."""
     head = sentence[:position]
     if not head.rstrip().endswith(","):
         return None
     # "… leader, Juan Guaido." / "… leader, Juan Guaido, said": the name closes the clause; in
     # "… their families, Maduro has worked …" it opens the next one.
-    if not re.match(r"[A-Z][\w.'’\-]*(?:\s+[A-Z][\w.'’\-]*)*\s*(?:[.,;:)]|$)",
-                    sentence[position:]):
+    if not re.match(r"[A-Z][\w.'’\-]*(?:\s+[A-Z][\w.'’\-]*)*\s*(?:[.,;:)]|$)", sentence[position:]):
         return None
     body = head.rstrip()[:-1]
     words = list(re.finditer(r"\S+", body))
@@ -203,14 +217,18 @@ def _apposition_before(sentence: str, position: int) -> Description | None:
 # role of an organisation; the answer is the name the articles give that role ("Jean-Claude
 # Blanc, the CEO of Ratcliffe’s Ineos Sport").
 _WHO_IS = r"^\s*(?i:who)\s+(?:is|was|are|were|will\s+be|has\s+been)\s+"
-_ROLE_PHRASE = (r"(?:(?:new|current|interim|former|acting)\s+)?"
-                r"(?P<role>(?:[a-z\-]+\s+){0,3}?(?:[a-z\-]+|[A-Z]{2,4}))")
+_ROLE_PHRASE = (
+    r"(?:(?:new|current|interim|former|acting)\s+)?"
+    r"(?P<role>(?:[a-z\-]+\s+){0,3}?(?:[a-z\-]+|[A-Z]{2,4}))"
+)
 _ROLE_OF = re.compile(
     rf"{_WHO_IS}(?:the\s+)?{_ROLE_PHRASE}\s+(?:of|at|for)\s+(?:the\s+)?"
-    r"(?P<org>[A-Z].*?)\s*\??\s*$")
+    r"(?P<org>[A-Z].*?)\s*\??\s*$"
+)
 _ORGS_ROLE = re.compile(
     rf"{_WHO_IS}(?P<org>[A-Z][\w.&\-]*(?:\s+[A-Z][\w.&\-]*)*)['’]s\s+{_ROLE_PHRASE}"
-    r"\s*\??\s*$")
+    r"\s*\??\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -239,8 +257,10 @@ def holds_role(description: Description | None, sentence: str, role: AskedRole) 
     about Michigan State)."""
     if description is None or role.head not in _role_words(description.text):
         return False
-    says_whose = re.search(r"['’]s\b|\b(?:of|at|for)\s+(?:the\s+)?[A-Z]|\b[A-Z]",
-                           description.text.removeprefix("the ").removeprefix("The "))
+    says_whose = re.search(
+        r"['’]s\b|\b(?:of|at|for)\s+(?:the\s+)?[A-Z]|\b[A-Z]",
+        description.text.removeprefix("the ").removeprefix("The "),
+    )
     where = description.text if says_whose else sentence
     return bool(role.organisation & set(_lower_words(where)))
 

@@ -43,30 +43,35 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-
 def error_body(
     status: int, message: str, field: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
-    kind = {
-        401: "authentication_error", 404: "not_found_error", 503: "service_unavailable"
-    }.get(status, "invalid_request_error")
+    kind = {401: "authentication_error", 404: "not_found_error", 503: "service_unavailable"}.get(
+        status, "invalid_request_error"
+    )
     error = ErrorBody(message=message, type=kind, field=field, code=code)
     return ErrorResponse(detail=message, error=error).model_dump()
 
 
 def error_response(
-    status: int, message: str, *, field: str | None = None, code: str | None = None,
+    status: int,
+    message: str,
+    *,
+    field: str | None = None,
+    code: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(error_body(status, message, field, code), status_code=status,
-                        headers=headers)
+    return JSONResponse(
+        error_body(status, message, field, code), status_code=status, headers=headers
+    )
 
 
 class ApiError(HTTPException):
     """An HTTPException that names the request field at fault."""
 
-    def __init__(self, status: int, message: str, field: str | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(status, message)
         self.field = field
         self.code = code
@@ -104,8 +109,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:  # starlette names only the first route's methods
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         return error_response(
-            exc.status_code, str(exc.detail), field=getattr(exc, "field", None),
-            code=getattr(exc, "code", None), headers=headers,
+            exc.status_code,
+            str(exc.detail),
+            field=getattr(exc, "field", None),
+            code=getattr(exc, "code", None),
+            headers=headers,
         )
 
     async def on_assistant(_: Request, exc: AssistantError) -> JSONResponse:
@@ -115,9 +123,11 @@ def install_error_handlers(app: FastAPI) -> None:
         where = request.app.state.settings.chroma_url or "the embedded index"
         log.warning("Chroma unavailable: %s: %s", type(exc).__name__, exc)
         return error_response(
-            503, f"the article index is unavailable (Chroma server at {where} cannot be "
+            503,
+            f"the article index is unavailable (Chroma server at {where} cannot be "
             f"reached: {type(exc).__name__}); retry in a few seconds",
-            code="index_unavailable", headers={"Retry-After": "5"},
+            code="index_unavailable",
+            headers={"Retry-After": "5"},
         )
 
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -149,10 +159,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
-    texts = {404: "No such article.",
-             413: "Upload too large.", 415: "Unsupported file or content type."}
-    return {**ERROR_RESPONSES,
-            **{code: {"model": ErrorResponse, "description": texts[code]} for code in extra}}
+    texts = {
+        404: "No such article.",
+        413: "Upload too large.",
+        415: "Unsupported file or content type.",
+    }
+    return {
+        **ERROR_RESPONSES,
+        **{code: {"model": ErrorResponse, "description": texts[code]} for code in extra},
+    }
 
 
 # --- body size --------------------------------------------------------------------------------
@@ -179,15 +194,13 @@ class BodyLimitMiddleware:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise ApiError(413, _too_large(seen, self.limit), field="body",
-                               code="too_large")
+                raise ApiError(413, _too_large(seen, self.limit), field="body", code="too_large")
             return message
 
         await self.app(scope, counting_receive, send)
 
     async def _reject(self, scope: dict, receive: Callable, send: Callable, size: int) -> None:
-        response = error_response(413, _too_large(size, self.limit), field="body",
-                                  code="too_large")
+        response = error_response(413, _too_large(size, self.limit), field="body", code="too_large")
         await response(scope, receive, send)
 
 
@@ -207,7 +220,8 @@ def _auth_dependency(api_key: str) -> Callable[..., None]:
             error = ApiError(
                 401,
                 "missing bearer key" if not given else "wrong bearer key",
-                field="Authorization", code="invalid_api_key",
+                field="Authorization",
+                code="invalid_api_key",
             )
             error.headers = {"WWW-Authenticate": "Bearer"}
             raise error

@@ -43,7 +43,8 @@ class ChatCompletionRequest(Filters):
     model: str = Field(default=MODEL_ID, description=f"{', '.join(MODEL_MODES)}; others = default.")
     _model_is_text = field_validator("model")(_check_unicode)  # echoed back in the reply
     messages: list[ChatMessage] = Field(
-        min_length=1, max_length=4 * MAX_HISTORY_TURNS,
+        min_length=1,
+        max_length=4 * MAX_HISTORY_TURNS,
         description="The last user message is the question; earlier user/assistant messages "
         "are the history (system messages are ignored).",
     )

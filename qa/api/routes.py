@@ -71,14 +71,24 @@ def _assistant(request: Request) -> Assistant:
 
 def _add_question_routes(router: APIRouter) -> None:
     @router.post(
-        "/answer", response_model=Answer, tags=["questions"], responses={
+        "/answer",
+        response_model=Answer,
+        tags=["questions"],
+        responses={
             **_responses(),
-            200: {"description": "The Answer, or an SSE stream when `stream` is true: "
-                  "`delta` and `replace` events carry StreamText, `answer` an Answer, "
-                  "`error` a StreamError.",
-                  "content": {"text/event-stream": {"schema": sse_event_schema(
-                      ["delta", "replace", "answer", "error"],
-                      "JSON: StreamText (delta, replace), Answer (answer) or StreamError.")}}},
+            200: {
+                "description": "The Answer, or an SSE stream when `stream` is true: "
+                "`delta` and `replace` events carry StreamText, `answer` an Answer, "
+                "`error` a StreamError.",
+                "content": {
+                    "text/event-stream": {
+                        "schema": sse_event_schema(
+                            ["delta", "replace", "answer", "error"],
+                            "JSON: StreamText (delta, replace), Answer (answer) or StreamError.",
+                        )
+                    }
+                },
+            },
         },
     )
     async def answer(body: AnswerRequest, request: Request) -> Any:
@@ -91,16 +101,14 @@ def _add_question_routes(router: APIRouter) -> None:
             return EventSourceResponse(_answer_sse(first, events))
         return await run_in_threadpool(_last_event, first, events)
 
-    @router.post("/search", response_model=SearchResult, tags=["questions"],
-                 responses=_responses())
+    @router.post("/search", response_model=SearchResult, tags=["questions"], responses=_responses())
     def search(body: SearchRequest, request: Request) -> SearchResult:
         """The passages retrieval finds for a question, with per-stage scores."""
         return _assistant(request).search(body.question, **body.options())
 
 
 def _add_article_routes(router: APIRouter) -> None:
-    @router.get("/articles", response_model=ArticleList, tags=["articles"],
-                responses=_responses())
+    @router.get("/articles", response_model=ArticleList, tags=["articles"], responses=_responses())
     def list_articles(
         request: Request,
         q: str | None = Query(default=None, max_length=200, description="Words in the title."),
@@ -111,11 +119,15 @@ def _add_article_routes(router: APIRouter) -> None:
         records = _assistant(request).list_articles()
         words = (q or "").lower().split()
         matching = [r for r in records if all(w in r.title.lower() for w in words)]
-        page = matching[offset: offset + limit]
+        page = matching[offset : offset + limit]
         return ArticleList(total=len(matching), articles=[ArticleSummary.of(r) for r in page])
 
-    @router.get("/articles/{article_id:path}", response_model=ArticleDetail, tags=["articles"],
-                responses=_responses(404))
+    @router.get(
+        "/articles/{article_id:path}",
+        response_model=ArticleDetail,
+        tags=["articles"],
+        responses=_responses(404),
+    )
     def get_article(article_id: str, request: Request) -> ArticleDetail:
         """One article with its body. The id is usually the article URL: put it in the path
         as is, or URL-encoded (`?` and `#` in it must be encoded)."""
@@ -124,8 +136,12 @@ def _add_article_routes(router: APIRouter) -> None:
             raise ApiError(404, f"no article with id {article_id!r}", field="article_id")
         return ArticleDetail(**ArticleSummary.of(record).model_dump(), body=record.body or "")
 
-    @router.delete("/articles/{article_id:path}", response_model=Deleted, tags=["articles"],
-                   responses=_responses(404))
+    @router.delete(
+        "/articles/{article_id:path}",
+        response_model=Deleted,
+        tags=["articles"],
+        responses=_responses(404),
+    )
     def delete_article(article_id: str, request: Request) -> Deleted:
         """Delete an article and all its chunks."""
         if not _assistant(request).delete_article(article_id):
@@ -133,19 +149,32 @@ def _add_article_routes(router: APIRouter) -> None:
         return Deleted(deleted=article_id)
 
     @router.post(
-        "/articles", response_model=IngestResponse, tags=["articles"],
+        "/articles",
+        response_model=IngestResponse,
+        tags=["articles"],
         responses=_responses(413, 415),
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "multipart/form-data": {"schema": {
-                "type": "object", "required": ["files"],
-                "properties": {"files": {
-                    "type": "array", "items": {"type": "string", "format": "binary"},
-                    "description": f"Up to {MAX_UPLOAD_FILES} files of "
-                    f"{', '.join(sorted(SUPPORTED_SUFFIXES))}, each <= 10 MB.",
-                }},
-            }},
-            "application/json": {"schema": RecordsRequest.model_json_schema()},
-        }}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["files"],
+                            "properties": {
+                                "files": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                    "description": f"Up to {MAX_UPLOAD_FILES} files of "
+                                    f"{', '.join(sorted(SUPPORTED_SUFFIXES))}, each <= 10 MB.",
+                                }
+                            },
+                        }
+                    },
+                    "application/json": {"schema": RecordsRequest.model_json_schema()},
+                },
+            }
+        },
     )
     async def add_articles(request: Request) -> IngestResponse:
         """Ingest uploaded files (multipart field `files`) or JSON `{"records": [...]}`.
@@ -160,16 +189,21 @@ def _add_article_routes(router: APIRouter) -> None:
                 assistant.ingest_records, records.records, records.origin
             )
         else:
-            raise ApiError(415, f"content type {content_type or '(none)'!r}: send "
-                           "multipart/form-data files or application/json records",
-                           field="Content-Type", code="unsupported_media_type")
+            raise ApiError(
+                415,
+                f"content type {content_type or '(none)'!r}: send "
+                "multipart/form-data files or application/json records",
+                field="Content-Type",
+                code="unsupported_media_type",
+            )
         return IngestResponse.of(report)
 
 
 def _parse_records(raw: bytes) -> RecordsRequest:
     if len(raw) > MAX_UPLOAD_BYTES:
-        raise ApiError(413, _too_large(len(raw), MAX_UPLOAD_BYTES), field="records",
-                       code="too_large")
+        raise ApiError(
+            413, _too_large(len(raw), MAX_UPLOAD_BYTES), field="records", code="too_large"
+        )
     try:
         return RecordsRequest.model_validate_json(raw)
     except ValidationError as exc:
@@ -183,13 +217,21 @@ def check_upload_name(name: str | None) -> str:
     if not name or not name.strip():
         raise ApiError(400, "an uploaded file has no file name", field="files")
     if ".." in name or "/" in name or "\\" in name or "\x00" in name:
-        raise ApiError(400, f"refusing file name {name[:100]!r}: it must not contain "
-                       "'..', '/' or '\\'", field="files", code="bad_file_name")
+        raise ApiError(
+            400,
+            f"refusing file name {name[:100]!r}: it must not contain '..', '/' or '\\'",
+            field="files",
+            code="bad_file_name",
+        )
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ApiError(415, f"unsupported file type {suffix or '(none)'!r} for {name[:100]!r}; "
-                       f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
-                       field="files", code="unsupported_file_type")
+        raise ApiError(
+            415,
+            f"unsupported file type {suffix or '(none)'!r} for {name[:100]!r}; "
+            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+            field="files",
+            code="unsupported_file_type",
+        )
     return name
 
 
@@ -203,8 +245,7 @@ async def _ingest_upload(request: Request, assistant: Assistant) -> IngestReport
     try:
         uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if not uploads:
-            raise ApiError(400, "no files: send them in the multipart field 'files'",
-                           field="files")
+            raise ApiError(400, "no files: send them in the multipart field 'files'", field="files")
         files = [(check_upload_name(u.filename), await _read_upload(u)) for u in uploads]
     finally:
         await form.close()
@@ -214,13 +255,18 @@ async def _ingest_upload(request: Request, assistant: Assistant) -> IngestReport
 async def _read_upload(upload: UploadFile) -> bytes:
     raw = await upload.read(MAX_UPLOAD_BYTES + 1)
     if len(raw) > MAX_UPLOAD_BYTES:
-        raise ApiError(413, f"{upload.filename!r} is over the {MAX_UPLOAD_BYTES // 2**20} MB "
-                       "upload limit", field="files", code="too_large")
+        raise ApiError(
+            413,
+            f"{upload.filename!r} is over the {MAX_UPLOAD_BYTES // 2**20} MB upload limit",
+            field="files",
+            code="too_large",
+        )
     if raw.strip():  # empty files are reported by the loader like any other bad input
         text, why = decode_bytes(raw)
         if text is None:
-            raise ApiError(400, f"{upload.filename!r} is not text: {why}", field="files",
-                           code="binary_content")
+            raise ApiError(
+                400, f"{upload.filename!r} is not text: {why}", field="files", code="binary_content"
+            )
     return raw
 
 
@@ -248,8 +294,9 @@ def package_version() -> str:
 
 
 def _add_health_route(router: APIRouter) -> None:
-    @router.get("/health", response_model=Health, tags=["health"],
-                responses={503: ERROR_RESPONSES[503]})
+    @router.get(
+        "/health", response_model=Health, tags=["health"], responses={503: ERROR_RESPONSES[503]}
+    )
     def health(request: Request) -> Health:
         """Index size, model names, LLM configured/reachable. Open even with QA_API_KEY."""
         assistant = _assistant(request)
@@ -277,8 +324,13 @@ def _llm_health(app: FastAPI, assistant: Assistant, settings: Settings) -> LLMHe
         probe["result"] = probe_llm(base_url, settings)
         probe["at"] = time.monotonic()
     reachable, detail = probe["result"]
-    return LLMHealth(configured=True, model=settings.llm_model, base_url=base_url,
-                     reachable=reachable, detail=detail)
+    return LLMHealth(
+        configured=True,
+        model=settings.llm_model,
+        base_url=base_url,
+        reachable=reachable,
+        detail=detail,
+    )
 
 
 def probe_llm(base_url: str, settings: Settings) -> tuple[bool, str]:
@@ -300,20 +352,33 @@ def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
     """(question, history) from OpenAI messages: the last user message and the turns before."""
     last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
     if last_user is None:
-        raise ApiError(422, "messages: there is no user message to answer", field="messages",
-                       code="invalid_value")
+        raise ApiError(
+            422,
+            "messages: there is no user message to answer",
+            field="messages",
+            code="invalid_value",
+        )
     try:
         question = _check_question(body.messages[last_user].text())
     except ValueError as exc:
-        raise ApiError(422, f"messages[{last_user}].content: question {exc}",
-                       field=f"messages.{last_user}.content", code="invalid_value") from None
+        raise ApiError(
+            422,
+            f"messages[{last_user}].content: question {exc}",
+            field=f"messages.{last_user}.content",
+            code="invalid_value",
+        ) from None
     history = [
         Turn(role=m.role, content=m.text()[:MAX_TURN_CHARS])  # type: ignore[arg-type]
-        for m in body.messages[:last_user] if m.role in ("user", "assistant")
+        for m in body.messages[:last_user]
+        if m.role in ("user", "assistant")
     ]
     if len(history) > MAX_HISTORY_TURNS:
-        raise ApiError(422, f"messages: {len(history)} earlier turns; the limit is "
-                       f"{MAX_HISTORY_TURNS}", field="messages", code="invalid_value")
+        raise ApiError(
+            422,
+            f"messages: {len(history)} earlier turns; the limit is {MAX_HISTORY_TURNS}",
+            field="messages",
+            code="invalid_value",
+        )
     return question, history
 
 
@@ -322,17 +387,29 @@ def _add_openai_routes(router: APIRouter) -> None:
     def models(request: Request) -> ModelList:
         """The model names /v1/chat/completions accepts (`-llm` only with an LLM configured)."""
         created = request.app.state.started
-        names = [n for n, mode in MODEL_MODES.items()
-                 if mode != "llm" or _assistant(request).llm is not None]
+        names = [
+            n
+            for n, mode in MODEL_MODES.items()
+            if mode != "llm" or _assistant(request).llm is not None
+        ]
         return ModelList(data=[ModelCard(id=name, created=created) for name in names])
 
     @router.post(
-        "/chat/completions", response_model=ChatCompletion, responses={
+        "/chat/completions",
+        response_model=ChatCompletion,
+        responses={
             **_responses(),
-            200: {"description": "A chat.completion, or with `stream` an SSE stream of "
-                  "ChatCompletionChunk objects ending with `data: [DONE]`.",
-                  "content": {"text/event-stream": {"schema": sse_event_schema(
-                      None, "JSON ChatCompletionChunk, or the final `[DONE]`.")}}},
+            200: {
+                "description": "A chat.completion, or with `stream` an SSE stream of "
+                "ChatCompletionChunk objects ending with `data: [DONE]`.",
+                "content": {
+                    "text/event-stream": {
+                        "schema": sse_event_schema(
+                            None, "JSON ChatCompletionChunk, or the final `[DONE]`."
+                        )
+                    }
+                },
+            },
         },
     )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
@@ -349,7 +426,10 @@ def _add_openai_routes(router: APIRouter) -> None:
             return EventSourceResponse(_chat_sse(first, events, ident, created, body.model))
         final = await run_in_threadpool(_last_event, first, events)
         return ChatCompletion(
-            id=ident, created=created, model=body.model,
+            id=ident,
+            created=created,
+            model=body.model,
             choices=[ChatChoice(message=ChatResponseMessage(content=final.answer))],
-            citations=final.citations, answer=final,
+            citations=final.citations,
+            answer=final,
         )

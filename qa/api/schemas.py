@@ -31,8 +31,9 @@ def _check_unicode(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise ValueError(f"is not valid Unicode (lone surrogate at character {error.start})"
-                         ) from None
+        raise ValueError(
+            f"is not valid Unicode (lone surrogate at character {error.start})"
+        ) from None
     return text
 
 
@@ -99,8 +100,8 @@ class AnswerRequest(SearchRequest):
     mode: Mode | None = Field(default=None, description="Default: llm when configured.")
     stream: bool = Field(
         default=False,
-        description="Server-sent events: `delta` events ({\"text\"}), then one `answer` event "
-        "(the Answer JSON). A `replace` event ({\"text\"}) means the final text differs from "
+        description='Server-sent events: `delta` events ({"text"}), then one `answer` event '
+        '(the Answer JSON). A `replace` event ({"text"}) means the final text differs from '
         "the deltas so far (e.g. LLM fallback) and replaces them.",
     )
 

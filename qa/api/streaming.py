@@ -100,7 +100,7 @@ class _TextTracker:
     def finish(self, final: str) -> tuple[str, bool]:
         """(tail to send, whether the sent text must be replaced by `final` instead)."""
         if final.startswith(self.sent):
-            tail = final[len(self.sent):]
+            tail = final[len(self.sent) :]
             self.sent = final
             return tail, False
         self.sent = final
@@ -134,8 +134,11 @@ async def _chat_sse(
     def chunk(delta: ChatDelta, **extra: Any) -> ServerSentEvent:
         finish = "stop" if extra else None
         payload = ChatCompletionChunk(
-            id=ident, created=created, model=model,
-            choices=[ChatChunkChoice(delta=delta, finish_reason=finish)], **extra,
+            id=ident,
+            created=created,
+            model=model,
+            choices=[ChatChunkChoice(delta=delta, finish_reason=finish)],
+            **extra,
         ).model_dump(mode="json")
         payload["choices"][0]["delta"] = delta.model_dump(exclude_none=True)
         for name in ("citations", "answer"):

@@ -150,8 +150,13 @@ def _percentile(values: list[float], pct: float) -> float:
 
 def metrics_table(title: str, metrics: dict[str, float]) -> list[str]:
     """A report's title line and its metrics as a markdown table (more rows may follow)."""
-    return [title, "", "| metric | value |", "|---|---|",
-            *(f"| {name} | {value:.3f} |" for name, value in metrics.items())]
+    return [
+        title,
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {name} | {value:.3f} |" for name, value in metrics.items()),
+    ]
 
 
 def format_answer_report(report: dict[str, Any]) -> str:

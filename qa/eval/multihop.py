@@ -42,8 +42,9 @@ def load_corpus_path(path: Path | None = None) -> Path:
     return data_dir(path) / "corpus.json"
 
 
-def load_queries(split: Split = "all", path: Path | None = None,
-                 include_null: bool = False) -> list[MultiHopQuery]:
+def load_queries(
+    split: Split = "all", path: Path | None = None, include_null: bool = False
+) -> list[MultiHopQuery]:
     """Queries of a split (split.json holds 0-based indices), in file order."""
     root = data_dir(path)
     records = json.loads((root / "MultiHopRAG.json").read_text(encoding="utf-8"))
@@ -76,9 +77,13 @@ def fact_in_chunk(fact: str, chunk_text: str) -> bool:
     return _squash(fact) in _squash(chunk_text)
 
 
-def retrieval_metrics(retrieved_texts: Sequence[str], facts: Sequence[str],
-                      retrieved_articles: Sequence[set[str]] = (), gold_urls: Sequence[str] = (),
-                      k: int = 10) -> dict[str, float]:
+def retrieval_metrics(
+    retrieved_texts: Sequence[str],
+    facts: Sequence[str],
+    retrieved_articles: Sequence[set[str]] = (),
+    gold_urls: Sequence[str] = (),
+    k: int = 10,
+) -> dict[str, float]:
     """One query's metrics. Hits/MRR/MAP follow the paper's code line by line (its MAP divides by
     min(#evidence items, 10), duplicates included); the recall figures count distinct facts/urls.
     `retrieved_articles[i]` is the set of article ids chunk i stands for (itself + near-dups)."""
@@ -115,12 +120,20 @@ def retrieval_metrics(retrieved_texts: Sequence[str], facts: Sequence[str],
     }
 
 
-METRIC_NAMES = ("hits@10", "hits@4", "mrr@10", "map@10", "evidence_recall@10",
-                "all_evidence@10", "article_recall@10")
+METRIC_NAMES = (
+    "hits@10",
+    "hits@4",
+    "mrr@10",
+    "map@10",
+    "evidence_recall@10",
+    "all_evidence@10",
+    "article_recall@10",
+)
 
 
 def mean_metrics(per_query: Sequence[dict[str, float]]) -> dict[str, float]:
     if not per_query:
         return dict.fromkeys(METRIC_NAMES, 0.0)
-    return {name: round(sum(m[name] for m in per_query) / len(per_query), 4)
-            for name in METRIC_NAMES}
+    return {
+        name: round(sum(m[name] for m in per_query) / len(per_query), 4) for name in METRIC_NAMES
+    }

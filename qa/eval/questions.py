@@ -49,14 +49,25 @@ class UserQuestion:
 
 
 def load_questions(split: QuestionSplit = "dev") -> list[UserQuestion]:
-    rows = [json.loads(line)
-            for path in (QUESTIONS_DIR / f"{split}.jsonl",
-                         QUESTIONS_DIR / f"{split}-describe.jsonl")
-            if path.exists()
-            for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return [UserQuestion(r["id"], r["question"], r["type"], r["answer"],
-                         tuple(r.get("aliases") or ()), r.get("url"), r.get("evidence"))
-            for r in rows]
+    rows = [
+        json.loads(line)
+        for path in (QUESTIONS_DIR / f"{split}.jsonl", QUESTIONS_DIR / f"{split}-describe.jsonl")
+        if path.exists()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+    return [
+        UserQuestion(
+            r["id"],
+            r["question"],
+            r["type"],
+            r["answer"],
+            tuple(r.get("aliases") or ()),
+            r.get("url"),
+            r.get("evidence"),
+        )
+        for r in rows
+    ]
 
 
 def says(text: str, forms: list[str]) -> bool:
@@ -75,27 +86,28 @@ def _aliases_of(item: str, aliases: tuple[str, ...]) -> list[str]:
     def belongs(alias: str) -> bool:
         alias_words = normalise(alias).split()
         initials = "".join(w[0] for w in alias_words)
-        return bool(words & set(alias_words)) or flat in (initials, initials[:len(flat)])
+        return bool(words & set(alias_words)) or flat in (initials, initials[: len(flat)])
 
     return [alias for alias in aliases if belongs(alias)]
 
 
 def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": question.id, "type": question.type,
-                           "abstained": answer.abstained}
+    row: dict[str, Any] = {"id": question.id, "type": question.type, "abstained": answer.abstained}
     if question.type == "null":
         return row
     if question.type == "list":
         items = list(question.answer or [])
-        named = [says(answer.answer, [item, *_aliases_of(item, question.aliases)])
-                 for item in items]
+        named = [
+            says(answer.answer, [item, *_aliases_of(item, question.aliases)]) for item in items
+        ]
         row["list_recall"] = sum(named) / len(items) if items else 0.0
         return row
     forms = [str(question.answer), *question.aliases]
     first_from_gold = bool(answer.citations) and answer.citations[0].url == question.url
     if question.type == "describe":
         row["describe_first_quote"] = bool(answer.citations) and says(
-            answer.citations[0].quote, forms)
+            answer.citations[0].quote, forms
+        )
         row["describe_anywhere"] = says(answer.answer, forms)
         row["describe_gold_article"] = first_from_gold
         return row
@@ -106,8 +118,9 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
     return row
 
 
-def run_question_eval(settings: Settings, split: QuestionSplit = "dev",
-                      assistant: Any = None) -> dict[str, Any]:
+def run_question_eval(
+    settings: Settings, split: QuestionSplit = "dev", assistant: Any = None
+) -> dict[str, Any]:
     from qa.assistant import Assistant
     from qa.eval.retrieval import COLLECTION, open_multihop_index
 
@@ -127,14 +140,17 @@ def _mean(values: list[float]) -> float:
     return round(statistics.fmean(values), 3) if values else 0.0
 
 
-def summarise(split: str, rows: list[dict[str, Any]], seconds: list[float],
-              llm: bool = False) -> dict[str, Any]:
+def summarise(
+    split: str, rows: list[dict[str, Any]], seconds: list[float], llm: bool = False
+) -> dict[str, Any]:
     single = [r for r in rows if "lead" in r]
     answerable = [r for r in rows if r["type"] != "null"]
     metrics = {
         "lead": _mean([r["lead"] for r in single]),
-        **{f"lead_{kind}": _mean([r["lead"] for r in single if r["type"] == kind])
-           for kind in ("who", "org", "when", "number")},
+        **{
+            f"lead_{kind}": _mean([r["lead"] for r in single if r["type"] == kind])
+            for kind in ("who", "org", "when", "number")
+        },
         "anywhere": _mean([r["anywhere"] for r in single]),
         "cited_gold_article": _mean([r["cited_gold_article"] for r in single]),
         "list_recall": _mean([r["list_recall"] for r in rows if "list_recall" in r]),
@@ -143,8 +159,10 @@ def summarise(split: str, rows: list[dict[str, Any]], seconds: list[float],
     }
     describe = [r for r in rows if r["type"] == "describe"]
     if describe:
-        metrics |= {key: _mean([r[key] for r in describe]) for key in
-                    ("describe_first_quote", "describe_anywhere", "describe_gold_article")}
+        metrics |= {
+            key: _mean([r[key] for r in describe])
+            for key in ("describe_first_quote", "describe_anywhere", "describe_gold_article")
+        }
     return {
         "split": split,
         "questions": len(rows),

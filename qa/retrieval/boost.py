@@ -43,32 +43,46 @@ class TreeEnsemble:
         return self.base + self.leaf[tree_index, position].sum(axis=1)
 
     def truncated(self, trees: int) -> TreeEnsemble:
-        return TreeEnsemble(self.depth, self.feature[:trees], self.threshold[:trees],
-                            self.leaf[:trees], self.base)
+        return TreeEnsemble(
+            self.depth, self.feature[:trees], self.threshold[:trees], self.leaf[:trees], self.base
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"depth": self.depth, "base": round(self.base, 6),
-                "feature": self.feature.tolist(),
-                "threshold": [[_json_float(t) for t in row] for row in self.threshold.tolist()],
-                "leaf": self.leaf.round(6).tolist()}
+        return {
+            "depth": self.depth,
+            "base": round(self.base, 6),
+            "feature": self.feature.tolist(),
+            "threshold": [[_json_float(t) for t in row] for row in self.threshold.tolist()],
+            "leaf": self.leaf.round(6).tolist(),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TreeEnsemble:
-        return cls(depth=int(data["depth"]),
-                   feature=np.asarray(data["feature"], dtype=np.int64),
-                   threshold=np.asarray([[_parse_float(t) for t in row]
-                                         for row in data["threshold"]], dtype=np.float64),
-                   leaf=np.asarray(data["leaf"], dtype=np.float64),
-                   base=float(data["base"]))
+        return cls(
+            depth=int(data["depth"]),
+            feature=np.asarray(data["feature"], dtype=np.int64),
+            threshold=np.asarray(
+                [[_parse_float(t) for t in row] for row in data["threshold"]], dtype=np.float64
+            ),
+            leaf=np.asarray(data["leaf"], dtype=np.float64),
+            base=float(data["base"]),
+        )
 
 
-def fit_trees(x: np.ndarray, y: np.ndarray, trees: int = 200, depth: int = 3,
-              learning_rate: float = 0.1, l2: float = 1.0, min_hessian: float = 1.0
-              ) -> TreeEnsemble:
+def fit_trees(
+    x: np.ndarray,
+    y: np.ndarray,
+    trees: int = 200,
+    depth: int = 3,
+    learning_rate: float = 0.1,
+    l2: float = 1.0,
+    min_hessian: float = 1.0,
+) -> TreeEnsemble:
     """Boost `trees` depth-`depth` trees on the logistic loss; labels y in {0, 1}."""
     edges = [_bin_edges(x[:, j]) for j in range(x.shape[1])]
-    bins = np.stack([np.searchsorted(e, x[:, j], side="left") for j, e in enumerate(edges)],
-                    axis=1)  # bin b holds edges[b-1] < v <= edges[b]
+    bins = np.stack(
+        [np.searchsorted(e, x[:, j], side="left") for j, e in enumerate(edges)], axis=1
+    )  # bin b holds edges[b-1] < v <= edges[b]
     rate = min(max(float(y.mean()), 1e-6), 1 - 1e-6)
     base = float(np.log(rate / (1 - rate)))
     margin = np.full(len(y), base)
@@ -99,8 +113,15 @@ def fit_trees(x: np.ndarray, y: np.ndarray, trees: int = 200, depth: int = 3,
     return TreeEnsemble(depth, feature, threshold, leaf, base)
 
 
-def _best_splits(bins: np.ndarray, g: np.ndarray, h: np.ndarray, position: np.ndarray,
-                 nodes: int, l2: float, min_hessian: float) -> tuple[np.ndarray, np.ndarray]:
+def _best_splits(
+    bins: np.ndarray,
+    g: np.ndarray,
+    h: np.ndarray,
+    position: np.ndarray,
+    nodes: int,
+    l2: float,
+    min_hessian: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per node: the (feature, bin) split of best gain, or feature -1 when nothing helps."""
     best_gain = np.zeros(nodes)
     best_feature = np.full(nodes, -1, dtype=np.int64)

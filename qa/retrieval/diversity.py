@@ -31,8 +31,9 @@ class Pick:
     also_reported_by: list[str] = field(default_factory=list)
 
 
-def collapse_duplicates(snap: Snapshot, rows: np.ndarray, scores: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
+def collapse_duplicates(
+    snap: Snapshot, rows: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
     """Drop chunks of near-duplicate copies of a better-ranked article; map kept -> others."""
     order = np.argsort(-scores, kind="stable")
     keeper_of: dict[str, str] = {}
@@ -54,8 +55,14 @@ def collapse_duplicates(snap: Snapshot, rows: np.ndarray, scores: np.ndarray
     return rows[index], scores[index], others
 
 
-def select(snap: Snapshot, rows: np.ndarray, scores: np.ndarray, k: int,
-           named_sources: set[str], params: DiversityParams) -> list[Pick]:
+def select(
+    snap: Snapshot,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    k: int,
+    named_sources: set[str],
+    params: DiversityParams,
+) -> list[Pick]:
     rows, scores, others = collapse_duplicates(snap, rows, scores)
     remaining = list(range(len(rows)))
     per_article: dict[str, int] = {}

@@ -16,34 +16,34 @@ from qa.retrieval.snapshot import Snapshot
 from qa.retrieval.text import content_stems, named_entities, tokenize
 
 FEATURES: tuple[str, ...] = (
-    "bm25_rel",          # BM25 / best BM25 of the query
-    "bm25_lrank",        # -log(1 + BM25 rank)
-    "dense_cos",         # cosine of the MiniLM vectors
-    "dense_gap",         # cosine - best cosine of the query
-    "dense_lrank",       # -log(1 + dense rank)
-    "src_named",         # the chunk's outlet is named in the question
-    "src_bm25_rel",      # BM25 / best BM25 within that outlet
-    "src_rr",            # 1 / (1 + BM25 rank within that outlet)
-    "clause_bm25_rel",   # BM25 of the outlet's clause of the question, within the outlet
-    "src_dense_rr",      # 1 / (1 + dense rank within that outlet)
-    "day_match",         # published within a day of a day the question mentions
-    "src_day_match",     # ... a day mentioned next to this chunk's outlet
-    "period_match",      # inside a month / before / after period the question mentions
-    "title_overlap",     # share of the title's stems that occur in the question
-    "entity_cov",        # share of the question's capitalised phrases found in the chunk
+    "bm25_rel",  # BM25 / best BM25 of the query
+    "bm25_lrank",  # -log(1 + BM25 rank)
+    "dense_cos",  # cosine of the MiniLM vectors
+    "dense_gap",  # cosine - best cosine of the query
+    "dense_lrank",  # -log(1 + dense rank)
+    "src_named",  # the chunk's outlet is named in the question
+    "src_bm25_rel",  # BM25 / best BM25 within that outlet
+    "src_rr",  # 1 / (1 + BM25 rank within that outlet)
+    "clause_bm25_rel",  # BM25 of the outlet's clause of the question, within the outlet
+    "src_dense_rr",  # 1 / (1 + dense rank within that outlet)
+    "day_match",  # published within a day of a day the question mentions
+    "src_day_match",  # ... a day mentioned next to this chunk's outlet
+    "period_match",  # inside a month / before / after period the question mentions
+    "title_overlap",  # share of the title's stems that occur in the question
+    "entity_cov",  # share of the question's capitalised phrases found in the chunk
     "article_bm25_max",  # best bm25_rel of any chunk of the same article
     "article_dense_max",  # best cosine of any chunk of the same article
-    "first_chunk",       # chunk 0 of its article (lede)
-    "sent_match",        # best sentence's idf-weighted share of the question's stems
-    "sent_gap",          # sent_match - best sent_match among the candidates
+    "first_chunk",  # chunk 0 of its article (lede)
+    "sent_match",  # best sentence's idf-weighted share of the question's stems
+    "sent_gap",  # sent_match - best sent_match among the candidates
     "clause_sent_match",  # the same for the clause of the question about this chunk's outlet
-    "clause_sent_gap",   # ... minus the best among the same outlet's candidates
+    "clause_sent_gap",  # ... minus the best among the same outlet's candidates
     "before_sent_match",  # sentence match with the text just before the outlet's mention
     "after_sent_match",  # ... just after it
-    "sent_pairs",        # best sentence's idf-weighted share of the question's adjacent stem pairs
-    "sent_pairs_gap",    # sent_pairs - best sent_pairs among the candidates
-    "sent_cos",          # best cosine of the question with one of the chunk's sentence vectors
-    "sent_cos_gap",      # sent_cos - best sent_cos among the candidates
+    "sent_pairs",  # best sentence's idf-weighted share of the question's adjacent stem pairs
+    "sent_pairs_gap",  # sent_pairs - best sent_pairs among the candidates
+    "sent_cos",  # best cosine of the question with one of the chunk's sentence vectors
+    "sent_cos_gap",  # sent_cos - best sent_cos among the candidates
 )
 _NEG = -1e9
 RANK_CAP = 1000
@@ -106,8 +106,13 @@ class QueryScores:
         return np.minimum(ranks, RANK_CAP)
 
 
-def score_query(snap: Snapshot, analysis: QueryAnalysis, allowed: np.ndarray,
-                query_vector: np.ndarray | None, with_sources: bool) -> QueryScores:
+def score_query(
+    snap: Snapshot,
+    analysis: QueryAnalysis,
+    allowed: np.ndarray,
+    query_vector: np.ndarray | None,
+    with_sources: bool,
+) -> QueryScores:
     bm25 = snap.bm25_scores(tokenize(analysis.question))
     bm25 = np.where(allowed, bm25, _NEG).astype(np.float64)
     if query_vector is not None and snap.vectors.shape[1] == query_vector.shape[0]:
@@ -149,8 +154,9 @@ def _source_views(scores: QueryScores) -> dict[str, SourceView]:
     return views
 
 
-def candidate_rows(scores: QueryScores, per_retriever: int, per_source: int,
-                   use_bm25: bool, use_dense: bool) -> np.ndarray:
+def candidate_rows(
+    scores: QueryScores, per_retriever: int, per_source: int, use_bm25: bool, use_dense: bool
+) -> np.ndarray:
     """Union of the best rows of each retriever, and of each named outlet's sub-query."""
     pools = []
     if use_bm25:
@@ -202,8 +208,9 @@ def compute_features(scores: QueryScores, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _source_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
-                     column: dict[str, int]) -> None:
+def _source_features(
+    scores: QueryScores, rows: np.ndarray, out: np.ndarray, column: dict[str, int]
+) -> None:
     sources = scores.snap.sources
     for i, row in enumerate(rows.tolist()):
         view = scores.sources.get(sources[row])
@@ -221,8 +228,9 @@ def _source_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
             out[i, column["src_day_match"]] = 1.0
 
 
-def _date_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
-                   column: dict[str, int]) -> None:
+def _date_features(
+    scores: QueryScores, rows: np.ndarray, out: np.ndarray, column: dict[str, int]
+) -> None:
     ts = scores.snap.published_ts[rows]
     for mention in scores.analysis.dates:
         if mention.kind == "day":
@@ -233,8 +241,9 @@ def _date_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
             out[hit, column["period_match"]] = 1.0
 
 
-def _sentence_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
-                       column: dict[str, int]) -> None:
+def _sentence_features(
+    scores: QueryScores, rows: np.ndarray, out: np.ndarray, column: dict[str, int]
+) -> None:
     snap, analysis = scores.snap, scores.analysis
     match = snap.sentence_matches(rows.tolist(), snap.stem_weights(analysis.question))
     out[:, column["sent_match"]] = match
@@ -259,16 +268,19 @@ def _sentence_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
         out[same, column["clause_sent_gap"]] = clause - clause.max()
         before, after = segments.get(source, ("", ""))
         out[same, column["before_sent_match"]] = snap.sentence_matches(
-            same_rows, snap.stem_weights(before))
+            same_rows, snap.stem_weights(before)
+        )
         out[same, column["after_sent_match"]] = snap.sentence_matches(
-            same_rows, snap.stem_weights(after))
+            same_rows, snap.stem_weights(after)
+        )
 
 
-def _text_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
-                   column: dict[str, int]) -> None:
+def _text_features(
+    scores: QueryScores, rows: np.ndarray, out: np.ndarray, column: dict[str, int]
+) -> None:
     snap, analysis = scores.snap, scores.analysis
     question_stems = content_stems(analysis.question)
-    skip = {analysis.question[m.start:m.end].lower() for m in analysis.sources}
+    skip = {analysis.question[m.start : m.end].lower() for m in analysis.sources}
     entities = {e.lower() for e in named_entities(analysis.question)} - skip
     for i, row in enumerate(rows.tolist()):
         title = snap.title_stems(row)
@@ -279,8 +291,9 @@ def _text_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
             out[i, column["entity_cov"]] = sum(e in haystack for e in entities) / len(entities)
 
 
-def _article_features(scores: QueryScores, rows: np.ndarray, out: np.ndarray,
-                      column: dict[str, int], has_dense: bool) -> None:
+def _article_features(
+    scores: QueryScores, rows: np.ndarray, out: np.ndarray, column: dict[str, int], has_dense: bool
+) -> None:
     codes = scores.snap.article_codes
     n_articles = int(codes.max()) + 1 if codes.size else 0
     best = np.zeros(n_articles)

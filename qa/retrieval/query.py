@@ -17,11 +17,22 @@ from functools import lru_cache
 DAY_S = 86_400
 _MONTHS = {
     name: i + 1
-    for i, names in enumerate([
-        ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-        ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
-        ("october", "oct"), ("november", "nov"), ("december", "dec"),
-    ])
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
     for name in names
 }
 _MONTH_RE = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
@@ -33,9 +44,17 @@ _DAY_RE = re.compile(
 _MONTH_YEAR_RE = re.compile(_LEAD_RE + _MONTH_RE + r",?\s+(?P<year>\d{4})\b", re.IGNORECASE)
 _ISO_RE = re.compile(_LEAD_RE + r"\b(?P<iso>\d{4}-\d{2}-\d{2})\b", re.IGNORECASE)
 _RELATIVE = {
-    "today": (0, 1), "yesterday": (1, 1), "this week": (7, 8), "last week": (7, 8),
-    "past week": (7, 8), "this month": (30, 31), "last month": (30, 31), "past month": (30, 31),
-    "last few days": (3, 4), "past few days": (3, 4), "last two weeks": (14, 15),
+    "today": (0, 1),
+    "yesterday": (1, 1),
+    "this week": (7, 8),
+    "last week": (7, 8),
+    "past week": (7, 8),
+    "this month": (30, 31),
+    "last month": (30, 31),
+    "past month": (30, 31),
+    "last few days": (3, 4),
+    "past few days": (3, 4),
+    "last two weeks": (14, 15),
     "past two weeks": (14, 15),
 }
 _RELATIVE_RE = re.compile(
@@ -104,8 +123,8 @@ class QueryAnalysis:
             begin = 0 if i == 0 else ordered[i - 1].end
             end = ordered[i + 1].start if i + 1 < len(ordered) else len(self.question)
             before, after = segments.setdefault(mention.source, ([], []))
-            before.append(self.question[begin:mention.start])
-            after.append(self.question[mention.end:end])
+            before.append(self.question[begin : mention.start])
+            after.append(self.question[mention.end : end])
         return {s: (" ".join(b), " ".join(a)) for s, (b, a) in segments.items()}
 
     def source_days(self) -> dict[str, list[DateMention]]:
@@ -158,8 +177,11 @@ def find_sources(question: str, source_names: list[str]) -> list[SourceMention]:
     if not source_names:
         return []
     matcher, by_alias = _source_matcher(tuple(source_names))
-    return [SourceMention(source, match.start(), match.end())
-            for match in matcher.finditer(question) for source in by_alias[match.group(0)]]
+    return [
+        SourceMention(source, match.start(), match.end())
+        for match in matcher.finditer(question)
+        for source in by_alias[match.group(0)]
+    ]
 
 
 # --- dates ----------------------------------------------------------------------------------------
@@ -184,8 +206,9 @@ def _period(lead: str | None, first: date, after_last: date) -> tuple[int, int, 
     return _ts(first), _ts(after_last), "day" if (after_last - first).days == 1 else "month"
 
 
-def find_dates(question: str, newest_ts: int = 0,
-               skip: list[tuple[int, int]] | None = None) -> list[DateMention]:
+def find_dates(
+    question: str, newest_ts: int = 0, skip: list[tuple[int, int]] | None = None
+) -> list[DateMention]:
     """Dates in the question; `skip` spans (outlet names such as "Business Today") are not read."""
     mentions: list[DateMention] = []
     taken: list[tuple[int, int]] = list(skip or [])
@@ -221,9 +244,10 @@ def find_dates(question: str, newest_ts: int = 0,
     return sorted(mentions, key=lambda m: m.start)
 
 
-def _relative_dates(question: str, newest_ts: int,
-                    taken: list[tuple[int, int]]) -> list[DateMention]:
-    """"last week" etc., counted back from the end of the newest article's day."""
+def _relative_dates(
+    question: str, newest_ts: int, taken: list[tuple[int, int]]
+) -> list[DateMention]:
+    """ "last week" etc., counted back from the end of the newest article's day."""
     end = _ts(datetime.fromtimestamp(newest_ts, tz=UTC).date()) + DAY_S
     found = []
     for match in _RELATIVE_RE.finditer(question):
@@ -233,14 +257,25 @@ def _relative_dates(question: str, newest_ts: int,
             back, _ = _RELATIVE[match["phrase"].lower()]
             days = max(back, 1)
             if match["phrase"].lower() == "yesterday":
-                found.append(DateMention(match.group(0), match.start(), end - 2 * DAY_S,
-                                         end - DAY_S, "relative", hard=True))
+                found.append(
+                    DateMention(
+                        match.group(0),
+                        match.start(),
+                        end - 2 * DAY_S,
+                        end - DAY_S,
+                        "relative",
+                        hard=True,
+                    )
+                )
                 continue
         else:
             unit = match["unit"].lower().rstrip("s")
             days = int(match["n"]) * {"day": 1, "week": 7, "month": 30}[unit]
-        found.append(DateMention(match.group(0), match.start(), end - days * DAY_S, end,
-                                 "relative", hard=True))
+        found.append(
+            DateMention(
+                match.group(0), match.start(), end - days * DAY_S, end, "relative", hard=True
+            )
+        )
     return found
 
 

@@ -30,20 +30,28 @@ class LinearScorer:
         return ((x - self.mean) / self.scale) @ self.weights + self.bias
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
-                "weights": self.weights.round(6).tolist(), "bias": round(float(self.bias), 6)}
+        return {
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "weights": self.weights.round(6).tolist(),
+            "bias": round(float(self.bias), 6),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LinearScorer:
-        return cls(mean=np.asarray(data["mean"], dtype=np.float64),
-                   scale=np.asarray(data["scale"], dtype=np.float64),
-                   weights=np.asarray(data["weights"], dtype=np.float64),
-                   bias=float(data["bias"]))
+        return cls(
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            weights=np.asarray(data["weights"], dtype=np.float64),
+            bias=float(data["bias"]),
+        )
 
 
 Scorer = LinearScorer | TreeEnsemble
 _KINDS: dict[str, type[LinearScorer] | type[TreeEnsemble]] = {
-    "logistic": LinearScorer, "trees": TreeEnsemble}
+    "logistic": LinearScorer,
+    "trees": TreeEnsemble,
+}
 
 
 @dataclass
@@ -62,8 +70,13 @@ class RerankModel:
         return self.scorer.score(x)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "features": list(self.features), "diversity": self.diversity,
-                "info": self.info, **self.scorer.to_json()}
+        return {
+            "kind": self.kind,
+            "features": list(self.features),
+            "diversity": self.diversity,
+            "info": self.info,
+            **self.scorer.to_json(),
+        }
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,20 +90,32 @@ class RerankModel:
             data = json.loads(path.read_text(encoding="utf-8"))
             scorer = _KINDS[data.get("kind", "logistic")].from_json(data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("no usable reranker model at %s (%s); ranking by fusion + priors",
-                        path, exc)
+            log.warning(
+                "no usable reranker model at %s (%s); ranking by fusion + priors", path, exc
+            )
             return None
         if tuple(data.get("features", ())) != FEATURES:
-            log.warning("reranker %s was trained on other features; retrain it with "
-                        "scripts/train_reranker.py", path)
+            log.warning(
+                "reranker %s was trained on other features; retrain it with "
+                "scripts/train_reranker.py",
+                path,
+            )
             return None
-        return cls(features=FEATURES, scorer=scorer,
-                   diversity=dict(data.get("diversity", {})), info=dict(data.get("info", {})))
+        return cls(
+            features=FEATURES,
+            scorer=scorer,
+            diversity=dict(data.get("diversity", {})),
+            info=dict(data.get("info", {})),
+        )
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50,
-                 sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray, float]:
+def fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 1.0,
+    iterations: int = 50,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """L2-regularised logistic regression by Newton's method (IRLS) on standardised features.
 
     Deterministic: no random initialisation, so the same data always gives the same model.

@@ -33,14 +33,23 @@ RRF_K = 60
 # Fusion and priors without the learned model (the "hybrid"/"hybrid+priors" ablation rows and
 # the fallback when no model file is present): hand-set, in units of the best BM25 score.
 DENSE_WEIGHT = 0.3
-PRIOR_WEIGHTS = {"src_named": 0.25, "src_rr": 0.5, "src_day_match": 0.3, "day_match": 0.1,
-                 "period_match": 0.1}
+PRIOR_WEIGHTS = {
+    "src_named": 0.25,
+    "src_rr": 0.5,
+    "src_day_match": 0.3,
+    "day_match": 0.1,
+    "period_match": 0.1,
+}
 FALLBACK_DIVERSITY = DiversityParams(article_cap=2, cover_bonus=0.3)
 
 
 class Retriever:
-    def __init__(self, service: IndexService, settings: Settings,
-                 model_path: Path | None = DEFAULT_MODEL_PATH) -> None:
+    def __init__(
+        self,
+        service: IndexService,
+        settings: Settings,
+        model_path: Path | None = DEFAULT_MODEL_PATH,
+    ) -> None:
         self.service = service
         self.settings = settings
         self.model = RerankModel.load(model_path) if model_path else None
@@ -63,19 +72,26 @@ class Retriever:
         stages = resolve_stages(stages)
         k = k or self.settings.top_k
         timings: dict[str, float] = {}  # per stage; they add up to the whole search
-        scores, date_filter, source_list = self._score(question, since, until, sources, stages,
-                                                       timings)
+        scores, date_filter, source_list = self._score(
+            question, since, until, sources, stages, timings
+        )
         tick = time.perf_counter()
         rows, ranking = self._rank(scores, stages, timings)
         tick = time.perf_counter()
         picks = self._select(scores, rows, ranking, k, stages)
         timings["diversity"] = _ms(tick)
         passages = [self._passage(scores, pick, rows, ranking) for pick in picks]
-        return SearchResult(question=question, passages=passages, filters=date_filter,
-                            sources=source_list, timings_ms=timings)
+        return SearchResult(
+            question=question,
+            passages=passages,
+            filters=date_filter,
+            sources=source_list,
+            timings_ms=timings,
+        )
 
-    def candidates(self, question: str, stages: Stages | str | None = None
-                   ) -> tuple[QueryScores, np.ndarray, np.ndarray]:
+    def candidates(
+        self, question: str, stages: Stages | str | None = None
+    ) -> tuple[QueryScores, np.ndarray, np.ndarray]:
         """(scores, candidate rows, feature matrix): what the reranker sees; for training."""
         stages = resolve_stages(stages)
         scores, _, _ = self._score(question, None, None, None, stages, {})
@@ -83,9 +99,15 @@ class Retriever:
         return scores, rows, compute_features(scores, rows)
 
     # --- stages -------------------------------------------------------------------------------
-    def _score(self, question: str, since: DateLike, until: DateLike,
-               sources: Iterable[str] | None, stages: Stages, timings: dict[str, float]
-               ) -> tuple[QueryScores, DateFilter, list[str]]:
+    def _score(
+        self,
+        question: str,
+        since: DateLike,
+        until: DateLike,
+        sources: Iterable[str] | None,
+        stages: Stages,
+        timings: dict[str, float],
+    ) -> tuple[QueryScores, DateFilter, list[str]]:
         tick = time.perf_counter()
         snap = self.snapshot()
         timings["snapshot"] = _ms(tick)
@@ -112,12 +134,17 @@ class Retriever:
 
     def _candidate_rows(self, scores: QueryScores, stages: Stages) -> np.ndarray:
         per_retriever = max(self.settings.candidates, 10)
-        return candidate_rows(scores, per_retriever, per_source=10,
-                              use_bm25=stages.bm25 or stages.rerank,
-                              use_dense=stages.dense or stages.rerank)
+        return candidate_rows(
+            scores,
+            per_retriever,
+            per_source=10,
+            use_bm25=stages.bm25 or stages.rerank,
+            use_dense=stages.dense or stages.rerank,
+        )
 
-    def _rank(self, scores: QueryScores, stages: Stages, timings: dict[str, float]
-              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def _rank(
+        self, scores: QueryScores, stages: Stages, timings: dict[str, float]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Candidate rows and their per-stage scores; ranking["final"] orders them."""
         tick = time.perf_counter()
         rows = self._candidate_rows(scores, stages)
@@ -143,8 +170,14 @@ class Retriever:
             timings["rerank"] = _ms(tick)
         return rows, ranking
 
-    def _select(self, scores: QueryScores, rows: np.ndarray, ranking: dict[str, np.ndarray],
-                k: int, stages: Stages) -> list[Pick]:
+    def _select(
+        self,
+        scores: QueryScores,
+        rows: np.ndarray,
+        ranking: dict[str, np.ndarray],
+        k: int,
+        stages: Stages,
+    ) -> list[Pick]:
         final = ranking["final"]
         if not stages.diversity:
             order = np.argsort(-final, kind="stable")[:k]
@@ -163,8 +196,9 @@ class Retriever:
             return DiversityParams(**self.model.diversity)
         return FALLBACK_DIVERSITY
 
-    def _passage(self, scores: QueryScores, pick: Pick, rows: np.ndarray,
-                 ranking: dict[str, np.ndarray]) -> Passage:
+    def _passage(
+        self, scores: QueryScores, pick: Pick, rows: np.ndarray, ranking: dict[str, np.ndarray]
+    ) -> Passage:
         snap = scores.snap
         meta = snap.metas[pick.row]
         position = int(np.flatnonzero(rows == pick.row)[0])
@@ -182,18 +216,23 @@ class Retriever:
             published_ts=int(meta.get("published_ts", 0) or 0),
             category=str(meta.get("category", "")),
             score=pick.score,
-            scores={name: round(float(values[position]), 6) for name, values in ranking.items()
-                    if name != "final"},
+            scores={
+                name: round(float(values[position]), 6)
+                for name, values in ranking.items()
+                if name != "final"
+            },
             also_reported_by=pick.also_reported_by,
         )
         if snap.has_sentence_vectors(pick.row):
-            passage.attach_sentence_vectors(snap.sentence_spans(pick.row),
-                                            snap.sentence_codes[pick.row])
+            passage.attach_sentence_vectors(
+                snap.sentence_spans(pick.row), snap.sentence_codes[pick.row]
+            )
         return passage
 
 
-def _keep_lexical_anchor(scores: QueryScores, rows: np.ndarray, final: np.ndarray,
-                        picks: list[Pick], k: int) -> None:
+def _keep_lexical_anchor(
+    scores: QueryScores, rows: np.ndarray, final: np.ndarray, picks: list[Pick], k: int
+) -> None:
     """The best BM25 chunk always makes the final k (it takes the last slot if the reranker
     left it out). The reranker leans on dense features; when the embedding knows nothing of a
     word (a name, a code, a rare term) the only chunk that contains it can be ranked last, and a
@@ -206,8 +245,12 @@ def _keep_lexical_anchor(scores: QueryScores, rows: np.ndarray, final: np.ndarra
         return
     anchor = int(rows[best])
     article = scores.snap.article_ids[anchor]
-    if any(p.row == anchor or scores.snap.article_ids[p.row] == article
-           or article in p.also_reported_by for p in picks):
+    if any(
+        p.row == anchor
+        or scores.snap.article_ids[p.row] == article
+        or article in p.also_reported_by
+        for p in picks
+    ):
         return
     pick = Pick(anchor, float(final[best]))
     if len(picks) >= k:
@@ -224,8 +267,9 @@ def _fuse(scores: QueryScores, rows: np.ndarray, stages: Stages) -> np.ndarray:
     if stages.dense and not stages.bm25:
         return scores.dense[rows]
     if stages.fusion == "rrf":
-        return (1.0 / (RRF_K + 1 + scores.ranks("bm25", rows))
-                + 1.0 / (RRF_K + 1 + scores.ranks("dense", rows)))
+        return 1.0 / (RRF_K + 1 + scores.ranks("bm25", rows)) + 1.0 / (
+            RRF_K + 1 + scores.ranks("dense", rows)
+        )
     bm25 = np.maximum(scores.bm25[rows], 0.0) / scores.bm25_max
     dense = scores.dense[rows]
     low, high = float(dense.min()), float(dense.max())
@@ -233,8 +277,9 @@ def _fuse(scores: QueryScores, rows: np.ndarray, stages: Stages) -> np.ndarray:
     return bm25 + DENSE_WEIGHT * dense_rel
 
 
-def _hard_filters(snap: Snapshot, analysis: QueryAnalysis, since: DateLike, until: DateLike,
-                  from_question: bool) -> tuple[np.ndarray, DateFilter]:
+def _hard_filters(
+    snap: Snapshot, analysis: QueryAnalysis, since: DateLike, until: DateLike, from_question: bool
+) -> tuple[np.ndarray, DateFilter]:
     """Explicit since/until always filter; relative periods in the question ("last week") filter
     too; other dates in the question are priors and are reported as such."""
     allowed = np.ones(snap.n, dtype=bool)
@@ -248,8 +293,10 @@ def _hard_filters(snap: Snapshot, analysis: QueryAnalysis, since: DateLike, unti
         if hard:
             since_ts = max(m.since_ts for m in hard)
             until_ts = min(m.until_ts for m in hard)
-            reasons.append(f"question says {hard[0].text!r} (relative to the newest article, "
-                           f"{_iso(snap.newest_ts)})")
+            reasons.append(
+                f"question says {hard[0].text!r} (relative to the newest article, "
+                f"{_iso(snap.newest_ts)})"
+            )
     if since_ts is not None:
         allowed &= snap.published_ts >= since_ts
     if until_ts is not None:
@@ -269,7 +316,8 @@ def _hard_filters(snap: Snapshot, analysis: QueryAnalysis, since: DateLike, unti
     return allowed, DateFilter(
         since=min(starts) if starts else None,
         until=max(ends) if ends else None,
-        reason="preferring articles published " + ", ".join(repr(m.text) for m in soft)
+        reason="preferring articles published "
+        + ", ".join(repr(m.text) for m in soft)
         + " (a prior, not a filter: other dates stay searchable)",
     )
 

@@ -59,8 +59,9 @@ class Snapshot:
         if not self.sentence_codes:
             self.sentence_codes = [_pop_sentence_codes(meta) for meta in self.metas]
         self.row_of = {cid: i for i, cid in enumerate(self.ids)}
-        self.published_ts = np.array([int(m.get("published_ts", 0) or 0) for m in self.metas],
-                                     dtype=np.int64)
+        self.published_ts = np.array(
+            [int(m.get("published_ts", 0) or 0) for m in self.metas], dtype=np.int64
+        )
         self.sources = [str(m.get("source", "")) for m in self.metas]
         self.source_names = sorted({s for s in self.sources if s})
         source_code = {s: i for i, s in enumerate(self.source_names)}
@@ -71,8 +72,9 @@ class Snapshot:
             [article_code.setdefault(a, len(article_code)) for a in self.article_ids],
             dtype=np.int32,
         )
-        self.chunk_index = np.array([int(m.get("chunk_index", 0) or 0) for m in self.metas],
-                                    dtype=np.int32)
+        self.chunk_index = np.array(
+            [int(m.get("chunk_index", 0) or 0) for m in self.metas], dtype=np.int32
+        )
         self.newest_ts = int(self.published_ts.max()) if self.n else 0
         self._title_stems: dict[int, set[str]] = {}
         self._lower_text: dict[int, str] = {}
@@ -146,13 +148,17 @@ class Snapshot:
         """The question's adjacent stem pairs as sorted codes, and each pair's mean idf."""
         vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
         ids = [vocab[t] for t in tokenize(text) if t in vocab]
-        weights = {_pair_code(a, b, len(vocab)): (self.idf[a] + self.idf[b]) / 2
-                   for a, b in itertools.pairwise(ids) if a != b}
+        weights = {
+            _pair_code(a, b, len(vocab)): (self.idf[a] + self.idf[b]) / 2
+            for a, b in itertools.pairwise(ids)
+            if a != b
+        }
         codes = np.array(sorted(weights), dtype=np.int64)
         return codes, np.array([weights[c] for c in codes.tolist()])
 
-    def pair_matches(self, rows: Sequence[int], codes: np.ndarray, weights: np.ndarray
-                     ) -> np.ndarray:
+    def pair_matches(
+        self, rows: Sequence[int], codes: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
         """Per row: the largest idf-weighted share of the question's stem pairs one sentence
         holds (at most 1)."""
         total = weights.sum()
@@ -191,8 +197,9 @@ class Snapshot:
             self._idf = _idf_array(self.bm25, self.n)
         return self._idf
 
-    def sentence_cosines(self, rows: Sequence[int], query_vector: np.ndarray,
-                         fallback: np.ndarray) -> np.ndarray:
+    def sentence_cosines(
+        self, rows: Sequence[int], query_vector: np.ndarray, fallback: np.ndarray
+    ) -> np.ndarray:
         """Per row, the best cosine between the question and one of its sentences (the stored
         sentence vectors); `fallback` (the chunk's own cosine) where a row has none, or where
         they do not line up with this splitter's sentences."""
@@ -253,8 +260,9 @@ def build_snapshot(settings: Settings, store: ArticleStore) -> Snapshot:
     vectors: list[np.ndarray] = []
     offset = 0
     while True:
-        got = collection.get(include=["documents", "metadatas", "embeddings"],
-                             limit=_PAGE, offset=offset)
+        got = collection.get(
+            include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset
+        )
         if not got["ids"]:
             break
         ids.extend(got["ids"])
@@ -268,15 +276,24 @@ def build_snapshot(settings: Settings, store: ArticleStore) -> Snapshot:
             break
     matrix = np.vstack(vectors) if vectors else np.zeros((len(ids), 0), dtype=np.float32)
     snapshot = Snapshot(
-        revision=revision, ids=ids, texts=texts, metas=metas, vectors=matrix,
+        revision=revision,
+        ids=ids,
+        texts=texts,
+        metas=metas,
+        vectors=matrix,
         bm25=_index_bm25(ids, texts, metas),
         near_duplicates={
-            r.article_id: list(r.near_duplicates) for r in store.list_articles()
+            r.article_id: list(r.near_duplicates)
+            for r in store.list_articles()
             if r.near_duplicates
         },
     )
-    log.info("built retrieval snapshot of %s: %d chunks in %.1fs", store.name, len(ids),
-             time.perf_counter() - started)
+    log.info(
+        "built retrieval snapshot of %s: %d chunks in %.1fs",
+        store.name,
+        len(ids),
+        time.perf_counter() - started,
+    )
     return snapshot
 
 
@@ -306,11 +323,19 @@ def save_snapshot(snapshot: Snapshot, directory: Path) -> None:
         np.save(staging / "vectors.npy", snapshot.vectors)
         _save_sentence_codes(staging / "sentences.npz", snapshot.sentence_codes)
         with open(staging / "chunks.json", "w", encoding="utf-8") as fh:
-            json.dump({"ids": snapshot.ids, "texts": snapshot.texts, "metas": snapshot.metas,
-                       "near_duplicates": snapshot.near_duplicates}, fh)
+            json.dump(
+                {
+                    "ids": snapshot.ids,
+                    "texts": snapshot.texts,
+                    "metas": snapshot.metas,
+                    "near_duplicates": snapshot.near_duplicates,
+                },
+                fh,
+            )
         with open(staging / "manifest.json", "w", encoding="utf-8") as fh:
-            json.dump({"format": FORMAT_VERSION, "revision": snapshot.revision,
-                       "chunks": snapshot.n}, fh)
+            json.dump(
+                {"format": FORMAT_VERSION, "revision": snapshot.revision, "chunks": snapshot.n}, fh
+            )
         retired = directory.with_name(f".{directory.name}.old.{uuid.uuid4().hex}")
         if directory.exists():
             os.replace(directory, retired)
@@ -345,10 +370,16 @@ def load_snapshot(directory: Path) -> Snapshot | None:
     except (OSError, ValueError) as exc:  # half-deleted by a concurrent swap: rebuild
         log.warning("cannot load retrieval snapshot %s: %s", directory, exc)
         return None
-    return Snapshot(revision=revision, ids=chunks["ids"], texts=chunks["texts"],
-                    metas=chunks["metas"], vectors=vectors, bm25=bm25,
-                    near_duplicates=chunks.get("near_duplicates", {}),
-                    sentence_codes=sentence_codes)
+    return Snapshot(
+        revision=revision,
+        ids=chunks["ids"],
+        texts=chunks["texts"],
+        metas=chunks["metas"],
+        vectors=vectors,
+        bm25=bm25,
+        near_duplicates=chunks.get("near_duplicates", {}),
+        sentence_codes=sentence_codes,
+    )
 
 
 def _save_sentence_codes(path: Path, codes: list[np.ndarray | None]) -> None:
@@ -371,7 +402,7 @@ def _load_sentence_codes(path: Path, n: int) -> list[np.ndarray | None]:
         if count < 0:
             out.append(None)
             continue
-        out.append(flat[start:start + count] if count else None)
+        out.append(flat[start : start + count] if count else None)
         start += count
     return out
 
@@ -426,8 +457,9 @@ def _pair_code(a: int, b: int, vocab_size: int) -> int:
     return low * (vocab_size + 1) + high
 
 
-def _best_sentence_sums(arrays: list[np.ndarray], values: np.ndarray, boundary: np.ndarray
-                        ) -> np.ndarray:
+def _best_sentence_sums(
+    arrays: list[np.ndarray], values: np.ndarray, boundary: np.ndarray
+) -> np.ndarray:
     """Per row (one array per row, concatenated into `values`, each sentence starting at a
     boundary): the largest sum of values over one sentence."""
     starts = np.flatnonzero(boundary)
