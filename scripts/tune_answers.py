@@ -1,12 +1,13 @@
 """Score the offline answerer's knobs on the MultiHop-RAG *dev* split, fast.
 
     QA_DATA_DIR=/path/to/index .venv/bin/python scripts/tune_answers.py [--lexical]
-        [--set qa.answer.lead.SENTENCE_FLOOR=0.3,0.5 ...]
+        [--set sentence_floor=0.3,0.5 --set w_articles=0.2,0.35 ...]
 
 Retrieval runs once per question and is cached
 (`<data dir>/dev-passages-<reranker hash>-k<top_k>.pkl`, so a retrained reranker or another
-QA_TOP_K gets fresh passages); each setting then
-re-answers the same passages (~1 min per setting on 2 cores with the embedding scorer). Prints
+QA_TOP_K gets fresh passages); each setting (fields of qa.answer.config.AnswerConfig, every
+combination of the values given) then re-answers the same passages (~1 min per setting on 2
+cores with the embedding scorer). Prints
 strict/loose accuracy, citation precision, null and false abstention per setting — the figures
 `qa eval answers` gives, on dev only (never tune on test).
 """
@@ -20,13 +21,12 @@ apply_offline_defaults()
 # ruff: noqa: E402 - imports after the offline env defaults
 import argparse
 import hashlib
-import importlib
 import itertools
 import pickle
 
 from index.embedding import make_embedding
 from index.settings import Settings
-from qa.answer import ExtractiveAnswerer
+from qa.answer import AnswerConfig, ExtractiveAnswerer
 from qa.eval.answers import citation_precision, loose_match, strict_match
 from qa.eval.multihop import load_queries
 from qa.retrieval.rerank import DEFAULT_MODEL_PATH
@@ -58,7 +58,7 @@ def score(answerer: ExtractiveAnswerer, queries: list, passages: list) -> dict[s
             rows["null_abst"].append(answer.abstained)
             continue
         rows["false_abst"].append(answer.abstained)
-        rows["strict"].append(strict_match(answer.answer, query.answer))
+        rows["strict"].append(strict_match(answer, query.answer))
         rows["loose"].append(loose_match(answer.answer, query.answer))
         precision = citation_precision(answer, query.facts)
         if precision is not None:
@@ -70,30 +70,30 @@ def _number(text: str) -> int | float:
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
-def parse_settings(specs: list[str]) -> list[list[tuple[object, str, float]]]:
-    """["mod.NAME=1,2", ...] -> every combination of (module, NAME, value)."""
+def parse_settings(specs: list[str]) -> list[dict[str, int | float]]:
+    """["name=1,2", ...] -> every combination of AnswerConfig overrides."""
     axes = []
     for spec in specs:
-        target, values = spec.split("=", 1)
-        module_name, name = target.rsplit(".", 1)
-        module = importlib.import_module(module_name)
-        axes.append([(module, name, _number(v)) for v in values.split(",")])
-    return [list(combo) for combo in itertools.product(*axes)] or [[]]
+        name, values = spec.split("=", 1)
+        if name not in AnswerConfig.model_fields:
+            raise SystemExit(f"--set {spec}: AnswerConfig has no field {name!r}")
+        axes.append([(name, _number(v)) for v in values.split(",")])
+    return [dict(combo) for combo in itertools.product(*axes)] or [{}]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lexical", action="store_true", help="no embedding cosine")
-    parser.add_argument("--set", action="append", default=[], help="module.NAME=v1,v2,...")
+    parser.add_argument("--set", action="append", default=[], help="field=v1,v2,...")
     args = parser.parse_args()
     settings = Settings()
     queries = [q for q in load_queries("dev", include_null=True) if q.question_type in TYPES]
     passages = cached_passages(settings, queries)
-    answerer = ExtractiveAnswerer(settings, None if args.lexical else make_embedding(settings))
-    for combo in parse_settings(args.set):
-        for module, name, value in combo:
-            setattr(module, name, value)
-        label = " ".join(f"{name}={value}" for _, name, value in combo) or "defaults"
+    embedding = None if args.lexical else make_embedding(settings)
+    for overrides in parse_settings(args.set):
+        config = AnswerConfig(**overrides)
+        answerer = ExtractiveAnswerer(settings, embedding, config=config)
+        label = " ".join(f"{k}={v}" for k, v in overrides.items()) or "defaults"
         print(label, score(answerer, queries, passages), flush=True)
 
 

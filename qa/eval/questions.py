@@ -92,7 +92,13 @@ def _aliases_of(item: str, aliases: tuple[str, ...]) -> list[str]:
 
 
 def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": question.id, "type": question.type, "abstained": answer.abstained}
+    row: dict[str, Any] = {
+        "id": question.id,
+        "type": question.type,
+        "abstained": answer.abstained,
+        "confidence": answer.confidence,
+        "right": False,
+    }
     if question.type == "null":
         return row
     if question.type == "list":
@@ -101,6 +107,7 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
             says(answer.answer, [item, *_aliases_of(item, question.aliases)]) for item in items
         ]
         row["list_recall"] = sum(named) / len(items) if items else 0.0
+        row["right"] = row["list_recall"] >= 0.5
         return row
     forms = [str(question.answer), *question.aliases]
     first_from_gold = bool(answer.citations) and answer.citations[0].url == question.url
@@ -110,12 +117,37 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
         )
         row["describe_anywhere"] = says(answer.answer, forms)
         row["describe_gold_article"] = first_from_gold
+        row["right"] = row["describe_anywhere"]
         return row
-    lead = lead_sentence(answer.answer)
+    lead = lead_sentence(answer)
     row["lead"] = says(lead, forms) and len(lead.split()) <= STRICT_LEAD_WORDS
     row["anywhere"] = says(answer.answer, forms)
     row["cited_gold_article"] = first_from_gold
+    row["right"] = row["lead"]
     return row
+
+
+def risk_coverage(rows: list[dict[str, Any]], steps: int = 5) -> list[dict[str, float]]:
+    """Accuracy of what is answered against the share answered, as the answerer's confidence
+    threshold rises: an answer is right when its lead (list: half the items; describe: the key
+    phrase) is; answering an unanswerable question is wrong, and so is abstaining on an
+    answerable one only in that it lowers coverage."""
+    answered = sorted(
+        (r for r in rows if not r["abstained"]), key=lambda r: r["confidence"], reverse=True
+    )
+    curve = []
+    for step in range(steps, 0, -1):
+        kept = answered[: round(len(answered) * step / steps)]
+        if not kept:
+            continue
+        curve.append(
+            {
+                "threshold": round(kept[-1]["confidence"], 3),
+                "coverage": round(len(kept) / len(rows), 3),
+                "accuracy": round(sum(bool(r["right"]) for r in kept) / len(kept), 3),
+            }
+        )
+    return curve
 
 
 def run_question_eval(
@@ -169,6 +201,7 @@ def summarise(
         "llm": llm,
         "metrics": metrics,
         "seconds_per_answer_p50": round(statistics.median(seconds), 3) if seconds else 0.0,
+        "risk_coverage": risk_coverage(rows),
         "rows": rows,
     }
 
@@ -180,4 +213,10 @@ def format_question_report(report: dict[str, Any]) -> str:
         report["metrics"],
     )
     lines.append(f"| seconds per answer (p50) | {report['seconds_per_answer_p50']:.3f} |")
+    lines += ["", "Risk-coverage (confidence threshold: share answered, accuracy of those)", ""]
+    lines += [
+        f"- >= {point['threshold']:.3f}: coverage {point['coverage']:.3f}, "
+        f"accuracy {point['accuracy']:.3f}"
+        for point in report.get("risk_coverage", [])
+    ]
     return "\n".join(lines)

@@ -1,0 +1,425 @@
+"""Reading parsed sentences: typed candidates, and who holds which role in a clause.
+
+A clause *answers* a question when its verb (or a noun made of it: "backing", "support") is
+the question's predicate, the question's anchors stand in it in their roles, and the candidate
+holds the asked role. "Which countries back Maduro?" over "Russia, China … have voiced their
+backing for Maduro's government": "backing" is the predicate, Maduro is in the clause but not
+its subject, and Russia and its conjuncts are the subject. The same reading flags a role error:
+an answer that is the *object* of the clause when the subject is asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from qa.answer import lexicon
+from qa.answer.shape import AnswerType, QuestionShape, singular
+from qa.answer.terms import stem_of, stems
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
+
+_SUBJECT_DEPS = frozenset({"nsubj", "csubj"})
+_OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "oprd", "dative"})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A span that may answer: an entity, a proper-noun run, or a noun phrase of the kind."""
+
+    text: str
+    start: int  # character offsets in the sentence
+    end: int
+    label: str  # spaCy entity label, "PROPN" for an untyped proper-noun run, "NOUN" for a phrase
+    root: int  # token index of the span's head
+
+
+def type_fit(label: str, asked: AnswerType) -> float:
+    """1 for a span of the asked type, 0.5 for a near one (the small model mixes people,
+    organisations and places up), 0 for one that cannot answer."""
+    exact = {
+        AnswerType.PERSON: lexicon.PERSON_LABELS,
+        AnswerType.ORGANISATION: lexicon.ORGANISATION_LABELS,
+        AnswerType.PLACE: lexicon.PLACE_LABELS,
+        AnswerType.GROUP: lexicon.GROUP_LABELS,
+        AnswerType.WORK: lexicon.WORK_LABELS,
+        AnswerType.THING: lexicon.NAME_LABELS | {"NOUN"},
+        AnswerType.NAME: lexicon.NAME_LABELS,
+    }.get(asked, frozenset())
+    if label in exact:
+        return 1.0
+    if label == "PROPN" or (label in lexicon.NAME_LABELS and asked in exact_name_types()):
+        return 0.5
+    return 0.0
+
+
+def exact_name_types() -> frozenset[AnswerType]:
+    return frozenset(
+        {
+            AnswerType.PERSON,
+            AnswerType.ORGANISATION,
+            AnswerType.PLACE,
+            AnswerType.GROUP,
+            AnswerType.WORK,
+            AnswerType.THING,
+            AnswerType.NAME,
+        }
+    )
+
+
+def candidates(doc: Doc, shape: QuestionShape) -> list[Candidate]:
+    """Entities of name types, proper-noun runs the model left untyped, and (for a typed
+    common noun: "which antibiotic") names in apposition to that noun or noun phrases
+    headed by it."""
+    found: list[Candidate] = []
+    taken: set[int] = set()
+    for ent in doc.ents:
+        if ent.label_ in lexicon.NAME_LABELS:
+            found.append(_candidate(ent, ent.label_))
+            taken.update(range(ent.start, ent.end))
+    for run in _proper_runs(doc, taken):
+        found.append(_candidate(run, "PROPN"))
+    if shape.answer_type is AnswerType.THING and shape.kind:
+        found += [c for c in _kind_phrases(doc, shape.kind) if c.root not in taken]
+    return sorted(found, key=lambda c: c.start)
+
+
+def _candidate(span: Span, label: str) -> Candidate:
+    start, end = span.start, span.end
+    while start < end and span.doc[start].lower_ in ("the", "a", "an"):
+        start += 1
+    while end > start and span.doc[end - 1].tag_ == "POS":
+        end -= 1
+    trimmed = span.doc[start:end]
+    return Candidate(
+        trimmed.text,
+        trimmed.start_char,
+        trimmed.end_char,
+        label,
+        trimmed.root.i if len(trimmed) else span.root.i,
+    )
+
+
+def _proper_runs(doc: Doc, taken: set[int]) -> Iterator[Span]:
+    start = None
+    for token in [*doc, None]:
+        inside = (
+            token is not None
+            and token.pos_ == "PROPN"
+            and token.i not in taken
+            and token.is_alpha
+            and not (token.i == 0 and token.lower_ in lexicon.STOPWORDS)
+        )
+        if inside and start is None:
+            start = token.i
+        elif not inside and start is not None:
+            yield doc[start : token.i if token is not None else len(doc)]
+            start = None
+
+
+def _kind_phrases(doc: Doc, kind: str) -> Iterator[Candidate]:
+    """ "the antibiotic doxycycline" (a name in apposition or compound to the kind noun) and
+    "lithium chloride, a salt" (the kind noun in apposition to a phrase)."""
+    for token in doc:
+        if singular(token.text) != kind:
+            continue
+        for child in token.children:
+            if child.dep_ == "appos" or (child.dep_ == "compound" and child.i > token.i):
+                yield _candidate(doc[child.left_edge.i : child.right_edge.i + 1], "NOUN")
+        if token.dep_ == "attr":  # "X is a salt"
+            subject = next((c for c in token.head.children if c.dep_ == "nsubj"), None)
+            if subject is not None:
+                yield _candidate(doc[subject.left_edge.i : subject.i + 1], "NOUN")
+        elif token.dep_ == "appos":  # "lithium chloride, a salt"
+            yield _candidate(doc[token.head.left_edge.i : token.head.i + 1], "NOUN")
+
+
+# --- roles ---------------------------------------------------------------------------------------
+def predicate_clauses(doc: Doc, shape: QuestionShape) -> list[Token]:
+    """The verbs of `doc` that carry the question's predicate: the verb itself ("recognized")
+    or the verb governing a noun made of it ("have thrown their *support* behind")."""
+    if not shape.predicate_stems:
+        return []
+    verbs: list[Token] = []
+    for token in doc:
+        if not ({stem_of(token.lemma_), stem_of(token.text)} & shape.predicate_stems):
+            continue
+        verb = token
+        if token.pos_ not in ("VERB", "AUX"):
+            # A noun carries the predicate only as its verb's object or subject ("have thrown
+            # their support behind", "voiced their backing for"); not "supporters", nor "a
+            # rally of support".
+            if token.lemma_.endswith(("er", "or")) or token.dep_ not in _NOMINAL_DEPS:
+                continue
+            verb = token.head
+            if verb.pos_ not in ("VERB", "AUX"):
+                continue
+        if verb not in verbs:
+            verbs.append(verb)
+    return verbs
+
+
+_NOMINAL_DEPS = frozenset({"dobj", "nsubj", "nsubjpass", "attr"})
+
+
+def _expand(token: Token) -> list[Token]:
+    """A token and its conjuncts and appositions: "Russia, China … and Turkey"."""
+    found = [token]
+    for child in token.children:
+        if child.dep_ in ("conj", "appos"):
+            found += _expand(child)
+        elif child.dep_ == "prep" and child.lower_ == "of" and token.lower_ in _QUANTIFIERS:
+            # "much of Latin America and many countries in Europe": the conjunct hangs off
+            # the object of "of", but is a holder in its own right
+            for obj in (c for c in child.children if c.dep_ == "pobj"):
+                found += [g for c in obj.children if c.dep_ == "conj" for g in _expand(c)]
+    return found
+
+
+_QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"})
+
+
+def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
+    """(subjects, objects) of a clause; a passive's agent ("called by the United States") is
+    its subject; "besides X" before the subject joins the subjects."""
+    subjects: list[Token] = []
+    objects: list[Token] = []
+    for child in verb.children:
+        if child.dep_ in _SUBJECT_DEPS:
+            subjects += _expand(child)
+        elif child.dep_ in _OBJECT_DEPS:
+            objects += _expand(child)
+        elif child.dep_ == "agent" or (child.dep_ == "prep" and child.lower_ in ("besides",)):
+            subjects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+        elif child.dep_ == "prep":
+            objects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+    if verb.dep_ == "acl" and verb.tag_ == "VBN":
+        objects += _expand(verb.head)  # "a meeting called by the United States"
+    elif not subjects and verb.dep_ in ("conj", "xcomp") and verb.head.pos_ in ("VERB", "AUX"):
+        subjects = _clause_roles(verb.head)[0]  # "Maduro has called home … and closed …"
+    elif (
+        not subjects
+        and verb.dep_ in ("relcl", "acl", "xcomp", "conj")
+        and verb.head.pos_
+        in (
+            "NOUN",
+            "PROPN",
+        )
+    ):
+        subjects = _expand(verb.head)  # "countries that back Guaido"
+    return subjects, objects
+
+
+def _clause_stems(verb: Token) -> set[str]:
+    """Stems of the clause; a participle's clause includes the noun it describes."""
+    found = _subtree_stems(verb)
+    for subject in _clause_roles(verb)[0]:
+        found |= _subtree_stems(subject)
+    if verb.dep_ in ("acl", "relcl"):
+        found |= set(stems(" ".join(t.text for t in verb.head.subtree)))
+    return found
+
+
+def _subtree_stems(token: Token) -> set[str]:
+    return set(stems(" ".join(t.text for t in token.subtree)))
+
+
+def _mentions(tokens: list[Token], anchor_stems: frozenset[str]) -> bool:
+    found: set[str] = set()
+    for token in tokens:
+        found |= _subtree_stems(token)
+    return bool(anchor_stems & found)
+
+
+@dataclass(frozen=True)
+class ClauseReading:
+    verb: Token
+    holders: list[Token]  # tokens in the asked role
+    others: list[Token]  # tokens in the other role
+    anchors_fit: bool  # the question's name anchors stand in their roles
+
+
+def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
+    """Every clause of `doc` carrying the predicate, with who holds the asked role and whether
+    the anchors are where the question puts them."""
+    readings = []
+    named = [a for a in shape.anchors if a.is_name and a.role in ("subject", "object")]
+    named += [a for a in shape.anchors if a.is_name and a.role not in ("subject", "object")]
+    for verb in predicate_clauses(doc, shape):
+        subjects, objects = _clause_roles(verb)
+        holders, others = (
+            (subjects, objects) if shape.asked_role == "subject" else (objects, subjects)
+        )
+        fit = True
+        for anchor in named:
+            in_clause = anchor.stems & _clause_stems(verb)
+            if not in_clause:
+                fit = False
+            elif anchor.role in ("subject", "object") and _mentions(holders, anchor.stems):
+                # the anchor holds the asked role: the clause says the reverse
+                fit = fit and _mentions(others, anchor.stems)
+        readings.append(ClauseReading(verb, holders, others, fit))
+    return readings
+
+
+def holds_asked_role(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool | None:
+    """True when a clause with the anchors in place has the candidate in the asked role;
+    False when a clause has it in the other role (a role error); None when no clause
+    carrying the predicate mentions it."""
+    verdict: bool | None = None
+    for reading in read_clauses(doc, shape):
+        in_holders = any(_within(candidate, t) for t in reading.holders)
+        in_others = any(_within(candidate, t) for t in reading.others)
+        if in_holders and reading.anchors_fit:
+            return True
+        if in_others and not in_holders:
+            verdict = False
+        elif in_holders and _names_another(reading):
+            verdict = False  # "Russia … backing for Maduro's government": it backs another
+    return verdict
+
+
+def _names_another(reading: ClauseReading) -> bool:
+    """The clause's other role is a name the question does not ask about."""
+    return not reading.anchors_fit and any(
+        t.pos_ == "PROPN" for other in reading.others for t in other.subtree
+    )
+
+
+def _within(candidate: Candidate, token: Token) -> bool:
+    """The candidate's head is the token, or inside the token's phrase (not its clauses)."""
+    if candidate.root == token.i:
+        return True
+    left, right = token.left_edge.i, token.right_edge.i
+    return left <= candidate.root <= right and not any(
+        t.dep_ in ("relcl", "acl", "conj", "appos") for t in _path(token.doc[candidate.root], token)
+    )
+
+
+def _path(token: Token, ancestor: Token) -> list[Token]:
+    path = []
+    while token.i != ancestor.i and token.head.i != token.i:
+        path.append(token)
+        token = token.head
+    return path
+
+
+def clause_of(token: Token) -> Token:
+    """The verb whose clause holds `token`."""
+    while token.pos_ not in ("VERB", "AUX") and token.head.i != token.i:
+        token = token.head
+    return token
+
+
+# --- who acts, who speaks, what someone is --------------------------------------------------------
+def _is_named(token: Token, name: str) -> bool:
+    """Whether the phrase headed by `token` says `name` (or its last word: "Maduro")."""
+    last = name.split()[-1].lower()
+    return any(t.lower_ == last for t in token.subtree if t.i <= token.i)
+
+
+def acts(doc: Doc, actor: str) -> bool:
+    """`actor` is the subject of a verb: "Maduro dug in", not "backing for Maduro's
+    government"."""
+    return any(
+        t.dep_ == "nsubj" and t.head.pos_ == "VERB" and _is_named(t, actor)
+        for t in doc
+        if t.pos_ == "PROPN"
+    )
+
+
+_QUOTE_MARKS = frozenset('“”"')
+
+
+def quotes(doc: Doc, actor: str) -> bool:
+    """The sentence quotes `actor` and says so ("“… a blip,” Healy said"): a speech verb
+    whose subject names the actor, in a sentence holding a quotation mark."""
+    if not any(mark in doc.text for mark in _QUOTE_MARKS):
+        return False
+    return any(
+        t.dep_ == "nsubj" and t.head.lemma_ in lexicon.SPEECH_VERBS and _is_named(t, actor)
+        for t in doc
+    )
+
+
+@dataclass(frozen=True)
+class Description:
+    text: str  # "chairman of the information committee at the Russian Federation Council"
+    start: int  # character offsets in the sentence
+    end: int
+
+
+def _name_head(doc: Doc, name: str) -> Token | None:
+    last = name.split()[-1]
+    heads = [t for t in doc if t.text == last]
+    return heads[0] if heads else None
+
+
+def _has_role(tokens: Iterable[Token]) -> bool:
+    return any(t.lower_ in lexicon.ROLES or t.lower_ in lexicon.ROLE_ACRONYMS for t in tokens)
+
+
+def _text_of(doc: Doc, start: int, end: int) -> Description | None:
+    while end > start and (doc[end - 1].is_punct or doc[end - 1].dep_ == "cc"):
+        end -= 1
+    while start < end and doc[start].is_punct:
+        start += 1
+    if end <= start:
+        return None
+    span = doc[start:end]
+    return Description(span.text, span.start_char, span.end_char)
+
+
+def descriptions_of(doc: Doc, name: str) -> list[Description]:
+    """What the sentence calls `name`: an apposition after it ("Alexei Pushkov, chairman of
+    …"), a title before it ("Venezuelan Foreign Minister Jorge Arreaza"), the phrase it is in
+    apposition to ("the country's self-declared interim leader, Juan Guaido"), a copula
+    ("Guaido is the head of …") or "as <role>"; each must hold a role word."""
+    head = _name_head(doc, name)
+    if head is None:
+        return []
+    found: list[Description | None] = []
+    entity = next((e for e in doc.ents if e.start <= head.i < e.end), None)
+    name_start = entity.start if entity is not None else head.i
+    while entity is None and name_start > 0 and doc[name_start - 1].pos_ == "PROPN":
+        if doc[name_start - 1].lower_ in lexicon.ROLES:
+            break
+        name_start -= 1
+    for child in head.children:
+        if child.dep_ == "appos" and _has_role(child.subtree):
+            found.append(_text_of(doc, child.left_edge.i, child.right_edge.i + 1))
+    left = [t for t in head.lefts if t.i < name_start and t.dep_ in ("compound", "amod", "nmod")]
+    if left and _has_role(doc[left[0].left_edge.i : name_start]):
+        found.append(_text_of(doc, left[0].left_edge.i, name_start))
+    if head.dep_ == "appos" and _has_role(doc[head.head.left_edge.i : head.head.i + 1]):
+        found.append(_text_of(doc, head.head.left_edge.i, head.head.i + 1))
+    if head.dep_ == "nsubj" and head.head.lemma_ == "be":
+        for attr in (c for c in head.head.children if c.dep_ == "attr"):
+            if _has_role(attr.subtree):
+                found.append(_text_of(doc, attr.left_edge.i, attr.right_edge.i + 1))
+    for prep in (c for c in head.head.children if c.lower_ == "as" and c.dep_ == "prep"):
+        for role in (c for c in prep.children if c.dep_ == "pobj"):
+            if _has_role(role.subtree) and head.dep_ in ("nsubj", "nsubjpass", "dobj"):
+                found.append(_text_of(doc, role.left_edge.i, role.right_edge.i + 1))
+    return [d for d in found if d is not None and len(d.text.split()) <= 14]
+
+
+def item_text(token: Token, entities: dict[int, Span]) -> str:
+    """What a list item says: its entity ("Latin America"), or its own phrase up to its first
+    conjunct ("much of Latin America", "16 nations from the Organization of American States")."""
+    if token.i in entities:
+        ent = entities[token.i]
+        return _candidate(ent, ent.label_).text
+    doc = token.doc
+    stops = {
+        t.i
+        for t in token.subtree
+        if t.i > token.i and (t.dep_ in ("conj", "cc", "appos", "relcl") or t.text in ",;")
+    }
+    end = min(stops, default=token.right_edge.i + 1)
+    start = token.left_edge.i
+    while start < token.i and doc[start].lower_ in ("the", "a", "an", "and", ","):
+        start += 1
+    return doc[start:end].text

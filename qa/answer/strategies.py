@@ -1,0 +1,652 @@
+"""The answer strategies, tried in order: the first that returns an Answer answers.
+
+Each is `answer(shape, evidence) -> Answer | None` and reads only the question's shape and
+the ranked, parsed sentences (`Evidence`):
+
+1. ListAnswer — "which countries …": the items holding the asked role, each cited;
+2. NameAnswer — "who …", "which company …": the name of the asked type the best sentences
+   agree on, preferring the one holding the asked role;
+3. DateAnswer — "when …": a date in a clause that answers, read against the article's date;
+4. DescriptionAnswer — "who is <Name>?": what the articles call that one;
+5. FigureAnswer — "how much / many / old …": the figure of the asked kind;
+6. SentenceAnswer — the best sentences, quoted (and the speaker's own words for "what did X
+   say").
+
+A strategy returns None to pass the question on; an abstention is an Answer too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from qa.answer import lexicon
+from qa.answer.evidence import Evidence
+from qa.answer.reading import (
+    Candidate,
+    candidates,
+    descriptions_of,
+    holds_asked_role,
+    item_text,
+    quotes,
+    read_clauses,
+    type_fit,
+)
+from qa.answer.relevance import Scored, is_shouting
+from qa.answer.shape import (
+    FIGURE_TYPES,
+    NAME_TYPES,
+    AnswerType,
+    Form,
+    QuestionShape,
+    role_words,
+)
+from qa.answer.terms import stem_of, stems, words
+from qa.answer.when import DateReading, describe, read_date
+from qa.types import Answer, AnswerItem, Lead, Passage
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
+
+
+class Strategy(Protocol):
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None: ...
+
+
+# --- names shared by the name and list strategies ------------------------------------------------
+def outlet_names(passages: list[Passage]) -> list[frozenset[str]]:
+    """The words of each distinct outlet name among the passages."""
+    return list({frozenset(words(p.source)) for p in passages})
+
+
+def names_an_outlet(name: str, outlets: list[frozenset[str]]) -> bool:
+    """ "TechCrunch", "The Verge": every word of `name` is in one outlet's name (not "Fox
+    Sports" because a passage comes from "Essentially Sports")."""
+    name_words = set(words(name)) - lexicon.STOPWORDS
+    return bool(name_words) and any(name_words <= outlet for outlet in outlets)
+
+
+def _is_a_title(name: str) -> bool:
+    """ "Head Coach", "Prime Minister": a capitalised role, nobody's name."""
+    tokens = words(name)
+    return bool(tokens) and all(
+        t in lexicon.ROLES or t in lexicon.ROLE_MODIFIERS or t in lexicon.ROLE_ACRONYMS
+        for t in tokens
+    )
+
+
+def _excluded_words(
+    shape: QuestionShape, passages: list[Passage], outlet_words: bool = True
+) -> set[str]:
+    """The question's own words describe the answer (not the kind noun: "Which organization"
+    may be answered by "Organization of American States"); a name answer takes no word of an
+    outlet's name either (a list item only is no outlet: "Fox Sports" beside "Essentially
+    Sports")."""
+    outlets = set().union(*outlet_names(passages)) - lexicon.STOPWORDS if outlet_words else set()
+    excluded = {w for name in shape.excluded for w in words(name)}
+    return (set(shape.question_words) - set(shape.kind_words)) | outlets | excluded
+
+
+def _usable(name: str, excluded: set[str], outlets: list[frozenset[str]]) -> bool:
+    tokens = words(name)
+    return (
+        bool(tokens)
+        and not set(tokens) & excluded
+        and not names_an_outlet(name, outlets)
+        and not _is_a_title(name)
+        and not name.isdigit()
+    )
+
+
+# --- 1. lists -----------------------------------------------------------------------------------
+@dataclass
+class _Reading:
+    sentence: Scored
+    items: list[str]
+    by_role: bool  # the items hold the asked role of a clause with the anchors in place
+    enumerates: bool  # the items come as "A, B and C"
+
+
+class ListAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.form is not Form.LIST:
+            return None
+        config = evidence.config
+        floor = max(evidence.config.abstain_lexical, config.list_ratio * evidence.best.relevance)
+        relevant = [s for s in evidence.ranked if s.relevance >= floor][: config.list_sentences]
+        outlets = outlet_names(evidence.passages)
+        excluded = _excluded_words(shape, evidence.passages, outlet_words=False)
+
+        def read(item: Scored) -> _Reading:
+            return _list_reading(shape, item, evidence.doc(item), excluded, outlets)
+
+        readings = [read(s) for s in relevant]
+        listing = [r for r in readings if r.items and r.by_role]
+        if not listing:
+            listing = [r for r in readings if r.items and r.enumerates]
+        if not listing and not any(r.enumerates for r in readings):
+            # Further down: a clause with the anchors in place whose asked role holds items
+            # ("The FTC sued Amazon"), or an enumeration close enough to the best.
+            lowest = config.list_further_ratio * evidence.best.relevance
+            further = [
+                s
+                for s in evidence.ranked[: config.parse_sentences]
+                if config.abstain_lexical <= s.relevance < floor
+            ]
+            for item in further:
+                reading = read(item)
+                enumeration = reading.enumerates and item.relevance >= lowest
+                if reading.items and (
+                    reading.by_role
+                    or (enumeration and len(reading.items) >= config.list_further_items)
+                ):
+                    listing = [reading]
+                    break
+        if not listing and not any(r.enumerates for r in readings):
+            listing = [r for r in readings[: config.max_sentences] if r.items]
+        if not listing:
+            if shape.another:
+                kind = next(iter(shape.kind_words), "one")
+                return evidence.abstain(f"The articles found name no other {kind}.")
+            return None
+        citations = evidence.cite([r.sentence for r in listing])
+        merged: dict[str, AnswerItem] = {}
+        for citation, reading in zip(citations, listing, strict=True):
+            for name in reading.items:
+                key = re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
+                item = merged.setdefault(key, AnswerItem(text=name))
+                if citation.n not in item.citations:
+                    item.citations.append(citation.n)
+        by_role = any(r.by_role for r in listing)
+        return evidence.build(
+            "list",
+            citations,
+            items=list(merged.values()),
+            confidence=evidence.confidence() * (1.0 if by_role else 0.8),
+        )
+
+
+def _list_reading(
+    shape: QuestionShape,
+    item: Scored,
+    doc: Doc,
+    excluded: set[str],
+    outlets: list[frozenset[str]],
+) -> _Reading:
+    entities = {t.i: ent for ent in doc.ents for t in ent}
+    clauses = read_clauses(doc, shape)
+    fitting = [c for c in clauses if c.anchors_fit and c.holders]
+    if fitting:
+        names = [
+            item_text(t, entities)
+            for clause in fitting
+            for t in clause.holders
+            if _item_fits(t, entities, shape)
+        ]
+        usable = [n for n in dict.fromkeys(names) if _usable(n, excluded, outlets)]
+        if names:
+            # Holders all excluded ("which other countries …"): the sentence still answers,
+            # and says there are no more.
+            return _Reading(item, usable, True, True)
+    if clauses and shape.anchors and not fitting:
+        # The sentence carries the predicate for other parties ("… backing for Maduro's
+        # government" when Guaido's backers are asked): its names hold another role.
+        return _Reading(item, [], False, False)
+    found = [
+        c
+        for c in candidates(doc, shape)
+        if type_fit(c.label, shape.answer_type) >= _list_fit(shape) and c.label != "NOUN"
+    ]
+    found = [c for c in found if _usable(c.text, excluded, outlets)]
+    found = [c for c in found if not _possessive(doc, c)]
+    runs = _coordinated(doc, found)
+    chosen = [c for run in runs for c in run] if runs else found
+    names = list(dict.fromkeys(c.text for c in chosen))
+    return _Reading(item, names, False, bool(runs))
+
+
+def _list_fit(shape: QuestionShape) -> float:
+    """Places and organisations must be typed so ("Israel" is no startup); other kinds take
+    any name."""
+    return 1.0 if shape.answer_type in (AnswerType.PLACE, AnswerType.ORGANISATION) else 0.5
+
+
+def _item_fits(token: Token, entities: dict[int, Span], shape: QuestionShape) -> bool:
+    if token.i in entities:
+        return type_fit(entities[token.i].label_, shape.answer_type) >= _list_fit(shape) or (
+            shape.answer_type is AnswerType.PLACE and entities[token.i].label_ == "NORP"
+        )
+    if token.pos_ == "PROPN":
+        return type_fit("PROPN", shape.answer_type) > 0
+    # "many countries in Europe", "16 nations", "much of Latin America"
+    if shape.kind and stem_of(token.lemma_) in (stem_of(shape.kind), "nation", "countri"):
+        return True
+    return token.lower_ in ("much", "many", "most") and any(c.i in entities for c in token.subtree)
+
+
+def _possessive(doc: Doc, candidate: Candidate) -> bool:
+    end = next((t for t in doc if t.idx >= candidate.end), None)
+    return end is not None and end.tag_ == "POS"
+
+
+def _coordinated(doc: Doc, found: list[Candidate]) -> list[list[Candidate]]:
+    """Runs of ≥2 candidates joined by conjunction: "Russia, China … and Turkey"."""
+    by_root = {c.root: c for c in found}
+    runs: list[list[Candidate]] = []
+    for candidate in found:
+        token = doc[candidate.root]
+        if token.dep_ == "conj" and token.head.i in by_root:
+            continue  # not the first of its run
+        run = [candidate]
+        stack = [token]
+        while stack:
+            for child in stack.pop().children:
+                if child.dep_ in ("conj", "appos") and child.i in by_root:
+                    run.append(by_root[child.i])
+                    stack.append(child)
+        if len(run) >= 2:
+            runs.append(sorted(run, key=lambda c: c.start))
+    return runs
+
+
+# --- 2. names -----------------------------------------------------------------------------------
+@dataclass
+class _Name:
+    text: str
+    fit: float = 0.0
+    score: float = 0.0
+    role_score: float = 0.0  # best score of a sentence where it holds the asked role
+    role_sentence: Scored | None = None
+    sentences: list[Scored] = field(default_factory=list)
+
+
+class NameAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.form is not Form.NAME or shape.answer_type not in NAME_TYPES:
+            return None
+        winner = best_name(shape, evidence)
+        if winner is None:
+            return None
+        chosen = _lead_sentences(winner, evidence)
+        citations = evidence.cite(chosen)
+        naming = [c for c in citations if winner.text in c.quote] or citations[:1]
+        lead = Lead(
+            text=_display_name(winner.text, evidence.passages),
+            citations=[c.n for c in naming],
+        )
+        fit = winner.fit * (1.0 if winner.role_score else 0.9)
+        return evidence.build("name", citations, lead, confidence=evidence.confidence() * fit)
+
+
+def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
+    """The name the best sentences agree on: summed sentence scores (more for a clause's
+    subject), repetition across the retrieved articles and titles, a bonus for the exact type
+    and a cut for a near one; a name holding the asked role in a sentence close to the best
+    outranks names that are only repeated; a name read in another role is not counted there."""
+    config = evidence.config
+    passages = evidence.passages
+    outlets = outlet_names(passages)
+    excluded = _excluded_words(shape, passages)
+    single_fact = not shape.long and not (set(shape.question_words) & set().union(*outlets))
+    read = config.single_fact_sentences_read if single_fact else config.sentences_read
+    w_articles = config.single_fact_w_articles if single_fact else config.w_articles
+    floor = config.sentence_floor * evidence.best.score
+    reading = [s for s in evidence.ranked[:read] if s.score >= floor]
+    # Beyond those, a sentence close to the best may hold the asked role ("16 nations from the
+    # Organization of American States recognized Guaido"): its role holders count too.
+    role_floor = config.role_floor * evidence.best.score
+    further = [s for s in evidence.ranked[read : config.parse_sentences] if s.score >= role_floor]
+    names: dict[str, _Name] = {}
+    for item in [*reading, *further]:
+        if is_shouting(item.sentence.text):
+            continue  # "SUPERFAN SPENT NEARLY $9K": every word looks like a name
+        doc = evidence.doc(item)
+        for candidate in candidates(doc, shape):
+            fit = type_fit(candidate.label, shape.answer_type)
+            if fit == 0 or not _usable(candidate.text, excluded, outlets):
+                continue
+            role = holds_asked_role(doc, shape, candidate)
+            if shape.role_head and role is None:
+                role = holds_asked_title(doc, shape, candidate) or None
+            if role is False or (not role and item in further):
+                continue  # it holds the anchor's role here, not the asked one
+            name = names.setdefault(_key(candidate.text), _Name(candidate.text))
+            name.fit = max(name.fit, fit)
+            if role and item.score > name.role_score:
+                name.role_score, name.role_sentence = item.score, item
+            if all(item is not s for s in name.sentences):
+                name.sentences.append(item)
+                subject = doc[candidate.root].dep_ in ("nsubj", "nsubjpass")
+                name.score += item.score * (1.0 + config.w_subject * subject)
+    if not names:
+        return None
+    _merge_short_forms(names)
+    _expand_short_names(names, passages, excluded)
+    for name in names.values():
+        name.score += w_articles * max(0, len(_articles_naming(name.text, passages)) - 1)
+        name.score += config.w_title_name * len(_articles_naming(name.text, passages, True))
+        if name.fit >= 1.0:
+            name.score += config.w_kind
+        else:
+            name.score *= config.kind_mismatch
+    top = evidence.best.score
+    holding = [n for n in names.values() if n.role_score >= config.role_floor * top]
+    if shape.another:
+        # "Who else will address the meeting?": the sentences that answer it well name
+        # everyone who will; no other name there, no name answer.
+        answering = [
+            n
+            for n in names.values()
+            if max(s.score for s in n.sentences) >= config.role_floor * top
+        ]
+        holding = [n for n in holding if n in answering] or answering
+        if not holding:
+            return None
+    winner = max(holding or names.values(), key=lambda n: n.score)
+    if shape.answer_type is AnswerType.PLACE and winner.fit < 1.0:
+        return None  # "Which country …" is answered by a place or not by a name at all
+    winner.sentences = _naming_sentences(winner.text, evidence.ranked, winner.fit)
+    return winner
+
+
+def holds_asked_title(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool:
+    """ "Who is the chief executive of Ineos Sport?": a description of the candidate gives
+    that role, of the asked organisation when it says whose ("the CEO of Ratcliffe's Ineos
+    Sport", not "the club's chief executive"), else in a sentence about it."""
+    anchors = set().union(*(a.stems for a in shape.anchors if a.is_name))
+    for description in descriptions_of(doc, candidate.text):
+        if shape.role_head not in role_words(description.text):
+            continue
+        says_whose = re.search(r"['’]s\b|\bof\b|\b[A-Z]", description.text[1:])
+        where = description.text if says_whose else doc.text
+        if not anchors or anchors & set(stems(where)):
+            return True
+    return False
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
+
+
+def _merge_short_forms(names: dict[str, _Name]) -> None:
+    """ "Altman" and "Sam Altman" are one person: the longer name takes the shorter's
+    sentences and score when the shorter is its last word(s) ("Apple" is not "Apple Watch")."""
+    keys = sorted(names, key=lambda k: len(k.split()))
+    for short in keys:
+        short_words = short.split()
+        for long in keys:
+            long_words = long.split()
+            if len(long_words) <= len(short_words) or long not in names or short not in names:
+                continue
+            if long_words[-len(short_words) :] == short_words:
+                target, source = names[long], names.pop(short)
+                if source.role_score > target.role_score:
+                    target.role_score = source.role_score
+                    target.role_sentence = source.role_sentence
+                for item in source.sentences:
+                    if all(item is not s for s in target.sentences):
+                        target.sentences.append(item)
+                        target.score += item.score
+                break
+
+
+def _expand_short_names(
+    names: dict[str, _Name], passages: list[Passage], excluded: set[str]
+) -> None:
+    """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
+    ("Sam Altman", "Federal Reserve"), which a reader expects."""
+    text = "\n".join(p.text for p in passages)
+    for name in names.values():
+        short = name.text
+        if " " in short or not short.isalpha():
+            continue
+        pattern = re.compile(
+            rf"\b((?:[A-Z][\w’'\-]+\s+){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
+            rf"(?:\s+[A-Z][\w’'\-]+){{1,2}})\b"
+        )
+        counts: dict[str, int] = {}
+        for match in pattern.finditer(text):
+            full = match.group(1)
+            tokens = words(full)
+            if tokens[0] in lexicon.STOPWORDS or set(tokens) & excluded or _is_a_title(full):
+                continue
+            if set(tokens) & {w.lower() for w in _CALENDAR}:
+                continue
+            counts[full] = counts.get(full, 0) + 1
+        alone = len(re.findall(rf"\b{re.escape(short)}\b(?!['’]?\s+[A-Z])", text))
+        ending = {n: c for n, c in counts.items() if n.split()[-1] == short}
+        starting = {n: c for n, c in counts.items() if n.split()[0] != short or c >= alone}
+        pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
+        if pick:
+            name.text = max(pick, key=lambda n: (pick[n], len(n)))
+
+
+_CALENDAR = lexicon.word_set(
+    """Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April
+    May June July August September October November December"""
+)
+
+
+def _articles_naming(name: str, passages: list[Passage], in_title: bool = False) -> set[str]:
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return {p.article_id for p in passages if pattern.search(p.title if in_title else p.text)}
+
+
+def _naming_sentences(name: str, order: list[Scored], fit: float) -> list[Scored]:
+    """Every ranked sentence that says the name, or a person's last name."""
+    forms = {name, name.split()[-1]} if len(name.split()) > 1 and fit else {name}
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + r")\b")
+    return [item for item in order if pattern.search(item.sentence.text)]
+
+
+def _lead_sentences(name: _Name, evidence: Evidence) -> list[Scored]:
+    """One sentence naming the answer (in the best sentence's passage if one does: that
+    passage answers), then the best sentences; two at most."""
+    home = evidence.chosen[0].passage_index
+    at_home = [s for s in name.sentences if s.passage_index == home][:1]
+    naming = [name.role_sentence] if name.role_sentence else (at_home or name.sentences)[:1]
+    chosen = list(naming)
+    for item in evidence.chosen:
+        if len(chosen) >= 2:
+            break
+        if all(item is not c for c in chosen):
+            chosen.append(item)
+    return chosen
+
+
+def _display_name(name: str, passages: list[Passage]) -> str:
+    """ "The Federal Reserve" when the passages mostly write "the Federal Reserve"."""
+    escaped = re.escape(name)
+    total = sum(len(re.findall(rf"\b{escaped}\b", p.text)) for p in passages)
+    with_the = sum(len(re.findall(rf"\b[Tt]he {escaped}\b", p.text)) for p in passages)
+    return f"The {name}" if total and with_the * 2 >= total else name
+
+
+# --- 3. dates and 5. figures ---------------------------------------------------------------------
+def _answering_clauses_ok(shape: QuestionShape, doc: Doc) -> tuple[bool, list[Token]]:
+    """(usable, fitting clause verbs): a sentence that carries the predicate only for other
+    parties ("16 nations … recognized Guaido" when the US is asked) is not usable."""
+    clauses = read_clauses(doc, shape)
+    fitting = [c.verb for c in clauses if c.anchors_fit]
+    named = any(a.is_name for a in shape.anchors)
+    return (not clauses or bool(fitting) or not named), fitting
+
+
+def _in_clause(span: Span, verbs: list[Token]) -> bool:
+    if not verbs:
+        return True
+    token = span.root
+    while token.head.i != token.i:
+        if token.head in verbs:
+            return True
+        if token.head.pos_ == "VERB" and token.head not in verbs:
+            return False
+        token = token.head
+    return token in verbs
+
+
+class DateAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.form is not Form.DATE:
+            return None
+        first, further = evidence.close_and_further()
+        further_ids = {id(s) for s in further}
+        for item in [*first, *further]:
+            found = self._date_in(shape, evidence, item, written_only=id(item) in further_ids)
+            if found is None:
+                continue
+            published = evidence.published(item)
+            text, note = describe(found, published)
+            citations = evidence.cite(evidence.led_by(item))
+            lead = Lead(text=text, note=note, citations=[1])
+            return evidence.build("date", citations, lead)
+        return None
+
+    @staticmethod
+    def _date_in(
+        shape: QuestionShape, evidence: Evidence, item: Scored, written_only: bool
+    ) -> DateReading | None:
+        doc = evidence.doc(item)
+        usable, verbs = _answering_clauses_ok(shape, doc)
+        if not usable:
+            return None
+        # A sentence that does not carry the asked predicate may give a written-out date ("On
+        # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
+        written_only = written_only or bool(shape.predicate_stems and not verbs)
+        for ent in doc.ents:
+            if ent.label_ != "DATE" or not _in_clause(ent, verbs):
+                continue
+            found = read_date(ent.text, doc.text, evidence.published(item))
+            if found is not None and (found.written or not written_only):
+                return found
+        return None
+
+
+_AGE = re.compile(
+    r"(?:\baged?\s+(?:of\s+)?(?P<a>\d{1,3})\b|\b(?P<b>\d{1,3})(?:-year-old|\s+years?\s+old)\b"
+    r"|,\s+(?P<c>\d{1,3}),)",
+    re.I,
+)
+_YEAR = re.compile(r"^(?:19|20)\d{2}$")
+
+
+def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
+    """The figure of the asked kind, as the sentence writes it ("about $4.3 billion", "15%",
+    "66,000"); a change ("by how much did shares fall") reads a percentage first."""
+    if shape.answer_type is AnswerType.AGE:
+        match = _AGE.search(doc.text)
+        if match is None:
+            return None
+        return next(match.group(g) for g in ("a", "b", "c") if match.group(g))
+    labels: list[frozenset[str]]
+    if shape.answer_type is AnswerType.PERCENT:
+        labels = [lexicon.PERCENT_LABELS]
+    elif shape.answer_type is AnswerType.MONEY:
+        labels = [lexicon.MONEY_LABELS]
+        if shape.change:
+            labels.insert(0, lexicon.PERCENT_LABELS)
+    else:
+        labels = [lexicon.COUNT_LABELS]
+    for allowed in labels:
+        for ent in doc.ents:
+            if ent.label_ not in allowed or _YEAR.match(ent.text):
+                continue
+            if shape.answer_type is AnswerType.COUNT and shape.counted:
+                after = [stem_of(t.text) for t in doc[ent.end : ent.end + 3]]
+                if shape.counted not in after and stem_of(ent.root.head.text) != shape.counted:
+                    continue
+            return ent.text
+    return None
+
+
+class FigureAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.form is not Form.FIGURE or shape.answer_type not in FIGURE_TYPES:
+            return None
+        first, further = evidence.close_and_further()
+        for item in [*first, *further]:
+            doc = evidence.doc(item)
+            if not _answering_clauses_ok(shape, doc)[0]:
+                continue
+            figure = figure_in(shape, doc)
+            if figure is None:
+                continue
+            citations = evidence.cite(evidence.led_by(item))
+            return evidence.build("figure", citations, Lead(text=figure, citations=[1]))
+        top = evidence.ranked[: evidence.config.figure_sentences]
+        if any(figure_in(shape, d) for d in evidence.parse(top)):
+            return None
+        return evidence.abstain("The articles don't say: no passage found gives that figure.")
+
+
+# --- 4. descriptions ----------------------------------------------------------------------------
+class DescriptionAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        name = shape.subject_name
+        if shape.form is not Form.DESCRIPTION or name is None:
+            return None
+        last = re.compile(rf"\b{re.escape(name.split()[-1])}\b")
+        pool = [*evidence.chosen, *evidence.ranked]
+        pool = [s for s in dict.fromkeys(pool) if last.search(s.sentence.text)]
+        pool = pool[: evidence.config.parse_sentences]
+        found = [(s, d) for s in pool for d in descriptions_of(evidence.doc(s), name)]
+        if not found:
+            return None
+        # One that says of what ("OpenAI’s CEO") before a bare role ("CEO").
+        found.sort(key=lambda pair: not _names_something(pair[1].text))
+        sentence, description = found[0]
+        citations = evidence.cite(evidence.led_by(sentence))
+        lead = Lead(text=description.text, subject=name, citations=[1])
+        return evidence.build("description", citations, lead)
+
+
+def _names_something(description: str) -> bool:
+    return any(
+        w[:1].isupper() and w.lower() not in lexicon.ROLES for w in description.split()[1:]
+    ) or any(w[:1].isupper() and w.lower() not in lexicon.ROLES for w in description.split()[:1])
+
+
+# --- 6. sentences -------------------------------------------------------------------------------
+class SentenceAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        chosen = evidence.chosen
+        own = self._own_words(shape, evidence)
+        if own is not None:
+            others = [s for s in chosen if s is not own]
+            topic = set(shape.terms) - {stem_of(w) for w in lexicon.FRAME_WORDS}
+            if topic <= {stem_of(w) for w in words(shape.actor or "")}:
+                chosen = [own, *others[: evidence.config.max_sentences - 1]]
+            elif len(others) == len(chosen):
+                chosen = [chosen[0], own, *chosen[1 : evidence.config.max_sentences - 1]]
+        return evidence.build("sentences", evidence.cite(chosen))
+
+    @staticmethod
+    def _own_words(shape: QuestionShape, evidence: Evidence) -> Scored | None:
+        """For "What did Healy say …?": the first chosen sentence that quotes Healy, else the
+        best of the lead's article that does."""
+        if shape.actor is None or not shape.asks_for_words:
+            return None
+        article = evidence.passages[evidence.chosen[0].passage_index].article_id
+        said = re.compile(rf"\b{re.escape(shape.actor.split()[-1])}\b")
+        same = [
+            s
+            for s in evidence.ranked
+            if evidence.passages[s.passage_index].article_id == article
+            and said.search(s.sentence.text)
+            and any(mark in s.sentence.text for mark in '“”"')
+        ][: evidence.config.parse_sentences]
+        for item in dict.fromkeys([*evidence.chosen, *same]):
+            if quotes(evidence.doc(item), shape.actor):
+                return item
+        return None
+
+
+STRATEGIES: tuple[Strategy, ...] = (
+    ListAnswer(),
+    NameAnswer(),
+    DateAnswer(),
+    DescriptionAnswer(),
+    FigureAnswer(),
+    SentenceAnswer(),
+)
