@@ -119,13 +119,16 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
 
 
 def run_question_eval(
-    settings: Settings, split: QuestionSplit = "dev", assistant: Any = None
+    settings: Settings,
+    split: QuestionSplit = "dev",
+    assistant: Any = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     from qa.assistant import Assistant
     from qa.eval.retrieval import COLLECTION, open_multihop_index
 
     if assistant is None:
-        service = open_multihop_index(settings)
+        service = open_multihop_index(settings, data_dir)
         assistant = Assistant(settings, collection=COLLECTION, service=service)
     rows, seconds = [], []
     for question in load_questions(split):
