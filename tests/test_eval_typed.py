@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from qa.eval.typed import TypedQuestion, risk_coverage, score_typed, summarise_typed
+import pytest
+
+from qa.eval.multihop import corpus_records
+from qa.eval.questions import QUESTIONS_DIR, load_questions
+from qa.eval.typed import (
+    TypedQuestion,
+    load_typed,
+    risk_coverage,
+    score_typed,
+    summarise_typed,
+)
 from qa.types import Answer, AnswerItem
 
 
@@ -97,3 +108,53 @@ def test_risk_coverage_orders_answers_by_confidence() -> None:
     assert curve[-1] == {"coverage": 0.8, "accuracy": 0.5}
     without = [dict(r, confidence=None) for r in rows]
     assert risk_coverage(without) == [{"coverage": 0.8, "accuracy": 0.5}]
+
+
+# --- the data ------------------------------------------------------------------------------
+
+
+TYPED_COUNTS = {  # per split: two writers blind to the code, 40 % / 60 % of their articles
+    "dev": {"typed": 32, "pair": 20, "near_miss": 14, "dated": 14},
+    "test": {"typed": 48, "pair": 28, "near_miss": 22, "dated": 22},
+}
+
+
+@pytest.fixture(scope="module")
+def bodies() -> dict[str, str]:
+    return {article["url"]: article["body"] for article in corpus_records()}
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_typed_rows_hold_verbatim_evidence_and_well_formed_pairs(
+    split: str, bodies: dict[str, str]
+) -> None:
+    rows = load_typed(QUESTIONS_DIR, split)
+    assert Counter(q.kind for q in rows) == TYPED_COUNTS[split]
+    assert len({q.id for q in rows}) == len(rows)
+    for q in rows:
+        assert q.url in bodies and q.evidence and q.evidence in bodies[q.url], q.id
+        if q.kind == "near_miss":
+            assert q.answer is None, q.id
+            continue
+        items = q.answer if isinstance(q.answer, list) else [q.answer]
+        assert items and all(isinstance(i, str) and i in q.evidence for i in items), q.id
+        assert (q.form == "list") == isinstance(q.answer, list), q.id
+        assert (q.kind == "dated") == bool(q.as_of), q.id
+    pairs: dict[str | None, list[TypedQuestion]] = {}
+    for q in rows:
+        if q.kind == "pair":
+            pairs.setdefault(q.pair, []).append(q)
+    for members in pairs.values():
+        assert len(members) == 2
+        first, second = members
+        for one, other in ((first, second), (second, first)):
+            partner = other.answer if isinstance(other.answer, list) else [other.answer]
+            assert set(partner) <= set(one.distractors), one.id
+
+
+def test_typed_splits_share_no_article_with_each_other_or_the_other_sets() -> None:
+    dev = {q.url for q in load_typed(QUESTIONS_DIR, "dev")}
+    test = {q.url for q in load_typed(QUESTIONS_DIR, "test")}
+    others = {q.url for split in ("dev", "test") for q in load_questions(split)}  # type: ignore[arg-type]
+    assert not dev & test
+    assert not (dev | test) & others
