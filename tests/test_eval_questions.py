@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
 
-from index.settings import MULTIHOP_DIR
 from qa.eval.answers import lead_sentence
-from qa.eval.questions import UserQuestion, load_questions, risk_coverage, score, summarise
+from qa.eval.multihop import corpus_records
+from qa.eval.questions import UserQuestion, load_questions, score, summarise
+from qa.eval.typed import risk_coverage
 from qa.types import Answer, AnswerItem, Citation, Lead
 
 COUNTS = {"who": 14, "org": 10, "when": 8, "number": 8, "list": 8, "null": 12}  # per 60
@@ -17,7 +17,7 @@ COUNTS = {"who": 14, "org": 10, "when": 8, "number": 8, "list": 8, "null": 12}  
 
 @pytest.fixture(scope="module")
 def bodies() -> dict[str, str]:
-    corpus = json.loads((MULTIHOP_DIR / "corpus.json").read_text(encoding="utf-8"))
+    corpus = corpus_records()
     return {article["url"]: article["body"] for article in corpus}
 
 
@@ -134,16 +134,17 @@ def test_the_lead_is_the_structured_lead_else_the_first_sentence_or_item() -> No
     assert lead_sentence(described) == "Jorge Arreaza: Venezuelan Foreign Minister"
 
 
-def test_risk_coverage_orders_answers_by_confidence() -> None:
+def test_user_questions_get_a_risk_coverage_curve_by_confidence() -> None:
     rows = [
         {"abstained": False, "confidence": 0.9, "right": True},
         {"abstained": False, "confidence": 0.5, "right": False},
         {"abstained": True, "confidence": 0.0, "right": False},
         {"abstained": False, "confidence": 0.7, "right": True},
+        {"abstained": False, "confidence": 0.8, "right": True},
     ]
-    curve = risk_coverage(rows, steps=3)
-    assert [p["coverage"] for p in curve] == [0.75, 0.5, 0.25]
-    assert [p["accuracy"] for p in curve] == [pytest.approx(2 / 3, abs=1e-3), 1.0, 1.0]
+    curve = risk_coverage(rows)
+    assert [p["coverage"] for p in curve] == [0.2, 0.4, 0.6, 0.8]
+    assert [p["accuracy"] for p in curve] == [1.0, 1.0, 1.0, 0.75]
 
 
 def test_summary_counts_abstention_and_list_recall() -> None:

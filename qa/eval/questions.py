@@ -18,6 +18,10 @@ answer is a sentence, not a name. Each carries a key phrase copied from its evid
 that only an answering sentence holds; scored by whether the first citation quotes it
 ("describe_first_quote"), whether the reply holds it anywhere, and whether the first citation
 comes from the gold article.
+
+A typed set lives beside them too (`questions/<split>-typed.jsonl`, scored by `qa.eval.typed`):
+short typed questions, swapped-party pairs, near misses and dated questions, each with the
+entities that stand in another role, so a wrong party is counted as such ("role_error").
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any, Literal
 
 from index.settings import Settings
 from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, metrics_table, normalise
+from qa.eval.typed import load_typed, risk_coverage, score_typed, summarise_typed
 from qa.types import Answer
 
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
@@ -127,45 +132,37 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
     return row
 
 
-def risk_coverage(rows: list[dict[str, Any]], steps: int = 5) -> list[dict[str, float]]:
-    """Accuracy of what is answered against the share answered, as the answerer's confidence
-    threshold rises: an answer is right when its lead (list: half the items; describe: the key
-    phrase) is; answering an unanswerable question is wrong, and so is abstaining on an
-    answerable one only in that it lowers coverage."""
-    answered = sorted(
-        (r for r in rows if not r["abstained"]), key=lambda r: r["confidence"], reverse=True
-    )
-    curve = []
-    for step in range(steps, 0, -1):
-        kept = answered[: round(len(answered) * step / steps)]
-        if not kept:
-            continue
-        curve.append(
-            {
-                "threshold": round(kept[-1]["confidence"], 3),
-                "coverage": round(len(kept) / len(rows), 3),
-                "accuracy": round(sum(bool(r["right"]) for r in kept) / len(kept), 3),
-            }
-        )
-    return curve
-
-
 def run_question_eval(
-    settings: Settings, split: QuestionSplit = "dev", assistant: Any = None
+    settings: Settings,
+    split: QuestionSplit = "dev",
+    assistant: Any = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     from qa.assistant import Assistant
     from qa.eval.retrieval import COLLECTION, open_multihop_index
 
     if assistant is None:
-        service = open_multihop_index(settings)
+        service = open_multihop_index(settings, data_dir)
         assistant = Assistant(settings, collection=COLLECTION, service=service)
-    rows, seconds = [], []
+    rows, typed_rows, seconds = [], [], []
     for question in load_questions(split):
         started = time.perf_counter()
         answer = assistant.ask(question.question)
         seconds.append(time.perf_counter() - started)
         rows.append({**score(question, answer), "answer": answer.answer[:300]})
-    return summarise(split, rows, seconds, llm=assistant.llm is not None)
+    for typed in load_typed(QUESTIONS_DIR, split):
+        started = time.perf_counter()
+        answer = assistant.ask(typed.question)
+        seconds.append(time.perf_counter() - started)
+        typed_rows.append({**score_typed(typed, answer), "answer": answer.answer[:300]})
+    report = summarise(split, rows, seconds, llm=assistant.llm is not None)
+    report["user_risk_coverage"] = risk_coverage(rows)
+    if typed_rows:
+        report["typed_metrics"] = summarise_typed(typed_rows)
+        report["risk_coverage"] = risk_coverage(typed_rows)
+        report["typed_questions"] = len(typed_rows)
+        report["rows"] += typed_rows
+    return report
 
 
 def _mean(values: list[float]) -> float:
@@ -201,7 +198,6 @@ def summarise(
         "llm": llm,
         "metrics": metrics,
         "seconds_per_answer_p50": round(statistics.median(seconds), 3) if seconds else 0.0,
-        "risk_coverage": risk_coverage(rows),
         "rows": rows,
     }
 
@@ -213,10 +209,20 @@ def format_question_report(report: dict[str, Any]) -> str:
         report["metrics"],
     )
     lines.append(f"| seconds per answer (p50) | {report['seconds_per_answer_p50']:.3f} |")
-    lines += ["", "Risk-coverage (confidence threshold: share answered, accuracy of those)", ""]
-    lines += [
-        f"- >= {point['threshold']:.3f}: coverage {point['coverage']:.3f}, "
-        f"accuracy {point['accuracy']:.3f}"
-        for point in report.get("risk_coverage", [])
-    ]
+    if report.get("typed_metrics"):
+        lines += ["", f"Typed set ({report['typed_questions']} questions):", ""]
+        lines += ["| metric | value |", "|---|---|"]
+        lines += [
+            f"| {name} | {'–' if value is None else f'{value:.3f}'} |"
+            for name, value in report["typed_metrics"].items()
+        ]
+        curve = ", ".join(
+            f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report["risk_coverage"]
+        )
+        lines.append(f"| risk–coverage (coverage → accuracy) | {curve or '–'} |")
+    user_curve = ", ".join(
+        f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report.get("user_risk_coverage", [])
+    )
+    if user_curve:
+        lines.append(f"\nUser questions, risk–coverage (coverage → accuracy): {user_curve}")
     return "\n".join(lines)
