@@ -40,7 +40,6 @@ class Evidence:
     def __post_init__(self) -> None:
         self.ranked = ranked(self.scored)
         if self.ranked:
-            self.parse(self.ranked[: self.config.parse_sentences])
             if self.shape.actor:
                 self._favour_the_actor()
             self.chosen = pick_sentences(self.ranked, self.config)
@@ -59,8 +58,9 @@ class Evidence:
         from qa.answer.reading import acts
 
         assert self.shape.actor is not None
-        for item in self.ranked[: self.config.parse_sentences]:
-            if acts(self.doc(item), self.shape.actor):
+        top = self.ranked[: self.config.parse_sentences]
+        for item, doc in zip(top, self.parse(top), strict=True):
+            if acts(doc, self.shape.actor):
                 item.score *= 1.0 + self.config.w_actor
         self.ranked = ranked(self.scored)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qa.answer import lexicon
-from qa.answer.shape import AnswerType, QuestionShape, singular
+from qa.answer.shape import NAME_TYPES, AnswerType, QuestionShape, singular
 from qa.answer.terms import stem_of, stems
 
 if TYPE_CHECKING:
@@ -50,23 +50,9 @@ def type_fit(label: str, asked: AnswerType) -> float:
     }.get(asked, frozenset())
     if label in exact:
         return 1.0
-    if label == "PROPN" or (label in lexicon.NAME_LABELS and asked in exact_name_types()):
+    if label == "PROPN" or (label in lexicon.NAME_LABELS and asked in NAME_TYPES):
         return 0.5
     return 0.0
-
-
-def exact_name_types() -> frozenset[AnswerType]:
-    return frozenset(
-        {
-            AnswerType.PERSON,
-            AnswerType.ORGANISATION,
-            AnswerType.PLACE,
-            AnswerType.GROUP,
-            AnswerType.WORK,
-            AnswerType.THING,
-            AnswerType.NAME,
-        }
-    )
 
 
 def candidates(doc: Doc, shape: QuestionShape) -> list[Candidate]:
@@ -76,9 +62,9 @@ def candidates(doc: Doc, shape: QuestionShape) -> list[Candidate]:
     found: list[Candidate] = []
     taken: set[int] = set()
     for ent in doc.ents:
+        taken.update(range(ent.start, ent.end))  # a date or a figure is no untyped name
         if ent.label_ in lexicon.NAME_LABELS:
             found.append(_candidate(ent, ent.label_))
-            taken.update(range(ent.start, ent.end))
     for run in _proper_runs(doc, taken):
         found.append(_candidate(run, "PROPN"))
     if shape.answer_type is AnswerType.THING and shape.kind:
@@ -88,6 +74,9 @@ def candidates(doc: Doc, shape: QuestionShape) -> list[Candidate]:
 
 def _candidate(span: Span, label: str) -> Candidate:
     start, end = span.start, span.end
+    inner = [t.i for t in span[:-1] if t.tag_ == "POS"]
+    if inner:
+        start = inner[-1] + 1  # "West Indies’ Shai Hope" is Shai Hope
     while start < end and span.doc[start].lower_ in ("the", "a", "an"):
         start += 1
     while end > start and span.doc[end - 1].tag_ == "POS":
@@ -186,6 +175,7 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     its subject; "besides X" before the subject joins the subjects."""
     subjects: list[Token] = []
     objects: list[Token] = []
+    obliques: list[Token] = []  # "in favor of Bailey Zappe": objects only without a direct one
     for child in verb.children:
         if child.dep_ in _SUBJECT_DEPS:
             subjects += _expand(child)
@@ -194,7 +184,8 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
         elif child.dep_ == "agent" or (child.dep_ == "prep" and child.lower_ in ("besides",)):
             subjects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
         elif child.dep_ == "prep":
-            objects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+            obliques += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+    objects = objects or obliques
     if verb.dep_ == "acl" and verb.tag_ == "VBN":
         objects += _expand(verb.head)  # "a meeting called by the United States"
     elif not subjects and verb.dep_ in ("conj", "xcomp") and verb.head.pos_ in ("VERB", "AUX"):
@@ -239,6 +230,7 @@ class ClauseReading:
     holders: list[Token]  # tokens in the asked role
     others: list[Token]  # tokens in the other role
     anchors_fit: bool  # the question's name anchors stand in their roles
+    conflict: bool  # an anchor's slot holds another name ("16 nations from the OAS" for "US")
 
 
 def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
@@ -252,7 +244,7 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
         holders, others = (
             (subjects, objects) if shape.asked_role == "subject" else (objects, subjects)
         )
-        fit = True
+        fit, conflict = True, False
         for anchor in named:
             in_clause = anchor.stems & _clause_stems(verb)
             if not in_clause:
@@ -260,7 +252,11 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
             elif anchor.role in ("subject", "object") and _mentions(holders, anchor.stems):
                 # the anchor holds the asked role: the clause says the reverse
                 fit = fit and _mentions(others, anchor.stems)
-        readings.append(ClauseReading(verb, holders, others, fit))
+            if anchor.role in ("subject", "object"):
+                slot = subjects if anchor.role == "subject" else objects
+                named_there = any(t.pos_ == "PROPN" for s in slot for t in s.subtree)
+                conflict = conflict or (named_there and not _mentions(slot, anchor.stems))
+        readings.append(ClauseReading(verb, holders, others, fit, conflict))
     return readings
 
 
@@ -294,7 +290,8 @@ def _within(candidate: Candidate, token: Token) -> bool:
         return True
     left, right = token.left_edge.i, token.right_edge.i
     return left <= candidate.root <= right and not any(
-        t.dep_ in ("relcl", "acl", "conj", "appos") for t in _path(token.doc[candidate.root], token)
+        t.dep_ in ("relcl", "acl", "conj", "appos", "poss")
+        for t in _path(token.doc[candidate.root], token)
     )
 
 
@@ -304,13 +301,6 @@ def _path(token: Token, ancestor: Token) -> list[Token]:
         path.append(token)
         token = token.head
     return path
-
-
-def clause_of(token: Token) -> Token:
-    """The verb whose clause holds `token`."""
-    while token.pos_ not in ("VERB", "AUX") and token.head.i != token.i:
-        token = token.head
-    return token
 
 
 # --- who acts, who speaks, what someone is --------------------------------------------------------

@@ -109,13 +109,6 @@ class QuestionShape:
     long: bool = False
     question_words: frozenset[str] = field(default_factory=frozenset)
 
-    @property
-    def is_list(self) -> bool:
-        return self.form is Form.LIST
-
-    def anchors_in(self, role: str) -> list[Anchor]:
-        return [a for a in self.anchors if a.role == role]
-
 
 _WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
 _HOW = {
@@ -261,7 +254,9 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         change=wh == "how much" and predicate is not None and _is_change(predicate),
         counted=counted,
         role_head=_role_head(doc, wh, predicate) if form is Form.NAME else None,
-        **_scoring_terms(question, kind_words, config.single_fact_terms),
+        **_scoring_terms(
+            question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
+        ),
     )
 
 
@@ -432,18 +427,24 @@ def _as_of(doc: Doc) -> date | None:
 
 
 def _possessed(doc: Doc) -> Token | None:
+    """The common noun a proper name possesses: "Ohtani's wife"; "Taylor Swift's Time Person
+    of the Year cover" (the phrase's last common noun when the possessed word is a name)."""
     for token in doc:
-        has_owner = any(c.dep_ == "poss" and c.pos_ == "PROPN" for c in token.children)
-        if has_owner and token.pos_ == "NOUN" and token.is_lower:
+        if not any(c.dep_ == "poss" and c.pos_ == "PROPN" for c in token.children):
+            continue
+        if token.pos_ == "NOUN" and token.is_lower:
             return token
+        later = [t for t in token.subtree if t.i > token.i and t.pos_ == "NOUN" and t.is_lower]
+        if token.pos_ == "PROPN" and later:
+            return later[-1]
     return None
 
 
 def _attribute(doc: Doc, wh: str, form: Form) -> str | None:
     """ "Who is Shohei Ohtani's wife?" -> "wife": a thing asked of someone, which articles
     name outright (a role such as "CFO" is often abbreviated: not checked)."""
-    if form not in (Form.NAME, Form.LIST) or len(doc) > 14:
-        return None
+    if form not in (Form.NAME, Form.LIST, Form.DATE) or len(doc) > 14:
+        return None  # figures are paraphrased ("contract" / "deal"): not checked
     token = _possessed(doc)
     if token is None or token.lower_ in lexicon.ROLES or token.lower_ in lexicon.ROLE_ACRONYMS:
         return None
@@ -507,7 +508,7 @@ def _actor(tokens: list[Token], wh: str) -> str | None:
 def _scoring_terms(
     question: str, kind_words: frozenset[str], single_fact_terms: int
 ) -> dict[str, Any]:
-    """Content stems for sentence relevance. The asked kind ("countries") names the answer's
+    """Content stems for sentence relevance. A list's kind ("countries") names the answer's
     type, which the answering sentence shows by listing countries, so it does not count."""
     plain_question = without_exclusion(question)
     ordered = stems(plain_question)

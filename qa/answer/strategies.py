@@ -121,6 +121,7 @@ class ListAnswer:
         def read(item: Scored) -> _Reading:
             return _list_reading(shape, item, evidence.doc(item), excluded, outlets)
 
+        evidence.parse(relevant)  # one batch: faster than one sentence at a time
         readings = [read(s) for s in relevant]
         listing = [r for r in readings if r.items and r.by_role]
         if not listing:
@@ -129,10 +130,14 @@ class ListAnswer:
             # Further down: a clause with the anchors in place whose asked role holds items
             # ("The FTC sued Amazon"), or an enumeration close enough to the best.
             lowest = config.list_further_ratio * evidence.best.relevance
+            parsed = evidence.ranked[: config.parse_sentences]
             further = [
                 s
-                for s in evidence.ranked[: config.parse_sentences]
+                for s in evidence.ranked
                 if config.abstain_lexical <= s.relevance < floor
+                and (
+                    s in parsed or (s.relevance >= lowest and _ENUMERATION.search(s.sentence.text))
+                )
             ]
             for item in further:
                 reading = read(item)
@@ -167,6 +172,10 @@ class ListAnswer:
         )
 
 
+# Three or more capitalised names in a row, comma-separated: worth parsing further down.
+_ENUMERATION = re.compile(r"(?:[A-Z][\w.&'’\-]*(?:\s+[A-Z][\w.&'’\-]*)*,\s+){2,}(?:and\s+)?[A-Z]")
+
+
 def _list_reading(
     shape: QuestionShape,
     item: Scored,
@@ -185,23 +194,32 @@ def _list_reading(
             if _item_fits(t, entities, shape)
         ]
         usable = [n for n in dict.fromkeys(names) if _usable(n, excluded, outlets)]
-        if names:
+        if usable or (names and (shape.another or shape.excluded)):
             # Holders all excluded ("which other countries …"): the sentence still answers,
             # and says there are no more.
             return _Reading(item, usable, True, True)
-    if clauses and shape.anchors and not fitting:
+    if clauses and all(c.conflict for c in clauses):
         # The sentence carries the predicate for other parties ("… backing for Maduro's
         # government" when Guaido's backers are asked): its names hold another role.
         return _Reading(item, [], False, False)
+    fit = _list_fit(shape)
     found = [
         c
         for c in candidates(doc, shape)
-        if type_fit(c.label, shape.answer_type) >= _list_fit(shape) and c.label != "NOUN"
+        if type_fit(c.label, shape.answer_type) > 0
+        and c.label != "NOUN"
+        and _usable(c.text, excluded, outlets)
+        and not _possessive(doc, c)
     ]
-    found = [c for c in found if _usable(c.text, excluded, outlets)]
-    found = [c for c in found if not _possessive(doc, c)]
-    runs = _coordinated(doc, found)
-    chosen = [c for run in runs for c in run] if runs else found
+    # A coordinated run with one member of the asked type is of that type throughout ("Snap,
+    # Bose, Razer, Epson, Amazon": the model calls Bose a person); alone, a name must fit.
+    runs = [
+        run
+        for run in _coordinated(doc, found)
+        if any(type_fit(c.label, shape.answer_type) >= fit for c in run)
+    ]
+    alone = [c for c in found if type_fit(c.label, shape.answer_type) >= fit]
+    chosen = [c for run in runs for c in run] if runs else alone
     names = list(dict.fromkeys(c.text for c in chosen))
     return _Reading(item, names, False, bool(runs))
 
@@ -298,6 +316,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     role_floor = config.role_floor * evidence.best.score
     further = [s for s in evidence.ranked[read : config.parse_sentences] if s.score >= role_floor]
     names: dict[str, _Name] = {}
+    evidence.parse([*reading, *further])
     for item in [*reading, *further]:
         if is_shouting(item.sentence.text):
             continue  # "SUPERFAN SPENT NEARLY $9K": every word looks like a name
@@ -468,22 +487,19 @@ def _answering_clauses_ok(shape: QuestionShape, doc: Doc) -> tuple[bool, list[To
     """(usable, fitting clause verbs): a sentence that carries the predicate only for other
     parties ("16 nations … recognized Guaido" when the US is asked) is not usable."""
     clauses = read_clauses(doc, shape)
-    fitting = [c.verb for c in clauses if c.anchors_fit]
-    named = any(a.is_name for a in shape.anchors)
-    return (not clauses or bool(fitting) or not named), fitting
+    fitting = [c.verb for c in clauses if not c.conflict]
+    return (not clauses or bool(fitting)), fitting
 
 
 def _in_clause(span: Span, verbs: list[Token]) -> bool:
+    """The span belongs to one of the clauses: a verb governs it, or the word it hangs on
+    governs the verb ("available Nov. 16 to purchase")."""
     if not verbs:
         return True
-    token = span.root
-    while token.head.i != token.i:
-        if token.head in verbs:
-            return True
-        if token.head.pos_ == "VERB" and token.head not in verbs:
-            return False
-        token = token.head
-    return token in verbs
+    head = span.root.head
+    return any(
+        verb in span.root.ancestors or head == verb or head in verb.ancestors for verb in verbs
+    )
 
 
 class DateAnswer:
@@ -565,7 +581,10 @@ class FigureAnswer:
         if shape.form is not Form.FIGURE or shape.answer_type not in FIGURE_TYPES:
             return None
         first, further = evidence.close_and_further()
+        names = [a.stems for a in shape.anchors if a.is_name]
         for item in [*first, *further]:
+            if names and not any(stems_ & item.stems for stems_ in names):
+                continue  # a figure about something else ("two other people" on a board)
             doc = evidence.doc(item)
             if not _answering_clauses_ok(shape, doc)[0]:
                 continue
