@@ -208,6 +208,7 @@ def _list_reading(
         for c in candidates(doc, shape)
         if type_fit(c.label, shape.answer_type) > 0
         and c.label != "NOUN"
+        and not (shape.answer_type is AnswerType.ORGANISATION and c.label in lexicon.PLACE_LABELS)
         and _usable(c.text, excluded, outlets)
         and not _possessive(doc, c)
     ]
