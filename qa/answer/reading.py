@@ -261,20 +261,20 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
 
 
 def holds_asked_role(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool | None:
-    """True when a clause with the anchors in place has the candidate in the asked role;
-    False when a clause has it in the other role (a role error); None when no clause
-    carrying the predicate mentions it."""
-    verdict: bool | None = None
+    """True when a clause carrying the predicate has the candidate in the asked role, with the
+    anchors in place or at least no other party where they belong; False when a clause has
+    it in the other role, or in the asked role towards another party (a role error); None
+    when no clause carrying the predicate mentions it."""
+    wrong = weak = False
     for reading in read_clauses(doc, shape):
         in_holders = any(_within(candidate, t) for t in reading.holders)
         in_others = any(_within(candidate, t) for t in reading.others)
         if in_holders and reading.anchors_fit:
             return True
-        if in_others and not in_holders:
-            verdict = False
-        elif in_holders and _names_another(reading):
-            verdict = False  # "Russia … backing for Maduro's government": it backs another
-    return verdict
+        # "Russia … backing for Maduro's government": it holds the role towards another
+        wrong = wrong or (in_others and not in_holders) or (in_holders and _names_another(reading))
+        weak = weak or (in_holders and not reading.conflict)
+    return False if wrong else (True if weak else None)
 
 
 def _names_another(reading: ClauseReading) -> bool:

@@ -503,13 +503,29 @@ def _in_clause(span: Span, verbs: list[Token]) -> bool:
     )
 
 
+# Cheap filters before parsing: a sentence with no digit, month, weekday or day word holds no
+# date; one with no digit or number word holds no figure.
+_MAY_HOLD_A_DATE = re.compile(
+    r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|"
+    r"today|tonight|yesterday|tomorrow)",
+    re.I,
+)
+_MAY_HOLD_A_FIGURE = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
+    r"thousands?|millions?|billions?)\b",
+    re.I,
+)
+
+
 class DateAnswer:
     def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
         if shape.form is not Form.DATE:
             return None
         first, further = evidence.close_and_further()
         further_ids = {id(s) for s in further}
-        for item in [*first, *further]:
+        pool = [s for s in [*first, *further] if _MAY_HOLD_A_DATE.search(s.sentence.text)]
+        evidence.parse(pool[: evidence.config.parse_sentences])  # one batch
+        for item in pool:
             found = self._date_in(shape, evidence, item, written_only=id(item) in further_ids)
             if found is None:
                 continue
@@ -582,10 +598,9 @@ class FigureAnswer:
         if shape.form is not Form.FIGURE or shape.answer_type not in FIGURE_TYPES:
             return None
         first, further = evidence.close_and_further()
-        names = [a.stems for a in shape.anchors if a.is_name]
-        for item in [*first, *further]:
-            if names and not any(stems_ & item.stems for stems_ in names):
-                continue  # a figure about something else ("two other people" on a board)
+        pool = [s for s in [*first, *further] if _MAY_HOLD_A_FIGURE.search(s.sentence.text)]
+        evidence.parse(pool[: evidence.config.parse_sentences])  # one batch
+        for item in pool:
             doc = evidence.doc(item)
             if not _answering_clauses_ok(shape, doc)[0]:
                 continue
@@ -595,6 +610,7 @@ class FigureAnswer:
             citations = evidence.cite(evidence.led_by(item))
             return evidence.build("figure", citations, Lead(text=figure, citations=[1]))
         top = evidence.ranked[: evidence.config.figure_sentences]
+        top = [s for s in top if _MAY_HOLD_A_FIGURE.search(s.sentence.text)]
         if any(figure_in(shape, d) for d in evidence.parse(top)):
             return None
         return evidence.abstain("The articles don't say: no passage found gives that figure.")
