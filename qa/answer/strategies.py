@@ -586,8 +586,10 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
             if ent.label_ not in allowed or _YEAR.match(ent.text):
                 continue
             if shape.answer_type is AnswerType.COUNT and shape.counted:
-                after = [stem_of(t.text) for t in doc[ent.end : ent.end + 3]]
-                if shape.counted not in after and stem_of(ent.root.head.text) != shape.counted:
+                # "How many people …": people within the next three words ("66,000 people",
+                # "157,000 ultra-directional speakers"; not "two other SoftBank-appointed people")
+                after = re.findall(r"[A-Za-z]+", doc.text[ent.end_char :])[:3]
+                if shape.counted not in {stem_of(w) for w in after}:
                     continue
             return ent.text
     return None
