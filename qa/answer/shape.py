@@ -40,6 +40,7 @@ class AnswerType(StrEnum):
     PERCENT = "percent"
     COUNT = "count"
     AGE = "age"
+    DURATION = "duration"  # "how long": "six weeks", not "No. 3"
     DESCRIPTION = "description"  # "Who is Juan Guaido?"
     SENTENCE = "sentence"  # how / why / what did X say
 
@@ -64,7 +65,9 @@ NAME_TYPES = frozenset(
         AnswerType.NAME,
     }
 )
-FIGURE_TYPES = frozenset({AnswerType.MONEY, AnswerType.PERCENT, AnswerType.COUNT, AnswerType.AGE})
+FIGURE_TYPES = frozenset(
+    {AnswerType.MONEY, AnswerType.PERCENT, AnswerType.COUNT, AnswerType.AGE, AnswerType.DURATION}
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Anchor:
     stems: frozenset[str]
     role: str  # subject | object | possessor | attribute | <preposition> | other
     is_name: bool
+    label: str = ""  # its entity label when spaCy typed it ("PERSON", "ORG")
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ _HOW = {
     "much": AnswerType.MONEY,
     "many": AnswerType.COUNT,
     "old": AnswerType.AGE,
-    "long": AnswerType.COUNT,
+    "long": AnswerType.DURATION,
     "far": AnswerType.COUNT,
     "big": AnswerType.COUNT,
     "large": AnswerType.COUNT,
@@ -403,7 +407,8 @@ def _anchors(
             continue
         text = re.sub(r"['’]s$", "", span.text).strip()
         is_name = any(t.pos_ == "PROPN" for t in span)
-        anchors.append(Anchor(text, content, _anchor_role(span.root, predicate), is_name))
+        label = getattr(span, "label_", "")
+        anchors.append(Anchor(text, content, _anchor_role(span.root, predicate), is_name, label))
     return anchors
 
 

@@ -562,6 +562,7 @@ _AGE = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d{2}$")
+_DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|seasons?)\b")
 
 
 def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
@@ -575,6 +576,8 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
     labels: list[frozenset[str]]
     if shape.answer_type is AnswerType.PERCENT:
         labels = [lexicon.PERCENT_LABELS]
+    elif shape.answer_type is AnswerType.DURATION:
+        labels = [frozenset({"DATE", "TIME"})]
     elif shape.answer_type is AnswerType.MONEY:
         labels = [lexicon.MONEY_LABELS]
         if shape.change:
@@ -585,6 +588,8 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
         for ent in doc.ents:
             if ent.label_ not in allowed or _YEAR.match(ent.text):
                 continue
+            if shape.answer_type is AnswerType.DURATION and not _DURATION.search(ent.text):
+                continue  # "six weeks", not "Saturday"
             if shape.answer_type is AnswerType.COUNT and shape.counted:
                 # "How many people …": people within the next three words ("66,000 people",
                 # "157,000 ultra-directional speakers"; not "two other SoftBank-appointed people")
@@ -593,6 +598,16 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
                     continue
             return ent.text
     return None
+
+
+def _about_another(shape: QuestionShape, doc: Doc, item: Scored) -> bool:
+    """The sentence names another party of the kind the question names, not that one ("Uber
+    reported net income of $221 million" for Hapag-Lloyd's profit)."""
+    labels = {e.label_ for e in doc.ents}
+    return any(
+        a.label in ("PERSON", "ORG") and a.label in labels and not a.stems & item.stems
+        for a in shape.anchors
+    )
 
 
 class FigureAnswer:
@@ -604,7 +619,7 @@ class FigureAnswer:
         evidence.parse(pool[: evidence.config.parse_sentences])  # one batch
         for item in pool:
             doc = evidence.doc(item)
-            if not _answering_clauses_ok(shape, doc)[0]:
+            if not _answering_clauses_ok(shape, doc)[0] or _about_another(shape, doc, item):
                 continue
             figure = figure_in(shape, doc)
             if figure is None:
@@ -613,7 +628,10 @@ class FigureAnswer:
             return evidence.build("figure", citations, Lead(text=figure, citations=[1]))
         top = evidence.ranked[: evidence.config.figure_sentences]
         top = [s for s in top if _MAY_HOLD_A_FIGURE.search(s.sentence.text)]
-        if any(figure_in(shape, d) for d in evidence.parse(top)):
+        if any(
+            figure_in(shape, d) and not _about_another(shape, d, s)
+            for s, d in zip(top, evidence.parse(top), strict=True)
+        ):
             return None
         return evidence.abstain("The articles don't say: no passage found gives that figure.")
 
