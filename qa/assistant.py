@@ -81,7 +81,7 @@ class Assistant:
         mode: Mode | None = None,
     ) -> Iterator[str | Answer]:
         """Yield answer text deltas, then exactly one final Answer."""
-        from qa.answer import condense_question
+        from qa.conversation import condense_question
 
         started = time.perf_counter()
         use_llm = self._use_llm(mode)

@@ -14,13 +14,13 @@ from pydantic import PrivateAttr
 from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.settings import SAMPLE_CORPUS, Settings
 from qa.answer import AnswerConfig, ExtractiveAnswerer, LLMAnswerer, make_answerer
-from qa.answer.condense import condense_question
 from qa.answer.nlp import shared_cache
 from qa.answer.reading import acts, quotes
 from qa.answer.relevance import score_sentences
 from qa.answer.sentences import split_sentences
 from qa.answer.shape import AnswerType, Form
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
+from qa.conversation import condense_question
 from qa.types import Answer, Passage, Turn
 
 SAMPLE = SAMPLE_CORPUS / "venezuela-2019-01-26.txt"

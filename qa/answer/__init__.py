@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from qa.answer.condense import condense_question
 from qa.answer.config import AnswerConfig
 from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.llm import LLMAnswerer
@@ -26,7 +25,6 @@ __all__ = [
     "AnswerConfig",
     "ExtractiveAnswerer",
     "LLMAnswerer",
-    "condense_question",
     "llm_configured",
     "make_answerer",
 ]

@@ -140,8 +140,8 @@ class Evidence:
     def confidence(self) -> float:
         return min(1.0, self.best.relevance) if self.ranked else 0.0
 
-    def abstain(self, reason: str = "", nearest: list[Passage] | None = None) -> Answer:
-        return abstain(self.shape, self.passages, self.ranked, self.config, reason, nearest)
+    def abstain(self, reason: str = "") -> Answer:
+        return abstain(self.shape, self.passages, self.ranked, self.config, reason)
 
 
 def abstain(
@@ -150,14 +150,12 @@ def abstain(
     order: list[Scored],
     config: AnswerConfig,
     reason: str = "",
-    nearest: list[Passage] | None = None,
 ) -> Answer:
-    if nearest is None:
-        by_passage: dict[int, float] = {}
-        for s in order:
-            by_passage.setdefault(s.passage_index, s.score)
-        nearest = [passages[i] for i in list(by_passage)[: config.nearest]]
-        nearest = nearest or passages[: config.nearest]
+    """Say what is missing and show the nearest passages (best sentence first)."""
+    by_passage = dict.fromkeys(s.passage_index for s in order)
+    nearest = [passages[i] for i in list(by_passage)[: config.nearest]] or passages[
+        : config.nearest
+    ]
     reason = reason or abstention_reason(shape, passages, order)
     return Answer(
         question=shape.text,
@@ -165,7 +163,7 @@ def abstain(
         kind="abstention",
         abstained=True,
         reason=reason,
-        nearest=list({p.chunk_id: p for p in nearest}.values()),
+        nearest=nearest,
     )
 
 

@@ -8,6 +8,8 @@ rather than what it is about. Those are here, lower case, lemmas unless said oth
 
 from __future__ import annotations
 
+import calendar
+
 
 def word_set(text: str) -> frozenset[str]:
     """A set of words written as a whitespace-separated block (easier to read and edit)."""
@@ -137,3 +139,7 @@ DATE_LABELS = frozenset({"DATE"})
 MONEY_LABELS = frozenset({"MONEY"})
 PERCENT_LABELS = frozenset({"PERCENT"})
 COUNT_LABELS = frozenset({"CARDINAL", "QUANTITY"})
+
+# Calendar words, in order (Python's C-locale names, lower case).
+WEEKDAYS = tuple(day.lower() for day in calendar.day_name)
+MONTHS = tuple(month.lower() for month in calendar.month_name[1:])

@@ -162,20 +162,24 @@ def is_plural(token: Token) -> bool:
     return token.tag_ in ("NNS", "NNPS") or (singular(text) != text and text != "news")
 
 
-def type_of_noun(noun: str) -> AnswerType | None:
+_NOUN_TYPES = {
+    noun: kind
     for nouns, kind in (
-        (lexicon.PERSON_NOUNS, AnswerType.PERSON),
-        (lexicon.ORGANISATION_NOUNS, AnswerType.ORGANISATION),
-        (lexicon.PLACE_NOUNS, AnswerType.PLACE),
-        (lexicon.GROUP_NOUNS, AnswerType.GROUP),
-        (lexicon.DATE_NOUNS, AnswerType.DATE),
-        (lexicon.MONEY_NOUNS, AnswerType.MONEY),
-        (lexicon.PERCENT_NOUNS, AnswerType.PERCENT),
         (lexicon.WORK_NOUNS, AnswerType.WORK),
-    ):
-        if noun in nouns:
-            return kind
-    return None
+        (lexicon.PERCENT_NOUNS, AnswerType.PERCENT),
+        (lexicon.MONEY_NOUNS, AnswerType.MONEY),
+        (lexicon.DATE_NOUNS, AnswerType.DATE),
+        (lexicon.GROUP_NOUNS, AnswerType.GROUP),
+        (lexicon.PLACE_NOUNS, AnswerType.PLACE),
+        (lexicon.ORGANISATION_NOUNS, AnswerType.ORGANISATION),
+        (lexicon.PERSON_NOUNS, AnswerType.PERSON),
+    )
+    for noun in nouns
+}
+
+
+def type_of_noun(noun: str) -> AnswerType | None:
+    return _NOUN_TYPES.get(noun)
 
 
 def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> QuestionShape:
@@ -242,7 +246,7 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         form=form,
         kind=singular(kind.text) if kind is not None else None,
         kind_words=kind_words,
-        predicate=predicate.lemma_.lower() if predicate is not None else None,
+        predicate=_lemma(predicate) or None,
         predicate_stems=_with_synonyms(predicate),
         asked_role=_asked_role(doc, wh_token, kind, predicate),
         anchors=tuple(a for a in anchors if a.text not in excluded),
@@ -255,7 +259,7 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         subject_name=subject_name,
         actor=_actor(tokens, wh),
         asks_for_words=any(t.lemma_.lower() in lexicon.SAYING_QUESTION_VERBS for t in doc),
-        change=wh == "how much" and predicate is not None and _is_change(predicate),
+        change=wh == "how much" and _lemma(predicate) in lexicon.CHANGE_VERBS,
         counted=counted,
         role_head=_role_head(doc, wh, predicate) if form is Form.NAME else None,
         **_scoring_terms(
@@ -264,14 +268,16 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
     )
 
 
+def _lemma(token: Token | None) -> str:
+    return token.lemma_.lower() if token is not None else ""
+
+
 def _form_of(answer_type: AnswerType) -> Form:
-    if answer_type is AnswerType.DATE:
-        return Form.DATE
     if answer_type in FIGURE_TYPES:
         return Form.FIGURE
-    if answer_type is AnswerType.SENTENCE:
-        return Form.SENTENCE
-    return Form.NAME
+    return {AnswerType.DATE: Form.DATE, AnswerType.SENTENCE: Form.SENTENCE}.get(
+        answer_type, Form.NAME
+    )
 
 
 def _wh_phrase_head(rest: list[Token]) -> tuple[Token | None, int | None]:
@@ -349,10 +355,6 @@ def _with_synonyms(predicate: Token | None) -> frozenset[str]:
         if found & group:
             found |= group
     return frozenset(found)
-
-
-def _is_change(predicate: Token) -> bool:
-    return predicate.lemma_.lower() in lexicon.CHANGE_VERBS
 
 
 def _asked_role(doc: Doc, wh: Token | None, kind: Token | None, predicate: Token | None) -> str:

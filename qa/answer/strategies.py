@@ -431,7 +431,7 @@ def _expand_short_names(
             tokens = words(full)
             if tokens[0] in lexicon.STOPWORDS or set(tokens) & excluded or _is_a_title(full):
                 continue
-            if set(tokens) & {w.lower() for w in _CALENDAR}:
+            if set(tokens) & {*lexicon.WEEKDAYS, *lexicon.MONTHS}:
                 continue
             counts[full] = counts.get(full, 0) + 1
         alone = len(re.findall(rf"\b{re.escape(short)}\b(?!['’]?\s+[A-Z])", text))
@@ -440,12 +440,6 @@ def _expand_short_names(
         pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
         if pick:
             name.text = max(pick, key=lambda n: (pick[n], len(n)))
-
-
-_CALENDAR = lexicon.word_set(
-    """Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April
-    May June July August September October November December"""
-)
 
 
 def _articles_naming(name: str, passages: list[Passage], in_title: bool = False) -> set[str]:
@@ -517,23 +511,24 @@ _MAY_HOLD_A_FIGURE = re.compile(
 )
 
 
+def _pool(evidence: Evidence, items: list[Scored], may_hold: re.Pattern[str]) -> list[Scored]:
+    """The sentences that may hold a date (figure), the first few parsed in one batch."""
+    pool = list(dict.fromkeys(s for s in items if may_hold.search(s.sentence.text)))
+    evidence.parse(pool[: evidence.config.parse_sentences])
+    return pool
+
+
 class DateAnswer:
     def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
         if shape.form is not Form.DATE:
             return None
         first, further = evidence.close_and_further()
-        further_ids = {id(s) for s in further}
-        pool = [s for s in [*first, *further] if _MAY_HOLD_A_DATE.search(s.sentence.text)]
-        evidence.parse(pool[: evidence.config.parse_sentences])  # one batch
-        for item in pool:
-            found = self._date_in(shape, evidence, item, written_only=id(item) in further_ids)
-            if found is None:
-                continue
-            published = evidence.published(item)
-            text, note = describe(found, published)
-            citations = evidence.cite(evidence.led_by(item))
-            lead = Lead(text=text, note=note, citations=[1])
-            return evidence.build("date", citations, lead)
+        for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_DATE):
+            found = self._date_in(shape, evidence, item, written_only=item in further)
+            if found is not None:
+                text, note = describe(found, evidence.published(item))
+                lead = Lead(text=text, note=note, citations=[1])
+                return evidence.build("date", evidence.cite(evidence.led_by(item)), lead)
         return None
 
     @staticmethod
@@ -615,24 +610,21 @@ class FigureAnswer:
         if shape.form is not Form.FIGURE or shape.answer_type not in FIGURE_TYPES:
             return None
         first, further = evidence.close_and_further()
-        pool = [s for s in [*first, *further] if _MAY_HOLD_A_FIGURE.search(s.sentence.text)]
-        evidence.parse(pool[: evidence.config.parse_sentences])  # one batch
-        for item in pool:
+        for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_FIGURE):
             doc = evidence.doc(item)
-            if not _answering_clauses_ok(shape, doc)[0] or _about_another(shape, doc, item):
-                continue
-            figure = figure_in(shape, doc)
-            if figure is None:
-                continue
-            citations = evidence.cite(evidence.led_by(item))
-            return evidence.build("figure", citations, Lead(text=figure, citations=[1]))
-        top = evidence.ranked[: evidence.config.figure_sentences]
-        top = [s for s in top if _MAY_HOLD_A_FIGURE.search(s.sentence.text)]
+            usable = _answering_clauses_ok(shape, doc)[0] and not _about_another(shape, doc, item)
+            figure = figure_in(shape, doc) if usable else None
+            if figure is not None:
+                lead = Lead(text=figure, citations=[1])
+                return evidence.build("figure", evidence.cite(evidence.led_by(item)), lead)
+        top = _pool(
+            evidence, evidence.ranked[: evidence.config.figure_sentences], _MAY_HOLD_A_FIGURE
+        )
         if any(
-            figure_in(shape, d) and not _about_another(shape, d, s)
-            for s, d in zip(top, evidence.parse(top), strict=True)
+            figure_in(shape, evidence.doc(s)) and not _about_another(shape, evidence.doc(s), s)
+            for s in top
         ):
-            return None
+            return None  # a figure further down: quote the best sentences instead
         return evidence.abstain("The articles don't say: no passage found gives that figure.")
 
 
@@ -658,9 +650,7 @@ class DescriptionAnswer:
 
 
 def _names_something(description: str) -> bool:
-    return any(
-        w[:1].isupper() and w.lower() not in lexicon.ROLES for w in description.split()[1:]
-    ) or any(w[:1].isupper() and w.lower() not in lexicon.ROLES for w in description.split()[:1])
+    return any(w[:1].isupper() and w.lower() not in lexicon.ROLES for w in description.split())
 
 
 # --- 6. sentences -------------------------------------------------------------------------------

@@ -13,21 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTH_NAMES = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
+from qa.answer.lexicon import MONTHS, WEEKDAYS
+
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|"
     r"december|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"
@@ -38,7 +25,7 @@ _ABSOLUTE = re.compile(
     rf"|(?P<m3>{_MONTHS})\s+(?:of\s+)?(?P<y3>(?:19|20)\d{{2}}))(?!\w)",
     re.I,
 )
-_RELATIVE = re.compile(r"\b(today|tonight|yesterday|tomorrow|" + "|".join(_WEEKDAYS) + r")\b", re.I)
+_RELATIVE = re.compile(r"\b(today|tonight|yesterday|tomorrow|" + "|".join(WEEKDAYS) + r")\b", re.I)
 # A weekday after one of these is ahead of the article, not behind it.
 _FUTURE = re.compile(r"\b(?:will|shall|next|scheduled|expected to|plans? to|set to|due to)\b", re.I)
 
@@ -65,9 +52,7 @@ def parse_day(text: str, default_year: int | None = None) -> date | None:
     month_text = match.group("m1") or match.group("m2") or match.group("m3")
     year_text = match.group("y1") or match.group("y2") or match.group("y3")
     day_text = match.group("d1") or match.group("d2") or "1"
-    month = next(
-        (i for i, m in enumerate(_MONTH_NAMES, 1) if m.startswith(month_text.lower()[:3])), 0
-    )
+    month = next((i for i, m in enumerate(MONTHS, 1) if m.startswith(month_text.lower()[:3])), 0)
     year = int(year_text) if year_text else default_year
     if not month or year is None:
         return None
@@ -91,7 +76,7 @@ def read_date(said: str, sentence: str, published: str) -> DateReading | None:
     offsets = {"today": 0, "tonight": 0, "yesterday": -1, "tomorrow": 1}
     if word in offsets:
         return DateReading(relative.group(1), article_day + timedelta(days=offsets[word]), False)
-    weekday = _WEEKDAYS.index(word)
+    weekday = WEEKDAYS.index(word)
     before = sentence[: max(0, sentence.find(said))]
     if _FUTURE.search(before):
         ahead = (weekday - article_day.weekday()) % 7 or 7

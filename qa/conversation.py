@@ -20,7 +20,7 @@ from qa.types import Turn
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 MAX_CONDENSED_CHARS = 600
 DEFAULT_BUDGET_S = 30.0  # wait for a bare llama-index LLM (an LLMAnswerer brings its own)
 
