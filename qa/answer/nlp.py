@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ MODEL_SHA256 = "7f2517e35b6285a50f82d92b2aea2844d7195fc4e63250951709582d87af6924
 # senter duplicates what the parser gives; nothing else of the package is left out.
 EXCLUDED_COMPONENTS = ("senter",)
 DEFAULT_CACHE_SIZE = 4096
+# A lone surrogate (from a hostile request) is replaced, one character for one: offsets hold.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def model_dir() -> Path:
@@ -89,7 +92,8 @@ class ParseCache:
             found = {t: self._docs[t] for t in texts if t in self._docs}
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            found.update(zip(missing, pipeline().pipe(missing), strict=True))
+            clean = [_SURROGATE.sub("\ufffd", t) for t in missing]  # spaCy cannot hash them
+            found.update(zip(missing, pipeline().pipe(clean), strict=True))
         with self._lock:
             for text in texts:
                 self._docs[text] = found[text]
