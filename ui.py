@@ -23,6 +23,7 @@ apply_offline_defaults()  # before gradio is imported: it reads its analytics fl
 import gradio as gr  # noqa: E402
 
 from index.ingest import Progress  # noqa: E402
+from index.loaders import SUPPORTED_SUFFIXES  # noqa: E402
 from index.models import parse_day  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from index.store import StoreError, StoreUnavailableError  # noqa: E402
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 # Turns of history sent with a question: enough for follow-ups, bounded for long sessions.
 MAX_HISTORY_TURNS = 12
 MAX_PASSAGES = 20
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"]
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)  # the loaders' list: CLI, API and UI agree
 # How often a streamed answer is re-sent to the browser while tokens arrive.
 STREAM_INTERVAL_S = 0.05
 

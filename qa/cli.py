@@ -49,7 +49,9 @@ def ingest(
     as_json: JsonFlag = False,
     collection: CollectionOpt = None,
 ) -> None:
-    """Load, chunk, embed and store articles (.txt seed format, .md, .html, .json, .jsonl)."""
+    """Load, chunk, embed and store articles: .txt (plain or the seed format), .md, .markdown,
+    .html, .htm, .json, .jsonl, .ndjson and .pdf (text layer; no OCR). Folders are read
+    recursively; files of other types are named in a warning."""
     from qa.progress import IngestProgressBar
 
     service = _index_service(collection)

@@ -357,8 +357,8 @@ BAD_CASES: dict[str, BadCase] = {
     ),
     "missing path": lambda d: (d / "does-not-exist.txt", "no such file", None, True, 0),
     "unsupported type named explicitly": lambda d: (
-        _write(d / "report.pdf", b"%PDF-1.4"),
-        "unsupported file type '.pdf'",
+        _write(d / "report.docx", b"PK\x03\x04"),
+        "unsupported file type '.docx'",
         None,
         True,
         0,
@@ -424,22 +424,23 @@ def test_directory_walk_is_recursive_sorted_and_skips_hidden_and_unsupported(tmp
         json.dumps([{"title": "B1", "body": "x"}, {"title": "B2", "body": "y"}])
     )
     (root / "b_dir" / "deeper" / "d.jsonl").write_text('{"title": "D", "body": "delta"}\n')
-    (root / "b_dir" / "notes.pdf").write_bytes(b"%PDF")  # unsupported: skipped silently
+    (root / "b_dir" / "notes.odt").write_bytes(b"PK")  # unsupported: skipped, and said so
     (root / ".hidden.txt").write_text("H\n\nhidden")
     (root / ".git" / "x.txt").write_text("G\n\ngit")
 
     first = list(load_paths([root]))
     assert first == list(load_paths([str(root)]))  # deterministic
     articles, problems = split(first)
-    assert problems == []
+    [skipped] = problems
+    assert not skipped.fatal and "skipped 1 file of unsupported types (1 .odt)" in skipped.reason
     assert [a.title for a in articles] == ["A", "B1", "B2", "D", "C"]
 
 
 def test_empty_directory_is_a_warning(tmp_path: Path):
     [problem] = load_paths([tmp_path])
     assert isinstance(problem, LoadProblem) and not problem.fatal
-    assert problem.path == str(tmp_path) and "no supported files" in problem.reason
+    assert problem.path == str(tmp_path) and "contains no files" in problem.reason
 
 
 def test_supported_suffixes_cover_the_documented_formats():
-    assert {".txt", ".md", ".html", ".htm", ".json", ".jsonl"} <= SUPPORTED_SUFFIXES
+    assert {".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf"} <= SUPPORTED_SUFFIXES

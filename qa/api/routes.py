@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from index.ingest import IngestReport
-from index.loaders import SUPPORTED_SUFFIXES, decode_bytes, load_file
+from index.loaders import BINARY_SUFFIXES, SUPPORTED_SUFFIXES, decode_bytes, load_file
 from index.models import Article, LoadProblem
 from index.settings import Settings
 from qa.api.errors import ERROR_RESPONSES, ApiError, _responses, _too_large
@@ -261,7 +261,8 @@ async def _read_upload(upload: UploadFile) -> bytes:
             field="files",
             code="too_large",
         )
-    if raw.strip():  # empty files are reported by the loader like any other bad input
+    binary = Path(upload.filename or "").suffix.lower() in BINARY_SUFFIXES  # a PDF's loader
+    if raw.strip() and not binary:  # empty files are reported by the loader like other bad input
         text, why = decode_bytes(raw)
         if text is None:
             raise ApiError(
