@@ -74,6 +74,8 @@ UI_CSS = """
   max-height: 16em; overflow-y: auto; }
 .qa-passage mark { background: #fde68a; color: #111827; padding: 0 1px; }
 .qa-also { font-size: .85em; color: #4b5563; margin-top: .3em; }
+.qa-caption { font-size: .85em; color: #4b5563; margin: 0 0 .4em 0; }
+.qa-caption-label { font-weight: 600; font-style: normal; }
 .qa-scores summary { cursor: pointer; color: #4b5563; font-size: .85em; margin-top: .3em; }
 .qa-scores td { padding: 0 .8em 0 0; font-size: .85em; }
 .qa-status-error { color: #991b1b; }
@@ -206,13 +208,24 @@ class ChatController:
         session.answers += 1
         key = session.answers
         session.messages[-1]["content"] = render.render_answer(answer, key)
-        sources_html = render.render_sources(answer, key)
+        sources_html = render.render_sources(answer, key, self._captions(answer))
         session.sources[len(session.messages) - 1] = sources_html
         session.turns += [
             Turn(role="user", content=question),
             Turn(role="assistant", content=answer.answer),
         ]
         return _shown(session), sources_html, session, ""
+
+    def _captions(self, answer: Answer) -> dict[str, str]:
+        """Photo captions of the articles on the sources panel (a caption is not article text,
+        so it is not in the passages): shown on their cards, labelled as captions."""
+        ids = {c.article_id for c in answer.citations} | {p.article_id for p in answer.nearest}
+        try:
+            records = [self.assistant.get_article(article_id) for article_id in sorted(ids)]
+        except StoreError:  # the answer stands without its captions
+            log.warning("captions of the cited articles could not be read", exc_info=True)
+            return {}
+        return {r.article_id: r.caption for r in records if r is not None and r.caption}
 
     @staticmethod
     def _fail(session: ChatSession, message: str) -> ChatUpdate:

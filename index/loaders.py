@@ -453,7 +453,12 @@ def _record_fields_to_article(
                 "article kept without a date",
             )
     caption = _clean(fields["caption"])
-    title = _clean(fields["title"]) or headline(caption or body)
+    title = _clean(fields["title"])
+    # A caption describes a photo, not the story: with no title of its own the article is
+    # titled by its body. Its id stays the one it had when the caption made the title, so an
+    # index built before keeps its ids and updates such an article in place, once.
+    identity = headline(caption) if caption and not title else ""
+    title = title or body_title(body)
     yield Article(
         title=title,
         body=body,
@@ -464,6 +469,7 @@ def _record_fields_to_article(
         caption=caption,
         category=_clean(fields["category"]),
         origin=origin,
+        identity=identity,
     )
 
 
@@ -637,6 +643,16 @@ def headline(text: str, limit: int = HEADLINE_MAX_CHARS) -> str:
         return sentence
     cut = sentence[:limit].rsplit(" ", 1)[0] if " " in sentence[:limit] else sentence[:limit]
     return cut.rstrip(" ,;:-–—") + "…"
+
+
+# A news dateline before the first sentence: "UNITED NATIONS -- ", "WASHINGTON (AP) — ".
+_DATELINE = re.compile(r"^[A-Z][A-Z.,'’ ]{1,40}(?:\([A-Za-z ]{1,20}\))?[ \t]*(?:--|—|–)[ \t]*")
+
+
+def body_title(body: str) -> str:
+    """A title for an article that has none: the headline of its first sentence, without the
+    dateline ("UNITED NATIONS -- Venezuela's political showdown moves …")."""
+    return headline(_DATELINE.sub("", body.lstrip(), count=1))
 
 
 def _problem(path: Path | str, reason: str, *, fatal: bool = True) -> LoadProblem:

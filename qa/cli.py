@@ -100,7 +100,8 @@ def articles_show(
     if as_json:
         typer.echo(json.dumps({**record.summary(), "body": record.body}))
         return
-    typer.echo(f"{record.title}\n{record.source}  {record.published}  {record.url}\n")
+    typer.echo(f"{record.title}\n{record.source}  {record.published}  {record.url}")
+    typer.echo(f"Photo caption: {record.caption}\n" if record.caption else "")
     typer.echo(record.body or "")
 
 

@@ -17,7 +17,7 @@ from index.loaders import (
     load_records,
     parse_date,
 )
-from index.models import Article, LoadProblem
+from index.models import Article, LoadProblem, content_id
 from index.settings import MULTIHOP_DIR, SHARED_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loaders"
@@ -47,14 +47,32 @@ def test_seed_file_loads_date_caption_title_body():
     assert article.published == datetime(2019, 1, 26, tzinfo=UTC)
     assert article.caption.startswith("Security agents with the U.S. Embassy in Venezuela")
     assert article.caption.endswith("their families Friday.")
-    # The title is a headline cut from the caption: not split at "U.S.", at most ~120 chars.
-    assert article.title.startswith("Security agents with the U.S. Embassy in Venezuela leave")
-    assert len(article.title) <= 121
+    # The first line is a photo caption: it stays the caption, and the title is the headline
+    # of the body's first sentence without its dateline ("UNITED NATIONS -- "), <= ~120 chars.
+    assert article.title.startswith("Venezuela's political showdown moves to the United Nations")
+    assert len(article.title) <= 121 and "Security agents" not in article.title
+    # Its id is the one it had when the caption was the title: an old index updates in place.
+    assert article.article_id == content_id(headline(article.caption), article.body)
     assert article.body.startswith("UNITED NATIONS -- Venezuela's political showdown")
     assert "\n\n" in article.body and not article.body.startswith(" date")
     assert article.source == "" and article.url == ""
     assert article.article_id.startswith("sha256:")
     assert article.origin == str(SEED)
+
+
+def test_a_caption_without_a_title_gives_way_to_the_body_for_the_title():
+    [article] = load_records(
+        [{"caption": "Crowds gather in the square.", "body": "ROME -- The mayor resigned. More."}],
+        "api",
+    )
+    assert isinstance(article, Article)
+    assert (article.title, article.caption) == (
+        "The mayor resigned",
+        "Crowds gather in the square.",
+    )
+    [titled] = load_records([{"title": "T", "caption": "C.", "body": "B."}], "api")
+    assert isinstance(titled, Article) and titled.title == "T"
+    assert titled.article_id == content_id("T", "B.")  # a real title still names it
 
 
 def test_seed_first_line_without_leading_space(tmp_path: Path):
@@ -63,7 +81,7 @@ def test_seed_first_line_without_leading_space(tmp_path: Path):
     [article] = load_paths([path])
     assert article.published_date == "2021-05-03"
     assert article.caption == "Crowds gather. More text."
-    assert article.title == "Crowds gather"
+    assert article.title == "Body paragraph one"
     assert article.body == "Body paragraph one."
 
 

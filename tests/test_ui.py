@@ -3,6 +3,7 @@ wired into, and the chat endpoint through gradio_client against the launched app
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ class ScriptedAssistant:
 
     def list_articles(self) -> list[Any]:
         return []
+
+    def get_article(self, article_id: str) -> Any:
+        return None
 
 
 def controller(assistant: Any) -> ui.ChatController:
@@ -202,6 +206,19 @@ def test_seed_question_answers_with_linked_highlighted_citations(seeded: Any) ->
     marked = sources_html.split("<mark>")[1].split("</mark>")[0]
     assert "Russia, China, Iran, Syria, Cuba and Turkey" in marked
     assert session.turns[-1].content.startswith("- Russia")
+
+
+def test_seed_article_is_titled_by_its_body_and_its_caption_shown_as_a_caption(
+    seeded: Any,
+) -> None:
+    chat = ui.ChatController(seeded, seeded.settings)
+    _, sources_html, _, _ = list(chat.respond(SEED_QUESTION, None))[-1]
+    shown = html.unescape(sources_html)
+    card = shown.split('id="src-1-1"')[1].split("qa-passage")[0]
+    assert "Venezuela's political showdown moves to the United Nations" in card  # the title
+    caption = card.split('class="qa-caption">')[1]
+    assert caption.startswith('<span class="qa-caption-label">Photo caption:</span> <em>Security')
+    assert "Security agents" not in card.split('class="qa-caption">')[0]  # not the title
 
 
 def test_source_filter_keeps_other_articles_out(seeded: Any) -> None:
