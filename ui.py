@@ -11,6 +11,7 @@ Presentation only: every answer comes from `Assistant.ask_stream`, every piece o
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ MAX_PASSAGES = 20
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)  # the loaders' list: CLI, API and UI agree
 # How often a streamed answer is re-sent to the browser while tokens arrive.
 STREAM_INTERVAL_S = 0.05
+# Streamed text that ends a sentence or a line (with its markers): shown at once.
+SENTENCE_END = re.compile(r"(?:[.!?…]|\[\d{1,3}\])[\"'”’)]*\s*$|\n$")
 
 UI_CSS = """
 .qa-answer p { margin: 0 0 .5em 0; }
@@ -196,7 +199,9 @@ class ChatController:
                 final = event
                 continue
             partial += event
-            if time.monotonic() - last_sent >= STREAM_INTERVAL_S:
+            # Every sentence is shown as it ends (an extractive answer's deltas are whole
+            # sentences); between sentence ends, at most one refresh per interval.
+            if SENTENCE_END.search(partial) or time.monotonic() - last_sent >= STREAM_INTERVAL_S:
                 last_sent = time.monotonic()
                 session.messages[-1]["content"] = render.render_partial(partial)
                 yield _shown(session), gr.skip(), session, ""

@@ -94,6 +94,17 @@ def test_streams_partial_text_then_replaces_it_with_the_rendered_answer(
     assert box == "" and session.answers == 1
 
 
+def test_each_streamed_sentence_is_shown_as_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ui, "STREAM_INTERVAL_S", 3600.0)  # only sentence ends refresh
+    deltas = ("Russia backs Maduro [1]. ", "China ", "does too [1]. ", "So does Cuba [2].")
+    chat = controller(ScriptedAssistant(deltas=deltas))
+    contents = [last_message(u) for u in chat.respond("Who backs Maduro?", None)]
+    partials = [c for c in contents if "qa-streaming" in c]
+    assert len(partials) == 3  # after each sentence, not after "China "
+    assert partials[0].endswith("Russia backs Maduro &#91;1&#93;&#46; </div>")
+    assert "does too" in partials[1] and "Cuba" in partials[2]
+
+
 def test_history_travels_with_each_question_and_sessions_do_not_share_it() -> None:
     assistant = ScriptedAssistant()
     chat = controller(assistant)
