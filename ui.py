@@ -43,6 +43,24 @@ STREAM_INTERVAL_S = 0.05
 # Streamed text that ends a sentence or a line (with its markers): shown at once.
 SENTENCE_END = re.compile(r"(?:[.!?…]|\[\d{1,3}\])[\"'”’)]*\s*$|\n$")
 
+# The sources panel: after each update, a passage box whose highlighted (cited) sentence sits
+# outside its visible part scrolls to it, leaving a little of the text before it in view. Only
+# the box scrolls (never the page, which scrollIntoView would also move).
+REVEAL_CITED_JS = """
+const reveal = () => requestAnimationFrame(() => {
+  for (const box of element.querySelectorAll('.qa-passage')) {
+    const mark = box.querySelector('mark');
+    if (!mark) continue;
+    const outer = box.getBoundingClientRect();
+    const inner = mark.getBoundingClientRect();
+    if (inner.top >= outer.top && inner.bottom <= outer.bottom) continue;
+    box.scrollTop += inner.top - outer.top - Math.min(box.clientHeight / 4, 40);
+  }
+});
+watch('value', reveal);
+reveal();
+"""
+
 UI_CSS = """
 .qa-answer p { margin: 0 0 .5em 0; }
 .qa-answer ul.qa-items { margin: .25em 0 .5em 1.2em; padding: 0; }
@@ -391,7 +409,7 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 sources_panel = gr.HTML(
                     render.EMPTY_SOURCES_HTML,
                     elem_id="qa-sources",
-                    js_on_load=None,
+                    js_on_load=REVEAL_CITED_JS,
                     head=f"<style>{UI_CSS}</style>",
                     max_height=900,
                     padding=True,
