@@ -28,6 +28,7 @@ from index.loaders import SUPPORTED_SUFFIXES  # noqa: E402
 from index.models import parse_day  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from index.store import StoreError, StoreUnavailableError  # noqa: E402
+from index.wording import plural  # noqa: E402
 from qa import render  # noqa: E402
 from qa.assistant import Assistant, AssistantError  # noqa: E402
 from qa.types import Answer, Turn  # noqa: E402
@@ -300,7 +301,7 @@ class ChatController:
                     unit="chunks",
                 )
             else:
-                progress(0.0, desc=f"Reading {state.articles_total or ''} articles")
+                progress(0.0, desc=f"Reading {plural(state.articles_total, 'article')}")
 
         try:
             report = self.assistant.ingest_paths(paths, report_progress)

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from index.wording import plural
+
 # pypdf logs every repaired cross-reference table as a warning; a damaged-but-readable file is
 # not the user's concern, and an unreadable one is reported as a LoadProblem.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -76,7 +78,7 @@ def read_pdf(raw: bytes) -> PdfArticle:
     paragraphs = reflow_pages(texts)
     if not paragraphs:
         raise PdfProblem(
-            f"no text layer in its {len(pages)} page(s): a scanned image? "
+            f"no text layer in its {plural(len(pages), 'page')}: a scanned image? "
             "Run OCR on it (e.g. ocrmypdf) and ingest the result"
         )
     return PdfArticle(_record(paragraphs, info), warnings)

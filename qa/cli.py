@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from index.offline import apply_offline_defaults
+from index.wording import plural
 
 app = typer.Typer(
     help="Ask questions over news articles; every claim cites its passage.",
@@ -66,8 +67,8 @@ def ingest(
             typer.echo(f"error: {problem}", err=True)
         typer.echo(
             f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.failed} failed; {report.chunks} chunks written, {report.embedded} embedded "
-            f"in {report.seconds:.1f} s"
+            f"{report.failed} failed; {plural(report.chunks, 'chunk')} written, "
+            f"{report.embedded} embedded in {report.seconds:.1f} s"
         )
     raise typer.Exit(0 if report.ok else 1)
 
@@ -85,7 +86,7 @@ def articles_list(as_json: JsonFlag = False, collection: CollectionOpt = None) -
             f"{r.published[:10] or '----------'}  {r.source or '-':<20.20}  "
             f"{r.title[:70]}  [{r.article_id}]{dup}"
         )
-    typer.echo(f"{len(records)} articles", err=True)
+    typer.echo(plural(len(records), "article"), err=True)
 
 
 @articles_app.command("show")
@@ -112,7 +113,7 @@ def articles_delete(article_ids: list[str], collection: CollectionOpt = None) ->
     missing = [a for a in article_ids if not store.delete_article(a)]
     for article_id in missing:
         typer.echo(f"error: no article with id {article_id!r}", err=True)
-    typer.echo(f"deleted {len(article_ids) - len(missing)} article(s)")
+    typer.echo(f"deleted {plural(len(article_ids) - len(missing), 'article')}")
     raise typer.Exit(1 if missing else 0)
 
 

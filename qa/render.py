@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import urlparse
 
+from index.wording import plural
 from qa.types import Answer, Citation, DateFilter, Passage
 
 # Characters Markdown, GFM autolinks, KaTeX or a JS/Handlebars template could act on. `&`, `#`
@@ -455,7 +456,8 @@ def render_ingest_report(report: dict) -> str:
         f"{report.get(name, 0)} {name}" for name in ("added", "updated", "unchanged", "failed")
     )
     summary = (
-        f"Ingested: {counts}; {report.get('chunks', 0)} chunks in {report.get('seconds', 0)}s."
+        f"Ingested: {counts}; {plural(report.get('chunks', 0), 'chunk')} in "
+        f"{report.get('seconds', 0)}s."
     )
     problems = [("error", p) for p in report.get("errors", [])] + [
         ("warning", p) for p in report.get("warnings", [])

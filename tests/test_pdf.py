@@ -106,7 +106,7 @@ def test_a_pdf_restricted_by_an_owner_password_only_still_opens(tmp_path: Path) 
 
 BAD_PDFS = {
     "encrypted": (lambda: text_pdf([["Secret", "", LEAD]], password="s3cret"), "password"),
-    "scanned, no text layer": (lambda: image_only_pdf(3), "no text layer in its 3 page(s)"),
+    "scanned, no text layer": (lambda: image_only_pdf(3), "no text layer in its 3 pages"),
     "broken": (broken_pdf, "not a readable PDF"),
     "truncated": (lambda: text_pdf([["Cut", "", LEAD]])[:300], "not a readable PDF"),
     "a text file named .pdf": (lambda: b"just some words, not a PDF", "not a readable PDF"),
