@@ -88,8 +88,8 @@ class Assistant:
         use_llm = self._use_llm(mode)
         # Plain {"role", "content"} dicts are accepted too: the Python API should not make
         # callers import our types to hold a conversation.
-        history = [Turn.model_validate(turn) for turn in history]
-        standalone = condense_question(question, history, self.llm if use_llm else None)
+        turns = [Turn.model_validate(turn) for turn in history]
+        standalone = condense_question(question, turns, self.llm if use_llm else None)
         condensed_at = time.perf_counter()
         found = self.search(standalone, k=k, since=since, until=until, sources=sources)
         if not found.passages:  # nothing to read: say why, in the user's terms, with no LLM call
@@ -104,13 +104,13 @@ class Assistant:
                 )
             )
         elif use_llm and self.llm is not None:
-            events = self.llm.stream(standalone, found.passages, history)
+            events = self.llm.stream(standalone, found.passages, turns)
         else:
             events = sentence_stream(self.extractive.answer(standalone, found.passages))
         for event in events:
             if isinstance(event, Answer):
                 event = self._finish(event, question, standalone, found, started, condensed_at)
-                yield with_usage(event, [standalone, *(t.content for t in history)], found)
+                yield with_usage(event, [standalone, *(t.content for t in turns)], found)
             else:
                 yield event
 
