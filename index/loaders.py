@@ -455,9 +455,10 @@ def _record_fields_to_article(
     caption = _clean(fields["caption"])
     title = _clean(fields["title"])
     # A caption describes a photo, not the story: with no title of its own the article is
-    # titled by its body. Its id stays the one it had when the caption made the title, so an
-    # index built before keeps its ids and updates such an article in place, once.
-    identity = headline(caption) if caption and not title else ""
+    # titled by its body (dateline left out). Its id stays the one it had when the title was
+    # the headline of its caption (or body), so an index built before keeps its ids and
+    # updates such an article in place, once.
+    identity = "" if title else headline(caption or body)
     title = title or body_title(body)
     yield Article(
         title=title,

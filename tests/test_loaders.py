@@ -70,6 +70,10 @@ def test_a_caption_without_a_title_gives_way_to_the_body_for_the_title():
         "The mayor resigned",
         "Crowds gather in the square.",
     )
+    assert article.article_id == content_id("Crowds gather in the square", article.body)
+    [untitled] = load_records([{"body": "ROME -- The mayor resigned. More."}], "api")
+    assert isinstance(untitled, Article) and untitled.title == "The mayor resigned"
+    assert untitled.article_id == content_id("ROME -- The mayor resigned", untitled.body)
     [titled] = load_records([{"title": "T", "caption": "C.", "body": "B."}], "api")
     assert isinstance(titled, Article) and titled.title == "T"
     assert titled.article_id == content_id("T", "B.")  # a real title still names it
