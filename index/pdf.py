@@ -2,8 +2,8 @@
 
 People save web articles as PDF ("Print > Save as PDF") or get them from publishers. pypdf gives
 the text line by line as laid out on the page; a line that fills the column was wrapped, so it is
-joined to the next, and a line well short of the column ends its paragraph. Lines repeated on
-every page (running headers and footers) and bare page numbers are dropped.
+joined to the next, and a line well short of the column ends its paragraph. Lines repeated at
+the top or bottom of every page (running headers and footers) and bare page numbers are dropped.
 
 - Title: the document information's /Title (what a browser writes from the page's <title>),
   unless it is a file name; else the first short paragraph (as for plain text).
@@ -34,6 +34,7 @@ from index.wording import plural
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 MAX_PAGES = 200  # an article is a few pages; a longer PDF is a book or a report
+MARGIN_LINES = 3  # where a page's running header or footer can be: its first and last lines
 # A line shorter than this share of the page's typical line width ended its paragraph.
 SHORT_LINE_RATIO = 0.75
 # The first page's paragraphs searched for a dateline, and how long such a line may be.
@@ -117,20 +118,31 @@ def _document_info(reader: Any) -> dict[str, Any]:
 def reflow_pages(texts: list[str]) -> list[str]:
     """Paragraphs of the pages' text: wrapped lines joined, running headers/footers dropped."""
     pages = [[line.strip() for line in text.splitlines()] for text in texts]
-    repeated = _running_lines(pages)
+    running = _running_lines(pages)
     lines: list[str] = []
     for page in pages:
-        kept = [line for line in page if line not in repeated and not _PAGE_NUMBER.match(line)]
-        lines += kept
+        margins = _margin_indices(page)
+        lines += [
+            line
+            for n, line in enumerate(page)
+            if not (n in margins and line in running) and not _PAGE_NUMBER.match(line)
+        ]
     return _paragraphs(lines)
 
 
 def _running_lines(pages: list[list[str]]) -> set[str]:
-    """Non-empty lines that occur on every page of a multi-page PDF."""
+    """Running headers and footers: lines among the first or last few of every page of a
+    multi-page PDF (a line the article text repeats elsewhere on the pages is kept)."""
     if len(pages) < 2:
         return set()
-    counts = Counter(line for page in pages for line in set(page) if line)
+    counts = Counter(line for page in pages for line in {page[n] for n in _margin_indices(page)})
     return {line for line, n in counts.items() if n == len(pages)}
+
+
+def _margin_indices(page: list[str]) -> set[int]:
+    """Positions of a page's first and last few non-empty lines."""
+    filled = [n for n, line in enumerate(page) if line]
+    return set(filled[:MARGIN_LINES] + filled[-MARGIN_LINES:])
 
 
 def _paragraphs(lines: list[str]) -> list[str]:

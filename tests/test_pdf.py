@@ -76,6 +76,18 @@ def test_text_title_date_and_author_from_a_two_page_article(tmp_path: Path) -> N
     assert article.origin == str(path)
 
 
+def test_a_footer_line_the_article_itself_repeats_is_kept_in_the_text(tmp_path: Path) -> None:
+    lead = wrapped(LEAD, 60)
+    pages = [
+        ["Harbour lighthouse reopens", *lead, "Quoted:", FOOTER, *SECOND_LINES, FOOTER],
+        [*lead, *SECOND_LINES, *lead, FOOTER],  # the keeper's paragraph again, mid-page
+    ]
+    [article] = load_paths([write(tmp_path / "footer.pdf", text_pdf(pages))])
+    assert isinstance(article, Article)
+    assert article.body.count(FOOTER) == 1  # mid-page on page 1: text; page ends: a footer
+    assert article.body.count("Ilse Marwede") == 2  # the repeated paragraph is kept twice
+
+
 def test_document_title_wins_and_creation_date_is_the_fallback(tmp_path: Path) -> None:
     raw = text_pdf(
         [["Lighthouse reopens after two years", "", *wrapped(LEAD)]],
