@@ -34,7 +34,7 @@ from index.wording import plural
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 MAX_PAGES = 200  # an article is a few pages; a longer PDF is a book or a report
-MARGIN_LINES = 3  # where a page's running header or footer can be: its first and last lines
+MARGIN_LINES = 2  # where a page's running header or footer can be: its first and last lines
 # A line shorter than this share of the page's typical line width ended its paragraph.
 SHORT_LINE_RATIO = 0.75
 # The first page's paragraphs searched for a dateline, and how long such a line may be.

@@ -88,6 +88,22 @@ def test_a_footer_line_the_article_itself_repeats_is_kept_in_the_text(tmp_path: 
     assert article.body.count("Ilse Marwede") == 2  # the repeated paragraph is kept twice
 
 
+def test_every_word_but_the_running_footer_is_kept(tmp_path: Path) -> None:
+    """Pages of the same layout, whose third lines are the same words on every page: only
+    the footer is a running line, not body lines near the page tops."""
+    paragraphs = [[f"({n}.{i}) {LEAD} (part {n}.{i})" for i in range(3)] for n in range(4)]
+    pages = [
+        [f"Part {n}", *[line for text in texts for line in wrapped(text, 60)], FOOTER]
+        for n, texts in enumerate(paragraphs)
+    ]
+    assert all(page[2] == pages[0][2] for page in pages)  # the same line near every page top
+    [article] = load_paths([write(tmp_path / "parts.pdf", text_pdf(pages))])
+    assert isinstance(article, Article)
+    words = [w for page in pages for line in page if line != FOOTER for w in line.split()]
+    assert article.body.split() == words[2:]  # "Part 0" is the title
+    assert article.title == "Part 0"
+
+
 def test_document_title_wins_and_creation_date_is_the_fallback(tmp_path: Path) -> None:
     raw = text_pdf(
         [["Lighthouse reopens after two years", "", *wrapped(LEAD)]],
