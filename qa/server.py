@@ -21,6 +21,7 @@ from index.settings import REPO_ROOT, Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from index.poller import BackgroundPoller
     from qa.assistant import Assistant
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,17 @@ def ensure_sample_corpus(assistant: Assistant) -> int:
     return report.added
 
 
+def start_feed_polling(assistant: Assistant, settings: Settings) -> BackgroundPoller | None:
+    """Poll the feeds every `settings.poll_interval_s` in a background thread (None when 0).
+    Answers are not blocked: the poll only shares the embedding model and the store, and the
+    retriever sees its writes at the next question (the store revision changes)."""
+    if settings.poll_interval_s <= 0:
+        return None
+    from index.poller import BackgroundPoller
+
+    return BackgroundPoller(assistant.feeds, settings.poll_interval_s).start()
+
+
 def rss_mb() -> float:
     """Resident set size of this process, from /proc (Linux); 0 when unavailable."""
     try:
@@ -132,4 +144,14 @@ def serve(
             "ask, upload and delete",
             host,
         )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    poller = start_feed_polling(assistant, settings)
+    if poller is not None:
+        print(
+            f"polling {len(assistant.feeds.feeds())} feeds every {poller.interval_s:g} s",
+            flush=True,
+        )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if poller is not None:
+            poller.stop()
