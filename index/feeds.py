@@ -195,7 +195,9 @@ def _entry_html(entry: Any) -> str:
 
 
 def _entry_date(entry: Any, key: str) -> datetime | None:
-    value = entry.get(key)
+    # dict.get: feedparser's own get() maps a missing updated_parsed to published_parsed, with
+    # a deprecation warning; we want each date as the feed wrote it.
+    value = dict.get(entry, key)
     if not value:
         return None
     try:
