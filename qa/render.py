@@ -443,3 +443,39 @@ def render_ingest_report(report: dict) -> str:
     ]
     ok = not report.get("failed") and not report.get("errors")
     return render_status(summary, ok=ok, details=details)
+
+
+# --- feeds (Articles tab) -----------------------------------------------------------------------
+FEED_COLUMNS = ["feed", "title", "last poll", "status", "new items", "last error"]
+
+
+def feed_rows(feeds: Iterable[dict]) -> list[list[str]]:
+    """Rows for the feeds table from FeedRecord.summary() dicts (plain text)."""
+    return [
+        [
+            feed.get("url", ""),
+            feed.get("title", "") or "",
+            (feed.get("last_poll") or "never").replace("T", " ").rstrip("Z"),
+            feed.get("last_status", "") or "",
+            str(feed.get("last_new", 0)),
+            feed.get("last_error", "") or "",
+        ]
+        for feed in feeds
+    ]
+
+
+def render_poll_report(report: dict) -> str:
+    """A PollReport.to_dict() as a short status: totals, then each feed's error."""
+    summary = (
+        f"Polled {report.get('feeds', 0)} feeds ({report.get('not_modified', 0)} not modified): "
+        f"{report.get('new', 0)} new, {report.get('updated', 0)} updated, "
+        f"{report.get('unchanged', 0)} unchanged, {report.get('failed', 0)} failed; "
+        f"{report.get('fetched', 0)} pages fetched in {report.get('seconds', 0)}s."
+    )
+    details = []
+    for feed in report.get("per_feed", []):
+        if feed.get("error"):
+            details.append(f"{feed.get('url', '')}: {feed.get('status', '')}: {feed['error']}")
+        details += [f"error: {line}" for line in feed.get("item_errors", [])]
+    ok = not report.get("failed") and not report.get("feeds_failed")
+    return render_status(summary, ok=ok, details=details)
