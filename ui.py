@@ -76,6 +76,7 @@ UI_CSS = """
 .qa-scores summary { cursor: pointer; color: #4b5563; font-size: .85em; margin-top: .3em; }
 .qa-scores td { padding: 0 .8em 0 0; font-size: .85em; }
 .qa-status-error { color: #991b1b; }
+.qa-day { font-size: .8em; color: #4b5563; white-space: nowrap; }
 """
 
 

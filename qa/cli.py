@@ -268,7 +268,9 @@ def serve(
 
 def _print_answer(answer, streamed: bool) -> None:
     """The answer (unless its text was already streamed), then its citations."""
-    typer.echo("" if streamed else answer.answer)
+    from qa.render import text_with_days
+
+    typer.echo("" if streamed else text_with_days(answer))
     if answer.notice:
         typer.echo(f"\nnote: {answer.notice}")
     for c in answer.citations:

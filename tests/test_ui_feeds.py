@@ -50,7 +50,7 @@ def test_follow_a_feed_then_poll_and_see_its_state(web: WebServer, panel: Any) -
     status, feeds, articles, sources, _ = panel.add_feed(web.url("/rss"), "")
     assert "Added" in status and "3 new" in status and "qa-status-error" not in status
     assert [row[0] for row in feeds] == [web.url("/rss")]
-    url, title, last_poll, state, new, error = feeds[0]
+    _url, title, last_poll, state, new, error = feeds[0]
     assert (title, state, new, error) == ("Harbour Herald", "new items", "3", "")
     assert last_poll != "never"
     assert len(articles) == 3 and sources.choices == [("Harbour Herald", "Harbour Herald")]
