@@ -133,7 +133,7 @@ def parse_feed(fetched: Fetched) -> ParsedFeed:
     if not version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS, Atom or RDF feed found"
         raise NotAFeedError(f"not a feed: {reason}")
-    items = [_item(entry, fetched.url, index) for index, entry in enumerate(parsed.entries)]
+    items = [_item(entry) for entry in parsed.entries]
     unique: dict[str, FeedItem] = {}
     for item in items:  # a feed that lists one item twice gets it ingested once
         unique.setdefault(item.key, item)
@@ -145,7 +145,7 @@ def parse_feed(fetched: Fetched) -> ParsedFeed:
     )
 
 
-def _item(entry: Any, feed_url: str, index: int) -> FeedItem:
+def _item(entry: Any) -> FeedItem:
     link = _http_link(entry.get("link")) or _http_link(entry.get("id"))
     content = _entry_html(entry)
     title = _one_line(entry.get("title"))

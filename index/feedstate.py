@@ -114,8 +114,8 @@ class FeedState:
         self._db.execute("PRAGMA busy_timeout = 30000")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
-        with self._tx() as db:
-            db.executescript(SCHEMA)
+        with self._lock:  # executescript commits by itself; CREATE ... IF NOT EXISTS is atomic
+            self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from index.feeds import (
     FeedItem,
@@ -320,7 +321,7 @@ class FeedPoller:
                 items.setdefault(item.key, item)
             run.pending = len(items)
             work.extend(_Work(feed, item) for item in items.values())
-        return work
+        return _across_hosts(work)
 
     def _process(self, work: list[_Work], runs: list[_FeedRun], report: PollReport) -> None:
         by_url = {run.record.url: run for run in runs}
@@ -484,6 +485,20 @@ class FeedPoller:
             fetched += int(done.fetched)
             loaded.extend(done.loaded)
         return UrlIngestReport(self.service.ingest_items(loaded), fetched=fetched, feeds=feeds)
+
+
+def _across_hosts(work: list[_Work]) -> list[_Work]:
+    """Items in turn by host (a, b, c, a, b, c, …), so the fetch threads work on different hosts
+    at once instead of queueing behind one host's rate limit."""
+    by_host: dict[str, list[_Work]] = {}
+    for item in work:
+        host = urlsplit(item.item.link).hostname or ""
+        by_host.setdefault(host, []).append(item)
+    queues = list(by_host.values())
+    ordered: list[_Work] = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        ordered.extend(q[depth] for q in queues if depth < len(q))
+    return ordered
 
 
 def _needs_work(item: FeedItem, before: SeenItem | None) -> bool:
