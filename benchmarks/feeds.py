@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.web_fix
 from index.embedding import make_embedding
 from index.poller import FeedPoller
 from index.service import IndexService, embed_function
-from index.settings import MULTIHOP_DIR, Settings
+from index.settings import Settings
+from qa.eval.multihop import corpus_records
 from tests.web_fixtures import Route, Story, WebServer, article_html, rss_feed
 
-CORPUS = MULTIHOP_DIR / "corpus.json"
 GOAL_VS_MODEL = 0.8
 
 
@@ -52,9 +52,7 @@ def log(message: str) -> None:
 
 
 def load_bodies() -> list[dict[str, Any]]:
-    if not CORPUS.is_file():
-        raise SystemExit(f"the MultiHop-RAG corpus is not at {CORPUS}")
-    return [r for r in json.loads(CORPUS.read_text(encoding="utf-8")) if r.get("body")]
+    return [r for r in corpus_records() if r.get("body")]
 
 
 def cut(text: str, words: int) -> str:

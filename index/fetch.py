@@ -60,7 +60,7 @@ ACCEPTED_TYPES: dict[FetchKind, frozenset[str]] = {
     "page": HTML_TYPES,
     "feed": XML_TYPES | HTML_TYPES | {"text/plain"},
     "any": XML_TYPES | HTML_TYPES,
-    "robots": frozenset({"text/plain"}),
+    "robots": frozenset(),  # any: robots.txt is read as text whatever it is served as
 }
 ACCEPT_HEADERS: dict[FetchKind, str] = {
     "page": "text/html,application/xhtml+xml;q=0.9",
@@ -440,12 +440,8 @@ class Fetcher:
             raise _status_error(url, response)
         media_type, charset = _content_type(response.headers.get("content-type", ""))
         accepted = ACCEPTED_TYPES[kind]
-        if (
-            media_type
-            and media_type not in accepted
-            and not (kind == "robots" and media_type.startswith("text/"))
-        ):
-            wanted = {"page": "an HTML page", "robots": "text"}.get(kind, "an HTML page or a feed")
+        if media_type and kind != "robots" and media_type not in accepted:
+            wanted = "an HTML page" if kind == "page" else "an HTML page or a feed"
             raise FetchError(url, f"content type {media_type!r} is not {wanted}")
         body = self._read_capped(url, response, kind, deadline)
         return Fetched(
