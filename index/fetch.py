@@ -509,10 +509,7 @@ class Fetcher:
             if error.status is not None and 400 <= error.status < 500:
                 # No robots.txt (404) means no rules; 401/403 are read the way Python's
                 # robotparser reads them: the site forbids robots.
-                if error.status in (401, 403):
-                    parser.disallow_all = True
-                else:
-                    parser.allow_all = True
+                parser.parse(["User-agent: *", "Disallow: /"] if error.status in (401, 403) else [])
                 return _RobotsEntry(parser, now + ROBOTS_TTL_S)
             return _RobotsEntry(
                 None,

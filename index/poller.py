@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
 from index.feeds import (
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 # Articles written per ingest call while pages are still being fetched: small enough that the
 # model starts early and a crash loses little, large enough to batch the embedding well.
 INGEST_BATCH = 48
-Loaded = Article | LoadProblem
+Loaded: TypeAlias = Article | LoadProblem
 
 
 @dataclass
@@ -152,7 +152,6 @@ class _FeedRun:
     outcome: FeedOutcome
     fetched: Fetched | None = None
     parsed: ParsedFeed | None = None
-    pending: int = 0  # items not yet written or failed
 
 
 class FeedPoller:
@@ -233,7 +232,7 @@ class FeedPoller:
         runs = self._claim(self._selected(urls), force, report)
         try:
             self._fetch_feeds(runs)
-            work = self._collect_work(runs, report)
+            work = self._collect_work(runs)
             self._process(work, runs, report)
         finally:
             for run in runs:
@@ -282,14 +281,16 @@ class FeedPoller:
                 )
                 if not run.fetched.not_modified:
                     run.parsed = parse_feed(run.fetched)
-            except (FetchError, NotAFeedError) as error:
+            except Exception as error:  # one bad feed (or a parser bug) must not stop the poll
+                if not isinstance(error, FetchError | NotAFeedError):
+                    log.exception("feed %s", record.url)
                 self._feed_failed(run, error)
 
         with ThreadPoolExecutor(self.settings.fetch_workers, "feed-fetch") as pool:
             list(pool.map(fetch, runs))
 
     def _feed_failed(self, run: _FeedRun, error: Exception) -> None:
-        reason = error.reason if isinstance(error, FetchError) else str(error)
+        reason = error.reason if isinstance(error, FetchError) else str(error) or repr(error)
         retry_after = error.retry_after_s if isinstance(error, FetchError) else None
         wait = self.state.record_failure(
             run.record.url,
@@ -302,7 +303,7 @@ class FeedPoller:
         run.outcome.error = f"{reason} (next try in {wait:.0f} s)"
         run.fetched = None
 
-    def _collect_work(self, runs: list[_FeedRun], report: PollReport) -> list[_Work]:
+    def _collect_work(self, runs: list[_FeedRun]) -> list[_Work]:
         """Items whose page must be fetched: new, changed, or failed and due for a retry."""
         work: list[_Work] = []
         for run in runs:
@@ -319,7 +320,6 @@ class FeedPoller:
                     run.outcome.unchanged += 1
             for item in self.state.retry_items(run.record.url):  # also when "not modified"
                 items.setdefault(item.key, item)
-            run.pending = len(items)
             work.extend(_Work(feed, item) for item in items.values())
         return _across_hosts(work)
 
@@ -395,8 +395,6 @@ class FeedPoller:
             self.state.mark_done(url, items)
         for url, failures in failed_by_feed.items():
             self.state.mark_failed(url, failures)
-        for done in batch:
-            runs[done.work.feed.url].pending -= 1
 
     def _feed_done(self, run: _FeedRun) -> None:
         outcome, fetched = run.outcome, run.fetched

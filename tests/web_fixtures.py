@@ -7,6 +7,7 @@ Never the internet: it binds 127.0.0.1 (or another 127.x address) on a free port
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,17 @@ class Hit:
     status: int
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (at its size cap, its deadline, or closing an idle keep-alive
+        connection) is expected here; anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class WebServer:
     """A loopback HTTP server. Set `routes[path] = Route(...)`; read `hits`."""
 
@@ -59,7 +71,7 @@ class WebServer:
             def do_GET(self) -> None:  # http.server's naming
                 server._answer(self)
 
-        self._httpd = ThreadingHTTPServer((host, 0), Handler)
+        self._httpd = _QuietServer((host, 0), Handler)
         self._httpd.daemon_threads = True
         self.host = host
         self.port = int(self._httpd.server_address[1])
