@@ -8,6 +8,7 @@ a real model, questions asked while a poll is held up by a slow page. Subprocess
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,6 @@ from tests.api_fixtures import VENV_BIN, QAServer, offline_env, stop_process
 from tests.web_fixtures import Route, Story, WebServer, article_html, make_stories, rss_feed
 from tests.web_fixtures import web_server as _web_server
 
-SLOW_PAGE_S = 4.0
 QUESTION = "How many summer routes does the airport add?"  # only story 20 answers it
 
 
@@ -33,11 +33,16 @@ def web() -> Iterator[WebServer]:
         yield server
 
 
-def publish(web: WebServer, stories: list[Story], slow: set[str] = frozenset()) -> None:
+def publish(
+    web: WebServer, stories: list[Story], hold: dict[str, threading.Event] | None = None
+) -> None:
+    """Serve the stories and their feed; a page in `hold` answers only once its event is set."""
+    hold = hold or {}
     for story in stories:
-        web.routes[f"/news/{story.slug}"] = Route(
-            article_html(story), delay_s=SLOW_PAGE_S if story.slug in slow else 0.0
-        )
+        html = article_html(story)
+        gate = hold.get(story.slug)
+        body = html if gate is None else (lambda html=html, gate=gate: gate.wait(60) and html)
+        web.routes[f"/news/{story.slug}"] = Route(body)
     web.routes["/feed.xml"] = Route(
         rss_feed(stories, lambda s: web.url(f"/news/{s.slug}")), "application/rss+xml"
     )
@@ -51,7 +56,7 @@ def test_the_server_poller_picks_up_new_items_while_answering(
     web: WebServer, make_settings, embedding, socket_guard
 ) -> None:
     settings: Settings = make_settings(
-        allow_private_urls=True, host_interval_s=0.0, poll_interval_s=0.2
+        allow_private_urls=True, host_interval_s=0.0, poll_interval_s=0.2, fetch_timeout_s=120
     )
     stories = make_stories(4)
     publish(web, stories)
@@ -61,19 +66,22 @@ def test_the_server_poller_picks_up_new_items_while_answering(
     assert poller is not None
     try:
         _wait(lambda: assistant.service.store.count_articles() == 4, "first poll")
-        # The new item's page is slow: a poll is in flight while we ask.
+        # The new item's page is held back: a poll is in flight while we ask.
+        release = threading.Event()
         stories += make_stories(1, offset=20)
-        publish(web, stories, slow={"airport-20"})
-        _wait(lambda: web.hits_for("/news/airport-20"), "the poll to reach the slow page")
+        publish(web, stories, hold={"airport-20": release})
+        _wait(lambda: "/news/airport-20" in web.arrivals, "the poll to reach the held page")
         during = assistant.ask("Which fund paid for the lighthouse?")
         assert not during.abstained and during.citations
         # Answered while the poll still waits for the page: the answer did not wait for it.
         assert assistant.service.store.count_articles() == 4
+        release.set()
         _wait(lambda: cites(assistant.ask(QUESTION), web.url("/news/airport-20")), "new item")
     finally:
         poller.stop()
     assert assistant.service.store.count_articles() == 5
-    assert assistant.feeds.state.feed(web.url("/feed.xml")).last_new == 1
+    record = assistant.feeds.state.feed(web.url("/feed.xml"))
+    assert record.items_seen == 5 and record.last_error == ""
 
 
 def test_no_poll_interval_means_no_poller(make_settings, embedding) -> None:

@@ -58,7 +58,8 @@ class WebServer:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
-        self.hits: list[Hit] = []
+        self.hits: list[Hit] = []  # answered requests
+        self.arrivals: list[str] = []  # every request's path, as it arrives
         self._lock = threading.Lock()
         server = self
 
@@ -98,6 +99,8 @@ class WebServer:
     # --- serving --------------------------------------------------------------------------------
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path
+        with self._lock:
+            self.arrivals.append(path)  # before the answer, which may be held back
         route = self.routes.get(path)
         headers = {k.lower(): v for k, v in handler.headers.items()}
         if route is None:
