@@ -11,6 +11,7 @@ Presentation only: every answer comes from `Assistant.ask_stream`, every piece o
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ apply_offline_defaults()  # before gradio is imported: it reads its analytics fl
 import gradio as gr  # noqa: E402
 
 from index.ingest import Progress  # noqa: E402
+from index.loaders import SUPPORTED_SUFFIXES  # noqa: E402
 from index.models import parse_day  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from index.store import StoreError, StoreUnavailableError  # noqa: E402
+from index.wording import plural  # noqa: E402
 from qa import render  # noqa: E402
 from qa.assistant import Assistant, AssistantError  # noqa: E402
 from qa.types import Answer, Turn  # noqa: E402
@@ -35,9 +38,29 @@ log = logging.getLogger(__name__)
 # Turns of history sent with a question: enough for follow-ups, bounded for long sessions.
 MAX_HISTORY_TURNS = 12
 MAX_PASSAGES = 20
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"]
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)  # the loaders' list: CLI, API and UI agree
 # How often a streamed answer is re-sent to the browser while tokens arrive.
 STREAM_INTERVAL_S = 0.05
+# Streamed text that ends a sentence or a line (with its markers): shown at once.
+SENTENCE_END = re.compile(r"(?:[.!?…]|\[\d{1,3}\])[\"'”’)]*\s*$|\n$")
+
+# The sources panel: after each update, a passage box whose highlighted (cited) sentence sits
+# outside its visible part scrolls to it, leaving a little of the text before it in view. Only
+# the box scrolls (never the page, which scrollIntoView would also move).
+REVEAL_CITED_JS = """
+const reveal = () => requestAnimationFrame(() => {
+  for (const box of element.querySelectorAll('.qa-passage')) {
+    const mark = box.querySelector('mark');
+    if (!mark) continue;
+    const outer = box.getBoundingClientRect();
+    const inner = mark.getBoundingClientRect();
+    if (inner.top >= outer.top && inner.bottom <= outer.bottom) continue;
+    box.scrollTop += inner.top - outer.top - Math.min(box.clientHeight / 4, 40);
+  }
+});
+watch('value', reveal);
+reveal();
+"""
 
 UI_CSS = """
 .qa-answer p { margin: 0 0 .5em 0; }
@@ -73,6 +96,8 @@ UI_CSS = """
   max-height: 16em; overflow-y: auto; }
 .qa-passage mark { background: #fde68a; color: #111827; padding: 0 1px; }
 .qa-also { font-size: .85em; color: #4b5563; margin-top: .3em; }
+.qa-caption { font-size: .85em; color: #4b5563; margin: 0 0 .4em 0; }
+.qa-caption-label { font-weight: 600; font-style: normal; }
 .qa-scores summary { cursor: pointer; color: #4b5563; font-size: .85em; margin-top: .3em; }
 .qa-scores td { padding: 0 .8em 0 0; font-size: .85em; }
 .qa-status-error { color: #991b1b; }
@@ -194,7 +219,9 @@ class ChatController:
                 final = event
                 continue
             partial += event
-            if time.monotonic() - last_sent >= STREAM_INTERVAL_S:
+            # Every sentence is shown as it ends (an extractive answer's deltas are whole
+            # sentences); between sentence ends, at most one refresh per interval.
+            if SENTENCE_END.search(partial) or time.monotonic() - last_sent >= STREAM_INTERVAL_S:
                 last_sent = time.monotonic()
                 session.messages[-1]["content"] = render.render_partial(partial)
                 yield _shown(session), gr.skip(), session, ""
@@ -206,13 +233,24 @@ class ChatController:
         session.answers += 1
         key = session.answers
         session.messages[-1]["content"] = render.render_answer(answer, key)
-        sources_html = render.render_sources(answer, key)
+        sources_html = render.render_sources(answer, key, self._captions(answer))
         session.sources[len(session.messages) - 1] = sources_html
         session.turns += [
             Turn(role="user", content=question),
             Turn(role="assistant", content=answer.answer),
         ]
         return _shown(session), sources_html, session, ""
+
+    def _captions(self, answer: Answer) -> dict[str, str]:
+        """Photo captions of the articles on the sources panel (a caption is not article text,
+        so it is not in the passages): shown on their cards, labelled as captions."""
+        ids = {c.article_id for c in answer.citations} | {p.article_id for p in answer.nearest}
+        try:
+            records = [self.assistant.get_article(article_id) for article_id in sorted(ids)]
+        except StoreError:  # the answer stands without its captions
+            log.warning("captions of the cited articles could not be read", exc_info=True)
+            return {}
+        return {r.article_id: r.caption for r in records if r is not None and r.caption}
 
     @staticmethod
     def _fail(session: ChatSession, message: str) -> ChatUpdate:
@@ -264,7 +302,7 @@ class ChatController:
                     unit="chunks",
                 )
             else:
-                progress(0.0, desc=f"Reading {state.articles_total or ''} articles")
+                progress(0.0, desc=f"Reading {plural(state.articles_total, 'article')}")
 
         try:
             report = self.assistant.ingest_paths(paths, report_progress)
@@ -467,7 +505,7 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 sources_panel = gr.HTML(
                     render.EMPTY_SOURCES_HTML,
                     elem_id="qa-sources",
-                    js_on_load=None,
+                    js_on_load=REVEAL_CITED_JS,
                     head=f"<style>{UI_CSS}</style>",
                     max_height=900,
                     padding=True,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from index.offline import apply_offline_defaults
+from index.wording import plural
 
 app = typer.Typer(
     help="Ask questions over news articles; every claim cites its passage.",
@@ -43,7 +45,7 @@ def _index_service(collection: str | None = None):
         raise typer.Exit(2) from exc
 
 
-@app.command()
+@app.command(short_help="Load, chunk, embed and store articles (files, folders or URLs).")
 def ingest(
     paths: Annotated[
         list[str],
@@ -52,8 +54,10 @@ def ingest(
     as_json: JsonFlag = False,
     collection: CollectionOpt = None,
 ) -> None:
-    """Load, chunk, embed and store articles (.txt seed format, .md, .html, .json, .jsonl; an
-    http(s) URL is fetched: a page is one article, a feed every item's page)."""
+    """Load, chunk, embed and store articles: .txt (plain or the seed format), .md, .markdown,
+    .html, .htm, .json, .jsonl, .ndjson and .pdf (text layer; no OCR). Folders are read
+    recursively; files of other types are named in a warning. An http(s) URL is fetched: a
+    page is one article, a feed every item's page (docs/feeds.md)."""
     from index.fetch import is_url
     from qa.progress import IngestProgressBar
 
@@ -81,7 +85,7 @@ def ingest(
         pages = "" if fetched is None else f"{fetched} fetched; "
         typer.echo(
             f"{pages}{report.added} added, {report.updated} updated, {report.unchanged} "
-            f"unchanged, {report.failed} failed; {report.chunks} chunks written, "
+            f"unchanged, {report.failed} failed; {plural(report.chunks, 'chunk')} written, "
             f"{report.embedded} embedded in {report.seconds:.1f} s"
         )
     raise typer.Exit(0 if report.ok else 1)
@@ -107,7 +111,7 @@ def articles_list(as_json: JsonFlag = False, collection: CollectionOpt = None) -
             f"{r.published[:10] or '----------'}  {r.source or '-':<20.20}  "
             f"{r.title[:70]}  [{r.article_id}]{dup}"
         )
-    typer.echo(f"{len(records)} articles", err=True)
+    typer.echo(plural(len(records), "article"), err=True)
 
 
 @articles_app.command("show")
@@ -122,7 +126,8 @@ def articles_show(
     if as_json:
         typer.echo(json.dumps({**record.summary(), "body": record.body}))
         return
-    typer.echo(f"{record.title}\n{record.source}  {record.published}  {record.url}\n")
+    typer.echo(f"{record.title}\n{record.source}  {record.published}  {record.url}")
+    typer.echo(f"Photo caption: {record.caption}\n" if record.caption else "")
     typer.echo(record.body or "")
 
 
@@ -133,7 +138,7 @@ def articles_delete(article_ids: list[str], collection: CollectionOpt = None) ->
     missing = [a for a in article_ids if not store.delete_article(a)]
     for article_id in missing:
         typer.echo(f"error: no article with id {article_id!r}", err=True)
-    typer.echo(f"deleted {len(article_ids) - len(missing)} article(s)")
+    typer.echo(f"deleted {plural(len(article_ids) - len(missing), 'article')}")
     raise typer.Exit(1 if missing else 0)
 
 
@@ -179,7 +184,7 @@ def search(
         typer.echo("    " + p.text[:300].replace("\n", " ") + ("…" if len(p.text) > 300 else ""))
 
 
-@app.command()
+@app.command(short_help="Answer a question with cited passages (loads models each call).")
 def ask(
     question: str,
     k: KOpt = None,
@@ -200,30 +205,118 @@ def ask(
         ),
     ] = None,
 ) -> None:
-    """Answer a question with cited passages."""
+    """Answer a question with cited passages. Where the time goes: each call starts Python,
+    imports the libraries and loads the embedding model and the index, nearly all of its few
+    seconds; once loaded, an extractive answer takes about a tenth of a second. For several
+    questions keep one warm process: `qa chat` (interactive, with follow-ups), or `qa serve`
+    and `qa ask --url`."""
     from qa.assistant import AssistantError
     from qa.client import ApiError
-    from qa.types import Answer
 
     options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
     try:
-        events = _answerer(url, collection).ask_stream(question, **options)
-        final: Answer | None = None
-        streamed = False
-        for event in events:
-            if isinstance(event, Answer):
-                final = event
-            elif not as_json:
-                typer.echo(event, nl=False)
-                streamed = True
+        _ask_and_print(_answerer(url, collection), question, options, as_json)
     except (AssistantError, ApiError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    assert final is not None
+
+
+# Turns of history sent with each question of `qa chat` (as the chat window does).
+CHAT_HISTORY_TURNS = 12
+
+
+@app.command(short_help="Ask question after question in one warm process, with follow-ups.")
+def chat(
+    k: KOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+    mode: Annotated[
+        str | None, typer.Option(help="extractive or llm (default: llm when configured).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON Answer per line (JSON Lines).")
+    ] = False,
+    collection: CollectionOpt = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Ask a running `qa serve` instead of the local index."),
+    ] = None,
+) -> None:
+    """An interactive session in one warm process: reads questions from stdin, one per line,
+    and prints each cited answer. Models load once, so each answer comes back quickly, and
+    follow-ups ("what did he say?") are read with the conversation so far. `/new` starts a
+    new conversation; Ctrl-D (end of input) ends the session, with exit code 2 if a question
+    failed (its error is printed and the session goes on)."""
+    from qa.assistant import AssistantError
+    from qa.client import ApiError
+    from qa.types import Turn
+
+    answerer = _answerer(url, collection)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        typer.echo("Ask about the articles (/new: new conversation, Ctrl-D: quit).", err=True)
+    history: list[Turn] = []
+    failed = False
+    options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
+    for question in _questions(interactive):
+        if question == "/new":
+            history.clear()
+            typer.echo("(new conversation)", err=True)
+            continue
+        try:
+            final = _ask_and_print(
+                answerer, question, {**options, "history": history[-CHAT_HISTORY_TURNS:]}, as_json
+            )
+        except (AssistantError, ApiError) as exc:  # this question failed; the session goes on
+            typer.echo(f"error: {exc}", err=True)
+            failed = True
+            continue
+        history += [
+            Turn(role="user", content=question),
+            Turn(role="assistant", content=final.answer),
+        ]
+        if not as_json:
+            typer.echo("")
+    raise typer.Exit(2 if failed else 0)
+
+
+def _questions(interactive: bool) -> Iterator[str]:
+    """Non-empty lines of stdin until end of input (Ctrl-D) or Ctrl-C; a prompt on a tty."""
+    while True:
+        if interactive:
+            typer.echo("> ", nl=False, err=True)
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            line = ""
+        if not line:
+            if interactive:
+                typer.echo("", err=True)
+            return
+        if line.strip():
+            yield line.strip()
+
+
+def _ask_and_print(answerer: Any, question: str, options: dict[str, Any], as_json: bool) -> Any:
+    """Stream one answer to stdout (text as it comes, then its citations), or print it as one
+    JSON line. Returns the final Answer."""
+    from qa.types import Answer
+
+    final: Answer | None = None
+    streamed = False
+    for event in answerer.ask_stream(question, **options):
+        if isinstance(event, Answer):
+            final = event
+        elif not as_json:
+            typer.echo(event, nl=False)
+            streamed = True
+    assert final is not None, "ask_stream always ends with an Answer"
     if as_json:
         typer.echo(final.model_dump_json())
-        return
-    _print_answer(final, streamed)
+    else:
+        _print_answer(final, streamed)
+    return final
 
 
 def _answerer(url: str | None, collection: str | None):
@@ -339,7 +432,7 @@ def feeds_list(as_json: JsonFlag = False) -> None:
             f"  {row['last_status'] or ''} ({record.last_new} new)  {record.items_seen} items"
             f"{'  [QA_FEEDS]' if record.origin == 'env' else ''}{error}"
         )
-    typer.echo(f"{len(records)} feeds", err=True)
+    typer.echo(plural(len(records), "feed"), err=True)
 
 
 @feeds_app.command("remove")

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import urlparse
 
+from index.wording import plural
 from qa.types import Answer, Citation, DateFilter, Passage
 
 # Characters Markdown, GFM autolinks, KaTeX or a JS/Handlebars template could act on. `&`, `#`
@@ -361,7 +362,19 @@ def _meta_line(source: str, published: str, url: str) -> str:
     return f'<div class="qa-meta">{" &#183; ".join(parts) or "source unknown"}</div>'
 
 
-def render_citation(citation: Citation, key: str | int, also: Sequence[str] = ()) -> str:
+def _caption_html(caption: str) -> str:
+    """An article's photo caption, labelled as one: it describes a picture, not the story."""
+    if not caption:
+        return ""
+    return (
+        '<div class="qa-caption"><span class="qa-caption-label">Photo caption:</span> '
+        f"<em>{escape_text(caption)}</em></div>"
+    )
+
+
+def render_citation(
+    citation: Citation, key: str | int, also: Sequence[str] = (), caption: str = ""
+) -> str:
     unsupported = (
         '<div class="qa-unsupported" role="note">Not verified: the cited passage may not '
         "support this claim.</div>"
@@ -380,34 +393,47 @@ def render_citation(citation: Citation, key: str | int, also: Sequence[str] = ()
     return (
         f'<div class="{css}" id="{anchor_id(key, citation.n)}">'
         f'<div class="qa-source-head">{head}</div>'
-        f"{_meta_line(citation.source, citation.published, citation.url)}{unsupported}"
+        f"{_meta_line(citation.source, citation.published, citation.url)}"
+        f"{_caption_html(caption)}{unsupported}"
         f'<blockquote class="qa-passage">{highlight_passage(citation)}</blockquote>'
         f"{also_html}{_scores_html(citation.scores)}</div>"
     )
 
 
-def render_nearest(passage: Passage, rank: int) -> str:
+def render_nearest(passage: Passage, rank: int, caption: str = "") -> str:
     scores = {"score": passage.score, **passage.scores}
     return (
         '<div class="qa-source qa-source-nearest">'
         f'<div class="qa-source-head">{_source_head(f"#{rank}", passage.title, passage.url)}</div>'
-        f"{_meta_line(passage.source, passage.published, passage.url)}"
+        f"{_meta_line(passage.source, passage.published, passage.url)}{_caption_html(caption)}"
         f'<blockquote class="qa-passage">{escape_text(passage.text)}</blockquote>'
         f"{_scores_html(scores)}</div>"
     )
 
 
-def render_sources(answer: Answer, key: str | int) -> str:
-    """The sources panel for one answer: a card per citation (or per nearest passage)."""
+def render_sources(
+    answer: Answer, key: str | int, captions: Mapping[str, str] | None = None
+) -> str:
+    """The sources panel for one answer: a card per citation (or per nearest passage).
+    `captions` maps article ids to their photo captions, shown on the cards as such."""
+    captions = captions or {}
     question = f'<p class="qa-sources-q">For: <em>{escape_text(answer.question)}</em></p>'
     if answer.abstained:
-        cards = "".join(render_nearest(p, i) for i, p in enumerate(answer.nearest, start=1))
+        cards = "".join(
+            render_nearest(p, i, captions.get(p.article_id, ""))
+            for i, p in enumerate(answer.nearest, start=1)
+        )
         heading = "Nearest passages (they do not answer the question)"
         if not cards:
             cards = "<p>No passage came close.</p>"
     else:
         cards = "".join(
-            render_citation(c, key, answer.also_reported_by.get(c.article_id, ()))
+            render_citation(
+                c,
+                key,
+                answer.also_reported_by.get(c.article_id, ()),
+                captions.get(c.article_id, ""),
+            )
             for c in answer.citations
         )
         heading = "Sources"
@@ -486,7 +512,8 @@ def render_ingest_report(report: dict) -> str:
         f"{report.get(name, 0)} {name}" for name in ("added", "updated", "unchanged", "failed")
     )
     summary = (
-        f"Ingested: {counts}; {report.get('chunks', 0)} chunks in {report.get('seconds', 0)}s."
+        f"Ingested: {counts}; {plural(report.get('chunks', 0), 'chunk')} in "
+        f"{report.get('seconds', 0)}s."
     )
     problems = [("error", p) for p in report.get("errors", [])] + [
         ("warning", p) for p in report.get("warnings", [])

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from index.offline import apply_offline_defaults
 from index.settings import REPO_ROOT, Settings
+from index.wording import plural
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -100,6 +101,15 @@ def start_feed_polling(assistant: Assistant, settings: Settings) -> BackgroundPo
     return BackgroundPoller(assistant.feeds, settings.poll_interval_s).start()
 
 
+def ready_line(seconds: float, articles: int, added: int, host: str, port: int) -> str:
+    """The start-up line: how long it took, the memory, the index and where to go."""
+    sample = f" ({plural(added, 'sample article')} ingested now)" if added else ""
+    return (
+        f"newsqa ready in {seconds:.1f} s, RSS {rss_mb():.0f} MB, "
+        f"{plural(articles, 'article')}{sample}; http://{host}:{port}/ (API docs at /docs)"
+    )
+
+
 def rss_mb() -> float:
     """Resident set size of this process, from /proc (Linux); 0 when unavailable."""
     try:
@@ -130,12 +140,7 @@ def serve(
     added = ensure_sample_corpus(assistant)
     app = build_server(settings, assistant)
     articles = assistant.service.store.count_articles()
-    print(
-        f"newsqa ready in {time.perf_counter() - started:.1f} s, RSS {rss_mb():.0f} MB, "
-        f"{articles} articles ({added} sample articles ingested now); "
-        f"http://{host}:{port}/ (API docs at /docs)",
-        flush=True,
-    )
+    print(ready_line(time.perf_counter() - started, articles, added, host, port), flush=True)
     if host not in ("127.0.0.1", "localhost", "::1") and settings.api_key is None:
         log.warning(
             "listening on %s without QA_API_KEY: anyone who can reach it can "
@@ -145,7 +150,7 @@ def serve(
     poller = start_feed_polling(assistant, settings)
     if poller is not None:
         print(
-            f"polling {len(assistant.feeds.feeds())} feeds every {poller.interval_s:g} s",
+            f"polling {plural(len(assistant.feeds.feeds()), 'feed')} every {poller.interval_s:g} s",
             flush=True,
         )
     try:

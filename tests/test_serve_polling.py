@@ -155,6 +155,6 @@ def test_qa_serve_poll_interval_subprocess(web: WebServer, tmp_path: Path) -> No
                 return not data["abstained"] and new_url in {c["url"] for c in data["citations"]}
 
             _wait(answered, "an answer citing the new item", 120)
-        assert "polling 1 feeds every 1 s" in server.output()
+        assert "polling 1 feed every 1 s" in server.output()
     finally:
         stop_process(server.process)
