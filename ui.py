@@ -101,6 +101,7 @@ UI_CSS = """
 .qa-scores summary { cursor: pointer; color: #4b5563; font-size: .85em; margin-top: .3em; }
 .qa-scores td { padding: 0 .8em 0 0; font-size: .85em; }
 .qa-status-error { color: #991b1b; }
+.qa-day { font-size: .8em; color: #4b5563; white-space: nowrap; }
 """
 
 
@@ -336,6 +337,100 @@ class ChatController:
         return row[3] if len(row) > 3 else gr.skip()
 
 
+# --- feeds and links (Articles tab) -----------------------------------------------------------
+FEED_REFRESH_S = 30.0  # the feeds table re-reads the poll state this often (the server polls)
+FeedUpdate = tuple[str, list[list[str]], list[list[str]], Any, Any]
+
+
+class FeedsController:
+    """Handlers of the feeds panel: add a feed (and poll it), ingest one URL, poll now. Each
+    returns (status, feeds table, articles table, sources choices, examples)."""
+
+    def __init__(self, chat: ChatController) -> None:
+        self.chat = chat
+        self.poller = chat.assistant.feeds
+
+    def rows(self) -> list[list[str]]:
+        return render.feed_rows(record.summary() for record in self.poller.feeds())
+
+    def add_feed(self, url: str | None, query: str = "") -> FeedUpdate:
+        url = (url or "").strip()
+        if not url:
+            return self._update(render.render_status("Enter a feed URL first.", ok=False), query)
+        try:
+            record, added = self.poller.add_feed(url)
+        except Exception as exc:  # bad URL, refused address, not a feed: say why
+            return self._update(render.render_status(_reason(url, exc), ok=False), query)
+        report = self.poller.poll([record.url], force=True).to_dict()
+        note = "Added" if added else "Already following"
+        return self._update(
+            f'<div class="qa-status">{render.escape_text(f"{note} {record.url}.")}</div>'
+            + render.render_poll_report(report),
+            query,
+        )
+
+    def ingest_url(self, url: str | None, query: str = "") -> FeedUpdate:
+        url = (url or "").strip()
+        if not url:
+            status = render.render_status("Enter an article or feed URL first.", ok=False)
+            return self._update(status, query)
+        try:
+            report = self.poller.ingest_urls([url]).to_dict()
+            status = render.render_ingest_report(report)
+        except Exception as exc:
+            log.exception("ingesting %s failed", url)
+            status = render.render_status(_reason(url, exc), ok=False)
+        return self._update(status, query)
+
+    def poll_now(self, query: str = "") -> FeedUpdate:
+        try:
+            status = render.render_poll_report(self.poller.poll().to_dict())
+        except Exception as exc:
+            log.exception("feed poll failed")
+            status = render.render_status(friendly_error(exc), ok=False)
+        return self._update(status, query)
+
+    def _update(self, status: str, query: str) -> FeedUpdate:
+        return (status, self.rows(), *self.chat.refresh(query))
+
+
+def _reason(url: str, exc: Exception) -> str:
+    return f"{url[:200]}: {getattr(exc, 'reason', None) or exc}"
+
+
+def feeds_panel(chat: ChatController, status: Any, outputs: list[Any], query: Any) -> None:
+    """The feeds-and-links block of the Articles tab; `outputs` are the articles table, the
+    sources choices and the examples, refreshed after anything is ingested."""
+    if not hasattr(chat.assistant, "feeds"):  # an assistant without feeds (test doubles)
+        return
+    feeds = FeedsController(chat)
+    with gr.Accordion("Feeds and links", open=True):
+        with gr.Row():
+            url = gr.Textbox(
+                label="Feed or article URL",
+                placeholder="https://example.com/rss.xml or an article link",
+                scale=4,
+                elem_id="qa-feed-url",
+            )
+            add_feed = gr.Button("Follow feed", scale=1, elem_id="qa-feed-add")
+            ingest_url = gr.Button("Ingest URL", scale=1, elem_id="qa-url-ingest")
+            poll = gr.Button("Poll feeds now", scale=1, elem_id="qa-feed-poll")
+        table = gr.Dataframe(
+            value=feeds.rows(),
+            headers=render.FEED_COLUMNS,
+            datatype=["str"] * len(render.FEED_COLUMNS),
+            interactive=False,
+            wrap=True,
+            max_height=260,
+            elem_id="qa-feeds",
+        )
+    targets = [status, table, *outputs]
+    add_feed.click(feeds.add_feed, [url, query], targets, api_visibility="private")
+    ingest_url.click(feeds.ingest_url, [url, query], targets, api_visibility="private")
+    poll.click(feeds.poll_now, [query], targets, api_visibility="private")
+    gr.Timer(FEED_REFRESH_S).tick(feeds.rows, None, table, api_visibility="private")
+
+
 def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
     """The whole UI as a gr.Blocks, for qa.server to mount (or for tests to launch)."""
     chat = ChatController(assistant, settings)
@@ -443,6 +538,7 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                     delete_id = gr.Textbox(label="Article id to delete (or click a row)")
                     delete_btn = gr.Button("Delete", variant="stop")
             status = gr.HTML("", elem_id="qa-status")
+            feeds_panel(chat, status, [table, sources, examples], title_query)
 
         chat_inputs = [question, session, since, until, sources, mode, k]
         chat_outputs = [chatbot, sources_panel, session, question]

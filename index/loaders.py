@@ -274,21 +274,31 @@ def strip_markdown(text: str) -> str:
 
 
 def _parse_html(text: str, path: Path) -> Iterator[Loaded]:
+    yield from parse_html(text, origin=str(path))
+
+
+def parse_html(html: str | bytes, origin: str, url: str = "") -> Iterator[Loaded]:
+    """One HTML page -> an Article (trafilatura: main text, title, author, site, date).
+
+    `origin` names the input in problems; `url`, when given (a fetched page), is the article's
+    url and identity whatever the page declares, and helps trafilatura name the site. Bytes are
+    decoded by trafilatura (it reads the page's own charset declaration).
+    """
     import trafilatura  # heavy import; only pay for it when there is HTML
 
     try:
         document = trafilatura.bare_extraction(
-            text, with_metadata=True, include_comments=False, include_tables=True
+            html, url=url or None, with_metadata=True, include_comments=False, include_tables=True
         )
     except Exception as error:  # trafilatura/lxml raise many types on odd markup
         document = None
-        yield _problem(path, f"HTML extraction failed ({error}); using plain text", fatal=False)
+        yield _problem(origin, f"HTML extraction failed ({error}); using plain text", fatal=False)
     data: dict[str, Any] = document.as_dict() if document is not None else {}
     body = data.get("text") or ""
     if not body.strip():
-        body = trafilatura.html2txt(text) or ""
+        body = trafilatura.html2txt(html) or ""
     if not body.strip():
-        yield _problem(path, "no article text found in HTML")
+        yield _problem(origin, "no article text found in HTML")
         return
     # trafilatura puts one block per line; make them paragraphs like the other formats.
     body = re.sub(r"\n+", "\n\n", normalise_body(body))
@@ -303,10 +313,10 @@ def _parse_html(text: str, path: Path) -> Iterator[Loaded]:
         "date": data.get("date"),
         "author": data.get("author"),
         "source": data.get("sitename"),
-        "url": data.get("url"),
+        "url": url or data.get("url"),
         "category": ", ".join(data.get("categories") or []),
     }
-    yield from _record_to_article(record, path=str(path), origin=str(path), where="")
+    yield from _record_to_article(record, path=origin, origin=origin, where="")
 
 
 # --- PDF -------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from index.ingest import IngestReport, ProgressCallback
 from index.loaders import load_records
@@ -20,6 +21,9 @@ from index.service import IndexService
 from index.settings import Settings
 from index.store import ArticleRecord
 from qa.types import Answer, SearchResult, Turn
+
+if TYPE_CHECKING:
+    from index.poller import FeedPoller
 
 Mode = Literal["extractive", "llm"]
 
@@ -162,6 +166,13 @@ class Assistant:
     ) -> IngestReport:
         """Ingest already-loaded articles (e.g. parsed from an upload)."""
         return self.service.ingest_items(items, progress)
+
+    @cached_property
+    def feeds(self) -> FeedPoller:
+        """The feed list and poller of this index (fetching, feed state in data_dir)."""
+        from index.poller import FeedPoller
+
+        return FeedPoller(self.settings, self.service)
 
     def list_articles(self) -> list[ArticleRecord]:
         return self.service.store.list_articles()

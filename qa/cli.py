@@ -45,33 +45,57 @@ def _index_service(collection: str | None = None):
         raise typer.Exit(2) from exc
 
 
-@app.command(short_help="Load, chunk, embed and store articles (files or folders).")
+@app.command(short_help="Load, chunk, embed and store articles (files, folders or URLs).")
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Files or folders of articles, article page URLs or feed URLs."),
+    ],
     as_json: JsonFlag = False,
     collection: CollectionOpt = None,
 ) -> None:
     """Load, chunk, embed and store articles: .txt (plain or the seed format), .md, .markdown,
     .html, .htm, .json, .jsonl, .ndjson and .pdf (text layer; no OCR). Folders are read
-    recursively; files of other types are named in a warning."""
+    recursively; files of other types are named in a warning. An http(s) URL is fetched: a
+    page is one article, a feed every item's page (docs/feeds.md)."""
+    from index.fetch import is_url
     from qa.progress import IngestProgressBar
 
     service = _index_service(collection)
-    with IngestProgressBar(enabled=not as_json and sys.stderr.isatty()) as bar:
-        report = service.ingest_paths(paths, progress=bar.update)
+    urls = [p for p in paths if is_url(p)]
+    files = [Path(p) for p in paths if not is_url(p)]
+    fetched: int | None = None
+    if urls:
+        from index.loaders import load_paths
+
+        poller = _feed_poller(service)
+        url_report = poller.ingest_urls(urls, extra=load_paths(files) if files else ())
+        report, fetched = url_report.ingest, url_report.fetched
+    else:
+        with IngestProgressBar(enabled=not as_json and sys.stderr.isatty()) as bar:
+            report = service.ingest_paths(files, progress=bar.update)
     if as_json:
-        typer.echo(json.dumps(report.to_dict()))
+        extra = {} if fetched is None else {"fetched": fetched}
+        typer.echo(json.dumps({**report.to_dict(), **extra}))
     else:
         for problem in report.warnings:
             typer.echo(f"warning: {problem}", err=True)
         for problem in report.errors:
             typer.echo(f"error: {problem}", err=True)
+        pages = "" if fetched is None else f"{fetched} fetched; "
         typer.echo(
-            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.failed} failed; {plural(report.chunks, 'chunk')} written, "
+            f"{pages}{report.added} added, {report.updated} updated, {report.unchanged} "
+            f"unchanged, {report.failed} failed; {plural(report.chunks, 'chunk')} written, "
             f"{report.embedded} embedded in {report.seconds:.1f} s"
         )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _feed_poller(service=None):
+    """The feed list and poller of QA_DATA_DIR (the index is opened only when needed)."""
+    from index.poller import FeedPoller
+
+    return FeedPoller(service.settings if service else _settings(), service)
 
 
 @articles_app.command("list")
@@ -311,13 +335,25 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="TCP port.")] = 7860,
+    poll_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--poll-interval",
+            min=0,
+            help="Poll the feeds (qa feeds list) every N seconds in the background; "
+            "0: never (default: QA_POLL_INTERVAL_S).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the chat UI at / and the HTTP API at /api/v1 and /v1 (docs at /docs)."""
     from index.store import StoreError
     from qa.server import serve as run_server
 
+    settings = _settings()
+    if poll_interval is not None:
+        settings = settings.model_copy(update={"poll_interval_s": poll_interval})
     try:
-        run_server(host=host, port=port, settings=_settings())
+        run_server(host=host, port=port, settings=settings)
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -325,7 +361,9 @@ def serve(
 
 def _print_answer(answer, streamed: bool) -> None:
     """The answer (unless its text was already streamed), then its citations."""
-    typer.echo("" if streamed else answer.answer)
+    from qa.render import text_with_days
+
+    typer.echo("" if streamed else text_with_days(answer))
     if answer.notice:
         typer.echo(f"\nnote: {answer.notice}")
     for c in answer.citations:
@@ -343,6 +381,109 @@ def _byline(title: str, source: str, published: str, url: str = "") -> str:
     """ "Title — Source 2019-01-26 url", leaving out what an article does not have."""
     meta = " ".join(part for part in (source, published[:10], url) if part)
     return " — ".join(part for part in (title, meta) if part)
+
+
+feeds_app = typer.Typer(
+    help="Follow RSS/Atom/RDF feeds: the feed list (in QA_DATA_DIR, plus QA_FEEDS) and polling.",
+    no_args_is_help=True,
+)
+app.add_typer(feeds_app, name="feeds")
+FeedUrlArg = Annotated[str, typer.Argument(help="The feed's http(s) URL.")]
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: FeedUrlArg,
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Fetch it once to check it is a feed.")
+    ] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a feed to the list (its items are ingested by `qa feeds poll`)."""
+    from index.feeds import NotAFeedError
+    from index.fetch import FetchError
+
+    poller = _feed_poller()
+    try:
+        record, added = poller.add_feed(url, check=check)
+    except (ValueError, FetchError, NotAFeedError) as exc:
+        typer.echo(f"error: {url}: {getattr(exc, 'reason', exc)}", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps({**record.summary(), "added": added}))
+        return
+    what = "added" if added else "already in the list"
+    title = f" ({record.title})" if record.title else ""
+    typer.echo(f"{what}: {record.url}{title}; `qa feeds poll` ingests its items")
+
+
+@feeds_app.command("list")
+def feeds_list(as_json: JsonFlag = False) -> None:
+    """The feeds, with their last poll, new items and last error."""
+    records = _feed_poller().feeds()
+    if as_json:
+        typer.echo(json.dumps([r.summary() for r in records]))
+        return
+    for record in records:
+        row = record.summary()
+        error = f"  error: {row['last_error']}" if row["last_error"] else ""
+        typer.echo(
+            f"{record.url}  {record.title or '-'}  last poll {row['last_poll'] or 'never'}"
+            f"  {row['last_status'] or ''} ({record.last_new} new)  {record.items_seen} items"
+            f"{'  [QA_FEEDS]' if record.origin == 'env' else ''}{error}"
+        )
+    typer.echo(plural(len(records), "feed"), err=True)
+
+
+@feeds_app.command("remove")
+def feeds_remove(url: FeedUrlArg) -> None:
+    """Remove a feed from the list (its articles stay in the index: `qa articles delete`)."""
+    try:
+        removed = _feed_poller().remove_feed(url)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if not removed:
+        typer.echo(f"error: {url} is not in the feed list", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"removed {url}")
+
+
+@feeds_app.command("poll")
+def feeds_poll(
+    urls: Annotated[
+        list[str] | None, typer.Argument(help="Only these feeds (default: all that are due).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Also poll feeds that are backing off.")] = False,
+    as_json: JsonFlag = False,
+    collection: CollectionOpt = None,
+) -> None:
+    """Fetch the feeds (conditional GET) and ingest their new items' pages."""
+    poller = _feed_poller(_index_service(collection))
+    try:
+        report = poller.poll(urls or None, force=force)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    data = report.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data))
+    else:
+        for feed in data["per_feed"]:
+            error = f"  {feed['error']}" if feed["error"] else ""
+            typer.echo(
+                f"{feed['url']}: {feed['status']}, {feed['new']} new, {feed['updated']} updated, "
+                f"{feed['unchanged']} unchanged, {feed['failed']} failed{error}"
+            )
+            for item_error in feed["item_errors"]:
+                typer.echo(f"  error: {item_error}", err=True)
+        typer.echo(
+            f"{data['feeds']} feeds ({data['not_modified']} not modified, "
+            f"{data['feeds_failed']} failed): {data['new']} new, {data['updated']} updated, "
+            f"{data['unchanged']} unchanged, {data['failed']} failed; {data['fetched']} pages "
+            f"fetched in {data['seconds']:.1f} s"
+        )
+    raise typer.Exit(0 if report.ok else 1)
 
 
 eval_app = typer.Typer(

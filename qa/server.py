@@ -22,6 +22,7 @@ from index.wording import plural
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from index.poller import BackgroundPoller
     from qa.assistant import Assistant
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,17 @@ def ensure_sample_corpus(assistant: Assistant) -> int:
     return report.added
 
 
+def start_feed_polling(assistant: Assistant, settings: Settings) -> BackgroundPoller | None:
+    """Poll the feeds every `settings.poll_interval_s` in a background thread (None when 0).
+    Answers are not blocked: the poll only shares the embedding model and the store, and the
+    retriever sees its writes at the next question (the store revision changes)."""
+    if settings.poll_interval_s <= 0:
+        return None
+    from index.poller import BackgroundPoller
+
+    return BackgroundPoller(assistant.feeds, settings.poll_interval_s).start()
+
+
 def ready_line(seconds: float, articles: int, added: int, host: str, port: int) -> str:
     """The start-up line: how long it took, the memory, the index and where to go."""
     sample = f" ({plural(added, 'sample article')} ingested now)" if added else ""
@@ -135,4 +147,14 @@ def serve(
             "ask, upload and delete",
             host,
         )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    poller = start_feed_polling(assistant, settings)
+    if poller is not None:
+        print(
+            f"polling {plural(len(assistant.feeds.feeds()), 'feed')} every {poller.interval_s:g} s",
+            flush=True,
+        )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if poller is not None:
+            poller.stop()
