@@ -1,15 +1,21 @@
-"""Score the offline answerer's knobs on the MultiHop-RAG *dev* split, fast.
+"""Score the offline answerer on the *dev* splits, fast: real retrieval once, answers per setting.
 
     QA_DATA_DIR=/path/to/index .venv/bin/python scripts/tune_answers.py [--lexical]
-        [--set sentence_floor=0.3,0.5 --set w_articles=0.2,0.35 ...]
+        [--sets multihop,questions] [--set sentence_floor=0.3,0.5 --set w_articles=0.2,0.35]
+        [--rows rows.json]
 
-Retrieval runs once per question and is cached
-(`<data dir>/dev-passages-<reranker hash>-k<top_k>.pkl`, so a retrained reranker or another
+Retrieval runs once per question and is cached in the data dir
+(`dev-<set>-passages-<reranker hash>-k<top_k>.pkl`, so a retrained reranker or another
 QA_TOP_K gets fresh passages); each setting (fields of qa.answer.config.AnswerConfig, every
-combination of the values given) then re-answers the same passages (~1 min per setting on 2
-cores with the embedding scorer). Prints
-strict/loose accuracy, citation precision, null and false abstention per setting — the figures
-`qa eval answers` gives, on dev only (never tune on test).
+combination of the values given) then re-answers the same passages. Sets:
+
+- `multihop`: MultiHop-RAG dev inference + null queries: strict/loose accuracy, citation
+  precision, null and false abstention — the figures `qa eval answers` gives;
+- `questions`: the user-question, describe and typed dev sets of `qa eval questions`, scored
+  by its own scorers (qa.eval.questions.score, qa.eval.typed.score_typed).
+
+Dev only: test is for reporting, through `qa eval` (never tune on test). `--rows` writes every
+answered row (question, answer, scores) to compare two runs question by question.
 """
 
 from __future__ import annotations
@@ -22,48 +28,117 @@ apply_offline_defaults()
 import argparse
 import hashlib
 import itertools
+import json
 import pickle
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from index.embedding import make_embedding
 from index.settings import Settings
 from qa.answer import AnswerConfig, ExtractiveAnswerer
 from qa.eval.answers import citation_precision, loose_match, strict_match
 from qa.eval.multihop import load_queries
+from qa.eval.questions import QUESTIONS_DIR, load_questions, score, summarise
+from qa.eval.typed import load_typed, risk_coverage, score_typed, summarise_typed
 from qa.retrieval.rerank import DEFAULT_MODEL_PATH
+from qa.types import Passage
 
 TYPES = ("inference_query", "null_query")
+SETS = ("multihop", "questions")
 
 
-def cached_passages(settings: Settings, queries: list) -> list:
+def cached_passages(settings: Settings, name: str, questions: list[str]) -> list[list[Passage]]:
+    """The retrieved passages of each question, from the cache or retrieved now."""
     fingerprint = hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest()[:12]
-    cache = settings.data_dir / f"dev-passages-{fingerprint}-k{settings.top_k}.pkl"
+    cache = settings.data_dir / f"dev-{name}-passages-{fingerprint}-k{settings.top_k}.pkl"
     if cache.exists():
-        return pickle.loads(cache.read_bytes())
+        stored: dict[str, list[Passage]] = pickle.loads(cache.read_bytes())
+        if all(q in stored for q in questions):
+            return [stored[q] for q in questions]
     from qa.assistant import Assistant
     from qa.eval.retrieval import COLLECTION, open_multihop_index
 
     assistant = Assistant(settings, collection=COLLECTION, service=open_multihop_index(settings))
-    passages = [assistant.search(q.query).passages for q in queries]
-    cache.write_bytes(pickle.dumps(passages))
-    return passages
+    found = {q: assistant.search(q).passages for q in dict.fromkeys(questions)}
+    cache.write_bytes(pickle.dumps(found))
+    return [found[q] for q in questions]
 
 
-def score(answerer: ExtractiveAnswerer, queries: list, passages: list) -> dict[str, float]:
+def _timed(answerer: ExtractiveAnswerer, question: str, passages: list[Passage], ms: list[float]):
+    started = time.perf_counter()
+    answer = answerer.answer(question, passages)
+    ms.append((time.perf_counter() - started) * 1000)
+    return answer
+
+
+def score_multihop(
+    answerer: ExtractiveAnswerer, queries: list, passages: list, rows_out: list
+) -> dict[str, float]:
     rows: dict[str, list[float]] = {
         k: [] for k in ("strict", "loose", "cp", "null_abst", "false_abst")
     }
+    ms: list[float] = []
     for query, found in zip(queries, passages, strict=True):
-        answer = answerer.answer(query.query, found)
+        answer = _timed(answerer, query.query, found, ms)
+        row: dict[str, Any] = {"q": query.query, "gold": query.answer, "type": query.question_type}
+        row |= {"answer": answer.answer[:300], "abstained": answer.abstained}
+        rows_out.append(row)
         if query.question_type == "null_query":
             rows["null_abst"].append(answer.abstained)
             continue
         rows["false_abst"].append(answer.abstained)
-        rows["strict"].append(strict_match(answer, query.answer))
+        row["strict"] = strict_match(answer, query.answer)
+        rows["strict"].append(row["strict"])
         rows["loose"].append(loose_match(answer.answer, query.answer))
         precision = citation_precision(answer, query.facts)
         if precision is not None:
             rows["cp"].append(precision)
-    return {k: round(sum(v) / len(v), 4) if v else 0.0 for k, v in rows.items()}
+    figures = {k: round(sum(v) / len(v), 4) if v else 0.0 for k, v in rows.items()}
+    return figures | _latency(ms)
+
+
+def score_questions(
+    answerer: ExtractiveAnswerer, user: list, typed: list, passages: list, rows_out: list
+) -> dict[str, Any]:
+    ms: list[float] = []
+    user_rows, typed_rows = [], []
+    for question, found in zip(user, passages[: len(user)], strict=True):
+        answer = _timed(answerer, question.question, found, ms)
+        user_rows.append({**score(question, answer), "q": question.question})
+        user_rows[-1] |= {"gold": question.answer, "answer": answer.answer[:300]}
+    for question, found in zip(typed, passages[len(user) :], strict=True):
+        answer = _timed(answerer, question.question, found, ms)
+        typed_rows.append({**score_typed(question, answer), "q": question.question})
+        typed_rows[-1] |= {
+            "gold": question.answer,
+            "distractors": question.distractors,
+            "answer": answer.answer[:300],
+        }
+    rows_out += user_rows + typed_rows
+    user_metrics = summarise("dev", user_rows, [])["metrics"]
+    keep = ("lead", "list_recall", "null_abstention", "false_abstention", "describe_anywhere")
+    figures: dict[str, Any] = {k: user_metrics[k] for k in keep}
+    typed_metrics = summarise_typed(typed_rows)
+    figures |= {
+        k: v
+        for k, v in typed_metrics.items()
+        if not k.startswith("typed_right_") or k == "typed_right"
+    }
+    figures["typed_rc"] = [(p["coverage"], p["accuracy"]) for p in risk_coverage(typed_rows)]
+    return figures | _latency(ms)
+
+
+def _latency(ms: list[float]) -> dict[str, float]:
+    if not ms:
+        return {}
+    ordered = sorted(ms)
+    return {
+        "ms_p50": round(statistics.median(ordered), 1),
+        "ms_p95": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
+    }
 
 
 def _number(text: str) -> int | float:
@@ -85,16 +160,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lexical", action="store_true", help="no embedding cosine")
     parser.add_argument("--set", action="append", default=[], help="field=v1,v2,...")
+    parser.add_argument("--sets", default=",".join(SETS), help="multihop,questions")
+    parser.add_argument("--rows", type=Path, help="write every answered row here (JSON)")
     args = parser.parse_args()
     settings = Settings()
-    queries = [q for q in load_queries("dev", include_null=True) if q.question_type in TYPES]
-    passages = cached_passages(settings, queries)
+    chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
+    runs: list[tuple[str, Callable[[ExtractiveAnswerer, list], dict[str, Any]]]] = []
+    if "multihop" in chosen:
+        queries = [q for q in load_queries("dev", include_null=True) if q.question_type in TYPES]
+        mh = cached_passages(settings, "multihop", [q.query for q in queries])
+        runs.append(("multihop", lambda a, out: score_multihop(a, queries, mh, out)))
+    if "questions" in chosen:
+        user = load_questions("dev")
+        typed = load_typed(QUESTIONS_DIR, "dev")
+        asked = [q.question for q in user] + [q.question for q in typed]
+        qp = cached_passages(settings, "questions", asked)
+        runs.append(("questions", lambda a, out: score_questions(a, user, typed, qp, out)))
     embedding = None if args.lexical else make_embedding(settings)
+    rows: list[dict[str, Any]] = []
     for overrides in parse_settings(args.set):
         config = AnswerConfig(**overrides)
         answerer = ExtractiveAnswerer(settings, embedding, config=config)
         label = " ".join(f"{k}={v}" for k, v in overrides.items()) or "defaults"
-        print(label, score(answerer, queries, passages), flush=True)
+        for name, run in runs:
+            print(label, name, run(answerer, rows), flush=True)
+    if args.rows:
+        args.rows.write_text(json.dumps(rows, indent=1, default=str))
 
 
 if __name__ == "__main__":
