@@ -7,8 +7,10 @@ make the Answer, whose Markdown comes from qa/render.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from qa.answer.citations import also_reported_by, make_citation
@@ -24,6 +26,7 @@ from qa.types import Answer, AnswerItem, AnswerKind, Citation, Lead, Passage
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
+_INNER_CAPITAL = re.compile(r"(?<=[\w,;’'\-] )[A-Z][\w’'\-]*")
 NO_PASSAGE_REASON = "The articles don't say: no article matched the question."
 
 
@@ -81,6 +84,13 @@ class Evidence:
         ]
         first = [*self.chosen, *[s for s in close if all(s is not c for c in self.chosen)]]
         return first, further
+
+    @cached_property
+    def name_words(self) -> frozenset[str]:
+        """Words the passages capitalise inside a sentence (not after a full stop, a colon, a
+        quote or a line break): a word capitalised only at a sentence's start is no part of
+        a name ("Current Fed")."""
+        return frozenset(_INNER_CAPITAL.findall("\n".join(p.text for p in self.passages)))
 
     def published(self, item: Scored) -> str:
         return self.passages[item.passage_index].published

@@ -123,6 +123,11 @@ ROLES = word_set(
     manager partner officer counsel quarterback receiver kicker pitcher striker goalkeeper
     midfielder linebacker cornerback"""
 )
+# Titles that split a capitalised run into the names around them ("OpenAI CEO Sam Altman",
+# "Fed Chair Jerome Powell"); not those that begin names ("General Motors", "King Charles").
+TITLE_WORDS = (ROLES | frozenset(ROLE_ACRONYMS)) - word_set(
+    "general justice king queen prince princess pope star partner owner player"
+)
 # Words that qualify a role: "Head Coach", "Prime Minister" are titles, nobody's name.
 ROLE_MODIFIERS = word_set(
     "head assistant deputy vice interim acting general senior former prime foreign state new"

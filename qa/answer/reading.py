@@ -55,21 +55,68 @@ def type_fit(label: str, asked: AnswerType) -> float:
     return 0.0
 
 
-def candidates(doc: Doc, shape: QuestionShape) -> list[Candidate]:
+def candidates(
+    doc: Doc, shape: QuestionShape, name_words: frozenset[str] | None = None
+) -> list[Candidate]:
     """Entities of name types, proper-noun runs the model left untyped, and (for a typed
     common noun: "which antibiotic") names in apposition to that noun or noun phrases
-    headed by it."""
+    headed by it. Each is cleaned into the names it holds (`name_pieces`); `name_words` are
+    the words the passages capitalise inside a sentence (one capitalised only at a
+    sentence's start is no part of a name: "Current Fed", "Loading Treasury")."""
     found: list[Candidate] = []
     taken: set[int] = set()
     for ent in doc.ents:
         taken.update(range(ent.start, ent.end))  # a date or a figure is no untyped name
         if ent.label_ in lexicon.NAME_LABELS:
-            found.append(_candidate(ent, ent.label_))
+            found += [_candidate(piece, ent.label_) for piece in name_pieces(ent, name_words)]
     for run in _proper_runs(doc, taken):
-        found.append(_candidate(run, "PROPN"))
+        found += [_candidate(piece, "PROPN") for piece in name_pieces(run, name_words)]
     if shape.answer_type is AnswerType.THING and shape.kind:
         found += [c for c in _kind_phrases(doc, shape.kind) if c.root not in taken]
     return sorted(found, key=lambda c: c.start)
+
+
+def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Span]:
+    """The names a span holds: split at line breaks and at titles ("OpenAI CEO Sam Altman" is
+    OpenAI and Sam Altman; "Prime Minister Rishi Sunak" is Rishi Sunak), each trimmed of
+    leading words that are no part of a name ("Current Fed", "Whereas Google")."""
+    pieces: list[Span] = []
+    start = span.start
+    for token in [*span, None]:
+        if token is None or token.is_space or token.lower_ in lexicon.TITLE_WORDS:
+            end = token.i if token is not None else span.end
+            piece = _trim_name(span.doc[start:end], name_words)
+            if piece is not None:
+                pieces.append(piece)
+            start = end + 1
+    return pieces
+
+
+_NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
+
+
+def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
+    """The span without leading words that are no part of a name: lower case, no noun
+    ("Whereas Google"), a stopword that is no proper noun, or a word the passages capitalise
+    only at a sentence's start ("Current Fed", "Loading Treasury")."""
+    start, end = span.start, span.end
+    doc = span.doc
+    while start < end - 1:
+        first = doc[start]
+        unnamed = name_words is not None and first.text not in name_words
+        if not (
+            not first.text[:1].isupper()
+            or first.pos_ not in _NAME_POS
+            or (first.pos_ != "PROPN" and first.is_stop)
+            or (unnamed and (first.is_sent_start or first.pos_ != "PROPN"))
+        ):
+            break
+        start += 1
+    while end > start and (doc[end - 1].is_punct or doc[end - 1].tag_ == "POS"):
+        end -= 1
+    if end <= start or not doc[start].text[:1].isupper():
+        return None
+    return doc[start:end]
 
 
 def _candidate(span: Span, label: str) -> Candidate:
@@ -92,13 +139,18 @@ def _candidate(span: Span, label: str) -> Candidate:
 
 
 def _proper_runs(doc: Doc, taken: set[int]) -> Iterator[Span]:
+    """Runs of proper nouns no entity covers; a capitalised common noun continues one
+    ("Caesars Sportsbook")."""
     start = None
     for token in [*doc, None]:
         inside = (
             token is not None
-            and token.pos_ == "PROPN"
             and token.i not in taken
             and token.is_alpha
+            and (
+                token.pos_ == "PROPN"
+                or (start is not None and token.pos_ == "NOUN" and token.text[:1].isupper())
+            )
             and not (token.i == 0 and token.lower_ in lexicon.STOPWORDS)
         )
         if inside and start is None:

@@ -18,6 +18,7 @@ A strategy returns None to pass the question on; an abstention is an Answer too.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -278,6 +279,19 @@ class _Name:
     role_score: float = 0.0  # best score of a sentence where it holds the asked role
     role_sentence: Scored | None = None
     sentences: list[Scored] = field(default_factory=list)
+    labels: Counter[str] = field(default_factory=Counter)  # entity labels of its mentions
+
+    def vote_fit(self, asked: AnswerType) -> float:
+        """Its type fit by the labels its mentions got, a full name's thrice: the small model
+        calls "Altman" a place twice and "Sam Altman" a person once. Untyped runs count only
+        when no mention is typed; one word is a person's name only as part of a full name
+        (news name people in full: "OpenAI" tagged a person is the company)."""
+        typed = {label: n for label, n in self.labels.items() if label != "PROPN"}
+        label = max(typed, key=lambda k: typed[k]) if typed else "PROPN"
+        fit = type_fit(label, asked)
+        if label in lexicon.PERSON_LABELS and " " not in self.text.strip():
+            fit = min(fit, 0.5)
+        return fit
 
 
 class NameAnswer:
@@ -322,7 +336,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
         if is_shouting(item.sentence.text):
             continue  # "SUPERFAN SPENT NEARLY $9K": every word looks like a name
         doc = evidence.doc(item)
-        for candidate in candidates(doc, shape):
+        for candidate in candidates(doc, shape, evidence.name_words):
             fit = type_fit(candidate.label, shape.answer_type)
             if fit == 0 or not _usable(candidate.text, excluded, outlets):
                 continue
@@ -332,7 +346,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
             if role is False or (not role and item in further):
                 continue  # it holds the anchor's role here, not the asked one
             name = names.setdefault(_key(candidate.text), _Name(candidate.text))
-            name.fit = max(name.fit, fit)
+            name.labels[candidate.label] += 3 if " " in candidate.text else 1
             if role and item.score > name.role_score:
                 name.role_score, name.role_sentence = item.score, item
             if all(item is not s for s in name.sentences):
@@ -342,7 +356,10 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     if not names:
         return None
     _merge_short_forms(names)
-    _expand_short_names(names, passages, excluded)
+    _expand_short_names(names, passages, excluded, evidence.name_words)
+    names = _merge_same_names(names)
+    for name in names.values():
+        name.fit = name.vote_fit(shape.answer_type)
     for name in names.values():
         name.score += w_articles * max(0, len(_articles_naming(name.text, passages)) - 1)
         name.score += config.w_title_name * len(_articles_naming(name.text, passages, True))
@@ -389,6 +406,17 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
 
 
+def _absorb(target: _Name, source: _Name) -> None:
+    """`source` is another form of `target`'s name: its sentences, score and role count."""
+    target.labels.update(source.labels)
+    if source.role_score > target.role_score:
+        target.role_score, target.role_sentence = source.role_score, source.role_sentence
+    for item in source.sentences:
+        if all(item is not s for s in target.sentences):
+            target.sentences.append(item)
+            target.score += item.score
+
+
 def _merge_short_forms(names: dict[str, _Name]) -> None:
     """ "Altman" and "Sam Altman" are one person: the longer name takes the shorter's
     sentences and score when the shorter is its last word(s) ("Apple" is not "Apple Watch")."""
@@ -400,19 +428,25 @@ def _merge_short_forms(names: dict[str, _Name]) -> None:
             if len(long_words) <= len(short_words) or long not in names or short not in names:
                 continue
             if long_words[-len(short_words) :] == short_words:
-                target, source = names[long], names.pop(short)
-                if source.role_score > target.role_score:
-                    target.role_score = source.role_score
-                    target.role_sentence = source.role_sentence
-                for item in source.sentences:
-                    if all(item is not s for s in target.sentences):
-                        target.sentences.append(item)
-                        target.score += item.score
+                _absorb(names[long], names.pop(short))
                 break
 
 
+def _merge_same_names(names: dict[str, _Name]) -> dict[str, _Name]:
+    """After short names took the passages' full form ("Sam" and "Altman" both became "Sam
+    Altman"), the forms of one name are one candidate."""
+    merged: dict[str, _Name] = {}
+    for name in names.values():
+        key = _key(name.text)
+        if key in merged:
+            _absorb(merged[key], name)
+        else:
+            merged[key] = name
+    return merged
+
+
 def _expand_short_names(
-    names: dict[str, _Name], passages: list[Passage], excluded: set[str]
+    names: dict[str, _Name], passages: list[Passage], excluded: set[str], name_words: frozenset[str]
 ) -> None:
     """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
     ("Sam Altman", "Federal Reserve"), which a reader expects."""
@@ -421,15 +455,21 @@ def _expand_short_names(
         short = name.text
         if " " in short or not short.isalpha():
             continue
-        pattern = re.compile(
-            rf"\b((?:[A-Z][\w’'\-]+\s+){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
-            rf"(?:\s+[A-Z][\w’'\-]+){{1,2}})\b"
+        pattern = re.compile(  # within a line: a heading above is not the name
+            rf"\b((?:[A-Z][a-z][\w’'\-]* +){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
+            rf"(?: +[A-Z][a-z][\w’'\-]*){{1,2}})\b"
         )
         counts: dict[str, int] = {}
         for match in pattern.finditer(text):
-            full = match.group(1)
+            parts = match.group(1).split()
+            while parts[0] != short and (
+                parts[0].lower() in lexicon.STOPWORDS | lexicon.TITLE_WORDS
+                or parts[0] not in name_words  # "Current Fed": capitalised only at a start
+            ):
+                parts.pop(0)  # "Singer Taylor Swift" is Taylor Swift
+            full = " ".join(parts)
             tokens = words(full)
-            if tokens[0] in lexicon.STOPWORDS or set(tokens) & excluded or _is_a_title(full):
+            if len(parts) < 2 or set(tokens) & (excluded | lexicon.TITLE_WORDS):
                 continue
             if set(tokens) & {*lexicon.WEEKDAYS, *lexicon.MONTHS}:
                 continue
