@@ -399,6 +399,34 @@ def test_the_name_several_articles_share_beats_a_name_in_one(
     )
 
 
+def test_a_short_name_becomes_the_full_name_even_if_it_only_opens_sentences(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # "Brock" is capitalised only where a sentence starts, but never written in lower case:
+    # part of the name. "Current" opens a sentence too, and "currently" is a word: no name.
+    passages = [
+        _passage(
+            "a",
+            "Brock Purdy threw four touchdown passes against the Cowboys on Sunday. "
+            "Current Fed officials were currently not amused.",
+        ),
+        _passage("b", "Purdy completed 17 of 24 passes against Dallas. Purdy ran for a score."),
+    ]
+    question = "Which quarterback threw four touchdown passes against the Cowboys?"
+    answer = answerer.answer(question, passages)
+    assert answer.answer.startswith("**Brock Purdy**"), answer.answer
+
+
+def test_the_full_form_of_a_short_name_leaves_out_owners_titles_and_sentence_openers() -> None:
+    from qa.answer.strategies import _full_form
+
+    named = frozenset({"All", "Blacks", "Zealand", "Fed", "Taylor", "Swift"})
+    assert _full_form(["New", "Zealand’s", "All", "Blacks"], "Blacks", named, set()) == "All Blacks"
+    assert _full_form(["Singer", "Taylor", "Swift"], "Swift", named, set()) == "Taylor Swift"
+    assert _full_form(["Current", "Fed"], "Fed", named, set()) is None
+    assert _full_form(["Taylor", "Swift"], "Swift", named, {"taylor"}) is None
+
+
 def test_names_the_question_uses_are_not_the_answer(answerer: ExtractiveAnswerer) -> None:
     passages = [
         _passage(

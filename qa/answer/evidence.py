@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.config import AnswerConfig
+from qa.answer.lexicon import STOPWORDS
 from qa.answer.nlp import ParseCache
 from qa.answer.relevance import Scored, pick_sentences, ranked
 from qa.answer.roles import role_conflict
 from qa.answer.shape import QuestionShape
-from qa.answer.terms import stems
+from qa.answer.terms import stem_of, stems
 from qa.render import answer_markdown
 from qa.types import Answer, AnswerItem, AnswerKind, Citation, Lead, Passage
 
@@ -27,6 +28,14 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 _INNER_CAPITAL = re.compile(r"(?<=[\w,;’'\-] )[A-Z][\w’'\-]*")
+_CAPITAL_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
+_LOWER_WORD = re.compile(r"\b[a-z][\w’'\-]*")
+
+
+def _unpossessed(word: str) -> str:
+    return word.removesuffix("’s").removesuffix("'s")
+
+
 NO_PASSAGE_REASON = "The articles don't say: no article matched the question."
 
 
@@ -87,10 +96,17 @@ class Evidence:
 
     @cached_property
     def name_words(self) -> frozenset[str]:
-        """Words the passages capitalise inside a sentence (not after a full stop, a colon, a
-        quote or a line break): a word capitalised only at a sentence's start is no part of
-        a name ("Current Fed")."""
-        return frozenset(_INNER_CAPITAL.findall("\n".join(p.text for p in self.passages)))
+        """Capitalised words that may be part of a name: those the passages capitalise inside
+        a sentence (not after a full stop, a colon, a quote or a line break), and those they
+        never write in lower case ("Brock" of "Brock Purdy" opening every sentence). A word
+        capitalised only at a sentence's start and written in lower case elsewhere is no
+        part of a name ("Current Fed", "Laid")."""
+        text = "\n".join(p.text for p in self.passages)
+        lower = {stem_of(w) for w in _LOWER_WORD.findall(text)}  # "currently": not "Current"
+        inner = {_unpossessed(w) for w in _INNER_CAPITAL.findall(text)}
+        capitalised = {_unpossessed(w) for w in _CAPITAL_WORD.findall(text)}
+        never_lower = {w for w in capitalised - inner if w.lower() not in STOPWORDS}
+        return frozenset(inner | {w for w in never_lower if stem_of(w) not in lower})
 
     def published(self, item: Scored) -> str:
         return self.passages[item.passage_index].published

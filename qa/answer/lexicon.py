@@ -148,3 +148,4 @@ COUNT_LABELS = frozenset({"CARDINAL", "QUANTITY"})
 # Calendar words, in order (Python's C-locale names, lower case).
 WEEKDAYS = tuple(day.lower() for day in calendar.day_name)
 MONTHS = tuple(month.lower() for month in calendar.month_name[1:])
+CALENDAR_WORDS = frozenset((*WEEKDAYS, *MONTHS))

@@ -83,7 +83,7 @@ def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Sp
     pieces: list[Span] = []
     start = span.start
     for token in [*span, None]:
-        if token is None or token.is_space or token.lower_ in lexicon.TITLE_WORDS:
+        if token is None or _splits_names(token):
             end = token.i if token is not None else span.end
             piece = _trim_name(span.doc[start:end], name_words)
             if piece is not None:
@@ -92,6 +92,17 @@ def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Sp
     return pieces
 
 
+def _splits_names(token: Token) -> bool:
+    """A line break, a title, or punctuation that no name holds ("Caesars Sportsbook:
+    Caesars"; not "AT&T", "Coca-Cola", "U.S.")."""
+    return (
+        token.is_space
+        or token.lower_ in lexicon.TITLE_WORDS
+        or (token.is_punct and token.text not in _NAME_PUNCT)
+    )
+
+
+_NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
 _NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
 
 

@@ -86,7 +86,9 @@ def _excluded_words(
     Sports")."""
     outlets = set().union(*outlet_names(passages)) - lexicon.STOPWORDS if outlet_words else set()
     excluded = {w for name in shape.excluded for w in words(name)}
-    return (set(shape.question_words) - set(shape.kind_words)) | outlets | excluded
+    asked = set(shape.question_words) - set(shape.kind_words)
+    asked |= {part for word in asked for part in word.split("-")}  # "Israel-Hamas war"
+    return asked | outlets | excluded
 
 
 def _usable(name: str, excluded: set[str], outlets: list[frozenset[str]]) -> bool:
@@ -461,25 +463,40 @@ def _expand_short_names(
         )
         counts: dict[str, int] = {}
         for match in pattern.finditer(text):
-            parts = match.group(1).split()
-            while parts[0] != short and (
-                parts[0].lower() in lexicon.STOPWORDS | lexicon.TITLE_WORDS
-                or parts[0] not in name_words  # "Current Fed": capitalised only at a start
-            ):
-                parts.pop(0)  # "Singer Taylor Swift" is Taylor Swift
-            full = " ".join(parts)
-            tokens = words(full)
-            if len(parts) < 2 or set(tokens) & (excluded | lexicon.TITLE_WORDS):
-                continue
-            if set(tokens) & {*lexicon.WEEKDAYS, *lexicon.MONTHS}:
-                continue
-            counts[full] = counts.get(full, 0) + 1
+            full = _full_form(match.group(1).split(), short, name_words, excluded)
+            if full is not None:
+                counts[full] = counts.get(full, 0) + 1
         alone = len(re.findall(rf"\b{re.escape(short)}\b(?!['’]?\s+[A-Z])", text))
         ending = {n: c for n, c in counts.items() if n.split()[-1] == short}
         starting = {n: c for n, c in counts.items() if n.split()[0] != short or c >= alone}
         pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
         if pick:
             name.text = max(pick, key=lambda n: (pick[n], len(n)))
+
+
+def _full_form(
+    parts: list[str], short: str, name_words: frozenset[str], excluded: set[str]
+) -> str | None:
+    """The name that capitalised words around `short` make: what follows an owner ("New
+    Zealand’s All Blacks" is All Blacks), without leading words no name starts with ("Singer
+    Taylor Swift", "Current Fed", "The Fed"); None if `short` stays alone or a word is
+    excluded, a title or a day."""
+    if not parts[0].startswith(short):
+        owners = [i for i, part in enumerate(parts[:-1]) if part.endswith(("’s", "'s", "’"))]
+        parts = parts[owners[-1] + 1 :] if owners else parts
+    while parts[0] != short and _starts_no_name(parts[0], name_words):
+        parts.pop(0)
+    tokens = set(words(" ".join(parts)))
+    if len(parts) < 2 or tokens & (excluded | lexicon.TITLE_WORDS | lexicon.CALENDAR_WORDS):
+        return None
+    return " ".join(parts)
+
+
+def _starts_no_name(word: str, name_words: frozenset[str]) -> bool:
+    """An article, a title, a word capitalised only where a sentence starts, or a stopword
+    the passages do not capitalise mid-sentence ("Since Spears"; not "the All Blacks")."""
+    lower = word.lower()
+    return lower in ("the", "a", "an") or lower in lexicon.TITLE_WORDS or word not in name_words
 
 
 def _articles_naming(name: str, passages: list[Passage], in_title: bool = False) -> set[str]:
