@@ -427,6 +427,23 @@ def test_the_full_form_of_a_short_name_leaves_out_owners_titles_and_sentence_ope
     assert _full_form(["Taylor", "Swift"], "Swift", named, {"taylor"}) is None
 
 
+def test_the_noun_a_passive_relative_clause_describes_is_its_object_not_its_subject(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # "the Kennard Novelty Company, which was sold to Parker Brothers": Kennard was sold, it
+    # sold nothing.
+    passages = [
+        _passage(
+            "a",
+            "The boards were mass-produced by the Kennard Novelty Company, which was sold to "
+            "Parker Brothers in 1967.",
+        ),
+        _passage("b", "Shopify had acquired Deliverr in May 2022 for $2.1 billion."),
+    ]
+    answer = answerer.answer("Which company sold Deliverr to Flexport?", passages)
+    assert "Kennard" not in answer.answer.split("\n")[0], answer.answer
+
+
 def test_names_the_question_uses_are_not_the_answer(answerer: ExtractiveAnswerer) -> None:
     passages = [
         _passage(

@@ -256,13 +256,12 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     elif (
         not subjects
         and verb.dep_ in ("relcl", "acl", "xcomp", "conj")
-        and verb.head.pos_
-        in (
-            "NOUN",
-            "PROPN",
-        )
+        and verb.head.pos_ in ("NOUN", "PROPN")
     ):
-        subjects = _expand(verb.head)  # "countries that back Guaido"
+        if any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children):
+            objects += _expand(verb.head)  # "the company, which was sold to Parker Brothers"
+        else:
+            subjects = _expand(verb.head)  # "countries that back Guaido"
     return subjects, objects
 
 

@@ -343,12 +343,15 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
             if fit == 0 or not _usable(candidate.text, excluded, outlets):
                 continue
             role = holds_asked_role(doc, shape, candidate)
-            if shape.role_head and role is None:
-                role = holds_asked_title(doc, shape, candidate) or None
+            titled = bool(shape.role_head and role is None)
+            if titled:
+                titled = holds_asked_title(doc, shape, candidate)
+                role = titled or None
             if role is False or (not role and item in further):
                 continue  # it holds the anchor's role here, not the asked one
             name = names.setdefault(_key(candidate.text), _Name(candidate.text))
-            name.labels[candidate.label] += 3 if " " in candidate.text else 1
+            label = "PERSON" if titled else candidate.label  # one with the asked title is a person
+            name.labels[label] += 3 if " " in candidate.text else 1
             if role and item.score > name.role_score:
                 name.role_score, name.role_sentence = item.score, item
             if all(item is not s for s in name.sentences):
@@ -393,13 +396,13 @@ def holds_asked_title(doc: Doc, shape: QuestionShape, candidate: Candidate) -> b
     """ "Who is the chief executive of Ineos Sport?": a description of the candidate gives
     that role, of the asked organisation when it says whose ("the CEO of Ratcliffe's Ineos
     Sport", not "the club's chief executive"), else in a sentence about it."""
-    anchors = set().union(*(a.stems for a in shape.anchors if a.is_name))
+    anchors = [a.stems for a in shape.anchors if a.is_name and a.stems]
     for description in descriptions_of(doc, candidate.text):
         if shape.role_head not in role_words(description.text):
             continue
         says_whose = re.search(r"['’]s\b|\bof\b|\b[A-Z]", description.text[1:])
-        where = description.text if says_whose else doc.text
-        if not anchors or anchors & set(stems(where)):
+        where = set(stems(description.text if says_whose else doc.text))
+        if not anchors or any(anchor <= where for anchor in anchors):  # all of "Ineos Sport"
             return True
     return False
 
