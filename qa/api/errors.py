@@ -16,8 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from index.limits import MAX_BODY_BYTES, InputError, too_large_body
 from index.store import StoreUnavailableError
-from qa.api.schemas import MAX_BODY_BYTES
 from qa.assistant import AssistantError
 
 log = logging.getLogger("qa.api")  # the name it logged under before the package split
@@ -84,6 +84,9 @@ def _field_name(location: tuple[Any, ...]) -> str:
 
 def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str]:
     first = errors[0]
+    refused = (first.get("ctx") or {}).get("error")
+    if isinstance(refused, InputError):  # a shared limit: its message, as every entry point
+        return refused.field, str(refused)
     field = _field_name(tuple(first.get("loc", ())))
     msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
     if first.get("type") == "json_invalid":
@@ -116,6 +119,9 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=headers,
         )
 
+    async def on_input(_: Request, exc: InputError) -> JSONResponse:
+        return error_response(exc.status, str(exc), field=exc.field, code=exc.code)
+
     async def on_assistant(_: Request, exc: AssistantError) -> JSONResponse:
         return error_response(400, str(exc), field="mode" if "mode" in str(exc) else None)
 
@@ -132,6 +138,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(InputError, on_input)
     app.add_exception_handler(AssistantError, on_assistant)
     for error_type in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_type, on_unavailable)
@@ -205,7 +212,7 @@ class BodyLimitMiddleware:
 
 
 def _too_large(size: int, limit: int) -> str:
-    return f"request body is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB"
+    return too_large_body(size, limit)
 
 
 # --- auth ---------------------------------------------------------------------------------------
