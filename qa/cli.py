@@ -143,7 +143,15 @@ def search(
     collection: CollectionOpt = None,
 ) -> None:
     """Retrieve the passages for a question (no answer), with per-stage scores."""
-    result = _assistant(collection).search(question, k=k, since=since, until=until, sources=source)
+    from index.limits import InputError
+
+    try:
+        result = _assistant(collection).search(
+            question, k=k, since=since, until=until, sources=source
+        )
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if as_json:
         typer.echo(result.model_dump_json())
         return
@@ -177,6 +185,7 @@ def ask(
     ] = None,
 ) -> None:
     """Answer a question with cited passages."""
+    from index.limits import InputError
     from qa.assistant import AssistantError
     from qa.client import ApiError
     from qa.types import Answer
@@ -192,7 +201,7 @@ def ask(
             elif not as_json:
                 typer.echo(event, nl=False)
                 streamed = True
-    except (AssistantError, ApiError) as exc:
+    except (AssistantError, ApiError, InputError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     assert final is not None
@@ -218,14 +227,26 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="TCP port.")] = 7860,
+    allow_open: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open",
+            help="Serve a non-loopback address with no QA_API_KEY / QA_UI_USERS "
+            "(anyone who can reach it may ask, upload and delete).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the chat UI at / and the HTTP API at /api/v1 and /v1 (docs at /docs)."""
     from index.store import StoreError
+    from qa.server import ServeRefused
     from qa.server import serve as run_server
 
+    settings = _settings()
+    if allow_open:
+        settings = settings.model_copy(update={"allow_open": True})
     try:
-        run_server(host=host, port=port, settings=_settings())
-    except StoreError as exc:
+        run_server(host=host, port=port, settings=settings)
+    except (StoreError, ServeRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
