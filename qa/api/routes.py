@@ -338,7 +338,10 @@ def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
         for m in body.messages[:last_user]
         if m.role in ("user", "assistant")
     ]
-    check_history(history, field="messages")
+    try:
+        check_history(history)  # the shared message, naming the OpenAI field at fault
+    except InputError as exc:
+        raise InputError(str(exc), field="messages", status=exc.status, code=exc.code) from None
     return question, history
 
 
