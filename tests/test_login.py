@@ -176,6 +176,7 @@ def test_loopback_may_start_open(host: str) -> None:
     assert not check_exposure(host, Settings()).closed
 
 
+@pytest.mark.timeout(60)  # the code before this branch went on to serve 0.0.0.0
 def test_qa_serve_on_all_interfaces_with_no_credential_exits_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
