@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,7 +196,7 @@ class ChatController:
         sources: Sequence[str] | None,
         mode: str,
         k: float,
-    ) -> Iterator[ChatUpdate]:
+    ) -> Generator[ChatUpdate, None, Answer]:
         """Yields partial renders while text streams; returns the final Answer."""
         partial, final, last_sent = "", None, 0.0
         events = self.assistant.ask_stream(

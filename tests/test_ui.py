@@ -17,8 +17,8 @@ import pytest  # noqa: E402
 
 import ui  # noqa: E402
 from index.settings import Settings  # noqa: E402
-from qa import chat_handlers as handlers  # noqa: E402
 from index.store import StoreUnavailableError  # noqa: E402
+from qa import chat_handlers as handlers  # noqa: E402
 from qa.assistant import AssistantError  # noqa: E402
 from qa.types import Answer, AnswerItem, Citation, Turn  # noqa: E402
 from tests.api_fixtures import make_assistant, serve_in_thread  # noqa: E402
@@ -167,7 +167,9 @@ def test_clicking_an_earlier_answer_shows_its_sources() -> None:
     chat = controller(ScriptedAssistant())
     session = list(chat.respond("first", None))[-1][2]
     session = list(chat.respond("second", session))[-1][2]
-    shown = handlers.ChatController.show_sources(session, gr.SelectData(None, {"index": 1, "value": ""}))
+    shown = handlers.ChatController.show_sources(
+        session, gr.SelectData(None, {"index": 1, "value": ""})
+    )
     assert 'id="src-1-1"' in shown and "first" in shown
     user_message = gr.SelectData(None, {"index": 0, "value": ""})
     assert isinstance(handlers.ChatController.show_sources(session, user_message), type(gr.skip()))
