@@ -84,8 +84,7 @@ def check_history(turns: Sequence[Any], field: str = "history") -> Sequence[Any]
         content = turn.get("content") if isinstance(turn, dict) else getattr(turn, "content", "")
         if isinstance(content, str) and len(content) > MAX_TURN_CHARS:
             raise InputError(
-                f"{field} turn {index} is {len(content)} characters; "
-                f"the limit is {MAX_TURN_CHARS}",
+                f"{field} turn {index} is {len(content)} characters; the limit is {MAX_TURN_CHARS}",
                 field=f"{field}.{index}.content",
                 code="too_long",
             )
