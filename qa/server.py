@@ -13,6 +13,8 @@ import ipaddress
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -189,6 +191,18 @@ def serve(
     """Start the server; ServeRefused (before anything loads) when it must not start."""
     settings = settings or Settings()
     policy = check_exposure(host, settings)
+    uploads = private_upload_dir()  # before anything builds a Gradio app
+    # uvicorn shuts down gracefully on SIGTERM, then restores the previous handler and raises
+    # the signal again: with Python's default that kills the process before `finally` runs.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    try:
+        _serve(host, port, settings, policy)
+    finally:
+        if uploads:
+            shutil.rmtree(uploads, ignore_errors=True)
+
+
+def _serve(host: str, port: int, settings: Settings, policy: AccessPolicy) -> None:
     apply_offline_defaults()
     logging.basicConfig(
         level=os.environ.get("QA_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
@@ -200,7 +214,6 @@ def serve(
 
     from qa.assistant import Assistant
 
-    uploads = private_upload_dir()
     assistant = Assistant(settings)
     added = ensure_sample_corpus(assistant)
     app = build_server(settings, assistant)
@@ -212,8 +225,4 @@ def serve(
         flush=True,
     )
     print(describe_access(policy), flush=True)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        if uploads:
-            shutil.rmtree(uploads, ignore_errors=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
