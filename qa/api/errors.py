@@ -134,7 +134,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {
         400: "The request cannot be served as asked (or its body cannot be parsed).",
-        401: "Missing or wrong bearer key (when QA_API_KEY is set).",
+        401: "No credential, or a wrong bearer key (when QA_API_KEY or QA_UI_USERS is set).",
         422: "A request field is invalid; `error.field` names it.",
         503: "The Chroma server cannot be reached.",
     }.items()
@@ -143,6 +143,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
     texts = {
+        403: "The credential may not change articles (a UI user not in QA_UI_EDITORS).",
         404: "No such article.",
         413: "Upload too large.",
         415: "Unsupported file or content type.",

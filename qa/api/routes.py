@@ -145,7 +145,7 @@ def _add_article_routes(router: APIRouter) -> None:
         "/articles/{article_id:path}",
         response_model=Deleted,
         tags=["articles"],
-        responses=_responses(404),
+        responses=_responses(403, 404),
     )
     def delete_article(article_id: str, request: Request) -> Deleted:
         """Delete an article and all its chunks."""
@@ -157,7 +157,7 @@ def _add_article_routes(router: APIRouter) -> None:
         "/articles",
         response_model=IngestResponse,
         tags=["articles"],
-        responses=_responses(413, 415),
+        responses=_responses(403, 413, 415),
         openapi_extra={
             "requestBody": {
                 "required": True,
