@@ -9,6 +9,8 @@ Nothing is kept on this module: conversation state is a per-session `gr.State`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from index.offline import apply_offline_defaults
 
 apply_offline_defaults()  # before gradio is imported: it reads its analytics flag at import
@@ -17,13 +19,37 @@ import gradio as gr  # noqa: E402
 
 from index.limits import SUPPORTED_SUFFIXES  # noqa: E402
 from qa import render  # noqa: E402
-from qa.chat_handlers import MAX_PASSAGES, ChatController, ChatSession  # noqa: E402
+from qa.chat_handlers import (  # noqa: E402
+    MAX_PASSAGES,
+    ChatController,
+    ChatSession,
+    FeedsController,
+)
 
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 # Uploaded files Gradio has not been asked to ingest are deleted on this schedule (seconds):
 # checked every DELETE_EVERY_S, removed once older than DELETE_AFTER_S.
 DELETE_EVERY_S = 600
 DELETE_AFTER_S = 1800
+FEED_REFRESH_S = 30.0  # the feeds table re-reads the poll state this often (the server polls)
+
+# The sources panel: after each update, a passage box whose highlighted (cited) sentence sits
+# outside its visible part scrolls to it, leaving a little of the text before it in view. Only
+# the box scrolls (never the page, which scrollIntoView would also move).
+REVEAL_CITED_JS = """
+const reveal = () => requestAnimationFrame(() => {
+  for (const box of element.querySelectorAll('.qa-passage')) {
+    const mark = box.querySelector('mark');
+    if (!mark) continue;
+    const outer = box.getBoundingClientRect();
+    const inner = mark.getBoundingClientRect();
+    if (inner.top >= outer.top && inner.bottom <= outer.bottom) continue;
+    box.scrollTop += inner.top - outer.top - Math.min(box.clientHeight / 4, 40);
+  }
+});
+watch('value', reveal);
+reveal();
+"""
 
 UI_CSS = """
 .qa-answer p { margin: 0 0 .5em 0; }
@@ -59,10 +85,43 @@ UI_CSS = """
   max-height: 16em; overflow-y: auto; }
 .qa-passage mark { background: #fde68a; color: #111827; padding: 0 1px; }
 .qa-also { font-size: .85em; color: #4b5563; margin-top: .3em; }
+.qa-caption { font-size: .85em; color: #4b5563; margin: 0 0 .4em 0; }
+.qa-caption-label { font-weight: 600; font-style: normal; }
 .qa-scores summary { cursor: pointer; color: #4b5563; font-size: .85em; margin-top: .3em; }
 .qa-scores td { padding: 0 .8em 0 0; font-size: .85em; }
 .qa-status-error { color: #991b1b; }
+.qa-day { font-size: .8em; color: #4b5563; white-space: nowrap; }
 """
+
+
+def feeds_panel(feeds: FeedsController, status: Any, outputs: list[Any], query: Any) -> None:
+    """The feeds-and-links block of the Articles tab; `outputs` are the articles table, the
+    sources choices and the examples, refreshed after anything is ingested."""
+    with gr.Accordion("Feeds and links", open=True):
+        with gr.Row():
+            url = gr.Textbox(
+                label="Feed or article URL",
+                placeholder="https://example.com/rss.xml or an article link",
+                scale=4,
+                elem_id="qa-feed-url",
+            )
+            add_feed = gr.Button("Follow feed", scale=1, elem_id="qa-feed-add")
+            ingest_url = gr.Button("Ingest URL", scale=1, elem_id="qa-url-ingest")
+            poll = gr.Button("Poll feeds now", scale=1, elem_id="qa-feed-poll")
+        table = gr.Dataframe(
+            value=feeds.rows(),
+            headers=render.FEED_COLUMNS,
+            datatype=["str"] * len(render.FEED_COLUMNS),
+            interactive=False,
+            wrap=True,
+            max_height=260,
+            elem_id="qa-feeds",
+        )
+    targets = [status, table, *outputs]
+    add_feed.click(feeds.add_feed, [url, query], targets, api_visibility="private")
+    ingest_url.click(feeds.ingest_url, [url, query], targets, api_visibility="private")
+    poll.click(feeds.poll_now, [query], targets, api_visibility="private")
+    gr.Timer(FEED_REFRESH_S).tick(feeds.rows, None, table, api_visibility="private")
 
 
 def build_ui(chat: ChatController) -> gr.Blocks:
@@ -141,7 +200,7 @@ def build_ui(chat: ChatController) -> gr.Blocks:
                 sources_panel = gr.HTML(
                     render.EMPTY_SOURCES_HTML,
                     elem_id="qa-sources",
-                    js_on_load=None,
+                    js_on_load=REVEAL_CITED_JS,
                     head=f"<style>{UI_CSS}</style>",
                     max_height=900,
                     padding=True,
@@ -160,20 +219,24 @@ def build_ui(chat: ChatController) -> gr.Blocks:
                 elem_id="qa-articles",
                 column_widths=["48%", "16%", "11%", "25%"],
             )
-            with gr.Row(visible=True) as editing:
-                with gr.Column():
-                    files = gr.File(
-                        label="Upload articles",
-                        file_count="multiple",
-                        file_types=UPLOAD_TYPES,
-                        type="filepath",
-                        elem_id="qa-upload",
-                    )
-                    ingest_btn = gr.Button("Ingest", variant="primary", elem_id="qa-ingest")
-                with gr.Column():
-                    delete_id = gr.Textbox(label="Article id to delete (or click a row)")
-                    delete_btn = gr.Button("Delete", variant="stop", elem_id="qa-delete")
             status = gr.HTML("", elem_id="qa-status")
+            # Everything that changes articles: shown only to those who may (see on_load).
+            with gr.Column(visible=True) as editing:
+                with gr.Row():
+                    with gr.Column():
+                        files = gr.File(
+                            label="Upload articles",
+                            file_count="multiple",
+                            file_types=UPLOAD_TYPES,
+                            type="filepath",
+                            elem_id="qa-upload",
+                        )
+                        ingest_btn = gr.Button("Ingest", variant="primary", elem_id="qa-ingest")
+                    with gr.Column():
+                        delete_id = gr.Textbox(label="Article id to delete (or click a row)")
+                        delete_btn = gr.Button("Delete", variant="stop", elem_id="qa-delete")
+                if chat.feeds is not None:
+                    feeds_panel(chat.feeds, status, [table, sources, examples], title_query)
 
         chat_inputs = [question, session, since, until, sources, mode, k]
         chat_outputs = [chatbot, sources_panel, session, question]

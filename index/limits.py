@@ -30,7 +30,7 @@ MAX_BODY_BYTES = MAX_FILE_BYTES + 256 * 1024
 MAX_FORM_BYTES = 64 * 1024
 MAX_FILE_NAME_BYTES = 255  # what a Linux file system allows in one name
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson"}
+    {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson", ".pdf"}
 )
 
 

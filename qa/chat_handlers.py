@@ -15,18 +15,21 @@ work is queued. Files are read only from Gradio's upload folder (`qa.uploads.rea
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from index.ingest import Progress
 from index.limits import InputError, check_file_count, check_question
 from index.models import parse_day
 from index.settings import Settings
 from index.store import StoreError, StoreUnavailableError
+from index.wording import plural
 from qa import render
 from qa.access.policy import Permission, requires
 from qa.assistant import Assistant, AssistantError
@@ -40,6 +43,8 @@ MAX_HISTORY_TURNS = 12
 MAX_PASSAGES = 20
 # How often a streamed answer is re-sent to the browser while tokens arrive.
 STREAM_INTERVAL_S = 0.05
+# Streamed text that ends a sentence or a line (with its markers): shown at once.
+SENTENCE_END = re.compile(r"(?:[.!?…]|\[\d{1,3}\])[\"'”’)]*\s*$|\n$")
 NOT_ALLOWED = "Adding and deleting articles needs a user the operator named as an editor."
 
 
@@ -120,8 +125,10 @@ class ChatController:
     ) -> None:
         self.assistant = assistant
         self.settings = settings
-        self.upload_dir = upload_dir or gr.utils.get_upload_folder()
+        self.upload_dir = upload_dir or get_upload_folder()
         self.may_edit = may_edit
+        # The feeds panel's handlers, when the assistant follows feeds (test doubles do not).
+        self.feeds = FeedsController(self) if hasattr(assistant, "feeds") else None
 
     def initial_view(self) -> InitialView:
         records = self.assistant.list_articles()
@@ -213,7 +220,9 @@ class ChatController:
                 final = event
                 continue
             partial += event
-            if time.monotonic() - last_sent >= STREAM_INTERVAL_S:
+            # Every sentence is shown as it ends (an extractive answer's deltas are whole
+            # sentences); between sentence ends, at most one refresh per interval.
+            if SENTENCE_END.search(partial) or time.monotonic() - last_sent >= STREAM_INTERVAL_S:
                 last_sent = time.monotonic()
                 session.messages[-1]["content"] = render.render_partial(partial)
                 yield _shown(session), gr.skip(), session, ""
@@ -225,13 +234,24 @@ class ChatController:
         session.answers += 1
         key = session.answers
         session.messages[-1]["content"] = render.render_answer(answer, key)
-        sources_html = render.render_sources(answer, key)
+        sources_html = render.render_sources(answer, key, self._captions(answer))
         session.sources[len(session.messages) - 1] = sources_html
         session.turns += [
             Turn(role="user", content=question),
             Turn(role="assistant", content=answer.answer),
         ]
         return _shown(session), sources_html, session, ""
+
+    def _captions(self, answer: Answer) -> dict[str, str]:
+        """Photo captions of the articles on the sources panel (a caption is not article text,
+        so it is not in the passages): shown on their cards, labelled as captions."""
+        ids = {c.article_id for c in answer.citations} | {p.article_id for p in answer.nearest}
+        try:
+            records = [self.assistant.get_article(article_id) for article_id in sorted(ids)]
+        except StoreError:  # the answer stands without its captions
+            log.warning("captions of the cited articles could not be read", exc_info=True)
+            return {}
+        return {r.article_id: r.caption for r in records if r is not None and r.caption}
 
     @staticmethod
     def _fail(session: ChatSession, message: str) -> ChatUpdate:
@@ -340,7 +360,7 @@ class ChatController:
                     unit="chunks",
                 )
             else:
-                progress(0.0, desc=f"Reading {state.articles_total or ''} articles")
+                progress(0.0, desc=f"Reading {plural(state.articles_total, 'article')}")
 
         return report
 
@@ -371,3 +391,78 @@ class ChatController:
         """Selecting a table row puts its id into the delete box."""
         row = evt.row_value or []
         return row[3] if len(row) > 3 else gr.skip()
+
+
+# --- feeds and links (Articles tab) -----------------------------------------------------------
+FeedUpdate = tuple[str, list[list[str]], list[list[str]], Any, Any]
+
+
+class FeedsController:
+    """Handlers of the feeds panel: add a feed (and poll it), ingest one URL, poll now. Each
+    returns (status, feeds table, articles table, sources choices, examples). All but `rows`
+    fetch and store articles, so they need EDIT, as uploads do."""
+
+    def __init__(self, chat: ChatController) -> None:
+        self.chat = chat
+        self.poller = chat.assistant.feeds  # type: ignore[attr-defined]
+
+    @requires(Permission.ASK)
+    def rows(self) -> list[list[str]]:
+        return render.feed_rows(record.summary() for record in self.poller.feeds())
+
+    @requires(Permission.EDIT)
+    def add_feed(
+        self, url: str | None, query: str = "", request: gr.Request | None = None
+    ) -> FeedUpdate:
+        if not self.chat._may_edit(request):
+            return self._update(render.render_status(NOT_ALLOWED, ok=False), query)
+        url = (url or "").strip()
+        if not url:
+            return self._update(render.render_status("Enter a feed URL first.", ok=False), query)
+        try:
+            record, added = self.poller.add_feed(url)
+        except Exception as exc:  # bad URL, refused address, not a feed: say why
+            return self._update(render.render_status(_reason(url, exc), ok=False), query)
+        report = self.poller.poll([record.url], force=True).to_dict()
+        note = "Added" if added else "Already following"
+        return self._update(
+            f'<div class="qa-status">{render.escape_text(f"{note} {record.url}.")}</div>'
+            + render.render_poll_report(report),
+            query,
+        )
+
+    @requires(Permission.EDIT)
+    def ingest_url(
+        self, url: str | None, query: str = "", request: gr.Request | None = None
+    ) -> FeedUpdate:
+        if not self.chat._may_edit(request):
+            return self._update(render.render_status(NOT_ALLOWED, ok=False), query)
+        url = (url or "").strip()
+        if not url:
+            status = render.render_status("Enter an article or feed URL first.", ok=False)
+            return self._update(status, query)
+        try:
+            report = self.poller.ingest_urls([url]).to_dict()
+            status = render.render_ingest_report(report)
+        except Exception as exc:
+            log.exception("ingesting %s failed", url[:200])
+            status = render.render_status(_reason(url, exc), ok=False)
+        return self._update(status, query)
+
+    @requires(Permission.EDIT)
+    def poll_now(self, query: str = "", request: gr.Request | None = None) -> FeedUpdate:
+        if not self.chat._may_edit(request):
+            return self._update(render.render_status(NOT_ALLOWED, ok=False), query)
+        try:
+            status = render.render_poll_report(self.poller.poll().to_dict())
+        except Exception as exc:
+            log.exception("feed poll failed")
+            status = render.render_status(friendly_error(exc), ok=False)
+        return self._update(status, query)
+
+    def _update(self, status: str, query: str) -> FeedUpdate:
+        return (status, self.rows(), *self.chat.refresh(query))
+
+
+def _reason(url: str, exc: Exception) -> str:
+    return f"{url[:200]}: {getattr(exc, 'reason', None) or exc}"

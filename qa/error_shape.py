@@ -19,6 +19,7 @@ class ErrorBody(BaseModel):
     message: str
     type: str = Field(description="invalid_request_error, authentication_error, …")
     field: str | None = Field(default=None, description="The request field at fault.")
+    param: str | None = Field(default=None, description="The same, by OpenAI's name.")
     code: str | None = None
 
 
@@ -37,7 +38,9 @@ def error_body(
         429: "rate_limit_error",
         503: "service_unavailable",
     }.get(status, "invalid_request_error")
-    error = ErrorBody(message=message, type=kind, field=field, code=code)
+    if code == "model_not_found":  # OpenAI's type for it, which its clients may read
+        kind = "invalid_request_error"
+    error = ErrorBody(message=message, type=kind, field=field, param=field, code=code)
     return ErrorResponse(detail=message, error=error).model_dump()
 
 

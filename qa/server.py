@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from index.offline import apply_offline_defaults
 from index.settings import REPO_ROOT, Settings
+from index.wording import plural
 from qa.access.policy import AccessPolicy, parse_ui_users
 
 __all__ = ["build_server", "ensure_sample_corpus", "parse_ui_users", "serve"]
@@ -29,6 +30,7 @@ __all__ = ["build_server", "ensure_sample_corpus", "parse_ui_users", "serve"]
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from index.poller import BackgroundPoller
     from qa.assistant import Assistant
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,26 @@ def ensure_sample_corpus(assistant: Assistant) -> int:
     for problem in report.errors:
         log.warning("sample corpus: %s", problem)
     return report.added
+
+
+def start_feed_polling(assistant: Assistant, settings: Settings) -> BackgroundPoller | None:
+    """Poll the feeds every `settings.poll_interval_s` in a background thread (None when 0).
+    Answers are not blocked: the poll only shares the embedding model and the store, and the
+    retriever sees its writes at the next question (the store revision changes)."""
+    if settings.poll_interval_s <= 0:
+        return None
+    from index.poller import BackgroundPoller
+
+    return BackgroundPoller(assistant.feeds, settings.poll_interval_s).start()
+
+
+def ready_line(seconds: float, articles: int, added: int, host: str, port: int) -> str:
+    """The start-up line: how long it took, the memory, the index and where to go."""
+    sample = f" ({plural(added, 'sample article')} ingested now)" if added else ""
+    return (
+        f"newsqa ready in {seconds:.1f} s, RSS {rss_mb():.0f} MB, "
+        f"{plural(articles, 'article')}{sample}; http://{host}:{port}/ (API docs at /docs)"
+    )
 
 
 def rss_mb() -> float:
@@ -218,11 +240,16 @@ def _serve(host: str, port: int, settings: Settings, policy: AccessPolicy) -> No
     added = ensure_sample_corpus(assistant)
     app = build_server(settings, assistant)
     articles = assistant.service.store.count_articles()
-    print(
-        f"newsqa ready in {time.perf_counter() - started:.1f} s, RSS {rss_mb():.0f} MB, "
-        f"{articles} articles ({added} sample articles ingested now); "
-        f"http://{host}:{port}/ (API docs at /docs)",
-        flush=True,
-    )
+    print(ready_line(time.perf_counter() - started, articles, added, host, port), flush=True)
     print(describe_access(policy), flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    poller = start_feed_polling(assistant, settings)
+    if poller is not None:
+        print(
+            f"polling {plural(len(assistant.feeds.feeds()), 'feed')} every {poller.interval_s:g} s",
+            flush=True,
+        )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if poller is not None:
+            poller.stop()

@@ -45,9 +45,13 @@ GRADIO_ASKER_POSTS = tuple(
 
 
 def changes_articles(method: str, path: str) -> bool:
-    """Does the policy treat this route as one that needs a credential allowed to edit?"""
+    """Does the policy treat this route as one that needs a credential allowed to edit? Any
+    write under /api/v1 but the two question routes (deny by default), Gradio's upload and
+    the Gradio POSTs askers may not use."""
     if (method, path) in EDITS:
         return True
+    if path.startswith("/api/v1/") and method not in ("GET", "HEAD", "OPTIONS"):
+        return path not in ("/api/v1/answer", "/api/v1/search")
     return (
         method == "POST"
         and path.startswith("/gradio_api/")
@@ -55,8 +59,9 @@ def changes_articles(method: str, path: str) -> bool:
     )
 
 
-# Elements whose events change articles: the ingest and delete buttons of the Articles tab.
-EDITING_ELEMENTS = {"qa-ingest", "qa-delete"}
+# Elements whose events change articles: the Articles tab's ingest and delete buttons, and
+# the feeds panel's follow, ingest-URL and poll buttons (each fetches and stores articles).
+EDITING_ELEMENTS = {"qa-ingest", "qa-delete", "qa-feed-add", "qa-url-ingest", "qa-feed-poll"}
 
 
 def _route_entries(routes: list[Any], prefix: str) -> Iterator[tuple[str, set[str]]]:

@@ -47,7 +47,7 @@ HISTORY = [{"role": ("user", "assistant")[i % 2], "content": "t"} for i in range
 FILES: dict[str, list[tuple[str, bytes]]] = {
     "name over 255 bytes": [("n" * 300 + ".txt", b"text")],
     "NUL in the name": [("nul\x00.txt", b"text")],
-    "unsupported type": [("report.pdf", b"%PDF-1.4")],
+    "unsupported type": [("report.docx", b"PK\x03\x04")],
     "over the size limit": [("big.txt", b"w" * (MAX_FILE_BYTES + 1))],
     "too many files": [(f"f{i}.txt", b"text") for i in range(MAX_UPLOAD_FILES + 1)],
 }

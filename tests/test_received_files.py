@@ -180,7 +180,7 @@ def test_gradio_upload_size_is_capped_like_the_api(http: httpx.Client) -> None:
         ("nul\x00byte.txt", 400),
         ("line\nbreak.txt", 400),
         ("../../etc/passwd.txt", 400),
-        ("report.pdf", 415),
+        ("report.docx", 415),
         ("noext", 415),
     ],
 )

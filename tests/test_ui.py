@@ -4,6 +4,7 @@ against the real composition (qa.server.build_server under uvicorn)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,9 @@ class ScriptedAssistant:
     def ingest_files(self, uploads: Any, progress: Any = None) -> Any:
         raise AssertionError("the scripted assistant ingests nothing")
 
+    def get_article(self, article_id: str) -> Any:
+        return None
+
 
 def controller(assistant: Any, **options: Any) -> handlers.ChatController:
     return handlers.ChatController(assistant, Settings(), **options)
@@ -93,6 +97,17 @@ def test_streams_partial_text_then_replaces_it_with_the_rendered_answer(
     assert 'href="#src-1-1"' in final_messages[-1]["content"]
     assert 'id="src-1-1"' in sources_html and "<mark>" in sources_html
     assert box == "" and session.answers == 1
+
+
+def test_each_streamed_sentence_is_shown_as_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handlers, "STREAM_INTERVAL_S", 3600.0)  # only sentence ends refresh
+    deltas = ("Russia backs Maduro [1]. ", "China ", "does too [1]. ", "So does Cuba [2].")
+    chat = controller(ScriptedAssistant(deltas=deltas))
+    contents = [last_message(u) for u in chat.respond("Who backs Maduro?", None)]
+    partials = [c for c in contents if "qa-streaming" in c]
+    assert len(partials) == 3  # after each sentence, not after "China "
+    assert partials[0].endswith("Russia backs Maduro &#91;1&#93;&#46; </div>")
+    assert "does too" in partials[1] and "Cuba" in partials[2]
 
 
 def test_history_travels_with_each_question_and_sessions_do_not_share_it() -> None:
@@ -209,6 +224,19 @@ def test_seed_question_answers_with_linked_highlighted_citations(seeded: Any) ->
     marked = sources_html.split("<mark>")[1].split("</mark>")[0]
     assert "Russia, China, Iran, Syria, Cuba and Turkey" in marked
     assert session.turns[-1].content.startswith("- Russia")
+
+
+def test_seed_article_is_titled_by_its_body_and_its_caption_shown_as_a_caption(
+    seeded: Any,
+) -> None:
+    chat = handlers.ChatController(seeded, seeded.settings)
+    _, sources_html, _, _ = list(chat.respond(SEED_QUESTION, None))[-1]
+    shown = html.unescape(sources_html)
+    card = shown.split('id="src-1-1"')[1].split("qa-passage")[0]
+    assert "Venezuela's political showdown moves to the United Nations" in card  # the title
+    caption = card.split('class="qa-caption">')[1]
+    assert caption.startswith('<span class="qa-caption-label">Photo caption:</span> <em>Security')
+    assert "Security agents" not in card.split('class="qa-caption">')[0]  # not the title
 
 
 def test_source_filter_keeps_other_articles_out(seeded: Any) -> None:

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from qa.access.policy import KEY_USER, AccessPolicy
+from qa.error_shape import error_response
 
 SESSION_COOKIE = "newsqa_session"
 
@@ -199,9 +200,7 @@ def _refused(
     headers = {"Retry-After": str(math.ceil(retry_s))} if retry_s else None
     if _wants_html(request):
         return HTMLResponse(_page(target, message), status_code=status, headers=headers)
-    kind = "rate_limit_error" if status == 429 else "authentication_error"
-    body = {"detail": message, "error": {"message": message, "type": kind, "field": None}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return error_response(status, message, headers=headers)
 
 
 def _page(target: str, message: str) -> str:

@@ -69,6 +69,8 @@ OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset(
         *((m, p) for m in ("GET", "POST") for p in ("/login", "/logout")),
     }
 )
+# The native API's POST routes that only ask; any other write under /api/v1 changes articles.
+API_QUESTIONS = frozenset({"/api/v1/answer", "/api/v1/search"})
 GRADIO_API = "/gradio_api/"
 # Gradio routes that run an event handler named by `fn_index` or `api_name`.
 GRADIO_EVENT_PREFIXES = tuple(
@@ -91,8 +93,12 @@ def classify(method: str, path: str) -> tuple[Route, Permission]:
     """The kind of route and the least permission it needs."""
     if (method, path) in OPEN_ROUTES:
         return Route.FIXED, Permission.OPEN
-    if path.startswith("/api/v1/articles") and method not in ("GET", "HEAD", "OPTIONS"):
-        return Route.FIXED, Permission.EDIT
+    if (
+        path.startswith("/api/v1/")
+        and method not in ("GET", "HEAD", "OPTIONS")
+        and path not in API_QUESTIONS
+    ):
+        return Route.FIXED, Permission.EDIT  # an API write that is not a question
     if not path.startswith(GRADIO_API) or method in ("GET", "HEAD", "OPTIONS"):
         return Route.FIXED, Permission.ASK
     if path.rstrip("/") == GRADIO_UPLOAD:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,9 +29,9 @@ from index.limits import (
     check_history,
     check_question,
 )
-from index.loaders import decode_bytes
+from index.loaders import BINARY_SUFFIXES, decode_bytes
 from index.settings import Settings
-from qa.api.errors import ERROR_RESPONSES, ApiError, _responses, _too_large
+from qa.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, _responses, _too_large
 from qa.api.openai_schemas import (
     MODEL_MODES,
     ChatChoice,
@@ -246,7 +247,8 @@ async def _ingest_upload(request: Request, assistant: Assistant) -> IngestReport
 async def _read_upload(upload: UploadFile) -> bytes:
     raw = await upload.read(MAX_UPLOAD_BYTES + 1)
     check_file_size(upload.filename or "", len(raw))
-    if raw.strip():  # empty files are reported by the loader like any other bad input
+    binary = Path(upload.filename or "").suffix.lower() in BINARY_SUFFIXES  # a PDF's loader
+    if raw.strip() and not binary:  # empty files are reported by the loader like other bad input
         text, why = decode_bytes(raw)
         if text is None:
             raise ApiError(
@@ -345,16 +347,36 @@ def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
     return question, history
 
 
+def model_ids(assistant: Assistant) -> list[str]:
+    """The model names /v1/models lists and /v1/chat/completions accepts."""
+    return [n for n, mode in MODEL_MODES.items() if mode != "llm" or assistant.llm is not None]
+
+
+def check_model(name: str, assistant: Assistant) -> None:
+    """404 model_not_found (OpenAI's answer to an unknown model) unless /v1/models lists it."""
+    available = model_ids(assistant)
+    if name in available:
+        return
+    why = (
+        " (it needs an LLM: set OPENAI_API_KEY or QA_LLM_BASE_URL)"
+        if MODEL_MODES.get(name) == "llm"
+        else ""
+    )
+    raise ApiError(
+        404,
+        f"The model {name[:100]!r} does not exist here{why}; use one of "
+        f"{', '.join(available)} (GET /v1/models).",
+        field="model",
+        code="model_not_found",
+    )
+
+
 def _add_openai_routes(router: APIRouter) -> None:
     @router.get("/models", response_model=ModelList, responses=_responses())
     def models(request: Request) -> ModelList:
         """The model names /v1/chat/completions accepts (`-llm` only with an LLM configured)."""
         created = request.app.state.started
-        names = [
-            n
-            for n, mode in MODEL_MODES.items()
-            if mode != "llm" or _assistant(request).llm is not None
-        ]
+        names = model_ids(_assistant(request))
         return ModelList(data=[ModelCard(id=name, created=created) for name in names])
 
     @router.post(
@@ -362,6 +384,10 @@ def _add_openai_routes(router: APIRouter) -> None:
         response_model=ChatCompletion,
         responses={
             **_responses(),
+            404: {
+                "model": ErrorResponse,
+                "description": "model_not_found: the model is not one GET /v1/models lists.",
+            },
             200: {
                 "description": "A chat.completion, or with `stream` an SSE stream of "
                 "ChatCompletionChunk objects ending with `data: [DONE]`.",
@@ -378,6 +404,7 @@ def _add_openai_routes(router: APIRouter) -> None:
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         """OpenAI-compatible chat: answer markdown in choices[0].message.content, plus
         `citations` and the full `answer` as extra top-level fields."""
+        check_model(body.model, _assistant(request))
         question, history = chat_question(body)
         mode = body.mode or MODEL_MODES.get(body.model)
         events = _assistant(request).ask_stream(
@@ -386,13 +413,17 @@ def _add_openai_routes(router: APIRouter) -> None:
         first = await _first_event(events)
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
-            return EventSourceResponse(_chat_sse(first, events, ident, created, body.model))
+            usage = bool(body.stream_options and body.stream_options.include_usage)
+            return EventSourceResponse(
+                _chat_sse(first, events, ident, created, body.model, include_usage=usage)
+            )
         final = await run_in_threadpool(_last_event, first, events)
         return ChatCompletion(
             id=ident,
             created=created,
             model=body.model,
             choices=[ChatChoice(message=ChatResponseMessage(content=final.answer))],
+            usage=final.usage,
             citations=final.citations,
             answer=final,
         )
