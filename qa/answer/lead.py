@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from qa.answer.agent import asked_deed, asked_object, doers, objects
 from qa.answer.lists import (
@@ -124,11 +124,15 @@ class ScoredSentence(Protocol):
     score: float
 
 
+# The caller's own sentence type (extractive.Scored): what it passes in, it gets back.
+S = TypeVar("S", bound=ScoredSentence)
+
+
 @dataclass
-class Candidate:
+class Candidate(Generic[S]):
     text: str
     score: float = 0.0
-    sentences: list[ScoredSentence] = field(default_factory=list)
+    sentences: list[S] = field(default_factory=list)
     # Best score of a sentence that makes this name the doer of the question's verb, its
     # object, or the holder of the asked role ("the CEO of Ratcliffe’s Ineos Sport").
     deed_score: float = 0.0
@@ -172,9 +176,7 @@ def _is_past_verb(word: str, rest: str) -> bool:
     return not following or following[0].isupper() or following.lower() in _AFTER_A_VERB
 
 
-def best_name(
-    question: str, passages: list[Passage], ranked: list[ScoredSentence]
-) -> Candidate | None:
+def best_name(question: str, passages: list[Passage], ranked: list[S]) -> Candidate[S] | None:
     """The name the best sentences agree on, with the sentences that name it (best first)."""
     if not ranked:
         return None
@@ -193,7 +195,7 @@ def best_name(
     excluded = (question_words - _kind_noun(question)) | outlets
     deed, done_to = asked_deed(question), asked_object(question)
     role = asked_role(question)  # "Who is the chief executive of Ineos Sport?"
-    candidates: dict[str, Candidate] = {}
+    candidates: dict[str, Candidate[S]] = {}
     for item in reading:
         if is_shouting(item.sentence.text):
             continue  # "SUPERFAN SPENT NEARLY $9K TO ATTEND": every word looks like a name
@@ -282,7 +284,7 @@ def is_shouting(sentence: str) -> bool:
     return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
-def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[ScoredSentence]:
+def lead_sentences(candidate: Candidate[S], best: list[S]) -> list[S]:
     """The best sentences that name the candidate (one per article first), then the best
     sentences overall (they hold the facts the question asks about); at most
     MAX_LEAD_CITATIONS. A sentence naming it in the passage of the best sentence comes first:
@@ -290,7 +292,7 @@ def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[Sco
     it is merely mentioned (dev, MultiHop: citation precision +1.1 points, accuracy level)."""
     home = best[0].passage_index if best else None
     at_home = [s for s in candidate.sentences if s.passage_index == home][:1]
-    naming: list[ScoredSentence] = []
+    naming: list[S] = []
     seen_passages: set[int] = set()
     for item in at_home + [s for s in candidate.sentences if all(s is not h for h in at_home)]:
         if item.passage_index not in seen_passages:
@@ -401,7 +403,7 @@ def _looks_like_a_person(name: str) -> bool:
     )
 
 
-def _naming_sentences(name: str, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+def _naming_sentences(name: str, ranked: list[S]) -> list[S]:
     """Every scored sentence (best first) that says the name, or a person's last name
     ("Altman"; not "States" for "Organization of American States")."""
     forms = {name, name.split()[-1]} if _looks_like_a_person(name) else {name}
@@ -414,7 +416,7 @@ def _strip_possessive(name: str) -> str:
 
 
 def _expand_short_names(
-    candidates: dict[str, Candidate],
+    candidates: dict[str, Candidate[S]],
     passages: list[Passage],
     known: frozenset[str],
     excluded: set[str],
@@ -493,7 +495,7 @@ def _articles_naming(name: str, passages: list[Passage], in_title: bool = False)
     return {p.article_id for p in passages if pattern.search(p.title if in_title else p.text)}
 
 
-def _merge_short_forms(candidates: dict[str, Candidate]) -> None:
+def _merge_short_forms(candidates: dict[str, Candidate[S]]) -> None:
     """ "Altman" and "Sam Altman" are one person: the longer name takes the shorter's sentences
     (and score) when the shorter is its last word(s). Not the first: "Apple" is not "Apple
     Watch"."""
