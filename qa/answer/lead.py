@@ -11,6 +11,7 @@ name them. The answer then *starts* with that name, cited to the sentences that 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -189,10 +190,30 @@ def best_name(question: str, passages: list[Passage], ranked: list[S]) -> Candid
     read = SINGLE_FACT_SENTENCES_READ if single_fact else SENTENCES_READ
     w_articles = SINGLE_FACT_W_ARTICLES if single_fact else W_ARTICLES
     reading = [s for s in ranked[:read] if s.score >= floor]
-    known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
     # The question's own words describe the answer; not the kind noun ("Which organization"
     # may well be answered by "Organization of American States").
     excluded = (question_words - _kind_noun(question)) | outlets
+    known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
+    candidates = _named_in(question, reading, known, excluded)
+    if not candidates:
+        return None
+    _merge_short_forms(candidates)
+    _expand_short_names(candidates, passages, known, excluded)
+    kind = asked_kind(question)
+    _weigh(candidates.values(), kind, passages, ranked, w_articles)
+    winner = _winner(question, candidates, ranked)
+    if winner is None or (kind == "country" and not _is_of_kind(winner.text, kind)):
+        return None  # "Which country …" is answered by a country or not by a name at all
+    winner.sentences = _naming_sentences(winner.text, ranked)
+    return winner
+
+
+def _named_in(
+    question: str, reading: list[S], known: frozenset[str], excluded: set[str]
+) -> dict[str, Candidate[S]]:
+    """The names the sentences read hold, each with its sentences, its score (the sentences'
+    scores, the first name of a sentence weighted up) and its best score as the doer, object
+    or role holder the question asks for. `known`: the words the passages capitalise."""
     deed, done_to = asked_deed(question), asked_object(question)
     role = asked_role(question)  # "Who is the chief executive of Ineos Sport?"
     candidates: dict[str, Candidate[S]] = {}
@@ -206,13 +227,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[S]) -> Candid
             doing |= set(objects(text, entities, done_to))
         for position, entity in enumerate(entities):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
-            tokens = words(name)
-            if (
-                not tokens
-                or set(tokens) & excluded
-                or all(t in _NOT_NAMES for t in tokens)
-                or _is_a_title(tokens)
-            ):
+            if not _could_be_the_answer(words(name), excluded):
                 continue
             candidate = candidates.setdefault(normalise_item(name), Candidate(name))
             if position in doing or (
@@ -223,13 +238,30 @@ def best_name(question: str, passages: list[Passage], ranked: list[S]) -> Candid
                 candidate.sentences.append(item)
                 # The sentence's first name is usually its subject, the one it is about.
                 candidate.score += item.score * (1.0 + W_SUBJECT * (position == 0))
-    if not candidates:
-        return None
-    _merge_short_forms(candidates)
-    _expand_short_names(candidates, passages, known, excluded)
-    kind = asked_kind(question)
+    return candidates
+
+
+def _could_be_the_answer(tokens: list[str], excluded: set[str]) -> bool:
+    """A name with words, none the question's own, not all of them non-names, not a title."""
+    return bool(
+        tokens
+        and not set(tokens) & excluded
+        and not all(t in _NOT_NAMES for t in tokens)
+        and not _is_a_title(tokens)
+    )
+
+
+def _weigh(
+    candidates: Iterable[Candidate[S]],
+    kind: str | None,
+    passages: list[Passage],
+    ranked: list[S],
+    w_articles: float,
+) -> None:
+    """Add to each name's score for the articles and titles naming it and its fit to the
+    asked kind; a name not of that kind is scaled down."""
     sentence_texts = [s.sentence.text for s in ranked]
-    for candidate in candidates.values():
+    for candidate in candidates:
         articles = _articles_naming(candidate.text, passages)
         candidate.score += w_articles * max(0, len(articles) - 1)
         candidate.score += W_TITLE * len(_articles_naming(candidate.text, passages, in_title=True))
@@ -241,8 +273,14 @@ def best_name(question: str, passages: list[Passage], ranked: list[S]) -> Candid
             kind == "organisation" and described_as_person(candidate.text, sentence_texts)
         ):
             candidate.score *= KIND_MISMATCH
-    # A sentence close to the best that says who did what the question asks ("called by the
-    # United States") outweighs how often the passages name someone else.
+
+
+def _winner(
+    question: str, candidates: dict[str, Candidate[S]], ranked: list[S]
+) -> Candidate[S] | None:
+    """The best-scoring name, among those a sentence close to the best makes do what the
+    question asks when there are any: a sentence that says who did it ("called by the United
+    States") outweighs how often the passages name someone else."""
     doing_well = [c for c in candidates.values() if c.deed_score >= DEED_FLOOR * ranked[0].score]
     if asks_for_another(question):
         # "Who else will address the meeting?": the sentences that answer it well name everyone
@@ -256,11 +294,7 @@ def best_name(question: str, passages: list[Passage], ranked: list[S]) -> Candid
         doing_well = [c for c in doing_well if c in answering] or answering
         if not doing_well:
             return None
-    winner = max(doing_well or candidates.values(), key=lambda c: c.score)
-    if kind == "country" and not _is_of_kind(winner.text, kind):
-        return None  # "Which country …" is answered by a country or not by a name at all
-    winner.sentences = _naming_sentences(winner.text, ranked)
-    return winner
+    return max(doing_well or candidates.values(), key=lambda c: c.score)
 
 
 def _is_a_title(tokens: list[str]) -> bool:
