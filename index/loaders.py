@@ -17,19 +17,23 @@ import email.utils
 import json
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from index.limits import (
+    MAX_FILE_BYTES,
+    SUPPORTED_SUFFIXES,
+    InputError,
+    check_file_size,
+    check_file_type,
+)
 from index.models import Article, LoadProblem
 from index.wording import plural
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson", ".pdf"}
-)
 _SUPPORTED_LIST = ", ".join(sorted(SUPPORTED_SUFFIXES))
 # Formats read as bytes, not decoded as text first.
 BINARY_SUFFIXES: frozenset[str] = frozenset({".pdf"})
@@ -88,14 +92,12 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
             if path.is_dir():
                 yield from _load_directory(path)
             elif path.is_file():
-                if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                    yield from load_file(path)
+                try:
+                    check_file_type(path.name)
+                except InputError as refused:
+                    yield _problem(path, str(refused))
                 else:
-                    yield _problem(
-                        path,
-                        f"unsupported file type {path.suffix or '(none)'!r}; "
-                        f"supported: {_SUPPORTED_LIST}",
-                    )
+                    yield from load_file(path)
             elif path.exists():
                 yield _problem(path, "not a regular file or directory")
             else:
@@ -104,7 +106,7 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
             yield _problem(path, f"cannot read: {error.strerror or error}")
 
 
-def load_records(records: Iterable[dict], origin: str) -> Iterator[Loaded]:
+def load_records(records: Iterable[Mapping[str, Any]], origin: str) -> Iterator[Loaded]:
     """Load already-parsed JSON records (e.g. from the HTTP API). `origin` names the batch."""
     if isinstance(records, Mapping):
         records = [records]
@@ -124,15 +126,19 @@ def load_records(records: Iterable[dict], origin: str) -> Iterator[Loaded]:
 
 
 def load_file(path: Path) -> Iterator[Loaded]:
-    """Load one file of a supported type (chosen by suffix)."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        yield _problem(
-            path,
-            f"file too large: {size / 1e6:.1f} MB (limit {MAX_FILE_BYTES // (1024 * 1024)} MB)",
-        )
+    """Load one regular file of a supported type (chosen by suffix), reading at most
+    MAX_FILE_BYTES + 1 bytes of it: a device or a file growing while read cannot hold us."""
+    # O_NONBLOCK: opening a FIFO would otherwise wait for a writer; no effect on regular files.
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            yield _problem(path, "not a regular file or directory")
+            return
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        check_file_size(path.name, len(raw))
+    except InputError as refused:
+        yield _problem(path, str(refused))
         return
-    raw = path.read_bytes()
     if not raw.strip():
         yield _problem(path, "empty file")
         return
@@ -210,7 +216,7 @@ def _parse_text(text: str, path: Path, *, markdown: bool) -> Iterator[Loaded]:
     record: dict[str, Any] = {**meta, "body": body}
     if title:
         record["title"] = title
-    yield from _record_to_article(record, path=str(path), origin=str(path), where="")
+    yield from _record_to_article(record, path=str(path), origin=path.name, where="")
 
 
 def _split_front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -274,7 +280,8 @@ def strip_markdown(text: str) -> str:
 
 
 def _parse_html(text: str, path: Path) -> Iterator[Loaded]:
-    yield from parse_html(text, origin=str(path))
+    for item in parse_html(text, origin=str(path)):  # problems name the path, origins the name
+        yield item.model_copy(update={"origin": path.name}) if isinstance(item, Article) else item
 
 
 def parse_html(html: str | bytes, origin: str, url: str = "") -> Iterator[Loaded]:
@@ -293,7 +300,10 @@ def parse_html(html: str | bytes, origin: str, url: str = "") -> Iterator[Loaded
     except Exception as error:  # trafilatura/lxml raise many types on odd markup
         document = None
         yield _problem(origin, f"HTML extraction failed ({error}); using plain text", fatal=False)
-    data: dict[str, Any] = document.as_dict() if document is not None else {}
+    # bare_extraction returns a Document (or a dict with as_dict=True, which we never ask for).
+    data: dict[str, Any] = {}
+    if document is not None and not isinstance(document, dict):
+        data = document.as_dict()
     body = data.get("text") or ""
     if not body.strip():
         body = trafilatura.html2txt(html) or ""
@@ -332,7 +342,7 @@ def _parse_pdf(raw: bytes, path: Path) -> Iterator[Loaded]:
         return
     for warning in pdf.warnings:
         yield _problem(path, warning, fatal=False)
-    yield from _record_to_article(pdf.record, path=str(path), origin=str(path), where="")
+    yield from _record_to_article(pdf.record, path=str(path), origin=path.name, where="")
 
 
 # --- JSON and JSONL --------------------------------------------------------------------------
@@ -354,7 +364,7 @@ def _parse_json(text: str, path: Path) -> Iterator[Loaded]:
     if isinstance(parsed, dict):
         wrapped = _wrapped_records(parsed)
         if wrapped is None:
-            yield from _record_to_article(parsed, path=str(path), origin=str(path), where="")
+            yield from _record_to_article(parsed, path=str(path), origin=path.name, where="")
             return
         parsed = wrapped
     if not isinstance(parsed, list):
@@ -366,7 +376,7 @@ def _parse_json(text: str, path: Path) -> Iterator[Loaded]:
         yield _problem(path, "JSON list contains no records")
     for index, record in enumerate(parsed):
         yield from _record_to_article(
-            record, path=str(path), origin=f"{path}#{index}", where=f"record at index {index}"
+            record, path=str(path), origin=f"{path.name}#{index}", where=f"record at index {index}"
         )
 
 
@@ -397,7 +407,7 @@ def _parse_jsonl(text: str, path: Path) -> Iterator[Loaded]:
             yield LoadProblem(path=str(path), line=line_number, reason=TOO_DEEP)
             continue
         yield from _record_to_article(
-            record, path=str(path), origin=f"{path}:{line_number}", where="", line=line_number
+            record, path=str(path), origin=f"{path.name}:{line_number}", where="", line=line_number
         )
 
 

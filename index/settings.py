@@ -61,8 +61,24 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=1, ge=0, le=5)
 
     # --- serving -------------------------------------------------------------------------------
-    api_key: SecretStr | None = Field(default=None, description="Bearer token for /api and /v1.")
-    ui_users: str | None = Field(default=None, description="user:pass[,user:pass] for the UI.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer key: with it (or ui_users) set, every route but health, the docs "
+        "and the login page needs a credential; the key may ask and change articles.",
+    )
+    ui_users: SecretStr | None = Field(
+        default=None,
+        description="user:pass[,user:pass]: people who sign in at /login; they may ask.",
+    )
+    ui_editors: str | None = Field(
+        default=None,
+        description="user[,user] of ui_users who may also add and delete articles ('*': all).",
+    )
+    allow_open: bool = Field(
+        default=False,
+        description="Serve a non-loopback address with no api_key and no ui_users: anyone who "
+        "can reach it may ask, upload and delete. Off: such a server refuses to start.",
+    )
     prompts_dir: Path = Field(default=REPO_ROOT / "prompts")
 
     # --- web pages and feeds (index/fetch.py, index/feeds.py) ---------------------------------

@@ -261,7 +261,8 @@ class ArticleStore:
         got = self._catalog.get(ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"]:
             return None
-        return ArticleRecord.from_chroma(article_id, got["metadatas"][0], got["documents"][0])
+        metadatas, documents = got["metadatas"] or [{}], got["documents"] or [""]
+        return ArticleRecord.from_chroma(article_id, metadatas[0], documents[0])
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
         for ids, metas, docs in self._page(self._chunks, include=["metadatas", "documents"]):
@@ -411,7 +412,7 @@ class ArticleStore:
         return meta
 
     def _upsert_chunks(self, writes: Sequence[ArticleWrite]) -> None:
-        rows = []
+        rows: list[tuple[Chunk, Sequence[float], dict[str, Any]]] = []
         for w in writes:
             base = w.article.metadata()
             sentences = w.sentence_vectors or [""] * len(w.chunks)
@@ -507,14 +508,14 @@ class ArticleStore:
         return self._max_batch
 
     @staticmethod
-    def _page(collection: Any, include: list[str]) -> Iterator[tuple[list, list, list | None]]:
+    def _page(collection: Any, include: list[str]) -> Iterator[tuple[list, list, list]]:
         offset = 0
         while True:
             got = collection.get(include=include, limit=_PAGE, offset=offset)
             ids = got["ids"]
             if not ids:
                 return
-            yield ids, got.get("metadatas") or [], got.get("documents")
+            yield ids, got.get("metadatas") or [], got.get("documents") or []
             if len(ids) < _PAGE:
                 return
             offset += len(ids)

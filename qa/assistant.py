@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from index.ingest import IngestReport, ProgressCallback
+from index.limits import check_history, check_k, check_question, check_sources
 from index.loaders import load_records
 from index.models import Article, LoadProblem
 from index.service import IndexService
 from index.settings import Settings
 from index.store import ArticleRecord
 from qa.types import Answer, SearchResult, Turn
+from qa.uploads import Upload, load_uploads
 
 if TYPE_CHECKING:
     from index.poller import FeedPoller
@@ -63,6 +65,11 @@ class Assistant:
         until: str | None = None,
         sources: Sequence[str] | None = None,
     ) -> SearchResult:
+        """The passages for a question. Bad input raises `index.limits.InputError`, with the
+        message every entry point (CLI, HTTP, chat window) shows for it."""
+        question = check_question(question)
+        check_k(k)
+        check_sources(sources)
         return self.retriever.search(question, k=k, since=since, until=until, sources=sources)
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -85,10 +92,15 @@ class Assistant:
         sources: Sequence[str] | None = None,
         mode: Mode | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield answer text deltas, then exactly one final Answer."""
+        """Yield answer text deltas, then exactly one final Answer. Bad input raises
+        `index.limits.InputError` before any work is done."""
         from qa.conversation import condense_question
 
         started = time.perf_counter()
+        question = check_question(question)
+        check_history(history)
+        check_k(k)
+        check_sources(sources)
         use_llm = self._use_llm(mode)
         # Plain {"role", "content"} dicts are accepted too: the Python API should not make
         # callers import our types to hold a conversation.
@@ -160,6 +172,16 @@ class Assistant:
 
     def ingest_records(self, records: Iterable[dict], origin: str = "upload") -> IngestReport:
         return self.ingest_items(load_records(records, origin))
+
+    def ingest_files(
+        self,
+        files: Sequence[Upload | tuple[str, bytes]],
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest uploaded files given as (name, bytes): the name is metadata (the article's
+        origin), checked like every upload's; InputError for a bad name, type, size or count."""
+        uploads = [f if isinstance(f, Upload) else Upload(name=f[0], data=f[1]) for f in files]
+        return self.ingest_items(load_uploads(uploads), progress)
 
     def ingest_items(
         self, items: Iterable[Article | LoadProblem], progress: ProgressCallback | None = None

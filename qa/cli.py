@@ -6,9 +6,12 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+
+if TYPE_CHECKING:
+    from qa.eval.multihop import Split
 
 from index.offline import apply_offline_defaults
 from index.wording import plural
@@ -172,7 +175,15 @@ def search(
     collection: CollectionOpt = None,
 ) -> None:
     """Retrieve the passages for a question (no answer), with per-stage scores."""
-    result = _assistant(collection).search(question, k=k, since=since, until=until, sources=source)
+    from index.limits import InputError
+
+    try:
+        result = _assistant(collection).search(
+            question, k=k, since=since, until=until, sources=source
+        )
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if as_json:
         typer.echo(result.model_dump_json())
         return
@@ -210,13 +221,14 @@ def ask(
     seconds; once loaded, an extractive answer takes about a tenth of a second. For several
     questions keep one warm process: `qa chat` (interactive, with follow-ups), or `qa serve`
     and `qa ask --url`."""
+    from index.limits import InputError
     from qa.assistant import AssistantError
     from qa.client import ApiError
 
     options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
     try:
         _ask_and_print(_answerer(url, collection), question, options, as_json)
-    except (AssistantError, ApiError) as exc:
+    except (AssistantError, ApiError, InputError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
@@ -248,6 +260,7 @@ def chat(
     follow-ups ("what did he say?") are read with the conversation so far. `/new` starts a
     new conversation; Ctrl-D (end of input) ends the session, with exit code 2 if a question
     failed (its error is printed and the session goes on)."""
+    from index.limits import InputError
     from qa.assistant import AssistantError
     from qa.client import ApiError
     from qa.types import Turn
@@ -268,7 +281,7 @@ def chat(
             final = _ask_and_print(
                 answerer, question, {**options, "history": history[-CHAT_HISTORY_TURNS:]}, as_json
             )
-        except (AssistantError, ApiError) as exc:  # this question failed; the session goes on
+        except (AssistantError, ApiError, InputError) as exc:  # this one failed; the rest go on
             typer.echo(f"error: {exc}", err=True)
             failed = True
             continue
@@ -335,6 +348,14 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="TCP port.")] = 7860,
+    allow_open: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open",
+            help="Serve a non-loopback address with no QA_API_KEY / QA_UI_USERS "
+            "(anyone who can reach it may ask, upload and delete).",
+        ),
+    ] = False,
     poll_interval: Annotated[
         float | None,
         typer.Option(
@@ -347,14 +368,17 @@ def serve(
 ) -> None:
     """Serve the chat UI at / and the HTTP API at /api/v1 and /v1 (docs at /docs)."""
     from index.store import StoreError
+    from qa.server import ServeRefused
     from qa.server import serve as run_server
 
     settings = _settings()
+    if allow_open:
+        settings = settings.model_copy(update={"allow_open": True})
     if poll_interval is not None:
         settings = settings.model_copy(update={"poll_interval_s": poll_interval})
     try:
         run_server(host=host, port=port, settings=settings)
-    except StoreError as exc:
+    except (StoreError, ServeRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
@@ -492,6 +516,16 @@ eval_app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 SplitOpt = Annotated[str, typer.Option(help="dev, test or all.")]
+
+
+def _split(value: str) -> Split:
+    """The --split value as the evaluators' type; anything else is a usage error, not a
+    KeyError deep in the data."""
+    if value not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"--split must be dev, test or all, not {value!r}")
+    return cast("Split", value)
+
+
 DataDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -513,7 +547,7 @@ def eval_retrieval(
     """Paper metrics, multi-hop completeness, latency and an ablation table in one run."""
     from qa.eval.retrieval import format_retrieval_report, run_retrieval_eval
 
-    report = run_retrieval_eval(_settings(), split, k=k, limit=limit, data_dir=data_dir)
+    report = run_retrieval_eval(_settings(), _split(split), k=k, limit=limit, data_dir=data_dir)
     typer.echo(json.dumps(report) if as_json else format_retrieval_report(report))
 
 
@@ -527,7 +561,7 @@ def eval_answers(
     """Answer accuracy (loose and strict), abstention and citation precision."""
     from qa.eval.answers import format_answer_report, run_answer_eval
 
-    report = run_answer_eval(_settings(), split, limit=limit, data_dir=data_dir)
+    report = run_answer_eval(_settings(), _split(split), limit=limit, data_dir=data_dir)
     typer.echo(json.dumps(report) if as_json else format_answer_report(report))
 
 

@@ -15,6 +15,7 @@ apply_offline_defaults()  # before gradio is imported
 import pytest  # noqa: E402
 
 import ui  # noqa: E402
+from qa.chat_handlers import ChatController  # noqa: E402
 from tests.api_fixtures import make_assistant  # noqa: E402
 from tests.web_fixtures import (  # noqa: E402
     Route,
@@ -37,7 +38,9 @@ def panel(tmp_path: Path, socket_guard) -> Any:
     assistant = make_assistant(
         tmp_path / "data", ingest=False, allow_private_urls=True, host_interval_s=0.0
     )
-    return ui.FeedsController(ui.ChatController(assistant, assistant.settings))
+    feeds = ChatController(assistant, assistant.settings).feeds
+    assert feeds is not None
+    return feeds
 
 
 def test_follow_a_feed_then_poll_and_see_its_state(web: WebServer, panel: Any) -> None:
@@ -75,6 +78,6 @@ def test_ingest_one_url_and_say_why_when_it_fails(web: WebServer, panel: Any) ->
 
 def test_the_articles_tab_has_the_feeds_panel(panel: Any) -> None:
     chat = panel.chat
-    demo = ui.build_ui(chat.assistant, chat.assistant.settings)
+    demo = ui.build_ui(chat)
     ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
     assert {"qa-feed-url", "qa-feed-add", "qa-url-ingest", "qa-feed-poll", "qa-feeds"} <= ids

@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa.api.schemas import MAX_HISTORY_TURNS, Filters, Mode, _check_unicode
+from index.limits import check_text
+from qa.api.schemas import MAX_HISTORY_TURNS, Filters, Mode
 from qa.types import Answer, Citation, Usage
 
 MODEL_ID = "newsqa"
@@ -51,7 +52,7 @@ class ChatCompletionRequest(Filters):
         description=f"One of GET /v1/models ({', '.join(MODEL_MODES)}; -llm only with an LLM "
         "configured); any other is refused with 404 model_not_found.",
     )
-    _model_is_text = field_validator("model")(_check_unicode)  # echoed back in the reply
+    _model_is_text = field_validator("model")(lambda name: check_text(name, "model"))  # echoed
     messages: list[ChatMessage] = Field(
         min_length=1,
         max_length=4 * MAX_HISTORY_TURNS,

@@ -4,7 +4,6 @@ router that `create_app` includes."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from importlib.metadata import PackageNotFoundError, version
@@ -21,8 +20,16 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from index.ingest import IngestReport
-from index.loaders import BINARY_SUFFIXES, SUPPORTED_SUFFIXES, decode_bytes, load_file
-from index.models import Article, LoadProblem
+from index.limits import (
+    SUPPORTED_SUFFIXES,
+    InputError,
+    check_file_count,
+    check_file_name,
+    check_file_size,
+    check_history,
+    check_question,
+)
+from index.loaders import BINARY_SUFFIXES, decode_bytes
 from index.settings import Settings
 from qa.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, _responses, _too_large
 from qa.api.openai_schemas import (
@@ -35,7 +42,6 @@ from qa.api.openai_schemas import (
     ModelList,
 )
 from qa.api.schemas import (
-    MAX_HISTORY_TURNS,
     MAX_TURN_CHARS,
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_FILES,
@@ -49,7 +55,6 @@ from qa.api.schemas import (
     LLMHealth,
     RecordsRequest,
     SearchRequest,
-    _check_question,
 )
 from qa.api.streaming import (
     _answer_sse,
@@ -60,6 +65,7 @@ from qa.api.streaming import (
 )
 from qa.assistant import Assistant
 from qa.types import Answer, SearchResult, Turn
+from qa.uploads import Upload
 
 LLM_PROBE_TTL_S = 30.0
 LLM_PROBE_TIMEOUT_S = 2.0
@@ -140,7 +146,7 @@ def _add_article_routes(router: APIRouter) -> None:
         "/articles/{article_id:path}",
         response_model=Deleted,
         tags=["articles"],
-        responses=_responses(404),
+        responses=_responses(403, 404),
     )
     def delete_article(article_id: str, request: Request) -> Deleted:
         """Delete an article and all its chunks."""
@@ -152,7 +158,7 @@ def _add_article_routes(router: APIRouter) -> None:
         "/articles",
         response_model=IngestResponse,
         tags=["articles"],
-        responses=_responses(413, 415),
+        responses=_responses(403, 413, 415),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -213,31 +219,16 @@ def _parse_records(raw: bytes) -> RecordsRequest:
 
 
 def check_upload_name(name: str | None) -> str:
-    """The bare file name of an upload, or a 4xx: no directories, no traversal, known type."""
-    if not name or not name.strip():
-        raise ApiError(400, "an uploaded file has no file name", field="files")
-    if ".." in name or "/" in name or "\\" in name or "\x00" in name:
-        raise ApiError(
-            400,
-            f"refusing file name {name[:100]!r}: it must not contain '..', '/' or '\\'",
-            field="files",
-            code="bad_file_name",
-        )
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise ApiError(
-            415,
-            f"unsupported file type {suffix or '(none)'!r} for {name[:100]!r}; "
-            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
-            field="files",
-            code="unsupported_file_type",
-        )
-    return name
+    """The file name of an upload, or a 4xx (index.limits.check_file_name: the same check and
+    message as every other entry point)."""
+    return check_file_name(name)
 
 
 async def _ingest_upload(request: Request, assistant: Assistant) -> IngestReport:
     try:
-        form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=20)
+        # The body is at most MAX_BODY_BYTES (BodyLimitMiddleware), which bounds the parts;
+        # the file count is checked below so its message is the shared one.
+        form = await request.form(max_files=1000, max_fields=20)
     except HTTPException:
         raise
     except Exception as exc:  # malformed multipart (no boundary, truncated body)
@@ -246,21 +237,16 @@ async def _ingest_upload(request: Request, assistant: Assistant) -> IngestReport
         uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if not uploads:
             raise ApiError(400, "no files: send them in the multipart field 'files'", field="files")
-        files = [(check_upload_name(u.filename), await _read_upload(u)) for u in uploads]
+        check_file_count(len(uploads))
+        files = [Upload(check_upload_name(u.filename), await _read_upload(u)) for u in uploads]
     finally:
         await form.close()
-    return await run_in_threadpool(_ingest_files, assistant, files)
+    return await run_in_threadpool(assistant.ingest_files, files)
 
 
 async def _read_upload(upload: UploadFile) -> bytes:
     raw = await upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise ApiError(
-            413,
-            f"{upload.filename!r} is over the {MAX_UPLOAD_BYTES // 2**20} MB upload limit",
-            field="files",
-            code="too_large",
-        )
+    check_file_size(upload.filename or "", len(raw))
     binary = Path(upload.filename or "").suffix.lower() in BINARY_SUFFIXES  # a PDF's loader
     if raw.strip() and not binary:  # empty files are reported by the loader like other bad input
         text, why = decode_bytes(raw)
@@ -269,22 +255,6 @@ async def _read_upload(upload: UploadFile) -> bytes:
                 400, f"{upload.filename!r} is not text: {why}", field="files", code="binary_content"
             )
     return raw
-
-
-def _ingest_files(assistant: Assistant, files: list[tuple[str, bytes]]) -> IngestReport:
-    """Load each file from a private temp dir, naming it `upload:<name>` (not the temp path)."""
-    with tempfile.TemporaryDirectory(prefix="newsqa-upload-") as folder:
-        items: list[Article | LoadProblem] = []
-        for index, (name, raw) in enumerate(files):
-            path = Path(folder) / str(index) / name
-            path.parent.mkdir()
-            path.write_bytes(raw)
-            for item in load_file(path):
-                if isinstance(item, Article):
-                    items.append(item.model_copy(update={"origin": f"upload:{name}"}))
-                else:
-                    items.append(item.model_copy(update={"path": name}))
-        return assistant.ingest_items(items)
 
 
 def package_version() -> str:
@@ -360,26 +330,20 @@ def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
             code="invalid_value",
         )
     try:
-        question = _check_question(body.messages[last_user].text())
-    except ValueError as exc:
-        raise ApiError(
-            422,
-            f"messages[{last_user}].content: question {exc}",
-            field=f"messages.{last_user}.content",
-            code="invalid_value",
+        question = check_question(body.messages[last_user].text())
+    except InputError as exc:
+        raise InputError(
+            str(exc), field=f"messages.{last_user}.content", status=exc.status, code=exc.code
         ) from None
     history = [
-        Turn(role=m.role, content=m.text()[:MAX_TURN_CHARS])  # type: ignore[arg-type]
+        Turn(role=m.role, content=m.text()[:MAX_TURN_CHARS])
         for m in body.messages[:last_user]
         if m.role in ("user", "assistant")
     ]
-    if len(history) > MAX_HISTORY_TURNS:
-        raise ApiError(
-            422,
-            f"messages: {len(history)} earlier turns; the limit is {MAX_HISTORY_TURNS}",
-            field="messages",
-            code="invalid_value",
-        )
+    try:
+        check_history(history)  # the shared message, naming the OpenAI field at fault
+    except InputError as exc:
+        raise InputError(str(exc), field="messages", status=exc.status, code=exc.code) from None
     return question, history
 
 

@@ -23,6 +23,16 @@ class DiversityParams:
     cover_bonus: float = 0.0  # added to a named outlet's chunks until the outlet is covered
     repeat_penalty: float = 0.0  # subtracted per chunk already picked from the same article
 
+    @classmethod
+    def from_dict(cls, values: dict[str, float]) -> DiversityParams:
+        """The settings a trained model stores (numbers in JSON); missing keys keep defaults."""
+        defaults = cls()
+        return cls(
+            article_cap=int(values.get("article_cap", defaults.article_cap)),
+            cover_bonus=float(values.get("cover_bonus", defaults.cover_bonus)),
+            repeat_penalty=float(values.get("repeat_penalty", defaults.repeat_penalty)),
+        )
+
 
 @dataclass
 class Pick:

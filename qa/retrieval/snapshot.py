@@ -207,11 +207,11 @@ class Snapshot:
         usable = [i for i, row in enumerate(rows) if self.has_sentence_vectors(row)]
         if not usable or query_vector.size == 0:
             return best
-        codes = [self.sentence_codes[rows[i]] for i in usable]
+        codes = [code for i in usable if (code := self.sentence_codes[rows[i]]) is not None]
         if codes[0].shape[1] != query_vector.shape[0]:
             return best
         sims = np.vstack(codes).astype(np.float32) @ query_vector.astype(np.float32)
-        starts = np.cumsum([0] + [len(c) for c in codes[:-1]])
+        starts = np.cumsum(np.array([0] + [len(c) for c in codes[:-1]], dtype=np.int64))
         best[usable] = np.maximum.reduceat(sims, starts) / code_scale()
         return best
 
