@@ -432,30 +432,47 @@ def descriptions_of(doc: Doc, name: str) -> list[Description]:
     head = _name_head(doc, name)
     if head is None:
         return []
-    found: list[Description | None] = []
-    entity = next((e for e in doc.ents if e.start <= head.i < e.end), None)
-    name_start = entity.start if entity is not None else head.i
-    while entity is None and name_start > 0 and doc[name_start - 1].pos_ == "PROPN":
-        if doc[name_start - 1].lower_ in lexicon.ROLES:
-            break
-        name_start -= 1
-    for child in head.children:
-        if child.dep_ == "appos" and _has_role(child.subtree):
-            found.append(_text_of(doc, child.left_edge.i, child.right_edge.i + 1))
-    left = [t for t in head.lefts if t.i < name_start and t.dep_ in ("compound", "amod", "nmod")]
-    if left and _has_role(doc[left[0].left_edge.i : name_start]):
-        found.append(_text_of(doc, left[0].left_edge.i, name_start))
-    if head.dep_ == "appos" and _has_role(doc[head.head.left_edge.i : head.head.i + 1]):
-        found.append(_text_of(doc, head.head.left_edge.i, head.head.i + 1))
-    if head.dep_ == "nsubj" and head.head.lemma_ == "be":
-        for attr in (c for c in head.head.children if c.dep_ == "attr"):
-            if _has_role(attr.subtree):
-                found.append(_text_of(doc, attr.left_edge.i, attr.right_edge.i + 1))
-    for prep in (c for c in head.head.children if c.lower_ == "as" and c.dep_ == "prep"):
-        for role in (c for c in prep.children if c.dep_ == "pobj"):
-            if _has_role(role.subtree) and head.dep_ in ("nsubj", "nsubjpass", "dobj"):
-                found.append(_text_of(doc, role.left_edge.i, role.right_edge.i + 1))
+    spans = _describing_spans(head, _name_start(head))
+    found = [_text_of(doc, start, end) for start, end in spans if _has_role(doc[start:end])]
     return [d for d in found if d is not None and len(d.text.split()) <= 14]
+
+
+def _name_start(head: Token) -> int:
+    """Where the name whose head is `head` starts: its entity, else its run of proper nouns
+    up to a role word ("Foreign Minister Jorge Arreaza")."""
+    doc = head.doc
+    entity = next((e for e in doc.ents if e.start <= head.i < e.end), None)
+    if entity is not None:
+        return entity.start
+    start = head.i
+    while (
+        start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].lower_ not in lexicon.ROLES
+    ):
+        start -= 1
+    return start
+
+
+def _describing_spans(head: Token, name_start: int) -> list[tuple[int, int]]:
+    """Token ranges that may say what the name is: its appositions, the modifiers before it,
+    the phrase it is in apposition to, a copula's attribute, "as <role>"."""
+    spans = [(c.left_edge.i, c.right_edge.i + 1) for c in head.children if c.dep_ == "appos"]
+    left = [t for t in head.lefts if t.i < name_start and t.dep_ in ("compound", "amod", "nmod")]
+    if left:
+        spans.append((left[0].left_edge.i, name_start))
+    if head.dep_ == "appos":
+        spans.append((head.head.left_edge.i, head.head.i + 1))
+    verb_children = list(head.head.children)
+    if head.dep_ == "nsubj" and head.head.lemma_ == "be":
+        spans += [(a.left_edge.i, a.right_edge.i + 1) for a in verb_children if a.dep_ == "attr"]
+    if head.dep_ in ("nsubj", "nsubjpass", "dobj"):
+        spans += [
+            (role.left_edge.i, role.right_edge.i + 1)
+            for prep in verb_children
+            if prep.lower_ == "as" and prep.dep_ == "prep"
+            for role in prep.children
+            if role.dep_ == "pobj"
+        ]
+    return spans
 
 
 def item_text(token: Token, entities: dict[int, Span]) -> str:

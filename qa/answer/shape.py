@@ -182,6 +182,18 @@ def type_of_noun(noun: str) -> AnswerType | None:
     return _NOUN_TYPES.get(noun)
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What the wh-phrase asks for: the answer's type and form, the kind noun, a count."""
+
+    wh: str
+    answer_type: AnswerType = AnswerType.SENTENCE
+    form: Form = Form.SENTENCE
+    kind: Token | None = None
+    count: int | None = None
+    counted: str | None = None  # "how many people": the stem of what is counted
+
+
 def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> QuestionShape:
     """The shape of `question`; `doc` is its spaCy parse (of the question without a
     condensed "(not …)" suffix)."""
@@ -189,46 +201,10 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
     tokens = [t for t in doc if not t.is_punct]
     wh_index = next((i for i, t in enumerate(tokens[:4]) if t.tag_ in _WH_TAGS), None)
     wh_token = tokens[wh_index] if wh_index is not None else None
-    wh = wh_token.lower_ if wh_token is not None else ""
     rest = tokens[wh_index + 1 :] if wh_index is not None else tokens
-    answer_type, form = AnswerType.SENTENCE, Form.SENTENCE
-    kind: Token | None = None
-    count = None
-    counted = None
-    if wh == "how" and rest and rest[0].lower_ in _HOW:
-        wh = f"how {rest[0].lower_}"
-        answer_type, form = _HOW[rest[0].lower_], Form.FIGURE
-        following = [t for t in rest[1:] if t.lower_ not in lexicon.STOPWORDS]
-        if rest[0].lower_ == "many" and following:
-            counted = stem_of(following[0].text)
-    elif wh in ("when",):
-        answer_type, form = AnswerType.DATE, Form.DATE
-    elif wh == "where":
-        answer_type, form = AnswerType.PLACE, Form.NAME
-    elif wh in ("who", "whom", "whose"):
-        answer_type, form = AnswerType.PERSON, Form.NAME
-        if rest and rest[0].lemma_ == "be" and rest[0].lower_ in ("are", "were"):
-            form = Form.LIST
-    elif wh in ("which", "what"):
-        kind, count = _wh_phrase_head(rest)
-        if kind is not None:
-            noun = singular(kind.text)
-            answer_type = type_of_noun(noun) or AnswerType.THING
-            if wh == "what" and answer_type is AnswerType.THING and kind.pos_ != "NOUN":
-                answer_type = AnswerType.SENTENCE
-            form = _form_of(answer_type)
-            if form is Form.NAME and (is_plural(kind) or (count or 0) > 1):
-                form = Form.LIST
-        elif wh == "what":
-            asked = _copula_noun(rest)  # "What was Temu's revenue …?"
-            kind_type = type_of_noun(singular(asked.text)) if asked is not None else None
-            if kind_type in (AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DATE):
-                kind, answer_type, form = asked, kind_type, _form_of(kind_type)
-    elif tokens and tokens[0].lower_ in ("list", "name") and len(tokens) > 1:
-        kind = next((t for t in tokens[1:4] if t.pos_ in ("NOUN", "PROPN")), None)
-        if kind is not None:
-            answer_type = type_of_noun(singular(kind.text)) or AnswerType.THING
-            form = Form.LIST
+    asked = _asked(wh_token.lower_ if wh_token is not None else "", rest, tokens)
+    wh, answer_type, form, kind = asked.wh, asked.answer_type, asked.form, asked.kind
+    count, counted = asked.count, asked.counted
     lowered = question.lower()
     if answer_type is AnswerType.MONEY and ("percent" in lowered or "%" in lowered):
         answer_type = AnswerType.PERCENT
@@ -266,6 +242,51 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
             question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
         ),
     )
+
+
+def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
+    """Read the wh-word and the words after it ("how many people", "which two startups",
+    "who are", "list the companies")."""
+    if wh == "how" and rest and rest[0].lower_ in _HOW:
+        how = rest[0].lower_
+        following = [t for t in rest[1:] if t.lower_ not in lexicon.STOPWORDS]
+        counted = stem_of(following[0].text) if how == "many" and following else None
+        return _Asked(f"how {how}", _HOW[how], Form.FIGURE, counted=counted)
+    if wh == "when":
+        return _Asked(wh, AnswerType.DATE, Form.DATE)
+    if wh == "where":
+        return _Asked(wh, AnswerType.PLACE, Form.NAME)
+    if wh in ("who", "whom", "whose"):
+        plural = bool(rest) and rest[0].lemma_ == "be" and rest[0].lower_ in ("are", "were")
+        return _Asked(wh, AnswerType.PERSON, Form.LIST if plural else Form.NAME)
+    if wh in ("which", "what"):
+        return _which(wh, rest)
+    if tokens and tokens[0].lower_ in ("list", "name") and len(tokens) > 1:
+        kind = next((t for t in tokens[1:4] if t.pos_ in ("NOUN", "PROPN")), None)
+        if kind is not None:
+            return _Asked(
+                wh, type_of_noun(singular(kind.text)) or AnswerType.THING, Form.LIST, kind
+            )
+    return _Asked(wh)
+
+
+def _which(wh: str, rest: list[Token]) -> _Asked:
+    """ "Which countries …", "what antibiotic …", "What was Temu's revenue …?"."""
+    kind, count = _wh_phrase_head(rest)
+    if kind is not None:
+        answer_type = type_of_noun(singular(kind.text)) or AnswerType.THING
+        if wh == "what" and answer_type is AnswerType.THING and kind.pos_ != "NOUN":
+            answer_type = AnswerType.SENTENCE
+        form = _form_of(answer_type)
+        if form is Form.NAME and (is_plural(kind) or (count or 0) > 1):
+            form = Form.LIST
+        return _Asked(wh, answer_type, form, kind, count)
+    if wh == "what":
+        noun = _copula_noun(rest)  # "What was Temu's revenue …?"
+        kind_type = type_of_noun(singular(noun.text)) if noun is not None else None
+        if kind_type in (AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DATE):
+            return _Asked(wh, kind_type, _form_of(kind_type), noun, count)
+    return _Asked(wh, count=count)
 
 
 def _lemma(token: Token | None) -> str:

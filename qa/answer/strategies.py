@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -45,7 +46,7 @@ from qa.answer.shape import (
 )
 from qa.answer.terms import stem_of, stems, words
 from qa.answer.when import DateReading, describe, read_date
-from qa.types import Answer, AnswerItem, Lead, Passage
+from qa.types import Answer, AnswerItem, Citation, Lead, Passage
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -116,7 +117,7 @@ class ListAnswer:
         if shape.form is not Form.LIST:
             return None
         config = evidence.config
-        floor = max(evidence.config.abstain_lexical, config.list_ratio * evidence.best.relevance)
+        floor = max(config.abstain_lexical, config.list_ratio * evidence.best.relevance)
         relevant = [s for s in evidence.ranked if s.relevance >= floor][: config.list_sentences]
         outlets = outlet_names(evidence.passages)
         excluded = _excluded_words(shape, evidence.passages, outlet_words=False)
@@ -127,52 +128,59 @@ class ListAnswer:
         evidence.parse(relevant)  # one batch: faster than one sentence at a time
         readings = [read(s) for s in relevant]
         listing = [r for r in readings if r.items and r.by_role]
-        if not listing:
-            listing = [r for r in readings if r.items and r.enumerates]
+        listing = listing or [r for r in readings if r.items and r.enumerates]
         if not listing and not any(r.enumerates for r in readings):
-            # Further down: a clause with the anchors in place whose asked role holds items
-            # ("The FTC sued Amazon"), or an enumeration close enough to the best.
-            lowest = config.list_further_ratio * evidence.best.relevance
-            parsed = evidence.ranked[: config.parse_sentences]
-            further = [
-                s
-                for s in evidence.ranked
-                if config.abstain_lexical <= s.relevance < floor
-                and (
-                    s in parsed or (s.relevance >= lowest and _ENUMERATION.search(s.sentence.text))
-                )
+            listing = _further_down(evidence, floor, read) or [
+                r for r in readings[: config.max_sentences] if r.items
             ]
-            for item in further:
-                reading = read(item)
-                enumeration = reading.enumerates and item.relevance >= lowest
-                if reading.items and (
-                    reading.by_role
-                    or (enumeration and len(reading.items) >= config.list_further_items)
-                ):
-                    listing = [reading]
-                    break
-        if not listing and not any(r.enumerates for r in readings):
-            listing = [r for r in readings[: config.max_sentences] if r.items]
         if not listing:
             if shape.another:
                 kind = next(iter(shape.kind_words), "one")
                 return evidence.abstain(f"The articles found name no other {kind}.")
             return None
         citations = evidence.cite([r.sentence for r in listing])
-        merged: dict[str, AnswerItem] = {}
-        for citation, reading in zip(citations, listing, strict=True):
-            for name in reading.items:
-                key = re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
-                item = merged.setdefault(key, AnswerItem(text=name))
-                if citation.n not in item.citations:
-                    item.citations.append(citation.n)
         by_role = any(r.by_role for r in listing)
         return evidence.build(
             "list",
             citations,
-            items=list(merged.values()),
+            items=_merged_items(citations, listing),
             confidence=evidence.confidence() * (1.0 if by_role else 0.8),
         )
+
+
+def _further_down(
+    evidence: Evidence, floor: float, read: Callable[[Scored], _Reading]
+) -> list[_Reading]:
+    """Below the list's sentences: a clause with the anchors in place whose asked role holds
+    items ("The FTC sued Amazon"), or an enumeration close enough to the best."""
+    config = evidence.config
+    lowest = config.list_further_ratio * evidence.best.relevance
+    parsed = evidence.ranked[: config.parse_sentences]
+    further = [
+        s
+        for s in evidence.ranked
+        if config.abstain_lexical <= s.relevance < floor
+        and (s in parsed or (s.relevance >= lowest and _ENUMERATION.search(s.sentence.text)))
+    ]
+    for item in further:
+        reading = read(item)
+        enumeration = reading.enumerates and item.relevance >= lowest
+        if reading.items and (
+            reading.by_role or (enumeration and len(reading.items) >= config.list_further_items)
+        ):
+            return [reading]
+    return []
+
+
+def _merged_items(citations: list[Citation], listing: list[_Reading]) -> list[AnswerItem]:
+    """One item per name across the listing sentences, citing each sentence naming it."""
+    merged: dict[str, AnswerItem] = {}
+    for citation, reading in zip(citations, listing, strict=True):
+        for name in reading.items:
+            entry = merged.setdefault(_key(name), AnswerItem(text=name))
+            if citation.n not in entry.citations:
+                entry.citations.append(citation.n)
+    return list(merged.values())
 
 
 # Three or more capitalised names in a row, comma-separated: worth parsing further down.
@@ -325,7 +333,6 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     excluded = _excluded_words(shape, passages)
     single_fact = not shape.long and not (set(shape.question_words) & set().union(*outlets))
     read = config.single_fact_sentences_read if single_fact else config.sentences_read
-    w_articles = config.single_fact_w_articles if single_fact else config.w_articles
     floor = config.sentence_floor * evidence.best.score
     reading = [s for s in evidence.ranked[:read] if s.score >= floor]
     # Beyond those, a sentence close to the best may hold the asked role ("16 nations from the
@@ -335,61 +342,72 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     names: dict[str, _Name] = {}
     evidence.parse([*reading, *further])
     for item in [*reading, *further]:
-        if is_shouting(item.sentence.text):
-            continue  # "SUPERFAN SPENT NEARLY $9K": every word looks like a name
-        doc = evidence.doc(item)
-        for candidate in candidates(doc, shape, evidence.name_words):
-            fit = type_fit(candidate.label, shape.answer_type)
-            if fit == 0 or not _usable(candidate.text, excluded, outlets):
-                continue
-            role = holds_asked_role(doc, shape, candidate)
-            titled = bool(shape.role_head and role is None)
-            if titled:
-                titled = holds_asked_title(doc, shape, candidate)
-                role = titled or None
-            if role is False or (not role and item in further):
-                continue  # it holds the anchor's role here, not the asked one
-            name = names.setdefault(_key(candidate.text), _Name(candidate.text))
-            label = "PERSON" if titled else candidate.label  # one with the asked title is a person
-            name.labels[label] += 3 if " " in candidate.text else 1
-            if role and item.score > name.role_score:
-                name.role_score, name.role_sentence = item.score, item
-            if all(item is not s for s in name.sentences):
-                name.sentences.append(item)
-                subject = doc[candidate.root].dep_ in ("nsubj", "nsubjpass")
-                name.score += item.score * (1.0 + config.w_subject * subject)
+        if not is_shouting(item.sentence.text):  # "SUPERFAN SPENT NEARLY $9K": all names
+            _read_names(shape, evidence, item, item in further, names, (excluded, outlets))
     if not names:
         return None
     _merge_short_forms(names)
     _expand_short_names(names, passages, excluded, evidence.name_words)
     names = _merge_same_names(names)
+    w_articles = config.single_fact_w_articles if single_fact else config.w_articles
     for name in names.values():
         name.fit = name.vote_fit(shape.answer_type)
-    for name in names.values():
         name.score += w_articles * max(0, len(_articles_naming(name.text, passages)) - 1)
         name.score += config.w_title_name * len(_articles_naming(name.text, passages, True))
-        if name.fit >= 1.0:
-            name.score += config.w_kind
-        else:
-            name.score *= config.kind_mismatch
-    top = evidence.best.score
-    holding = [n for n in names.values() if n.role_score >= config.role_floor * top]
-    if shape.another:
-        # "Who else will address the meeting?": the sentences that answer it well name
-        # everyone who will; no other name there, no name answer.
-        answering = [
-            n
-            for n in names.values()
-            if max(s.score for s in n.sentences) >= config.role_floor * top
-        ]
-        holding = [n for n in holding if n in answering] or answering
-        if not holding:
-            return None
-    winner = max(holding or names.values(), key=lambda n: n.score)
-    if shape.answer_type is AnswerType.PLACE and winner.fit < 1.0:
+        name.score = (
+            name.score + config.w_kind if name.fit >= 1.0 else name.score * config.kind_mismatch
+        )
+    winner = _winner(shape, list(names.values()), evidence)
+    if winner is None or (shape.answer_type is AnswerType.PLACE and winner.fit < 1.0):
         return None  # "Which country …" is answered by a place or not by a name at all
     winner.sentences = _naming_sentences(winner.text, evidence.ranked, winner.fit)
     return winner
+
+
+def _read_names(
+    shape: QuestionShape,
+    evidence: Evidence,
+    item: Scored,
+    role_only: bool,
+    names: dict[str, _Name],
+    unusable: tuple[set[str], list[frozenset[str]]],
+) -> None:
+    """Count the sentence's typed candidates into `names`; with `role_only`, only those
+    holding the asked role; never one read in another role."""
+    doc = evidence.doc(item)
+    for candidate in candidates(doc, shape, evidence.name_words):
+        if type_fit(candidate.label, shape.answer_type) == 0 or not _usable(
+            candidate.text, *unusable
+        ):
+            continue
+        role = holds_asked_role(doc, shape, candidate)
+        titled = bool(shape.role_head and role is None) and holds_asked_title(doc, shape, candidate)
+        role = True if titled else role
+        if role is False or (not role and role_only):
+            continue  # it holds the anchor's role here, not the asked one
+        name = names.setdefault(_key(candidate.text), _Name(candidate.text))
+        label = "PERSON" if titled else candidate.label  # one with the asked title is a person
+        name.labels[label] += 3 if " " in candidate.text else 1
+        if role and item.score > name.role_score:
+            name.role_score, name.role_sentence = item.score, item
+        if all(item is not s for s in name.sentences):
+            name.sentences.append(item)
+            subject = doc[candidate.root].dep_ in ("nsubj", "nsubjpass")
+            name.score += item.score * (1.0 + evidence.config.w_subject * subject)
+
+
+def _winner(shape: QuestionShape, names: list[_Name], evidence: Evidence) -> _Name | None:
+    """The best scored of the names holding the asked role close to the best sentence, else
+    of all. "Who else will address the meeting?": the sentences that answer it well name
+    everyone who will; no other name there, no name answer."""
+    bar = evidence.config.role_floor * evidence.best.score
+    holding = [n for n in names if n.role_score >= bar]
+    if shape.another:
+        answering = [n for n in names if max(s.score for s in n.sentences) >= bar]
+        holding = [n for n in holding if n in answering] or answering
+        if not holding:
+            return None
+    return max(holding or names, key=lambda n: n.score)
 
 
 def holds_asked_title(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool:
@@ -628,31 +646,38 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
         if match is None:
             return None
         return next(match.group(g) for g in ("a", "b", "c") if match.group(g))
-    labels: list[frozenset[str]]
-    if shape.answer_type is AnswerType.PERCENT:
-        labels = [lexicon.PERCENT_LABELS]
-    elif shape.answer_type is AnswerType.DURATION:
-        labels = [frozenset({"DATE", "TIME"})]
-    elif shape.answer_type is AnswerType.MONEY:
-        labels = [lexicon.MONEY_LABELS]
-        if shape.change:
-            labels.insert(0, lexicon.PERCENT_LABELS)
-    else:
-        labels = [lexicon.COUNT_LABELS]
-    for allowed in labels:
+    for allowed in _figure_labels(shape):
         for ent in doc.ents:
-            if ent.label_ not in allowed or _YEAR.match(ent.text):
-                continue
-            if shape.answer_type is AnswerType.DURATION and not _DURATION.search(ent.text):
-                continue  # "six weeks", not "Saturday"
-            if shape.answer_type is AnswerType.COUNT and shape.counted:
-                # "How many people …": people within the next three words ("66,000 people",
-                # "157,000 ultra-directional speakers"; not "two other SoftBank-appointed people")
-                after = re.findall(r"[A-Za-z]+", doc.text[ent.end_char :])[:3]
-                if shape.counted not in {stem_of(w) for w in after}:
-                    continue
-            return ent.text
+            if ent.label_ in allowed and not _YEAR.match(ent.text) and _figure_fits(shape, ent):
+                return ent.text
     return None
+
+
+def _figure_labels(shape: QuestionShape) -> list[frozenset[str]]:
+    """The entity labels of the asked figure, in the order they are looked for."""
+    if shape.answer_type is AnswerType.PERCENT:
+        return [lexicon.PERCENT_LABELS]
+    if shape.answer_type is AnswerType.DURATION:
+        return [frozenset({"DATE", "TIME"})]
+    if shape.answer_type is AnswerType.MONEY:
+        return (
+            [lexicon.PERCENT_LABELS, lexicon.MONEY_LABELS]
+            if shape.change
+            else [lexicon.MONEY_LABELS]
+        )
+    return [lexicon.COUNT_LABELS]
+
+
+def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
+    """A duration says its unit ("six weeks", not "Saturday"); "How many people …" needs the
+    people within the next three words ("66,000 people", "157,000 ultra-directional
+    speakers"; not "two other SoftBank-appointed people")."""
+    if shape.answer_type is AnswerType.DURATION:
+        return bool(_DURATION.search(ent.text))
+    if shape.answer_type is AnswerType.COUNT and shape.counted:
+        after = re.findall(r"[A-Za-z]+", ent.doc.text[ent.end_char :])[:3]
+        return shape.counted in {stem_of(w) for w in after}
+    return True
 
 
 def _about_another(shape: QuestionShape, doc: Doc, item: Scored) -> bool:
