@@ -1267,3 +1267,16 @@ def test_a_claim_citing_a_sentence_with_the_answer_in_another_role_is_unsupporte
     )
     # a quote that does not speak to the relation leaves the decision to lexical support
     assert in_role("Russia backs Guaido.", "Russia is a large country.")
+
+
+def test_a_names_type_bonus_follows_the_share_of_its_mentions_typed_so() -> None:
+    from collections import Counter
+
+    from qa.answer.strategies import _Name
+
+    altman = _Name("Sam Altman", labels=Counter({"PERSON": 1, "ORG": 2}))
+    assert altman.vote_fit(AnswerType.PERSON) == 0.5  # most mentions say organisation ...
+    assert altman.exact_share(AnswerType.PERSON) == pytest.approx(1 / 3)  # ... one a person
+    # One word tagged a person is no person's name ("OpenAI"); untyped runs do not vote.
+    assert _Name("OpenAI", labels=Counter({"PERSON": 2})).exact_share(AnswerType.PERSON) == 0
+    assert _Name("Blanc", labels=Counter({"PROPN": 3})).exact_share(AnswerType.PERSON) == 0

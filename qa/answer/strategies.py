@@ -296,8 +296,21 @@ class _Name:
         calls "Altman" a place twice and "Sam Altman" a person once. Untyped runs count only
         when no mention is typed; one word is a person's name only as part of a full name
         (news name people in full: "OpenAI" tagged a person is the company)."""
-        typed = {label: n for label, n in self.labels.items() if label != "PROPN"}
+        typed = self._typed_votes()
         label = max(typed, key=lambda k: typed[k]) if typed else "PROPN"
+        return self._label_fit(label, asked)
+
+    def exact_share(self, asked: AnswerType) -> float:
+        """The share of its (typed) mentions' votes for exactly the asked type: "Altman" a
+        person once and an organisation twice is a third a person."""
+        typed = self._typed_votes()
+        exact = sum(n for label, n in typed.items() if self._label_fit(label, asked) >= 1.0)
+        return exact / sum(typed.values()) if typed else 0.0
+
+    def _typed_votes(self) -> dict[str, int]:
+        return {label: n for label, n in self.labels.items() if label != "PROPN"}
+
+    def _label_fit(self, label: str, asked: AnswerType) -> float:
         fit = type_fit(label, asked)
         if label in lexicon.PERSON_LABELS and " " not in self.text.strip():
             fit = min(fit, 0.5)
@@ -354,9 +367,11 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
         name.fit = name.vote_fit(shape.answer_type)
         name.score += w_articles * max(0, len(_articles_naming(name.text, passages)) - 1)
         name.score += config.w_title_name * len(_articles_naming(name.text, passages, True))
-        name.score = (
-            name.score + config.w_kind if name.fit >= 1.0 else name.score * config.kind_mismatch
-        )
+        # The exact type's bonus and the near type's cut in proportion to the mentions' votes
+        # (all for the asked type: the whole bonus; none: the whole cut).
+        exact = name.exact_share(shape.answer_type)
+        cut = config.kind_mismatch + (1.0 - config.kind_mismatch) * exact
+        name.score = name.score * cut + config.w_kind * exact
     winner = _winner(shape, list(names.values()), evidence)
     if winner is None or (shape.answer_type is AnswerType.PLACE and winner.fit < 1.0):
         return None  # "Which country …" is answered by a place or not by a name at all
