@@ -273,6 +273,7 @@ def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
 def _which(wh: str, rest: list[Token]) -> _Asked:
     """ "Which countries …", "what antibiotic …", "What was Temu's revenue …?"."""
     kind, count = _wh_phrase_head(rest)
+    kind = kind or _determined_by_wh(rest)
     if kind is not None:
         answer_type = type_of_noun(singular(kind.text)) or AnswerType.THING
         if wh == "what" and answer_type is AnswerType.THING and kind.pos_ != "NOUN":
@@ -325,6 +326,21 @@ def _wh_phrase_head(rest: list[Token]) -> tuple[Token | None, int | None]:
         t for t in run if t.pos_ == "NOUN"
     ]
     return (nouns[-1] if nouns else None), count
+
+
+def _determined_by_wh(rest: list[Token]) -> Token | None:
+    """The noun the wh-word determines in the parse, where reading by position found none
+    ("Which NFL wide receiver": "wide" tagged an adverb; "Which M.L.B. superstar")."""
+    return next(
+        (
+            t
+            for t in rest[:6]
+            if t.pos_ in ("NOUN", "PROPN")
+            and t.is_lower
+            and any(c.dep_ == "det" and c.tag_ in _WH_TAGS for c in t.children)
+        ),
+        None,
+    )
 
 
 def _copula_noun(rest: list[Token]) -> Token | None:
