@@ -1280,3 +1280,17 @@ def test_a_names_type_bonus_follows_the_share_of_its_mentions_typed_so() -> None
     # One word tagged a person is no person's name ("OpenAI"); untyped runs do not vote.
     assert _Name("OpenAI", labels=Counter({"PERSON": 2})).exact_share(AnswerType.PERSON) == 0
     assert _Name("Blanc", labels=Counter({"PROPN": 3})).exact_share(AnswerType.PERSON) == 0
+
+
+def test_how_many_reads_the_number_the_parse_hangs_on_the_counted_noun(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # The small model types "three summer" as a DATE; the parse has "three" count the routes.
+    passages = [
+        _passage("a", "The airport adds three summer routes to Spain, officials said on day 20."),
+        _passage("b", "The lighthouse work was paid for by the lighthouse fund, records show."),
+    ]
+    answer = answerer.answer("How many summer routes does the airport add?", passages)
+    assert answer.answer.startswith("**three**"), answer.answer
+    # "Which fund …" asks for a fund, not an amount of money.
+    assert not answerer.answer("Which fund paid for the lighthouse?", passages).abstained

@@ -78,14 +78,14 @@ ORGANISATION_NOUNS = word_set(
     """company institution organization organisation firm entity agency corporation bank
     brand startup retailer manufacturer team club network outlet publication newspaper
     broadcaster studio label group exchange platform carrier airline automaker chipmaker
-    insurer lender university school party union league"""
+    insurer lender university school party union league fund"""
 )
 PLACE_NOUNS = word_set("country nation state city town region province territory place")
 GROUP_NOUNS = word_set("nationality religion ethnicity")
 DATE_NOUNS = word_set("day date month year week time")
 MONEY_NOUNS = word_set(
     """salary price cost revenue amount fee fine valuation sum budget profit loss sales income
-    wage pay fund funding deal"""
+    wage pay funding deal"""
 )
 PERCENT_NOUNS = word_set("percentage percent rate share stake")
 WORK_NOUNS = word_set(

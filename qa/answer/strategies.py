@@ -665,6 +665,21 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
         for ent in doc.ents:
             if ent.label_ in allowed and not _YEAR.match(ent.text) and _figure_fits(shape, ent):
                 return ent.text
+    return _count_of(shape, doc) if shape.answer_type is AnswerType.COUNT else None
+
+
+def _count_of(shape: QuestionShape, doc: Doc) -> str | None:
+    """ "How many summer routes …": a number the parse hangs on the counted noun ("adds three
+    summer routes") where the entity model typed it as no count ("three summer": DATE). Counts
+    the model did type were judged above; a number of time units is a duration, not a count."""
+    for token in doc:
+        if token.dep_ != "nummod" or not token.like_num or token.ent_type_ in lexicon.COUNT_LABELS:
+            continue
+        noun = token.head
+        if shape.counted is None or _DURATION.search(noun.text) or noun.i - token.i > 3:
+            continue
+        if shape.counted in {stem_of(t.text) for t in doc[token.i + 1 : noun.i + 1]}:
+            return doc[token.left_edge.i : token.i + 1].text
     return None
 
 
