@@ -1188,6 +1188,20 @@ def test_the_shape_of_a_list_question_names_type_predicate_and_roles(
         ("Who is Juan Guaido?", (Form.DESCRIPTION, AnswerType.DESCRIPTION)),
         ("How did Maduro respond?", (Form.SENTENCE, AnswerType.SENTENCE)),
         ("Why did Apple cut prices?", (Form.SENTENCE, AnswerType.SENTENCE)),
+        # The wh-word hangs on "NFL", a compound of the asked noun.
+        ("Which NFL wide receiver scored twice on Sunday?", (Form.NAME, AnswerType.PERSON)),
+        (
+            "What is the name of the rugby team that lost the final?",
+            (Form.NAME, AnswerType.ORGANISATION),
+        ),
+        (
+            "Considering the claims reported by Wired, which company is implicated in the case?",
+            (Form.NAME, AnswerType.ORGANISATION),
+        ),
+        (
+            "Which company, which was sold to Amazon, makes robots?",
+            (Form.NAME, AnswerType.ORGANISATION),
+        ),
     ],
 )
 def test_the_expected_answer_type_comes_from_the_wh_word_and_its_noun(
@@ -1213,6 +1227,8 @@ def test_the_shape_reads_constraints_and_roles(answerer: ExtractiveAnswerer) -> 
     assert answerer.shape("Who is Nike's chief financial officer?").attribute is None  # a role
     assert answerer.shape("How did Maduro respond?").actor == "Maduro"
     assert answerer.shape("What did Guaido say?").asks_for_words
+    considering = answerer.shape("Considering the claims, which company is implicated in it?")
+    assert considering.predicate == "implicate"  # not the opening participle
 
 
 # --- the three sample questions -------------------------------------------------------

@@ -199,7 +199,7 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
     condensed "(not …)" suffix)."""
     config = config or AnswerConfig()
     tokens = [t for t in doc if not t.is_punct]
-    wh_index = next((i for i, t in enumerate(tokens[:4]) if t.tag_ in _WH_TAGS), None)
+    wh_index = _wh_index(tokens)
     wh_token = tokens[wh_index] if wh_index is not None else None
     rest = tokens[wh_index + 1 :] if wh_index is not None else tokens
     asked = _asked(wh_token.lower_ if wh_token is not None else "", rest, tokens)
@@ -244,6 +244,23 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
     )
 
 
+def _wh_index(tokens: list[Token]) -> int | None:
+    """Where the wh-word is: among the first words, else a wh-determiner opening a clause
+    after a comma ("Considering the claims …, which company is implicated …"); a relative
+    pronoun ("…, which was sold") determines no noun."""
+    first = next((i for i, t in enumerate(tokens[:4]) if t.tag_ in _WH_TAGS), None)
+    if first is not None:
+        return first
+    return next(
+        (
+            i
+            for i, t in enumerate(tokens)
+            if t.tag_ in _WH_TAGS and t.dep_ == "det" and t.i > 0 and t.nbor(-1).text == ","
+        ),
+        None,
+    )
+
+
 def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
     """Read the wh-word and the words after it ("how many people", "which two startups",
     "who are", "list the companies")."""
@@ -273,7 +290,7 @@ def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
 def _which(wh: str, rest: list[Token]) -> _Asked:
     """ "Which countries …", "what antibiotic …", "What was Temu's revenue …?"."""
     kind, count = _wh_phrase_head(rest)
-    kind = kind or _determined_by_wh(rest)
+    kind = kind or _determined_by_wh(rest) or _name_of(rest)
     if kind is not None:
         answer_type = type_of_noun(singular(kind.text)) or AnswerType.THING
         if wh == "what" and answer_type is AnswerType.THING and kind.pos_ != "NOUN":
@@ -330,16 +347,31 @@ def _wh_phrase_head(rest: list[Token]) -> tuple[Token | None, int | None]:
 
 def _determined_by_wh(rest: list[Token]) -> Token | None:
     """The noun the wh-word determines in the parse, where reading by position found none
-    ("Which NFL wide receiver": "wide" tagged an adverb; "Which M.L.B. superstar")."""
+    ("Which M.L.B. superstar"), also through the words before the noun ("Which NFL wide
+    receiver": the wh-word hangs on "NFL", a compound of "receiver")."""
     return next(
         (
             t
             for t in rest[:6]
             if t.pos_ in ("NOUN", "PROPN")
             and t.is_lower
-            and any(c.dep_ == "det" and c.tag_ in _WH_TAGS for c in t.children)
+            and any(c.dep_ == "det" and c.tag_ in _WH_TAGS for c in t.subtree if c.i < t.i)
         ),
         None,
+    )
+
+
+def _name_of(rest: list[Token]) -> Token | None:
+    """ "What is the name of the rugby team that …": the noun whose name is asked (one name:
+    "the names of his sons" is a list the sentences rarely give as names)."""
+    noun = _copula_noun(rest)
+    if noun is None or noun.lower_ != "name":
+        return None
+    of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+    return (
+        next((c for c in of.children if c.dep_ == "pobj" and c.pos_ == "NOUN"), None)
+        if of
+        else None
     )
 
 
@@ -358,6 +390,7 @@ def _predicate(doc: Doc, wh: Token | None, kind: Token | None) -> Token | None:
     if (
         root is not None
         and root.i not in skip
+        and (wh is None or root.i > wh.i)  # "Considering …, which company is implicated"
         and root.pos_ == "VERB"
         and root.lemma_ not in ("be", "have", "do")
     ):
