@@ -554,7 +554,10 @@ class LexicalIndex:
         self._lock = threading.RLock()  # this process's threads; .lock is for processes
         self._missing: set[tuple[str, int]] = set()  # (segment, row) found deleted by searches
         self._deletions_seen = 0
-        self.full_builds = 0  # how many times this process indexed a whole store; tests read it
+        # What this process indexed itself (tests and benchmarks read them): whole stores, and
+        # rows (a process sharing the directory of the writer indexes none).
+        self.full_builds = 0
+        self.rows_indexed = 0
 
     # -- reading --
     def read_manifest(self) -> dict[str, Any] | None:
@@ -619,6 +622,7 @@ class LexicalIndex:
                 return SyncReport()
             report = self._sync_locked(store)
             report.seconds = time.perf_counter() - started
+            self.rows_indexed += report.added_rows
             return report
 
     def _sync_locked(self, store: ArticleStore) -> SyncReport:

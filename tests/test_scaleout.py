@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from qa.client import Client
-from qa.retrieval.snapshot import REVISION_TTL_S
+from qa.retrieval.corpus import REVISION_TTL_S
 from tests.api_fixtures import SEED_QUESTION, ChromaServer, QAServer
 
 pytestmark = pytest.mark.slow  # two model-loading server processes: > 60 s on 2 busy cores
