@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import statistics
 import sys
 import time
@@ -51,8 +50,8 @@ apply_offline_defaults()
 from index.chunking import chunk_article  # noqa: E402
 from index.embedding import MINILM_MAX_TOKENS, OnnxEmbedding  # noqa: E402
 from index.models import Article, parse_day  # noqa: E402
+from qa.eval.multihop import corpus_records, read_json  # noqa: E402
 
-DATA_DIR = Path("/work/shared/data/multihop-rag")
 TOP_K = 10
 
 
@@ -74,9 +73,9 @@ def squash(text: str) -> str:
 
 
 def load_dev(article_budget: int) -> tuple[list[Article], list[Query]]:
-    queries = json.loads((DATA_DIR / "MultiHopRAG.json").read_text())
-    split = json.loads((DATA_DIR / "split.json").read_text())
-    corpus = {a["url"]: a for a in json.loads((DATA_DIR / "corpus.json").read_text())}
+    queries = read_json("MultiHopRAG.json")
+    split = read_json("split.json")
+    corpus = {a["url"]: a for a in corpus_records()}
     pool: dict[str, None] = {}  # ordered set of urls
     chosen: list[Query] = []
     for index in split["dev"]:

@@ -36,9 +36,10 @@ from index.embedding import make_embedding
 from index.loaders import load_paths
 from index.models import Article
 from index.service import IndexService, embed_function
-from index.settings import MULTIHOP_DIR, Settings
+from index.settings import Settings
+from qa.eval.multihop import corpus_path, corpus_records
 
-CORPUS = MULTIHOP_DIR / "corpus.json"
+CORPUS = corpus_path()
 GOAL_VS_MODEL = 0.85
 GOAL_VS_LLAMA = 1.0
 GOAL_REINGEST_S = 5.0
@@ -91,7 +92,7 @@ def warm_up(articles: list[Article], embedding: Any) -> None:
 def corpus_file(limit: int | None, scratch: Path) -> Path:
     if limit is None:
         return CORPUS
-    records = json.loads(CORPUS.read_text(encoding="utf-8"))[:limit]
+    records = corpus_records()[:limit]
     path = scratch / "corpus.json"
     path.write_text(json.dumps(records), encoding="utf-8")
     return path

@@ -36,7 +36,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from index.settings import MULTIHOP_DIR  # noqa: E402
+from qa.eval import multihop  # noqa: E402
 
 API = "/api/v1"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -245,7 +245,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
 
 
 def corpus_records(count: int) -> list[dict[str, Any]]:
-    records = json.loads((MULTIHOP_DIR / "corpus.json").read_text(encoding="utf-8"))
+    records = multihop.corpus_records()
     return [r for r in records if r.get("title") and r.get("url")][:count]
 
 

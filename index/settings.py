@@ -14,9 +14,6 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Read-only data beside the checkout (CI lays a copy of shared/ next to its clone).
-SHARED_DIR = REPO_ROOT.parent / "shared"
-MULTIHOP_DIR = SHARED_DIR / "data" / "multihop-rag"
 SAMPLE_CORPUS = REPO_ROOT / "samples"
 
 

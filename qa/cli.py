@@ -253,10 +253,19 @@ def _byline(title: str, source: str, published: str, url: str = "") -> str:
 
 
 eval_app = typer.Typer(
-    help="Evaluate on MultiHop-RAG (../shared/data/multihop-rag).", no_args_is_help=True
+    help="Evaluate on MultiHop-RAG (shipped in qa/eval/data; --data-dir for another copy).",
+    no_args_is_help=True,
 )
 app.add_typer(eval_app, name="eval")
 SplitOpt = Annotated[str, typer.Option(help="dev, test or all.")]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="A MultiHop-RAG copy (corpus.json, MultiHopRAG.json, split.json; plain or .xz). "
+        "Default: the vendored copy, or QA_MULTIHOP_DIR.",
+    ),
+]
 
 
 @eval_app.command("retrieval")
@@ -265,11 +274,12 @@ def eval_retrieval(
     k: Annotated[int, typer.Option("--k")] = 10,
     limit: Annotated[int | None, typer.Option(help="First N queries only.")] = None,
     as_json: JsonFlag = False,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Paper metrics, multi-hop completeness, latency and an ablation table in one run."""
     from qa.eval.retrieval import format_retrieval_report, run_retrieval_eval
 
-    report = run_retrieval_eval(_settings(), split, k=k, limit=limit)
+    report = run_retrieval_eval(_settings(), split, k=k, limit=limit, data_dir=data_dir)
     typer.echo(json.dumps(report) if as_json else format_retrieval_report(report))
 
 
@@ -278,11 +288,12 @@ def eval_answers(
     split: SplitOpt = "dev",
     limit: Annotated[int | None, typer.Option(help="First N queries only.")] = None,
     as_json: JsonFlag = False,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Answer accuracy (loose and strict), abstention and citation precision."""
     from qa.eval.answers import format_answer_report, run_answer_eval
 
-    report = run_answer_eval(_settings(), split, limit=limit)
+    report = run_answer_eval(_settings(), split, limit=limit, data_dir=data_dir)
     typer.echo(json.dumps(report) if as_json else format_answer_report(report))
 
 
@@ -290,6 +301,7 @@ def eval_answers(
 def eval_questions(
     split: Annotated[str, typer.Option(help="dev (built against) or test (held out).")] = "dev",
     as_json: JsonFlag = False,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """User-style questions: who, which company, when, how many, lists, unanswerable, and open
     "How did X react / what did X say" questions (describe)."""
@@ -297,7 +309,7 @@ def eval_questions(
 
     if split not in ("dev", "test"):
         raise typer.BadParameter(f"--split must be dev or test, not {split!r}")
-    report = run_question_eval(_settings(), split)  # type: ignore[arg-type]
+    report = run_question_eval(_settings(), split, data_dir=data_dir)  # type: ignore[arg-type]
     typer.echo(json.dumps(report) if as_json else format_question_report(report))
 
 

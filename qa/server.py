@@ -27,16 +27,14 @@ log = logging.getLogger(__name__)
 
 # Ingested on first start when the index is empty. Not a setting: it ships with the repo.
 SAMPLE_CORPUS = REPO_ROOT / "samples"
-FALLBACK_CORPUS = REPO_ROOT.parent / "shared" / "seeds"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 
 
 def sample_corpus() -> Path | None:
-    """The first sample folder that exists and holds files, else None."""
-    for folder in (SAMPLE_CORPUS, FALLBACK_CORPUS):
-        if folder.is_dir() and any(p.is_file() for p in folder.iterdir()):
-            return folder
+    """The sample folder shipped with the repository when it holds files, else None."""
+    if SAMPLE_CORPUS.is_dir() and any(p.is_file() for p in SAMPLE_CORPUS.iterdir()):
+        return SAMPLE_CORPUS
     return None
 
 

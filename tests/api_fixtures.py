@@ -26,10 +26,10 @@ from index.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
-from index.settings import REPO_ROOT, Settings  # noqa: E402 - after the offline env defaults
+from index.settings import SAMPLE_CORPUS, Settings  # noqa: E402 - after the offline env defaults
 
 VENV_BIN = Path(sys.executable).parent
-SEED_DIR = REPO_ROOT.parent / "shared" / "seeds"
+SEED_DIR = SAMPLE_CORPUS  # holds the seed article only
 SEED_QUESTION = "which countries back Maduro?"
 SERVER_START_TIMEOUT_S = 180.0  # model loading on a busy 2-core machine
 CHROMA_START_TIMEOUT_S = 90.0

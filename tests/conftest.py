@@ -33,10 +33,10 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from index.embedding import make_embedding
-from index.settings import MULTIHOP_DIR, SHARED_DIR, Settings
+from index.settings import SAMPLE_CORPUS, Settings
+from qa.eval import multihop
 
-SEED_PATH = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
-CORPUS_PATH = MULTIHOP_DIR / "corpus.json"
+SEED_PATH = SAMPLE_CORPUS / "venezuela-2019-01-26.txt"  # the user's seed article
 CHROMA_START_TIMEOUT_S = 30.0
 
 
@@ -163,17 +163,13 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture(scope="session")
 def seed_path() -> Path:
-    if not SEED_PATH.is_file():
-        pytest.skip(f"seed article not present at {SEED_PATH}")
     return SEED_PATH
 
 
 @pytest.fixture(scope="session")
 def corpus_records() -> list[dict[str, Any]]:
-    """The MultiHop-RAG corpus as parsed JSON records (read once)."""
-    if not CORPUS_PATH.is_file():
-        pytest.skip(f"MultiHop-RAG corpus not present at {CORPUS_PATH}")
-    return json.loads(CORPUS_PATH.read_text(encoding="utf-8"))
+    """The MultiHop-RAG corpus (vendored in qa/eval/data) as parsed JSON records (read once)."""
+    return multihop.corpus_records()
 
 
 @pytest.fixture

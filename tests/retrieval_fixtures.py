@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from index.offline import apply_offline_defaults
-from index.settings import MULTIHOP_DIR
+from qa.eval.multihop import corpus_records
 
 apply_offline_defaults()
 
@@ -59,7 +59,7 @@ _lock = threading.Lock()
 
 
 def _articles() -> tuple[list[dict], str]:
-    corpus = json.loads((MULTIHOP_DIR / "corpus.json").read_text(encoding="utf-8"))
+    corpus = corpus_records()
     by_url = {a["url"]: a for a in corpus}
     chosen = [by_url[u] for u in GOLD_URLS]
     gold_sources = {a["source"] for a in chosen}

@@ -14,7 +14,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from index.sentences import decode_vectors, encode_vectors, sentence_spans
-from index.settings import SHARED_DIR, Settings
+from index.settings import SAMPLE_CORPUS, Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer, extractive, make_answerer
 from qa.answer.agent import (
     acts,
@@ -36,7 +36,7 @@ from qa.answer.when import asks_when, date_in
 from qa.answer.who import asked_role, description_of, holds_role
 from qa.types import Answer, Passage, Turn
 
-SEED = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
+SEED = SAMPLE_CORPUS / "venezuela-2019-01-26.txt"
 BACKERS = ["Russia", "China", "Iran", "Syria", "Cuba", "Turkey"]
 BACKING_SENTENCE = (
     "Russia, China, Iran, Syria, Cuba and Turkey have voiced their backing for Maduro's government."

@@ -619,7 +619,7 @@ def test_server_serves_ui_at_root_beside_the_api(assistant: Any) -> None:
 def test_empty_index_gets_the_sample_corpus(tmp_path: Path) -> None:
     from qa.server import SAMPLE_CORPUS, ensure_sample_corpus, parse_ui_users, sample_corpus
 
-    assert sample_corpus() in (SAMPLE_CORPUS, SAMPLE_CORPUS.parent.parent / "shared" / "seeds")
+    assert sample_corpus() == SAMPLE_CORPUS
     empty = make_assistant(tmp_path / "data", ingest=False)
     assert ensure_sample_corpus(empty) >= 1
     assert ensure_sample_corpus(empty) == 0  # only when empty

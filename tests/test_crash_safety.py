@@ -34,7 +34,8 @@ from index.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
-from index.settings import MULTIHOP_DIR, Settings  # noqa: E402
+from index.settings import Settings  # noqa: E402
+from qa.eval.multihop import corpus_path  # noqa: E402
 
 PRELOAD = [
     "chromadb",
@@ -274,7 +275,7 @@ def _ingest_ok(runner: Runner, data_dir: Path, paths: list[str]) -> dict[str, An
 def slice_paths(tmp_path_factory: pytest.TempPathFactory, request) -> dict[str, list[str]]:
     """v1: SLICE_ARTICLES corpus records plus a syndicated copy of the first one (so there are
     near-duplicate links to keep symmetric); v2: v1 with three bodies changed, one shortened."""
-    corpus = MULTIHOP_DIR / "corpus.json"
+    corpus = corpus_path()
     if not corpus.is_file():
         pytest.skip(f"MultiHop-RAG corpus not present at {corpus}")
     records = json.loads(corpus.read_text(encoding="utf-8"))[:SLICE_ARTICLES]
@@ -512,7 +513,7 @@ def test_full_corpus_killed_20_times_then_rerun_equals_clean(runner, tmp_path: P
     the index must equal a clean ingest."""
     from tests.reliability_fixtures import fast_dir
 
-    corpus = MULTIHOP_DIR / "corpus.json"
+    corpus = corpus_path()
     if not corpus.is_file():
         pytest.skip(f"MultiHop-RAG corpus not present at {corpus}")
     paths, cache = [str(corpus)], str(tmp_path / "chunks.pickle")
@@ -633,7 +634,7 @@ def test_real_cli_with_real_embedding_killed_then_rerun_equals_clean(tmp_path: P
     from index.models import Article
     from tests.reliability_fixtures import fast_dir, index_fingerprint, index_problems
 
-    corpus = MULTIHOP_DIR / "corpus.json"
+    corpus = corpus_path()
     if not corpus.is_file():
         pytest.skip(f"MultiHop-RAG corpus not present at {corpus}")
     records = json.loads(corpus.read_text(encoding="utf-8"))[:CLI_SLICE_ARTICLES]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
 
-from index.settings import MULTIHOP_DIR
 from qa.eval.answers import lead_sentence
+from qa.eval.multihop import corpus_records
 from qa.eval.questions import UserQuestion, load_questions, score, summarise
 from qa.types import Answer, Citation
 
@@ -17,7 +16,7 @@ COUNTS = {"who": 14, "org": 10, "when": 8, "number": 8, "list": 8, "null": 12}  
 
 @pytest.fixture(scope="module")
 def bodies() -> dict[str, str]:
-    corpus = json.loads((MULTIHOP_DIR / "corpus.json").read_text(encoding="utf-8"))
+    corpus = corpus_records()
     return {article["url"]: article["body"] for article in corpus}
 
 

@@ -18,11 +18,12 @@ from index.loaders import (
     parse_date,
 )
 from index.models import Article, LoadProblem
-from index.settings import MULTIHOP_DIR, SHARED_DIR
+from index.settings import SAMPLE_CORPUS
+from qa.eval.multihop import corpus_path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loaders"
-SEED = SHARED_DIR / "seeds" / "000_c916e0b6f5cbe42a.txt"
-CORPUS = MULTIHOP_DIR / "corpus.json"
+SEED = SAMPLE_CORPUS / "venezuela-2019-01-26.txt"
+CORPUS = corpus_path()
 
 GOOD_TEXT = "Good headline\n\nA good article body that must still load."
 
@@ -39,7 +40,6 @@ def split(items) -> tuple[list[Article], list[LoadProblem]]:
 # --- seed format -----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="shared seed article not present")
 def test_seed_file_loads_date_caption_title_body():
     articles, problems = split(load_paths([SEED]))
     assert problems == []
@@ -81,7 +81,6 @@ def test_first_line_starting_with_the_word_date_is_not_the_seed_format(tmp_path:
 # --- MultiHop-RAG corpus ---------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="shared MultiHop-RAG corpus not present")
 def test_corpus_json_loads_609_articles_with_urls_sources_dates():
     articles, problems = split(load_paths([CORPUS]))
     assert problems == []

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index.settings import MULTIHOP_DIR, Settings
+from index.settings import Settings
 from qa.answer import extractive
 from qa.answer.extractive import ExtractiveAnswerer, parse_query
+from qa.eval.multihop import corpus_records, read_json
 from qa.types import Passage
 
-DATA = MULTIHOP_DIR
 TOP_K = 8
 
 
@@ -41,7 +41,7 @@ def build_retriever(settings: Settings):
     from index.chunking import chunk_article
     from index.models import Article, parse_day
 
-    corpus = json.loads((DATA / "corpus.json").read_text())
+    corpus = corpus_records()
     chunks, meta = [], []
     for record in corpus:
         article = Article(
@@ -179,8 +179,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="pickle of the retrieved passages (reused)")
     args = parser.parse_args()
     settings = Settings()
-    queries = json.loads((DATA / "MultiHopRAG.json").read_text())
-    dev = [queries[i] for i in json.loads((DATA / "split.json").read_text())["dev"]]
+    queries = read_json("MultiHopRAG.json")
+    dev = [queries[i] for i in read_json("split.json")["dev"]]
     if args.limit:
         dev = dev[: args.limit]
     if args.cache and args.cache.exists():

@@ -2,8 +2,9 @@
 
 from qa.eval.multihop import (
     MultiHopQuery,
+    corpus_path,
+    corpus_records,
     fact_in_chunk,
-    load_corpus_path,
     load_queries,
     retrieval_metrics,
 )
@@ -11,9 +12,10 @@ from qa.eval.retrieval import format_retrieval_report, run_retrieval_eval
 
 __all__ = [
     "MultiHopQuery",
+    "corpus_path",
+    "corpus_records",
     "fact_in_chunk",
     "format_retrieval_report",
-    "load_corpus_path",
     "load_queries",
     "retrieval_metrics",
     "run_retrieval_eval",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from index.settings import Settings
@@ -65,18 +66,20 @@ def run_answer_eval(
     split: Split = "test",
     limit: int | None = None,
     assistant: Any = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     from qa.assistant import Assistant
     from qa.eval.retrieval import COLLECTION, open_multihop_index
 
     if assistant is None:
-        service = open_multihop_index(settings)
+        service = open_multihop_index(settings, data_dir)
         assistant = Assistant(settings, collection=COLLECTION, service=service)
     with_llm = assistant.llm is not None
     types = {"inference_query", "null_query"}
     if with_llm:
         types |= {"comparison_query", "temporal_query"}
-    queries = [q for q in load_queries(split, include_null=True) if q.question_type in types]
+    queries = load_queries(split, data_dir, include_null=True)
+    queries = [q for q in queries if q.question_type in types]
     if limit:
         queries = queries[:limit]
 

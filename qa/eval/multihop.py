@@ -1,23 +1,39 @@
 """MultiHop-RAG data and the paper's retrieval metrics, exactly as its `retrieval_evaluate.py`
-computes them (see /work/shared/data/multihop-rag/README.md), plus evidence/article recall.
+computes them (see data/multihop-rag/README.md), plus evidence/article recall.
 
 Relevance is fact-level: a chunk is relevant when a gold fact, with spaces and newlines removed,
 is a substring of the chunk's body text with spaces and newlines removed.
+
+The data ships with the package, xz-compressed (`data/multihop-rag/`), so a fresh clone needs
+nothing beside it; `QA_MULTIHOP_DIR` or an explicit `path` points at another copy.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import lzma
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from index.settings import MULTIHOP_DIR
-
-DEFAULT_DATA_DIR = MULTIHOP_DIR
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "multihop-rag"
 Split = Literal["dev", "test", "all"]
+
+# sha256 of the upstream files (uncompressed): a vendored copy that differs is refused, since
+# every figure in docs/ is measured on exactly these bytes.
+EXPECTED_SHA256 = {
+    "corpus.json": "20b61b5ab84de84a927420c5d265b7ec8d859ae49980699958a787ade9e4d28f",
+    "MultiHopRAG.json": "03cfb4926461f868684903aadc8024447bdda5bb3f6804741424cce338515bff",
+}
+
+
+class DataError(RuntimeError):
+    """The evaluation data is missing or not the published bytes."""
 
 
 @dataclass(frozen=True)
@@ -38,20 +54,62 @@ def data_dir(path: Path | None = None) -> Path:
     return Path(path or os.environ.get("QA_MULTIHOP_DIR") or DEFAULT_DATA_DIR)
 
 
-def load_corpus_path(path: Path | None = None) -> Path:
-    return data_dir(path) / "corpus.json"
+def read_bytes(name: str, path: Path | None = None) -> bytes:
+    """`name` (e.g. "corpus.json") from the data folder, plain or as `name.xz`, hash-checked."""
+    return _read_bytes(data_dir(path).resolve(), name)
+
+
+@functools.cache
+def _read_bytes(root: Path, name: str) -> bytes:
+    plain, packed = root / name, root / f"{name}.xz"
+    if plain.is_file():
+        raw = plain.read_bytes()
+    elif packed.is_file():
+        raw = lzma.decompress(packed.read_bytes())
+    else:
+        raise DataError(f"MultiHop-RAG file {name} not found in {root} (plain or .xz)")
+    expected = EXPECTED_SHA256.get(name)
+    if expected and hashlib.sha256(raw).hexdigest() != expected:
+        raise DataError(f"{root / name}: not the published MultiHop-RAG file (sha256 differs)")
+    return raw
+
+
+def read_json(name: str, path: Path | None = None) -> Any:
+    return json.loads(read_bytes(name, path))
+
+
+def corpus_records(path: Path | None = None) -> list[dict[str, Any]]:
+    """The 609 articles as dicts (title, author, source, published_at, category, url, body)."""
+    records: list[dict[str, Any]] = read_json("corpus.json", path)
+    return records
+
+
+def corpus_path(path: Path | None = None) -> Path:
+    """A `corpus.json` file to ingest: the plain file when the folder has one, else the vendored
+    `.xz` decompressed once into the temp folder (named by its hash, written atomically)."""
+    root = data_dir(path)
+    if (root / "corpus.json").is_file():
+        return root / "corpus.json"
+    raw = read_bytes("corpus.json", path)
+    cached = Path(tempfile.gettempdir()) / f"newsqa-multihop-{EXPECTED_SHA256['corpus.json'][:16]}"
+    target = cached / "corpus.json"
+    if not target.is_file() or target.stat().st_size != len(raw):
+        cached.mkdir(parents=True, exist_ok=True)
+        partial = cached / f".corpus.json.{os.getpid()}"
+        partial.write_bytes(raw)
+        os.replace(partial, target)
+    return target
 
 
 def load_queries(
     split: Split = "all", path: Path | None = None, include_null: bool = False
 ) -> list[MultiHopQuery]:
     """Queries of a split (split.json holds 0-based indices), in file order."""
-    root = data_dir(path)
-    records = json.loads((root / "MultiHopRAG.json").read_text(encoding="utf-8"))
+    records = read_json("MultiHopRAG.json", path)
     if split == "all":
         indices = list(range(len(records)))
     else:
-        indices = sorted(json.loads((root / "split.json").read_text(encoding="utf-8"))[split])
+        indices = sorted(read_json("split.json", path)[split])
     queries = []
     for i in indices:
         record = records[i]

@@ -18,6 +18,10 @@ answer is a sentence, not a name. Each carries a key phrase copied from its evid
 that only an answering sentence holds; scored by whether the first citation quotes it
 ("describe_first_quote"), whether the reply holds it anywhere, and whether the first citation
 comes from the gold article.
+
+A typed set lives beside them too (`questions/<split>-typed.jsonl`, scored by `qa.eval.typed`):
+short typed questions, swapped-party pairs, near misses and dated questions, each with the
+entities that stand in another role, so a wrong party is counted as such ("role_error").
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any, Literal
 
 from index.settings import Settings
 from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, metrics_table, normalise
+from qa.eval.typed import load_typed, risk_coverage, score_typed, summarise_typed
 from qa.types import Answer
 
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
@@ -119,21 +124,35 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
 
 
 def run_question_eval(
-    settings: Settings, split: QuestionSplit = "dev", assistant: Any = None
+    settings: Settings,
+    split: QuestionSplit = "dev",
+    assistant: Any = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     from qa.assistant import Assistant
     from qa.eval.retrieval import COLLECTION, open_multihop_index
 
     if assistant is None:
-        service = open_multihop_index(settings)
+        service = open_multihop_index(settings, data_dir)
         assistant = Assistant(settings, collection=COLLECTION, service=service)
-    rows, seconds = [], []
+    rows, typed_rows, seconds = [], [], []
     for question in load_questions(split):
         started = time.perf_counter()
         answer = assistant.ask(question.question)
         seconds.append(time.perf_counter() - started)
         rows.append({**score(question, answer), "answer": answer.answer[:300]})
-    return summarise(split, rows, seconds, llm=assistant.llm is not None)
+    for typed in load_typed(QUESTIONS_DIR, split):
+        started = time.perf_counter()
+        answer = assistant.ask(typed.question)
+        seconds.append(time.perf_counter() - started)
+        typed_rows.append({**score_typed(typed, answer), "answer": answer.answer[:300]})
+    report = summarise(split, rows, seconds, llm=assistant.llm is not None)
+    if typed_rows:
+        report["typed_metrics"] = summarise_typed(typed_rows)
+        report["risk_coverage"] = risk_coverage(typed_rows)
+        report["typed_questions"] = len(typed_rows)
+        report["rows"] += typed_rows
+    return report
 
 
 def _mean(values: list[float]) -> float:
@@ -180,4 +199,15 @@ def format_question_report(report: dict[str, Any]) -> str:
         report["metrics"],
     )
     lines.append(f"| seconds per answer (p50) | {report['seconds_per_answer_p50']:.3f} |")
+    if report.get("typed_metrics"):
+        lines += ["", f"Typed set ({report['typed_questions']} questions):", ""]
+        lines += ["| metric | value |", "|---|---|"]
+        lines += [
+            f"| {name} | {'–' if value is None else f'{value:.3f}'} |"
+            for name, value in report["typed_metrics"].items()
+        ]
+        curve = ", ".join(
+            f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report["risk_coverage"]
+        )
+        lines.append(f"| risk–coverage (coverage → accuracy) | {curve or '–'} |")
     return "\n".join(lines)

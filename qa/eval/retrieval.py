@@ -20,7 +20,7 @@ from qa.eval.multihop import (
     METRIC_NAMES,
     MultiHopQuery,
     Split,
-    load_corpus_path,
+    corpus_path,
     load_queries,
     mean_metrics,
     retrieval_metrics,
@@ -50,7 +50,7 @@ def open_multihop_index(
 
     service = IndexService(settings, collection=COLLECTION)
     if service.store.count_articles() < CORPUS_ARTICLES:
-        service.ingest_paths([load_corpus_path(data_dir)], progress=progress)
+        service.ingest_paths([corpus_path(data_dir)], progress=progress)
     return service
 
 

@@ -1,0 +1,60 @@
+"""The MultiHop-RAG copy shipped in qa/eval/data: complete, hash-checked, and replaceable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.eval import multihop
+
+
+def test_vendored_copy_is_complete_and_needs_nothing_beside_the_repository() -> None:
+    assert multihop.DEFAULT_DATA_DIR.is_relative_to(Path(multihop.__file__).parent)
+    records = multihop.corpus_records()
+    assert len(records) == 609
+    assert len({r["url"] for r in records}) == 609
+    queries = multihop.load_queries("all", include_null=True)
+    assert len(queries) == 2556
+    dev = {q.index for q in multihop.load_queries("dev", include_null=True)}
+    test = {q.index for q in multihop.load_queries("test", include_null=True)}
+    assert dev and test and not dev & test and len(dev | test) == 2556
+
+
+def test_corpus_path_materialises_the_published_bytes() -> None:
+    path = multihop.corpus_path()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == multihop.EXPECTED_SHA256["corpus.json"]
+
+
+def _plain_copy(target: Path) -> Path:
+    target.mkdir()
+    for name in ("corpus.json", "MultiHopRAG.json"):
+        packed = multihop.DEFAULT_DATA_DIR / f"{name}.xz"
+        (target / name).write_bytes(lzma.decompress(packed.read_bytes()))
+    shutil.copy(multihop.DEFAULT_DATA_DIR / "split.json", target / "split.json")
+    return target
+
+
+def test_another_copy_is_read_from_data_dir(tmp_path: Path) -> None:
+    copy = _plain_copy(tmp_path / "copy")
+    assert multihop.corpus_path(copy) == copy / "corpus.json"
+    assert len(multihop.load_queries("dev", copy)) == len(multihop.load_queries("dev"))
+
+
+def test_a_copy_that_is_not_the_published_data_is_refused(tmp_path: Path) -> None:
+    copy = _plain_copy(tmp_path / "copy")
+    records = json.loads((copy / "corpus.json").read_text(encoding="utf-8"))
+    records[0]["body"] = "edited"
+    (copy / "corpus.json").write_text(json.dumps(records), encoding="utf-8")
+    with pytest.raises(multihop.DataError, match=r"corpus\.json.*sha256 differs"):
+        multihop.corpus_records(copy)
+
+
+def test_a_missing_copy_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(multihop.DataError, match=r"MultiHopRAG\.json not found in .*empty"):
+        multihop.load_queries("dev", tmp_path / "empty")

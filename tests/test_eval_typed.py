@@ -1,0 +1,160 @@
+"""Scoring of the typed question set (`qa eval questions`): right thing, right role, abstention."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from qa.eval.multihop import corpus_records
+from qa.eval.questions import QUESTIONS_DIR, load_questions
+from qa.eval.typed import (
+    TypedQuestion,
+    load_typed,
+    risk_coverage,
+    score_typed,
+    summarise_typed,
+)
+from qa.types import Answer, AnswerItem
+
+
+def question(**fields: Any) -> TypedQuestion:
+    row = {
+        "id": "t",
+        "question": "Who replaced Murati as interim CEO?",
+        "kind": "typed",
+        "answer_type": "person",
+        "form": "name",
+        "answer": "Emmett Shear",
+        "aliases": ["Shear"],
+        "url": "u",
+        "evidence": "OpenAI appointed Emmett Shear as interim CEO, replacing Murati.",
+        "distractors": ["Murati"],
+        "pair": None,
+        "as_of": None,
+    }
+    return TypedQuestion.from_row(row | fields)
+
+
+def reply(text: str, *, items: list[str] = (), abstained: bool = False) -> Answer:  # type: ignore[assignment]
+    return Answer(
+        question="q",
+        answer=text,
+        items=[AnswerItem(text=i) for i in items],
+        abstained=abstained,
+    )
+
+
+def test_a_name_answer_is_right_in_its_lead_and_wrong_when_it_names_the_other_party() -> None:
+    assert score_typed(question(), reply("**Emmett Shear** [1]."))["right"]
+    wrong = score_typed(question(), reply("**Mira Murati** [1].\n\nEmmett Shear later …"))
+    assert not wrong["right"] and wrong["role_error"]
+    # Both named in the lead: not right (which one is the answer?), but not a role error either.
+    both = score_typed(question(), reply("Emmett Shear replaced Murati [1]."))
+    assert not both["right"] and not both["role_error"]
+
+
+def test_a_list_answer_needs_half_the_items_and_no_distractor() -> None:
+    q = question(
+        form="list",
+        answer=["Russia", "China", "Iran", "Cuba"],
+        aliases=[],
+        distractors=["United States", "Canada"],
+    )
+    assert score_typed(q, reply("…", items=["Russia", "China"]))["right"]
+    assert not score_typed(q, reply("…", items=["Russia"]))["right"]
+    mixed = score_typed(q, reply("…", items=["Russia", "China", "Canada"]))
+    assert not mixed["right"] and mixed["role_error"] and mixed["list_recall"] == 0.5
+
+
+def test_near_misses_are_right_only_when_abstained_and_pairs_need_both() -> None:
+    miss = question(kind="near_miss", answer=None, distractors=[])
+    assert score_typed(miss, reply("The articles don't say.", abstained=True))["right"]
+    assert not score_typed(miss, reply("**Sam Altman** [1]."))["right"]
+    a = question(id="a", kind="pair", pair="p1")
+    b = question(
+        id="b", kind="pair", pair="p1", answer="Murati", aliases=[], distractors=["Emmett Shear"]
+    )
+    rows = [score_typed(a, reply("**Emmett Shear** [1].")), score_typed(b, reply("**Shear**."))]
+    assert summarise_typed(rows)["pair_both_right"] == 0.0
+    rows[1] = score_typed(b, reply("**Murati** [1]."))
+    assert summarise_typed(rows)["pair_both_right"] == 1.0
+
+
+def test_role_errors_and_false_abstention_count_answerable_questions_only() -> None:
+    rows = [
+        score_typed(question(), reply("**Murati** [1].")),
+        score_typed(question(), reply("…", abstained=True)),
+        score_typed(question(kind="near_miss", answer=None), reply("**Murati**.")),
+    ]
+    metrics = summarise_typed(rows)
+    assert metrics["role_error"] == 0.5
+    assert metrics["typed_false_abstention"] == 0.5
+    assert metrics["near_miss_abstained"] == 0.0
+
+
+def test_risk_coverage_orders_answers_by_confidence() -> None:
+    rows = [
+        {"abstained": False, "right": True, "confidence": 0.9},
+        {"abstained": False, "right": False, "confidence": 0.2},
+        {"abstained": False, "right": True, "confidence": 0.8},
+        {"abstained": True, "right": False, "confidence": 0.1},
+        {"abstained": False, "right": False, "confidence": 0.5},
+    ]
+    curve = risk_coverage(rows)
+    assert curve[0] == {"coverage": 0.2, "accuracy": 1.0}
+    assert curve[1] == {"coverage": 0.4, "accuracy": 1.0}
+    assert curve[-1] == {"coverage": 0.8, "accuracy": 0.5}
+    without = [dict(r, confidence=None) for r in rows]
+    assert risk_coverage(without) == [{"coverage": 0.8, "accuracy": 0.5}]
+
+
+# --- the data ------------------------------------------------------------------------------
+
+
+TYPED_COUNTS = {  # per split: two writers blind to the code, 40 % / 60 % of their articles
+    "dev": {"typed": 32, "pair": 20, "near_miss": 14, "dated": 14},
+    "test": {"typed": 48, "pair": 28, "near_miss": 22, "dated": 22},
+}
+
+
+@pytest.fixture(scope="module")
+def bodies() -> dict[str, str]:
+    return {article["url"]: article["body"] for article in corpus_records()}
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_typed_rows_hold_verbatim_evidence_and_well_formed_pairs(
+    split: str, bodies: dict[str, str]
+) -> None:
+    rows = load_typed(QUESTIONS_DIR, split)
+    assert Counter(q.kind for q in rows) == TYPED_COUNTS[split]
+    assert len({q.id for q in rows}) == len(rows)
+    for q in rows:
+        assert q.url in bodies and q.evidence and q.evidence in bodies[q.url], q.id
+        if q.kind == "near_miss":
+            assert q.answer is None, q.id
+            continue
+        items = q.answer if isinstance(q.answer, list) else [q.answer]
+        assert items and all(isinstance(i, str) and i in q.evidence for i in items), q.id
+        assert (q.form == "list") == isinstance(q.answer, list), q.id
+        assert (q.kind == "dated") == bool(q.as_of), q.id
+    pairs: dict[str | None, list[TypedQuestion]] = {}
+    for q in rows:
+        if q.kind == "pair":
+            pairs.setdefault(q.pair, []).append(q)
+    for members in pairs.values():
+        assert len(members) == 2
+        first, second = members
+        for one, other in ((first, second), (second, first)):
+            partner = other.answer if isinstance(other.answer, list) else [other.answer]
+            assert set(partner) <= set(one.distractors), one.id
+
+
+def test_typed_splits_share_no_article_with_each_other_or_the_other_sets() -> None:
+    dev = {q.url for q in load_typed(QUESTIONS_DIR, "dev")}
+    test = {q.url for q in load_typed(QUESTIONS_DIR, "test")}
+    others = {q.url for split in ("dev", "test") for q in load_questions(split)}  # type: ignore[arg-type]
+    assert not dev & test
+    assert not (dev | test) & others
