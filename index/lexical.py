@@ -20,6 +20,9 @@ Directory layout (one per collection):
                       article_ids, article_first,       per article; an article's rows are
                       article_count                     contiguous
                       terms, indptr, docs, tf           postings: term hash -> rows, term counts
+                      body, body_ptr, sent_len,         each row's body as term numbers, sentence
+                      sent_ptr                          by sentence (the reranker's sentence
+                                                        features read them: no re-tokenising)
                       segment.json                      rows, source names
     s<n>/dead-<g>.npy rows of that segment superseded or deleted since it was written
 
@@ -47,12 +50,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from index.sentences import sentence_spans
 from index.tokens import tokenize_many
 
 if TYPE_CHECKING:
@@ -61,7 +65,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: the body of each row (term numbers by sentence)
 MANIFEST = "manifest.json"
 K1 = 1.5  # bm25s defaults ("lucene" variant)
 B = 0.75
@@ -87,10 +91,11 @@ class LexicalDoc:
 
     chunk_id: str
     article_id: str
-    tokens: list[str]
+    tokens: list[str]  # of the search text (header + body): what BM25 counts
     published_ts: int = 0
     source: str = ""
     stamp: float = 0.0  # the `indexed_at` of the write that stored this version
+    sentences: list[list[str]] = field(default_factory=list)  # the body's, by sentence_spans
 
     @classmethod
     def from_chunks(cls, chunks: Sequence[StoredChunk]) -> list[LexicalDoc]:
@@ -103,9 +108,15 @@ class LexicalDoc:
                 published_ts=int(c.metadata.get("published_ts", 0) or 0),
                 source=str(c.metadata.get("source", "")),
                 stamp=float(c.metadata.get("indexed_at", 0.0) or 0.0),
+                sentences=sentence_stems(c.text),
             )
             for c, t in zip(chunks, tokens, strict=True)
         ]
+
+
+def sentence_stems(text: str) -> list[list[str]]:
+    """Stems of each sentence of a chunk body (the split its sentence vectors follow)."""
+    return tokenize_many([text[start:end] for start, end in sentence_spans(text)])
 
 
 def term_keys(stems: Iterable[str]) -> np.ndarray:
@@ -151,6 +162,10 @@ class Segment:
         "indptr",
         "docs",
         "tf",
+        "body",
+        "body_ptr",
+        "sent_len",
+        "sent_ptr",
     )
 
     def __init__(self, path: Path) -> None:
@@ -175,6 +190,16 @@ class Segment:
         self.indptr: np.ndarray
         self.docs: np.ndarray
         self.tf: np.ndarray
+        self.body: np.ndarray
+        self.body_ptr: np.ndarray
+        self.sent_len: np.ndarray
+        self.sent_ptr: np.ndarray
+
+    def sentences(self, local: int) -> tuple[np.ndarray, np.ndarray]:
+        """(term hashes of the row's body, in order; token count of each sentence)."""
+        body = self.body[int(self.body_ptr[local]) : int(self.body_ptr[local + 1])]
+        lengths = self.sent_len[int(self.sent_ptr[local]) : int(self.sent_ptr[local + 1])]
+        return np.asarray(self.terms)[np.asarray(body, dtype=np.int64)], np.asarray(lengths)
 
     def find_terms(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(start, stop) into docs/tf per key; start == stop where the term is absent."""
@@ -216,7 +241,9 @@ def write_segment(directory: Path, name: str, docs: Sequence[LexicalDoc]) -> Pat
         sources = sorted({d.source for d in docs})
         source_code = {s: i for i, s in enumerate(sources)}
         ids = _id_array([d.chunk_id for d in docs])
-        terms, indptr, rows, tf = _postings([d.tokens for d in docs])
+        terms, indptr, rows, tf, number = _postings(
+            [d.tokens for d in docs], [s for d in docs for s in d.sentences]
+        )
         arrays = {
             "ids": ids,
             "id_order": np.argsort(ids, kind="stable").astype(np.int32),
@@ -232,6 +259,7 @@ def write_segment(directory: Path, name: str, docs: Sequence[LexicalDoc]) -> Pat
             "indptr": indptr,
             "docs": rows,
             "tf": tf,
+            **_bodies(docs, number),
         }
         _save_segment(staging, arrays, n, sources)
         final = directory / name
@@ -239,6 +267,23 @@ def write_segment(directory: Path, name: str, docs: Sequence[LexicalDoc]) -> Pat
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _bodies(docs: Sequence[LexicalDoc], number: dict[str, int]) -> dict[str, np.ndarray]:
+    """Each row's body as term numbers, and its sentences' token counts."""
+    flat = [number[stem] for d in docs for sentence in d.sentences for stem in sentence]
+    lengths = [len(sentence) for d in docs for sentence in d.sentences]
+    body_counts = [sum(len(sentence) for sentence in d.sentences) for d in docs]
+    return {
+        "body": np.array(flat, dtype=np.uint32),
+        "body_ptr": _pointers(body_counts),
+        "sent_len": np.minimum(np.array(lengths, dtype=np.int64), 65535).astype(np.uint16),
+        "sent_ptr": _pointers([len(d.sentences) for d in docs]),
+    }
+
+
+def _pointers(counts: Sequence[int] | np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(np.asarray(counts, dtype=np.int64))]).astype(np.int64)
 
 
 def _save_segment(path: Path, arrays: dict[str, np.ndarray], rows: int, sources: list) -> None:
@@ -258,12 +303,15 @@ def _grouped_by_article(docs: Sequence[LexicalDoc]) -> list[LexicalDoc]:
 
 
 def _postings(
-    token_lists: Sequence[list[str]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(sorted term hashes, indptr, rows, term counts): a CSC matrix of counts."""
+    token_lists: Sequence[list[str]], more_stems: Iterable[list[str]] = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """(sorted term hashes, indptr, rows, term counts): a CSC matrix of counts; and each stem's
+    term number. Stems of `more_stems` are terms too (without postings if no row counts them)."""
     n = len(token_lists)
     flat = list(itertools.chain.from_iterable(token_lists))
     vocab = dict.fromkeys(flat)
+    for stems in more_stems:
+        vocab.update(dict.fromkeys(stems))
     stems = list(vocab)
     for i, stem in enumerate(stems):
         vocab[stem] = i
@@ -276,7 +324,8 @@ def _postings(
     term_rank = keys // max(n, 1)
     indptr = np.searchsorted(term_rank, np.arange(len(terms) + 1)).astype(np.int64)
     rows = (keys % max(n, 1)).astype(np.int32)
-    return terms, indptr, rows, np.minimum(counts, 65535).astype(np.uint16)
+    number = {stem: int(rank[i]) for i, stem in enumerate(stems)}
+    return terms, indptr, rows, np.minimum(counts, 65535).astype(np.uint16), number
 
 
 def merge_segments(
@@ -334,7 +383,9 @@ def merge_segments(
     order = np.lexsort((all_rows, all_terms))
     all_terms, all_rows = all_terms[order], all_rows[order]
     all_tf = np.concatenate(tf_parts)[order] if tf_parts else np.zeros(0, dtype=np.uint16)
-    terms, first_of = np.unique(all_terms, return_index=True)
+    terms = np.unique(np.concatenate([np.asarray(s.terms) for s in segments]))
+    indptr = np.searchsorted(all_terms, terms).astype(np.int64)
+    bodies = _merged_bodies(segments, keeps, terms)
     arrays = {
         "ids": ids,
         "id_order": np.argsort(ids, kind="stable").astype(np.int32),
@@ -347,9 +398,10 @@ def merge_segments(
         "article_first": starts.astype(np.int32),
         "article_count": np.diff(np.append(starts, n)).astype(np.int32),
         "terms": terms,
-        "indptr": np.append(first_of, len(all_terms)).astype(np.int64),
+        "indptr": np.append(indptr, len(all_terms)).astype(np.int64),
         "docs": all_rows.astype(np.int32),
         "tf": all_tf.astype(np.uint16),
+        **bodies,
     }
     staging = directory / f".{name}.{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
@@ -360,6 +412,27 @@ def merge_segments(
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _merged_bodies(
+    segments: Sequence[Segment], keeps: Sequence[np.ndarray], terms: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The live rows' bodies and sentence counts, with term numbers of the merged terms."""
+    body, lengths, body_counts, sentence_counts = [], [], [], []
+    for seg, keep in zip(segments, keeps, strict=True):
+        per_row_tokens = np.diff(np.asarray(seg.body_ptr))
+        per_row_sentences = np.diff(np.asarray(seg.sent_ptr))
+        old = np.asarray(seg.body)[np.repeat(keep, per_row_tokens)].astype(np.int64)
+        body.append(np.searchsorted(terms, np.asarray(seg.terms)[old]).astype(np.uint32))
+        lengths.append(np.asarray(seg.sent_len)[np.repeat(keep, per_row_sentences)])
+        body_counts.append(per_row_tokens[keep])
+        sentence_counts.append(per_row_sentences[keep])
+    return {
+        "body": _concat(body, np.uint32),
+        "body_ptr": _pointers(_concat(body_counts, np.int64)),
+        "sent_len": _concat(lengths, np.uint16),
+        "sent_ptr": _pointers(_concat(sentence_counts, np.int64)),
+    }
 
 
 # --- the view readers search --------------------------------------------------------------------
@@ -498,6 +571,11 @@ class LexicalView:
     def article_id(self, row: int) -> str:
         seg, _, local = self.locate(row)
         return bytes(seg.article_ids[int(seg.article[local])]).decode("utf-8")
+
+    def sentences(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(term hashes of the row's body in order, token count of each of its sentences)."""
+        seg, _, local = self.locate(row)
+        return seg.sentences(local)
 
     def live_chunk_ids(self) -> list[str]:
         return self.chunk_ids(np.flatnonzero(self.alive).tolist())
@@ -645,6 +723,7 @@ class LexicalIndex:
         if manifest is None:
             report.full_build = True
             self.full_builds += 1
+            self._collect_garbage([])  # an index of an older format, or a crashed first build
             batches = _batched(store.iter_chunks(), BUILD_ROWS)
         else:
             batches = _batched(store.chunks_written_since(watermark - SKEW_S), BUILD_ROWS)
@@ -742,6 +821,8 @@ class LexicalIndex:
         """Segments and dead files the manifest no longer names, and half-written leftovers of
         a crashed writer. Readers that still map them keep their mappings."""
         live = {e["name"]: e.get("dead") for e in segments}
+        if not self.directory.is_dir():
+            return
         for path in self.directory.iterdir():
             if path.name in (MANIFEST, ".lock"):
                 continue
@@ -756,15 +837,21 @@ class LexicalIndex:
                     file.unlink(missing_ok=True)
 
     def build(
-        self, docs: Iterable[LexicalDoc], *, revision: str, watermark: float = 0.0
+        self,
+        docs: Iterable[LexicalDoc],
+        *,
+        revision: str,
+        watermark: float = 0.0,
+        rows_per_segment: int = BUILD_ROWS,
     ) -> SyncReport:
         """Index a whole corpus into an empty directory (bulk loads: the benchmark)."""
         report = SyncReport(synced=True, full_build=True)
         with self._lock, _flock(self.directory, True):
             if self.read_manifest() is not None:
                 raise RuntimeError(f"{self.directory} already holds a lexical index")
+            self._collect_garbage([])
             segments = []
-            for i, batch in enumerate(_batched(docs, BUILD_ROWS)):
+            for i, batch in enumerate(_batched(docs, rows_per_segment)):
                 name = f"s{i:06d}"
                 write_segment(self.directory, name, batch)
                 segments.append({"name": name, "rows": len(batch), "dead": None, "dead_rows": 0})

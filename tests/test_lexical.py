@@ -22,6 +22,8 @@ from index.lexical import (
     Segment,
     lexical_dir,
     merge_segments,
+    sentence_stems,
+    term_keys,
     write_segment,
 )
 from index.models import Article
@@ -56,7 +58,7 @@ def _paragraph_docs(records: list[dict], n_articles: int) -> list[LexicalDoc]:
                 texts.append(paragraph)
                 articles.append(record["url"])
     return [
-        LexicalDoc(f"c{i}", articles[i], tokens, stamp=1.0)
+        LexicalDoc(f"c{i}", articles[i], tokens, stamp=1.0, sentences=sentence_stems(texts[i]))
         for i, tokens in enumerate(tokenize_many(texts))
     ]
 
@@ -87,6 +89,12 @@ def test_scores_equal_bm25s_in_one_segment_in_several_and_merged(corpus_records,
             got = view.bm25(postings, [counts[p.stem] for p in postings])
             assert np.allclose(got, expected, atol=1e-4), (name, question)
             assert np.argmax(got) == np.argmax(expected)
+    for name, view in views.items():  # each row's body, by sentence, survives the merge
+        for row in (0, len(docs) // 2, len(docs) - 1):
+            hashes, lengths = view.sentences(row)
+            stems = [stem for sentence in docs[row].sentences for stem in sentence]
+            assert hashes.tolist() == term_keys(stems).tolist(), name
+            assert lengths.tolist() == [len(sentence) for sentence in docs[row].sentences]
     assert views["three"].rows_of(["c7", "nope", docs[-1].chunk_id]).tolist() == [
         7,
         -1,

@@ -63,6 +63,12 @@ class DenseParams(BaseModel):
     per_source: int = Field(
         default=10, ge=1, description="Nearest chunks of each outlet the question names."
     )
+    outlet_queries: bool = Field(
+        default=True,
+        description="Ask Chroma for an outlet's nearest chunks (a filtered query) when the "
+        "question's own nearest chunks hold fewer than per_source of that outlet; off: rank "
+        "the outlet's chunks among those only.",
+    )
 
 
 # --- the lexical view, per process ---------------------------------------------------------------

@@ -10,18 +10,17 @@ at that depth). Everything per candidate reads the candidates' fetched data (`co
 from __future__ import annotations
 
 import itertools
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from index.lexical import LexicalView, TermPostings
-from index.sentences import code_scale, sentence_spans
+from index.lexical import LexicalView, TermPostings, term_keys
+from index.sentences import code_scale
 from qa.retrieval.corpus import Chunks, DenseHits
 from qa.retrieval.query import DAY_S, QueryAnalysis
-from qa.retrieval.text import content_stems, named_entities, tokenize, tokenize_many
+from qa.retrieval.text import content_stems, named_entities, tokenize
 
 FEATURES: tuple[str, ...] = (
     "bm25_rel",  # BM25 / best BM25 of the query
@@ -112,7 +111,7 @@ class QueryScores:
         assert self.chunks is not None, "candidates not fetched yet"
         return self.chunks
 
-    @property
+    @cached_property
     def bm25_max(self) -> float:
         top = float(self.bm25.max()) if self.bm25.size else 0.0
         return top if top > 0 else 1.0
@@ -137,14 +136,14 @@ class QueryScores:
 
     def top_bm25(self, n: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Rows of the n best BM25 scores (allowed rows only, best first)."""
-        values = self.bm25 if rows is None else self.bm25[rows]
-        allowed = values > _NEG / 2
-        n = min(n, int(allowed.sum()))
-        if n <= 0:
-            return np.zeros(0, dtype=np.int64)
-        part = np.argpartition(-values, n - 1)[:n]
-        part = part[np.argsort(-values[part], kind="stable")]
-        return rows[part] if rows is not None else part
+        if rows is None:
+            # Most rows hold no query stem: when enough do, rank only those (a million-row
+            # partition costs more than the rest of the search's BM25).
+            positive = np.flatnonzero(self.bm25 > 0)
+            if len(positive) >= n:
+                return positive[_top(self.bm25[positive], n)]
+            rows = np.arange(len(self.bm25))
+        return rows[_top(self.bm25[rows], n)]
 
     def top_dense(self, n: int) -> np.ndarray:
         return self.dense.rows[:n]
@@ -162,7 +161,16 @@ class QueryScores:
             self._rank_cache[name] = ordered
         values = self.bm25[rows] if name == "bm25" else self.dense_of(rows)
         ranks = len(ordered) - np.searchsorted(ordered, values, side="right")
-        return np.minimum(ranks, RANK_CAP if name == "bm25" else len(ordered))
+        return np.minimum(ranks, RANK_CAP if name == "bm25" else min(len(ordered), RANK_CAP))
+
+
+def _top(values: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n largest values above _NEG, best first (ties: stable)."""
+    n = min(n, int((values > _NEG / 2).sum()))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-values, n - 1)[:n]
+    return part[np.argsort(-values[part], kind="stable")]
 
 
 def score_query(
@@ -223,7 +231,7 @@ def _source_views(
         bm25 = scores.bm25[rows]
         clause = _clause_bm25(scores, clauses.get(source, ""), mask)[rows]
         dense = DenseHits.empty()
-        if scores.has_dense and outlet_dense is not None:
+        if scores.has_dense:
             dense = _outlet_dense(scores, source, code, rows.size, outlet_dense, per_source)
         views[source] = SourceView(
             rows=rows,
@@ -242,13 +250,14 @@ def _outlet_dense(
     source: str,
     code: int,
     n_rows: int,
-    outlet_dense: OutletDense,
+    outlet_dense: OutletDense | None,
     per_source: int,
 ) -> DenseHits:
     """The outlet's nearest rows: from the question's own dense hits when they hold enough of
-    them, else Chroma is asked again with the outlet as a filter."""
+    them (or when no outlet query is allowed), else Chroma is asked again with the outlet as a
+    filter."""
     in_outlet = scores.view.source_codes[scores.dense.rows] == code
-    if int(in_outlet.sum()) >= per_source or scores.dense.complete:
+    if int(in_outlet.sum()) >= per_source or scores.dense.complete or outlet_dense is None:
         return DenseHits(
             scores.dense.rows[in_outlet],
             scores.dense.cosines[in_outlet],
@@ -376,13 +385,14 @@ def _article_features(
     the view), and best cosine among the article's chunks whose cosine is known (the dense
     hits and the candidates: the best chunk of an article near the question is among them)."""
     view = scores.view
-    relative = np.maximum(scores.bm25, 0.0) / scores.bm25_max
+    bm25_max = scores.bm25_max
     known = sorted(scores._known.items()) if scores.has_dense else []
     known_rows = np.array([r for r, _ in known], dtype=np.int64)
     known_cos = np.array([c for _, c in known], dtype=np.float64)
     for i, row in enumerate(rows.tolist()):
         start, stop = view.article_span(row)
-        out[i, column["article_bm25_max"]] = float(relative[start:stop].max())
+        best = max(float(scores.bm25[start:stop].max()), 0.0)
+        out[i, column["article_bm25_max"]] = best / bm25_max
         if scores.has_dense:
             a, b = np.searchsorted(known_rows, [start, stop])
             inside = known_rows[a:b]
@@ -430,101 +440,85 @@ def _sentence_features(
 # --- sentences of the candidates ------------------------------------------------------------------
 
 
-class _SentenceStems:
-    """A chunk body's sentence spans and stems, cached by chunk id (bounded: the candidates of
-    recent searches, not the corpus)."""
-
-    SIZE = 4096
-
-    def __init__(self) -> None:
-        self._cache: OrderedDict[tuple[str, int], tuple[list, list[list[str]]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, chunk_id: str, text: str) -> tuple[list[tuple[int, int]], list[list[str]]]:
-        key = (chunk_id, hash(text))
-        with self._lock:
-            found = self._cache.get(key)
-            if found is not None:
-                self._cache.move_to_end(key)
-                return found
-        spans = sentence_spans(text)
-        stems = tokenize_many([text[start:end] for start, end in spans])
-        with self._lock:
-            self._cache[key] = (spans, stems)
-            while len(self._cache) > self.SIZE:
-                self._cache.popitem(last=False)
-        return spans, stems
-
-
-SENTENCE_STEMS = _SentenceStems()
-
-
 class SentenceTable:
-    """The candidates' sentences over the question's stems, built once per search.
+    """The candidates' sentences over the question's stems, built once per search from the
+    bodies the lexical index stores as term numbers (nothing is tokenised per search).
 
     Stems of the question (and its clauses) that the index holds get ids 0..q-1 with their
-    BM25 idf; every other stem is OTHER, and SENTINEL starts each sentence. Facts are single
-    sentences, so a chunk is scored by its best sentence."""
+    BM25 idf; every other stem is OTHER. Facts are single sentences, so a chunk is scored by
+    its best sentence."""
 
     def __init__(
         self, chunks: Chunks, rows: Sequence[int], view: LexicalView, texts: Sequence[str]
     ) -> None:
         idf = view.idf_of(s for text in texts for s in tokenize(text))
         self.ids = {stem: i for i, stem in enumerate(idf)}
-        self.other, self.sentinel = len(self.ids), len(self.ids) + 1
-        self.idf = np.zeros(len(self.ids) + 2)
+        self.other = len(self.ids)
+        self.size = len(self.ids) + 1
+        self.idf = np.zeros(self.size)
         self.idf[: len(self.ids)] = list(idf.values())
+        keys = term_keys(list(self.ids))
+        order = np.argsort(keys)
+        sorted_keys, sorted_ids = keys[order], order
         self.chunks = chunks
-        self.spans: dict[int, list[tuple[int, int]]] = {}
-        self.sentence_ids: dict[int, list[list[int]]] = {}
+        self.tokens: dict[int, np.ndarray] = {}  # row -> ids of its body's stems, in order
+        self.lengths: dict[int, np.ndarray] = {}  # row -> token count of each sentence
         for row in rows:
-            spans, stems = SENTENCE_STEMS.get(chunks.chunk_ids[row], chunks.texts[row])
-            self.spans[row] = spans
-            self.sentence_ids[row] = [[self.ids.get(s, self.other) for s in ss] for ss in stems]
+            hashes, lengths = view.sentences(row)
+            ids = np.full(len(hashes), self.other, dtype=np.int64)
+            if len(sorted_keys) and len(hashes):
+                at = np.minimum(np.searchsorted(sorted_keys, hashes), len(sorted_keys) - 1)
+                hit = sorted_keys[at] == hashes
+                ids[hit] = sorted_ids[at[hit]]
+            self.tokens[row] = ids
+            self.lengths[row] = np.asarray(lengths, dtype=np.int64)
 
     def weights(self, text: str) -> np.ndarray:
-        """idf per id for the stems of `text` (0 elsewhere, and at OTHER and SENTINEL)."""
-        weights = np.zeros(len(self.idf))
+        """idf per id for the stems of `text` (0 elsewhere, and at OTHER)."""
+        weights = np.zeros(self.size)
         for stem in set(tokenize(text)):
             if stem in self.ids:
                 weights[self.ids[stem]] = self.idf[self.ids[stem]]
         return weights
 
-    def _tokens(self, row: int) -> np.ndarray:
-        parts = [[self.sentinel, *sorted(set(ids))] for ids in self.sentence_ids[row]]
-        return np.array([i for part in parts or [[self.sentinel]] for i in part], dtype=np.int64)
+    def _flat(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids of the rows' tokens, the sentence number of each, first sentence of each row);
+        a row with no sentence gets one empty sentence."""
+        lengths = [self.lengths[r] if len(self.lengths[r]) else np.zeros(1, np.int64) for r in rows]
+        per_row = np.array([len(x) for x in lengths], dtype=np.int64)
+        all_lengths = np.concatenate(lengths)
+        sentence_of = np.repeat(np.arange(len(all_lengths)), all_lengths)
+        ids = np.concatenate([self.tokens[r] for r in rows])
+        firsts = np.concatenate([[0], np.cumsum(per_row)[:-1]])
+        return ids, sentence_of, firsts
 
     def matches(self, rows: Sequence[int], weights: np.ndarray) -> np.ndarray:
         """Per row: the largest idf-weighted share of the text's stems one sentence holds."""
         total = weights.sum()
         if total <= 0 or not len(rows):
             return np.zeros(len(rows))
-        arrays = [self._tokens(r) for r in rows]
-        tokens = np.concatenate(arrays)
-        return _best_sentence_sums(arrays, weights[tokens], tokens == self.sentinel) / total
+        ids, sentence_of, firsts = self._flat(rows)
+        n_sentences = int(firsts[-1] + max(len(self.lengths[rows[-1]]), 1))
+        distinct = np.unique(sentence_of * self.size + ids)  # each stem once per sentence
+        sums = np.bincount(
+            distinct // self.size, weights=weights[distinct % self.size], minlength=n_sentences
+        )
+        return np.maximum.reduceat(sums, firsts) / total
 
-    def _pair_code(self, a: int, b: int) -> int:
-        low, high = (a, b) if a <= b else (b, a)
-        return low * (len(self.idf) + 1) + high
+    def _pair_code(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray | int:
+        return np.minimum(a, b) * (self.size + 1) + np.maximum(a, b)
 
     def question_pairs(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's adjacent stem pairs (stems the index holds) as sorted codes, and each
         pair's mean idf."""
         ids = [self.ids[t] for t in tokenize(text) if t in self.ids]
         weights = {
-            self._pair_code(a, b): (self.idf[a] + self.idf[b]) / 2
+            int(self._pair_code(a, b)): (self.idf[a] + self.idf[b]) / 2
             for a, b in itertools.pairwise(ids)
             if a != b
         }
         codes = np.array(sorted(weights), dtype=np.int64)
         return codes, np.array([weights[c] for c in codes.tolist()])
-
-    def _pairs(self, row: int) -> np.ndarray:
-        codes: list[int] = []
-        for ids in self.sentence_ids[row]:
-            codes.append(-1)
-            codes.extend(self._pair_code(a, b) for a, b in itertools.pairwise(ids))
-        return np.array(codes or [-1], dtype=np.int64)
 
     def pair_matches(
         self, rows: Sequence[int], codes: np.ndarray, weights: np.ndarray
@@ -535,17 +529,19 @@ class SentenceTable:
         total = weights.sum()
         if total <= 0 or not len(rows):
             return np.zeros(len(rows))
-        arrays = [self._pairs(r) for r in rows]
-        sequence = np.concatenate(arrays)
-        position = np.minimum(np.searchsorted(codes, sequence), len(codes) - 1)
-        values = np.where(codes[position] == sequence, weights[position], 0.0)
-        best = _best_sentence_sums(arrays, values, sequence == -1)
-        return np.minimum(best / total, 1.0)
+        ids, sentence_of, firsts = self._flat(rows)
+        n_sentences = int(firsts[-1] + max(len(self.lengths[rows[-1]]), 1))
+        same = sentence_of[:-1] == sentence_of[1:]
+        pairs = np.asarray(self._pair_code(ids[:-1][same], ids[1:][same]))
+        at = np.minimum(np.searchsorted(codes, pairs), len(codes) - 1)
+        values = np.where(codes[at] == pairs, weights[at], 0.0)
+        sums = np.bincount(sentence_of[:-1][same], weights=values, minlength=n_sentences)
+        return np.minimum(np.maximum.reduceat(sums, firsts) / total, 1.0)
 
     def has_sentence_vectors(self, row: int) -> bool:
         """Stored vectors that line up one-to-one with this splitter's sentences of the row."""
         codes = self.chunks.sentence_codes.get(row)
-        return codes is not None and len(codes) > 0 and len(codes) == len(self.spans[row])
+        return codes is not None and len(codes) > 0 and len(codes) == len(self.lengths[row])
 
     def sentence_cosines(
         self, rows: Sequence[int], query_vector: np.ndarray, fallback: np.ndarray
@@ -564,14 +560,3 @@ class SentenceTable:
         starts = np.cumsum([0] + [len(c) for c in codes[:-1]])
         best[usable] = np.maximum.reduceat(sims, starts) / code_scale()
         return best
-
-
-def _best_sentence_sums(
-    arrays: list[np.ndarray], values: np.ndarray, boundary: np.ndarray
-) -> np.ndarray:
-    """Per row (one array per row, concatenated into `values`, each sentence starting at a
-    boundary): the largest sum of values over one sentence."""
-    starts = np.flatnonzero(boundary)
-    per_sentence = np.add.reduceat(values, starts)
-    row_first_sentence = np.searchsorted(starts, np.cumsum([0] + [len(a) for a in arrays[:-1]]))
-    return np.maximum.reduceat(per_sentence, row_first_sentence)

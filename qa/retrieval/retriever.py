@@ -205,7 +205,7 @@ class Retriever:
             allowed,
             vector,
             dense,
-            outlet_dense,
+            outlet_dense if self.dense_params.outlet_queries else None,
             with_sources=stages.priors,
             per_source=self.dense_params.per_source,
         )
