@@ -46,11 +46,8 @@ class ExactDense(DenseSearch):
         self.rows = np.array(rows, dtype=np.int64)
         self.matrix = np.vstack([chunks.vectors[r] for r in rows]).astype(np.float32)
 
-    def nearest(self, view, vector, allowed, hard, depth=None, extra_where=None, **_):
+    def nearest(self, view, vector, allowed, hard, depth=None, **_):
         keep = allowed[self.rows]
-        if extra_where is not None:  # an outlet sub-query
-            code = view.all_source_names.index(extra_where["source"])
-            keep &= view.source_codes[self.rows] == code
         rows, cosines = self.rows[keep], self.matrix[keep] @ vector.astype(np.float32)
         order = np.argsort(-cosines, kind="stable")
         return DenseHits(rows[order], cosines[order].astype(np.float64), complete=True)
@@ -104,10 +101,6 @@ def main() -> None:
     for depth in [int(d) for d in args.depths.split(",")]:
         params = DenseParams(depth=depth)
         run(f"chroma depth {depth}", Retriever(service, settings, dense=params))
-    run(
-        "chroma, no outlet sub-queries",
-        Retriever(service, settings, dense=DenseParams(outlet_queries=False)),
-    )
     original = (collection.configuration_json or {}).get("hnsw", {}).get("ef_search", 100)
     questions = [q.query for q in queries]
     recalls = {}

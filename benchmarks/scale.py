@@ -84,8 +84,9 @@ def worker(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="scale-worker-") as data_dir:
         settings = settings_for(args.collection, args.url, args.bm25_dir, Path(data_dir))
         opened = time.time()
-        service = IndexService(settings)
-        retriever = Retriever(service, settings)
+        service = IndexService(settings)  # the embedding model and the Chroma collections
+        loaded = time.time()
+        retriever = Retriever(service, settings)  # the reranker and the lexical index
         ready = time.time()
         view = retriever.index()
         index = LexicalIndex.at(lexical_dir(settings, args.collection))
@@ -97,6 +98,7 @@ def worker(args: argparse.Namespace) -> None:
             "ready_at": ready,
             "startup_s": round(ready - _STARTED, 2),  # the parent replaces it: spawn to ready
             "open_s": round(ready - opened, 2),
+            "retriever_open_s": round(ready - loaded, 2),
             "rss_mb": memory["VmRSS"],
             "rss_anon_mb": memory["RssAnon"],
             "rss_file_mb": memory["RssFile"],

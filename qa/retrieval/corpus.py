@@ -19,6 +19,7 @@ import math
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,15 +60,6 @@ class DenseParams(BaseModel):
         description="Filters that keep less than this share of the chunks are pushed down to "
         "Chroma as a `where` clause; broader ones post-filter an unfiltered query of depth / "
         "share (Chroma scans every matching row of a filtered query).",
-    )
-    per_source: int = Field(
-        default=10, ge=1, description="Nearest chunks of each outlet the question names."
-    )
-    outlet_queries: bool = Field(
-        default=True,
-        description="Ask Chroma for an outlet's nearest chunks (a filtered query) when the "
-        "question's own nearest chunks hold fewer than per_source of that outlet; off: rank "
-        "the outlet's chunks among those only.",
     )
 
 
@@ -147,7 +139,7 @@ class HardFilter:
     until_ts: int | None = None  # exclusive
     sources: tuple[str, ...] = ()
 
-    def where(self, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
         if self.since_ts is not None:
             clauses.append({"published_ts": {"$gte": int(self.since_ts)}})
@@ -155,8 +147,6 @@ class HardFilter:
             clauses.append({"published_ts": {"$lt": int(self.until_ts)}})
         if self.sources:
             clauses.append({"source": {"$in": list(self.sources)}})
-        if extra:
-            clauses.append(extra)
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -191,24 +181,32 @@ class DenseSearch:
         allowed: np.ndarray,
         hard: HardFilter,
         depth: int | None = None,
-        extra_where: dict[str, Any] | None = None,
         allowed_count: int | None = None,
     ) -> DenseHits:
-        """The `depth` nearest allowed rows (allowed: the hard filter, and extra_where)."""
+        """The `depth` nearest allowed rows (allowed: live rows the hard filter keeps)."""
         depth = depth or self.params.depth
         live = max(view.live, 1)
         count = int(allowed.sum()) if allowed_count is None else allowed_count
         if count == 0:
             return DenseHits.empty()
         share = count / live
-        if extra_where is None and hard.where() is None:
+        where = hard.where()
+        if where is None:
             return self._query(view, vector, allowed, depth, None, complete_if_short=True)
-        if share < self.params.push_down_below or extra_where is not None:
-            where = hard.where(extra_where)
+        if share < self.params.push_down_below:
             return self._query(view, vector, allowed, depth, where, complete_if_short=True)
+        # Deep enough to keep `depth` allowed rows if they are spread like the rest; deeper
+        # (at most max_depth) when they turn out to lie farther from the question.
         wide = min(self.params.max_depth, math.ceil(depth / share * 1.2))
-        hits = self._query(view, vector, allowed, wide, None, complete_if_short=True)
+        queries = 0
+        while True:
+            hits = self._query(view, vector, allowed, wide, None, complete_if_short=True)
+            queries += 1
+            if len(hits.rows) >= depth or hits.complete or wide >= self.params.max_depth:
+                break
+            wide = min(self.params.max_depth, wide * 4)
         hits.rows, hits.cosines = hits.rows[:depth], hits.cosines[:depth]
+        hits.queries = queries
         return hits
 
     def _query(
@@ -275,6 +273,9 @@ def fetch_chunks(
     if not todo:
         return chunks, []
     ids = view.chunk_ids(todo)
+    articles = sorted({view.article_id(r) for r in todo} - set(chunks.near_duplicates))
+    # The two gets are independent: the catalog's runs beside the chunks' (a round trip each).
+    links = _POOL.submit(_near_duplicates, store, articles) if articles else None
     got = store.chunk_collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
     by_id = {
         cid: (doc, meta, vector)
@@ -283,7 +284,6 @@ def fetch_chunks(
         )
     }
     missing = []
-    new_articles = set()
     for row, chunk_id in zip(todo, ids, strict=True):
         found = by_id.get(chunk_id)
         if found is None:
@@ -299,11 +299,12 @@ def fetch_chunks(
         chunks.sources[row] = str(meta.get("source", ""))
         chunks.vectors[row] = np.asarray(vector, dtype=np.float32)
         chunks.sentence_codes[row] = decode_vectors(codes) if codes else None
-        if chunks.article_ids[row] not in chunks.near_duplicates:
-            new_articles.add(chunks.article_ids[row])
-    if new_articles:
-        chunks.near_duplicates.update(_near_duplicates(store, sorted(new_articles)))
+    if links is not None:
+        chunks.near_duplicates.update(links.result())
     return chunks, missing
+
+
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma-fetch")
 
 
 def _near_duplicates(store: ArticleStore, article_ids: list[str]) -> dict[str, list[str]]:

@@ -187,28 +187,7 @@ class Retriever:
         timings["dense"] = _ms(tick)
         tick = time.perf_counter()
 
-        def outlet_dense(source: str, n_rows: int) -> DenseHits:
-            assert vector is not None
-            return self.dense.nearest(
-                view,
-                vector,
-                allowed,
-                hard,
-                depth=self.dense_params.per_source,
-                extra_where={"source": source},
-                allowed_count=n_rows,
-            )
-
-        scores = score_query(
-            view,
-            analysis,
-            allowed,
-            vector,
-            dense,
-            outlet_dense if self.dense_params.outlet_queries else None,
-            with_sources=stages.priors,
-            per_source=self.dense_params.per_source,
-        )
+        scores = score_query(view, analysis, allowed, vector, dense, with_sources=stages.priors)
         timings["score"] = _ms(tick)
         if not source_list:
             source_list = analysis.source_names
