@@ -1,19 +1,14 @@
-"""The chat window: gradio presentation over `qa.assistant.Assistant`.
+"""The chat window's layout: which components there are, where, and which handler each event
+runs. Presentation only: the handlers (`qa.chat_handlers.ChatController`) are given, and
+`qa.server.build_server` mounts the Blocks behind the access door with the API.
 
-    demo = build_ui(assistant, settings)      # a gr.Blocks; qa.server mounts it at "/"
-    python ui.py                              # serves API + UI through qa.server.serve
+    demo = build_ui(ChatController(assistant, settings))
 
-Presentation only: every answer comes from `Assistant.ask_stream`, every piece of HTML from
-`qa.render` (which escapes all article text). Conversation state lives in a per-session
-`gr.State`, never in this module, so one process serves many users.
+Nothing is kept on this module: conversation state is a per-session `gr.State`.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from index.offline import apply_offline_defaults
@@ -22,22 +17,39 @@ apply_offline_defaults()  # before gradio is imported: it reads its analytics fl
 
 import gradio as gr  # noqa: E402
 
-from index.ingest import Progress  # noqa: E402
-from index.models import parse_day  # noqa: E402
-from index.settings import Settings  # noqa: E402
-from index.store import StoreError, StoreUnavailableError  # noqa: E402
+from index.limits import SUPPORTED_SUFFIXES  # noqa: E402
 from qa import render  # noqa: E402
-from qa.assistant import Assistant, AssistantError  # noqa: E402
-from qa.types import Answer, Turn  # noqa: E402
+from qa.chat_handlers import (  # noqa: E402
+    MAX_PASSAGES,
+    ChatController,
+    ChatSession,
+    FeedsController,
+)
 
-log = logging.getLogger(__name__)
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
+# Uploaded files Gradio has not been asked to ingest are deleted on this schedule (seconds):
+# checked every DELETE_EVERY_S, removed once older than DELETE_AFTER_S.
+DELETE_EVERY_S = 600
+DELETE_AFTER_S = 1800
+FEED_REFRESH_S = 30.0  # the feeds table re-reads the poll state this often (the server polls)
 
-# Turns of history sent with a question: enough for follow-ups, bounded for long sessions.
-MAX_HISTORY_TURNS = 12
-MAX_PASSAGES = 20
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"]
-# How often a streamed answer is re-sent to the browser while tokens arrive.
-STREAM_INTERVAL_S = 0.05
+# The sources panel: after each update, a passage box whose highlighted (cited) sentence sits
+# outside its visible part scrolls to it, leaving a little of the text before it in view. Only
+# the box scrolls (never the page, which scrollIntoView would also move).
+REVEAL_CITED_JS = """
+const reveal = () => requestAnimationFrame(() => {
+  for (const box of element.querySelectorAll('.qa-passage')) {
+    const mark = box.querySelector('mark');
+    if (!mark) continue;
+    const outer = box.getBoundingClientRect();
+    const inner = mark.getBoundingClientRect();
+    if (inner.top >= outer.top && inner.bottom <= outer.bottom) continue;
+    box.scrollTop += inner.top - outer.top - Math.min(box.clientHeight / 4, 40);
+  }
+});
+watch('value', reveal);
+reveal();
+"""
 
 UI_CSS = """
 .qa-answer p { margin: 0 0 .5em 0; }
@@ -73,237 +85,53 @@ UI_CSS = """
   max-height: 16em; overflow-y: auto; }
 .qa-passage mark { background: #fde68a; color: #111827; padding: 0 1px; }
 .qa-also { font-size: .85em; color: #4b5563; margin-top: .3em; }
+.qa-caption { font-size: .85em; color: #4b5563; margin: 0 0 .4em 0; }
+.qa-caption-label { font-weight: 600; font-style: normal; }
 .qa-scores summary { cursor: pointer; color: #4b5563; font-size: .85em; margin-top: .3em; }
 .qa-scores td { padding: 0 .8em 0 0; font-size: .85em; }
 .qa-status-error { color: #991b1b; }
+.qa-day { font-size: .8em; color: #4b5563; white-space: nowrap; }
 """
 
 
-@dataclass
-class ChatSession:
-    """One browser session's conversation. Lives in gr.State, so it is per user."""
-
-    messages: list[dict[str, str]] = field(default_factory=list)  # what the chat shows (HTML)
-    turns: list[Turn] = field(default_factory=list)  # what the assistant is told (text)
-    sources: dict[int, str] = field(default_factory=dict)  # message index -> sources HTML
-    answers: int = 0  # numbers each answer, so its citation anchors are unique on the page
-
-
-ChatUpdate = tuple[list[dict[str, str]], Any, ChatSession, str]
-
-
-def _shown(session: ChatSession) -> list[dict[str, str]]:
-    """A snapshot of the messages: each yield must keep what it showed at that moment."""
-    return [dict(message) for message in session.messages]
-
-
-def friendly_error(exc: BaseException) -> str:
-    """What the user reads when answering fails: the cause, never a traceback."""
-    if isinstance(exc, AssistantError):
-        return str(exc)
-    if isinstance(exc, StoreUnavailableError):
-        return (
-            "The article index is unreachable right now (is the Chroma server running?). "
-            "Please try again in a moment."
-        )
-    if isinstance(exc, StoreError):
-        return f"The article index cannot answer this: {exc}"
-    return "Something went wrong while answering; the details were logged. Please try again."
-
-
-def check_day(value: str | None, label: str) -> str | None:
-    """A YYYY-MM-DD (or ISO datetime) from a text box, None when empty; ValueError if not."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        parse_day(text)
-    except ValueError:
-        raise ValueError(f"{label} must be a date like 2019-01-26, not {text[:40]!r}.") from None
-    return text
-
-
-class ChatController:
-    """The UI's event handlers, free of layout so tests can drive them directly."""
-
-    def __init__(self, assistant: Assistant, settings: Settings) -> None:
-        self.assistant = assistant
-        self.settings = settings
-
-    # --- chat ----------------------------------------------------------------------------------
-    def respond(
-        self,
-        question: str,
-        session: ChatSession | None,
-        since: str = "",
-        until: str = "",
-        sources: Sequence[str] | None = None,
-        mode: str = "extractive",
-        k: float = 8,
-    ) -> Iterator[ChatUpdate]:
-        """Stream one answer: yields (chat messages, sources panel, session, question box)."""
-        session = session if session is not None else ChatSession()
-        question = (question or "").strip()
-        if not question:
-            yield _shown(session), gr.skip(), session, ""
-            return
-        session.messages.append({"role": "user", "content": render.render_user(question)})
-        try:
-            since_day, until_day = check_day(since, "Since"), check_day(until, "Until")
-        except ValueError as exc:
-            yield self._fail(session, str(exc))
-            return
-        session.messages.append({"role": "assistant", "content": render.render_pending()})
-        yield _shown(session), gr.skip(), session, ""
-        try:
-            final = yield from self._stream(
-                session, question, since_day, until_day, sources, mode, k
+def feeds_panel(feeds: FeedsController, status: Any, outputs: list[Any], query: Any) -> None:
+    """The feeds-and-links block of the Articles tab; `outputs` are the articles table, the
+    sources choices and the examples, refreshed after anything is ingested."""
+    with gr.Accordion("Feeds and links", open=True):
+        with gr.Row():
+            url = gr.Textbox(
+                label="Feed or article URL",
+                placeholder="https://example.com/rss.xml or an article link",
+                scale=4,
+                elem_id="qa-feed-url",
             )
-        except Exception as exc:  # shown as a message; the traceback goes to the log only
-            if not isinstance(exc, AssistantError | StoreError):
-                log.exception("answering %r failed", question)
-            session.messages.pop()
-            yield self._fail(session, friendly_error(exc))
-            return
-        yield self._finish(session, question, final)
-
-    def _stream(
-        self,
-        session: ChatSession,
-        question: str,
-        since: str | None,
-        until: str | None,
-        sources: Sequence[str] | None,
-        mode: str,
-        k: float,
-    ) -> Iterator[ChatUpdate]:
-        """Yields partial renders while text streams; returns the final Answer."""
-        partial, final, last_sent = "", None, 0.0
-        events = self.assistant.ask_stream(
-            question,
-            history=session.turns[-MAX_HISTORY_TURNS:],
-            k=max(1, min(MAX_PASSAGES, int(k))),
-            since=since,
-            until=until,
-            sources=list(sources) if sources else None,
-            mode="llm" if mode == "llm" else "extractive",
+            add_feed = gr.Button("Follow feed", scale=1, elem_id="qa-feed-add")
+            ingest_url = gr.Button("Ingest URL", scale=1, elem_id="qa-url-ingest")
+            poll = gr.Button("Poll feeds now", scale=1, elem_id="qa-feed-poll")
+        table = gr.Dataframe(
+            value=feeds.rows(),
+            headers=render.FEED_COLUMNS,
+            datatype=["str"] * len(render.FEED_COLUMNS),
+            interactive=False,
+            wrap=True,
+            max_height=260,
+            elem_id="qa-feeds",
         )
-        for event in events:
-            if isinstance(event, Answer):
-                final = event
-                continue
-            partial += event
-            if time.monotonic() - last_sent >= STREAM_INTERVAL_S:
-                last_sent = time.monotonic()
-                session.messages[-1]["content"] = render.render_partial(partial)
-                yield _shown(session), gr.skip(), session, ""
-        if final is None:
-            raise RuntimeError("the assistant ended without an answer")
-        return final
-
-    def _finish(self, session: ChatSession, question: str, answer: Answer) -> ChatUpdate:
-        session.answers += 1
-        key = session.answers
-        session.messages[-1]["content"] = render.render_answer(answer, key)
-        sources_html = render.render_sources(answer, key)
-        session.sources[len(session.messages) - 1] = sources_html
-        session.turns += [
-            Turn(role="user", content=question),
-            Turn(role="assistant", content=answer.answer),
-        ]
-        return _shown(session), sources_html, session, ""
-
-    @staticmethod
-    def _fail(session: ChatSession, message: str) -> ChatUpdate:
-        session.messages.append({"role": "assistant", "content": render.render_error(message)})
-        return _shown(session), gr.skip(), session, ""
-
-    @staticmethod
-    def new_conversation() -> tuple[list[dict[str, str]], str, ChatSession, str]:
-        return [], render.EMPTY_SOURCES_HTML, ChatSession(), ""
-
-    @staticmethod
-    def show_sources(session: ChatSession | None, evt: gr.SelectData) -> Any:
-        """Clicking an earlier answer brings its sources back into the panel."""
-        index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        if session is None or not isinstance(index, int) or index not in session.sources:
-            return gr.skip()
-        return session.sources[index]
-
-    # --- articles ------------------------------------------------------------------------------
-    def article_table(self, query: str | None = "") -> list[list[str]]:
-        return render.article_rows(self.assistant.list_articles(), query)
-
-    def refresh(self, query: str | None = "") -> tuple[list[list[str]], Any, Any]:
-        """Articles table, sources choices and example questions, from the stored articles."""
-        records = self.assistant.list_articles()
-        return (
-            render.article_rows(records, query),
-            gr.Dropdown(choices=render.source_choices(records)),
-            gr.Dataset(samples=[[q] for q in render.example_questions(records)]),
-        )
-
-    def ingest(
-        self, files: Sequence[str] | None, query: str = "", progress: Any = None
-    ) -> tuple[str, list[list[str]], Any, Any]:
-        paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in files or []]
-        if not paths:
-            return (
-                render.render_status("Choose one or more files first.", ok=False),
-                *self.refresh(query),
-            )
-
-        def report_progress(state: Progress) -> None:
-            if progress is None:
-                return
-            if state.chunks_total:
-                progress(
-                    (state.chunks_done, state.chunks_total),
-                    desc="Embedding passages",
-                    unit="chunks",
-                )
-            else:
-                progress(0.0, desc=f"Reading {state.articles_total or ''} articles")
-
-        try:
-            report = self.assistant.ingest_paths(paths, report_progress)
-            status = render.render_ingest_report(report.to_dict())
-        except Exception as exc:
-            log.exception("ingest failed")
-            status = render.render_status(
-                friendly_error(exc).replace("answering", "ingesting"), ok=False
-            )
-        return (status, *self.refresh(query))
-
-    def delete(self, article_id: str, query: str = "") -> tuple[str, list[list[str]], Any, Any]:
-        article_id = (article_id or "").strip()
-        if not article_id:
-            status = render.render_status("Enter the id of the article to delete.", ok=False)
-        else:
-            try:
-                deleted = self.assistant.delete_article(article_id)
-                status = render.render_status(
-                    f"Deleted {article_id}." if deleted else f"No article has the id {article_id}.",
-                    ok=deleted,
-                )
-            except Exception as exc:
-                log.exception("delete failed")
-                status = render.render_status(friendly_error(exc), ok=False)
-        return (status, *self.refresh(query))
-
-    @staticmethod
-    def pick_article(evt: gr.SelectData) -> Any:
-        """Selecting a table row puts its id into the delete box."""
-        row = evt.row_value or []
-        return row[3] if len(row) > 3 else gr.skip()
+    targets = [status, table, *outputs]
+    add_feed.click(feeds.add_feed, [url, query], targets, api_visibility="private")
+    ingest_url.click(feeds.ingest_url, [url, query], targets, api_visibility="private")
+    poll.click(feeds.poll_now, [query], targets, api_visibility="private")
+    gr.Timer(FEED_REFRESH_S).tick(feeds.rows, None, table, api_visibility="private")
 
 
-def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
-    """The whole UI as a gr.Blocks, for qa.server to mount (or for tests to launch)."""
-    chat = ChatController(assistant, settings)
-    records = assistant.list_articles()
-    has_llm = assistant.llm is not None
-    with gr.Blocks(title="newsqa: ask the news", fill_width=True) as demo:
+def build_ui(chat: ChatController) -> gr.Blocks:
+    """The whole UI as a gr.Blocks over the given handlers, for qa.server to mount."""
+    view = chat.initial_view()
+    with gr.Blocks(
+        title="newsqa: ask the news",
+        fill_width=True,
+        delete_cache=(DELETE_EVERY_S, DELETE_AFTER_S),
+    ) as demo:
         session = gr.State(ChatSession())
         gr.Markdown(
             "## newsqa: ask questions over the news articles. "
@@ -339,7 +167,7 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 examples = gr.Dataset(
                     label="Example questions",
                     components=["textbox"],
-                    samples=[[q] for q in render.example_questions(records)],
+                    samples=[[q] for q in view.examples],
                     elem_id="qa-examples",
                 )
                 with gr.Accordion("Filters and answer options", open=True), gr.Row():
@@ -349,15 +177,15 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                         label="Sources (all when empty)",
                         multiselect=True,
                         value=[],
-                        choices=render.source_choices(records),
+                        choices=view.sources,
                         min_width=180,
                     )
                     mode = gr.Radio(
                         label="Answer mode",
                         choices=[("Extractive (offline)", "extractive"), ("LLM", "llm")],
-                        value="llm" if has_llm else "extractive",
-                        interactive=has_llm,
-                        info=None if has_llm else "LLM: not configured",
+                        value="llm" if view.has_llm else "extractive",
+                        interactive=view.has_llm,
+                        info=None if view.has_llm else "LLM: not configured",
                         min_width=170,
                     )
                     k = gr.Slider(
@@ -365,14 +193,14 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                         minimum=1,
                         maximum=MAX_PASSAGES,
                         step=1,
-                        value=min(settings.top_k, MAX_PASSAGES),
+                        value=view.top_k,
                         min_width=160,
                     )
             with gr.Column(scale=2, min_width=320):
                 sources_panel = gr.HTML(
                     render.EMPTY_SOURCES_HTML,
                     elem_id="qa-sources",
-                    js_on_load=None,
+                    js_on_load=REVEAL_CITED_JS,
                     head=f"<style>{UI_CSS}</style>",
                     max_height=900,
                     padding=True,
@@ -382,7 +210,7 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 title_query = gr.Textbox(label="Search titles", scale=3)
                 search_btn = gr.Button("Search", scale=1)
             table = gr.Dataframe(
-                value=render.article_rows(records),
+                value=view.rows,
                 headers=render.ARTICLE_COLUMNS,
                 datatype=["str"] * len(render.ARTICLE_COLUMNS),
                 interactive=False,
@@ -391,27 +219,34 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 elem_id="qa-articles",
                 column_widths=["48%", "16%", "11%", "25%"],
             )
-            with gr.Row():
-                with gr.Column():
-                    files = gr.File(
-                        label="Upload articles",
-                        file_count="multiple",
-                        file_types=UPLOAD_TYPES,
-                        type="filepath",
-                        elem_id="qa-upload",
-                    )
-                    ingest_btn = gr.Button("Ingest", variant="primary", elem_id="qa-ingest")
-                with gr.Column():
-                    delete_id = gr.Textbox(label="Article id to delete (or click a row)")
-                    delete_btn = gr.Button("Delete", variant="stop")
             status = gr.HTML("", elem_id="qa-status")
+            # Everything that changes articles: shown only to those who may (see on_load).
+            with gr.Column(visible=True) as editing:
+                with gr.Row():
+                    with gr.Column():
+                        files = gr.File(
+                            label="Upload articles",
+                            file_count="multiple",
+                            file_types=UPLOAD_TYPES,
+                            type="filepath",
+                            elem_id="qa-upload",
+                        )
+                        ingest_btn = gr.Button("Ingest", variant="primary", elem_id="qa-ingest")
+                    with gr.Column():
+                        delete_id = gr.Textbox(label="Article id to delete (or click a row)")
+                        delete_btn = gr.Button("Delete", variant="stop", elem_id="qa-delete")
+                if chat.feeds is not None:
+                    feeds_panel(chat.feeds, status, [table, sources, examples], title_query)
 
         chat_inputs = [question, session, since, until, sources, mode, k]
         chat_outputs = [chatbot, sources_panel, session, question]
-        ask.click(chat.respond, chat_inputs, chat_outputs, api_name="chat")
-        question.submit(chat.respond, chat_inputs, chat_outputs, api_visibility="private")
-        examples.click(lambda sample: sample[0], examples, question, api_visibility="private").then(
-            chat.respond, chat_inputs, chat_outputs, api_visibility="private"
+        checked = {"validator": chat.validate_question}
+        ask.click(chat.respond, chat_inputs, chat_outputs, api_name="chat", **checked)
+        question.submit(
+            chat.respond, chat_inputs, chat_outputs, api_visibility="private", **checked
+        )
+        examples.click(chat.pick_example, examples, question, api_visibility="private").then(
+            chat.respond, chat_inputs, chat_outputs, api_visibility="private", **checked
         )
         clear.click(chat.new_conversation, None, chat_outputs, api_visibility="private")
         # The chatbot's own trash icon must forget the conversation too, not just hide it.
@@ -421,29 +256,16 @@ def build_ui(assistant: Assistant, settings: Settings) -> gr.Blocks:
         refreshed = [table, sources, examples]
         for trigger in (title_query.change, search_btn.click):
             trigger(chat.article_table, title_query, table, api_visibility="private")
-
-        def ingest_with_progress(
-            paths: list[str] | None,
-            query: str,
-            progress: gr.Progress = gr.Progress(),  # noqa: B008
-        ) -> tuple[str, list[list[str]], Any, Any]:
-            return chat.ingest(paths, query, progress)
-
         ingest_btn.click(
-            ingest_with_progress,
+            chat.ingest,
             [files, title_query],
             [status, *refreshed],
             api_visibility="private",
+            validator=chat.validate_files,
         )
         delete_btn.click(
             chat.delete, [delete_id, title_query], [status, *refreshed], api_visibility="private"
         )
         table.select(chat.pick_article, None, delete_id, api_visibility="private")
-        demo.load(chat.refresh, title_query, refreshed, api_visibility="private")
+        demo.load(chat.on_load, title_query, [*refreshed, editing], api_visibility="private")
     return demo
-
-
-if __name__ == "__main__":
-    from qa.server import serve
-
-    serve()

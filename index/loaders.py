@@ -7,7 +7,8 @@ still loaded (fallback decode, unparseable date).
 
 Formats: the seed `.txt` format (first line ` date YYYY-MM-DD <caption>`), plain `.txt` and
 `.md` (optional `---` front matter), `.html`/`.htm` (trafilatura, offline), `.json` (one
-record or a list, MultiHop-RAG corpus shape) and `.jsonl` (one record per line).
+record or a list, MultiHop-RAG corpus shape), `.jsonl` (one record per line) and `.pdf` (the
+text layer, see index/pdf.py).
 """
 
 from __future__ import annotations
@@ -16,17 +17,26 @@ import email.utils
 import json
 import os
 import re
+import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from index.models import Article, LoadProblem
-
-MAX_FILE_BYTES = 20 * 1024 * 1024
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson"}
+from index.limits import (
+    MAX_FILE_BYTES,
+    SUPPORTED_SUFFIXES,
+    InputError,
+    check_file_size,
+    check_file_type,
 )
+from index.models import Article, LoadProblem
+from index.wording import plural
+
+_SUPPORTED_LIST = ", ".join(sorted(SUPPORTED_SUFFIXES))
+# Formats read as bytes, not decoded as text first.
+BINARY_SUFFIXES: frozenset[str] = frozenset({".pdf"})
 HEADLINE_MAX_CHARS = 120
 TOO_DEEP = "JSON nested too deeply (hundreds of levels); not an article record"
 
@@ -82,14 +92,12 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
             if path.is_dir():
                 yield from _load_directory(path)
             elif path.is_file():
-                if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                    yield from load_file(path)
+                try:
+                    check_file_type(path.name)
+                except InputError as refused:
+                    yield _problem(path, str(refused))
                 else:
-                    yield _problem(
-                        path,
-                        f"unsupported file type {path.suffix or '(none)'!r}; "
-                        f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
-                    )
+                    yield from load_file(path)
             elif path.exists():
                 yield _problem(path, "not a regular file or directory")
             else:
@@ -118,17 +126,25 @@ def load_records(records: Iterable[dict], origin: str) -> Iterator[Loaded]:
 
 
 def load_file(path: Path) -> Iterator[Loaded]:
-    """Load one file of a supported type (chosen by suffix)."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        yield _problem(
-            path,
-            f"file too large: {size / 1e6:.1f} MB (limit {MAX_FILE_BYTES // (1024 * 1024)} MB)",
-        )
+    """Load one regular file of a supported type (chosen by suffix), reading at most
+    MAX_FILE_BYTES + 1 bytes of it: a device or a file growing while read cannot hold us."""
+    # O_NONBLOCK: opening a FIFO would otherwise wait for a writer; no effect on regular files.
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            yield _problem(path, "not a regular file or directory")
+            return
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    try:
+        check_file_size(path.name, len(raw))
+    except InputError as refused:
+        yield _problem(path, str(refused))
         return
-    raw = path.read_bytes()
     if not raw.strip():
         yield _problem(path, "empty file")
+        return
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        yield from _parse_pdf(raw, path)
         return
     text, warning = decode_bytes(raw)
     if text is None:
@@ -136,7 +152,6 @@ def load_file(path: Path) -> Iterator[Loaded]:
         return
     if warning:
         yield _problem(path, warning, fatal=False)
-    suffix = path.suffix.lower()
     if suffix in (".json",):
         yield from _parse_json(text, path)
     elif suffix in (".jsonl", ".ndjson"):
@@ -201,7 +216,7 @@ def _parse_text(text: str, path: Path, *, markdown: bool) -> Iterator[Loaded]:
     record: dict[str, Any] = {**meta, "body": body}
     if title:
         record["title"] = title
-    yield from _record_to_article(record, path=str(path), origin=str(path), where="")
+    yield from _record_to_article(record, path=str(path), origin=path.name, where="")
 
 
 def _split_front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -265,21 +280,32 @@ def strip_markdown(text: str) -> str:
 
 
 def _parse_html(text: str, path: Path) -> Iterator[Loaded]:
+    for item in parse_html(text, origin=str(path)):  # problems name the path, origins the name
+        yield item.model_copy(update={"origin": path.name}) if isinstance(item, Article) else item
+
+
+def parse_html(html: str | bytes, origin: str, url: str = "") -> Iterator[Loaded]:
+    """One HTML page -> an Article (trafilatura: main text, title, author, site, date).
+
+    `origin` names the input in problems; `url`, when given (a fetched page), is the article's
+    url and identity whatever the page declares, and helps trafilatura name the site. Bytes are
+    decoded by trafilatura (it reads the page's own charset declaration).
+    """
     import trafilatura  # heavy import; only pay for it when there is HTML
 
     try:
         document = trafilatura.bare_extraction(
-            text, with_metadata=True, include_comments=False, include_tables=True
+            html, url=url or None, with_metadata=True, include_comments=False, include_tables=True
         )
     except Exception as error:  # trafilatura/lxml raise many types on odd markup
         document = None
-        yield _problem(path, f"HTML extraction failed ({error}); using plain text", fatal=False)
+        yield _problem(origin, f"HTML extraction failed ({error}); using plain text", fatal=False)
     data: dict[str, Any] = document.as_dict() if document is not None else {}
     body = data.get("text") or ""
     if not body.strip():
-        body = trafilatura.html2txt(text) or ""
+        body = trafilatura.html2txt(html) or ""
     if not body.strip():
-        yield _problem(path, "no article text found in HTML")
+        yield _problem(origin, "no article text found in HTML")
         return
     # trafilatura puts one block per line; make them paragraphs like the other formats.
     body = re.sub(r"\n+", "\n\n", normalise_body(body))
@@ -294,10 +320,26 @@ def _parse_html(text: str, path: Path) -> Iterator[Loaded]:
         "date": data.get("date"),
         "author": data.get("author"),
         "source": data.get("sitename"),
-        "url": data.get("url"),
+        "url": url or data.get("url"),
         "category": ", ".join(data.get("categories") or []),
     }
-    yield from _record_to_article(record, path=str(path), origin=str(path), where="")
+    yield from _record_to_article(record, path=origin, origin=origin, where="")
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+
+def _parse_pdf(raw: bytes, path: Path) -> Iterator[Loaded]:
+    from index.pdf import PdfProblem, read_pdf  # pypdf is imported only when there is a PDF
+
+    try:
+        pdf = read_pdf(raw)
+    except PdfProblem as problem:
+        yield _problem(path, str(problem))
+        return
+    for warning in pdf.warnings:
+        yield _problem(path, warning, fatal=False)
+    yield from _record_to_article(pdf.record, path=str(path), origin=path.name, where="")
 
 
 # --- JSON and JSONL --------------------------------------------------------------------------
@@ -319,7 +361,7 @@ def _parse_json(text: str, path: Path) -> Iterator[Loaded]:
     if isinstance(parsed, dict):
         wrapped = _wrapped_records(parsed)
         if wrapped is None:
-            yield from _record_to_article(parsed, path=str(path), origin=str(path), where="")
+            yield from _record_to_article(parsed, path=str(path), origin=path.name, where="")
             return
         parsed = wrapped
     if not isinstance(parsed, list):
@@ -331,7 +373,7 @@ def _parse_json(text: str, path: Path) -> Iterator[Loaded]:
         yield _problem(path, "JSON list contains no records")
     for index, record in enumerate(parsed):
         yield from _record_to_article(
-            record, path=str(path), origin=f"{path}#{index}", where=f"record at index {index}"
+            record, path=str(path), origin=f"{path.name}#{index}", where=f"record at index {index}"
         )
 
 
@@ -362,7 +404,7 @@ def _parse_jsonl(text: str, path: Path) -> Iterator[Loaded]:
             yield LoadProblem(path=str(path), line=line_number, reason=TOO_DEEP)
             continue
         yield from _record_to_article(
-            record, path=str(path), origin=f"{path}:{line_number}", where="", line=line_number
+            record, path=str(path), origin=f"{path.name}:{line_number}", where="", line=line_number
         )
 
 
@@ -428,7 +470,13 @@ def _record_fields_to_article(
                 "article kept without a date",
             )
     caption = _clean(fields["caption"])
-    title = _clean(fields["title"]) or headline(caption or body)
+    title = _clean(fields["title"])
+    # A caption describes a photo, not the story: with no title of its own the article is
+    # titled by its body (dateline left out). Its id stays the one it had when the title was
+    # the headline of its caption (or body), so an index built before keeps its ids and
+    # updates such an article in place, once.
+    identity = "" if title else headline(caption or body)
+    title = title or body_title(body)
     yield Article(
         title=title,
         body=body,
@@ -439,6 +487,7 @@ def _record_fields_to_article(
         caption=caption,
         category=_clean(fields["category"]),
         origin=origin,
+        identity=identity,
     )
 
 
@@ -614,33 +663,57 @@ def headline(text: str, limit: int = HEADLINE_MAX_CHARS) -> str:
     return cut.rstrip(" ,;:-–—") + "…"
 
 
+# A news dateline before the first sentence: "UNITED NATIONS -- ", "WASHINGTON (AP) — ".
+_DATELINE = re.compile(r"^[A-Z][A-Z.,'’ ]{1,40}(?:\([A-Za-z ]{1,20}\))?[ \t]*(?:--|—|–)[ \t]*")
+
+
+def body_title(body: str) -> str:
+    """A title for an article that has none: the headline of its first sentence, without the
+    dateline ("UNITED NATIONS -- Venezuela's political showdown moves …")."""
+    return headline(_DATELINE.sub("", body.lstrip(), count=1))
+
+
 def _problem(path: Path | str, reason: str, *, fatal: bool = True) -> LoadProblem:
     return LoadProblem(path=str(path), reason=reason, fatal=fatal)
 
 
 def _load_directory(root: Path) -> Iterator[Loaded]:
-    files = sorted(_walk_supported(root), key=lambda p: p.relative_to(root).parts)
-    if not files:
-        yield _problem(
-            root,
-            f"directory contains no supported files ({', '.join(sorted(SUPPORTED_SUFFIXES))})",
-            fatal=False,
-        )
-    for path in files:
+    """Every supported file under `root`. Files of other types are named in one warning, and a
+    folder that holds files but none of a supported type is an error (nothing was ingested)."""
+    supported: list[Path] = []
+    skipped: Counter[str] = Counter()
+    for path in _walk_visible(root):
+        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            supported.append(path)
+        else:
+            skipped[path.suffix.lower() or "(no suffix)"] += 1
+    if skipped:
+        reason = _skipped_reason(skipped, nothing_else=not supported)
+        yield _problem(root, reason, fatal=not supported)
+    if not supported:
+        if not skipped:
+            yield _problem(root, "directory contains no files", fatal=False)
+        return
+    for path in sorted(supported, key=lambda p: p.relative_to(root).parts):
         try:
             yield from load_file(path)
         except OSError as error:
             yield _problem(path, f"cannot read: {error.strerror or error}")
 
 
-def _walk_supported(root: Path) -> Iterator[Path]:
+def _skipped_reason(skipped: Counter[str], *, nothing_else: bool) -> str:
+    kinds = ", ".join(f"{count} {suffix}" for suffix, count in sorted(skipped.items()))
+    files = plural(sum(skipped.values()), "file")
+    if nothing_else:
+        return f"no supported files: {files} of other types ({kinds}); supported: {_SUPPORTED_LIST}"
+    return f"skipped {files} of unsupported types ({kinds}); supported: {_SUPPORTED_LIST}"
+
+
+def _walk_visible(root: Path) -> Iterator[Path]:
+    """Regular files under `root`, hidden files and folders left out."""
     for directory, subdirs, names in os.walk(root):
         subdirs[:] = [name for name in subdirs if not name.startswith(".")]
         for name in names:
             path = Path(directory) / name
-            if (
-                not name.startswith(".")
-                and path.suffix.lower() in SUPPORTED_SUFFIXES
-                and path.is_file()
-            ):
+            if not name.startswith(".") and path.is_file():
                 yield path

@@ -12,6 +12,11 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def content_id(name: str, body: str) -> str:
+    """The id of an article without a url: a hash of what names it and its body."""
+    return "sha256:" + sha256_hex(f"{name}\n{body}")[:32]
+
+
 class Article(BaseModel):
     """One news article, whatever file format it came from."""
 
@@ -24,13 +29,18 @@ class Article(BaseModel):
     caption: str = ""
     category: str = ""
     origin: str = Field(default="", description="File (and line/record) it was loaded from.")
+    identity: str = Field(
+        default="",
+        description="What identifies an article without a url when its title does not (the "
+        "loader sets it, see content_id); empty: the title and body do.",
+    )
 
     @property
     def article_id(self) -> str:
         """Stable id: the url when there is one, else a hash of the content."""
         if self.url:
             return self.url
-        return "sha256:" + sha256_hex(f"{self.title}\n{self.body}")[:32]
+        return content_id(self.identity or self.title, self.body)
 
     @property
     def published_date(self) -> str:

@@ -67,9 +67,88 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=1, ge=0, le=5)
 
     # --- serving -------------------------------------------------------------------------------
-    api_key: SecretStr | None = Field(default=None, description="Bearer token for /api and /v1.")
-    ui_users: str | None = Field(default=None, description="user:pass[,user:pass] for the UI.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer key: with it (or ui_users) set, every route but health, the docs "
+        "and the login page needs a credential; the key may ask and change articles.",
+    )
+    ui_users: SecretStr | None = Field(
+        default=None,
+        description="user:pass[,user:pass]: people who sign in at /login; they may ask.",
+    )
+    ui_editors: str | None = Field(
+        default=None,
+        description="user[,user] of ui_users who may also add and delete articles ('*': all).",
+    )
+    allow_open: bool = Field(
+        default=False,
+        description="Serve a non-loopback address with no api_key and no ui_users: anyone who "
+        "can reach it may ask, upload and delete. Off: such a server refuses to start.",
+    )
     prompts_dir: Path = Field(default=REPO_ROOT / "prompts")
+
+    # --- web pages and feeds (index/fetch.py, index/feeds.py) ---------------------------------
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Allow fetching pages and feeds at private, loopback and link-local "
+        "addresses (checked after DNS resolution and on every redirect). Off: such URLs are "
+        "refused, so a user cannot make the server reach into its own network. Tests turn it "
+        "on for their loopback servers.",
+    )
+    feeds: str = Field(
+        default="",
+        description="Feed URLs to poll besides the stored feed list (comma or space separated).",
+    )
+    fetch_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="Connect and per-read timeout of one fetch."
+    )
+    fetch_deadline_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Whole-response limit of one fetch: a server that drips bytes is cut off.",
+    )
+    max_page_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Largest article page fetched (bytes)."
+    )
+    max_feed_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest feed document fetched (bytes)."
+    )
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_user_agent: str = Field(
+        default="newsqa/0.1 (news question answering; feed reader)",
+        description="User-Agent of every fetch; robots.txt rules for 'newsqa' apply to it.",
+    )
+    host_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="Per-host rate limit: at least this long between two requests to one host.",
+    )
+    fetch_workers: int = Field(
+        default=4, ge=1, le=64, description="Pages fetched at once (different hosts)."
+    )
+    feed_backoff_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="First wait after a feed fails; doubles with each failure in a row.",
+    )
+    feed_backoff_max_s: float = Field(default=6 * 3600.0, ge=0)
+    poll_interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="`qa serve` polls the feeds every this many seconds (0: never; "
+        "`qa serve --poll-interval` overrides).",
+    )
+
+    @property
+    def feed_urls(self) -> list[str]:
+        """QA_FEEDS split into URLs, in order, without repeats."""
+        return list(dict.fromkeys(self.feeds.replace(",", " ").split()))
+
+    @property
+    def feeds_db_path(self) -> Path:
+        return self.data_dir / "feeds.sqlite3"
 
     @property
     def chroma_path(self) -> Path:

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from index.ingest import IngestReport, ProgressCallback
+from index.limits import check_history, check_k, check_question, check_sources
 from index.loaders import load_records
 from index.models import Article, LoadProblem
 from index.service import IndexService
 from index.settings import Settings
 from index.store import ArticleRecord
 from qa.types import Answer, SearchResult, Turn
+from qa.uploads import Upload, load_uploads
+
+if TYPE_CHECKING:
+    from index.poller import FeedPoller
 
 Mode = Literal["extractive", "llm"]
 
@@ -58,6 +65,11 @@ class Assistant:
         until: str | None = None,
         sources: Sequence[str] | None = None,
     ) -> SearchResult:
+        """The passages for a question. Bad input raises `index.limits.InputError`, with the
+        message every entry point (CLI, HTTP, chat window) shows for it."""
+        question = check_question(question)
+        check_k(k)
+        check_sources(sources)
         return self.retriever.search(question, k=k, since=since, until=until, sources=sources)
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -80,37 +92,41 @@ class Assistant:
         sources: Sequence[str] | None = None,
         mode: Mode | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield answer text deltas, then exactly one final Answer."""
+        """Yield answer text deltas, then exactly one final Answer. Bad input raises
+        `index.limits.InputError` before any work is done."""
         from qa.answer import condense_question
 
         started = time.perf_counter()
+        question = check_question(question)
+        check_history(history)
+        check_k(k)
+        check_sources(sources)
         use_llm = self._use_llm(mode)
         # Plain {"role", "content"} dicts are accepted too: the Python API should not make
         # callers import our types to hold a conversation.
-        history = [Turn.model_validate(turn) for turn in history]
-        standalone = condense_question(question, history, self.llm if use_llm else None)
+        turns = [Turn.model_validate(turn) for turn in history]
+        standalone = condense_question(question, turns, self.llm if use_llm else None)
         condensed_at = time.perf_counter()
         found = self.search(standalone, k=k, since=since, until=until, sources=sources)
         if not found.passages:  # nothing to read: say why, in the user's terms, with no LLM call
             reason = nothing_found_reason(found, self.service.store.count_chunks(), sources)
-            events = iter(
-                [
-                    Answer(
-                        question=standalone,
-                        answer=reason,
-                        abstained=True,
-                        reason=reason,
-                        mode="llm" if use_llm else "extractive",
-                    )
-                ]
+            events = sentence_stream(
+                Answer(
+                    question=standalone,
+                    answer=reason,
+                    abstained=True,
+                    reason=reason,
+                    mode="llm" if use_llm else "extractive",
+                )
             )
         elif use_llm and self.llm is not None:
-            events = self.llm.stream(standalone, found.passages, history)
+            events = self.llm.stream(standalone, found.passages, turns)
         else:
-            events = iter([self.extractive.answer(standalone, found.passages)])
+            events = sentence_stream(self.extractive.answer(standalone, found.passages))
         for event in events:
             if isinstance(event, Answer):
-                yield self._finish(event, question, standalone, found, started, condensed_at)
+                event = self._finish(event, question, standalone, found, started, condensed_at)
+                yield with_usage(event, [standalone, *(t.content for t in turns)], found)
             else:
                 yield event
 
@@ -157,11 +173,28 @@ class Assistant:
     def ingest_records(self, records: Iterable[dict], origin: str = "upload") -> IngestReport:
         return self.ingest_items(load_records(records, origin))
 
+    def ingest_files(
+        self,
+        files: Sequence[Upload | tuple[str, bytes]],
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest uploaded files given as (name, bytes): the name is metadata (the article's
+        origin), checked like every upload's; InputError for a bad name, type, size or count."""
+        uploads = [f if isinstance(f, Upload) else Upload(name=f[0], data=f[1]) for f in files]
+        return self.ingest_items(load_uploads(uploads), progress)
+
     def ingest_items(
         self, items: Iterable[Article | LoadProblem], progress: ProgressCallback | None = None
     ) -> IngestReport:
         """Ingest already-loaded articles (e.g. parsed from an upload)."""
         return self.service.ingest_items(items, progress)
+
+    @cached_property
+    def feeds(self) -> FeedPoller:
+        """The feed list and poller of this index (fetching, feed state in data_dir)."""
+        from index.poller import FeedPoller
+
+        return FeedPoller(self.settings, self.service)
 
     def list_articles(self) -> list[ArticleRecord]:
         return self.service.store.list_articles()
@@ -190,6 +223,37 @@ class Assistant:
                 else None
             ),
         }
+
+
+def sentence_deltas(text: str) -> list[str]:
+    """`text` in pieces of one sentence (or list line) each, for a stream: each piece ends with
+    the markers and whitespace that follow its sentence, and the pieces add up to `text`.
+    Sentences are index.sentences' (the splitter ingest uses), found with the markers blanked
+    out so that "… Maduro. [1] China …" splits after the marker."""
+    from index.sentences import sentence_spans
+    from qa.render import MARKER
+
+    masked = MARKER.sub(lambda marker: " " * len(marker.group()), text)
+    cuts = [0, *(start for start, _ in sentence_spans(masked)[1:]), len(text)]
+    return [text[a:b] for a, b in pairwise(cuts) if b > a]
+
+
+def sentence_stream(answer: Answer) -> Iterator[str | Answer]:
+    """An answer that exists whole (extractive) streamed as an LLM answer is: its text
+    sentence by sentence, then the Answer, whose text the deltas add up to."""
+    yield from sentence_deltas(answer.answer)
+    yield answer
+
+
+def with_usage(answer: Answer, read: Sequence[str], found: SearchResult) -> Answer:
+    """The answer with its token usage: the LLM's own count when it reported one, else an
+    estimate with the project's tokenizer over what was read and the answer written."""
+    if answer.usage is not None:
+        return answer
+    from qa.usage import estimate_usage
+
+    usage = estimate_usage([*read, *(p.text for p in found.passages)], answer.answer)
+    return answer.model_copy(update={"usage": usage})
 
 
 def nothing_found_reason(

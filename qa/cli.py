@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from index.offline import apply_offline_defaults
+from index.wording import plural
 
 app = typer.Typer(
     help="Ask questions over news articles; every claim cites its passage.",
@@ -43,31 +45,57 @@ def _index_service(collection: str | None = None):
         raise typer.Exit(2) from exc
 
 
-@app.command()
+@app.command(short_help="Load, chunk, embed and store articles (files, folders or URLs).")
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Files or folders of articles, article page URLs or feed URLs."),
+    ],
     as_json: JsonFlag = False,
     collection: CollectionOpt = None,
 ) -> None:
-    """Load, chunk, embed and store articles (.txt seed format, .md, .html, .json, .jsonl)."""
+    """Load, chunk, embed and store articles: .txt (plain or the seed format), .md, .markdown,
+    .html, .htm, .json, .jsonl, .ndjson and .pdf (text layer; no OCR). Folders are read
+    recursively; files of other types are named in a warning. An http(s) URL is fetched: a
+    page is one article, a feed every item's page (docs/feeds.md)."""
+    from index.fetch import is_url
     from qa.progress import IngestProgressBar
 
     service = _index_service(collection)
-    with IngestProgressBar(enabled=not as_json and sys.stderr.isatty()) as bar:
-        report = service.ingest_paths(paths, progress=bar.update)
+    urls = [p for p in paths if is_url(p)]
+    files = [Path(p) for p in paths if not is_url(p)]
+    fetched: int | None = None
+    if urls:
+        from index.loaders import load_paths
+
+        poller = _feed_poller(service)
+        url_report = poller.ingest_urls(urls, extra=load_paths(files) if files else ())
+        report, fetched = url_report.ingest, url_report.fetched
+    else:
+        with IngestProgressBar(enabled=not as_json and sys.stderr.isatty()) as bar:
+            report = service.ingest_paths(files, progress=bar.update)
     if as_json:
-        typer.echo(json.dumps(report.to_dict()))
+        extra = {} if fetched is None else {"fetched": fetched}
+        typer.echo(json.dumps({**report.to_dict(), **extra}))
     else:
         for problem in report.warnings:
             typer.echo(f"warning: {problem}", err=True)
         for problem in report.errors:
             typer.echo(f"error: {problem}", err=True)
+        pages = "" if fetched is None else f"{fetched} fetched; "
         typer.echo(
-            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.failed} failed; {report.chunks} chunks written, {report.embedded} embedded "
-            f"in {report.seconds:.1f} s"
+            f"{pages}{report.added} added, {report.updated} updated, {report.unchanged} "
+            f"unchanged, {report.failed} failed; {plural(report.chunks, 'chunk')} written, "
+            f"{report.embedded} embedded in {report.seconds:.1f} s"
         )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _feed_poller(service=None):
+    """The feed list and poller of QA_DATA_DIR (the index is opened only when needed)."""
+    from index.poller import FeedPoller
+
+    return FeedPoller(service.settings if service else _settings(), service)
 
 
 @articles_app.command("list")
@@ -83,7 +111,7 @@ def articles_list(as_json: JsonFlag = False, collection: CollectionOpt = None) -
             f"{r.published[:10] or '----------'}  {r.source or '-':<20.20}  "
             f"{r.title[:70]}  [{r.article_id}]{dup}"
         )
-    typer.echo(f"{len(records)} articles", err=True)
+    typer.echo(plural(len(records), "article"), err=True)
 
 
 @articles_app.command("show")
@@ -98,7 +126,8 @@ def articles_show(
     if as_json:
         typer.echo(json.dumps({**record.summary(), "body": record.body}))
         return
-    typer.echo(f"{record.title}\n{record.source}  {record.published}  {record.url}\n")
+    typer.echo(f"{record.title}\n{record.source}  {record.published}  {record.url}")
+    typer.echo(f"Photo caption: {record.caption}\n" if record.caption else "")
     typer.echo(record.body or "")
 
 
@@ -109,7 +138,7 @@ def articles_delete(article_ids: list[str], collection: CollectionOpt = None) ->
     missing = [a for a in article_ids if not store.delete_article(a)]
     for article_id in missing:
         typer.echo(f"error: no article with id {article_id!r}", err=True)
-    typer.echo(f"deleted {len(article_ids) - len(missing)} article(s)")
+    typer.echo(f"deleted {plural(len(article_ids) - len(missing), 'article')}")
     raise typer.Exit(1 if missing else 0)
 
 
@@ -143,7 +172,15 @@ def search(
     collection: CollectionOpt = None,
 ) -> None:
     """Retrieve the passages for a question (no answer), with per-stage scores."""
-    result = _assistant(collection).search(question, k=k, since=since, until=until, sources=source)
+    from index.limits import InputError
+
+    try:
+        result = _assistant(collection).search(
+            question, k=k, since=since, until=until, sources=source
+        )
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if as_json:
         typer.echo(result.model_dump_json())
         return
@@ -155,7 +192,7 @@ def search(
         typer.echo("    " + p.text[:300].replace("\n", " ") + ("…" if len(p.text) > 300 else ""))
 
 
-@app.command()
+@app.command(short_help="Answer a question with cited passages (loads models each call).")
 def ask(
     question: str,
     k: KOpt = None,
@@ -176,30 +213,120 @@ def ask(
         ),
     ] = None,
 ) -> None:
-    """Answer a question with cited passages."""
+    """Answer a question with cited passages. Where the time goes: each call starts Python,
+    imports the libraries and loads the embedding model and the index, nearly all of its few
+    seconds; once loaded, an extractive answer takes about a tenth of a second. For several
+    questions keep one warm process: `qa chat` (interactive, with follow-ups), or `qa serve`
+    and `qa ask --url`."""
+    from index.limits import InputError
     from qa.assistant import AssistantError
     from qa.client import ApiError
-    from qa.types import Answer
 
     options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
     try:
-        events = _answerer(url, collection).ask_stream(question, **options)
-        final: Answer | None = None
-        streamed = False
-        for event in events:
-            if isinstance(event, Answer):
-                final = event
-            elif not as_json:
-                typer.echo(event, nl=False)
-                streamed = True
-    except (AssistantError, ApiError) as exc:
+        _ask_and_print(_answerer(url, collection), question, options, as_json)
+    except (AssistantError, ApiError, InputError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    assert final is not None
+
+
+# Turns of history sent with each question of `qa chat` (as the chat window does).
+CHAT_HISTORY_TURNS = 12
+
+
+@app.command(short_help="Ask question after question in one warm process, with follow-ups.")
+def chat(
+    k: KOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+    mode: Annotated[
+        str | None, typer.Option(help="extractive or llm (default: llm when configured).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON Answer per line (JSON Lines).")
+    ] = False,
+    collection: CollectionOpt = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Ask a running `qa serve` instead of the local index."),
+    ] = None,
+) -> None:
+    """An interactive session in one warm process: reads questions from stdin, one per line,
+    and prints each cited answer. Models load once, so each answer comes back quickly, and
+    follow-ups ("what did he say?") are read with the conversation so far. `/new` starts a
+    new conversation; Ctrl-D (end of input) ends the session, with exit code 2 if a question
+    failed (its error is printed and the session goes on)."""
+    from index.limits import InputError
+    from qa.assistant import AssistantError
+    from qa.client import ApiError
+    from qa.types import Turn
+
+    answerer = _answerer(url, collection)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        typer.echo("Ask about the articles (/new: new conversation, Ctrl-D: quit).", err=True)
+    history: list[Turn] = []
+    failed = False
+    options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
+    for question in _questions(interactive):
+        if question == "/new":
+            history.clear()
+            typer.echo("(new conversation)", err=True)
+            continue
+        try:
+            final = _ask_and_print(
+                answerer, question, {**options, "history": history[-CHAT_HISTORY_TURNS:]}, as_json
+            )
+        except (AssistantError, ApiError, InputError) as exc:  # this one failed; the rest go on
+            typer.echo(f"error: {exc}", err=True)
+            failed = True
+            continue
+        history += [
+            Turn(role="user", content=question),
+            Turn(role="assistant", content=final.answer),
+        ]
+        if not as_json:
+            typer.echo("")
+    raise typer.Exit(2 if failed else 0)
+
+
+def _questions(interactive: bool) -> Iterator[str]:
+    """Non-empty lines of stdin until end of input (Ctrl-D) or Ctrl-C; a prompt on a tty."""
+    while True:
+        if interactive:
+            typer.echo("> ", nl=False, err=True)
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            line = ""
+        if not line:
+            if interactive:
+                typer.echo("", err=True)
+            return
+        if line.strip():
+            yield line.strip()
+
+
+def _ask_and_print(answerer: Any, question: str, options: dict[str, Any], as_json: bool) -> Any:
+    """Stream one answer to stdout (text as it comes, then its citations), or print it as one
+    JSON line. Returns the final Answer."""
+    from qa.types import Answer
+
+    final: Answer | None = None
+    streamed = False
+    for event in answerer.ask_stream(question, **options):
+        if isinstance(event, Answer):
+            final = event
+        elif not as_json:
+            typer.echo(event, nl=False)
+            streamed = True
+    assert final is not None, "ask_stream always ends with an Answer"
     if as_json:
         typer.echo(final.model_dump_json())
-        return
-    _print_answer(final, streamed)
+    else:
+        _print_answer(final, streamed)
+    return final
 
 
 def _answerer(url: str | None, collection: str | None):
@@ -218,21 +345,46 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="TCP port.")] = 7860,
+    allow_open: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open",
+            help="Serve a non-loopback address with no QA_API_KEY / QA_UI_USERS "
+            "(anyone who can reach it may ask, upload and delete).",
+        ),
+    ] = False,
+    poll_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--poll-interval",
+            min=0,
+            help="Poll the feeds (qa feeds list) every N seconds in the background; "
+            "0: never (default: QA_POLL_INTERVAL_S).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the chat UI at / and the HTTP API at /api/v1 and /v1 (docs at /docs)."""
     from index.store import StoreError
+    from qa.server import ServeRefused
     from qa.server import serve as run_server
 
+    settings = _settings()
+    if allow_open:
+        settings = settings.model_copy(update={"allow_open": True})
+    if poll_interval is not None:
+        settings = settings.model_copy(update={"poll_interval_s": poll_interval})
     try:
-        run_server(host=host, port=port, settings=_settings())
-    except StoreError as exc:
+        run_server(host=host, port=port, settings=settings)
+    except (StoreError, ServeRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
 
 def _print_answer(answer, streamed: bool) -> None:
     """The answer (unless its text was already streamed), then its citations."""
-    typer.echo("" if streamed else answer.answer)
+    from qa.render import text_with_days
+
+    typer.echo("" if streamed else text_with_days(answer))
     if answer.notice:
         typer.echo(f"\nnote: {answer.notice}")
     for c in answer.citations:
@@ -250,6 +402,109 @@ def _byline(title: str, source: str, published: str, url: str = "") -> str:
     """ "Title — Source 2019-01-26 url", leaving out what an article does not have."""
     meta = " ".join(part for part in (source, published[:10], url) if part)
     return " — ".join(part for part in (title, meta) if part)
+
+
+feeds_app = typer.Typer(
+    help="Follow RSS/Atom/RDF feeds: the feed list (in QA_DATA_DIR, plus QA_FEEDS) and polling.",
+    no_args_is_help=True,
+)
+app.add_typer(feeds_app, name="feeds")
+FeedUrlArg = Annotated[str, typer.Argument(help="The feed's http(s) URL.")]
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: FeedUrlArg,
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Fetch it once to check it is a feed.")
+    ] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a feed to the list (its items are ingested by `qa feeds poll`)."""
+    from index.feeds import NotAFeedError
+    from index.fetch import FetchError
+
+    poller = _feed_poller()
+    try:
+        record, added = poller.add_feed(url, check=check)
+    except (ValueError, FetchError, NotAFeedError) as exc:
+        typer.echo(f"error: {url}: {getattr(exc, 'reason', exc)}", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps({**record.summary(), "added": added}))
+        return
+    what = "added" if added else "already in the list"
+    title = f" ({record.title})" if record.title else ""
+    typer.echo(f"{what}: {record.url}{title}; `qa feeds poll` ingests its items")
+
+
+@feeds_app.command("list")
+def feeds_list(as_json: JsonFlag = False) -> None:
+    """The feeds, with their last poll, new items and last error."""
+    records = _feed_poller().feeds()
+    if as_json:
+        typer.echo(json.dumps([r.summary() for r in records]))
+        return
+    for record in records:
+        row = record.summary()
+        error = f"  error: {row['last_error']}" if row["last_error"] else ""
+        typer.echo(
+            f"{record.url}  {record.title or '-'}  last poll {row['last_poll'] or 'never'}"
+            f"  {row['last_status'] or ''} ({record.last_new} new)  {record.items_seen} items"
+            f"{'  [QA_FEEDS]' if record.origin == 'env' else ''}{error}"
+        )
+    typer.echo(plural(len(records), "feed"), err=True)
+
+
+@feeds_app.command("remove")
+def feeds_remove(url: FeedUrlArg) -> None:
+    """Remove a feed from the list (its articles stay in the index: `qa articles delete`)."""
+    try:
+        removed = _feed_poller().remove_feed(url)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if not removed:
+        typer.echo(f"error: {url} is not in the feed list", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"removed {url}")
+
+
+@feeds_app.command("poll")
+def feeds_poll(
+    urls: Annotated[
+        list[str] | None, typer.Argument(help="Only these feeds (default: all that are due).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Also poll feeds that are backing off.")] = False,
+    as_json: JsonFlag = False,
+    collection: CollectionOpt = None,
+) -> None:
+    """Fetch the feeds (conditional GET) and ingest their new items' pages."""
+    poller = _feed_poller(_index_service(collection))
+    try:
+        report = poller.poll(urls or None, force=force)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    data = report.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data))
+    else:
+        for feed in data["per_feed"]:
+            error = f"  {feed['error']}" if feed["error"] else ""
+            typer.echo(
+                f"{feed['url']}: {feed['status']}, {feed['new']} new, {feed['updated']} updated, "
+                f"{feed['unchanged']} unchanged, {feed['failed']} failed{error}"
+            )
+            for item_error in feed["item_errors"]:
+                typer.echo(f"  error: {item_error}", err=True)
+        typer.echo(
+            f"{data['feeds']} feeds ({data['not_modified']} not modified, "
+            f"{data['feeds_failed']} failed): {data['new']} new, {data['updated']} updated, "
+            f"{data['unchanged']} unchanged, {data['failed']} failed; {data['fetched']} pages "
+            f"fetched in {data['seconds']:.1f} s"
+        )
+    raise typer.Exit(0 if report.ok else 1)
 
 
 eval_app = typer.Typer(

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import urlparse
 
+from index.wording import plural
 from qa.types import Answer, Citation, DateFilter, Passage
 
 # Characters Markdown, GFM autolinks, KaTeX or a JS/Handlebars template could act on. `&`, `#`
@@ -88,7 +89,10 @@ def anchor_id(key: str | int, n: int) -> str:
 
 
 # --- answer text with linked markers ------------------------------------------------------------
-def _marker_html(numbers: Sequence[int], by_n: dict[int, Citation], key: str | int) -> str:
+def _marker_html(
+    numbers: Sequence[int], by_n: dict[int, Citation], key: str | int, days: bool = False
+) -> str:
+    """Linked [n] markers; with `days`, then the publication day(s) of what they cite."""
     parts = []
     for n in numbers:
         citation = by_n.get(n)
@@ -102,37 +106,87 @@ def _marker_html(numbers: Sequence[int], by_n: dict[int, Citation], key: str | i
         parts.append(
             f'<a class="{css}" href="#{anchor_id(key, n)}" title="{title}">&#91;{n}{flag}&#93;</a>'
         )
+    if days:
+        parts.append(_days_html([by_n[n] for n in numbers if n in by_n]))
     return "".join(parts)
 
 
-def text_with_markers(text: str, citations: Iterable[Citation], key: str | int) -> str:
-    """Escape `text`, turning its [n] markers into links to the sources panel."""
+def spans_several_days(citations: Iterable[Citation]) -> bool:
+    """Whether an answer draws on articles from more than one day: then each claim says which
+    day it is from (a reader of today's news must not take Monday's figure for today's)."""
+    return len({day_of(c.published) for c in citations} - {""}) > 1
+
+
+def _group_days(citations: Sequence[Citation]) -> list[str]:
+    return list(dict.fromkeys(day_of(c.published) or "undated" for c in citations))
+
+
+def _days_html(citations: Sequence[Citation]) -> str:
+    days = _group_days(citations)
+    if not days:
+        return ""
+    return f'<span class="qa-day"> ({escape_text(", ".join(days))})</span>'
+
+
+def text_with_days(answer: Answer) -> str:
+    """The answer text for a terminal: each [n] marker followed by its article's day when the
+    answer draws on several days, else the text as it is."""
+    if not spans_several_days(answer.citations):
+        return answer.answer
+    by_n = {c.n: c for c in answer.citations}
+    text = answer.answer
+    out: list[str] = []
+    position = 0
+    for _start, end, numbers in _marker_runs(text):
+        days = _group_days([by_n[n] for n in numbers if n in by_n])
+        out.append(text[position:end] + (f" ({', '.join(days)})" if days else ""))
+        position = end
+    return "".join(out) + text[position:]
+
+
+def _marker_runs(text: str) -> list[tuple[int, int, list[int]]]:
+    """(start, end, numbers) of each run of markers: "[2][3]" is one run citing 2 and 3."""
+    runs: list[tuple[int, int, list[int]]] = []
+    for match in MARKER.finditer(text):
+        numbers = [int(part) for part in match.group(1).split(",")]
+        if runs and runs[-1][1] == match.start():
+            start, _, before = runs.pop()
+            runs.append((start, match.end(), before + numbers))
+        else:
+            runs.append((match.start(), match.end(), numbers))
+    return runs
+
+
+def text_with_markers(
+    text: str, citations: Iterable[Citation], key: str | int, days: bool = False
+) -> str:
+    """Escape `text`, turning its [n] markers into links to the sources panel (followed by
+    the cited articles' days when `days`)."""
     by_n = {c.n: c for c in citations}
     out: list[str] = []
     position = 0
-    for match in MARKER.finditer(text):
-        out.append(escape_text(text[position : match.start()]))
-        numbers = [int(part) for part in match.group(1).split(",")]
-        out.append(_marker_html(numbers, by_n, key))
-        position = match.end()
+    for start, end, numbers in _marker_runs(text):
+        out.append(escape_text(text[position:start]))
+        out.append(_marker_html(numbers, by_n, key, days))
+        position = end
     out.append(escape_text(text[position:]))
     return "".join(out)
 
 
-def _inline(text: str, citations: list[Citation], key: str | int) -> str:
+def _inline(text: str, citations: list[Citation], key: str | int, days: bool = False) -> str:
     """One line: **bold** spans (the answer's lead: a name, a day) as <strong>, markers as
     links, everything else escaped."""
     out: list[str] = []
     position = 0
     for match in _BOLD.finditer(text):
-        out.append(text_with_markers(text[position : match.start()], citations, key))
-        out.append(f"<strong>{text_with_markers(match.group(1), citations, key)}</strong>")
+        out.append(text_with_markers(text[position : match.start()], citations, key, days))
+        out.append(f"<strong>{text_with_markers(match.group(1), citations, key, days)}</strong>")
         position = match.end()
-    out.append(text_with_markers(text[position:], citations, key))
+    out.append(text_with_markers(text[position:], citations, key, days))
     return "".join(out)
 
 
-def _text_blocks(text: str, citations: list[Citation], key: str | int) -> str:
+def _text_blocks(text: str, citations: list[Citation], key: str | int, days: bool = False) -> str:
     """Paragraphs and bullet lists of an answer text (the only structure we honour)."""
     blocks: list[str] = []
     bullets: list[str] = []
@@ -140,12 +194,12 @@ def _text_blocks(text: str, citations: list[Citation], key: str | int) -> str:
         if not line.strip():
             continue
         if _BULLET.match(line):
-            bullets.append(f"<li>{_inline(_BULLET.sub('', line), citations, key)}</li>")
+            bullets.append(f"<li>{_inline(_BULLET.sub('', line), citations, key, days)}</li>")
             continue
         if bullets:
             blocks.append(f'<ul class="qa-items">{"".join(bullets)}</ul>')
             bullets = []
-        blocks.append(f"<p>{_inline(line.strip(), citations, key)}</p>")
+        blocks.append(f"<p>{_inline(line.strip(), citations, key, days)}</p>")
     if bullets:
         blocks.append(f'<ul class="qa-items">{"".join(bullets)}</ul>')
     return "".join(blocks)
@@ -155,11 +209,13 @@ def _items_html(answer: Answer, key: str | int) -> str:
     """A list answer: the intro prose (if any), then every item with its own markers."""
     intro = "\n".join(line for line in answer.answer.splitlines() if not _BULLET.match(line))
     by_n = {c.n: c for c in answer.citations}
+    days = spans_several_days(answer.citations)
     items = "".join(
-        f"<li>{escape_text(item.text)} {_marker_html(item.citations, by_n, key)}</li>"
+        f"<li>{escape_text(item.text)} {_marker_html(item.citations, by_n, key, days)}</li>"
         for item in answer.items
     )
-    return _text_blocks(intro, answer.citations, key) + f'<ul class="qa-items">{items}</ul>'
+    intro_html = _text_blocks(intro, answer.citations, key, days)
+    return intro_html + f'<ul class="qa-items">{items}</ul>'
 
 
 # --- chat messages ------------------------------------------------------------------------------
@@ -234,7 +290,8 @@ def render_answer(answer: Answer, key: str | int) -> str:
     elif answer.items:
         body = _items_html(answer, key)
     else:
-        body = _text_blocks(answer.answer, answer.citations, key)
+        days = spans_several_days(answer.citations)
+        body = _text_blocks(answer.answer, answer.citations, key, days)
     return f'<div class="qa-answer {mode_class}">{_header_html(answer)}{body}</div>'
 
 
@@ -305,7 +362,19 @@ def _meta_line(source: str, published: str, url: str) -> str:
     return f'<div class="qa-meta">{" &#183; ".join(parts) or "source unknown"}</div>'
 
 
-def render_citation(citation: Citation, key: str | int, also: Sequence[str] = ()) -> str:
+def _caption_html(caption: str) -> str:
+    """An article's photo caption, labelled as one: it describes a picture, not the story."""
+    if not caption:
+        return ""
+    return (
+        '<div class="qa-caption"><span class="qa-caption-label">Photo caption:</span> '
+        f"<em>{escape_text(caption)}</em></div>"
+    )
+
+
+def render_citation(
+    citation: Citation, key: str | int, also: Sequence[str] = (), caption: str = ""
+) -> str:
     unsupported = (
         '<div class="qa-unsupported" role="note">Not verified: the cited passage may not '
         "support this claim.</div>"
@@ -324,34 +393,47 @@ def render_citation(citation: Citation, key: str | int, also: Sequence[str] = ()
     return (
         f'<div class="{css}" id="{anchor_id(key, citation.n)}">'
         f'<div class="qa-source-head">{head}</div>'
-        f"{_meta_line(citation.source, citation.published, citation.url)}{unsupported}"
+        f"{_meta_line(citation.source, citation.published, citation.url)}"
+        f"{_caption_html(caption)}{unsupported}"
         f'<blockquote class="qa-passage">{highlight_passage(citation)}</blockquote>'
         f"{also_html}{_scores_html(citation.scores)}</div>"
     )
 
 
-def render_nearest(passage: Passage, rank: int) -> str:
+def render_nearest(passage: Passage, rank: int, caption: str = "") -> str:
     scores = {"score": passage.score, **passage.scores}
     return (
         '<div class="qa-source qa-source-nearest">'
         f'<div class="qa-source-head">{_source_head(f"#{rank}", passage.title, passage.url)}</div>'
-        f"{_meta_line(passage.source, passage.published, passage.url)}"
+        f"{_meta_line(passage.source, passage.published, passage.url)}{_caption_html(caption)}"
         f'<blockquote class="qa-passage">{escape_text(passage.text)}</blockquote>'
         f"{_scores_html(scores)}</div>"
     )
 
 
-def render_sources(answer: Answer, key: str | int) -> str:
-    """The sources panel for one answer: a card per citation (or per nearest passage)."""
+def render_sources(
+    answer: Answer, key: str | int, captions: Mapping[str, str] | None = None
+) -> str:
+    """The sources panel for one answer: a card per citation (or per nearest passage).
+    `captions` maps article ids to their photo captions, shown on the cards as such."""
+    captions = captions or {}
     question = f'<p class="qa-sources-q">For: <em>{escape_text(answer.question)}</em></p>'
     if answer.abstained:
-        cards = "".join(render_nearest(p, i) for i, p in enumerate(answer.nearest, start=1))
+        cards = "".join(
+            render_nearest(p, i, captions.get(p.article_id, ""))
+            for i, p in enumerate(answer.nearest, start=1)
+        )
         heading = "Nearest passages (they do not answer the question)"
         if not cards:
             cards = "<p>No passage came close.</p>"
     else:
         cards = "".join(
-            render_citation(c, key, answer.also_reported_by.get(c.article_id, ()))
+            render_citation(
+                c,
+                key,
+                answer.also_reported_by.get(c.article_id, ()),
+                captions.get(c.article_id, ""),
+            )
             for c in answer.citations
         )
         heading = "Sources"
@@ -430,7 +512,8 @@ def render_ingest_report(report: dict) -> str:
         f"{report.get(name, 0)} {name}" for name in ("added", "updated", "unchanged", "failed")
     )
     summary = (
-        f"Ingested: {counts}; {report.get('chunks', 0)} chunks in {report.get('seconds', 0)}s."
+        f"Ingested: {counts}; {plural(report.get('chunks', 0), 'chunk')} in "
+        f"{report.get('seconds', 0)}s."
     )
     problems = [("error", p) for p in report.get("errors", [])] + [
         ("warning", p) for p in report.get("warnings", [])
@@ -442,4 +525,40 @@ def render_ingest_report(report: dict) -> str:
         for kind, p in problems
     ]
     ok = not report.get("failed") and not report.get("errors")
+    return render_status(summary, ok=ok, details=details)
+
+
+# --- feeds (Articles tab) -----------------------------------------------------------------------
+FEED_COLUMNS = ["feed", "title", "last poll", "status", "new items", "last error"]
+
+
+def feed_rows(feeds: Iterable[dict]) -> list[list[str]]:
+    """Rows for the feeds table from FeedRecord.summary() dicts (plain text)."""
+    return [
+        [
+            feed.get("url", ""),
+            feed.get("title", "") or "",
+            (feed.get("last_poll") or "never").replace("T", " ").rstrip("Z"),
+            feed.get("last_status", "") or "",
+            str(feed.get("last_new", 0)),
+            feed.get("last_error", "") or "",
+        ]
+        for feed in feeds
+    ]
+
+
+def render_poll_report(report: dict) -> str:
+    """A PollReport.to_dict() as a short status: totals, then each feed's error."""
+    summary = (
+        f"Polled {report.get('feeds', 0)} feeds ({report.get('not_modified', 0)} not modified): "
+        f"{report.get('new', 0)} new, {report.get('updated', 0)} updated, "
+        f"{report.get('unchanged', 0)} unchanged, {report.get('failed', 0)} failed; "
+        f"{report.get('fetched', 0)} pages fetched in {report.get('seconds', 0)}s."
+    )
+    details = []
+    for feed in report.get("per_feed", []):
+        if feed.get("error"):
+            details.append(f"{feed.get('url', '')}: {feed.get('status', '')}: {feed['error']}")
+        details += [f"error: {line}" for line in feed.get("item_errors", [])]
+    ok = not report.get("failed") and not report.get("feeds_failed")
     return render_status(summary, ok=ok, details=details)

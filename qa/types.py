@@ -82,6 +82,19 @@ class AnswerItem(BaseModel):
     citations: list[int] = Field(default_factory=list)
 
 
+class Usage(BaseModel):
+    """The tokens one answer took, in OpenAI's terms (`usage` of a chat completion)."""
+
+    prompt_tokens: int = Field(ge=0, description="What was read: question, history, passages.")
+    completion_tokens: int = Field(ge=0, description="The answer text.")
+    total_tokens: int = Field(ge=0)
+    counted_by: Literal["llm", "tokenizer"] = Field(
+        default="tokenizer",
+        description="'llm': the model's own count; 'tokenizer': estimated with the project's "
+        "tokenizer (extractive answers, or a model that reports no usage).",
+    )
+
+
 class Answer(BaseModel):
     question: str
     answer: str = Field(description="Markdown with inline [n] citation markers.")
@@ -102,6 +115,7 @@ class Answer(BaseModel):
         default="", description="The question after folding in the conversation history."
     )
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    usage: Usage | None = Field(default=None, description="Tokens read and written.")
 
 
 class Turn(BaseModel):

@@ -101,14 +101,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """Run `app` with uvicorn on a free loopback port in a daemon thread; yields its URL."""
+def serve_in_thread(app: Any, lifespan: str = "off") -> Iterator[str]:
+    """Run `app` with uvicorn on a free loopback port in a daemon thread; yields its URL.
+    A mounted chat window needs lifespan="on": Gradio starts its queue workers at start-up,
+    and without them every chat event waits forever."""
     import uvicorn
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

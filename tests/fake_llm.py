@@ -8,7 +8,8 @@
         fake.requests[-1]["messages"]      # what the client sent
 
 `script` holds behaviours for the next requests in order (e.g. ["error500", "good"]);
-when it is empty, `behaviour` applies.
+when it is empty, `behaviour` applies. `usage` is the token count it reports (in a stream only
+when asked with stream_options.include_usage, as OpenAI does); None reports none.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 BEHAVIOURS = ("good", "hang", "error500", "malformed", "empty")
+REPORTED_USAGE = {"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333}
 
 
 class FakeLLM:
@@ -29,6 +31,7 @@ class FakeLLM:
         self.behaviour = behaviour
         self.script: list[str] = []
         self.hang_s = hang_s
+        self.usage: dict[str, int] | None = dict(REPORTED_USAGE)
         self.requests: list[dict[str, Any]] = []
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -62,7 +65,7 @@ class FakeLLM:
         self.stop()
 
 
-def _completion(reply: str, model: str) -> dict[str, Any]:
+def _completion(reply: str, model: str, usage: dict[str, int] | None) -> dict[str, Any]:
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -75,18 +78,26 @@ def _completion(reply: str, model: str) -> dict[str, Any]:
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "usage": usage,
     }
 
 
-def _chunk(delta: dict[str, Any], model: str, finish: str | None = None) -> bytes:
-    body = {
+def _chunk(
+    delta: dict[str, Any] | None,
+    model: str,
+    finish: str | None = None,
+    usage: dict[str, int] | None = None,
+) -> bytes:
+    """One stream chunk; with delta None, OpenAI's usage chunk (no choices)."""
+    body: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
+    if usage is not None:
+        body["usage"] = usage
     return f"data: {json.dumps(body)}\n\n".encode()
 
 
@@ -133,11 +144,13 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 return
             reply = "" if behaviour == "empty" else fake.reply
             if request.get("stream"):
-                self._stream(reply, model)
+                wants_usage = (request.get("stream_options") or {}).get("include_usage")
+                self._stream(reply, model, fake.usage if wants_usage else None)
             else:
-                self._send(200, json.dumps(_completion(reply, model)).encode(), "application/json")
+                body = json.dumps(_completion(reply, model, fake.usage)).encode()
+                self._send(200, body, "application/json")
 
-        def _stream(self, reply: str, model: str) -> None:
+        def _stream(self, reply: str, model: str, usage: dict[str, int] | None) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -148,6 +161,8 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(_chunk({"content": piece}, model))
                 self.wfile.flush()
             self.wfile.write(_chunk({}, model, finish="stop"))
+            if usage is not None:
+                self.wfile.write(_chunk(None, model, usage=usage))
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
             self.close_connection = True

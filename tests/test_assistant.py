@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.assistant import Assistant, AssistantError
+from qa.assistant import Assistant, AssistantError, sentence_deltas
 from qa.types import Answer, Turn
 from tests.api_fixtures import make_assistant
 
@@ -35,6 +35,38 @@ def test_ask_is_the_last_event_of_ask_stream(assistant: Assistant) -> None:
     plain = assistant.ask("which countries back Maduro?")
     assert events[-1].answer == plain.answer
     assert [c.quote for c in events[-1].citations] == [c.quote for c in plain.citations]
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        (
+            "**Juan Guaido** is the interim leader [1]. Maduro called it a coup [2].",
+            ["**Juan Guaido** is the interim leader [1]. ", "Maduro called it a coup [2]."],
+        ),
+        (
+            "Russia backs him. [1] China too. [2, 3]",
+            ["Russia backs him. [1] ", "China too. [2, 3]"],
+        ),
+        ("- Russia [1]\n- China [1]\n", ["- Russia [1]\n", "- China [1]\n"]),
+        ("One sentence [1].", ["One sentence [1]."]),
+        ("", []),
+    ],
+)
+def test_sentence_deltas_cut_after_each_sentence_and_its_markers(
+    text: str, pieces: list[str]
+) -> None:
+    assert sentence_deltas(text) == pieces
+
+
+def test_extractive_answers_stream_sentence_by_sentence(assistant: Assistant) -> None:
+    for question in ("Who is Juan Guaido?", "which countries back Maduro?"):
+        events = list(assistant.ask_stream(question, mode="extractive"))
+        final, deltas = events[-1], events[:-1]
+        assert isinstance(final, Answer) and all(isinstance(d, str) for d in deltas)
+        assert len(deltas) >= 2 and "".join(deltas) == final.answer  # type: ignore[arg-type]
+        assert final.usage is not None and final.usage.counted_by == "tokenizer"
+        assert final.usage.completion_tokens > 0
 
 
 def test_history_as_dicts_or_turns_gives_the_same_follow_up(assistant: Assistant) -> None:

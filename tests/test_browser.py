@@ -8,6 +8,7 @@ docs/screenshot.png.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import socket
@@ -231,4 +232,101 @@ def test_example_question_new_chat_and_earlier_sources(page: Any) -> None:
     page.click("#qa-new")
     page.wait_for_function("() => !document.querySelector('#qa-chat .qa-answer')")
     assert "Ask a question" in page.inner_text("#qa-sources")
+    assert_no_error_toast(page)
+
+
+# --- issue 17: the cited sentence in view, the caption as a caption, streamed sentences ---------
+FERRY_FACT = "The Quillmoor ferry carried 7,420 passengers in its first week of service."
+FERRY_FILLER = [
+    "Quillmoor is a small harbour town on the northern coast, known for its slate roofs.",
+    "Its fishing fleet has shrunk over the decades, but the quay is still busy in summer.",
+    "The town council spent two years planning a new crossing to the islands offshore.",
+    "Residents argued at length about the timetable, the fares and the colour of the hull.",
+    "A local boatyard built the vessel, the first it has launched since the late nineties.",
+    "Schoolchildren painted murals along the waiting room walls before the first sailing.",
+    "The mayor cut a ribbon on the slipway while a brass band played on the harbour wall.",
+    "Shopkeepers on the front street reported their busiest weekend in many years.",
+    "The harbour master said the new berth had been dredged twice before the opening day.",
+    "Visitors queued along the sea wall to buy tickets at the small wooden kiosk.",
+]
+
+
+def post_article(app_url: str, record: dict[str, Any]) -> None:
+    import httpx
+
+    reply = httpx.post(f"{app_url}/api/v1/articles", json={"records": [record]}, timeout=300)
+    assert reply.status_code == 200 and reply.json()["failed"] == 0, reply.text
+
+
+def test_cited_sentence_is_scrolled_into_view_in_its_passage_box(page: Any, app_url: str) -> None:
+    post_article(
+        app_url,
+        {
+            "title": "Quillmoor ferry opens",
+            "source": "North Coast News",
+            "published": "2023-07-01",
+            "body": " ".join([*FERRY_FILLER, FERRY_FACT]),
+        },
+    )
+    page.set_viewport_size({"width": 1100, "height": 1000})  # a narrower panel: taller passage
+    ask(page, "How many passengers did the Quillmoor ferry carry in its first week?")
+    box = page.locator("#qa-sources .qa-passage", has=page.locator("mark")).first
+    assert "7,420 passengers" in box.locator("mark").inner_text()
+    page.wait_for_timeout(300)  # the panel's script runs on the next animation frame
+    geometry = box.evaluate(
+        """box => {
+            const outer = box.getBoundingClientRect();
+            const inner = box.querySelector('mark').getBoundingClientRect();
+            return {scrollTop: box.scrollTop, clientHeight: box.clientHeight,
+                    markTop: inner.top - outer.top, markBottom: inner.bottom - outer.top,
+                    markInContent: inner.bottom - outer.top + box.scrollTop};
+        }"""
+    )
+    # Precondition: unscrolled, the cited sentence would sit below the box's visible part.
+    assert geometry["markInContent"] > geometry["clientHeight"], geometry
+    assert geometry["scrollTop"] > 0, geometry
+    assert geometry["markTop"] >= 0 and geometry["markBottom"] <= geometry["clientHeight"] + 2
+    # Only the box scrolled: the page and the panel did not jump.
+    assert page.evaluate("() => window.scrollY") == 0
+    assert_no_error_toast(page)
+    save_screenshot(page, "cited-sentence-in-view.png")
+
+
+def test_seed_caption_is_a_caption_and_the_body_gives_the_title(page: Any) -> None:
+    ask(page, "which countries back Maduro?")
+    card = page.locator("#qa-sources .qa-source").first
+    title = card.locator(".qa-source-head").inner_text()
+    assert "Venezuela's political showdown moves to the United Nations" in title
+    assert "Security agents" not in title
+    caption = card.locator(".qa-caption")
+    assert caption.is_visible()
+    assert caption.inner_text().startswith("Photo caption: Security agents with the U.S. Embassy")
+    page.get_by_role("tab", name="Articles").click()
+    page.wait_for_function(
+        "() => document.querySelector('#qa-articles').innerText.includes('political showdown')"
+    )
+    assert "Security agents" not in page.inner_text("#qa-articles")
+    assert_no_error_toast(page)
+
+
+def test_extractive_answer_appears_sentence_by_sentence(page: Any) -> None:
+    page.evaluate(
+        """() => {
+            window.__partials = [];
+            const chat = document.querySelector('#qa-chat');
+            new MutationObserver(() => {
+                const shown = chat.querySelector('.qa-streaming');
+                const text = shown && shown.innerText;
+                if (text && window.__partials.at(-1) !== text) window.__partials.push(text);
+            }).observe(chat, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    ask(page, "Who is Juan Guaido?")
+    partials: list[str] = page.evaluate("() => window.__partials")
+    final = page.locator("#qa-chat .qa-answer").last.inner_text()
+    assert len(partials) >= 2, partials  # more than one sentence shown before the answer
+    for shorter, longer in itertools.pairwise(partials):
+        assert longer.startswith(shorter.rstrip())
+    flat = " ".join(partials[-1].replace("**", "").split())
+    assert flat == " ".join(final.split())  # the last partial is the whole answer's text
     assert_no_error_toast(page)

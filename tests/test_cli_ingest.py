@@ -157,7 +157,9 @@ def test_articles_show_and_delete(cli_env, tmp_path):
 
     deleted = run("articles", "delete", article_id)
     assert deleted.exit_code == 0, deleted.output
-    assert "deleted 1" in deleted.stdout
+    assert deleted.stdout.strip() == "deleted 1 article"
+    listed = run("articles", "list")
+    assert listed.stderr.strip() == "1 article" and "1 articles" not in listed.output
     service = IndexService(cli_env, embedding=index.service.make_embedding(cli_env))
     assert service.store.get_article(article_id) is None
     assert all(c.metadata["article_id"] != article_id for c in service.store.iter_chunks())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index.chunking import _splitter, chunk_article, chunk_id_for
-from index.loaders import load_paths
+from index.loaders import headline, load_paths
 from index.models import Article
 from index.service import IndexService
 from index.settings import Settings
@@ -135,6 +135,33 @@ def test_header_carries_title_source_date_and_is_embedded(settings, hash_embeddi
     assert embedded and all(text.startswith("Title: ") for text in embedded)
     stored = {c.search_text for c in service.store.iter_chunks()}
     assert set(embedded) == stored
+
+
+def test_a_captioned_article_titled_by_its_caption_before_updates_in_place_once(
+    settings, hash_embedding, tmp_path
+):
+    """Before, the seed format's photo caption was the title; now the body's first sentence
+    is. An index built then keeps the article's id: one update, then a no-op."""
+    seed = tmp_path / "seed.txt"
+    seed.write_text(
+        " date 2021-05-03 Crowds gather in the square on Monday.\n\n"
+        "ROME -- The mayor resigned on Monday. The council meets on Friday.\n",
+        encoding="utf-8",
+    )
+    [article] = _articles(seed)
+    as_before = article.model_copy(update={"title": headline(article.caption), "identity": ""})
+    assert as_before.article_id == article.article_id
+    service = IndexService(settings, embedding=hash_embedding)
+    service.ingest_items([as_before])
+
+    first, again = service.ingest_paths([seed]), service.ingest_paths([seed])
+
+    assert (first.added, first.updated, again.unchanged, again.embedded) == (0, 1, 1, 0)
+    [record] = service.store.list_articles()
+    assert (record.title, record.caption) == (
+        "The mayor resigned on Monday",
+        "Crowds gather in the square on Monday.",
+    )
 
 
 def test_same_article_twice_in_one_run_keeps_the_later_one(settings, hash_embedding, tmp_path):

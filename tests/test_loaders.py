@@ -17,7 +17,7 @@ from index.loaders import (
     load_records,
     parse_date,
 )
-from index.models import Article, LoadProblem
+from index.models import Article, LoadProblem, content_id
 from index.settings import SAMPLE_CORPUS
 from qa.eval.multihop import corpus_path
 
@@ -47,14 +47,36 @@ def test_seed_file_loads_date_caption_title_body():
     assert article.published == datetime(2019, 1, 26, tzinfo=UTC)
     assert article.caption.startswith("Security agents with the U.S. Embassy in Venezuela")
     assert article.caption.endswith("their families Friday.")
-    # The title is a headline cut from the caption: not split at "U.S.", at most ~120 chars.
-    assert article.title.startswith("Security agents with the U.S. Embassy in Venezuela leave")
-    assert len(article.title) <= 121
+    # The first line is a photo caption: it stays the caption, and the title is the headline
+    # of the body's first sentence without its dateline ("UNITED NATIONS -- "), <= ~120 chars.
+    assert article.title.startswith("Venezuela's political showdown moves to the United Nations")
+    assert len(article.title) <= 121 and "Security agents" not in article.title
+    # Its id is the one it had when the caption was the title: an old index updates in place.
+    assert article.article_id == content_id(headline(article.caption), article.body)
     assert article.body.startswith("UNITED NATIONS -- Venezuela's political showdown")
     assert "\n\n" in article.body and not article.body.startswith(" date")
     assert article.source == "" and article.url == ""
     assert article.article_id.startswith("sha256:")
-    assert article.origin == str(SEED)
+    assert article.origin == SEED.name  # the file name: never the server path
+
+
+def test_a_caption_without_a_title_gives_way_to_the_body_for_the_title():
+    [article] = load_records(
+        [{"caption": "Crowds gather in the square.", "body": "ROME -- The mayor resigned. More."}],
+        "api",
+    )
+    assert isinstance(article, Article)
+    assert (article.title, article.caption) == (
+        "The mayor resigned",
+        "Crowds gather in the square.",
+    )
+    assert article.article_id == content_id("Crowds gather in the square", article.body)
+    [untitled] = load_records([{"body": "ROME -- The mayor resigned. More."}], "api")
+    assert isinstance(untitled, Article) and untitled.title == "The mayor resigned"
+    assert untitled.article_id == content_id("ROME -- The mayor resigned", untitled.body)
+    [titled] = load_records([{"title": "T", "caption": "C.", "body": "B."}], "api")
+    assert isinstance(titled, Article) and titled.title == "T"
+    assert titled.article_id == content_id("T", "B.")  # a real title still names it
 
 
 def test_seed_first_line_without_leading_space(tmp_path: Path):
@@ -63,7 +85,7 @@ def test_seed_first_line_without_leading_space(tmp_path: Path):
     [article] = load_paths([path])
     assert article.published_date == "2021-05-03"
     assert article.caption == "Crowds gather. More text."
-    assert article.title == "Crowds gather"
+    assert article.title == "Body paragraph one"
     assert article.body == "Body paragraph one."
 
 
@@ -94,7 +116,7 @@ def test_corpus_json_loads_609_articles_with_urls_sources_dates():
     first = articles[0]
     assert first.source == "Mashable" and first.category == "entertainment"
     assert first.published == datetime(2023, 11, 27, 8, 45, 59, tzinfo=UTC)
-    assert first.origin == f"{CORPUS}#0"
+    assert first.origin == f"{CORPUS.name}#0"
 
 
 # --- HTML, markdown, plain text --------------------------------------------------------------
@@ -356,8 +378,8 @@ BAD_CASES: dict[str, BadCase] = {
     ),
     "missing path": lambda d: (d / "does-not-exist.txt", "no such file", None, True, 0),
     "unsupported type named explicitly": lambda d: (
-        _write(d / "report.pdf", b"%PDF-1.4"),
-        "unsupported file type '.pdf'",
+        _write(d / "report.docx", b"PK\x03\x04"),
+        "unsupported file type '.docx'",
         None,
         True,
         0,
@@ -397,7 +419,7 @@ def test_kept_articles_from_bad_inputs_have_the_right_content(tmp_path: Path):
     articles, _ = split(load_paths([latin, dated, feed]))
     assert articles[0].title == "Café opens" and articles[0].body == "The café opened today."
     assert articles[1].body == "text" and articles[1].published is None
-    assert [a.origin for a in articles[2:]] == [f"{feed}:1", f"{feed}:3"]
+    assert [a.origin for a in articles[2:]] == [f"{feed.name}:1", f"{feed.name}:3"]
 
 
 def test_utf8_bom_and_utf16_decode(tmp_path: Path):
@@ -423,22 +445,23 @@ def test_directory_walk_is_recursive_sorted_and_skips_hidden_and_unsupported(tmp
         json.dumps([{"title": "B1", "body": "x"}, {"title": "B2", "body": "y"}])
     )
     (root / "b_dir" / "deeper" / "d.jsonl").write_text('{"title": "D", "body": "delta"}\n')
-    (root / "b_dir" / "notes.pdf").write_bytes(b"%PDF")  # unsupported: skipped silently
+    (root / "b_dir" / "notes.odt").write_bytes(b"PK")  # unsupported: skipped, and said so
     (root / ".hidden.txt").write_text("H\n\nhidden")
     (root / ".git" / "x.txt").write_text("G\n\ngit")
 
     first = list(load_paths([root]))
     assert first == list(load_paths([str(root)]))  # deterministic
     articles, problems = split(first)
-    assert problems == []
+    [skipped] = problems
+    assert not skipped.fatal and "skipped 1 file of unsupported types (1 .odt)" in skipped.reason
     assert [a.title for a in articles] == ["A", "B1", "B2", "D", "C"]
 
 
 def test_empty_directory_is_a_warning(tmp_path: Path):
     [problem] = load_paths([tmp_path])
     assert isinstance(problem, LoadProblem) and not problem.fatal
-    assert problem.path == str(tmp_path) and "no supported files" in problem.reason
+    assert problem.path == str(tmp_path) and "contains no files" in problem.reason
 
 
 def test_supported_suffixes_cover_the_documented_formats():
-    assert {".txt", ".md", ".html", ".htm", ".json", ".jsonl"} <= SUPPORTED_SUFFIXES
+    assert {".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf"} <= SUPPORTED_SUFFIXES

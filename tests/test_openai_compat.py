@@ -112,10 +112,11 @@ def test_bad_requests_raise_openai_errors(client: openai.OpenAI) -> None:
         client.chat.completions.create(
             model="newsqa", messages=[{"role": "user", "content": "x" * 2001}]
         )
-    with pytest.raises(openai.BadRequestError, match="LLM"):
+    with pytest.raises(openai.NotFoundError, match="needs an LLM") as refused:
         client.chat.completions.create(
             model="newsqa-llm", messages=[{"role": "user", "content": SEED_QUESTION}]
         )
+    assert refused.value.code == "model_not_found"
     many = [{"role": ("user", "assistant")[i % 2], "content": "hi"} for i in range(51)]
     with pytest.raises(openai.UnprocessableEntityError, match="messages"):
         client.chat.completions.create(
@@ -162,3 +163,118 @@ def test_llm_answers_stream_through_the_openai_surface(assistant: Any) -> None:
     assert "".join(pieces) == answer.answer == "Russia, China and Turkey back Maduro [1]."
     assert extra(chunks[-1], "citations")[0]["n"] == 1
     assert health["llm"]["configured"] is True and health["llm"]["base_url"] == fake.base_url
+
+
+# --- only listed models; usage; sentence-by-sentence streams --------------------------------------
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("model", ["gpt-4o", "newsqa-LLM", ""])
+def test_a_model_not_listed_is_refused_in_openais_error_shape(
+    client: openai.OpenAI, url: str, model: str, stream: bool
+) -> None:
+    with pytest.raises(openai.NotFoundError) as refused:
+        client.chat.completions.create(
+            model=model, stream=stream, messages=[{"role": "user", "content": SEED_QUESTION}]
+        )
+    assert refused.value.code == "model_not_found" and refused.value.param == "model"
+    assert refused.value.type == "invalid_request_error"
+    assert "newsqa, newsqa-extractive" in refused.value.message
+    body = {"model": model, "stream": stream, "messages": [{"role": "user", "content": "q"}]}
+    reply = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60)
+    error = reply.json()["error"]
+    assert reply.status_code == 404 and reply.headers["content-type"] == "application/json"
+    assert {k: error[k] for k in ("type", "param", "code")} == {
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
+    }
+
+
+def test_every_listed_model_is_accepted(client: openai.OpenAI) -> None:
+    for model in client.models.list():
+        completion = client.chat.completions.create(
+            model=model.id, messages=[{"role": "user", "content": SEED_QUESTION}]
+        )
+        assert completion.model == model.id and "Russia" in (
+            completion.choices[0].message.content or ""
+        )
+
+
+def test_extractive_usage_is_estimated_with_the_projects_tokenizer(client: openai.OpenAI) -> None:
+    from qa.usage import count_tokens
+
+    completion = client.chat.completions.create(
+        model="newsqa", messages=[{"role": "user", "content": SEED_QUESTION}]
+    )
+    usage = completion.usage
+    assert usage is not None
+    content = completion.choices[0].message.content or ""
+    assert usage.completion_tokens == count_tokens(content) > 5
+    assert usage.prompt_tokens > 10 * usage.completion_tokens  # the passages read
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    assert extra(usage, "counted_by") == "tokenizer"
+    # A stream reports the same usage in a last chunk when asked, as OpenAI's API does.
+    chunks = list(
+        client.chat.completions.create(
+            model="newsqa",
+            stream=True,
+            stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": SEED_QUESTION}],
+        )
+    )
+    assert chunks[-1].choices == [] and chunks[-1].usage == usage
+    assert all(c.usage is None for c in chunks[:-1])
+    assert Answer.model_validate(extra(chunks[-2], "answer")).answer == content
+
+
+def test_extractive_answers_stream_sentence_by_sentence(client: openai.OpenAI) -> None:
+    from qa.assistant import sentence_deltas
+
+    question = [{"role": "user", "content": "Who is Juan Guaido?"}]
+    whole = client.chat.completions.create(model="newsqa", messages=question)
+    content = whole.choices[0].message.content or ""
+    chunks = list(client.chat.completions.create(model="newsqa", stream=True, messages=question))
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
+    assert len(pieces) >= 2 and pieces == sentence_deltas(content)
+    assert "".join(pieces) == content
+    assert all(piece.endswith((" ", "\n")) for piece in pieces[:-1])  # whole sentences
+
+
+@pytest.mark.parametrize("reports_usage", [True, False], ids=["reported", "not-reported"])
+def test_llm_usage_is_the_models_own_count_or_else_estimated(
+    assistant: Any, reports_usage: bool
+) -> None:
+    from qa.assistant import Assistant
+
+    with FakeLLM(reply="Russia, China and Turkey back Maduro [1].") as fake:
+        if not reports_usage:
+            fake.usage = None
+        settings = assistant.settings.model_copy(
+            update={"llm_base_url": fake.base_url, "llm_timeout_s": 10.0}
+        )
+        llm_assistant = Assistant(settings, service=assistant.service)
+        with serve_in_thread(create_app(llm_assistant, settings)) as base:
+            client = openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+            messages = [{"role": "user", "content": SEED_QUESTION}]
+            whole = client.chat.completions.create(model="newsqa-llm", messages=messages)
+            chunks = list(
+                client.chat.completions.create(
+                    model="newsqa-llm",
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    messages=messages,
+                )
+            )
+        asked = fake.requests[-1]
+    assert asked["stream_options"] == {"include_usage": True}  # we ask the model for its count
+    for usage in (whole.usage, chunks[-1].usage):
+        assert usage is not None
+        if reports_usage:
+            assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
+                321,
+                12,
+                333,
+            )
+            assert extra(usage, "counted_by") == "llm"
+        else:
+            assert usage.prompt_tokens > 100 and usage.completion_tokens > 5
+            assert extra(usage, "counted_by") == "tokenizer"

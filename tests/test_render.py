@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -277,6 +278,20 @@ def test_abstention_is_a_distinct_box_listing_nearest_passages() -> None:
     panel = render_sources(answer, key=2)
     assert_only_our_markup(panel)
     assert "Nearest passages" in panel and "Unrelated &lt;b&gt;text&lt;&#47;b&gt;" in panel
+
+
+def test_a_photo_caption_is_shown_on_its_card_as_a_caption_and_escaped() -> None:
+    answer = list_answer()
+    article_id = answer.citations[0].article_id
+    panel = render_sources(answer, key=4, captions={article_id: "Crowds <b>gather</b> [1]"})
+    assert_only_our_markup(panel)
+    assert panel.count('class="qa-caption"') == 1
+    caption = panel.split('class="qa-caption">')[1].split("</div>")[0]
+    assert (
+        html.unescape(caption)
+        == '<span class="qa-caption-label">Photo caption:</span> <em>Crowds <b>gather</b> [1]</em>'
+    )
+    assert "qa-caption" not in render_sources(answer, key=4)  # none without a caption
 
 
 def test_outputs_are_single_line_so_markdown_keeps_them_one_html_block() -> None:

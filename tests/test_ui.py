@@ -1,8 +1,10 @@
-"""ui.py: the chat handlers driven directly (scripted and real assistants), the Blocks they are
-wired into, and the chat endpoint through gradio_client against the launched app."""
+"""The chat window: its handlers (qa.chat_handlers) driven directly with scripted and real
+assistants, the Blocks ui.py lays out from them, and the chat endpoint through gradio_client
+against the real composition (qa.server.build_server under uvicorn)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,10 @@ import pytest  # noqa: E402
 import ui  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from index.store import StoreUnavailableError  # noqa: E402
+from qa import chat_handlers as handlers  # noqa: E402
 from qa.assistant import AssistantError  # noqa: E402
 from qa.types import Answer, AnswerItem, Citation, Turn  # noqa: E402
-from tests.api_fixtures import free_port, make_assistant  # noqa: E402
+from tests.api_fixtures import make_assistant, serve_in_thread  # noqa: E402
 
 COUNTRIES = ["Russia", "China", "Iran", "Syria", "Cuba", "Turkey"]
 SEED_QUESTION = "which countries back Maduro?"
@@ -64,19 +67,25 @@ class ScriptedAssistant:
     def list_articles(self) -> list[Any]:
         return []
 
+    def ingest_files(self, uploads: Any, progress: Any = None) -> Any:
+        raise AssertionError("the scripted assistant ingests nothing")
 
-def controller(assistant: Any) -> ui.ChatController:
-    return ui.ChatController(assistant, Settings())
+    def get_article(self, article_id: str) -> Any:
+        return None
 
 
-def last_message(update: ui.ChatUpdate) -> str:
+def controller(assistant: Any, **options: Any) -> handlers.ChatController:
+    return handlers.ChatController(assistant, Settings(), **options)
+
+
+def last_message(update: handlers.ChatUpdate) -> str:
     return update[0][-1]["content"]
 
 
 def test_streams_partial_text_then_replaces_it_with_the_rendered_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(ui, "STREAM_INTERVAL_S", 0.0)
+    monkeypatch.setattr(handlers, "STREAM_INTERVAL_S", 0.0)
     chat = controller(ScriptedAssistant(deltas=("Russia <b>and", " China [1]")))
     updates = list(chat.respond("Who backs Maduro?", None))
     contents = [last_message(u) for u in updates]
@@ -88,6 +97,17 @@ def test_streams_partial_text_then_replaces_it_with_the_rendered_answer(
     assert 'href="#src-1-1"' in final_messages[-1]["content"]
     assert 'id="src-1-1"' in sources_html and "<mark>" in sources_html
     assert box == "" and session.answers == 1
+
+
+def test_each_streamed_sentence_is_shown_as_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handlers, "STREAM_INTERVAL_S", 3600.0)  # only sentence ends refresh
+    deltas = ("Russia backs Maduro [1]. ", "China ", "does too [1]. ", "So does Cuba [2].")
+    chat = controller(ScriptedAssistant(deltas=deltas))
+    contents = [last_message(u) for u in chat.respond("Who backs Maduro?", None)]
+    partials = [c for c in contents if "qa-streaming" in c]
+    assert len(partials) == 3  # after each sentence, not after "China "
+    assert partials[0].endswith("Russia backs Maduro &#91;1&#93;&#46; </div>")
+    assert "does too" in partials[1] and "Cuba" in partials[2]
 
 
 def test_history_travels_with_each_question_and_sessions_do_not_share_it() -> None:
@@ -162,10 +182,12 @@ def test_clicking_an_earlier_answer_shows_its_sources() -> None:
     chat = controller(ScriptedAssistant())
     session = list(chat.respond("first", None))[-1][2]
     session = list(chat.respond("second", session))[-1][2]
-    shown = ui.ChatController.show_sources(session, gr.SelectData(None, {"index": 1, "value": ""}))
+    shown = handlers.ChatController.show_sources(
+        session, gr.SelectData(None, {"index": 1, "value": ""})
+    )
     assert 'id="src-1-1"' in shown and "first" in shown
     user_message = gr.SelectData(None, {"index": 0, "value": ""})
-    assert isinstance(ui.ChatController.show_sources(session, user_message), type(gr.skip()))
+    assert isinstance(handlers.ChatController.show_sources(session, user_message), type(gr.skip()))
 
 
 def components_of(demo: gr.Blocks, kind: type) -> list[Any]:
@@ -174,7 +196,7 @@ def components_of(demo: gr.Blocks, kind: type) -> list[Any]:
 
 @pytest.mark.parametrize("llm", [None, object()])
 def test_llm_mode_is_only_enabled_with_an_llm(llm: Any) -> None:
-    demo = ui.build_ui(ScriptedAssistant(llm=llm), Settings())  # type: ignore[arg-type]
+    demo = ui.build_ui(controller(ScriptedAssistant(llm=llm)))
     (mode,) = components_of(demo, gr.Radio)
     assert mode.interactive is (llm is not None)
     assert mode.value == ("llm" if llm else "extractive")
@@ -193,7 +215,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def test_seed_question_answers_with_linked_highlighted_citations(seeded: Any) -> None:
-    chat = ui.ChatController(seeded, seeded.settings)
+    chat = handlers.ChatController(seeded, seeded.settings)
     messages, sources_html, session, _ = list(chat.respond(SEED_QUESTION, None))[-1]
     answer_html = messages[-1]["content"]
     for country in COUNTRIES:
@@ -204,8 +226,21 @@ def test_seed_question_answers_with_linked_highlighted_citations(seeded: Any) ->
     assert session.turns[-1].content.startswith("- Russia")
 
 
+def test_seed_article_is_titled_by_its_body_and_its_caption_shown_as_a_caption(
+    seeded: Any,
+) -> None:
+    chat = handlers.ChatController(seeded, seeded.settings)
+    _, sources_html, _, _ = list(chat.respond(SEED_QUESTION, None))[-1]
+    shown = html.unescape(sources_html)
+    card = shown.split('id="src-1-1"')[1].split("qa-passage")[0]
+    assert "Venezuela's political showdown moves to the United Nations" in card  # the title
+    caption = card.split('class="qa-caption">')[1]
+    assert caption.startswith('<span class="qa-caption-label">Photo caption:</span> <em>Security')
+    assert "Security agents" not in card.split('class="qa-caption">')[0]  # not the title
+
+
 def test_source_filter_keeps_other_articles_out(seeded: Any) -> None:
-    chat = ui.ChatController(seeded, seeded.settings)
+    chat = handlers.ChatController(seeded, seeded.settings)
     _, sources_html, _, _ = list(
         chat.respond("When did the lighthouse reopen?", None, sources=["Coastal Gazette"])
     )[-1]
@@ -215,8 +250,10 @@ def test_source_filter_keeps_other_articles_out(seeded: Any) -> None:
 
 def test_articles_tab_ingests_lists_and_deletes(tmp_path: Path) -> None:
     assistant = make_assistant(tmp_path / "data", ingest=False)
-    chat = ui.ChatController(assistant, assistant.settings)
-    upload = tmp_path / "bridge.md"
+    received = tmp_path / "uploads"  # stands for Gradio's upload folder
+    chat = handlers.ChatController(assistant, assistant.settings, upload_dir=str(received))
+    (received / "3f2a").mkdir(parents=True)
+    upload = received / "3f2a" / "bridge.md"
     upload.write_text(
         "---\ntitle: Footbridge <b>opens</b> in Kelso\nsource: Border Post\n"
         "published: 2022-03-01\n---\n\nThe new Kelso footbridge opened on "
@@ -232,6 +269,7 @@ def test_articles_tab_ingests_lists_and_deletes(tmp_path: Path) -> None:
     assert sources.choices == [("Border Post", "Border Post")]
     assert examples.raw_samples == [["What is reported about Footbridge <b>opens</b> in Kelso?"]]
     assert seen, "ingest reported no progress"
+    assert not upload.exists(), "Gradio's copy of the upload was kept after ingesting it"
     assert chat.article_table("kelso") == rows and chat.article_table("nothing") == []
 
     status, rows, sources, _ = chat.delete(rows[0][3])
@@ -246,7 +284,7 @@ def test_llm_mode_streams_and_falls_back_visibly(
     from qa.assistant import Assistant
     from tests.fake_llm import FakeLLM
 
-    monkeypatch.setattr(ui, "STREAM_INTERVAL_S", 0.0)
+    monkeypatch.setattr(handlers, "STREAM_INTERVAL_S", 0.0)
     with FakeLLM(reply="Russia, China, Iran, Syria, Cuba and Turkey back Maduro [1].") as fake:
         settings = seeded.settings.model_copy(
             update={
@@ -257,7 +295,7 @@ def test_llm_mode_streams_and_falls_back_visibly(
             }
         )
         assistant = Assistant(settings, service=seeded.service)  # same index, with an LLM
-        chat = ui.ChatController(assistant, assistant.settings)
+        chat = handlers.ChatController(assistant, assistant.settings)
         updates = list(chat.respond(SEED_QUESTION, None, mode="llm"))
         streamed = [last_message(u) for u in updates if "qa-streaming" in last_message(u)]
         assert len(streamed) >= 2, "the LLM answer did not stream"
@@ -274,15 +312,10 @@ def test_llm_mode_streams_and_falls_back_visibly(
 # --- the chat endpoint over HTTP, through gradio_client ------------------------------------------
 @pytest.fixture(scope="module")
 def launched(seeded: Any) -> Iterator[str]:
-    demo = ui.build_ui(seeded, seeded.settings)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, share=False
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    from qa.server import build_server
+
+    with serve_in_thread(build_server(seeded.settings, seeded), lifespan="on") as url:
+        yield url + "/"
 
 
 def test_chat_endpoint_through_gradio_client(launched: str) -> None:

@@ -19,9 +19,14 @@ _PATTERNS = [
     r"\b(?:answer|respond|reply)\s+(?:only\s+)?(?:with|that)\b.{0,60}"
     r"\b(?:regardless|no matter|always)\b",
     r"\bnew\s+instructions?\s*:",
+    # Orders to whoever reads it: a sentence opening "Answer with …", "If asked …, say …".
+    r"^\W*(?:please\s+)?(?:answer|respond|reply)\s+(?:only\s+)?(?:with|by\s+saying)\b",
+    r"\b(?:when|if)\s+(?:you\s+are|you'?re)\s+asked\b.{0,80}\b(?:answer|say|respond|reply)\b",
     r"</?\s*(?:system|assistant|article|im_start|im_end)\b",
 ]
-_INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.DOTALL)
+_INJECTION = re.compile(
+    "|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.DOTALL | re.MULTILINE
+)
 
 
 def looks_like_injection(text: str) -> bool:

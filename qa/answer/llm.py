@@ -25,6 +25,7 @@ from qa.answer.sentences import split_sentences
 from qa.answer.terms import STOPWORDS, words
 from qa.answer.verify import Support, best_support
 from qa.types import Answer, AnswerItem, Citation, Passage, Turn
+from qa.usage import reported_usage
 
 if TYPE_CHECKING:
     from index.settings import Settings
@@ -154,8 +155,9 @@ class LLMAnswerer:
             yield answer
             return
         parts: list[str] = []
+        counts: dict[str, Any] = {}  # the token usage the server reports, if it does
         try:
-            for delta in self._generate(self.messages(question, passages, history or [])):
+            for delta in self._generate(self.messages(question, passages, history or []), counts):
                 parts.append(delta)
                 yield delta
             answer = finalize(question, "".join(parts), passages, self.fallback.vectors)
@@ -165,6 +167,7 @@ class LLMAnswerer:
             log.exception("LLM answer failed")
             answer = self._fall_back(question, passages, f"failed ({type(exc).__name__})")
         answer.timings_ms["answer"] = (time.perf_counter() - started) * 1000
+        answer.usage = reported_usage(counts)  # None: the assistant estimates it
         yield answer
 
     def answer(
@@ -192,8 +195,9 @@ class LLMAnswerer:
         """How long to wait for the first token: every client attempt, plus back-off."""
         return self.settings.llm_timeout_s * (self.settings.llm_max_retries + 1) + RETRY_SLACK_S
 
-    def _generate(self, messages: list[Any]) -> Iterator[str]:
-        """Text deltas from the model, with the whole wait bounded (see module docstring)."""
+    def _generate(self, messages: list[Any], counts: dict[str, Any]) -> Iterator[str]:
+        """Text deltas from the model, with the whole wait bounded (see module docstring).
+        The token usage the server reports (in the stream's last chunk) goes into `counts`."""
         timeout = self.settings.llm_timeout_s
         first_wait = self.first_reply_budget_s
         deadline = time.monotonic() + first_wait + TOTAL_BUDGET_TIMEOUTS * timeout
@@ -206,6 +210,8 @@ class LLMAnswerer:
                 for chunk in llm.stream_chat(messages):
                     if stop.is_set():
                         return
+                    if chunk.additional_kwargs.get("total_tokens"):
+                        counts.update(chunk.additional_kwargs)
                     events.put(("delta", chunk.delta or ""))
                 events.put(("done", None))
             except Exception as exc:
@@ -283,6 +289,9 @@ def build_llm(settings: Settings) -> Any:
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         temperature=0.0,
+        # The last chunk of a stream then reports the tokens used (OpenAI, vLLM, llama.cpp,
+        # Ollama); llama-index drops the option from non-streaming calls.
+        additional_kwargs={"stream_options": {"include_usage": True}},
     )
     # The HTTP client (SSL context, httpcore import: ~1 s) is otherwise built inside the
     # first request's timed wait. llama-index caches it (reuse_client), so build it now.

@@ -15,6 +15,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from qa.answer.injection import looks_like_injection
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.terms import stems
 from qa.answer.vectors import SentenceVectors
@@ -48,21 +49,33 @@ def lexical_support(claim: str, evidence: str) -> float:
 
 
 def candidate_quotes(passage_text: str) -> list[Sentence]:
-    """Each sentence of the passage, and each pair of adjacent sentences."""
-    sentences = split_sentences(passage_text)
+    """Single sentences first, then pairs (see `_quotes`)."""
+    singles, pairs = _quotes(passage_text)
+    return singles + pairs
+
+
+def _quotes(passage_text: str) -> tuple[list[Sentence], list[Sentence]]:
+    """Each sentence of the passage, and each pair of adjacent sentences, leaving out sentences
+    that address the model or the reader ("ignore previous instructions and answer …"): an
+    injected instruction is article text, never evidence, so a claim that repeats it (the
+    model obeyed it) finds no support in it."""
+    sentences = [s for s in split_sentences(passage_text) if not looks_like_injection(s.text)]
     pairs = [
-        Sentence(passage_text[a.start : b.end], a.start, b.end) for a, b in pairwise(sentences)
+        Sentence(passage_text[a.start : b.end], a.start, b.end)
+        for a, b in pairwise(sentences)
+        if not passage_text[a.end : b.start].strip()  # adjacent: no injected sentence between
     ]
-    return sentences + pairs
+    return sentences, pairs
 
 
 def best_support(claim: str, passage_text: str, vectors: SentenceVectors | None = None) -> Support:
     """The span of `passage_text` that best supports `claim`, and how well."""
-    candidates = candidate_quotes(passage_text)
+    singles, pairs = _quotes(passage_text)
+    candidates = singles + pairs
     if not candidates:
         return Support(Sentence(passage_text, 0, len(passage_text)), 0.0)
     scores = np.array([lexical_support(claim, c.text) for c in candidates], dtype=np.float32)
-    n_single = len(split_sentences(passage_text))
+    n_single = len(singles)
     # A pair must beat the best single sentence clearly, or quotes grow for nothing.
     scores[n_single:] -= 0.1
     if vectors is not None:

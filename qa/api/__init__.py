@@ -13,12 +13,16 @@ Routes (all JSON unless said otherwise; OpenAPI docs at /docs):
     POST   /v1/chat/completions         OpenAI-compatible chat (stream and not) + "citations"
     GET    /v1/models                   OpenAI-compatible model list
 
-Auth: with `QA_API_KEY` set every /api and /v1 route needs `Authorization: Bearer <key>` except
-GET /api/v1/health, which stays open so load balancers and uptime checks need no secret; it
-reveals counts and model names only, never article text.
+Auth: one policy for every route of the process, enforced by `qa.access.AccessMiddleware`
+(installed by `create_app`). With `QA_API_KEY` or `QA_UI_USERS` set, every route needs a
+credential — `Authorization: Bearer <key>` or a /login session — except GET /api/v1/health (so
+load balancers and uptime checks need no secret; it reveals counts and model names only, never
+article text), the docs and /login; adding or deleting articles needs the key or a UI user named
+in `QA_UI_EDITORS` (401 without a credential, 403 without the right one).
 
 Errors are JSON `{"detail": msg, "error": {"message", "type", "field", "code"}}` — the OpenAI
-error shape plus the offending request `field` — with 401 (key), 404 (no such article),
+error shape plus the offending request `field` — with 401 (key), 403 (may not edit), 404 (no
+such article or route), 405 (method), 429 (sign-in throttled),
 413 (upload too large), 415 (file type), 400 (bad upload, unservable request), 422 (invalid
 field) and 503 (Chroma server unreachable). Bad input never yields a 500.
 
@@ -26,7 +30,7 @@ Every Assistant call blocks (embedding, Chroma, LLM), so it runs in the threadpo
 iterated in the threadpool too, one `next()` at a time, so the event loop stays free.
 
 Modules: `schemas` (request/response models, limits), `openai_schemas` (/v1 chat completion
-models), `errors` (JSON errors, body size limit, bearer key), `streaming` (SSE payloads and
+models), `errors` (JSON errors, body size limit), `streaming` (SSE payloads and
 threadpool-driven event streams), `routes` (every route), `app` (`create_app`). Everything
 importable from `qa.api` before the split still is.
 """

@@ -9,10 +9,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Security
+from fastapi.security import HTTPBearer
 
 from index.settings import Settings
-from qa.api.errors import BodyLimitMiddleware, _auth_dependency, install_error_handlers
+from qa.access import AccessMiddleware, AccessPolicy, AccessState, login_router
+from qa.api.errors import (
+    HTTP_METHODS,
+    UNKNOWN_ROUTE,
+    ApiError,
+    BodyLimitMiddleware,
+    _allowed_methods,
+    install_error_handlers,
+)
 from qa.api.openai_schemas import ChatCompletionChunk
 from qa.api.routes import (
     _add_article_routes,
@@ -29,7 +38,11 @@ API_PREFIX = "/api/v1"
 
 # --- the app ------------------------------------------------------------------------------------
 def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
-    """The API over one loaded Assistant. State lives on `app.state`, nothing on the module."""
+    """The API over one loaded Assistant. State lives on `app.state`, nothing on the module.
+
+    The access door (`qa.access.AccessMiddleware`) is installed here, outermost, so it guards
+    every route of the app and of anything later mounted on it (the chat window);
+    `app.state.access` holds its policy, sessions and (once mounted) the Gradio handlers."""
     app = FastAPI(
         title="newsqa",
         version=package_version(),
@@ -40,13 +53,17 @@ def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.llm_probe = {"at": 0.0, "result": None}
     app.state.started = int(time.time())
+    access = AccessState(AccessPolicy.from_settings(settings))
+    app.state.access = access
     app.add_middleware(BodyLimitMiddleware)  # type: ignore[arg-type]
+    app.add_middleware(AccessMiddleware, state=access)  # type: ignore[arg-type]
     install_error_handlers(app)
 
-    key = settings.api_key.get_secret_value() if settings.api_key else ""
-    guarded = [Depends(_auth_dependency(key))] if key else []
-    api = APIRouter(prefix=API_PREFIX, dependencies=guarded)
-    openai = APIRouter(prefix="/v1", dependencies=guarded, tags=["OpenAI-compatible"])
+    # The door enforces the key; this only documents it in the OpenAPI schema.
+    bearer = HTTPBearer(auto_error=False, description="QA_API_KEY")
+    documented = [Security(bearer)] if settings.api_key else []
+    api = APIRouter(prefix=API_PREFIX, dependencies=documented)
+    openai = APIRouter(prefix="/v1", dependencies=documented, tags=["OpenAI-compatible"])
     open_routes = APIRouter(prefix=API_PREFIX)
     _add_question_routes(api)
     _add_article_routes(api)
@@ -54,8 +71,29 @@ def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
     _add_openai_routes(openai)
     for router in (api, open_routes, openai):
         app.include_router(router)
+    app.include_router(login_router(access.policy, access.sessions, access.throttle))
+    _add_unknown_route_errors(app)
     _document_stream_payloads(app)
     return app
+
+
+def _add_unknown_route_errors(app: FastAPI) -> None:
+    """404 / 405 in the API's error shape for any other path under /api/v1 and /v1 (without
+    these the request would fall through to the chat window mounted at "/")."""
+
+    async def unknown(request: Request) -> None:
+        if _allowed_methods(request):  # the path exists, not with this method
+            raise ApiError(405, f"method {request.method} not allowed", code="method_not_allowed")
+        raise ApiError(404, f"no route {request.url.path[:200]}", code="no_such_route")
+
+    for prefix in (API_PREFIX, "/v1"):
+        app.add_api_route(
+            prefix + "/{rest:path}",
+            unknown,
+            methods=list(HTTP_METHODS),
+            include_in_schema=False,
+            name=UNKNOWN_ROUTE,
+        )
 
 
 def _document_stream_payloads(app: FastAPI) -> None:

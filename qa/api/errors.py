@@ -1,24 +1,25 @@
 """Errors as JSON (the OpenAI error shape plus the request `field`), the request body size
-limit, and the bearer-key dependency."""
+limit. (Who may call what is `qa.access`, in front of every route.)"""
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
 
+from index.limits import MAX_BODY_BYTES, InputError, too_large_body
 from index.store import StoreUnavailableError
-from qa.api.schemas import MAX_BODY_BYTES
 from qa.assistant import AssistantError
+from qa.error_shape import ErrorBody, ErrorResponse, error_body, error_response
+
+__all__ = ["ErrorBody", "ErrorResponse", "error_body", "error_response"]
 
 log = logging.getLogger("qa.api")  # the name it logged under before the package split
 
@@ -31,41 +32,7 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 
 
 # --- errors -------------------------------------------------------------------------------------
-class ErrorBody(BaseModel):
-    message: str
-    type: str = Field(description="invalid_request_error, authentication_error, …")
-    field: str | None = Field(default=None, description="The request field at fault.")
-    code: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    detail: str
-    error: ErrorBody
-
-
-def error_body(
-    status: int, message: str, field: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    kind = {401: "authentication_error", 404: "not_found_error", 503: "service_unavailable"}.get(
-        status, "invalid_request_error"
-    )
-    error = ErrorBody(message=message, type=kind, field=field, code=code)
-    return ErrorResponse(detail=message, error=error).model_dump()
-
-
-def error_response(
-    status: int,
-    message: str,
-    *,
-    field: str | None = None,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return JSONResponse(
-        error_body(status, message, field, code), status_code=status, headers=headers
-    )
-
-
+# The shape lives in qa.error_shape so that qa.access (in front of the API) answers in it too.
 class ApiError(HTTPException):
     """An HTTPException that names the request field at fault."""
 
@@ -84,6 +51,9 @@ def _field_name(location: tuple[Any, ...]) -> str:
 
 def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str]:
     first = errors[0]
+    refused = (first.get("ctx") or {}).get("error")
+    if isinstance(refused, InputError):  # a shared limit: its message, as every entry point
+        return refused.field, str(refused)
     field = _field_name(tuple(first.get("loc", ())))
     msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
     if first.get("type") == "json_invalid":
@@ -116,6 +86,9 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=headers,
         )
 
+    async def on_input(_: Request, exc: InputError) -> JSONResponse:
+        return error_response(exc.status, str(exc), field=exc.field, code=exc.code)
+
     async def on_assistant(_: Request, exc: AssistantError) -> JSONResponse:
         return error_response(400, str(exc), field="mode" if "mode" in str(exc) else None)
 
@@ -132,18 +105,28 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(InputError, on_input)
     app.add_exception_handler(AssistantError, on_assistant)
     for error_type in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_type, on_unavailable)
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+UNKNOWN_ROUTE = "unknown_api_route"  # the name of the /api/v1 and /v1 catch-all routes
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app serves at this path."""
+    """Every method some route of the app serves at this path: asked of each route's own
+    `matches` (routers included by FastAPI are routes too), leaving out mounts (the chat
+    window at "/" matches every path) and the catch-all that answers 404/405."""
     methods: set[str] = set()
     for route in request.app.router.routes:
-        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
-        if regex is not None and route_methods and regex.match(request.url.path):
-            methods |= set(route_methods)
+        if isinstance(route, Mount) or getattr(route, "name", None) == UNKNOWN_ROUTE:
+            continue
+        for method in HTTP_METHODS:
+            match, _ = route.matches({**request.scope, "method": method})
+            if match == Match.FULL:
+                methods.add(method)
     return sorted(methods)
 
 
@@ -151,7 +134,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {
         400: "The request cannot be served as asked (or its body cannot be parsed).",
-        401: "Missing or wrong bearer key (when QA_API_KEY is set).",
+        401: "No credential, or a wrong bearer key (when QA_API_KEY or QA_UI_USERS is set).",
         422: "A request field is invalid; `error.field` names it.",
         503: "The Chroma server cannot be reached.",
     }.items()
@@ -160,6 +143,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
     texts = {
+        403: "The credential may not change articles (a UI user not in QA_UI_EDITORS).",
         404: "No such article.",
         413: "Upload too large.",
         415: "Unsupported file or content type.",
@@ -205,25 +189,4 @@ class BodyLimitMiddleware:
 
 
 def _too_large(size: int, limit: int) -> str:
-    return f"request body is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB"
-
-
-# --- auth ---------------------------------------------------------------------------------------
-def _auth_dependency(api_key: str) -> Callable[..., None]:
-    bearer = HTTPBearer(auto_error=False, description="QA_API_KEY")
-
-    def require_key(
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
-    ) -> None:
-        given = credentials.credentials if credentials else ""
-        if not secrets.compare_digest(given.encode(), api_key.encode()):
-            error = ApiError(
-                401,
-                "missing bearer key" if not given else "wrong bearer key",
-                field="Authorization",
-                code="invalid_api_key",
-            )
-            error.headers = {"WWW-Authenticate": "Bearer"}
-            raise error
-
-    return require_key
+    return too_large_body(size, limit)

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa.api.schemas import MAX_HISTORY_TURNS, Filters, Mode, _check_unicode
-from qa.types import Answer, Citation
+from index.limits import check_text
+from qa.api.schemas import MAX_HISTORY_TURNS, Filters, Mode
+from qa.types import Answer, Citation, Usage
 
 MODEL_ID = "newsqa"
 # OpenAI `model` names: the plain id answers like the default mode; the suffixed ones pin a mode.
@@ -36,12 +37,22 @@ class ChatMessage(BaseModel):
         )
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(Filters):
     # temperature, max_tokens, … are accepted and unused
     model_config = ConfigDict(extra="allow", strict=True)
 
-    model: str = Field(default=MODEL_ID, description=f"{', '.join(MODEL_MODES)}; others = default.")
-    _model_is_text = field_validator("model")(_check_unicode)  # echoed back in the reply
+    model: str = Field(
+        default=MODEL_ID,
+        description=f"One of GET /v1/models ({', '.join(MODEL_MODES)}; -llm only with an LLM "
+        "configured); any other is refused with 404 model_not_found.",
+    )
+    _model_is_text = field_validator("model")(lambda name: check_text(name, "model"))  # echoed
     messages: list[ChatMessage] = Field(
         min_length=1,
         max_length=4 * MAX_HISTORY_TURNS,
@@ -49,6 +60,9 @@ class ChatCompletionRequest(Filters):
         "are the history (system messages are ignored).",
     )
     stream: bool = False
+    stream_options: StreamOptions | None = Field(
+        default=None, description="With include_usage, a last chunk carries the usage."
+    )
     mode: Mode | None = Field(default=None, description="Overrides the mode the model implies.")
 
 
@@ -69,6 +83,9 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     choices: list[ChatChoice]
+    usage: Usage | None = Field(
+        description="Tokens read and written: the LLM's count, else estimated (counted_by)."
+    )
     citations: list[Citation] = Field(description="The sources behind the [n] markers.")
     answer: Answer = Field(description="The full newsqa Answer.")
 
@@ -92,6 +109,9 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChatChunkChoice]
+    usage: Usage | None = Field(
+        default=None, description="Only in the extra last chunk of `include_usage` streams."
+    )
     citations: list[Citation] | None = None
     answer: Answer | None = None
 

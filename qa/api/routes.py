@@ -4,7 +4,6 @@ router that `create_app` includes."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from importlib.metadata import PackageNotFoundError, version
@@ -21,10 +20,18 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from index.ingest import IngestReport
-from index.loaders import SUPPORTED_SUFFIXES, decode_bytes, load_file
-from index.models import Article, LoadProblem
+from index.limits import (
+    SUPPORTED_SUFFIXES,
+    InputError,
+    check_file_count,
+    check_file_name,
+    check_file_size,
+    check_history,
+    check_question,
+)
+from index.loaders import BINARY_SUFFIXES, decode_bytes
 from index.settings import Settings
-from qa.api.errors import ERROR_RESPONSES, ApiError, _responses, _too_large
+from qa.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, _responses, _too_large
 from qa.api.openai_schemas import (
     MODEL_MODES,
     ChatChoice,
@@ -35,7 +42,6 @@ from qa.api.openai_schemas import (
     ModelList,
 )
 from qa.api.schemas import (
-    MAX_HISTORY_TURNS,
     MAX_TURN_CHARS,
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_FILES,
@@ -49,7 +55,6 @@ from qa.api.schemas import (
     LLMHealth,
     RecordsRequest,
     SearchRequest,
-    _check_question,
 )
 from qa.api.streaming import (
     _answer_sse,
@@ -60,6 +65,7 @@ from qa.api.streaming import (
 )
 from qa.assistant import Assistant
 from qa.types import Answer, SearchResult, Turn
+from qa.uploads import Upload
 
 LLM_PROBE_TTL_S = 30.0
 LLM_PROBE_TIMEOUT_S = 2.0
@@ -140,7 +146,7 @@ def _add_article_routes(router: APIRouter) -> None:
         "/articles/{article_id:path}",
         response_model=Deleted,
         tags=["articles"],
-        responses=_responses(404),
+        responses=_responses(403, 404),
     )
     def delete_article(article_id: str, request: Request) -> Deleted:
         """Delete an article and all its chunks."""
@@ -152,7 +158,7 @@ def _add_article_routes(router: APIRouter) -> None:
         "/articles",
         response_model=IngestResponse,
         tags=["articles"],
-        responses=_responses(413, 415),
+        responses=_responses(403, 413, 415),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -213,31 +219,16 @@ def _parse_records(raw: bytes) -> RecordsRequest:
 
 
 def check_upload_name(name: str | None) -> str:
-    """The bare file name of an upload, or a 4xx: no directories, no traversal, known type."""
-    if not name or not name.strip():
-        raise ApiError(400, "an uploaded file has no file name", field="files")
-    if ".." in name or "/" in name or "\\" in name or "\x00" in name:
-        raise ApiError(
-            400,
-            f"refusing file name {name[:100]!r}: it must not contain '..', '/' or '\\'",
-            field="files",
-            code="bad_file_name",
-        )
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise ApiError(
-            415,
-            f"unsupported file type {suffix or '(none)'!r} for {name[:100]!r}; "
-            f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}",
-            field="files",
-            code="unsupported_file_type",
-        )
-    return name
+    """The file name of an upload, or a 4xx (index.limits.check_file_name: the same check and
+    message as every other entry point)."""
+    return check_file_name(name)
 
 
 async def _ingest_upload(request: Request, assistant: Assistant) -> IngestReport:
     try:
-        form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=20)
+        # The body is at most MAX_BODY_BYTES (BodyLimitMiddleware), which bounds the parts;
+        # the file count is checked below so its message is the shared one.
+        form = await request.form(max_files=1000, max_fields=20)
     except HTTPException:
         raise
     except Exception as exc:  # malformed multipart (no boundary, truncated body)
@@ -246,44 +237,24 @@ async def _ingest_upload(request: Request, assistant: Assistant) -> IngestReport
         uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if not uploads:
             raise ApiError(400, "no files: send them in the multipart field 'files'", field="files")
-        files = [(check_upload_name(u.filename), await _read_upload(u)) for u in uploads]
+        check_file_count(len(uploads))
+        files = [Upload(check_upload_name(u.filename), await _read_upload(u)) for u in uploads]
     finally:
         await form.close()
-    return await run_in_threadpool(_ingest_files, assistant, files)
+    return await run_in_threadpool(assistant.ingest_files, files)
 
 
 async def _read_upload(upload: UploadFile) -> bytes:
     raw = await upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise ApiError(
-            413,
-            f"{upload.filename!r} is over the {MAX_UPLOAD_BYTES // 2**20} MB upload limit",
-            field="files",
-            code="too_large",
-        )
-    if raw.strip():  # empty files are reported by the loader like any other bad input
+    check_file_size(upload.filename or "", len(raw))
+    binary = Path(upload.filename or "").suffix.lower() in BINARY_SUFFIXES  # a PDF's loader
+    if raw.strip() and not binary:  # empty files are reported by the loader like other bad input
         text, why = decode_bytes(raw)
         if text is None:
             raise ApiError(
                 400, f"{upload.filename!r} is not text: {why}", field="files", code="binary_content"
             )
     return raw
-
-
-def _ingest_files(assistant: Assistant, files: list[tuple[str, bytes]]) -> IngestReport:
-    """Load each file from a private temp dir, naming it `upload:<name>` (not the temp path)."""
-    with tempfile.TemporaryDirectory(prefix="newsqa-upload-") as folder:
-        items: list[Article | LoadProblem] = []
-        for index, (name, raw) in enumerate(files):
-            path = Path(folder) / str(index) / name
-            path.parent.mkdir()
-            path.write_bytes(raw)
-            for item in load_file(path):
-                if isinstance(item, Article):
-                    items.append(item.model_copy(update={"origin": f"upload:{name}"}))
-                else:
-                    items.append(item.model_copy(update={"path": name}))
-        return assistant.ingest_items(items)
 
 
 def package_version() -> str:
@@ -359,27 +330,45 @@ def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
             code="invalid_value",
         )
     try:
-        question = _check_question(body.messages[last_user].text())
-    except ValueError as exc:
-        raise ApiError(
-            422,
-            f"messages[{last_user}].content: question {exc}",
-            field=f"messages.{last_user}.content",
-            code="invalid_value",
+        question = check_question(body.messages[last_user].text())
+    except InputError as exc:
+        raise InputError(
+            str(exc), field=f"messages.{last_user}.content", status=exc.status, code=exc.code
         ) from None
     history = [
         Turn(role=m.role, content=m.text()[:MAX_TURN_CHARS])  # type: ignore[arg-type]
         for m in body.messages[:last_user]
         if m.role in ("user", "assistant")
     ]
-    if len(history) > MAX_HISTORY_TURNS:
-        raise ApiError(
-            422,
-            f"messages: {len(history)} earlier turns; the limit is {MAX_HISTORY_TURNS}",
-            field="messages",
-            code="invalid_value",
-        )
+    try:
+        check_history(history)  # the shared message, naming the OpenAI field at fault
+    except InputError as exc:
+        raise InputError(str(exc), field="messages", status=exc.status, code=exc.code) from None
     return question, history
+
+
+def model_ids(assistant: Assistant) -> list[str]:
+    """The model names /v1/models lists and /v1/chat/completions accepts."""
+    return [n for n, mode in MODEL_MODES.items() if mode != "llm" or assistant.llm is not None]
+
+
+def check_model(name: str, assistant: Assistant) -> None:
+    """404 model_not_found (OpenAI's answer to an unknown model) unless /v1/models lists it."""
+    available = model_ids(assistant)
+    if name in available:
+        return
+    why = (
+        " (it needs an LLM: set OPENAI_API_KEY or QA_LLM_BASE_URL)"
+        if MODEL_MODES.get(name) == "llm"
+        else ""
+    )
+    raise ApiError(
+        404,
+        f"The model {name[:100]!r} does not exist here{why}; use one of "
+        f"{', '.join(available)} (GET /v1/models).",
+        field="model",
+        code="model_not_found",
+    )
 
 
 def _add_openai_routes(router: APIRouter) -> None:
@@ -387,11 +376,7 @@ def _add_openai_routes(router: APIRouter) -> None:
     def models(request: Request) -> ModelList:
         """The model names /v1/chat/completions accepts (`-llm` only with an LLM configured)."""
         created = request.app.state.started
-        names = [
-            n
-            for n, mode in MODEL_MODES.items()
-            if mode != "llm" or _assistant(request).llm is not None
-        ]
+        names = model_ids(_assistant(request))
         return ModelList(data=[ModelCard(id=name, created=created) for name in names])
 
     @router.post(
@@ -399,6 +384,10 @@ def _add_openai_routes(router: APIRouter) -> None:
         response_model=ChatCompletion,
         responses={
             **_responses(),
+            404: {
+                "model": ErrorResponse,
+                "description": "model_not_found: the model is not one GET /v1/models lists.",
+            },
             200: {
                 "description": "A chat.completion, or with `stream` an SSE stream of "
                 "ChatCompletionChunk objects ending with `data: [DONE]`.",
@@ -415,6 +404,7 @@ def _add_openai_routes(router: APIRouter) -> None:
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         """OpenAI-compatible chat: answer markdown in choices[0].message.content, plus
         `citations` and the full `answer` as extra top-level fields."""
+        check_model(body.model, _assistant(request))
         question, history = chat_question(body)
         mode = body.mode or MODEL_MODES.get(body.model)
         events = _assistant(request).ask_stream(
@@ -423,13 +413,17 @@ def _add_openai_routes(router: APIRouter) -> None:
         first = await _first_event(events)
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
-            return EventSourceResponse(_chat_sse(first, events, ident, created, body.model))
+            usage = bool(body.stream_options and body.stream_options.include_usage)
+            return EventSourceResponse(
+                _chat_sse(first, events, ident, created, body.model, include_usage=usage)
+            )
         final = await run_in_threadpool(_last_event, first, events)
         return ChatCompletion(
             id=ident,
             created=created,
             model=body.model,
             choices=[ChatChoice(message=ChatResponseMessage(content=final.answer))],
+            usage=final.usage,
             citations=final.citations,
             answer=final,
         )

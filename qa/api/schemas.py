@@ -8,42 +8,46 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from index.ingest import IngestReport
+from index.limits import (
+    MAX_BODY_BYTES,
+    MAX_FILE_BYTES,
+    MAX_HISTORY_TURNS,
+    MAX_K,
+    MAX_QUESTION_CHARS,
+    MAX_SOURCES,
+    MAX_TURN_CHARS,
+    MAX_UPLOAD_FILES,
+    check_history,
+    check_k,
+    check_question,
+    check_sources,
+    check_text,
+)
 from index.models import parse_day
 from index.store import ArticleRecord
 from qa.types import Turn
 
-MAX_QUESTION_CHARS = 2_000
-MAX_HISTORY_TURNS = 50
-MAX_TURN_CHARS = 20_000  # an earlier answer with its citations fits easily
-MAX_SOURCES = 100
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # per uploaded file, and per JSON records body
-# A whole request body: one maximal file plus multipart framing and a few small fields.
-MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 256 * 1024
-MAX_UPLOAD_FILES = 50
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # the name the API used before the limits moved to one place
 MAX_RECORDS = 10_000
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_HISTORY_TURNS",
+    "MAX_QUESTION_CHARS",
+    "MAX_SOURCES",
+    "MAX_TURN_CHARS",
+    "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_FILES",
+]
 
 Mode = Literal["extractive", "llm"]
 
 
 # --- request and response schemas --------------------------------------------------------------
-def _check_unicode(text: str) -> str:
-    """JSON "\\ud800" decodes to a lone surrogate: not text, and a 500 when echoed back."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError(
-            f"is not valid Unicode (lone surrogate at character {error.start})"
-        ) from None
-    return text
-
-
+# The checks are index.limits', so the API refuses what the CLI, the Python API and the chat
+# window refuse, with the same message; the JSON-schema bounds below only document them.
 def _check_question(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be empty")
-    _check_unicode(text)
-    if len(text) > MAX_QUESTION_CHARS:
-        raise ValueError(f"is {len(text)} characters; the limit is {MAX_QUESTION_CHARS}")
-    return text.strip()
+    return check_question(text)
 
 
 def _check_day(value: str | None) -> str | None:
@@ -59,34 +63,38 @@ def _check_day(value: str | None) -> str | None:
 class HistoryTurn(Turn):
     model_config = ConfigDict(strict=True)  # JSON types as documented: no "0" for 0
 
-    content: str = Field(max_length=MAX_TURN_CHARS)
+    content: str = Field(json_schema_extra={"maxLength": MAX_TURN_CHARS})
 
 
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    k: int | None = Field(default=None, ge=1, le=50, description="Passages to use (default 8).")
+    k: int | None = Field(
+        default=None,
+        description="Passages to use (default 8).",
+        json_schema_extra={"minimum": 1, "maximum": MAX_K},
+    )
     since: str | None = Field(default=None, description="Earliest publication day, YYYY-MM-DD.")
     until: str | None = Field(default=None, description="Latest publication day, YYYY-MM-DD.")
     sources: list[str] | None = Field(
-        default=None, max_length=MAX_SOURCES, description="Only these publishers."
+        default=None,
+        description="Only these publishers.",
+        json_schema_extra={"maxItems": MAX_SOURCES},
     )
 
     _days = field_validator("since", "until")(_check_day)
-
-    @field_validator("sources")
-    @classmethod
-    def _sources_are_text(cls, sources: list[str] | None) -> list[str] | None:
-        for source in sources or ():
-            _check_unicode(source)
-        return sources
+    _k = field_validator("k")(check_k)
+    _sources = field_validator("sources")(check_sources)
 
     def options(self) -> dict[str, Any]:
         return {"k": self.k, "since": self.since, "until": self.until, "sources": self.sources}
 
 
 class SearchRequest(Filters):
-    question: str = Field(description=f"1 to {MAX_QUESTION_CHARS} characters.")
+    question: str = Field(
+        description=f"1 to {MAX_QUESTION_CHARS} characters.",
+        json_schema_extra={"maxLength": MAX_QUESTION_CHARS},
+    )
 
     _question = field_validator("question")(_check_question)
 
@@ -94,8 +102,8 @@ class SearchRequest(Filters):
 class AnswerRequest(SearchRequest):
     history: list[HistoryTurn] = Field(
         default_factory=list,
-        max_length=MAX_HISTORY_TURNS,
         description="Earlier turns, oldest first; the server keeps no conversation state.",
+        json_schema_extra={"maxItems": MAX_HISTORY_TURNS},
     )
     mode: Mode | None = Field(default=None, description="Default: llm when configured.")
     stream: bool = Field(
@@ -104,6 +112,18 @@ class AnswerRequest(SearchRequest):
         '(the Answer JSON). A `replace` event ({"text"}) means the final text differs from '
         "the deltas so far (e.g. LLM fallback) and replaces them.",
     )
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _history_within_limits(cls, history: Any) -> Any:
+        return check_history(history) if isinstance(history, list) else history
+
+    @field_validator("history")
+    @classmethod
+    def _turns_are_text(cls, history: list[HistoryTurn]) -> list[HistoryTurn]:
+        for index, turn in enumerate(history):
+            check_text(turn.content, f"history.{index}.content")
+        return history
 
 
 class RecordsRequest(BaseModel):

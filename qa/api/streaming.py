@@ -129,7 +129,13 @@ async def _answer_sse(first: Any, events: Iterator[Any]) -> AsyncIterator[Server
 
 
 async def _chat_sse(
-    first: Any, events: Iterator[Any], ident: str, created: int, model: str
+    first: Any,
+    events: Iterator[Any],
+    ident: str,
+    created: int,
+    model: str,
+    *,
+    include_usage: bool = False,
 ) -> AsyncIterator[ServerSentEvent]:
     def chunk(delta: ChatDelta, **extra: Any) -> ServerSentEvent:
         finish = "stop" if extra else None
@@ -141,7 +147,7 @@ async def _chat_sse(
             **extra,
         ).model_dump(mode="json")
         payload["choices"][0]["delta"] = delta.model_dump(exclude_none=True)
-        for name in ("citations", "answer"):
+        for name in ("citations", "answer", "usage"):
             if payload[name] is None:
                 del payload[name]
         return ServerSentEvent(json.dumps(payload))
@@ -157,6 +163,11 @@ async def _chat_sse(
                 if tail and not replaced:
                     yield chunk(ChatDelta(content=tail))
                 yield chunk(ChatDelta(), citations=event.citations, answer=event)
+                if include_usage:  # OpenAI's shape: one more chunk, no choices, the usage
+                    usage = ChatCompletionChunk(
+                        id=ident, created=created, model=model, choices=[], usage=event.usage
+                    )
+                    yield ServerSentEvent(usage.model_dump_json(exclude={"citations", "answer"}))
             elif event:
                 yield chunk(ChatDelta(content=tracker.delta(event)))
     except Exception as exc:

@@ -57,6 +57,35 @@ _RELATIVE = {
     "last two weeks": (14, 15),
     "past two weeks": (14, 15),
 }
+# "The latest on X", "most recent news about X": a preference (not a filter: the newest article
+# about X may be older) for the newest LATEST_DAYS days of the index. Only where the word scopes
+# the news itself, so "the latest iPhone" or "the newest member" is not read as a time.
+LATEST_DAYS = 3
+_LATEST_WORDS = ("latest", "most recent", "newest")
+_LATEST_SCOPES = (
+    "news",
+    "on",
+    "about",
+    "update",
+    "updates",
+    "development",
+    "developments",
+    "report",
+    "reports",
+    "reporting",
+    "article",
+    "articles",
+    "story",
+    "stories",
+    "headline",
+    "headlines",
+    "coverage",
+)
+_LATEST_RE = re.compile(
+    r"\b(?:the\s+)?(?:" + "|".join(w.replace(" ", r"\s+") for w in _LATEST_WORDS) + r")\b"
+    r"(?=\s+(?:" + "|".join(_LATEST_SCOPES) + r")\b|\s*[?.!]*\s*$)",
+    re.IGNORECASE,
+)
 _RELATIVE_RE = re.compile(
     r"\b(?:(?P<phrase>" + "|".join(sorted(_RELATIVE, key=len, reverse=True)) + r")|"
     r"(?:in the )?(?:last|past) (?P<n>\d{1,3}) (?P<unit>days?|weeks?|months?))\b",
@@ -79,7 +108,7 @@ class DateMention:
     start: int
     since_ts: int
     until_ts: int
-    kind: str  # "day" | "month" | "after" | "before" | "relative"
+    kind: str  # "day" | "month" | "after" | "before" | "relative" | "latest"
     hard: bool = False
 
     def label(self) -> tuple[str | None, str | None]:
@@ -247,7 +276,8 @@ def find_dates(
 def _relative_dates(
     question: str, newest_ts: int, taken: list[tuple[int, int]]
 ) -> list[DateMention]:
-    """ "last week" etc., counted back from the end of the newest article's day."""
+    """ "last week", "today", "the latest" etc., counted back from the end of the newest
+    article's day (not the machine's clock: a corpus may end months ago)."""
     end = _ts(datetime.fromtimestamp(newest_ts, tz=UTC).date()) + DAY_S
     found = []
     for match in _RELATIVE_RE.finditer(question):
@@ -276,6 +306,10 @@ def _relative_dates(
                 match.group(0), match.start(), end - days * DAY_S, end, "relative", hard=True
             )
         )
+    for match in _LATEST_RE.finditer(question):
+        if not any(match.start() < e and s < match.end() for s, e in taken):
+            since = end - LATEST_DAYS * DAY_S
+            found.append(DateMention(match.group(0), match.start(), since, end, "latest"))
     return found
 
 

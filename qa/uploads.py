@@ -1,0 +1,120 @@
+"""Uploaded files, from the HTTP API or the chat window, into articles.
+
+A client names its files; the name is metadata (checked by `index.limits.check_file_name`,
+shown and stored as the article's origin) and is never opened as a path. The chat window's
+files arrive through Gradio's upload route into Gradio's upload folder; `read_received` reads
+only files inside that folder, only regular ones, and never more than the size limit, so a
+client-supplied path (`/etc/…`, `/dev/zero`, a FIFO, a symlink out) is refused unread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.limits import (
+    MAX_FILE_BYTES,
+    InputError,
+    check_file_count,
+    check_file_name,
+    check_file_size,
+    check_file_type,
+)
+from index.loaders import load_file
+from index.models import Article, LoadProblem
+
+NOT_RECEIVED = "refusing a file path the server did not receive as an upload"
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str  # the client's file name: metadata only
+    data: bytes
+
+
+def check_uploads(uploads: Sequence[Upload]) -> None:
+    """Count, names, types and sizes: InputError for the first that breaks a limit."""
+    check_file_count(len(uploads))
+    for upload in uploads:
+        check_file_name(upload.name)
+        check_file_size(upload.name, len(upload.data))
+
+
+def load_uploads(uploads: Sequence[Upload]) -> list[Article | LoadProblem]:
+    """Parse each upload from a private temp file named by us, reporting by the client's name."""
+    check_uploads(uploads)
+    items: list[Article | LoadProblem] = []
+    with tempfile.TemporaryDirectory(prefix="newsqa-upload-") as folder:
+        for index, upload in enumerate(uploads):
+            path = Path(folder) / f"{index}{check_file_type(upload.name)}"
+            path.write_bytes(upload.data)
+            for item in load_file(path):
+                if isinstance(item, Article):
+                    where = item.origin.removeprefix(path.name)  # "#3" or ":7" or ""
+                    items.append(item.model_copy(update={"origin": f"upload:{upload.name}{where}"}))
+                else:
+                    items.append(item.model_copy(update={"path": upload.name}))
+    return items
+
+
+def read_received(path: str, upload_root: str | Path) -> Upload:
+    """The bytes of a file Gradio received into `upload_root`; InputError for anything else.
+
+    The path is resolved first (so a symlink pointing out of the folder is outside it), opened
+    without following a final symlink and without blocking, and checked to be a regular file
+    before a single byte is read; at most MAX_FILE_BYTES + 1 bytes are read."""
+    real = _inside(path, upload_root)
+    if real is None:
+        raise InputError(NOT_RECEIVED, field="files", status=400, code="not_an_upload")
+    name = check_file_name(real.name)
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        raise InputError(NOT_RECEIVED, field="files", status=400, code="not_an_upload") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(NOT_RECEIVED, field="files", status=400, code="not_an_upload")
+        check_file_size(name, info.st_size)
+        data = handle.read(MAX_FILE_BYTES + 1)
+    check_file_size(name, len(data))
+    return Upload(name=name, data=data)
+
+
+def is_received(path: str, upload_root: str | Path) -> bool:
+    """Does `path` name a regular file inside `upload_root` (without reading it)?"""
+    real = _inside(path, upload_root)
+    if real is None:
+        return False
+    try:
+        return stat.S_ISREG(os.lstat(real).st_mode)
+    except OSError:
+        return False
+
+
+def discard_received(path: str, upload_root: str | Path) -> None:
+    """Delete a received file, and its folder when that is left empty (never the root)."""
+    real = _inside(path, upload_root)
+    if real is None:
+        return
+    real.unlink(missing_ok=True)
+    if real.parent != Path(os.path.realpath(upload_root)):
+        with contextlib.suppress(OSError):  # not empty: another file with the same hash
+            real.parent.rmdir()
+
+
+def _inside(path: object, upload_root: str | Path) -> Path | None:
+    """`path` resolved (symlinks followed), if that lies strictly inside `upload_root`."""
+    if not isinstance(path, str) or not path or not os.path.isabs(path):
+        return None
+    try:
+        root = Path(os.path.realpath(upload_root))
+        real = Path(os.path.realpath(path))
+    except (ValueError, OSError):  # NUL byte, symlink loop
+        return None
+    return real if real != root and real.is_relative_to(root) else None

@@ -1,0 +1,74 @@
+"""`qa chat`: one warm process answering question after question from stdin, with follow-ups;
+and `qa ask --help` saying where a call's time goes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import qa.cli
+from qa.types import Answer
+from tests.api_fixtures import make_assistant
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return make_assistant(Path(tmp_path_factory.mktemp("chat")) / "data")
+
+
+@pytest.fixture
+def built(assistant: Any, monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """`qa chat` gets the shared assistant; the list records each time one is built."""
+    calls: list[str | None] = []
+
+    def build(collection: str | None = None) -> Any:
+        calls.append(collection)
+        return assistant
+
+    monkeypatch.setattr(qa.cli, "_assistant", build)
+    return calls
+
+
+def chat(*args: str, lines: str) -> Any:
+    return CliRunner().invoke(qa.cli.app, ["chat", *args], input=lines, catch_exceptions=False)
+
+
+def test_each_line_is_answered_in_one_process_and_follow_ups_use_the_history(
+    built: list[str | None],
+) -> None:
+    result = chat("--json", lines="Who is Juan Guaido?\n\n   \nWhat did he say?\n")
+    assert result.exit_code == 0, result.output
+    answers = [Answer.model_validate_json(line) for line in result.stdout.splitlines()]
+    assert len(answers) == 2 and built == [None]  # blank lines skipped, models loaded once
+    assert answers[0].question == "Who is Juan Guaido?" and answers[0].citations
+    assert answers[1].question == "What did he say?"
+    assert "Guaido" in answers[1].standalone_question  # read with the first question
+
+
+def test_new_starts_a_new_conversation(built: list[str | None]) -> None:
+    result = chat("--json", lines="Who is Juan Guaido?\n/new\nWhat did he say?\n")
+    answers = [Answer.model_validate_json(line) for line in result.stdout.splitlines()]
+    assert len(answers) == 2 and "Guaido" not in answers[1].standalone_question
+    assert "(new conversation)" in result.stderr
+
+
+def test_text_output_streams_the_answer_then_its_quoted_sources(built: list[str | None]) -> None:
+    result = chat(lines="which countries back Maduro?\n")
+    assert result.exit_code == 0
+    assert "- Russia [1]" in result.stdout and "\n[1] " in result.stdout
+    assert '"' in result.stdout.split("\n[1] ")[1]  # the cited sentence, quoted
+
+
+def test_a_failed_question_is_reported_and_the_session_goes_on(built: list[str | None]) -> None:
+    result = chat("--mode", "llm", lines="Who is Juan Guaido?\nWhich countries back Maduro?\n")
+    assert result.exit_code == 2
+    assert result.stderr.count("error: answer mode 'llm' needs an LLM") == 2
+
+
+def test_ask_help_says_where_the_time_goes_and_points_at_chat() -> None:
+    help_text = " ".join(CliRunner().invoke(qa.cli.app, ["ask", "--help"]).stdout.split())
+    assert "loads the embedding model and the index" in help_text
+    assert "qa chat" in help_text

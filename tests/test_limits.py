@@ -1,0 +1,202 @@
+"""One validation for every entry point (issue 16 item 3): the CLI, the Python Assistant, the
+HTTP API (native and OpenAI-compatible) and the chat window refuse the same bad input with the
+same message, the one `index.limits` gives.
+
+Before, the CLI answered `qa ask ""` and a 5,000-character question, the chat window applied no
+question limit at all, and a file name over 255 bytes was a 500 on the Gradio side.
+Left out on purpose: a blank question in the chat window changes nothing (no message, as
+before); the CLI takes no history and reads names from disk, which cannot hold NUL or exceed
+255 bytes, so its file cases are type and size.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from index.limits import (
+    MAX_FILE_BYTES,
+    MAX_HISTORY_TURNS,
+    MAX_QUESTION_CHARS,
+    MAX_UPLOAD_FILES,
+    InputError,
+    check_file_count,
+    check_file_name,
+    check_file_size,
+    check_history,
+    check_question,
+)
+from qa.uploads import Upload
+from tests.access_fixtures import event_index
+from tests.api_fixtures import make_assistant, serve_in_thread
+
+QUESTIONS = {
+    "empty": "",
+    "blank": "  \n ",
+    "one over": "x" * (MAX_QUESTION_CHARS + 1),
+    "5,000 characters": "which countries back Maduro? " * 173,
+}
+HISTORY = [{"role": ("user", "assistant")[i % 2], "content": "t"} for i in range(51)]
+FILES: dict[str, list[tuple[str, bytes]]] = {
+    "name over 255 bytes": [("n" * 300 + ".txt", b"text")],
+    "NUL in the name": [("nul\x00.txt", b"text")],
+    "unsupported type": [("report.docx", b"PK\x03\x04")],
+    "over the size limit": [("big.txt", b"w" * (MAX_FILE_BYTES + 1))],
+    "too many files": [(f"f{i}.txt", b"text") for i in range(MAX_UPLOAD_FILES + 1)],
+}
+
+
+def message_of(check: Callable[..., Any], *args: Any) -> str:
+    with pytest.raises(InputError) as refused:
+        check(*args)
+    return str(refused.value)
+
+
+def file_message(files: list[tuple[str, bytes]]) -> str:
+    def check_all() -> None:
+        check_file_count(len(files))
+        for name, data in files:
+            check_file_name(name)
+            check_file_size(name, len(data))
+
+    return message_of(check_all)
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return make_assistant(tmp_path_factory.mktemp("limits") / "data")
+
+
+@pytest.fixture(scope="module")
+def http(assistant: Any) -> Iterator[httpx.Client]:
+    from qa.server import build_server
+
+    app = build_server(assistant.settings, assistant)
+    with (
+        serve_in_thread(app, lifespan="on") as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def cli(assistant: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    import qa.cli
+
+    monkeypatch.setattr(qa.cli, "_assistant", lambda collection=None: assistant)
+    return lambda *args: CliRunner().invoke(qa.cli.app, list(args))
+
+
+# --- questions ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", list(QUESTIONS))
+def test_every_entry_point_refuses_a_bad_question_with_one_message(
+    case: str, assistant: Any, http: httpx.Client, cli: Callable[..., Any]
+) -> None:
+    question = QUESTIONS[case]
+    expected = message_of(check_question, question)
+
+    assert message_of(assistant.ask, question) == expected
+    assert message_of(assistant.search, question) == expected
+    for command in ("ask", "search"):
+        result = cli(command, question)
+        assert result.exit_code == 2 and f"error: {expected}" in result.output, result.output
+
+    for path in ("/api/v1/answer", "/api/v1/search"):
+        reply = http.post(path, json={"question": question})
+        assert reply.status_code == 422 and reply.json()["detail"] == expected, reply.text
+    chat = {"messages": [{"role": "user", "content": question}]}
+    reply = http.post("/v1/chat/completions", json=chat)
+    assert reply.status_code == 422 and reply.json()["detail"] == expected, reply.text
+
+    if not question.strip():
+        return  # the chat window ignores a blank question (nothing to refuse)
+    from qa.chat_handlers import ChatController
+
+    chat_window = ChatController(assistant, assistant.settings)
+    assert chat_window.validate_question(question, None)[0]["message"] == expected
+    shown = list(chat_window.respond(question, None))[-1][0][-1]["content"]
+    assert expected in html.unescape(shown)
+    reply = http.post(
+        "/gradio_api/queue/join",
+        json={
+            "data": [question, None, "", "", [], "extractive", 8],
+            "fn_index": event_index(http, "qa-ask"),
+            "session_hash": f"limits-{case}",
+        },
+    )
+    assert reply.status_code == 422, reply.text
+    assert expected in [check["message"] for check in reply.json()["detail"]]
+
+
+def test_every_entry_point_refuses_too_much_history_with_one_message(
+    assistant: Any, http: httpx.Client
+) -> None:
+    expected = message_of(check_history, HISTORY)
+    assert str(MAX_HISTORY_TURNS) in expected
+    assert message_of(lambda: assistant.ask("q", history=HISTORY)) == expected
+    reply = http.post("/api/v1/answer", json={"question": "q", "history": HISTORY})
+    assert reply.status_code == 422 and reply.json()["detail"] == expected, reply.text
+    messages = [*HISTORY, {"role": "user", "content": "q"}]
+    reply = http.post("/v1/chat/completions", json={"messages": messages})
+    assert reply.status_code == 422 and reply.json()["detail"] == expected, reply.text
+
+
+# --- files --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", list(FILES))
+def test_every_entry_point_refuses_a_bad_upload_with_one_message(
+    case: str, assistant: Any, http: httpx.Client, tmp_path: Path
+) -> None:
+    files = FILES[case]
+    expected = file_message(files)
+
+    assert message_of(assistant.ingest_files, [Upload(n, d) for n, d in files]) == expected
+    body, content_type = multipart(files)
+    api = http.post("/api/v1/articles", content=body, headers={"content-type": content_type})
+    gradio = http.post("/gradio_api/upload", content=body, headers={"content-type": content_type})
+    for reply in (api, gradio):
+        assert 400 <= reply.status_code < 500, reply.text[:300]
+        assert reply.json()["detail"] == expected, reply.text[:300]
+    assert api.status_code == gradio.status_code
+
+    if case == "too many files":  # the chat window's own check, before any file is read
+        from qa.chat_handlers import ChatController
+
+        chat_window = ChatController(assistant, assistant.settings, upload_dir=str(tmp_path))
+        paths = [str(tmp_path / n) for n, _ in files]
+        assert chat_window.validate_files(paths, "")[0]["message"] == expected
+        assert expected in html.unescape(chat_window.ingest(paths, "")[0])
+
+
+@pytest.mark.parametrize("case", ["unsupported type", "over the size limit"])
+def test_the_cli_refuses_a_bad_file_with_the_same_message(
+    case: str, cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (name, data) = FILES[case][0]
+    expected = file_message([(name, data)])
+    path = tmp_path / name
+    path.write_bytes(data)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    result = cli("ingest", "--json", str(path))
+    assert result.exit_code == 1, result.output
+    errors = json.loads(result.stdout)["errors"]
+    assert [e["reason"] for e in errors] == [expected]
+
+
+def multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart body with each file name's bytes as they are (httpx would escape them)."""
+    parts = [
+        b'--b0undary\r\nContent-Disposition: form-data; name="files"; filename="'
+        + name.encode("utf-8")
+        + b'"\r\nContent-Type: text/plain\r\n\r\n'
+        + data
+        + b"\r\n"
+        for name, data in files
+    ]
+    return b"".join(parts) + b"--b0undary--\r\n", "multipart/form-data; boundary=b0undary"
