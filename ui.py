@@ -240,13 +240,13 @@ def build_ui(chat: ChatController) -> gr.Blocks:
 
         chat_inputs = [question, session, since, until, sources, mode, k]
         chat_outputs = [chatbot, sources_panel, session, question]
-        checked = {"validator": chat.validate_question}
-        ask.click(chat.respond, chat_inputs, chat_outputs, api_name="chat", **checked)
+        checked = chat.validate_question  # refuses bad input before anything is queued
+        ask.click(chat.respond, chat_inputs, chat_outputs, api_name="chat", validator=checked)
         question.submit(
-            chat.respond, chat_inputs, chat_outputs, api_visibility="private", **checked
+            chat.respond, chat_inputs, chat_outputs, api_visibility="private", validator=checked
         )
         examples.click(chat.pick_example, examples, question, api_visibility="private").then(
-            chat.respond, chat_inputs, chat_outputs, api_visibility="private", **checked
+            chat.respond, chat_inputs, chat_outputs, api_visibility="private", validator=checked
         )
         clear.click(chat.new_conversation, None, chat_outputs, api_visibility="private")
         # The chatbot's own trash icon must forget the conversation too, not just hide it.

@@ -216,23 +216,49 @@ def bench(args: argparse.Namespace, scratch: Path, made: list[Path]) -> dict[str
     contenders = [("our pipeline", pipeline), ("embed_texts alone", model_only)]
     if not args.skip_llama:
         contenders.append(("llama-index VectorStoreIndex.from_documents", llama_index))
-    for round_no in range(args.repeat):
-        # Rotate who goes first: load on a shared machine drifts, and drift then evens out.
-        shift = round_no % len(contenders)
-        for name, run in contenders[shift:] + contenders[:shift]:
-            log(f"round {round_no + 1}/{args.repeat}: {name}")
-            run()
+    run_rounds(contenders, args.repeat)
     service, report = state.get("service"), state.get("report")
     texts, llama_nodes, rss_after_pipeline = state["texts"], state["llama_nodes"], state["rss"]
     assert service is not None and report is not None
+    check_reingest_is_free(service, path, reingest)
 
-    for _ in range(3):  # cheap: nothing is embedded or written
+    results = summarise(service, args, ours, model, reingest, len(texts), rss_after_pipeline)
+    if not args.skip_llama:
+        results.update(llama_figures(ours, llama, llama_nodes))
+    print_summary(results)
+    return results
+
+
+def run_rounds(contenders: list[tuple[str, Callable[[], None]]], repeat: int) -> None:
+    for round_no in range(repeat):
+        # Rotate who goes first: load on a shared machine drifts, and drift then evens out.
+        shift = round_no % len(contenders)
+        for name, run in contenders[shift:] + contenders[:shift]:
+            log(f"round {round_no + 1}/{repeat}: {name}")
+            run()
+
+
+def check_reingest_is_free(service: Any, path: Path, reingest: Timing) -> None:
+    """Time three unchanged re-ingests (cheap: nothing is embedded or written) and fail loudly
+    if one did work."""
+    for _ in range(3):
         again = timed(lambda: service.ingest_paths([path]), reingest)
         if again.embedded or again.added or again.updated:
             raise SystemExit(f"unchanged re-ingest did work: {again.to_dict()}")
 
+
+def summarise(
+    service: Any,
+    args: argparse.Namespace,
+    ours: Timing,
+    model: Timing,
+    reingest: Timing,
+    n_texts: int,
+    rss_after_pipeline: float,
+) -> dict[str, Any]:
+    """The pipeline-vs-model figures of one benchmark run."""
     n_chunks = service.store.count_chunks()
-    results: dict[str, Any] = {
+    return {
         "articles": service.store.count_articles(),
         "chunks": n_chunks,
         "repeat": args.repeat,
@@ -242,27 +268,26 @@ def bench(args: argparse.Namespace, scratch: Path, made: list[Path]) -> dict[str
         "peak_rss_mb_after_pipeline": round(rss_after_pipeline, 1),
         "model_wall_s": round(model.wall_s, 2),
         "model_cpu_s": round(model.cpu_s, 2),
-        "model_chunks_per_s": round(len(texts) / model.wall_s, 2),
+        "model_chunks_per_s": round(n_texts / model.wall_s, 2),
         "ratio_pipeline_to_model": round(model.wall_s / ours.wall_s, 3),
         "ratio_pipeline_to_model_cpu": round(model.cpu_s / ours.cpu_s, 3),
         "reingest_wall_s": round(reingest.wall_s, 2),
         "reingest_embedded": 0,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
-    if not args.skip_llama:
-        results.update(
-            {
-                "llama_store": llama_store_name(),
-                "llama_nodes": llama_nodes,
-                "llama_wall_s": round(llama.wall_s, 2),
-                "llama_cpu_s": round(llama.cpu_s, 2),
-                "llama_chunks_per_s": round(llama_nodes / llama.wall_s, 2),
-                "speedup_vs_llama": round(llama.wall_s / ours.wall_s, 3),
-                "speedup_vs_llama_cpu": round(llama.cpu_s / ours.cpu_s, 3),
-            }
-        )
-    print_summary(results)
-    return results
+
+
+def llama_figures(ours: Timing, llama: Timing, llama_nodes: int) -> dict[str, Any]:
+    """Plain llama-index against our pipeline, same embedding object, same run."""
+    return {
+        "llama_store": llama_store_name(),
+        "llama_nodes": llama_nodes,
+        "llama_wall_s": round(llama.wall_s, 2),
+        "llama_cpu_s": round(llama.cpu_s, 2),
+        "llama_chunks_per_s": round(llama_nodes / llama.wall_s, 2),
+        "speedup_vs_llama": round(llama.wall_s / ours.wall_s, 3),
+        "speedup_vs_llama_cpu": round(llama.cpu_s / ours.cpu_s, 3),
+    }
 
 
 def print_summary(r: dict[str, Any]) -> None:

@@ -106,7 +106,7 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
             yield _problem(path, f"cannot read: {error.strerror or error}")
 
 
-def load_records(records: Iterable[dict], origin: str) -> Iterator[Loaded]:
+def load_records(records: Iterable[Mapping[str, Any]], origin: str) -> Iterator[Loaded]:
     """Load already-parsed JSON records (e.g. from the HTTP API). `origin` names the batch."""
     if isinstance(records, Mapping):
         records = [records]
@@ -300,7 +300,10 @@ def parse_html(html: str | bytes, origin: str, url: str = "") -> Iterator[Loaded
     except Exception as error:  # trafilatura/lxml raise many types on odd markup
         document = None
         yield _problem(origin, f"HTML extraction failed ({error}); using plain text", fatal=False)
-    data: dict[str, Any] = document.as_dict() if document is not None else {}
+    # bare_extraction returns a Document (or a dict with as_dict=True, which we never ask for).
+    data: dict[str, Any] = {}
+    if document is not None and not isinstance(document, dict):
+        data = document.as_dict()
     body = data.get("text") or ""
     if not body.strip():
         body = trafilatura.html2txt(html) or ""

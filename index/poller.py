@@ -353,42 +353,23 @@ class FeedPoller:
         stored: dict[str, str],
         report: PollReport,
     ) -> None:
-        articles: dict[str, Article] = {}
-        for done in batch:
-            for loaded in done.loaded:
-                if isinstance(loaded, Article):
-                    articles[loaded.article_id] = loaded
-                elif not loaded.fatal:
-                    report.warnings.append(loaded)
-        ingest = self.service.ingest_items(list(articles.values()))
+        ingest = self.service.ingest_items(_articles_of(batch, report))
         refused = {problem.path: problem.reason for problem in ingest.errors}
         done_by_feed: dict[str, list[tuple[FeedItem, str]]] = {}
         failed_by_feed: dict[str, list[tuple[FeedItem, str, bool]]] = {}
         for done in batch:
             run = runs[done.work.feed.url]
-            article = next((a for a in done.loaded if isinstance(a, Article)), None)
-            problem = next((p for p in done.loaded if isinstance(p, LoadProblem) and p.fatal), None)
-            reason = (
-                refused.get(article.origin)
-                if article is not None
-                else (problem.reason if problem else "no article")
-            )
-            if reason is not None or article is None:
+            article, reason = _outcome_of(done, refused)
+            if article is None:
                 run.outcome.failed += 1
                 run.outcome.item_errors.append(
                     f"{done.work.item.link or done.work.item.key}: {reason}"
                 )
                 failed_by_feed.setdefault(run.record.url, []).append(
-                    (done.work.item, str(reason), done.retryable)
+                    (done.work.item, reason, done.retryable)
                 )
                 continue
-            before = stored.get(article.article_id)
-            if before is None:
-                run.outcome.new += 1
-            elif before == article.content_hash:
-                run.outcome.unchanged += 1
-            else:
-                run.outcome.updated += 1
+            _count_stored(run.outcome, stored.get(article.article_id), article.content_hash)
             stored[article.article_id] = article.content_hash
             done_by_feed.setdefault(run.record.url, []).append((done.work.item, article.article_id))
         for url, items in done_by_feed.items():
@@ -552,3 +533,34 @@ def _summary(report: PollReport) -> str:
         f"{data['unchanged']} unchanged, {data['failed']} failed, {data['fetched']} pages "
         f"fetched, {data['feeds_failed']} feed errors in {data['seconds']:.1f} s"
     )
+
+
+def _articles_of(batch: list[_Done], report: PollReport) -> list[Article]:
+    """The batch's articles, one per id (a later item wins); warnings go to the report."""
+    articles: dict[str, Article] = {}
+    for done in batch:
+        for loaded in done.loaded:
+            if isinstance(loaded, Article):
+                articles[loaded.article_id] = loaded
+            elif not loaded.fatal:
+                report.warnings.append(loaded)
+    return list(articles.values())
+
+
+def _outcome_of(done: _Done, refused: dict[str, str]) -> tuple[Article | None, str]:
+    """The item's stored article, or None and why not (its load problem or ingest's refusal)."""
+    article = next((a for a in done.loaded if isinstance(a, Article)), None)
+    if article is None:
+        problem = next((p for p in done.loaded if isinstance(p, LoadProblem) and p.fatal), None)
+        return None, problem.reason if problem else "no article"
+    reason = refused.get(article.origin)
+    return (None, reason) if reason is not None else (article, "")
+
+
+def _count_stored(outcome: FeedOutcome, before: str | None, content_hash: str) -> None:
+    if before is None:
+        outcome.new += 1
+    elif before == content_hash:
+        outcome.unchanged += 1
+    else:
+        outcome.updated += 1

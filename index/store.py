@@ -297,7 +297,8 @@ class ArticleStore:
         got = self._catalog.get(ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"]:
             return None
-        return ArticleRecord.from_chroma(article_id, got["metadatas"][0], got["documents"][0])
+        metadatas, documents = got["metadatas"] or [{}], got["documents"] or [""]
+        return ArticleRecord.from_chroma(article_id, metadatas[0], documents[0])
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
         for ids, metas, docs in self._page(self._chunks, include=["metadatas", "documents"]):
@@ -493,7 +494,7 @@ class ArticleStore:
         return meta
 
     def _upsert_chunks(self, writes: Sequence[ArticleWrite], stamp: float) -> None:
-        rows = []
+        rows: list[tuple[Chunk, Sequence[float], dict[str, Any]]] = []
         for w in writes:
             base = w.article.metadata()
             sentences = w.sentence_vectors or [""] * len(w.chunks)
@@ -592,14 +593,14 @@ class ArticleStore:
     @staticmethod
     def _page(
         collection: Any, include: list[str], where: dict[str, Any] | None = None
-    ) -> Iterator[tuple[list, list, list | None]]:
+    ) -> Iterator[tuple[list, list, list]]:
         offset = 0
         while True:
             got = collection.get(include=include, where=where, limit=_PAGE, offset=offset)
             ids = got["ids"]
             if not ids:
                 return
-            yield ids, got.get("metadatas") or [], got.get("documents")
+            yield ids, got.get("metadatas") or [], got.get("documents") or []
             if len(ids) < _PAGE:
                 return
             offset += len(ids)

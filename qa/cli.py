@@ -6,9 +6,12 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+
+if TYPE_CHECKING:
+    from qa.eval.multihop import Split
 
 from index.offline import apply_offline_defaults
 from index.wording import plural
@@ -513,6 +516,16 @@ eval_app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 SplitOpt = Annotated[str, typer.Option(help="dev, test or all.")]
+
+
+def _split(value: str) -> Split:
+    """The --split value as the evaluators' type; anything else is a usage error, not a
+    KeyError deep in the data."""
+    if value not in ("dev", "test", "all"):
+        raise typer.BadParameter(f"--split must be dev, test or all, not {value!r}")
+    return cast("Split", value)
+
+
 DataDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -534,7 +547,7 @@ def eval_retrieval(
     """Paper metrics, multi-hop completeness, latency and an ablation table in one run."""
     from qa.eval.retrieval import format_retrieval_report, run_retrieval_eval
 
-    report = run_retrieval_eval(_settings(), split, k=k, limit=limit, data_dir=data_dir)
+    report = run_retrieval_eval(_settings(), _split(split), k=k, limit=limit, data_dir=data_dir)
     typer.echo(json.dumps(report) if as_json else format_retrieval_report(report))
 
 
@@ -548,7 +561,7 @@ def eval_answers(
     """Answer accuracy (loose and strict), abstention and citation precision."""
     from qa.eval.answers import format_answer_report, run_answer_eval
 
-    report = run_answer_eval(_settings(), split, limit=limit, data_dir=data_dir)
+    report = run_answer_eval(_settings(), _split(split), limit=limit, data_dir=data_dir)
     typer.echo(json.dumps(report) if as_json else format_answer_report(report))
 
 

@@ -187,7 +187,7 @@ def _raise_for(reply: httpx.Response) -> None:
 
 def iter_sse(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
     """(event, data) pairs from server-sent-event lines (comments and pings skipped)."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from index.ingest import Progress as IngestState
 
@@ -18,7 +25,7 @@ class IngestProgressBar:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> IngestProgressBar:
         if self.enabled:

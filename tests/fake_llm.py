@@ -112,66 +112,70 @@ def _pieces(text: str) -> list[str]:
     return [*pieces, current] if current else pieces
 
 
-def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _FakeHandler(BaseHTTPRequestHandler):
+    """The fake server's requests; `fake` (set per server by `_handler_for`) scripts replies."""
 
-        def log_message(self, *args: object) -> None:  # keep test output quiet
-            pass
+    fake: FakeLLM
+    protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:
-            if self.path.rstrip("/") != "/v1/chat/completions":
-                self._send(404, b'{"error": {"message": "not found"}}')
-                return
-            length = int(self.headers.get("Content-Length", 0))
-            request = json.loads(self.rfile.read(length) or b"{}")
-            fake.requests.append(request)
-            behaviour = fake.next_behaviour()
-            model = request.get("model", "fake")
-            # The client may give up first (timeout): expected in the hang tests.
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self._respond(behaviour, request, model)
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
 
-        def _respond(self, behaviour: str, request: dict[str, Any], model: str) -> None:
-            if behaviour == "hang":
-                fake._release.wait(fake.hang_s)
-                behaviour = "good"
-            if behaviour == "error500":
-                self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
-                return
-            if behaviour == "malformed":
-                self._send(200, b"this is not json {{{", "application/json")
-                return
-            reply = "" if behaviour == "empty" else fake.reply
-            if request.get("stream"):
-                wants_usage = (request.get("stream_options") or {}).get("include_usage")
-                self._stream(reply, model, fake.usage if wants_usage else None)
-            else:
-                body = json.dumps(_completion(reply, model, fake.usage)).encode()
-                self._send(200, body, "application/json")
+    def do_POST(self) -> None:
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(404, b'{"error": {"message": "not found"}}')
+            return
+        length = int(self.headers.get("Content-Length", 0))
+        request = json.loads(self.rfile.read(length) or b"{}")
+        self.fake.requests.append(request)
+        behaviour = self.fake.next_behaviour()
+        model = request.get("model", "fake")
+        # The client may give up first (timeout): expected in the hang tests.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._respond(behaviour, request, model)
 
-        def _stream(self, reply: str, model: str, usage: dict[str, int] | None) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(_chunk({"role": "assistant", "content": ""}, model))
-            for piece in _pieces(reply):
-                self.wfile.write(_chunk({"content": piece}, model))
-                self.wfile.flush()
-            self.wfile.write(_chunk({}, model, finish="stop"))
-            if usage is not None:
-                self.wfile.write(_chunk(None, model, usage=usage))
-            self.wfile.write(b"data: [DONE]\n\n")
+    def _respond(self, behaviour: str, request: dict[str, Any], model: str) -> None:
+        if behaviour == "hang":
+            self.fake._release.wait(self.fake.hang_s)
+            behaviour = "good"
+        if behaviour == "error500":
+            self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
+            return
+        if behaviour == "malformed":
+            self._send(200, b"this is not json {{{", "application/json")
+            return
+        reply = "" if behaviour == "empty" else self.fake.reply
+        if request.get("stream"):
+            wants_usage = (request.get("stream_options") or {}).get("include_usage")
+            self._stream(reply, model, self.fake.usage if wants_usage else None)
+        else:
+            body = json.dumps(_completion(reply, model, self.fake.usage)).encode()
+            self._send(200, body, "application/json")
+
+    def _stream(self, reply: str, model: str, usage: dict[str, int] | None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(_chunk({"role": "assistant", "content": ""}, model))
+        for piece in _pieces(reply):
+            self.wfile.write(_chunk({"content": piece}, model))
             self.wfile.flush()
-            self.close_connection = True
+        self.wfile.write(_chunk({}, model, finish="stop"))
+        if usage is not None:
+            self.wfile.write(_chunk(None, model, usage=usage))
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        self.close_connection = True
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-    return Handler
+
+def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_FakeHandler,), {"fake": fake})

@@ -64,7 +64,8 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)  # registered for RequestValidationError only
         errors = list(exc.errors())
         field, message = _validation_message(errors) if errors else ("body", "invalid request")
         body = error_body(422, message, field, "invalid_value")
@@ -74,7 +75,8 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse(body, status_code=422)
 
-    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)  # registered for HTTPException only
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:  # starlette names only the first route's methods
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
@@ -86,10 +88,12 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=headers,
         )
 
-    async def on_input(_: Request, exc: InputError) -> JSONResponse:
+    async def on_input(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InputError)  # registered for InputError only
         return error_response(exc.status, str(exc), field=exc.field, code=exc.code)
 
-    async def on_assistant(_: Request, exc: AssistantError) -> JSONResponse:
+    async def on_assistant(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AssistantError)  # registered for AssistantError only
         return error_response(400, str(exc), field="mode" if "mode" in str(exc) else None)
 
     async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from pydantic import BaseModel
@@ -138,7 +138,7 @@ async def _chat_sse(
     include_usage: bool = False,
 ) -> AsyncIterator[ServerSentEvent]:
     def chunk(delta: ChatDelta, **extra: Any) -> ServerSentEvent:
-        finish = "stop" if extra else None
+        finish: Literal["stop"] | None = "stop" if extra else None
         payload = ChatCompletionChunk(
             id=ident,
             created=created,
