@@ -217,7 +217,7 @@ class ArticleStore:
         self._max_batch: int | None = None
         # Called after every completed write or delete (the lexical index syncs here); a
         # failing listener is logged, never undoes or fails the write.
-        self.after_write: list[Callable[[], None]] = []
+        self.after_write: list[Callable[[], object]] = []  # return values are ignored
         meta = {"embedding_model": embedding_model}
         if create:
             self._chunks = client.get_or_create_collection(

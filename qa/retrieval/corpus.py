@@ -310,7 +310,7 @@ _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma-fetch")
 def _near_duplicates(store: ArticleStore, article_ids: list[str]) -> dict[str, list[str]]:
     catalog = store.catalog_collection
     got = catalog.get(ids=article_ids, include=["metadatas"])
-    links = {a: [] for a in article_ids}
+    links: dict[str, list[str]] = {a: [] for a in article_ids}
     for article_id, meta in zip(got["ids"], got["metadatas"], strict=True):
         links[article_id] = json.loads(str((meta or {}).get("near_duplicates", "[]")) or "[]")
     return links

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,16 @@ class DiversityParams:
     article_cap: int = 2
     cover_bonus: float = 0.0  # added to a named outlet's chunks until the outlet is covered
     repeat_penalty: float = 0.0  # subtracted per chunk already picked from the same article
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, float]) -> DiversityParams:
+        """From a trained model's JSON (numbers only; the cap is a whole count)."""
+        default = cls()
+        return cls(
+            article_cap=int(values.get("article_cap", default.article_cap)),
+            cover_bonus=float(values.get("cover_bonus", default.cover_bonus)),
+            repeat_penalty=float(values.get("repeat_penalty", default.repeat_penalty)),
+        )
 
 
 @dataclass

@@ -529,8 +529,14 @@ class SentenceTable:
 
     def has_sentence_vectors(self, row: int) -> bool:
         """Stored vectors that line up one-to-one with this splitter's sentences of the row."""
+        return self._sentence_codes(row) is not None
+
+    def _sentence_codes(self, row: int) -> np.ndarray | None:
+        """The row's stored sentence vectors when they line up with this splitter's sentences."""
         codes = self.chunks.sentence_codes.get(row)
-        return codes is not None and len(codes) > 0 and len(codes) == len(self.lengths[row])
+        if codes is None or len(codes) == 0 or len(codes) != len(self.lengths[row]):
+            return None
+        return codes
 
     def sentence_cosines(
         self, rows: Sequence[int], query_vector: np.ndarray, fallback: np.ndarray
@@ -539,13 +545,18 @@ class SentenceTable:
         sentence vectors); `fallback` (the chunk's own cosine) where a row has none, or where
         they do not line up with this splitter's sentences."""
         best = np.array(fallback, dtype=np.float64)
-        usable = [i for i, row in enumerate(rows) if self.has_sentence_vectors(row)]
+        usable: list[int] = []
+        codes: list[np.ndarray] = []
+        for i, row in enumerate(rows):
+            row_codes = self._sentence_codes(row)
+            if row_codes is not None:
+                usable.append(i)
+                codes.append(row_codes)
         if not usable or query_vector.size == 0:
             return best
-        codes = [self.chunks.sentence_codes[rows[i]] for i in usable]
         if codes[0].shape[1] != query_vector.shape[0]:
             return best
         sims = np.vstack(codes).astype(np.float32) @ query_vector.astype(np.float32)
-        starts = np.cumsum([0] + [len(c) for c in codes[:-1]])
+        starts = np.cumsum(np.array([0] + [len(c) for c in codes[:-1]], dtype=np.int64))
         best[usable] = np.maximum.reduceat(sims, starts) / code_scale()
         return best

@@ -253,7 +253,7 @@ class Retriever:
         """The trained model's diversity settings when it ranks, else the fallback ones."""
         stages = resolve_stages(stages)
         if stages.rerank and self.model is not None and self.model.diversity:
-            return DiversityParams(**self.model.diversity)
+            return DiversityParams.from_mapping(self.model.diversity)
         return FALLBACK_DIVERSITY
 
     def _passage(
@@ -348,7 +348,8 @@ def _hard_filters(
     too; other dates in the question are priors and are reported as such."""
     allowed = view.alive.copy()
     since_ts = _day_ts(since)
-    until_ts = _day_ts(until) + DAY_S if until is not None else None
+    until_day = _day_ts(until)
+    until_ts = until_day + DAY_S if until_day is not None else None
     reasons = []
     if since_ts is not None or until_ts is not None:
         reasons.append("requested range")
