@@ -10,7 +10,10 @@
   same texts and sentence vectors, and one catalog record per replicated article.
 
 Writes are resumable: ids are deterministic, so a build that was stopped goes on from the
-number of chunks already stored. The server runs only while this script runs.
+number of chunks already stored. `--adopt` instead keeps a stopped build as the smaller
+collection of the whole copies it holds (`multihop-rag-<copies x 7,803>`), so a partial build
+serves `scale.py --chunks` at that size without writing a chunk. The server runs only while
+this script runs.
 """
 
 from __future__ import annotations
@@ -165,16 +168,57 @@ def build(source_dir: Path, url: str, chunks: int, seed: int) -> None:
         store.bump_revision()
 
 
+def adopt_partial(url: str, target: int) -> int:
+    """A stopped build of `multihop-rag-<target>` kept as a finished collection of the whole
+    copies it holds: the last, incomplete copy's chunks and catalog records are deleted, both
+    collections renamed `multihop-rag-<N>` (N = whole copies x the corpus) and the revision
+    bumped, so `scale.py --chunks N` finds N built. Returns N."""
+    client = open_client(Settings(chroma_url=url))
+    source_ids = read_all(client.get_collection(SMALL, embedding_function=None), [])["ids"]
+    article_ids = read_all(
+        client.get_collection(SMALL + CATALOG_SUFFIX, embedding_function=None), []
+    )["ids"]
+    chunks = client.get_collection(large_name(target), embedding_function=None)
+    catalog = client.get_collection(large_name(target) + CATALOG_SUFFIX, embedding_function=None)
+    copies = chunks.count() // len(source_ids)
+    for collection, ids in ((chunks, source_ids), (catalog, article_ids)):
+        extra = [i + f"#copy{copies}" for i in ids]
+        for first in range(0, len(extra), BATCH):
+            present = collection.get(ids=extra[first : first + BATCH], include=[])["ids"]
+            if present:
+                collection.delete(ids=present)
+    n = copies * len(source_ids)
+    if chunks.count() != n or catalog.count() != copies * len(article_ids):
+        raise RuntimeError(f"{large_name(target)} is not {copies} whole copies; not adopted")
+    chunks.modify(name=large_name(n))
+    catalog.modify(name=large_name(n) + CATALOG_SUFFIX)
+    model = str((chunks.metadata or {}).get("embedding_model", ""))
+    ArticleStore(open_client(Settings(chroma_url=url)), large_name(n), model).bump_revision()
+    print(f"{large_name(target)}: {copies} whole copies kept as {large_name(n)}", file=sys.stderr)
+    return n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source-dir", type=Path, required=True)
+    parser.add_argument("--source-dir", type=Path)
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--chunks", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--adopt",
+        action="store_true",
+        help="keep a stopped build of --chunks as the whole copies it holds (no writes but "
+        "deletes and renames) instead of resuming it",
+    )
     args = parser.parse_args()
+    if not args.adopt and args.source_dir is None:
+        parser.error("--source-dir is required to build")
     with chroma_server(args.cache / "chroma", args.port, args.cache / "chroma.log") as url:
-        build(args.source_dir, url, args.chunks, args.seed)
+        if args.adopt:
+            print(adopt_partial(url, args.chunks))
+        else:
+            build(args.source_dir, url, args.chunks, args.seed)
 
 
 if __name__ == "__main__":
