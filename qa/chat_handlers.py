@@ -404,7 +404,7 @@ class FeedsController:
 
     def __init__(self, chat: ChatController) -> None:
         self.chat = chat
-        self.poller = chat.assistant.feeds  # type: ignore[attr-defined]
+        self.poller = chat.assistant.feeds
 
     @requires(Permission.ASK)
     def rows(self) -> list[list[str]]:

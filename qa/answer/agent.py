@@ -61,8 +61,10 @@ _BETWEEN = (
 
 
 class Named(Protocol):
-    start: int
-    end: int
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 def asked_deed(question: str) -> str | None:

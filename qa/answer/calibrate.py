@@ -18,6 +18,7 @@ import pickle
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from qa.answer import extractive
 from qa.answer.extractive import ExtractiveAnswerer, parse_query
 from qa.eval.multihop import corpus_records, read_json
 from qa.types import Passage
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
 
 TOP_K = 8
 
@@ -120,8 +124,8 @@ def best_threshold(positives: list[float], negatives: list[float]) -> tuple[floa
 
 
 def evaluate(answerer: ExtractiveAnswerer, dataset: list[tuple[dict, list[Passage]]]) -> dict:
-    relevance = {"null": [], "answerable": []}
-    answers = {"null": [], "answerable": []}
+    relevance: dict[str, list[float]] = {"null": [], "answerable": []}
+    answers: dict[str, list[bool]] = {"null": [], "answerable": []}
     cited_gold = inference_hits = inference_total = answerable = 0
     latencies = []
     for query, passages in dataset:
@@ -195,7 +199,7 @@ def main() -> None:
         from index.embedding import make_embedding
 
         embedding = make_embedding(settings)
-    variants = {
+    variants: dict[str, tuple[BaseEmbedding | None, dict[str, float]]] = {
         "lexical": (None, {}),
         "lexical-no-title": (None, {"W_TITLE": 0.0}),
         "lexical+rank-prior": (None, {"W_RETRIEVAL": 0.05}),

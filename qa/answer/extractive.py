@@ -687,45 +687,11 @@ def list_answer(
         items, is_list = _items_in(item.sentence.text, list_query, known, question_words)
         return [name for name in items if not names_an_outlet(name, outlets)], is_list
 
-    per_sentence = [(s, *read(s)) for s in relevant]
-    # Prefer sentences that enumerate ("A, B and C"): they answer list questions directly.
-    listing = [(s, items) for s, items, is_list in per_sentence if items and is_list]
-    enumerates = any(is_list for _, _, is_list in per_sentence)
-    if not listing and not enumerates:
-        listing = _enumeration_further_down(ranked, floor, read)
-    if not listing and not enumerates:
-        # No enumeration at all: names mentioned in passing. (One whose names the question
-        # excludes, "Which other countries …", means the articles name no more.)
-        listing = [(s, items) for s, items, _ in per_sentence[:MAX_SENTENCES] if items]
+    listing = _listing_sentences([(s, *read(s)) for s in relevant], ranked, floor, read)
     if not listing:
-        if asks_for_another(query.text):  # "Which other countries …?" and none is named
-            reason = f"The articles found name no other {query.list_query.kind}."
-            nearest = [passages[s.passage_index] for s in relevant[:NEAREST]]
-            return Answer(
-                question=query.text,
-                answer=reason,
-                abstained=True,
-                reason=reason,
-                nearest=list({p.chunk_id: p for p in nearest}.values()),
-            )
-        return None
+        return _no_other_named(query, passages, relevant)
     if is_organisation_noun(query.list_query.kind):
-        # "Which companies did the FTC sue?": not "Zapolsky", Amazon's general counsel; and
-        # "Which two Israeli startups …?": not "Israel".
-        texts = [s.sentence.text for s in scored]
-        company = is_company_noun(query.list_query.kind)
-        listing = [
-            (
-                s,
-                [
-                    name
-                    for name in items
-                    if not described_as_person(name, texts) and not (company and is_country(name))
-                ],
-            )
-            for s, items in listing
-        ]
-        listing = [(s, items) for s, items in listing if items]
+        listing = _without_people_and_countries(listing, query.list_query.kind, scored)
         if not listing:
             return None
     citations = _cite([s for s, _ in listing], passages)
@@ -745,6 +711,62 @@ def list_answer(
         items=list(merged.values()),
         also_reported_by=also_reported_by(citations, passages),
     )
+
+
+def _listing_sentences(
+    per_sentence: list[tuple[Scored, list[str], bool]],
+    ranked: list[Scored],
+    floor: float,
+    read: Callable[[Scored], tuple[list[str], bool]],
+) -> list[tuple[Scored, list[str]]]:
+    """The sentences whose items answer a list question, with their items. Sentences that
+    enumerate ("A, B and C") answer it directly; with none among the best, an enumeration
+    further down; with none at all, names mentioned in passing. (An enumeration whose names
+    the question excludes, "Which other countries …", means the articles name no more.)"""
+    listing = [(s, items) for s, items, is_list in per_sentence if items and is_list]
+    if listing or any(is_list for _, _, is_list in per_sentence):
+        return listing
+    return _enumeration_further_down(ranked, floor, read) or [
+        (s, items) for s, items, _ in per_sentence[:MAX_SENTENCES] if items
+    ]
+
+
+def _no_other_named(query: Query, passages: list[Passage], relevant: list[Scored]) -> Answer | None:
+    """ "Which other countries …?" and the passages name none: say so, with the nearest
+    passages. Any other list question with no item is passed on (None)."""
+    if not asks_for_another(query.text) or query.list_query is None:
+        return None
+    reason = f"The articles found name no other {query.list_query.kind}."
+    nearest = [passages[s.passage_index] for s in relevant[:NEAREST]]
+    return Answer(
+        question=query.text,
+        answer=reason,
+        abstained=True,
+        reason=reason,
+        nearest=list({p.chunk_id: p for p in nearest}.values()),
+    )
+
+
+def _without_people_and_countries(
+    listing: list[tuple[Scored, list[str]]], kind: str, scored: list[Scored]
+) -> list[tuple[Scored, list[str]]]:
+    """Items of an organisation list that are organisations: "Which companies did the FTC
+    sue?" is not answered by "Zapolsky", Amazon's general counsel, and "Which two Israeli
+    startups …?" not by "Israel". Sentences left with no item are dropped."""
+    texts = [s.sentence.text for s in scored]
+    company = is_company_noun(kind)
+    kept = [
+        (
+            s,
+            [
+                name
+                for name in items
+                if not described_as_person(name, texts) and not (company and is_country(name))
+            ],
+        )
+        for s, items in listing
+    ]
+    return [(s, items) for s, items in kept if items]
 
 
 def _enumeration_further_down(

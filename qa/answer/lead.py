@@ -11,8 +11,9 @@ name them. The answer then *starts* with that name, cited to the sentences that 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from qa.answer.agent import asked_deed, asked_object, doers, objects
 from qa.answer.lists import (
@@ -124,11 +125,15 @@ class ScoredSentence(Protocol):
     score: float
 
 
+# The caller's own sentence type (extractive.Scored): what it passes in, it gets back.
+S = TypeVar("S", bound=ScoredSentence)
+
+
 @dataclass
-class Candidate:
+class Candidate(Generic[S]):
     text: str
     score: float = 0.0
-    sentences: list[ScoredSentence] = field(default_factory=list)
+    sentences: list[S] = field(default_factory=list)
     # Best score of a sentence that makes this name the doer of the question's verb, its
     # object, or the holder of the asked role ("the CEO of Ratcliffe’s Ineos Sport").
     deed_score: float = 0.0
@@ -172,9 +177,7 @@ def _is_past_verb(word: str, rest: str) -> bool:
     return not following or following[0].isupper() or following.lower() in _AFTER_A_VERB
 
 
-def best_name(
-    question: str, passages: list[Passage], ranked: list[ScoredSentence]
-) -> Candidate | None:
+def best_name(question: str, passages: list[Passage], ranked: list[S]) -> Candidate[S] | None:
     """The name the best sentences agree on, with the sentences that name it (best first)."""
     if not ranked:
         return None
@@ -187,13 +190,33 @@ def best_name(
     read = SINGLE_FACT_SENTENCES_READ if single_fact else SENTENCES_READ
     w_articles = SINGLE_FACT_W_ARTICLES if single_fact else W_ARTICLES
     reading = [s for s in ranked[:read] if s.score >= floor]
-    known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
     # The question's own words describe the answer; not the kind noun ("Which organization"
     # may well be answered by "Organization of American States").
     excluded = (question_words - _kind_noun(question)) | outlets
+    known = frozenset(capitalised_words("\n".join(p.text for p in passages)))
+    candidates = _named_in(question, reading, known, excluded)
+    if not candidates:
+        return None
+    _merge_short_forms(candidates)
+    _expand_short_names(candidates, passages, known, excluded)
+    kind = asked_kind(question)
+    _weigh(candidates.values(), kind, passages, ranked, w_articles)
+    winner = _winner(question, candidates, ranked)
+    if winner is None or (kind == "country" and not _is_of_kind(winner.text, kind)):
+        return None  # "Which country …" is answered by a country or not by a name at all
+    winner.sentences = _naming_sentences(winner.text, ranked)
+    return winner
+
+
+def _named_in(
+    question: str, reading: list[S], known: frozenset[str], excluded: set[str]
+) -> dict[str, Candidate[S]]:
+    """The names the sentences read hold, each with its sentences, its score (the sentences'
+    scores, the first name of a sentence weighted up) and its best score as the doer, object
+    or role holder the question asks for. `known`: the words the passages capitalise."""
     deed, done_to = asked_deed(question), asked_object(question)
     role = asked_role(question)  # "Who is the chief executive of Ineos Sport?"
-    candidates: dict[str, Candidate] = {}
+    candidates: dict[str, Candidate[S]] = {}
     for item in reading:
         if is_shouting(item.sentence.text):
             continue  # "SUPERFAN SPENT NEARLY $9K TO ATTEND": every word looks like a name
@@ -204,13 +227,7 @@ def best_name(
             doing |= set(objects(text, entities, done_to))
         for position, entity in enumerate(entities):
             name = _strip_possessive(entity.text.removeprefix("The ").strip())
-            tokens = words(name)
-            if (
-                not tokens
-                or set(tokens) & excluded
-                or all(t in _NOT_NAMES for t in tokens)
-                or _is_a_title(tokens)
-            ):
+            if not _could_be_the_answer(words(name), excluded):
                 continue
             candidate = candidates.setdefault(normalise_item(name), Candidate(name))
             if position in doing or (
@@ -221,13 +238,30 @@ def best_name(
                 candidate.sentences.append(item)
                 # The sentence's first name is usually its subject, the one it is about.
                 candidate.score += item.score * (1.0 + W_SUBJECT * (position == 0))
-    if not candidates:
-        return None
-    _merge_short_forms(candidates)
-    _expand_short_names(candidates, passages, known, excluded)
-    kind = asked_kind(question)
+    return candidates
+
+
+def _could_be_the_answer(tokens: list[str], excluded: set[str]) -> bool:
+    """A name with words, none the question's own, not all of them non-names, not a title."""
+    return bool(
+        tokens
+        and not set(tokens) & excluded
+        and not all(t in _NOT_NAMES for t in tokens)
+        and not _is_a_title(tokens)
+    )
+
+
+def _weigh(
+    candidates: Iterable[Candidate[S]],
+    kind: str | None,
+    passages: list[Passage],
+    ranked: list[S],
+    w_articles: float,
+) -> None:
+    """Add to each name's score for the articles and titles naming it and its fit to the
+    asked kind; a name not of that kind is scaled down."""
     sentence_texts = [s.sentence.text for s in ranked]
-    for candidate in candidates.values():
+    for candidate in candidates:
         articles = _articles_naming(candidate.text, passages)
         candidate.score += w_articles * max(0, len(articles) - 1)
         candidate.score += W_TITLE * len(_articles_naming(candidate.text, passages, in_title=True))
@@ -239,8 +273,14 @@ def best_name(
             kind == "organisation" and described_as_person(candidate.text, sentence_texts)
         ):
             candidate.score *= KIND_MISMATCH
-    # A sentence close to the best that says who did what the question asks ("called by the
-    # United States") outweighs how often the passages name someone else.
+
+
+def _winner(
+    question: str, candidates: dict[str, Candidate[S]], ranked: list[S]
+) -> Candidate[S] | None:
+    """The best-scoring name, among those a sentence close to the best makes do what the
+    question asks when there are any: a sentence that says who did it ("called by the United
+    States") outweighs how often the passages name someone else."""
     doing_well = [c for c in candidates.values() if c.deed_score >= DEED_FLOOR * ranked[0].score]
     if asks_for_another(question):
         # "Who else will address the meeting?": the sentences that answer it well name everyone
@@ -254,11 +294,7 @@ def best_name(
         doing_well = [c for c in doing_well if c in answering] or answering
         if not doing_well:
             return None
-    winner = max(doing_well or candidates.values(), key=lambda c: c.score)
-    if kind == "country" and not _is_of_kind(winner.text, kind):
-        return None  # "Which country …" is answered by a country or not by a name at all
-    winner.sentences = _naming_sentences(winner.text, ranked)
-    return winner
+    return max(doing_well or candidates.values(), key=lambda c: c.score)
 
 
 def _is_a_title(tokens: list[str]) -> bool:
@@ -282,7 +318,7 @@ def is_shouting(sentence: str) -> bool:
     return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
-def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[ScoredSentence]:
+def lead_sentences(candidate: Candidate[S], best: list[S]) -> list[S]:
     """The best sentences that name the candidate (one per article first), then the best
     sentences overall (they hold the facts the question asks about); at most
     MAX_LEAD_CITATIONS. A sentence naming it in the passage of the best sentence comes first:
@@ -290,7 +326,7 @@ def lead_sentences(candidate: Candidate, best: list[ScoredSentence]) -> list[Sco
     it is merely mentioned (dev, MultiHop: citation precision +1.1 points, accuracy level)."""
     home = best[0].passage_index if best else None
     at_home = [s for s in candidate.sentences if s.passage_index == home][:1]
-    naming: list[ScoredSentence] = []
+    naming: list[S] = []
     seen_passages: set[int] = set()
     for item in at_home + [s for s in candidate.sentences if all(s is not h for h in at_home)]:
         if item.passage_index not in seen_passages:
@@ -401,7 +437,7 @@ def _looks_like_a_person(name: str) -> bool:
     )
 
 
-def _naming_sentences(name: str, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+def _naming_sentences(name: str, ranked: list[S]) -> list[S]:
     """Every scored sentence (best first) that says the name, or a person's last name
     ("Altman"; not "States" for "Organization of American States")."""
     forms = {name, name.split()[-1]} if _looks_like_a_person(name) else {name}
@@ -414,7 +450,7 @@ def _strip_possessive(name: str) -> str:
 
 
 def _expand_short_names(
-    candidates: dict[str, Candidate],
+    candidates: dict[str, Candidate[S]],
     passages: list[Passage],
     known: frozenset[str],
     excluded: set[str],
@@ -493,7 +529,7 @@ def _articles_naming(name: str, passages: list[Passage], in_title: bool = False)
     return {p.article_id for p in passages if pattern.search(p.title if in_title else p.text)}
 
 
-def _merge_short_forms(candidates: dict[str, Candidate]) -> None:
+def _merge_short_forms(candidates: dict[str, Candidate[S]]) -> None:
     """ "Altman" and "Sam Altman" are one person: the longer name takes the shorter's sentences
     (and score) when the shorter is its last word(s). Not the first: "Apple" is not "Apple
     Watch"."""

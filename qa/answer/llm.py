@@ -218,23 +218,32 @@ class LLMAnswerer:
                 events.put(("error", exc))
 
         threading.Thread(target=work, name="llm-stream", daemon=True).start()
-        got_any = False
         try:
-            while True:
-                wait = min(timeout if got_any else first_wait, deadline - time.monotonic())
-                try:
-                    kind, value = events.get(timeout=max(wait, 0.0))
-                except queue.Empty:
-                    raise LLMFailure(f"did not answer within {timeout:g} s") from None
-                if kind == "done":
-                    return
-                if kind == "error":
-                    raise LLMFailure(describe_error(value, timeout)) from value
-                if value:
-                    got_any = True
-                    yield value
+            yield from _relay(events, timeout, first_wait, deadline)
         finally:
             stop.set()
+
+
+def _relay(
+    events: queue.Queue[tuple[str, Any]], timeout: float, first_wait: float, deadline: float
+) -> Iterator[str]:
+    """The stream thread's deltas until it is done; LLMFailure on its error, or when the first
+    delta takes longer than `first_wait`, a later one longer than `timeout`, or the whole
+    stream passes `deadline`."""
+    got_any = False
+    while True:
+        wait = min(timeout if got_any else first_wait, deadline - time.monotonic())
+        try:
+            kind, value = events.get(timeout=max(wait, 0.0))
+        except queue.Empty:
+            raise LLMFailure(f"did not answer within {timeout:g} s") from None
+        if kind == "done":
+            return
+        if kind == "error":
+            raise LLMFailure(describe_error(value, timeout)) from value
+        if value:
+            got_any = True
+            yield value
 
 
 def call_with_deadline(fn: Callable[[], T], seconds: float) -> T:

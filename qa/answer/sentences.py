@@ -79,6 +79,12 @@ def _ends_sentence(text: str, punct_start: int, punct_end: int) -> bool:
         return True  # "!" and "?" before a capital or a quote end the sentence
     if marks.rstrip("\"'”’)]") != ".":
         return True  # "..." or ".)" etc.
+    return _full_stop_ends_sentence(text, punct_start, next_word)
+
+
+def _full_stop_ends_sentence(text: str, punct_start: int, next_word: str) -> bool:
+    """A lone full stop before a capital: the end of a sentence unless the word before it is
+    an abbreviation, an initial or an acronym that the next word does not show to be final."""
     word_match = _WORD_BEFORE.search(text, 0, punct_start)
     word = word_match.group(1) if word_match else ""
     if not word:
@@ -87,12 +93,10 @@ def _ends_sentence(text: str, punct_start: int, punct_end: int) -> bool:
     if bare in _NEVER_FINAL:
         return False
     if bare in _BEFORE_NUMBER:
-        return not first.isdigit()
+        return not next_word[0].isdigit()
     if len(bare) == 1 and word[0].isupper():
         return False  # an initial: "J. Smith", or the last letter of "U.S"
-    if "." in word:  # an acronym such as U.S. or U.N. or a.m.
-        return next_word.strip("\"'“‘(").lower() in _SENTENCE_OPENERS
-    if bare in _ABBREVIATIONS:
+    if "." in word or bare in _ABBREVIATIONS:  # an acronym (U.S., a.m.) or "Gov."
         return next_word.strip("\"'“‘(").lower() in _SENTENCE_OPENERS
     return True
 

@@ -38,8 +38,8 @@ class SentenceVectors:
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
             fresh = self.embedding.get_text_embedding_batch(missing)
-            for text, vector in zip(missing, fresh, strict=True):
-                found[text] = _unit(np.asarray(vector, dtype=np.float32))
+            for text, raw in zip(missing, fresh, strict=True):
+                found[text] = _unit(np.asarray(raw, dtype=np.float32))
         with self._lock:
             for text, vector in found.items():
                 self._cache[text] = vector

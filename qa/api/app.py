@@ -55,8 +55,8 @@ def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
     app.state.started = int(time.time())
     access = AccessState(AccessPolicy.from_settings(settings))
     app.state.access = access
-    app.add_middleware(BodyLimitMiddleware)  # type: ignore[arg-type]
-    app.add_middleware(AccessMiddleware, state=access)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(AccessMiddleware, state=access)
     install_error_handlers(app)
 
     # The door enforces the key; this only documents it in the OpenAPI schema.

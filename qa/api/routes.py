@@ -336,7 +336,7 @@ def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
             str(exc), field=f"messages.{last_user}.content", status=exc.status, code=exc.code
         ) from None
     history = [
-        Turn(role=m.role, content=m.text()[:MAX_TURN_CHARS])  # type: ignore[arg-type]
+        Turn(role=m.role, content=m.text()[:MAX_TURN_CHARS])
         for m in body.messages[:last_user]
         if m.role in ("user", "assistant")
     ]

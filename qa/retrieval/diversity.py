@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,13 +24,13 @@ class DiversityParams:
     repeat_penalty: float = 0.0  # subtracted per chunk already picked from the same article
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, float]) -> DiversityParams:
-        """From a trained model's JSON (numbers only; the cap is a whole count)."""
-        default = cls()
+    def from_dict(cls, values: dict[str, float]) -> DiversityParams:
+        """The settings a trained model stores (numbers in JSON); missing keys keep defaults."""
+        defaults = cls()
         return cls(
-            article_cap=int(values.get("article_cap", default.article_cap)),
-            cover_bonus=float(values.get("cover_bonus", default.cover_bonus)),
-            repeat_penalty=float(values.get("repeat_penalty", default.repeat_penalty)),
+            article_cap=int(values.get("article_cap", defaults.article_cap)),
+            cover_bonus=float(values.get("cover_bonus", defaults.cover_bonus)),
+            repeat_penalty=float(values.get("repeat_penalty", defaults.repeat_penalty)),
         )
 
 

@@ -253,7 +253,7 @@ class Retriever:
         """The trained model's diversity settings when it ranks, else the fallback ones."""
         stages = resolve_stages(stages)
         if stages.rerank and self.model is not None and self.model.diversity:
-            return DiversityParams.from_mapping(self.model.diversity)
+            return DiversityParams.from_dict(self.model.diversity)
         return FALLBACK_DIVERSITY
 
     def _passage(
