@@ -406,6 +406,14 @@ class FeedsController:
         self.chat = chat
         self.poller = chat.assistant.feeds
 
+    def _refusal(self, url: str, prompt: str, request: gr.Request | None) -> str | None:
+        """The status to show instead of fetching: the user may not edit, or gave no URL."""
+        if not self.chat._may_edit(request):
+            return render.render_status(NOT_ALLOWED, ok=False)
+        if not url:
+            return render.render_status(prompt, ok=False)
+        return None
+
     @requires(Permission.ASK)
     def rows(self) -> list[list[str]]:
         return render.feed_rows(record.summary() for record in self.poller.feeds())
@@ -414,11 +422,10 @@ class FeedsController:
     def add_feed(
         self, url: str | None, query: str = "", request: gr.Request | None = None
     ) -> FeedUpdate:
-        if not self.chat._may_edit(request):
-            return self._update(render.render_status(NOT_ALLOWED, ok=False), query)
         url = (url or "").strip()
-        if not url:
-            return self._update(render.render_status("Enter a feed URL first.", ok=False), query)
+        refused = self._refusal(url, "Enter a feed URL first.", request)
+        if refused is not None:
+            return self._update(refused, query)
         try:
             record, added = self.poller.add_feed(url)
         except Exception as exc:  # bad URL, refused address, not a feed: say why
@@ -435,12 +442,10 @@ class FeedsController:
     def ingest_url(
         self, url: str | None, query: str = "", request: gr.Request | None = None
     ) -> FeedUpdate:
-        if not self.chat._may_edit(request):
-            return self._update(render.render_status(NOT_ALLOWED, ok=False), query)
         url = (url or "").strip()
-        if not url:
-            status = render.render_status("Enter an article or feed URL first.", ok=False)
-            return self._update(status, query)
+        refused = self._refusal(url, "Enter an article or feed URL first.", request)
+        if refused is not None:
+            return self._update(refused, query)
         try:
             report = self.poller.ingest_urls([url]).to_dict()
             status = render.render_ingest_report(report)

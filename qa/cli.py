@@ -162,6 +162,9 @@ SourceOpt = Annotated[
     list[str] | None, typer.Option("--source", help="Only these outlets (repeatable).")
 ]
 KOpt = Annotated[int | None, typer.Option("--k", help="Passages to retrieve.")]
+ModeOpt = Annotated[
+    str | None, typer.Option(help="extractive or llm (default: llm when configured).")
+]
 
 
 @app.command()
@@ -202,9 +205,7 @@ def ask(
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
-    mode: Annotated[
-        str | None, typer.Option(help="extractive or llm (default: llm when configured).")
-    ] = None,
+    mode: ModeOpt = None,
     as_json: JsonFlag = False,
     collection: CollectionOpt = None,
     url: Annotated[
@@ -243,9 +244,7 @@ def chat(
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
-    mode: Annotated[
-        str | None, typer.Option(help="extractive or llm (default: llm when configured).")
-    ] = None,
+    mode: ModeOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON Answer per line (JSON Lines).")
     ] = False,
