@@ -364,6 +364,35 @@ def test_who_question_answer_starts_with_the_name_cited(
     assert_verbatim(answer, body, passages)
 
 
+def test_a_hyphenated_surname_is_expanded_to_the_full_name(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "Bankman-Fried" is one word of a name as "Altman" is: the lead is the full name the
+    passages use, not the surname the best sentences happen to use."""
+    passages = [
+        _passage(
+            "a",
+            "Prosecutors said Bankman-Fried took billions of dollars of customer deposits "
+            "from the crypto exchange FTX. Bankman-Fried denied it.",
+            source="CoinDesk",
+        ),
+        _passage(
+            "b",
+            "Jurors heard that Bankman-Fried took customer deposits from FTX to cover "
+            "losses at his trading firm.",
+            source="The Verge",
+        ),
+        _passage("c", "Sam Bankman-Fried's parents attended every day.", source="Reuters"),
+    ]
+    question = (
+        "Who is the founder accused of taking customer deposits from the crypto exchange FTX, "
+        "according to CoinDesk and The Verge?"
+    )
+    answer = answerer.answer(question, passages)
+
+    assert answer.answer.startswith("**Sam Bankman-Fried**"), answer.answer
+
+
 def test_the_name_several_articles_share_beats_a_name_in_one(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -491,7 +491,7 @@ def _expand_short_names(
     text = "\n".join(p.text for p in passages)
     for name in names.values():
         short = name.text
-        if " " in short or not short.isalpha():
+        if " " in short or not _ONE_WORD_NAME.fullmatch(short):
             continue
         pattern = re.compile(  # within a line: a heading above is not the name
             rf"\b((?:[A-Z][a-z][\w’'\-]* +){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
@@ -508,6 +508,11 @@ def _expand_short_names(
         pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
         if pick:
             name.text = max(pick, key=lambda n: (pick[n], len(n)))
+
+
+# One word of letters, or of letter runs joined by a hyphen or an apostrophe: a surname such as
+# "Bankman-Fried" or "O'Rourke" is expanded to the full name as "Altman" is.
+_ONE_WORD_NAME = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 
 
 def _full_form(
