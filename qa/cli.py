@@ -556,11 +556,24 @@ def eval_answers(
     limit: Annotated[int | None, typer.Option(help="First N queries only.")] = None,
     as_json: JsonFlag = False,
     data_dir: DataDirOpt = None,
+    rows: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write each question's row (question, gold, answer) here as JSON. Dev only."
+        ),
+    ] = None,
 ) -> None:
     """Answer accuracy (loose and strict), abstention and citation precision."""
     from qa.eval.answers import format_answer_report, run_answer_eval
 
-    report = run_answer_eval(_settings(), _split(split), limit=limit, data_dir=data_dir)
+    if rows is not None and split != "dev":
+        raise typer.BadParameter("--rows is for dev only: test rows are not to be read")
+    found: list[dict] | None = [] if rows is not None else None
+    report = run_answer_eval(
+        _settings(), _split(split), limit=limit, data_dir=data_dir, rows_out=found
+    )
+    if rows is not None:
+        rows.write_text(json.dumps(found, indent=1))
     typer.echo(json.dumps(report) if as_json else format_answer_report(report))
 
 

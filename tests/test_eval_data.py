@@ -58,3 +58,35 @@ def test_a_copy_that_is_not_the_published_data_is_refused(tmp_path: Path) -> Non
 def test_a_missing_copy_names_the_folder(tmp_path: Path) -> None:
     with pytest.raises(multihop.DataError, match=r"MultiHopRAG\.json not found in .*empty"):
         multihop.load_queries("dev", tmp_path / "empty")
+
+
+def _query(i: int, *evidence: tuple[str, str]) -> multihop.MultiHopQuery:
+    return multihop.MultiHopQuery(
+        index=i,
+        query=f"q{i}",
+        answer="",
+        question_type="inference_query",
+        facts=tuple(f for _, f in evidence),
+        urls=tuple(dict.fromkeys(u for u, _ in evidence)),
+        urls_per_fact=tuple(u for u, _ in evidence),
+    )
+
+
+def test_fact_groups_join_queries_sharing_a_fact_directly_or_through_another() -> None:
+    queries = [
+        _query(0, ("a", "x"), ("b", "y")),
+        _query(1, ("b", "y"), ("c", "z")),  # shares (b, y) with 0
+        _query(2, ("c", "z")),  # shares (c, z) with 1, so with 0
+        _query(3, ("a", "y")),  # same fact text, another article: not shared
+    ]
+    groups = multihop.fact_groups(queries)
+    assert groups[0] == groups[1] == groups[2] != groups[3]
+
+
+def test_the_split_keeps_each_fact_group_on_one_side() -> None:
+    everything = multihop.load_queries("all", include_null=True)
+    dev = {q.index for q in multihop.load_queries("dev", include_null=True)}
+    sides: dict[int, set[bool]] = {}
+    for query, group in zip(everything, multihop.fact_groups(everything), strict=True):
+        sides.setdefault(group, set()).add(query.index in dev)
+    assert all(len(side) == 1 for side in sides.values())

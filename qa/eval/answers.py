@@ -6,7 +6,11 @@ Scored per query type:
   appears in the answer's lead sentence, and that lead has at most 25 words);
 - null queries: the abstention rate; answerable queries: the false-abstention rate;
 - citation precision: the share of citations whose passage holds a gold fact;
-- seconds per answer, and the answering time after retrieval.
+- seconds per answer, and the answering time after retrieval;
+- the strict accuracy averaged per question group (queries sharing gold facts, see
+  `qa.eval.multihop.fact_groups`) and the number of groups: test's 590 inference queries are
+  mostly two groups about two stories, so an answerer that gets one entity wrong loses a group
+  at once; the group average says how robust the accuracy is across stories.
 Comparison and temporal queries (yes/no judgments) are scored only when an LLM is configured.
 """
 
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from index.settings import Settings
-from qa.eval.multihop import Split, fact_in_chunk, load_queries
+from qa.eval.multihop import Split, fact_groups, fact_in_chunk, load_queries
 from qa.types import Answer
 
 STRICT_LEAD_WORDS = 25
@@ -67,7 +71,10 @@ def run_answer_eval(
     limit: int | None = None,
     assistant: Any = None,
     data_dir: Path | None = None,
+    rows_out: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The report; with `rows_out`, each question's row (question, gold, answer) is appended
+    to it, for comparing two answerers question by question on dev (never on test)."""
     from qa.assistant import Assistant
     from qa.eval.retrieval import COLLECTION, open_multihop_index
 
@@ -84,7 +91,7 @@ def run_answer_eval(
         queries = queries[:limit]
 
     rows = []
-    for query in queries:
+    for query, group in zip(queries, fact_groups(queries), strict=True):
         started = time.perf_counter()
         answer = assistant.ask(query.query)
         seconds = time.perf_counter() - started
@@ -99,9 +106,23 @@ def run_answer_eval(
                 "seconds": seconds,
                 "answer_ms": max(0.0, seconds * 1000 - retrieve_ms),
                 "mode": answer.mode,
+                "group": group,
             }
         )
+        if rows_out is not None:
+            lead = lead_sentence(answer)
+            rows_out.append({"query": query.query, "gold": query.answer, "lead": lead, **rows[-1]})
     return _summarise(split, rows, with_llm)
+
+
+def _group_macro(rows: list[dict]) -> tuple[float, int]:
+    """Strict accuracy averaged over question groups, and their number."""
+    groups: dict[int, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["group"], []).append(row)
+    if not groups:
+        return 0.0, 0
+    return round(statistics.fmean(_rate(g, "strict") for g in groups.values()), 4), len(groups)
 
 
 def _rate(rows: list[dict], key: str) -> float:
@@ -118,9 +139,12 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
     ]
     seconds = [r["seconds"] for r in rows] or [0.0]
     answer_ms = [r["answer_ms"] for r in rows] or [0.0]
+    inference = by_type.get("inference_query", [])
+    group_strict, groups = _group_macro(inference)
     metrics: dict[str, float] = {
-        "inference_loose_accuracy": _rate(by_type.get("inference_query", []), "loose"),
-        "inference_strict_accuracy": _rate(by_type.get("inference_query", []), "strict"),
+        "inference_loose_accuracy": _rate(inference, "loose"),
+        "inference_strict_accuracy": _rate(inference, "strict"),
+        "inference_strict_group_mean": group_strict,
         "null_abstention": _rate(by_type.get("null_query", []), "abstained"),
         "false_abstention": _rate(answerable, "abstained"),
         "citation_precision": round(statistics.fmean(precisions), 4) if precisions else 0.0,
@@ -132,6 +156,7 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
         "split": split,
         "queries": len(rows),
         "by_type": {name: len(group) for name, group in sorted(by_type.items())},
+        "inference_groups": groups,
         "llm": with_llm,
         "metrics": metrics,
         "seconds_per_answer": {

@@ -44,6 +44,7 @@ class MultiHopQuery:
     question_type: str
     facts: tuple[str, ...]  # one per evidence item, duplicates kept (the paper's denominator)
     urls: tuple[str, ...]  # distinct gold article urls
+    urls_per_fact: tuple[str, ...] = ()  # the url of each fact, in `facts` order
 
     @property
     def is_null(self) -> bool:
@@ -121,10 +122,31 @@ def load_queries(
             question_type=record["question_type"],
             facts=tuple(e["fact"] for e in evidence),
             urls=tuple(dict.fromkeys(e["url"] for e in evidence)),
+            urls_per_fact=tuple(e["url"] for e in evidence),
         )
         if include_null or not query.is_null:
             queries.append(query)
     return queries
+
+
+def fact_groups(queries: Sequence[MultiHopQuery]) -> list[int]:
+    """Each query's group: queries sharing a gold (url, fact) pair, directly or through others,
+    are one group (split.json keeps groups on one side). A group asks about one story, often
+    with one answer, so a split's accuracy has about as many independent samples as groups:
+    MultiHop-RAG test's 590 inference queries fall mostly into two groups."""
+    parent = list(range(len(queries)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[str, str], int] = {}
+    for i, query in enumerate(queries):
+        for key in zip(query.urls_per_fact, query.facts, strict=True):
+            parent[root(i)] = root(first.setdefault(key, i))
+    return [root(i) for i in range(len(queries))]
 
 
 def _squash(text: str) -> str:
