@@ -152,6 +152,8 @@ def run_question_eval(
         report["risk_coverage"] = risk_coverage(typed_rows)
         report["typed_questions"] = len(typed_rows)
         report["rows"] += typed_rows
+    if split == "test":  # held out: the report gives figures only, never a test row to read
+        del report["rows"]
     return report
 
 
