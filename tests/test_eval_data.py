@@ -90,3 +90,30 @@ def test_the_split_keeps_each_fact_group_on_one_side() -> None:
     for query, group in zip(everything, multihop.fact_groups(everything), strict=True):
         sides.setdefault(group, set()).add(query.index in dev)
     assert all(len(side) == 1 for side in sides.values())
+
+
+def test_the_answer_report_gives_the_group_mean_and_the_largest_groups() -> None:
+    from qa.eval.answers import _summarise
+
+    def row(strict: bool, group: int) -> dict:
+        return {
+            "type": "inference_query",
+            "abstained": False,
+            "loose": True,
+            "strict": strict,
+            "citation_precision": None,
+            "seconds": 0.1,
+            "answer_ms": 1.0,
+            "mode": "extractive",
+            "group": group,
+        }
+
+    rows = [row(True, 1), row(False, 1), row(True, 1), row(True, 2), row(False, 3)]
+    report = _summarise("dev", rows, with_llm=False)
+    assert report["metrics"]["inference_strict_accuracy"] == 0.6
+    assert report["metrics"]["inference_strict_group_mean"] == round((2 / 3 + 1 + 0) / 3, 4)
+    assert report["inference_groups"] == 3
+    assert report["inference_largest_groups"] == [
+        {"questions": 3, "strict": 0.6667},
+        {"questions": 1, "strict": 1.0},
+    ]

@@ -115,14 +115,17 @@ def run_answer_eval(
     return _summarise(split, rows, with_llm)
 
 
-def _group_macro(rows: list[dict]) -> tuple[float, int]:
-    """Strict accuracy averaged over question groups, and their number."""
+def _by_group(rows: list[dict]) -> list[list[dict]]:
+    """The rows in their question groups, largest first."""
     groups: dict[int, list[dict]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)
-    if not groups:
-        return 0.0, 0
-    return round(statistics.fmean(_rate(g, "strict") for g in groups.values()), 4), len(groups)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def _group_macro(groups: list[list[dict]]) -> float:
+    """Strict accuracy averaged over question groups."""
+    return round(statistics.fmean(_rate(g, "strict") for g in groups), 4) if groups else 0.0
 
 
 def _rate(rows: list[dict], key: str) -> float:
@@ -140,11 +143,11 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
     seconds = [r["seconds"] for r in rows] or [0.0]
     answer_ms = [r["answer_ms"] for r in rows] or [0.0]
     inference = by_type.get("inference_query", [])
-    group_strict, groups = _group_macro(inference)
+    groups = _by_group(inference)
     metrics: dict[str, float] = {
         "inference_loose_accuracy": _rate(inference, "loose"),
         "inference_strict_accuracy": _rate(inference, "strict"),
-        "inference_strict_group_mean": group_strict,
+        "inference_strict_group_mean": _group_macro(groups),
         "null_abstention": _rate(by_type.get("null_query", []), "abstained"),
         "false_abstention": _rate(answerable, "abstained"),
         "citation_precision": round(statistics.fmean(precisions), 4) if precisions else 0.0,
@@ -156,7 +159,12 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
         "split": split,
         "queries": len(rows),
         "by_type": {name: len(group) for name, group in sorted(by_type.items())},
-        "inference_groups": groups,
+        "inference_groups": len(groups),
+        # Figures only (a group's size and strict rate), the two largest: a test split's
+        # pooled accuracy moves with them.
+        "inference_largest_groups": [
+            {"questions": len(g), "strict": _rate(g, "strict")} for g in groups[:2]
+        ],
         "llm": with_llm,
         "metrics": metrics,
         "seconds_per_answer": {
