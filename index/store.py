@@ -14,9 +14,12 @@ article as done, so a crash at any point leaves it "not done" and a re-run redoe
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -25,7 +28,12 @@ from index.models import Article, Chunk
 from index.sentences import METADATA_KEY as SENTENCE_VECTORS_KEY
 from index.settings import Settings
 
+log = logging.getLogger(__name__)
+
 CATALOG_SUFFIX = "-articles"
+# Chunk metadata: the time.time() of the write that stored this version of the chunk. The
+# lexical index finds new and changed chunks by it (index.lexical).
+STAMP_KEY = "indexed_at"
 # Waits on a Chroma server: a write of one 1,000-chunk batch takes seconds even when busy.
 CHROMA_READ_TIMEOUT_S = 30.0
 CHROMA_CONNECT_TIMEOUT_S = 5.0
@@ -39,6 +47,16 @@ _local_writes = 0
 
 def local_write_count() -> int:
     return _local_writes
+
+
+# Chunks deleted by this process, per chunk collection: (chunk id, time of the delete). The
+# lexical index of this process tombstones them at its next sync; other processes find them
+# missing when a search fetches them. Bounded: a reader that falls this far behind relies on
+# the latter.
+_DELETION_LOG_SIZE = 100_000
+_deletions: dict[str, list[tuple[str, float]]] = {}
+_deletions_dropped: dict[str, int] = {}
+_deletions_lock = threading.Lock()
 
 
 class StoreError(RuntimeError):
@@ -197,6 +215,9 @@ class ArticleStore:
         self.embedding_model = embedding_model
         self._client = client
         self._max_batch: int | None = None
+        # Called after every completed write or delete (the lexical index syncs here); a
+        # failing listener is logged, never undoes or fails the write.
+        self.after_write: list[Callable[[], object]] = []  # return values are ignored
         meta = {"embedding_model": embedding_model}
         if create:
             self._chunks = client.get_or_create_collection(
@@ -225,9 +246,24 @@ class ArticleStore:
     def open(
         cls, settings: Settings, embedding_model: str, name: str | None = None
     ) -> ArticleStore:
-        return cls(open_client(settings), name or settings.collection, embedding_model)
+        """The store, with its lexical index kept in step with every write made through it."""
+        from index.lexical import LexicalIndex, lexical_dir
+
+        store = cls(open_client(settings), name or settings.collection, embedding_model)
+        lexical = LexicalIndex.at(lexical_dir(settings, store.name))
+        store.after_write.append(lambda: lexical.sync(store))
+        return store
 
     # --- reading ------------------------------------------------------------------------------
+    @property
+    def chunk_collection(self) -> Any:
+        """The Chroma collection of chunks (searches query it directly)."""
+        return self._chunks
+
+    @property
+    def catalog_collection(self) -> Any:
+        return self._catalog
+
     def revision(self) -> str:
         """Changes on every write by any process; cheap enough to call per query."""
         catalog = self._client.get_collection(self.name + CATALOG_SUFFIX, embedding_function=None)
@@ -268,6 +304,44 @@ class ArticleStore:
         for ids, metas, docs in self._page(self._chunks, include=["metadatas", "documents"]):
             for i, chunk_id in enumerate(ids):
                 yield StoredChunk(chunk_id, docs[i], metas[i])
+
+    def chunks_written_since(self, stamp: float) -> Iterator[StoredChunk]:
+        """Chunks whose stored version was written at or after `stamp` (time.time())."""
+        where = {STAMP_KEY: {"$gte": float(stamp)}}
+        for ids, metas, docs in self._page(
+            self._chunks, include=["metadatas", "documents"], where=where
+        ):
+            for i, chunk_id in enumerate(ids):
+                yield StoredChunk(chunk_id, docs[i], metas[i])
+
+    def deletions_after(self, position: int) -> tuple[list[tuple[str, float]], int]:
+        """(chunk id, time) of the chunks this process deleted from this collection since
+        `position` (a count returned by an earlier call; 0 at first), and the new position."""
+        key = str(self._chunks.id)
+        with _deletions_lock:
+            entries = _deletions.get(key, [])
+            dropped = _deletions_dropped.get(key, 0)
+            start = max(position - dropped, 0)
+            return list(entries[start:]), dropped + len(entries)
+
+    def _log_deletions(self, chunk_ids: Sequence[str]) -> None:
+        if not chunk_ids:
+            return
+        key, now = str(self._chunks.id), time.time()
+        with _deletions_lock:
+            entries = _deletions.setdefault(key, [])
+            entries.extend((cid, now) for cid in chunk_ids)
+            excess = len(entries) - _DELETION_LOG_SIZE
+            if excess > 0:
+                del entries[:excess]
+                _deletions_dropped[key] = _deletions_dropped.get(key, 0) + excess
+
+    def _notify(self) -> None:
+        for listener in self.after_write:
+            try:
+                listener()
+            except Exception:  # the write is safe in Chroma; the listener catches up later
+                log.warning("after-write listener of %s failed", self.name, exc_info=True)
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[StoredChunk]:
         if not chunk_ids:
@@ -345,7 +419,7 @@ class ArticleStore:
         writes = [w for w in writes if w.chunks]
         if not writes:
             return
-        self._upsert_chunks(writes)
+        self._upsert_chunks(writes, stamp=time.time())
         self._delete_stale_chunks(writes)
         links = self._update_links(writes)
         records = [self._catalog_record(w, links[w.article.article_id]) for w in writes]
@@ -359,6 +433,7 @@ class ArticleStore:
                 metadatas=records[window],
             )
         self.bump_revision()
+        self._notify()
 
     def delete_article(self, article_id: str) -> bool:
         """Delete the catalog record, every chunk and the links other articles hold to it.
@@ -376,6 +451,7 @@ class ArticleStore:
         self.bump_revision()  # before the record goes: a re-run after a crash here finds nothing
         self._catalog.delete(ids=[article_id])
         self.bump_revision()
+        self._notify()
         return True
 
     def bump_revision(self) -> None:
@@ -392,13 +468,18 @@ class ArticleStore:
 
     def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         for start in range(0, len(chunk_ids), self._batch_size()):
-            self._chunks.delete(ids=list(chunk_ids[start : start + self._batch_size()]))
+            window = list(chunk_ids[start : start + self._batch_size()])
+            self._chunks.delete(ids=window)
+            self._log_deletions(window)
         if chunk_ids:
             self.bump_revision()
+            self._notify()
 
     # --- internals ----------------------------------------------------------------------------
     @staticmethod
-    def _chunk_metadata(base: dict[str, Any], chunk: Chunk, sentences: str) -> dict[str, Any]:
+    def _chunk_metadata(
+        base: dict[str, Any], chunk: Chunk, sentences: str, stamp: float
+    ) -> dict[str, Any]:
         meta = {
             **base,
             "chunk_index": chunk.index,
@@ -406,18 +487,19 @@ class ArticleStore:
             "end": chunk.end,
             "header": chunk.header,
             "text_hash": chunk.text_hash,
+            STAMP_KEY: stamp,
         }
         if sentences:
             meta[SENTENCE_VECTORS_KEY] = sentences
         return meta
 
-    def _upsert_chunks(self, writes: Sequence[ArticleWrite]) -> None:
+    def _upsert_chunks(self, writes: Sequence[ArticleWrite], stamp: float) -> None:
         rows: list[tuple[Chunk, Sequence[float], dict[str, Any]]] = []
         for w in writes:
             base = w.article.metadata()
             sentences = w.sentence_vectors or [""] * len(w.chunks)
             rows.extend(
-                (chunk, vector, self._chunk_metadata(base, chunk, codes))
+                (chunk, vector, self._chunk_metadata(base, chunk, codes, stamp))
                 for chunk, vector, codes in zip(w.chunks, w.embeddings, sentences, strict=True)
             )
         for start in range(0, len(rows), self._batch_size()):
@@ -443,6 +525,7 @@ class ArticleStore:
             stale = [cid for cid in got["ids"] if cid not in keep]
             for first in range(0, len(stale), self._batch_size()):
                 self._chunks.delete(ids=stale[first : first + self._batch_size()])
+            self._log_deletions(stale)
 
     def _update_links(self, writes: Sequence[ArticleWrite]) -> dict[str, set[str]]:
         """Near-duplicate links of the group, made symmetric, and fixed on other articles.
@@ -508,10 +591,12 @@ class ArticleStore:
         return self._max_batch
 
     @staticmethod
-    def _page(collection: Any, include: list[str]) -> Iterator[tuple[list, list, list]]:
+    def _page(
+        collection: Any, include: list[str], where: dict[str, Any] | None = None
+    ) -> Iterator[tuple[list, list, list]]:
         offset = 0
         while True:
-            got = collection.get(include=include, limit=_PAGE, offset=offset)
+            got = collection.get(include=include, where=where, limit=_PAGE, offset=offset)
             ids = got["ids"]
             if not ids:
                 return
