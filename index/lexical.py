@@ -13,7 +13,9 @@ Directory layout (one per collection):
     manifest.json     the segments that make the index now, the store revision and the write
                       stamp it reflects; replaced atomically (os.replace), never edited in place
     .lock             flock-ed by the one process writing at a time
-    s<n>/             one immutable segment (.npy files, mapped read-only by readers):
+    s<n>/             one immutable segment: segment.bin (the arrays below, back to back,
+                      mapped read-only once by readers) and segment.json (rows, source
+                      names, each array's offset, dtype and length in segment.bin):
                       ids, id_order                     chunk ids and their sorted order
                       article, source, published_ts,    per row (article/source: codes into the
                       length, stamp                     segment's tables)
@@ -23,7 +25,6 @@ Directory layout (one per collection):
                       body, body_ptr, sent_len,         each row's body as term numbers, sentence
                       sent_ptr                          by sentence (the reranker's sentence
                                                         features read them: no re-tokenising)
-                      segment.json                      rows, source names
     s<n>/dead-<g>.npy rows of that segment superseded or deleted since it was written
 
 Writes: `sync(store)` reads the chunks written since its watermark (every chunk carries the
@@ -49,6 +50,7 @@ import shutil
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +67,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: the body of each row (term numbers by sentence)
+# 2: the body of each row (term numbers by sentence). 3: a segment's arrays in one file, mapped
+# once (one file descriptor per segment: CPython's mmap keeps a dup of the file's descriptor per
+# mapping, and 18 mapped .npy files per segment ran processes out of descriptors). An index of
+# another format is not read: the next sync rebuilds it from the store.
+FORMAT = 3
+DATA_FILE = "segment.bin"
+_ALIGN = 64  # each array starts on a 64-byte boundary of DATA_FILE
 MANIFEST = "manifest.json"
 K1 = 1.5  # bm25s defaults ("lucene" variant)
 B = 0.75
@@ -137,13 +145,6 @@ def idf(df: np.ndarray | float, n_docs: int) -> Any:
 # --- segments -------------------------------------------------------------------------------------
 
 
-def _load(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r")
-    except ValueError:  # an empty array cannot be mapped
-        return np.load(path)
-
-
 class Segment:
     """One immutable segment, memory-mapped."""
 
@@ -172,10 +173,22 @@ class Segment:
         self.path = path
         self.name = path.name
         meta = json.loads((path / "segment.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: segment format {meta.get('format')}, not {FORMAT}")
         self.rows = int(meta["rows"])
         self.sources: list[str] = list(meta["sources"])
+        data = path / DATA_FILE
+        # One mapping (one descriptor) for the whole segment; the arrays are views of it.
+        buffer = (
+            np.memmap(data, dtype=np.uint8, mode="r")
+            if data.stat().st_size
+            else np.zeros(0, dtype=np.uint8)  # an empty file cannot be mapped
+        )
         for name in self.ARRAYS:
-            setattr(self, name, _load(path / f"{name}.npy"))
+            offset, dtype, count = meta["arrays"][name]
+            kind = np.dtype(dtype)
+            view = buffer[offset : offset + count * kind.itemsize]
+            setattr(self, name, view.view(kind) if count else np.zeros(0, dtype=kind))
         self.ids: np.ndarray
         self.id_order: np.ndarray
         self.article: np.ndarray
@@ -287,10 +300,21 @@ def _pointers(counts: Sequence[int] | np.ndarray) -> np.ndarray:
 
 
 def _save_segment(path: Path, arrays: dict[str, np.ndarray], rows: int, sources: list) -> None:
-    for key, value in arrays.items():
-        np.save(path / f"{key}.npy", value)
+    """The arrays back to back in one file (each aligned), and where each one is."""
+    table: dict[str, tuple[int, str, int]] = {}
+    with open(path / DATA_FILE, "wb") as fh:
+        for key in Segment.ARRAYS:
+            value = np.ascontiguousarray(arrays[key])
+            offset = fh.tell()
+            padding = -offset % _ALIGN
+            if padding:
+                fh.write(b"\0" * padding)
+                offset += padding
+            fh.write(value.tobytes())
+            table[key] = (offset, value.dtype.str, int(value.size))
     (path / "segment.json").write_text(
-        json.dumps({"rows": rows, "sources": sources}), encoding="utf-8"
+        json.dumps({"format": FORMAT, "rows": rows, "sources": sources, "arrays": table}),
+        encoding="utf-8",
     )
 
 
@@ -605,9 +629,15 @@ class SyncReport:
 
 
 class LexicalIndex:
-    """One lexical index directory; one instance per directory per process (`at`)."""
+    """One lexical index directory; one instance per directory per process (`at`) while
+    anything uses it. Instances are held weakly: a store (its after-write sync) or a search
+    cache keeps one alive, and once nothing does, its segments are unmapped and their file
+    descriptors closed (a process that opens many collections, one after another, does not
+    keep every segment it ever mapped)."""
 
-    _instances: ClassVar[dict[Path, LexicalIndex]] = {}
+    _instances: ClassVar[weakref.WeakValueDictionary[Path, LexicalIndex]] = (
+        weakref.WeakValueDictionary()
+    )
     _instances_lock = threading.Lock()
 
     @classmethod

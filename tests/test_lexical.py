@@ -4,7 +4,10 @@ filters pushed down to Chroma or applied after, with the same results."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -180,6 +183,43 @@ def test_small_segments_are_merged_and_scores_stay_bm25s(make_settings):
     expected = reference.get_scores(tokens)
     got = view.bm25(view.postings(tokens))[rows]
     assert np.allclose(got, expected, atol=1e-4)
+
+
+def _lexical_fds(root) -> list[str]:
+    """This process's open file descriptors on files under `root`."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(root)):
+                out.append(target)
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_open_files_stay_bounded_over_many_ingests_into_many_directories(make_settings):
+    """The long state machines (a new collection per example, dozens of ingests) ran out of
+    file descriptors: every mapped array held one (18 a segment), and every directory's index
+    stayed open for the life of the process. Now: one per mapped segment, and the indexes of
+    collections no longer used are closed (the search cache keeps the last KEEP_OPEN)."""
+    base = make_settings()
+    root = base.bm25_path.resolve()
+    after_each = []
+    for d in range(LexicalCache.KEEP_OPEN + 3):
+        settings = base.model_copy(update={"collection": unique_collection("fd")})
+        service = IndexService(settings, embedding=FakeHashEmbedding())
+        for n in range(9):  # nine one-article segments, merged by eights
+            service.ingest_items([_article(100 * d + n, _body(100 * d + n))])
+            view = LexicalCache.get(settings, service.store)
+        directory = str(lexical_dir(settings, settings.collection).resolve())
+        mine = [t for t in _lexical_fds(root) if t.startswith(directory + os.sep)]
+        assert len(mine) <= len(view.segments), mine  # one per mapped segment
+        del service, view
+        gc.collect()
+        after_each.append(len(_lexical_fds(root)))
+    print(f"open lexical files after each collection: {after_each}")
+    plateau = after_each[LexicalCache.KEEP_OPEN - 1]
+    assert max(after_each[LexicalCache.KEEP_OPEN :]) <= plateau, after_each
 
 
 _WRITER = """

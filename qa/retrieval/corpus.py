@@ -71,11 +71,16 @@ class LexicalCache:
 
     _lock = threading.Lock()
     _checked: dict[Path, tuple[float, int, str]] = {}  # noqa: RUF012 - (time, local writes, rev)
+    # The indexes searched last, most recent last: they stay open (and their views with them)
+    # even when no store of this process keeps them alive; older ones are released.
+    _recent: list[LexicalIndex] = []  # noqa: RUF012
+    KEEP_OPEN = 4
 
     @classmethod
     def get(cls, settings: Settings, store: ArticleStore) -> LexicalView:
         directory = lexical_dir(settings, store.name).resolve()
         index = LexicalIndex.at(directory)
+        cls._keep(index)
         now, writes = time.monotonic(), local_write_count()
         checked_at, writes_then, revision_then = cls._checked.get(directory, (0.0, -1, ""))
         view = index.view()
@@ -100,6 +105,20 @@ class LexicalCache:
         return view
 
     @classmethod
+    def _keep(cls, index: LexicalIndex) -> None:
+        with cls._lock:
+            if cls._recent and cls._recent[-1] is index:
+                return
+            cls._recent = [i for i in cls._recent if i is not index][-(cls.KEEP_OPEN - 1) :]
+            cls._recent.append(index)
+            if len(cls._checked) > 64:  # directories searched once long ago
+                cls._checked = {
+                    i.directory: cls._checked[i.directory]
+                    for i in cls._recent
+                    if i.directory in cls._checked
+                }
+
+    @classmethod
     def report_missing(
         cls, settings: Settings, store: ArticleStore, view: LexicalView, rows: list[int]
     ) -> None:
@@ -112,6 +131,7 @@ class LexicalCache:
         """Behave like a fresh process: no view, no revision check remembered."""
         with cls._lock:
             cls._checked.clear()
+            cls._recent.clear()
         LexicalIndex.forget()
 
 
