@@ -10,8 +10,9 @@ are merged into bigger ones (tiers of MERGE_FACTOR), and a reader opens a segmen
 it mapped: start-up and refresh read a few small files, never the corpus.
 
 Directory layout (one per collection):
-    manifest.json     the segments that make the index now, the store revision and the write
-                      stamp it reflects; replaced atomically (os.replace), never edited in place
+    manifest.json     the segments that make the index now, the store revision, the write
+                      stamp it reflects and when writes were last looked back for; replaced
+                      atomically (os.replace), never edited in place
     .lock             flock-ed by the one process writing at a time
     s<n>/             one immutable segment: segment.bin (the arrays below, back to back,
                       mapped read-only once by readers) and segment.json (rows, source
@@ -59,6 +60,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from index.sentences import sentence_spans
+from index.store import STAMP_KEY
 from index.tokens import tokenize_many
 
 if TYPE_CHECKING:
@@ -78,8 +80,11 @@ MANIFEST = "manifest.json"
 K1 = 1.5  # bm25s defaults ("lucene" variant)
 B = 0.75
 # Writes are found by their stamp; a write stamped this long before the newest one seen may
-# still become visible later (a slow batch upsert, clocks of other machines), so each sync
-# looks back this far and skips what it already holds.
+# still become visible later (a slow batch upsert, clocks of other machines), so a sync looks
+# back this far and skips what it already holds. A writer's sync right after its own write
+# looks back at most once per SKEW_S (it reads its own write and anything newer than the
+# watermark otherwise): looking back on every write re-read the last SKEW_S of writes each
+# time, which made a fast ingest quadratic in its write rate.
 SKEW_S = 30.0
 MERGE_FACTOR = 8  # this many segments of one size tier are merged into one
 MAX_MERGE_ROWS = 400_000  # segments above MAX_MERGE_ROWS / MERGE_FACTOR rows are not merged...
@@ -115,7 +120,7 @@ class LexicalDoc:
                 tokens=t,
                 published_ts=int(c.metadata.get("published_ts", 0) or 0),
                 source=str(c.metadata.get("source", "")),
-                stamp=float(c.metadata.get("indexed_at", 0.0) or 0.0),
+                stamp=_stamp(c),
                 sentences=sentence_stems(c.text),
             )
             for c, t in zip(chunks, tokens, strict=True)
@@ -626,6 +631,7 @@ class SyncReport:
     dead_rows: int = 0
     merged: int = 0
     seconds: float = 0.0
+    looked_back: bool = False  # read the writes of the last SKEW_S again (see _read_from)
 
 
 class LexicalIndex:
@@ -721,20 +727,24 @@ class LexicalIndex:
                 self._missing.add(view.segment_row(int(row)))
 
     # -- writing --
-    def sync(self, store: ArticleStore, *, blocking: bool = True) -> SyncReport:
+    def sync(
+        self, store: ArticleStore, *, blocking: bool = True, written_at: float | None = None
+    ) -> SyncReport:
         """Bring the index up to the store; skipped (synced=False) when another process holds
-        the lock and `blocking` is False."""
+        the lock and `blocking` is False. `written_at`: the stamp of a write this process has
+        just made (its after-write sync), which must be read whatever the watermark."""
         started = time.perf_counter()
         with self._lock, _flock(self.directory, blocking) as held:
             if not held:
                 return SyncReport()
-            report = self._sync_locked(store)
+            report = self._sync_locked(store, written_at)
             report.seconds = time.perf_counter() - started
             self.rows_indexed += report.added_rows
             return report
 
-    def _sync_locked(self, store: ArticleStore) -> SyncReport:
+    def _sync_locked(self, store: ArticleStore, written_at: float | None) -> SyncReport:
         report = SyncReport(synced=True)
+        now = time.time()  # before any read: what is visible now is read below
         revision = store.revision()  # first: a write during the sync leaves us stale, not wrong
         manifest = self.read_manifest()
         deletions, self._deletions_seen = store.deletions_after(self._deletions_seen)
@@ -750,20 +760,23 @@ class LexicalIndex:
         next_name = int(manifest.get("next", 0)) if manifest else 0
         watermark = float(manifest["watermark"]) if manifest else 0.0
         view = self._open_view(manifest) if manifest else None
+        looked_back_at = now
         if manifest is None:
             report.full_build = True
             self.full_builds += 1
             self._collect_garbage([])  # an index of an older format, or a crashed first build
             batches = _batched(store.iter_chunks(), BUILD_ROWS)
         else:
-            batches = _batched(store.chunks_written_since(watermark - SKEW_S), BUILD_ROWS)
+            since, looked_back_at = _read_from(manifest, now, written_at)
+            report.looked_back = looked_back_at == now
+            batches = _batched(store.chunks_written_since(since), BUILD_ROWS)
         dead: dict[str, set[int]] = {e["name"]: set() for e in segments}
         for chunks in batches:
-            docs = LexicalDoc.from_chunks(chunks)
-            if view is not None:
-                docs = _changed(view, docs)
-            if not docs:
+            if view is not None:  # before tokenising: most of the look-back window is held
+                chunks = _changed(view, chunks)
+            if not chunks:
                 continue
+            docs = LexicalDoc.from_chunks(chunks)
             watermark = max(watermark, max(d.stamp for d in docs))
             if view is not None:
                 _supersede(view, [d.chunk_id for d in docs], dead)
@@ -788,6 +801,7 @@ class LexicalIndex:
                 "generation": generation,
                 "revision": revision,
                 "watermark": watermark,
+                "looked_back_at": looked_back_at,
                 "next": next_name,
                 "segments": segments,
                 "written_at": time.time(),
@@ -872,9 +886,12 @@ class LexicalIndex:
         *,
         revision: str,
         watermark: float = 0.0,
+        looked_back_at: float | None = None,
         rows_per_segment: int = BUILD_ROWS,
     ) -> SyncReport:
-        """Index a whole corpus into an empty directory (bulk loads: the benchmark)."""
+        """Index a whole corpus into an empty directory (bulk loads: the benchmark).
+        `looked_back_at`: a time at which every write in `docs` was visible (then the first
+        sync need not look back from `watermark`)."""
         report = SyncReport(synced=True, full_build=True)
         with self._lock, _flock(self.directory, True):
             if self.read_manifest() is not None:
@@ -892,6 +909,7 @@ class LexicalIndex:
                     "generation": 1,
                     "revision": revision,
                     "watermark": watermark,
+                    "looked_back_at": looked_back_at,
                     "next": len(segments),
                     "segments": segments,
                     "written_at": time.time(),
@@ -900,17 +918,38 @@ class LexicalIndex:
         return report
 
 
-def _changed(view: LexicalView, docs: list[LexicalDoc]) -> list[LexicalDoc]:
-    """The docs this view does not hold in that version (same chunk id and stamp)."""
-    rows = view.rows_of([d.chunk_id for d in docs])
+def _read_from(
+    manifest: dict[str, Any], now: float, written_at: float | None
+) -> tuple[float, float]:
+    """(the oldest stamp to read, when the index last looked back after this sync).
+
+    A look-back reads from SKEW_S before the watermark and the last look-back: a write not yet
+    visible then was stamped at most SKEW_S before it. A writer's own sync looks back only
+    when the last look-back is SKEW_S old; otherwise it reads its own write and what is newer
+    than the watermark. Other syncs (a reader that saw a new revision) always look back."""
+    watermark = float(manifest["watermark"])
+    last = manifest.get("looked_back_at")
+    if written_at is None or last is None or now - float(last) >= SKEW_S:
+        start = watermark if last is None else min(watermark, float(last))
+        return start - SKEW_S, now
+    return min(watermark, written_at), float(last)
+
+
+def _changed(view: LexicalView, chunks: list[StoredChunk]) -> list[StoredChunk]:
+    """The chunks this view does not hold in that version (same chunk id and stamp)."""
+    rows = view.rows_of([c.chunk_id for c in chunks])
     out = []
-    for doc, row in zip(docs, rows.tolist(), strict=True):
+    for chunk, row in zip(chunks, rows.tolist(), strict=True):
         if row >= 0:
             seg, _, local = view.locate(row)
-            if float(seg.stamp[local]) == doc.stamp:
+            if float(seg.stamp[local]) == _stamp(chunk):
                 continue
-        out.append(doc)
+        out.append(chunk)
     return out
+
+
+def _stamp(chunk: StoredChunk) -> float:
+    return float(chunk.metadata.get(STAMP_KEY, 0.0) or 0.0)
 
 
 def _supersede(view: LexicalView, chunk_ids: list[str], dead: dict[str, set[int]]) -> None:

@@ -215,9 +215,10 @@ class ArticleStore:
         self.embedding_model = embedding_model
         self._client = client
         self._max_batch: int | None = None
-        # Called after every completed write or delete (the lexical index syncs here); a
-        # failing listener is logged, never undoes or fails the write.
-        self.after_write: list[Callable[[], object]] = []  # return values are ignored
+        # Called after every completed write or delete (the lexical index syncs here) with
+        # the stamp of the chunks written (None after a delete); a failing listener is
+        # logged, never undoes or fails the write.
+        self.after_write: list[Callable[[float | None], object]] = []  # returns are ignored
         meta = {"embedding_model": embedding_model}
         if create:
             self._chunks = client.get_or_create_collection(
@@ -251,7 +252,7 @@ class ArticleStore:
 
         store = cls(open_client(settings), name or settings.collection, embedding_model)
         lexical = LexicalIndex.at(lexical_dir(settings, store.name))
-        store.after_write.append(lambda: lexical.sync(store))
+        store.after_write.append(lambda stamp: lexical.sync(store, written_at=stamp))
         return store
 
     # --- reading ------------------------------------------------------------------------------
@@ -336,10 +337,10 @@ class ArticleStore:
                 del entries[:excess]
                 _deletions_dropped[key] = _deletions_dropped.get(key, 0) + excess
 
-    def _notify(self) -> None:
+    def _notify(self, stamp: float | None = None) -> None:
         for listener in self.after_write:
             try:
-                listener()
+                listener(stamp)
             except Exception:  # the write is safe in Chroma; the listener catches up later
                 log.warning("after-write listener of %s failed", self.name, exc_info=True)
 
@@ -419,7 +420,8 @@ class ArticleStore:
         writes = [w for w in writes if w.chunks]
         if not writes:
             return
-        self._upsert_chunks(writes, stamp=time.time())
+        stamp = time.time()
+        self._upsert_chunks(writes, stamp=stamp)
         self._delete_stale_chunks(writes)
         links = self._update_links(writes)
         records = [self._catalog_record(w, links[w.article.article_id]) for w in writes]
@@ -433,7 +435,7 @@ class ArticleStore:
                 metadatas=records[window],
             )
         self.bump_revision()
-        self._notify()
+        self._notify(stamp)
 
     def delete_article(self, article_id: str) -> bool:
         """Delete the catalog record, every chunk and the links other articles hold to it.

@@ -222,6 +222,62 @@ def test_open_files_stay_bounded_over_many_ingests_into_many_directories(make_se
     assert max(after_each[LexicalCache.KEEP_OPEN :]) <= plateau, after_each
 
 
+def test_a_writer_re_reads_the_look_back_window_at_most_once_per_skew(make_settings, monkeypatch):
+    """Each after-write sync used to re-read (and re-tokenise) every chunk written in the last
+    SKEW_S: a fast ingest of the whole corpus spent most of its time there (the full-corpus
+    kill -9 test timed out). Now a writer reads its own write and anything newer."""
+    settings = make_settings(collection=unique_collection("lex"))
+    service = IndexService(settings, embedding=FakeHashEmbedding())
+    read = [0]
+    original = service.store.chunks_written_since
+
+    def counted(stamp):
+        for chunk in original(stamp):
+            read[0] += 1
+            yield chunk
+
+    monkeypatch.setattr(service.store, "chunks_written_since", counted)
+    for n in range(10):
+        service.ingest_items([_article(n, _body(n))])
+    stored = service.store.count_chunks()
+    assert sorted(LexicalCache.get(settings, service.store).live_chunk_ids()) == sorted(
+        c.chunk_id for c in service.store.iter_chunks()
+    )
+    # 10 ingests within SKEW_S: the first builds the index, later ones read from the
+    # watermark (the previous write's stamp, inclusive): their own write and the one before.
+    # Re-reading the window each time read 1 + 2 + ... + 10 articles' chunks (5.5x).
+    assert read[0] <= 2 * stored, (read[0], stored)
+
+
+def test_a_write_stamped_before_the_watermark_is_still_indexed(make_settings):
+    """A slow write of this process, stamped before a write another process indexed first:
+    its own sync reads from its stamp; and a reader's sync looks back SKEW_S."""
+    settings = make_settings(collection=unique_collection("lex"))
+    service = IndexService(settings, embedding=FakeHashEmbedding())
+    service.ingest_items([_article(0, _body(0))])
+    index = LexicalIndex.at(lexical_dir(settings, service.store.name))
+    manifest = index.read_manifest()
+    assert manifest is not None
+    ahead = {**manifest, "watermark": time.time() + 20}  # another writer's later stamp
+    index._write_manifest(ahead)
+    late = _article(1, _body(1))
+    service.ingest_items([late])  # stamped now, before the watermark
+    view = LexicalCache.get(settings, service.store)
+    assert late.article_id in {view.article_id(r) for r in np.flatnonzero(view.alive)}
+
+    # A write by a store without the after-write sync (another process, another directory),
+    # stamped before the watermark: the next reader sync looks back and finds it.
+    manifest = index.read_manifest()
+    assert manifest is not None
+    index._write_manifest({**manifest, "watermark": time.time() + 20})
+    other = _article(2, _body(2))
+    writer = IndexService(settings, embedding=FakeHashEmbedding())
+    writer.store.after_write.clear()
+    writer.ingest_items([other])
+    view = LexicalCache.get(settings, service.store)
+    assert other.article_id in {view.article_id(r) for r in np.flatnonzero(view.alive)}
+
+
 _WRITER = """
 import json, sys, time
 from index.offline import apply_offline_defaults
