@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/writer_growth.py --lexical-rows 250000  # BM25 index rows
 
 --catalog N: 60 MultiHop-RAG articles ingested, their catalog records copied under new ids up
-to N articles; the ingest's catalog read (`list_articles`) and near-duplicate index
-(`DuplicateFinder`) are timed apart. --lexical-rows N: 40 articles ingested, then the lexical
+to N articles; the ingest's catalog read (`article_records`) and near-duplicate lookup
+(`near_duplicate_candidates`) are timed apart. --lexical-rows N: 40 articles ingested, then the lexical
 index rebuilt in bulk with N synthetic rows beside them; the BM25 sync is timed apart. Then
 five one-article ingests, medians. Runs under /dev/shm when there is one.
 """
@@ -121,8 +121,10 @@ def main() -> None:
             grow_lexical(service, settings, args.lexical_rows)
             service = IndexService(settings, embedding=FakeHashEmbedding())
         store = service.store
-        store.list_articles = timed(spent, "catalog_read_s", store.list_articles)  # type: ignore[method-assign]
-        index.ingest.DuplicateFinder = timed(spent, "lsh_build_s", index.ingest.DuplicateFinder)  # type: ignore[misc]
+        store.article_records = timed(spent, "catalog_read_s", store.article_records)  # type: ignore[method-assign]
+        store.near_duplicate_candidates = timed(  # type: ignore[method-assign]
+            spent, "lsh_lookup_s", store.near_duplicate_candidates
+        )
         sync = index.lexical.LexicalIndex.sync
         index.lexical.LexicalIndex.sync = timed(spent, "bm25_sync_s", sync)  # type: ignore[method-assign]
         times = []

@@ -19,11 +19,12 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from index.dedup import BAND_FIELDS, BANDS, ROWS, stored_band_keys
 from index.models import Article, Chunk
 from index.sentences import METADATA_KEY as SENTENCE_VECTORS_KEY
 from index.settings import Settings
@@ -31,6 +32,10 @@ from index.settings import Settings
 log = logging.getLogger(__name__)
 
 CATALOG_SUFFIX = "-articles"
+# Catalog collection metadata: set once every record carries its LSH band keys (index.dedup), so
+# near duplicates are looked up by key. Older catalogs are backfilled on their first ingest.
+BANDED_KEY = "lsh_bands"
+BANDED_VALUE = f"{BANDS}x{ROWS}"
 # Chunk metadata: the time.time() of the write that stored this version of the chunk. The
 # lexical index finds new and changed chunks by it (index.lexical).
 STAMP_KEY = "indexed_at"
@@ -215,6 +220,7 @@ class ArticleStore:
         self.embedding_model = embedding_model
         self._client = client
         self._max_batch: int | None = None
+        self._banded = False  # the catalog's records all carry LSH band keys (checked once)
         # Called after every completed write or delete (the lexical index syncs here) with
         # the stamp of the chunks written (None after a delete); a failing listener is
         # logged, never undoes or fails the write.
@@ -267,8 +273,7 @@ class ArticleStore:
 
     def revision(self) -> str:
         """Changes on every write by any process; cheap enough to call per query."""
-        catalog = self._client.get_collection(self.name + CATALOG_SUFFIX, embedding_function=None)
-        return str((catalog.metadata or {}).get("revision", "0"))
+        return str(self._fresh_catalog_metadata().get("revision", "0"))
 
     def count_chunks(self) -> int:
         return self._chunks.count()
@@ -293,6 +298,52 @@ class ArticleStore:
                     ArticleRecord.from_chroma(article_id, metas[i], docs[i] if docs else None)
                 )
         return sorted(records, key=lambda r: (r.published, r.title), reverse=True)
+
+    def article_records(self, article_ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """The catalog records of these articles (without bodies), by id; absent ones left out."""
+        records: dict[str, ArticleRecord] = {}
+        for start in range(0, len(article_ids), self._batch_size()):
+            window = list(article_ids[start : start + self._batch_size()])
+            got = self._catalog.get(ids=window, include=["metadatas"])
+            for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                records[article_id] = ArticleRecord.from_chroma(article_id, meta, None)
+        return records
+
+    def near_duplicate_candidates(self, keys: Mapping[str, int]) -> list[tuple[str, str]]:
+        """(article id, encoded MinHash) of stored articles sharing an LSH band key."""
+        if not keys:
+            return []
+        self._ensure_band_keys()
+        where = {"$or": [{field: key} for field, key in keys.items()]}
+        found = []
+        for ids, metas, _ in self._page(self._catalog, include=["metadatas"], where=where):
+            found += [(aid, str(m.get("minhash", ""))) for aid, m in zip(ids, metas, strict=True)]
+        return found
+
+    def _ensure_band_keys(self) -> None:
+        """Backfill the band keys of a catalog written before they were stored (once)."""
+        if self._banded:
+            return
+        if self._fresh_catalog_metadata().get(BANDED_KEY) != BANDED_VALUE:
+            missing: list[tuple[str, dict[str, Any]]] = []
+            for ids, metas, _ in self._page(self._catalog, include=["metadatas"]):
+                missing += [
+                    (aid, {**m, **stored_band_keys(str(m.get("minhash", "")))})
+                    for aid, m in zip(ids, metas, strict=True)
+                    if m.get("minhash") and BAND_FIELDS[0] not in m
+                ]
+            for start in range(0, len(missing), self._batch_size()):
+                window = missing[start : start + self._batch_size()]
+                self._catalog.update(ids=[a for a, _ in window], metadatas=[m for _, m in window])
+            meta = self._fresh_catalog_metadata()
+            meta[BANDED_KEY] = BANDED_VALUE
+            self._catalog.modify(metadata=meta)
+        self._banded = True
+
+    def _fresh_catalog_metadata(self) -> dict[str, Any]:
+        """The catalog's collection metadata as stored now (the collection object caches it)."""
+        catalog = self._client.get_collection(self.name + CATALOG_SUFFIX, embedding_function=None)
+        return dict(catalog.metadata or {})
 
     def get_article(self, article_id: str) -> ArticleRecord | None:
         got = self._catalog.get(ids=[article_id], include=["metadatas", "documents"])
@@ -458,7 +509,7 @@ class ArticleStore:
 
     def bump_revision(self) -> None:
         global _local_writes
-        meta = dict(self._catalog.metadata or {})
+        meta = self._fresh_catalog_metadata()  # keeps what other processes set (BANDED_KEY)
         meta["revision"] = uuid.uuid4().hex
         self._catalog.modify(metadata=meta)
         _local_writes += 1
@@ -565,6 +616,7 @@ class ArticleStore:
             "n_chunks": len(write.chunks),
             "origin": write.article.origin,
             "minhash": write.minhash,
+            **stored_band_keys(write.minhash),
             "near_duplicates": json.dumps(sorted(links)),
             # Every chunk carries sentence vectors; an ingest that can make them redoes
             # articles stored without (older stores, or another embedding path).
