@@ -6,8 +6,8 @@
 
 --catalog N: 60 MultiHop-RAG articles ingested, their catalog records copied under new ids up
 to N articles; the ingest's catalog read (`article_records`) and near-duplicate lookup
-(`near_duplicate_candidates`) are timed apart. --lexical-rows N: 40 articles ingested, then the lexical
-index rebuilt in bulk with N synthetic rows beside them; the BM25 sync is timed apart. Then
+(`near_duplicate_candidates`) are timed apart. --lexical-rows N: 40 articles ingested, then the
+lexical index rebuilt in bulk with N synthetic rows beside them; the BM25 sync is timed apart. Then
 five one-article ingests, medians. Runs under /dev/shm when there is one.
 """
 
