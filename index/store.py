@@ -325,16 +325,17 @@ class ArticleStore:
         if self._banded:
             return
         if self._fresh_catalog_metadata().get(BANDED_KEY) != BANDED_VALUE:
-            missing: list[tuple[str, dict[str, Any]]] = []
             for ids, metas, _ in self._page(self._catalog, include=["metadatas"]):
-                missing += [
+                missing = [  # page by page: a large catalog's metadata need not fit in memory
                     (aid, {**m, **stored_band_keys(str(m.get("minhash", "")))})
                     for aid, m in zip(ids, metas, strict=True)
                     if m.get("minhash") and BAND_FIELDS[0] not in m
                 ]
-            for start in range(0, len(missing), self._batch_size()):
-                window = missing[start : start + self._batch_size()]
-                self._catalog.update(ids=[a for a, _ in window], metadatas=[m for _, m in window])
+                for start in range(0, len(missing), self._batch_size()):
+                    window = missing[start : start + self._batch_size()]
+                    self._catalog.update(
+                        ids=[a for a, _ in window], metadatas=[m for _, m in window]
+                    )
             meta = self._fresh_catalog_metadata()
             meta[BANDED_KEY] = BANDED_VALUE
             self._catalog.modify(metadata=meta)
