@@ -3,8 +3,9 @@
 Two collections per index:
 - `<name>`: one record per chunk (embedding, chunk text, article fields, offsets).
 - `<name>-articles`: the catalog, one record per article (full body, content hash, near-duplicate
-  links, MinHash signature). Its collection metadata carries a `revision` that changes on every
-  write, so readers in other processes (BM25 beside a Chroma server) can tell they are stale.
+  links, MinHash signature and its LSH band keys). Its collection metadata carries a `revision`
+  that changes on every write, so readers in other processes (BM25 beside a Chroma server) can
+  tell they are stale.
 
 Crash safety comes from write order: an article's chunks are written first, its stale chunks
 deleted next, and its catalog record last. The catalog record's content hash is what marks the
