@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         "Unset: embedded Chroma under data_dir.",
     )
     collection: str = Field(default="articles", description="Chroma collection name.")
+    bm25_dir: Path | None = Field(
+        default=None,
+        description="Where the on-disk BM25 index lives; unset: data_dir/bm25. Workers that "
+        "share one directory (one machine, or a shared volume) share one index: whoever "
+        "ingests writes it, the others map it.",
+    )
 
     # --- chunking & embedding ------------------------------------------------------------------
     chunk_size: int = Field(default=256, ge=32, le=4096, description="Tokens per chunk.")
@@ -150,4 +156,4 @@ class Settings(BaseSettings):
 
     @property
     def bm25_path(self) -> Path:
-        return self.data_dir / "bm25"
+        return self.bm25_dir or self.data_dir / "bm25"

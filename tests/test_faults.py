@@ -27,7 +27,7 @@ import pytest
 
 from index.store import CHROMA_READ_TIMEOUT_S
 from qa.api import create_app
-from qa.retrieval.snapshot import REVISION_TTL_S
+from qa.retrieval.corpus import REVISION_TTL_S
 from tests.api_fixtures import SEED_QUESTION, ChromaServer, make_assistant, serve_in_thread
 from tests.fake_llm import FakeLLM
 
