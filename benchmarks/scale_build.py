@@ -42,6 +42,9 @@ SMALL = "multihop-rag"
 NOISE = 0.02
 BATCH = 1000
 _PAGE = 2000
+# The first upserts into a large collection on a freshly started server wait for it to load
+# (over 30 s at 260k chunks); the build is a batch job, not a request a user waits on.
+BULK_TIMEOUT_S = 900.0
 
 
 def large_name(chunks: int) -> str:
@@ -150,7 +153,7 @@ def build(source_dir: Path, url: str, chunks: int, seed: int) -> None:
         ["documents", "metadatas"],
     )
     n_source = len(source["ids"])
-    server = Settings(data_dir=source_dir, chroma_url=url)
+    server = Settings(data_dir=source_dir, chroma_url=url, chroma_timeout_s=BULK_TIMEOUT_S)
     for name, target_n in ((SMALL, n_source), (large_name(chunks), chunks)):
         store = ArticleStore(open_client(server), name, model)
         have = store.count_chunks()
@@ -182,7 +185,7 @@ def adopt_partial(url: str, target: int) -> int:
     copies it holds: the last, incomplete copy's chunks and catalog records are deleted, both
     collections renamed `multihop-rag-<N>` (N = whole copies x the corpus) and the revision
     bumped, so `scale.py --chunks N` finds N built. Returns N."""
-    client = open_client(Settings(chroma_url=url))
+    client = open_client(Settings(chroma_url=url, chroma_timeout_s=BULK_TIMEOUT_S))
     source_ids = read_all(client.get_collection(SMALL, embedding_function=None), [])["ids"]
     article_ids = read_all(
         client.get_collection(SMALL + CATALOG_SUFFIX, embedding_function=None), []
@@ -202,7 +205,9 @@ def adopt_partial(url: str, target: int) -> int:
     chunks.modify(name=large_name(n))
     catalog.modify(name=large_name(n) + CATALOG_SUFFIX)
     model = str((chunks.metadata or {}).get("embedding_model", ""))
-    adopted = ArticleStore(open_client(Settings(chroma_url=url)), large_name(n), model)
+    adopted = ArticleStore(
+        open_client(Settings(chroma_url=url, chroma_timeout_s=BULK_TIMEOUT_S)), large_name(n), model
+    )
     adopted.bump_revision()
     band_keys(adopted)
     print(f"{large_name(target)}: {copies} whole copies kept as {large_name(n)}", file=sys.stderr)

@@ -40,8 +40,8 @@ BANDED_VALUE = f"{BANDS}x{ROWS}"
 # Chunk metadata: the time.time() of the write that stored this version of the chunk. The
 # lexical index finds new and changed chunks by it (index.lexical).
 STAMP_KEY = "indexed_at"
-# Waits on a Chroma server: a write of one 1,000-chunk batch takes seconds even when busy.
-CHROMA_READ_TIMEOUT_S = 30.0
+# Waits on a Chroma server: a write of one 1,000-chunk batch takes seconds even when busy
+# (the read timeout is Settings.chroma_timeout_s, 30 s by default).
 CHROMA_CONNECT_TIMEOUT_S = 5.0
 _PAGE = 2000
 
@@ -189,13 +189,13 @@ def open_client(settings: Settings) -> Any:
             raise StoreUnavailableError(
                 f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
             ) from exc
-        _bound_http_waits(client)
+        _bound_http_waits(client, settings.chroma_timeout_s)
         return client
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
-def _bound_http_waits(client: Any) -> None:
+def _bound_http_waits(client: Any, read_timeout_s: float) -> None:
     """chromadb's HttpClient waits forever (its httpx session has timeout=None): a frozen or
     wedged server would hold every calling thread, e.g. the whole API threadpool. Bounded, a
     hang becomes an httpx.TimeoutException (a TransportError, which the API maps to 503)."""
@@ -203,7 +203,7 @@ def _bound_http_waits(client: Any) -> None:
 
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
-        session.timeout = httpx.Timeout(CHROMA_READ_TIMEOUT_S, connect=CHROMA_CONNECT_TIMEOUT_S)
+        session.timeout = httpx.Timeout(read_timeout_s, connect=CHROMA_CONNECT_TIMEOUT_S)
 
 
 class ArticleStore:
