@@ -756,15 +756,18 @@ class LexicalIndex:
         ):
             return report
         segments = list(manifest["segments"]) if manifest else []
+        # A writer killed after renaming a segment into place, before its manifest, left a
+        # directory under the name this sync is about to use: clear what the manifest does
+        # not name first (we hold the lock, so nothing else is writing).
+        self._collect_garbage(segments)
         generation = int(manifest["generation"]) + 1 if manifest else 1
         next_name = int(manifest.get("next", 0)) if manifest else 0
         watermark = float(manifest["watermark"]) if manifest else 0.0
         view = self._open_view(manifest) if manifest else None
         looked_back_at = now
-        if manifest is None:
+        if manifest is None:  # an index of an older format, or a crashed first build
             report.full_build = True
             self.full_builds += 1
-            self._collect_garbage([])  # an index of an older format, or a crashed first build
             batches = _batched(store.iter_chunks(), BUILD_ROWS)
         else:
             since, looked_back_at = _read_from(manifest, now, written_at)

@@ -249,6 +249,28 @@ def test_a_writer_re_reads_the_look_back_window_at_most_once_per_skew(make_setti
     assert read[0] <= 2 * stored, (read[0], stored)
 
 
+def test_a_segment_left_by_a_writer_killed_before_its_manifest_is_cleared(make_settings):
+    """kill -9 between renaming a new segment into place and writing the manifest left a
+    directory under the name the next sync picks: every later sync failed on the rename and
+    re-read ever more chunks (the full-corpus kill -9 test's recovery hung). The next sync
+    clears what the manifest does not name."""
+    import shutil
+
+    settings = make_settings(collection=unique_collection("lex"))
+    service = IndexService(settings, embedding=FakeHashEmbedding())
+    service.ingest_items([_article(0, _body(0))])
+    index = LexicalIndex.at(lexical_dir(settings, service.store.name))
+    manifest = index.read_manifest()
+    assert manifest is not None
+    orphan = index.directory / f"s{int(manifest['next']):06d}"
+    shutil.copytree(index.directory / manifest["segments"][0]["name"], orphan)
+    service.ingest_items([_article(1, _body(1))])
+    assert sorted(LexicalCache.get(settings, service.store).live_chunk_ids()) == sorted(
+        c.chunk_id for c in service.store.iter_chunks()
+    )
+    assert index.read_manifest()["generation"] > manifest["generation"]
+
+
 def test_a_write_stamped_before_the_watermark_is_still_indexed(make_settings):
     """A slow write of this process, stamped before a write another process indexed first:
     its own sync reads from its stamp; and a reader's sync looks back SKEW_S."""
