@@ -505,6 +505,15 @@ class LexicalView:
         live_ts = self.published_ts[self.alive]
         self.newest_ts = int(live_ts.max()) if live_ts.size else 0
         self.live = int(self.alive.sum())
+        self._source_rows: dict[int, np.ndarray] = {}
+
+    def source_rows(self, code: int) -> np.ndarray:
+        """The rows (ascending) of one outlet, by its number in `all_source_names` (kept: the
+        view is immutable, and most questions name an outlet)."""
+        rows = self._source_rows.get(code)
+        if rows is None:
+            rows = self._source_rows[code] = np.flatnonzero(self.source_codes == code)
+        return rows
 
     # -- BM25 --
     def postings(self, stems: Iterable[str]) -> list[TermPostings]:
@@ -531,13 +540,10 @@ class LexicalView:
         return out
 
     def bm25(
-        self,
-        postings: Sequence[TermPostings],
-        counts: Sequence[float] | None = None,
-        rows_mask: np.ndarray | None = None,
+        self, postings: Sequence[TermPostings], counts: Sequence[float] | None = None
     ) -> np.ndarray:
         """BM25 of every row: the postings' contributions times how often each stem occurs in
-        the query (`counts`, 1 each by default), only over `rows_mask` if given (0 elsewhere)."""
+        the query (`counts`, 1 each by default)."""
         if not postings:
             return np.zeros(self.n)
         counts = counts if counts is not None else [1.0] * len(postings)
@@ -545,10 +551,26 @@ class LexicalView:
         values = np.concatenate(
             [p.values * np.float32(c) for p, c in zip(postings, counts, strict=True)]
         )
-        if rows_mask is not None:
-            keep = rows_mask[rows]
-            rows, values = rows[keep], values[keep]
         return np.bincount(rows, weights=values, minlength=self.n)
+
+    def bm25_at(
+        self, postings: Sequence[TermPostings], counts: Sequence[float], rows: np.ndarray
+    ) -> np.ndarray:
+        """`bm25(postings, counts)[rows]` for some rows (one outlet's), without a score per
+        row of the view: each posting list is scanned against them."""
+        mask = np.zeros(self.n, dtype=bool)
+        mask[rows] = True
+        index = np.empty(self.n, dtype=np.int64)
+        index[rows] = np.arange(len(rows))
+        held_rows, held_values = [], []
+        for p, c in zip(postings, counts, strict=True):
+            keep = mask[p.rows]
+            held_rows.append(index[p.rows[keep]])
+            held_values.append(p.values[keep] * np.float32(c))
+        if not held_rows:
+            return np.zeros(len(rows))
+        weights = np.concatenate(held_values)
+        return np.bincount(np.concatenate(held_rows), weights=weights, minlength=len(rows))
 
     def document_frequencies(self, stems: Sequence[str]) -> np.ndarray:
         keys = term_keys(stems)

@@ -480,3 +480,36 @@ def test_searches_with_filters_are_the_same_pushed_down_or_post_filtered(
         )
         results.append([(p.chunk_id, round(p.score, 6)) for p in result.passages])
     assert results[0] and results[0] == results[1]
+
+
+def test_scores_at_some_rows_equal_the_whole_views_at_those_rows(corpus_records, tmp_path):
+    """An outlet's clause is scored at the outlet's rows only (bm25_at): the same values as
+    scoring every row, without an array over the whole view per outlet."""
+    docs = _paragraph_docs(corpus_records, 40)
+    halves = [docs[: len(docs) // 2], docs[len(docs) // 2 :]]
+    segments = [Segment(write_segment(tmp_path, f"h{i}", part)) for i, part in enumerate(halves)]
+    view = LexicalView({}, segments, _no_dead(2))
+    rng = np.random.default_rng(3)
+    for question in QUERIES:
+        tokens = tokenize(question)
+        counts = {t: tokens.count(t) for t in dict.fromkeys(tokens)}
+        postings = view.postings(counts)
+        weights = [counts[p.stem] for p in postings]
+        full = view.bm25(postings, weights)
+        for size in (1, 7, view.n // 3, view.n):
+            rows = np.sort(rng.choice(view.n, size=size, replace=False))
+            assert np.array_equal(view.bm25_at(postings, weights, rows), full[rows]), size
+    assert view.bm25_at([], [], np.array([0, 3])).tolist() == [0.0, 0.0]
+
+
+def test_top_rows_are_a_stable_sorts_first_n_even_with_ties_at_the_cut():
+    from qa.retrieval.features import _top
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        values = rng.integers(0, 4, size=int(rng.integers(1, 40))).astype(np.float64)
+        values[rng.random(len(values)) < 0.1] = -1e9  # excluded rows never come back
+        n = int(rng.integers(1, 45))
+        order = np.argsort(-values, kind="stable")
+        expected = [i for i in order if values[i] > -1e8][:n]
+        assert _top(values, n).tolist() == expected

@@ -160,12 +160,16 @@ class QueryScores:
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the n largest values above _NEG, best first (ties: stable)."""
+    """Positions of the n largest values above _NEG, best first; equal values by position,
+    also at the cut (a stable sort's first n, without sorting everything)."""
     n = min(n, int((values > _NEG / 2).sum()))
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-values, n - 1)[:n]
-    return part[np.argsort(-values[part], kind="stable")]
+    nth = np.partition(values, len(values) - n)[len(values) - n]
+    above = np.flatnonzero(values > nth)
+    tied = np.flatnonzero(values == nth)[: n - len(above)]
+    chosen = np.concatenate([above, tied])
+    return chosen[np.argsort(-values[chosen], kind="stable")]
 
 
 def score_query(
@@ -195,15 +199,15 @@ def _counts(tokens: Sequence[str]) -> dict[str, int]:
     return counts
 
 
-def _clause_bm25(scores: QueryScores, clause: str, mask: np.ndarray) -> np.ndarray:
-    """BM25 of a part of the question over the rows in `mask` (its stems' postings reused)."""
+def _clause_bm25(scores: QueryScores, clause: str, rows: np.ndarray) -> np.ndarray:
+    """BM25 of a part of the question at some rows (its stems' postings reused)."""
     view = scores.view
     counts = _counts(tokenize(clause))
     missing = [s for s in counts if s not in scores.postings]
     if missing:
         scores.postings.update({p.stem: p for p in view.postings(missing)})
     found = [s for s in counts if s in scores.postings]
-    return view.bm25([scores.postings[s] for s in found], [counts[s] for s in found], mask)
+    return view.bm25_at([scores.postings[s] for s in found], [counts[s] for s in found], rows)
 
 
 def _source_views(scores: QueryScores) -> dict[str, SourceView]:
@@ -215,12 +219,12 @@ def _source_views(scores: QueryScores) -> dict[str, SourceView]:
         if source not in view.all_source_names:
             continue
         code = view.all_source_names.index(source)
-        mask = (view.source_codes == code) & scores.allowed
-        rows = np.flatnonzero(mask)
+        rows = view.source_rows(code)
+        rows = rows[scores.allowed[rows]]
         if rows.size == 0:
             continue
         bm25 = scores.bm25[rows]
-        clause = _clause_bm25(scores, clauses.get(source, ""), mask)[rows]
+        clause = _clause_bm25(scores, clauses.get(source, ""), rows)
         in_outlet = view.source_codes[scores.dense.rows] == code
         dense = DenseHits(scores.dense.rows[in_outlet], scores.dense.cosines[in_outlet])
         views[source] = SourceView(
@@ -247,7 +251,7 @@ def candidate_rows(
     for view in scores.sources.values():
         if use_bm25:
             pools.append(scores.top_bm25(per_source, view.rows))
-            best_clause = view.rows[np.argsort(-view.clause_scores, kind="stable")[:per_source]]
+            best_clause = view.rows[_top(view.clause_scores, per_source)]
             pools.append(best_clause)
         if use_dense and scores.has_dense:
             pools.append(view.dense.rows[:per_source])
