@@ -248,38 +248,45 @@ def write_segment(directory: Path, name: str, docs: Sequence[LexicalDoc]) -> Pat
     """Index `docs` into a new segment directory (written aside, then renamed into place)."""
     docs = _grouped_by_article(docs)
     n = len(docs)
+    articles = list(dict.fromkeys(d.article_id for d in docs))
+    article_code = {a: i for i, a in enumerate(articles)}
+    article = np.array([article_code[d.article_id] for d in docs], dtype=np.int32)
+    first = np.searchsorted(article, np.arange(len(articles))).astype(np.int32)
+    count = np.bincount(article, minlength=len(articles)).astype(np.int32)
+    sources = sorted({d.source for d in docs})
+    source_code = {s: i for i, s in enumerate(sources)}
+    ids = _id_array([d.chunk_id for d in docs])
+    terms, indptr, rows, tf, number = _postings(
+        [d.tokens for d in docs], [s for d in docs for s in d.sentences]
+    )
+    arrays = {
+        "ids": ids,
+        "id_order": np.argsort(ids, kind="stable").astype(np.int32),
+        "article": article,
+        "source": np.array([source_code[d.source] for d in docs], dtype=np.int32),
+        "published_ts": np.array([d.published_ts for d in docs], dtype=np.int64),
+        "length": np.array([len(d.tokens) for d in docs], dtype=np.int32),
+        "stamp": np.array([d.stamp for d in docs], dtype=np.float64),
+        "article_ids": _id_array(articles),
+        "article_first": first,
+        "article_count": count,
+        "terms": terms,
+        "indptr": indptr,
+        "docs": rows,
+        "tf": tf,
+        **_bodies(docs, number),
+    }
+    return _publish_segment(directory, name, arrays, n, sources)
+
+
+def _publish_segment(
+    directory: Path, name: str, arrays: dict[str, np.ndarray], rows: int, sources: list
+) -> Path:
+    """Write a segment aside, then rename it into place (a reader never sees half of one)."""
     staging = directory / f".{name}.{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        articles = list(dict.fromkeys(d.article_id for d in docs))
-        article_code = {a: i for i, a in enumerate(articles)}
-        article = np.array([article_code[d.article_id] for d in docs], dtype=np.int32)
-        first = np.searchsorted(article, np.arange(len(articles))).astype(np.int32)
-        count = np.bincount(article, minlength=len(articles)).astype(np.int32)
-        sources = sorted({d.source for d in docs})
-        source_code = {s: i for i, s in enumerate(sources)}
-        ids = _id_array([d.chunk_id for d in docs])
-        terms, indptr, rows, tf, number = _postings(
-            [d.tokens for d in docs], [s for d in docs for s in d.sentences]
-        )
-        arrays = {
-            "ids": ids,
-            "id_order": np.argsort(ids, kind="stable").astype(np.int32),
-            "article": article,
-            "source": np.array([source_code[d.source] for d in docs], dtype=np.int32),
-            "published_ts": np.array([d.published_ts for d in docs], dtype=np.int64),
-            "length": np.array([len(d.tokens) for d in docs], dtype=np.int32),
-            "stamp": np.array([d.stamp for d in docs], dtype=np.float64),
-            "article_ids": _id_array(articles),
-            "article_first": first,
-            "article_count": count,
-            "terms": terms,
-            "indptr": indptr,
-            "docs": rows,
-            "tf": tf,
-            **_bodies(docs, number),
-        }
-        _save_segment(staging, arrays, n, sources)
+        _save_segment(staging, arrays, rows, sources)
         final = directory / name
         os.replace(staging, final)
         return final
@@ -432,15 +439,7 @@ def merge_segments(
         "tf": all_tf.astype(np.uint16),
         **bodies,
     }
-    staging = directory / f".{name}.{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
-    try:
-        _save_segment(staging, arrays, n, sources)
-        final = directory / name
-        os.replace(staging, final)
-        return final
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return _publish_segment(directory, name, arrays, n, sources)
 
 
 def _merged_bodies(
@@ -560,8 +559,8 @@ class LexicalView:
         row of the view: each posting list is scanned against them."""
         mask = np.zeros(self.n, dtype=bool)
         mask[rows] = True
-        index = np.empty(self.n, dtype=np.int64)
-        index[rows] = np.arange(len(rows))
+        index = np.empty(self.n, dtype=np.int32)  # read only where `mask` holds
+        index[rows] = np.arange(len(rows), dtype=np.int32)
         held_rows, held_values = [], []
         for p, c in zip(postings, counts, strict=True):
             keep = mask[p.rows]

@@ -147,10 +147,10 @@ def test_writes_updates_and_deletes_reach_the_index_without_a_rebuild(make_setti
     builds = index.full_builds
 
     def live() -> list[str]:
-        return sorted(LexicalCache.get(settings, service.store).live_chunk_ids())
+        return _live_ids(settings, service)
 
     def stored() -> list[str]:
-        return sorted(c.chunk_id for c in service.store.iter_chunks())
+        return _stored_ids(service)
 
     assert live() == stored() and live()
     shorter = articles[0].model_copy(update={"body": "Only zorblaxian quokkas remain."})
@@ -240,13 +240,30 @@ def test_a_writer_re_reads_the_look_back_window_at_most_once_per_skew(make_setti
     for n in range(10):
         service.ingest_items([_article(n, _body(n))])
     stored = service.store.count_chunks()
-    assert sorted(LexicalCache.get(settings, service.store).live_chunk_ids()) == sorted(
-        c.chunk_id for c in service.store.iter_chunks()
-    )
+    assert _live_ids(settings, service) == _stored_ids(service)
     # 10 ingests within SKEW_S: the first builds the index, later ones read from the
     # watermark (the previous write's stamp, inclusive): their own write and the one before.
     # Re-reading the window each time read 1 + 2 + ... + 10 articles' chunks (5.5x).
     assert read[0] <= 2 * stored, (read[0], stored)
+
+
+def _one_article_indexed(make_settings):
+    """(settings, service, lexical index, its manifest) after one article's ingest."""
+    settings = make_settings(collection=unique_collection("lex"))
+    service = IndexService(settings, embedding=FakeHashEmbedding())
+    service.ingest_items([_article(0, _body(0))])
+    index = LexicalIndex.at(lexical_dir(settings, service.store.name))
+    manifest = index.read_manifest()
+    assert manifest is not None
+    return settings, service, index, manifest
+
+
+def _live_ids(settings, service) -> list[str]:
+    return sorted(LexicalCache.get(settings, service.store).live_chunk_ids())
+
+
+def _stored_ids(service) -> list[str]:
+    return sorted(c.chunk_id for c in service.store.iter_chunks())
 
 
 def test_a_segment_left_by_a_writer_killed_before_its_manifest_is_cleared(make_settings):
@@ -256,30 +273,18 @@ def test_a_segment_left_by_a_writer_killed_before_its_manifest_is_cleared(make_s
     clears what the manifest does not name."""
     import shutil
 
-    settings = make_settings(collection=unique_collection("lex"))
-    service = IndexService(settings, embedding=FakeHashEmbedding())
-    service.ingest_items([_article(0, _body(0))])
-    index = LexicalIndex.at(lexical_dir(settings, service.store.name))
-    manifest = index.read_manifest()
-    assert manifest is not None
+    settings, service, index, manifest = _one_article_indexed(make_settings)
     orphan = index.directory / f"s{int(manifest['next']):06d}"
     shutil.copytree(index.directory / manifest["segments"][0]["name"], orphan)
     service.ingest_items([_article(1, _body(1))])
-    assert sorted(LexicalCache.get(settings, service.store).live_chunk_ids()) == sorted(
-        c.chunk_id for c in service.store.iter_chunks()
-    )
+    assert _live_ids(settings, service) == _stored_ids(service)
     assert index.read_manifest()["generation"] > manifest["generation"]
 
 
 def test_a_write_stamped_before_the_watermark_is_still_indexed(make_settings):
     """A slow write of this process, stamped before a write another process indexed first:
     its own sync reads from its stamp; and a reader's sync looks back SKEW_S."""
-    settings = make_settings(collection=unique_collection("lex"))
-    service = IndexService(settings, embedding=FakeHashEmbedding())
-    service.ingest_items([_article(0, _body(0))])
-    index = LexicalIndex.at(lexical_dir(settings, service.store.name))
-    manifest = index.read_manifest()
-    assert manifest is not None
+    settings, service, index, manifest = _one_article_indexed(make_settings)
     ahead = {**manifest, "watermark": time.time() + 20}  # another writer's later stamp
     index._write_manifest(ahead)
     late = _article(1, _body(1))
