@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from index.kernels import add_bm25, add_bm25_at
 from index.sentences import sentence_spans
 from index.store import STAMP_KEY
 from index.tokens import tokenize_many
@@ -218,6 +219,10 @@ class Segment:
         body = self.body[int(self.body_ptr[local]) : int(self.body_ptr[local + 1])]
         lengths = self.sent_len[int(self.sent_ptr[local]) : int(self.sent_ptr[local + 1])]
         return np.asarray(self.terms)[np.asarray(body, dtype=np.int64)], np.asarray(lengths)
+
+    def postings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(docs, tf) as plain arrays over the mapping, which is what the compiled loops take."""
+        return np.asarray(self.docs), np.asarray(self.tf)
 
     def find_terms(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(start, stop) into docs/tf per key; start == stop where the term is absent."""
@@ -466,11 +471,14 @@ def _merged_bodies(
 # --- the view readers search --------------------------------------------------------------------
 
 
-@dataclass
-class TermPostings:
-    stem: str
-    rows: np.ndarray  # rows of the view holding the stem
-    values: np.ndarray  # their BM25 contribution for one occurrence of the stem in the query
+@dataclass(frozen=True)
+class QueryTerms:
+    """Where some stems' postings lie in each segment of a view, and each stem's idf: what
+    scoring them reads (the postings themselves stay mapped, never copied)."""
+
+    stems: tuple[str, ...]
+    idf: np.ndarray  # float32 per stem (stems no segment holds have empty spans)
+    spans: tuple[tuple[np.ndarray, np.ndarray], ...]  # per segment: (starts, stops) per stem
 
 
 class LexicalView:
@@ -515,61 +523,55 @@ class LexicalView:
         return rows
 
     # -- BM25 --
-    def postings(self, stems: Iterable[str]) -> list[TermPostings]:
-        """Per stem the index holds: its rows and their BM25 contribution for one occurrence
-        of the stem in the query (duplicates in `stems` are looked up once)."""
-        stems = list(dict.fromkeys(stems))
-        if not stems or not self.n:
-            return []
-        keys = term_keys(stems)
-        spans = [seg.find_terms(keys) for seg in self.segments]
-        out = []
-        for i, stem in enumerate(stems):
-            parts = []
-            for seg, offset, (start, stop) in zip(self.segments, self.offsets, spans, strict=False):
-                a, b = int(start[i]), int(stop[i])
-                if b > a:
-                    parts.append((np.asarray(seg.docs[a:b], dtype=np.int64) + offset, seg.tf[a:b]))
-            if not parts:
-                continue
-            rows = np.concatenate([p[0] for p in parts])
-            tf = np.concatenate([p[1] for p in parts]).astype(np.float32)
-            weight = np.float32(idf(len(rows), self.n))
-            out.append(TermPostings(stem, rows, weight * tf / (tf + self._norm[rows])))
+    def terms(self, stems: Iterable[str]) -> QueryTerms:
+        """The stems' postings in each segment (duplicates in `stems` are looked up once)."""
+        unique = tuple(dict.fromkeys(stems))
+        keys = term_keys(list(unique))
+        spans = tuple(seg.find_terms(keys) for seg in self.segments)
+        df = sum((stop - start for start, stop in spans), np.zeros(len(unique), dtype=np.int64))
+        weights = np.asarray(idf(df, self.n), dtype=np.float32)
+        return QueryTerms(unique, weights, spans)
+
+    def bm25(self, terms: QueryTerms, counts: Sequence[float] | None = None) -> np.ndarray:
+        """BM25 of every row for the stems of `terms`, each counted as often as the query
+        holds it (`counts`, aligned with `terms.stems`; 1 each by default)."""
+        out = np.zeros(self.n)
+        query_counts = self._query_counts(terms, counts)
+        for seg, offset, (starts, stops) in self._by_segment(terms):
+            add_bm25(
+                out, *seg.postings(), starts, stops, int(offset), self._norm,
+                terms.idf, query_counts,
+            )  # fmt: skip
         return out
 
-    def bm25(
-        self, postings: Sequence[TermPostings], counts: Sequence[float] | None = None
-    ) -> np.ndarray:
-        """BM25 of every row: the postings' contributions times how often each stem occurs in
-        the query (`counts`, 1 each by default)."""
-        if not postings:
-            return np.zeros(self.n)
-        counts = counts if counts is not None else [1.0] * len(postings)
-        rows = np.concatenate([p.rows for p in postings])
-        values = np.concatenate(
-            [p.values * np.float32(c) for p, c in zip(postings, counts, strict=True)]
-        )
-        return np.bincount(rows, weights=values, minlength=self.n)
-
     def bm25_at(
-        self, postings: Sequence[TermPostings], counts: Sequence[float], rows: np.ndarray
+        self, terms: QueryTerms, counts: Sequence[float] | None, rows: np.ndarray
     ) -> np.ndarray:
-        """`bm25(postings, counts)[rows]` for some rows (one outlet's), without a score per
-        row of the view: each posting list is scanned against them."""
-        mask = np.zeros(self.n, dtype=bool)
-        mask[rows] = True
-        index = np.empty(self.n, dtype=np.int32)  # read only where `mask` holds
-        index[rows] = np.arange(len(rows), dtype=np.int32)
-        held_rows, held_values = [], []
-        for p, c in zip(postings, counts, strict=True):
-            keep = mask[p.rows]
-            held_rows.append(index[p.rows[keep]])
-            held_values.append(p.values[keep] * np.float32(c))
-        if not held_rows:
-            return np.zeros(len(rows))
-        weights = np.concatenate(held_values)
-        return np.bincount(np.concatenate(held_rows), weights=weights, minlength=len(rows))
+        """`bm25(terms, counts)[rows]` for some ascending rows (one outlet's), without a
+        score per row of the view."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows))
+        query_counts = self._query_counts(terms, counts)
+        for seg, offset, (starts, stops) in self._by_segment(terms):
+            lo, hi = np.searchsorted(rows, (offset, offset + seg.rows)).tolist()
+            if hi > lo:  # the rows in this segment
+                add_bm25_at(
+                    out[lo:hi], rows[lo:hi], *seg.postings(), starts, stops, int(offset),
+                    self._norm[offset : offset + seg.rows], terms.idf, query_counts,
+                )  # fmt: skip
+        return out
+
+    def _by_segment(self, terms: QueryTerms) -> Iterator[tuple[Segment, int, tuple[Any, Any]]]:
+        """(segment, its first row in the view, the terms' spans in it), per segment."""
+        yield from zip(self.segments, self.offsets[:-1].tolist(), terms.spans, strict=True)
+
+    @staticmethod
+    def _query_counts(terms: QueryTerms, counts: Sequence[float] | None) -> np.ndarray:
+        if counts is None:
+            return np.ones(len(terms.stems), dtype=np.float32)
+        if len(counts) != len(terms.stems):
+            raise ValueError(f"{len(counts)} counts for {len(terms.stems)} stems")
+        return np.asarray(counts, dtype=np.float32)
 
     def document_frequencies(self, stems: Sequence[str]) -> np.ndarray:
         keys = term_keys(stems)
@@ -1043,9 +1045,9 @@ __all__ = [
     "LexicalDoc",
     "LexicalIndex",
     "LexicalView",
+    "QueryTerms",
     "Segment",
     "SyncReport",
-    "TermPostings",
     "idf",
     "lexical_dir",
     "merge_segments",

@@ -278,7 +278,7 @@ class IndexMachine(RuleBasedStateMachine):
         rows = np.flatnonzero(view.alive).tolist()
         article_of = {row: view.article_id(row) for row in rows}
         for article_id, token in self.tokens.items():
-            scores = view.bm25(view.postings(tokenize(token)))
+            scores = view.bm25(view.terms(tokenize(token)))
             hits = {row for row in rows if scores[row] > 0}
             hit_articles = {article_of[row] for row in hits}
             if article_id in self.model:

@@ -19,10 +19,13 @@ import numpy as np
 import pytest
 
 from index.lexical import (
+    K1,
+    B,
     LexicalDoc,
     LexicalIndex,
     LexicalView,
     Segment,
+    idf,
     lexical_dir,
     merge_segments,
     sentence_stems,
@@ -88,8 +91,7 @@ def test_scores_equal_bm25s_in_one_segment_in_several_and_merged(corpus_records,
         expected = reference.get_scores(tokens)
         for name, view in views.items():
             counts = {t: tokens.count(t) for t in dict.fromkeys(tokens)}
-            postings = view.postings(counts)
-            got = view.bm25(postings, [counts[p.stem] for p in postings])
+            got = view.bm25(view.terms(counts), list(counts.values()))
             assert np.allclose(got, expected, atol=1e-4), (name, question)
             assert np.argmax(got) == np.argmax(expected)
     for name, view in views.items():  # each row's body, by sentence, survives the merge
@@ -117,7 +119,7 @@ def test_dead_rows_drop_out_of_a_merge_and_ids_find_the_live_copy(corpus_records
     assert merged.rows == len(docs)
     after = LexicalView({}, [merged], _no_dead(1))
     (row,) = after.rows_of([docs[0].chunk_id]).tolist()
-    scores = after.bm25(after.postings(["zorblax"]))
+    scores = after.bm25(after.terms(["zorblax"]))
     assert np.flatnonzero(scores).tolist() == [row]
     start, stop = after.article_span(row)
     assert all(after.article_id(r) == docs[0].article_id for r in range(start, stop))
@@ -157,7 +159,7 @@ def test_writes_updates_and_deletes_reach_the_index_without_a_rebuild(make_setti
     service.ingest_items([shorter])  # fewer chunks: the others are deleted, one is replaced
     view = LexicalCache.get(settings, service.store)
     assert sorted(view.live_chunk_ids()) == stored()
-    hits = np.flatnonzero(view.bm25(view.postings(["zorblaxian"])) * view.alive)
+    hits = np.flatnonzero(view.bm25(view.terms(["zorblaxian"])) * view.alive)
     assert [view.article_id(r) for r in hits] == [shorter.article_id]
     assert service.store.delete_article(articles[1].article_id)
     assert live() == stored()
@@ -181,7 +183,7 @@ def test_small_segments_are_merged_and_scores_stay_bm25s(make_settings):
     rows = view.rows_of([c.chunk_id for c in chunks])
     tokens = tokenize("quokkas census token3t0 story7x0")
     expected = reference.get_scores(tokens)
-    got = view.bm25(view.postings(tokens))[rows]
+    got = view.bm25(view.terms(tokens))[rows]
     assert np.allclose(got, expected, atol=1e-4)
 
 
@@ -487,6 +489,44 @@ def test_searches_with_filters_are_the_same_pushed_down_or_post_filtered(
     assert results[0] and results[0] == results[1]
 
 
+def _numpy_bm25(view: LexicalView, counts: dict[str, int]) -> np.ndarray:
+    """BM25 the plain numpy way (the pre-kernel code): each stem's postings gathered, their
+    contributions in float32, summed in float64 by bincount in stem order."""
+    lengths = np.concatenate([np.asarray(s.length) for s in view.segments]).astype(np.float32)
+    norm = (K1 * (1.0 - B + B * lengths / float(lengths.mean()))).astype(np.float32)
+    keys = term_keys(list(counts))
+    rows_parts, value_parts = [], []
+    for i, count in enumerate(counts.values()):
+        rows, tf = [], []
+        for seg, offset in zip(view.segments, view.offsets, strict=False):
+            start, stop = (int(x[i]) for x in seg.find_terms(keys))
+            rows.append(np.asarray(seg.docs[start:stop], dtype=np.int64) + offset)
+            tf.append(np.asarray(seg.tf[start:stop], dtype=np.float32))
+        term_rows, term_tf = np.concatenate(rows), np.concatenate(tf)
+        weight = np.float32(idf(len(term_rows), view.n))
+        values = weight * term_tf / (term_tf + norm[term_rows]) * np.float32(count)
+        rows_parts.append(term_rows)
+        value_parts.append(values)
+    return np.bincount(
+        np.concatenate(rows_parts), weights=np.concatenate(value_parts), minlength=view.n
+    )
+
+
+def test_compiled_scores_equal_the_numpy_formula_bit_for_bit(corpus_records, tmp_path):
+    """The compiled loops (index/kernels.py) change the speed, not one bit of any score."""
+    docs = _paragraph_docs(corpus_records, 40)
+    thirds = [docs[i * len(docs) // 3 : (i + 1) * len(docs) // 3] for i in range(3)]
+    segments = [Segment(write_segment(tmp_path, f"t{i}", part)) for i, part in enumerate(thirds)]
+    view = LexicalView({}, segments, _no_dead(3))
+    for question in [*QUERIES, "quokka quokka census census census", "nothing-holds-this"]:
+        tokens = tokenize(question)
+        counts = {t: tokens.count(t) for t in dict.fromkeys(tokens)}
+        got = view.bm25(view.terms(counts), list(counts.values()))
+        assert np.array_equal(got, _numpy_bm25(view, counts)), question
+    with pytest.raises(ValueError, match="2 counts for 1 stems"):
+        view.bm25(view.terms(["quokka"]), [1, 2])
+
+
 def test_scores_at_some_rows_equal_the_whole_views_at_those_rows(corpus_records, tmp_path):
     """An outlet's clause is scored at the outlet's rows only (bm25_at): the same values as
     scoring every row, without an array over the whole view per outlet."""
@@ -498,13 +538,13 @@ def test_scores_at_some_rows_equal_the_whole_views_at_those_rows(corpus_records,
     for question in QUERIES:
         tokens = tokenize(question)
         counts = {t: tokens.count(t) for t in dict.fromkeys(tokens)}
-        postings = view.postings(counts)
-        weights = [counts[p.stem] for p in postings]
-        full = view.bm25(postings, weights)
+        terms = view.terms(counts)
+        weights = list(counts.values())
+        full = view.bm25(terms, weights)
         for size in (1, 7, view.n // 3, view.n):
             rows = np.sort(rng.choice(view.n, size=size, replace=False))
-            assert np.array_equal(view.bm25_at(postings, weights, rows), full[rows]), size
-    assert view.bm25_at([], [], np.array([0, 3])).tolist() == [0.0, 0.0]
+            assert np.array_equal(view.bm25_at(terms, weights, rows), full[rows]), size
+    assert view.bm25_at(view.terms([]), [], np.array([0, 3])).tolist() == [0.0, 0.0]
 
 
 def test_top_rows_are_a_stable_sorts_first_n_even_with_ties_at_the_cut():

@@ -16,7 +16,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from index.lexical import LexicalView, TermPostings, term_keys
+from index.kernels import top_positions
+from index.lexical import LexicalView, term_keys
 from index.sentences import code_scale
 from qa.retrieval.corpus import Chunks, DenseHits
 from qa.retrieval.query import DAY_S, QueryAnalysis
@@ -94,7 +95,6 @@ class QueryScores:
     bm25: np.ndarray  # per row; _NEG where not allowed
     dense: DenseHits  # nearest allowed rows (empty when nothing dense is scored)
     query_vector: np.ndarray | None = None  # unit; None when nothing dense is scored
-    postings: dict[str, TermPostings] = field(default_factory=dict)
     sources: dict[str, SourceView] = field(default_factory=dict)
     chunks: Chunks | None = None  # the candidates' data, once fetched
     _rank_cache: dict[str, np.ndarray] = field(default_factory=dict)
@@ -130,15 +130,17 @@ class QueryScores:
         return np.array([self._known.get(int(r), _NEG) for r in rows], dtype=np.float64)
 
     def top_bm25(self, n: int, rows: np.ndarray | None = None) -> np.ndarray:
-        """Rows of the n best BM25 scores (allowed rows only, best first)."""
+        """Rows of the n best BM25 scores (allowed rows only, best first, ties by row)."""
+        if rows is None and n <= RANK_CAP:
+            return self._best_bm25[:n]  # a prefix of the same order: found once per question
         if rows is None:
-            # Most rows hold no query stem: when enough do, rank only those (a million-row
-            # partition costs more than the rest of the search's BM25).
-            positive = np.flatnonzero(self.bm25 > 0)
-            if len(positive) >= n:
-                return positive[_top(self.bm25[positive], n)]
             rows = np.arange(len(self.bm25))
         return rows[_top(self.bm25[rows], n)]
+
+    @cached_property
+    def _best_bm25(self) -> np.ndarray:
+        """Rows of the RANK_CAP best BM25 scores: the candidates' and the rank features'."""
+        return _top(self.bm25, RANK_CAP)
 
     def top_dense(self, n: int) -> np.ndarray:
         return self.dense.rows[:n]
@@ -162,14 +164,16 @@ class QueryScores:
 def _top(values: np.ndarray, n: int) -> np.ndarray:
     """Positions of the n largest values above _NEG, best first; equal values by position,
     also at the cut (a stable sort's first n, without sorting everything)."""
-    n = min(n, int((values > _NEG / 2).sum()))
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    nth = np.partition(values, len(values) - n)[len(values) - n]
-    above = np.flatnonzero(values > nth)
-    tied = np.flatnonzero(values == nth)[: n - len(above)]
-    chosen = np.concatenate([above, tied])
-    return chosen[np.argsort(-values[chosen], kind="stable")]
+    return top_positions(np.ascontiguousarray(values, dtype=np.float64), n, _NEG / 2)
+
+
+def warm_up(view: LexicalView) -> None:
+    """Load the compiled BM25 loops for this view's arrays now (numba's cache: ~0.5 s once per
+    process), so that the first question does not wait for them."""
+    nothing = view.terms([])
+    view.bm25(nothing)
+    view.bm25_at(nothing, None, np.zeros(min(view.n, 1), dtype=np.int64))
+    _top(np.zeros(1), 1)
 
 
 def score_query(
@@ -181,11 +185,9 @@ def score_query(
     with_sources: bool,
 ) -> QueryScores:
     counts = _counts(tokenize(analysis.question))
-    postings = {p.stem: p for p in view.postings(counts)}
-    found = [s for s in counts if s in postings]
-    bm25 = view.bm25([postings[s] for s in found], [counts[s] for s in found])
+    bm25 = view.bm25(view.terms(counts), list(counts.values()))
     bm25 = np.where(allowed, bm25, _NEG)
-    scores = QueryScores(view, analysis, allowed, bm25, dense, query_vector, postings)
+    scores = QueryScores(view, analysis, allowed, bm25, dense, query_vector)
     scores.learn_cosines(dense.rows.tolist(), dense.cosines.tolist())
     if with_sources:
         scores.sources = _source_views(scores)
@@ -200,14 +202,9 @@ def _counts(tokens: Sequence[str]) -> dict[str, int]:
 
 
 def _clause_bm25(scores: QueryScores, clause: str, rows: np.ndarray) -> np.ndarray:
-    """BM25 of a part of the question at some rows (its stems' postings reused)."""
-    view = scores.view
+    """BM25 of a part of the question at some rows."""
     counts = _counts(tokenize(clause))
-    missing = [s for s in counts if s not in scores.postings]
-    if missing:
-        scores.postings.update({p.stem: p for p in view.postings(missing)})
-    found = [s for s in counts if s in scores.postings]
-    return view.bm25_at([scores.postings[s] for s in found], [counts[s] for s in found], rows)
+    return scores.view.bm25_at(scores.view.terms(counts), list(counts.values()), rows)
 
 
 def _source_views(scores: QueryScores) -> dict[str, SourceView]:

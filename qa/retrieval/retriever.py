@@ -32,6 +32,7 @@ from qa.retrieval.features import (
     candidate_rows,
     compute_features,
     score_query,
+    warm_up,
 )
 from qa.retrieval.query import DAY_S, QueryAnalysis, analyze
 from qa.retrieval.rerank import DEFAULT_MODEL_PATH, RerankModel
@@ -70,7 +71,9 @@ class Retriever:
         self.dense_params = dense or DenseParams()
         self.dense = DenseSearch(service.store, self.dense_params)
         self._embed_lock = threading.Lock()
-        self.index()  # open the lexical index now (or build it, once), not on the first question
+        # Open the lexical index (or build it, once) and load the compiled loops that score it
+        # now, not on the first question.
+        warm_up(self.index())
 
     def index(self) -> LexicalView:
         """The lexical view searches read now (re-opened when the store's revision moves)."""
