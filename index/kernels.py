@@ -7,17 +7,33 @@ the postings takes ~12 ms (docs/performance.md). The arithmetic is the numpy ver
 same order and precision (each posting's contribution in float32, summed in float64 term by
 term), so the scores are equal bit for bit; tests/test_lexical.py holds a numpy reference.
 
-`cache=True` keeps the compiled code beside this file (or in numba's user cache when that is
-read-only), so only the first process after an install pays the compile (~1 s).
+The compiled code is cached beside this file (or in numba's user cache when that is read-only),
+so only the first process after an install pays the compile (~1 s a function); where neither
+is writable each process compiles its own.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True)
+def _compiled(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """numba's njit, cached on disk when numba finds a writable place for its cache."""
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(function)
+        except RuntimeError:  # "cannot cache function …: no locator available"
+            return numba.njit(nogil=True, **options)(function)
+
+    return decorate
+
+
+@_compiled()
 def add_bm25(
     out: np.ndarray,
     docs: np.ndarray,
@@ -40,7 +56,7 @@ def add_bm25(
             out[row] += (weight * t / (t + norm[row])) * count
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def add_bm25_at(
     out: np.ndarray,
     rows: np.ndarray,
@@ -69,7 +85,7 @@ def add_bm25_at(
                 out[k] += (weight * t / (t + norm[docs[i]])) * count
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def top_positions(values: np.ndarray, n: int, floor: float) -> np.ndarray:
     """Positions of the n largest values above `floor`, best first, equal values by position
     (a stable descending sort's first n) in one pass: a min-heap of the n kept so far, whose
@@ -94,12 +110,12 @@ def top_positions(values: np.ndarray, n: int, floor: float) -> np.ndarray:
     return kept_pos[np.argsort(-kept_value, kind="mergesort")]  # stable: ties by position
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_compiled(inline="always")
 def _weaker(value_a: float, pos_a: int, value_b: float, pos_b: int) -> bool:
     return value_a < value_b or (value_a == value_b and pos_a > pos_b)
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def _sift_up(heap_value: np.ndarray, heap_pos: np.ndarray, i: int) -> None:
     while i > 0:
         parent = (i - 1) // 2
@@ -109,7 +125,7 @@ def _sift_up(heap_value: np.ndarray, heap_pos: np.ndarray, i: int) -> None:
         i = parent
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def _sift_down(heap_value: np.ndarray, heap_pos: np.ndarray, size: int) -> None:
     i = 0
     while True:
@@ -125,7 +141,7 @@ def _sift_down(heap_value: np.ndarray, heap_pos: np.ndarray, size: int) -> None:
         i = weakest
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled()
 def _swap(heap_value: np.ndarray, heap_pos: np.ndarray, i: int, j: int) -> None:
     heap_value[i], heap_value[j] = heap_value[j], heap_value[i]
     heap_pos[i], heap_pos[j] = heap_pos[j], heap_pos[i]

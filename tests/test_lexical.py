@@ -527,6 +527,29 @@ def test_compiled_scores_equal_the_numpy_formula_bit_for_bit(corpus_records, tmp
         view.bm25(view.terms(["quokka"]), [1, 2])
 
 
+def test_the_compiled_loops_work_where_numba_has_nowhere_to_cache(monkeypatch):
+    """A read-only install with no writable home: numba refuses `cache=True` when the
+    function is decorated; the loops are then compiled per process instead of failing."""
+    import numba
+
+    from index import kernels
+
+    real_njit = numba.njit
+
+    def njit_without_a_cache(*args, cache=False, **options):
+        if cache:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+        return real_njit(*args, **options)
+
+    monkeypatch.setattr(numba, "njit", njit_without_a_cache)
+
+    def double(values):
+        return values * 2
+
+    compiled = kernels._compiled()(double)
+    assert compiled(np.arange(3)).tolist() == [0, 2, 4]
+
+
 def test_scores_at_some_rows_equal_the_whole_views_at_those_rows(corpus_records, tmp_path):
     """An outlet's clause is scored at the outlet's rows only (bm25_at): the same values as
     scoring every row, without an array over the whole view per outlet."""
