@@ -1,6 +1,6 @@
 """Per-query scores and per-candidate features for the reranker.
 
-BM25 is exact over every live row (postings of the lexical view, vectorised); dense cosines come
+BM25 is exact over every live row (the lexical view's compiled loops); dense cosines come
 from Chroma's vector index for the nearest rows and from the candidates' own vectors for the rest
 (`QueryScores.dense_of`). Ranks are ranks among the rows the hard filters allow: BM25 ranks are
 exact up to RANK_CAP, dense ranks exact up to the depth of the dense query (a row below it ranks
