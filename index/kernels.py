@@ -70,8 +70,8 @@ def add_bm25_at(
     counts: np.ndarray,
 ) -> None:
     """`add_bm25` at some rows only: `out[k]` gets row `rows[k]`'s (`rows` all in this
-    segment). A map from the segment's rows to positions in `rows` (a segment's size, not
-    the view's) is read once per posting."""
+    segment; `norm` is the segment's own, by row within it). A map from the segment's rows to
+    positions in `rows` (a segment's size, not the view's) is read once per posting."""
     position = np.full(len(norm), -1, dtype=np.int32)
     for k in range(len(rows)):
         position[rows[k] - offset] = k
