@@ -52,8 +52,7 @@ def add_bm25(
         count = counts[j]
         for i in range(starts[j], stops[j]):
             row = docs[i] + offset
-            t = np.float32(tf[i])
-            out[row] += (weight * t / (t + norm[row])) * count
+            out[row] += _contribution(weight, tf[i], norm[row], count)
 
 
 @_compiled()
@@ -81,8 +80,15 @@ def add_bm25_at(
         for i in range(starts[j], stops[j]):
             k = position[docs[i]]
             if k >= 0:
-                t = np.float32(tf[i])
-                out[k] += (weight * t / (t + norm[docs[i]])) * count
+                out[k] += _contribution(weight, tf[i], norm[docs[i]], count)
+
+
+@_compiled(inline="always")
+def _contribution(weight: float, tf: int, norm: float, count: float) -> np.float32:
+    """One posting's BM25 contribution, in float32 as the numpy formula computed it (both
+    loops call this, so their scores stay equal bit for bit)."""
+    t = np.float32(tf)
+    return (weight * t / (t + norm)) * count
 
 
 @_compiled()
