@@ -121,13 +121,13 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         articles = self._collect(items, report)
-        stored = self.store.list_articles()
+        # Only these articles' records: the whole catalog grows with the archive.
+        stored = self.store.article_records([article.article_id for article in articles])
         stored_hashes = {
-            record.article_id: record.content_hash
-            for record in stored
+            article_id: record.content_hash
+            for article_id, record in stored.items()
             if record.has_sentence_vectors or self.embed_with_sentences is None
         }
-        stored_ids = {record.article_id for record in stored}
         finder: DuplicateFinder | None = None  # built only when something is to be written
         pending: list[_Pending] = []
         for article in articles:
@@ -137,9 +137,9 @@ class Ingestor:
                 report.unchanged += 1
                 continue
             if finder is None:
-                finder = DuplicateFinder((r.article_id, r.minhash) for r in stored if r.minhash)
+                finder = DuplicateFinder(self.store.near_duplicate_candidates)
             try:
-                pending.append(self._prepare(article, article_id in stored_ids, finder))
+                pending.append(self._prepare(article, article_id in stored, finder))
             except ValueError as error:  # e.g. the splitter refuses a header above chunk size
                 _refuse(report, article, _chunking_problem(error, self.chunk_size))
                 continue

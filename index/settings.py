@@ -31,7 +31,22 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (`chroma run`), e.g. http://127.0.0.1:8000. "
         "Unset: embedded Chroma under data_dir.",
     )
+    chroma_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long one request to a Chroma server may take before it fails (a "
+        "frozen server must not hold every worker thread). Raise it for bulk ingests into a "
+        "large collection on a cold server: the first 1,000-chunk upsert into an 260k-chunk "
+        "collection took over 30 s here.",
+    )
     collection: str = Field(default="articles", description="Chroma collection name.")
+    bm25_dir: Path | None = Field(
+        default=None,
+        description="Where the on-disk BM25 index lives; unset: data_dir/bm25. Workers that "
+        "share one directory (one machine, or a shared volume) share one index: whoever "
+        "ingests writes it, the others map it.",
+    )
 
     # --- chunking & embedding ------------------------------------------------------------------
     chunk_size: int = Field(default=256, ge=32, le=4096, description="Tokens per chunk.")
@@ -150,4 +165,4 @@ class Settings(BaseSettings):
 
     @property
     def bm25_path(self) -> Path:
-        return self.data_dir / "bm25"
+        return self.bm25_dir or self.data_dir / "bm25"

@@ -3,8 +3,9 @@
 Two collections per index:
 - `<name>`: one record per chunk (embedding, chunk text, article fields, offsets).
 - `<name>-articles`: the catalog, one record per article (full body, content hash, near-duplicate
-  links, MinHash signature). Its collection metadata carries a `revision` that changes on every
-  write, so readers in other processes (BM25 beside a Chroma server) can tell they are stale.
+  links, MinHash signature and its LSH band keys). Its collection metadata carries a `revision`
+  that changes on every write, so readers in other processes (BM25 beside a Chroma server) can
+  tell they are stale.
 
 Crash safety comes from write order: an article's chunks are written first, its stale chunks
 deleted next, and its catalog record last. The catalog record's content hash is what marks the
@@ -14,20 +15,33 @@ article as done, so a crash at any point leaves it "not done" and a re-run redoe
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from index.dedup import BAND_FIELDS, BANDS, ROWS, stored_band_keys
 from index.models import Article, Chunk
 from index.sentences import METADATA_KEY as SENTENCE_VECTORS_KEY
 from index.settings import Settings
 
+log = logging.getLogger(__name__)
+
 CATALOG_SUFFIX = "-articles"
-# Waits on a Chroma server: a write of one 1,000-chunk batch takes seconds even when busy.
-CHROMA_READ_TIMEOUT_S = 30.0
+# Catalog collection metadata: set once every record carries its LSH band keys (index.dedup), so
+# near duplicates are looked up by key. Older catalogs are backfilled on their first ingest.
+BANDED_KEY = "lsh_bands"
+BANDED_VALUE = f"{BANDS}x{ROWS}"
+# Chunk metadata: the time.time() of the write that stored this version of the chunk. The
+# lexical index finds new and changed chunks by it (index.lexical).
+STAMP_KEY = "indexed_at"
+# Waits on a Chroma server: a write of one 1,000-chunk batch takes seconds even when busy
+# (the read timeout is Settings.chroma_timeout_s, 30 s by default).
 CHROMA_CONNECT_TIMEOUT_S = 5.0
 _PAGE = 2000
 
@@ -39,6 +53,16 @@ _local_writes = 0
 
 def local_write_count() -> int:
     return _local_writes
+
+
+# Chunks deleted by this process, per chunk collection: (chunk id, time of the delete). The
+# lexical index of this process tombstones them at its next sync; other processes find them
+# missing when a search fetches them. Bounded: a reader that falls this far behind relies on
+# the latter.
+_DELETION_LOG_SIZE = 100_000
+_deletions: dict[str, list[tuple[str, float]]] = {}
+_deletions_dropped: dict[str, int] = {}
+_deletions_lock = threading.Lock()
 
 
 class StoreError(RuntimeError):
@@ -165,13 +189,13 @@ def open_client(settings: Settings) -> Any:
             raise StoreUnavailableError(
                 f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
             ) from exc
-        _bound_http_waits(client)
+        _bound_http_waits(client, settings.chroma_timeout_s)
         return client
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
-def _bound_http_waits(client: Any) -> None:
+def _bound_http_waits(client: Any, read_timeout_s: float) -> None:
     """chromadb's HttpClient waits forever (its httpx session has timeout=None): a frozen or
     wedged server would hold every calling thread, e.g. the whole API threadpool. Bounded, a
     hang becomes an httpx.TimeoutException (a TransportError, which the API maps to 503)."""
@@ -179,7 +203,7 @@ def _bound_http_waits(client: Any) -> None:
 
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
-        session.timeout = httpx.Timeout(CHROMA_READ_TIMEOUT_S, connect=CHROMA_CONNECT_TIMEOUT_S)
+        session.timeout = httpx.Timeout(read_timeout_s, connect=CHROMA_CONNECT_TIMEOUT_S)
 
 
 class ArticleStore:
@@ -197,6 +221,11 @@ class ArticleStore:
         self.embedding_model = embedding_model
         self._client = client
         self._max_batch: int | None = None
+        self._banded = False  # the catalog's records all carry LSH band keys (checked once)
+        # Called after every completed write or delete (the lexical index syncs here) with
+        # the stamp of the chunks written (None after a delete); a failing listener is
+        # logged, never undoes or fails the write.
+        self.after_write: list[Callable[[float | None], object]] = []  # returns are ignored
         meta = {"embedding_model": embedding_model}
         if create:
             self._chunks = client.get_or_create_collection(
@@ -225,13 +254,27 @@ class ArticleStore:
     def open(
         cls, settings: Settings, embedding_model: str, name: str | None = None
     ) -> ArticleStore:
-        return cls(open_client(settings), name or settings.collection, embedding_model)
+        """The store, with its lexical index kept in step with every write made through it."""
+        from index.lexical import LexicalIndex, lexical_dir
+
+        store = cls(open_client(settings), name or settings.collection, embedding_model)
+        lexical = LexicalIndex.at(lexical_dir(settings, store.name))
+        store.after_write.append(lambda stamp: lexical.sync(store, written_at=stamp))
+        return store
 
     # --- reading ------------------------------------------------------------------------------
+    @property
+    def chunk_collection(self) -> Any:
+        """The Chroma collection of chunks (searches query it directly)."""
+        return self._chunks
+
+    @property
+    def catalog_collection(self) -> Any:
+        return self._catalog
+
     def revision(self) -> str:
         """Changes on every write by any process; cheap enough to call per query."""
-        catalog = self._client.get_collection(self.name + CATALOG_SUFFIX, embedding_function=None)
-        return str((catalog.metadata or {}).get("revision", "0"))
+        return str(self._fresh_catalog_metadata().get("revision", "0"))
 
     def count_chunks(self) -> int:
         return self._chunks.count()
@@ -257,6 +300,53 @@ class ArticleStore:
                 )
         return sorted(records, key=lambda r: (r.published, r.title), reverse=True)
 
+    def article_records(self, article_ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """The catalog records of these articles (without bodies), by id; absent ones left out."""
+        records: dict[str, ArticleRecord] = {}
+        for start in range(0, len(article_ids), self._batch_size()):
+            window = list(article_ids[start : start + self._batch_size()])
+            got = self._catalog.get(ids=window, include=["metadatas"])
+            for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                records[article_id] = ArticleRecord.from_chroma(article_id, meta, None)
+        return records
+
+    def near_duplicate_candidates(self, keys: Mapping[str, int]) -> list[tuple[str, str]]:
+        """(article id, encoded MinHash) of stored articles sharing an LSH band key."""
+        if not keys:
+            return []
+        self._ensure_band_keys()
+        where = {"$or": [{field: key} for field, key in keys.items()]}
+        found = []
+        for ids, metas, _ in self._page(self._catalog, include=["metadatas"], where=where):
+            found += [(aid, str(m.get("minhash", ""))) for aid, m in zip(ids, metas, strict=True)]
+        return found
+
+    def _ensure_band_keys(self) -> None:
+        """Backfill the band keys of a catalog written before they were stored (once)."""
+        if self._banded:
+            return
+        if self._fresh_catalog_metadata().get(BANDED_KEY) != BANDED_VALUE:
+            for ids, metas, _ in self._page(self._catalog, include=["metadatas"]):
+                missing = [  # page by page: a large catalog's metadata need not fit in memory
+                    (aid, {**m, **stored_band_keys(str(m.get("minhash", "")))})
+                    for aid, m in zip(ids, metas, strict=True)
+                    if m.get("minhash") and BAND_FIELDS[0] not in m
+                ]
+                for start in range(0, len(missing), self._batch_size()):
+                    window = missing[start : start + self._batch_size()]
+                    self._catalog.update(
+                        ids=[a for a, _ in window], metadatas=[m for _, m in window]
+                    )
+            meta = self._fresh_catalog_metadata()
+            meta[BANDED_KEY] = BANDED_VALUE
+            self._catalog.modify(metadata=meta)
+        self._banded = True
+
+    def _fresh_catalog_metadata(self) -> dict[str, Any]:
+        """The catalog's collection metadata as stored now (the collection object caches it)."""
+        catalog = self._client.get_collection(self.name + CATALOG_SUFFIX, embedding_function=None)
+        return dict(catalog.metadata or {})
+
     def get_article(self, article_id: str) -> ArticleRecord | None:
         got = self._catalog.get(ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"]:
@@ -268,6 +358,44 @@ class ArticleStore:
         for ids, metas, docs in self._page(self._chunks, include=["metadatas", "documents"]):
             for i, chunk_id in enumerate(ids):
                 yield StoredChunk(chunk_id, docs[i], metas[i])
+
+    def chunks_written_since(self, stamp: float) -> Iterator[StoredChunk]:
+        """Chunks whose stored version was written at or after `stamp` (time.time())."""
+        where = {STAMP_KEY: {"$gte": float(stamp)}}
+        for ids, metas, docs in self._page(
+            self._chunks, include=["metadatas", "documents"], where=where
+        ):
+            for i, chunk_id in enumerate(ids):
+                yield StoredChunk(chunk_id, docs[i], metas[i])
+
+    def deletions_after(self, position: int) -> tuple[list[tuple[str, float]], int]:
+        """(chunk id, time) of the chunks this process deleted from this collection since
+        `position` (a count returned by an earlier call; 0 at first), and the new position."""
+        key = str(self._chunks.id)
+        with _deletions_lock:
+            entries = _deletions.get(key, [])
+            dropped = _deletions_dropped.get(key, 0)
+            start = max(position - dropped, 0)
+            return list(entries[start:]), dropped + len(entries)
+
+    def _log_deletions(self, chunk_ids: Sequence[str]) -> None:
+        if not chunk_ids:
+            return
+        key, now = str(self._chunks.id), time.time()
+        with _deletions_lock:
+            entries = _deletions.setdefault(key, [])
+            entries.extend((cid, now) for cid in chunk_ids)
+            excess = len(entries) - _DELETION_LOG_SIZE
+            if excess > 0:
+                del entries[:excess]
+                _deletions_dropped[key] = _deletions_dropped.get(key, 0) + excess
+
+    def _notify(self, stamp: float | None = None) -> None:
+        for listener in self.after_write:
+            try:
+                listener(stamp)
+            except Exception:  # the write is safe in Chroma; the listener catches up later
+                log.warning("after-write listener of %s failed", self.name, exc_info=True)
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[StoredChunk]:
         if not chunk_ids:
@@ -345,7 +473,8 @@ class ArticleStore:
         writes = [w for w in writes if w.chunks]
         if not writes:
             return
-        self._upsert_chunks(writes)
+        stamp = time.time()
+        self._upsert_chunks(writes, stamp=stamp)
         self._delete_stale_chunks(writes)
         links = self._update_links(writes)
         records = [self._catalog_record(w, links[w.article.article_id]) for w in writes]
@@ -359,6 +488,7 @@ class ArticleStore:
                 metadatas=records[window],
             )
         self.bump_revision()
+        self._notify(stamp)
 
     def delete_article(self, article_id: str) -> bool:
         """Delete the catalog record, every chunk and the links other articles hold to it.
@@ -376,11 +506,12 @@ class ArticleStore:
         self.bump_revision()  # before the record goes: a re-run after a crash here finds nothing
         self._catalog.delete(ids=[article_id])
         self.bump_revision()
+        self._notify()
         return True
 
     def bump_revision(self) -> None:
         global _local_writes
-        meta = dict(self._catalog.metadata or {})
+        meta = self._fresh_catalog_metadata()  # keeps what other processes set (BANDED_KEY)
         meta["revision"] = uuid.uuid4().hex
         self._catalog.modify(metadata=meta)
         _local_writes += 1
@@ -392,13 +523,18 @@ class ArticleStore:
 
     def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         for start in range(0, len(chunk_ids), self._batch_size()):
-            self._chunks.delete(ids=list(chunk_ids[start : start + self._batch_size()]))
+            window = list(chunk_ids[start : start + self._batch_size()])
+            self._chunks.delete(ids=window)
+            self._log_deletions(window)
         if chunk_ids:
             self.bump_revision()
+            self._notify()
 
     # --- internals ----------------------------------------------------------------------------
     @staticmethod
-    def _chunk_metadata(base: dict[str, Any], chunk: Chunk, sentences: str) -> dict[str, Any]:
+    def _chunk_metadata(
+        base: dict[str, Any], chunk: Chunk, sentences: str, stamp: float
+    ) -> dict[str, Any]:
         meta = {
             **base,
             "chunk_index": chunk.index,
@@ -406,18 +542,19 @@ class ArticleStore:
             "end": chunk.end,
             "header": chunk.header,
             "text_hash": chunk.text_hash,
+            STAMP_KEY: stamp,
         }
         if sentences:
             meta[SENTENCE_VECTORS_KEY] = sentences
         return meta
 
-    def _upsert_chunks(self, writes: Sequence[ArticleWrite]) -> None:
+    def _upsert_chunks(self, writes: Sequence[ArticleWrite], stamp: float) -> None:
         rows: list[tuple[Chunk, Sequence[float], dict[str, Any]]] = []
         for w in writes:
             base = w.article.metadata()
             sentences = w.sentence_vectors or [""] * len(w.chunks)
             rows.extend(
-                (chunk, vector, self._chunk_metadata(base, chunk, codes))
+                (chunk, vector, self._chunk_metadata(base, chunk, codes, stamp))
                 for chunk, vector, codes in zip(w.chunks, w.embeddings, sentences, strict=True)
             )
         for start in range(0, len(rows), self._batch_size()):
@@ -443,6 +580,7 @@ class ArticleStore:
             stale = [cid for cid in got["ids"] if cid not in keep]
             for first in range(0, len(stale), self._batch_size()):
                 self._chunks.delete(ids=stale[first : first + self._batch_size()])
+            self._log_deletions(stale)
 
     def _update_links(self, writes: Sequence[ArticleWrite]) -> dict[str, set[str]]:
         """Near-duplicate links of the group, made symmetric, and fixed on other articles.
@@ -480,6 +618,7 @@ class ArticleStore:
             "n_chunks": len(write.chunks),
             "origin": write.article.origin,
             "minhash": write.minhash,
+            **stored_band_keys(write.minhash),
             "near_duplicates": json.dumps(sorted(links)),
             # Every chunk carries sentence vectors; an ingest that can make them redoes
             # articles stored without (older stores, or another embedding path).
@@ -508,10 +647,12 @@ class ArticleStore:
         return self._max_batch
 
     @staticmethod
-    def _page(collection: Any, include: list[str]) -> Iterator[tuple[list, list, list]]:
+    def _page(
+        collection: Any, include: list[str], where: dict[str, Any] | None = None
+    ) -> Iterator[tuple[list, list, list]]:
         offset = 0
         while True:
-            got = collection.get(include=include, limit=_PAGE, offset=offset)
+            got = collection.get(include=include, where=where, limit=_PAGE, offset=offset)
             ids = got["ids"]
             if not ids:
                 return

@@ -31,7 +31,13 @@ from index.offline import apply_offline_defaults
 apply_offline_defaults()
 
 from index.settings import Settings  # noqa: E402
-from qa.eval.multihop import fact_in_chunk, load_queries, mean_metrics, retrieval_metrics  # noqa: E402
+from qa.eval.multihop import (  # noqa: E402
+    fact_groups,
+    fact_in_chunk,
+    load_queries,
+    mean_metrics,
+    retrieval_metrics,
+)
 from qa.eval.retrieval import open_multihop_index  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
 from qa.retrieval.boost import TreeEnsemble, fit_trees  # noqa: E402
@@ -139,23 +145,11 @@ def grouped_folds(queries: list, folds: int, seed: int) -> np.ndarray:
     such group on one side. Folds over single queries leak the evidence between train and
     held-out parts: boosted trees then scored MRR 0.79 in that CV but 0.70 on test (the
     linear model 0.71), so model choice must see the same separation as dev/test."""
-    parent = list(range(len(queries)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first_with: dict[str, int] = {}
-    for i, query in enumerate(queries):
-        for fact in query.facts:
-            j = first_with.setdefault(fact, i)
-            parent[root(i)] = root(j)
-    groups = sorted({root(i) for i in range(len(queries))})
+    roots = fact_groups(queries, by_url=False)
+    groups = sorted(set(roots))
     order = np.random.default_rng(seed).permutation(len(groups))
     fold_of_group = {groups[g]: n % folds for n, g in enumerate(order)}
-    return np.array([fold_of_group[root(i)] for i in range(len(queries))])
+    return np.array([fold_of_group[r] for r in roots])
 
 
 def variants(scorer: Scorer) -> list[tuple[str, Scorer]]:

@@ -232,7 +232,6 @@ def shared_clients() -> Iterator[None]:
     import datasketch.lsh
 
     import index.store
-    import qa.retrieval.snapshot
 
     original_open = index.store.open_client
     original_param = datasketch.lsh._optimal_param
@@ -245,11 +244,9 @@ def shared_clients() -> Iterator[None]:
         return clients[key]
 
     index.store.open_client = cached_open
-    qa.retrieval.snapshot.open_client = cached_open
     datasketch.lsh._optimal_param = functools.lru_cache(maxsize=8)(original_param)
     try:
         yield
     finally:
         index.store.open_client = original_open
-        qa.retrieval.snapshot.open_client = original_open
         datasketch.lsh._optimal_param = original_param

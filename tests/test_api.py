@@ -23,7 +23,7 @@ from qa.api import (
     create_app,
 )
 from qa.client import iter_sse
-from qa.retrieval.snapshot import REVISION_TTL_S
+from qa.retrieval.corpus import REVISION_TTL_S
 from qa.types import Answer, SearchResult
 from tests.api_fixtures import (
     SEED_QUESTION,

@@ -414,7 +414,7 @@ def test_kill_at_every_write_boundary(runner, clean, slice_paths, scenario):
         assert code == -signal.SIGKILL, (n, code)
 
 
-# --- readers after a crash: the revision must move past any snapshot taken mid-write ----------
+# --- readers after a crash: the revision must move past any view taken mid-write --------------
 
 
 class SimulatedCrash(BaseException):
@@ -452,12 +452,13 @@ def _stage_write(monkeypatch, store, *, snapshot_before: str, crash_after: str) 
 def test_reader_snapshot_is_not_stale_after_a_crash_before_the_last_revision_bump(
     make_settings, monkeypatch, operation
 ):
-    """A reader (BM25 snapshot cache) that snapshots while a write is under way, then the writer
-    is killed after its catalog write but before its final revision bump, then the write is
-    re-run (and finds nothing left to do): the reader must not keep serving the old chunks."""
+    """A reader (the lexical index a search opens) that syncs while a write is under way, then
+    the writer is killed after its catalog write but before its final revision bump, then the
+    write is re-run (and finds nothing left to do): the reader must not keep serving the old
+    chunks."""
     from index.models import Article
     from index.service import IndexService
-    from qa.retrieval.snapshot import REVISION_TTL_S, SnapshotCache
+    from qa.retrieval.corpus import REVISION_TTL_S, LexicalCache
     from tests.reliability_fixtures import FakeHashEmbedding
 
     settings = make_settings(collection="stale")
@@ -467,14 +468,14 @@ def test_reader_snapshot_is_not_stale_after_a_crash_before_the_last_revision_bum
     assert service.ingest_items([first]).added == 1
     if operation == "delete":
         assert service.ingest_items([second]).added == 1
-    SnapshotCache.forget()
+    LexicalCache.forget()
     state = _stage_write(
         monkeypatch,
         service.store,
         snapshot_before="upsert" if operation == "ingest" else "delete",
         crash_after="upsert" if operation == "ingest" else "delete",
     )
-    state["take"] = lambda: SnapshotCache.get(settings, service.store)
+    state["take"] = lambda: LexicalCache.get(settings, service.store)
     with pytest.raises(SimulatedCrash):
         if operation == "ingest":
             service.ingest_items([second])
@@ -493,9 +494,9 @@ def test_reader_snapshot_is_not_stale_after_a_crash_before_the_last_revision_bum
     time.sleep(REVISION_TTL_S + 0.1)  # readers re-check the revision at most this often
     for reader in ("same process", "new process"):
         if reader == "new process":
-            SnapshotCache.forget()  # a fresh process loads the snapshot persisted on disk
-        snapshot = SnapshotCache.get(settings, service.store)
-        assert sorted(snapshot.ids) == chunk_ids, f"{reader}: stale snapshot after the crash"
+            LexicalCache.forget()  # a fresh process opens the index on disk
+        view = LexicalCache.get(settings, service.store)
+        assert sorted(view.live_chunk_ids()) == chunk_ids, f"{reader}: stale index after the crash"
 
 
 # --- the whole MultiHop-RAG corpus (slow) ---------------------------------------------------------

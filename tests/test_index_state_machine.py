@@ -3,8 +3,9 @@ index (embedded Chroma and a `chroma run` server) checked against a plain dict o
 
 After every step: catalog ids == model ids; each article holds exactly chunk_article()'s chunks
 (no orphan, no duplicate, texts == body[start:end]); near-duplicate links are symmetric and live;
-the BM25 snapshot readers build holds the same chunks as Chroma, and a unique token of each live
-article scores on that article's chunks only. A fake 16-dim hash embedding keeps steps cheap.
+the on-disk BM25 index readers open holds the same live chunks as Chroma, and a unique token of
+each live article scores on that article's chunks only. A fake 16-dim hash embedding keeps steps
+cheap.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ apply_offline_defaults()
 from index.models import Article  # noqa: E402
 from index.service import IndexService  # noqa: E402
 from index.settings import Settings  # noqa: E402
-from qa.retrieval.snapshot import build_snapshot  # noqa: E402
+from qa.retrieval.corpus import LexicalCache, fetch_chunks  # noqa: E402
 from qa.retrieval.text import tokenize  # noqa: E402
 from tests.reliability_fixtures import (  # noqa: E402
     FakeHashEmbedding,
@@ -204,14 +205,14 @@ class IndexMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model)
     @rule(index=st.integers(0, 10**6))
     def query_dense(self, index):
-        """A chunk's own vector finds that chunk (or one with the identical text) first on the
-        product's dense path, and Chroma's nearest-neighbour query never returns a deleted one.
+        """The product's candidate fetch returns a chunk's own vector (cosine 1 with itself), and
+        Chroma's nearest-neighbour query never returns a deleted one.
 
-        The product scores dense similarity exactly, over the snapshot's vectors. Chroma's own
-        query is HNSW, approximate: in a CI run over a Chroma server it once missed a chunk at
-        distance ~0 (top hit 0.69) after in-place vector updates, and hypothesis could not
-        replay it (the graph is built with random levels). So exactness is asserted where the
-        product relies on it, liveness where Chroma answers."""
+        The product takes dense candidates from Chroma's HNSW query, which is approximate: in a
+        CI run over a Chroma server it once missed a chunk at distance ~0 (top hit 0.69) after
+        in-place vector updates, and hypothesis could not replay it (the graph is built with
+        random levels). The reranker's cosines are exact (from the fetched vectors), so
+        exactness is asserted there and liveness where Chroma answers."""
         article = self._pick(index)
         chunks = self.store.get_chunks(
             [
@@ -222,11 +223,12 @@ class IndexMachine(RuleBasedStateMachine):
         )
         target = chunks[index % len(chunks)]
         query = np.asarray(fake_vector(target.search_text))
-        snapshot = build_snapshot(self.settings, self.store)
-        cosines = snapshot.vectors @ query
-        best = snapshot.ids[int(np.argmax(cosines))]
-        assert cosines[snapshot.ids.index(target.chunk_id)] >= cosines.max() - 1e-6, best
-        assert cosines.max() > 1 - 1e-5  # the chunk's own vector, not a near one
+        view = LexicalCache.get(self.settings, self.store)
+        (row,) = view.rows_of([target.chunk_id]).tolist()
+        assert row >= 0, "a live chunk is missing from the lexical index"
+        fetched, missing = fetch_chunks(self.store, view, [row])
+        assert not missing and fetched.chunk_ids[row] == target.chunk_id
+        assert float(fetched.vectors[row] @ query) > 1 - 1e-5  # its own vector, not a near one
         hits = self.store.query(query.tolist(), k=3)
         live = {c.chunk_id for c in self.store.iter_chunks()}
         assert hits and all(hit.chunk_id in live for hit in hits)
@@ -268,31 +270,34 @@ class IndexMachine(RuleBasedStateMachine):
 
     @invariant()
     def bm25_agrees_with_chroma(self):
-        snapshot = build_snapshot(self.settings, self.store)
-        assert sorted(snapshot.ids) == sorted(c.chunk_id for c in self.store.iter_chunks())
-        if not snapshot.n:
+        view = LexicalCache.get(self.settings, self.store)
+        live = sorted(view.live_chunk_ids())
+        assert live == sorted(c.chunk_id for c in self.store.iter_chunks())
+        if not live:
             return
+        rows = np.flatnonzero(view.alive).tolist()
+        article_of = {row: view.article_id(row) for row in rows}
         for article_id, token in self.tokens.items():
-            scores = snapshot.bm25_scores(tokenize(token))
-            hit_articles = {snapshot.article_ids[i] for i in range(snapshot.n) if scores[i] > 0}
+            scores = view.bm25(view.terms(tokenize(token)))
+            hits = {row for row in rows if scores[row] > 0}
+            hit_articles = {article_of[row] for row in hits}
             if article_id in self.model:
-                rows = {i for i in range(snapshot.n) if snapshot.article_ids[i] == article_id}
-                assert {i for i in range(snapshot.n) if scores[i] > 0} == rows, token
+                assert hits == {r for r in rows if article_of[r] == article_id}, token
             else:
                 assert not hit_articles, f"deleted {token} still in BM25: {hit_articles}"
 
 
 def run_machine(base: Settings, examples: int, steps: int, *, derandomize: bool) -> None:
-    import qa.retrieval.snapshot as snapshot_module
+    import qa.retrieval.corpus as corpus_module
 
     machine = type("Machine", (IndexMachine,), {"base_settings": base})
     # Searches re-check the store revision at most every REVISION_TTL_S (0.5 s) by design; steps
     # follow each other faster, so check on every search to compare with the model exactly.
-    ttl, snapshot_module.REVISION_TTL_S = snapshot_module.REVISION_TTL_S, 0.0
+    ttl, corpus_module.REVISION_TTL_S = corpus_module.REVISION_TTL_S, 0.0
     try:
         _run(machine, examples, steps, derandomize)
     finally:
-        snapshot_module.REVISION_TTL_S = ttl
+        corpus_module.REVISION_TTL_S = ttl
 
 
 def _run(machine: type, examples: int, steps: int, derandomize: bool) -> None:

@@ -1,4 +1,5 @@
-"""Retriever behaviour over a small real index (MiniLM embeddings, bm25s, Chroma)."""
+"""Retriever behaviour over a small real index (MiniLM embeddings, the on-disk BM25 index,
+Chroma's vector index)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from index.lexical import LexicalIndex, lexical_dir
 from index.models import Article
-from qa.retrieval import SnapshotCache, analyze, find_dates
+from qa.retrieval import LexicalCache, analyze, find_dates
+from qa.retrieval.corpus import REVISION_TTL_S, fetch_chunks
 from qa.retrieval.diversity import DiversityParams, select
+from qa.retrieval.features import SentenceTable
 from qa.retrieval.query import find_sources
-from qa.retrieval.snapshot import REVISION_TTL_S
 from qa.retrieval.stages import PRESETS
 from tests import retrieval_fixtures
 from tests.retrieval_fixtures import DUPLICATE_URL
@@ -110,8 +113,8 @@ def test_since_until_exclude_out_of_range_passages(slice_index):
 
 
 def test_relative_period_in_question_is_a_hard_filter(slice_index):
-    snap = slice_index.retriever.snapshot()
-    newest = datetime.fromtimestamp(snap.newest_ts, tz=UTC).date().isoformat()
+    view = slice_index.retriever.index()
+    newest = datetime.fromtimestamp(view.newest_ts, tz=UTC).date().isoformat()
     result = slice_index.retriever.search("What happened in sports betting last week?", k=10)
     assert result.filters.until == newest
     assert result.filters.since is not None
@@ -134,7 +137,9 @@ def test_every_ablation_preset_returns_scored_passages(slice_index, preset):
     if not PRESETS[preset].diversity:
         assert scores == sorted(scores, reverse=True)
     assert all(p.scores for p in result.passages)
-    assert {"snapshot", "analyze", "score", "candidates", "diversity"} <= set(result.timings_ms)
+    assert {"index", "analyze", "score", "fetch", "candidates", "diversity"} <= set(
+        result.timings_ms
+    )
 
 
 def test_full_pipeline_reports_per_stage_scores(slice_index):
@@ -145,25 +150,29 @@ def test_full_pipeline_reports_per_stage_scores(slice_index):
 
 
 def test_stem_pairs_score_a_sentence_that_keeps_the_questions_phrase(slice_index):
-    snap = slice_index.retriever.snapshot()
-    row = next(r for r in range(snap.n) if len(snap.texts[r].split(". ")) > 2)
-    sentence = max(snap.texts[row].split(". "), key=len)
+    view = slice_index.retriever.index()
+    rows = np.flatnonzero(view.alive).tolist()
+    chunks, _ = fetch_chunks(slice_index.service.store, view, rows)
+    row = next(r for r in rows if len(chunks.texts[r].split(". ")) > 2)
+    sentence = max(chunks.texts[row].split(". "), key=len)
     words = sentence.split()
     phrase = " ".join(words[: min(8, len(words))])
-    codes, weights = snap.question_pairs(phrase)
+    reversed_phrase = " ".join(reversed(words[:8]))
+    table = SentenceTable(chunks, rows, view, [phrase, reversed_phrase])
+    codes, weights = table.question_pairs(phrase)
     assert len(codes) and (weights > 0).all()
-    same = snap.pair_matches([row], codes, weights)[0]
+    same = table.pair_matches([row], codes, weights)[0]
     assert 0.5 < same <= 1.0  # the phrase is in one of its sentences
     # the same words in reverse order still pair up (order is ignored); one word alone does not
-    assert snap.pair_matches([row], *snap.question_pairs(" ".join(reversed(words[:8]))))[0] > 0.5
-    lone = snap.question_pairs(words[0])
-    assert snap.pair_matches([row], *lone)[0] == 0.0
+    assert table.pair_matches([row], *table.question_pairs(reversed_phrase))[0] > 0.5
+    lone = table.question_pairs(words[0])
+    assert table.pair_matches([row], *lone)[0] == 0.0
     other = next(
         r
-        for r in range(snap.n)
-        if phrase not in snap.texts[r] and snap.article_ids[r] != snap.article_ids[row]
+        for r in rows
+        if phrase not in chunks.texts[r] and chunks.article_ids[r] != chunks.article_ids[row]
     )
-    assert snap.pair_matches([other], codes, weights)[0] < same
+    assert table.pair_matches([other], codes, weights)[0] < same
 
 
 def test_diversity_caps_chunks_per_article(slice_index):
@@ -233,14 +242,17 @@ def test_concurrent_searches_match_sequential_ones(slice_index):
     assert got == expected
 
 
-def test_index_loads_once_per_process(slice_index):
+def _lexical(slice_index) -> LexicalIndex:
+    return LexicalIndex.at(lexical_dir(slice_index.settings, slice_index.service.store.name))
+
+
+def test_index_opens_without_a_rebuild_in_a_fresh_process(slice_index):
     from qa.retrieval import Retriever
 
-    builds = SnapshotCache.builds
     Retriever(slice_index.service, slice_index.settings)
-    SnapshotCache.forget()  # a fresh process: loads the persisted index, does not rebuild it
+    LexicalCache.forget()  # a fresh process: opens the index on disk, does not rebuild it
     again = Retriever(slice_index.service, slice_index.settings)
-    assert SnapshotCache.builds == builds
+    assert _lexical(slice_index).full_builds == 0
     assert again.search("NBA Rookie of the Year odds", k=3).passages
 
 
@@ -265,23 +277,26 @@ def test_bm25_follows_upserts_and_deletes_by_another_writer(slice_index):
         p.article_id != article.url
         for p in slice_index.retriever.search(question, k=3, stages="bm25").passages
     )
-    builds = SnapshotCache.builds
+    before = slice_index.retriever.index()
+    builds = _lexical(slice_index).full_builds
     writer.ingest_items([article])
     time.sleep(REVISION_TTL_S)  # revision checks are cached this long
     try:
         found = slice_index.retriever.search(question, k=3, stages="bm25")
         assert found.passages[0].article_id == article.url
         assert found.passages[0].scores["bm25"] > 0
-        assert SnapshotCache.builds == builds + 1
+        after = slice_index.retriever.index()
+        # one small segment more, the old ones kept: no rebuild
+        assert {s.name for s in before.segments} <= {s.name for s in after.segments}
+        assert after.n > before.n
         again = slice_index.retriever.search(question, k=3, stages="bm25")
-        assert SnapshotCache.builds == builds + 1  # same revision: no rebuild
         assert again.passages[0].chunk_id == found.passages[0].chunk_id
     finally:
         assert writer.store.delete_article(article.url)
     time.sleep(REVISION_TTL_S)
     gone = slice_index.retriever.search(question, k=3, stages="bm25")
     assert all(p.article_id != article.url for p in gone.passages)
-    assert SnapshotCache.builds == builds + 2
+    assert _lexical(slice_index).full_builds == builds
 
 
 def test_search_latency_is_interactive(slice_index):

@@ -1,8 +1,9 @@
 """Scale-out: two `qa serve` processes over one `chroma run` server serve one index.
 
-Each process keeps its own BM25 snapshot (separate QA_DATA_DIR); the Chroma catalog revision
-tells a process that another one wrote, so an article ingested through one server is found,
-with the same citations, by the other.
+Each process keeps its own lexical index here (separate QA_DATA_DIR, no shared QA_BM25_DIR, the
+harder case): the Chroma catalog revision tells a process that another one wrote, it indexes just
+the chunks written since, and an article ingested through one server is found, with the same
+citations, by the other; an article deleted through one is gone from the other's searches.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from qa.client import Client
-from qa.retrieval.snapshot import REVISION_TTL_S
+from qa.retrieval.corpus import REVISION_TTL_S
 from tests.api_fixtures import SEED_QUESTION, ChromaServer, QAServer
 
 pytestmark = pytest.mark.slow  # two model-loading server processes: > 60 s on 2 busy cores
@@ -69,8 +70,9 @@ def test_two_servers_share_one_chroma_index(tmp_path: Path) -> None:
 
         assert two.delete(article_id)  # and back the other way
         assert one.get_article(article_id) is None
-        # Another process's delete reaches this one's search snapshot within REVISION_TTL_S
-        # (the revision is re-checked at most that often); allow 1 s on top for the rebuild.
+        # Another process's delete reaches this one's searches within REVISION_TTL_S (the
+        # revision is re-checked at most that often; a search that fetches a deleted chunk
+        # drops it at once); allow 1 s on top.
         deadline = time.monotonic() + REVISION_TTL_S + 1.0
         while True:
             after = one.ask(QUESTION)

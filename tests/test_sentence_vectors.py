@@ -1,5 +1,6 @@
 """Sentence vectors: pooled from the chunk's own model pass at ingest, stored with the chunk,
-upgraded in older stores, and read by the retriever's sentence-cosine feature."""
+upgraded in older stores, fetched with a search's candidates and read by the retriever's
+sentence-cosine feature."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from index.models import Article
 from index.sentences import decode_vectors, encode_vectors, sentence_spans
 from index.service import IndexService, embed_function
 from index.settings import Settings
-from qa.retrieval.snapshot import build_snapshot, load_snapshot, save_snapshot
+from qa.retrieval.corpus import Chunks, LexicalCache, fetch_chunks
+from qa.retrieval.features import SentenceTable
 
 TEXT = (
     "The city council met on Tuesday to discuss parking fees. "
@@ -73,46 +75,50 @@ def test_one_pass_gives_the_chunk_vector_and_sentence_vectors(embedding):
     assert cosines[1] > float(np.asarray(vectors[0]) @ question)
 
 
-def test_ingest_stores_them_and_the_snapshot_lines_them_up(settings: Settings, embedding):
+def _candidates(settings: Settings, service: IndexService) -> tuple[list[int], Chunks]:
+    """Every live row as a search's candidates: fetched by id, as the retriever does."""
+    view = LexicalCache.get(settings, service.store)
+    rows = np.flatnonzero(view.alive).tolist()
+    chunks, missing = fetch_chunks(service.store, view, rows)
+    assert not missing
+    return rows, chunks
+
+
+def test_ingest_stores_them_and_the_candidates_line_them_up(settings: Settings, embedding):
     service = IndexService(settings, embedding=embedding)
     service.ingest_items([_article("a1", TEXT), _article("a2", TEXT.replace("Apple", "Google"))])
-    snapshot = build_snapshot(settings, service.store)
-    assert all(meta.get("sentence_vectors") is None for meta in snapshot.metas)  # taken out
-    for row in range(snapshot.n):
-        codes = snapshot.sentence_codes[row]
-        assert codes is not None and len(codes) == len(sentence_spans(snapshot.texts[row]))
+    rows, chunks = _candidates(settings, service)
+    assert all(meta.get("sentence_vectors") is None for meta in chunks.metas.values())  # out
+    for row in rows:
+        codes = chunks.sentence_codes[row]
+        assert codes is not None and len(codes) == len(sentence_spans(chunks.texts[row]))
+    table = SentenceTable(chunks, rows, chunks.view, ["new smartphone processor"])
     question = np.asarray(embedding.get_query_embedding("new smartphone processor"))
-    best = snapshot.sentence_cosines(list(range(snapshot.n)), question, np.zeros(snapshot.n))
+    best = table.sentence_cosines(rows, question, np.zeros(len(rows)))
     assert (best > 0.3).all()
-
-    directory = settings.data_dir / "snapshot-copy"
-    save_snapshot(snapshot, directory)
-    loaded = load_snapshot(directory)
-    assert loaded is not None
-    assert all(
-        np.array_equal(a, b)
-        for a, b in zip(loaded.sentence_codes, snapshot.sentence_codes, strict=True)
-    )
 
 
 def test_chunks_without_vectors_fall_back_to_the_chunk_cosine(settings: Settings, hash_embedding):
     service = IndexService(settings, embedding=hash_embedding)  # a model without sentence pooling
     service.ingest_items([_article("a1", TEXT)])
     assert not service.store.list_articles()[0].has_sentence_vectors
-    snapshot = build_snapshot(settings, service.store)
-    assert snapshot.sentence_codes == [None] * snapshot.n
-    fallback = np.linspace(0.1, 0.5, snapshot.n)
-    got = snapshot.sentence_cosines(list(range(snapshot.n)), np.ones(64) / 8.0, fallback)
+    rows, chunks = _candidates(settings, service)
+    assert [chunks.sentence_codes[r] for r in rows] == [None] * len(rows)
+    table = SentenceTable(chunks, rows, chunks.view, [])
+    fallback = np.linspace(0.1, 0.5, len(rows))
+    got = table.sentence_cosines(rows, np.ones(64) / 8.0, fallback)
     assert np.array_equal(got, fallback)
 
 
 def test_codes_that_do_not_match_the_sentences_are_not_used(settings: Settings, embedding):
     service = IndexService(settings, embedding=embedding)
     service.ingest_items([_article("a1", TEXT)])
-    snapshot = build_snapshot(settings, service.store)
-    snapshot.sentence_codes[0] = snapshot.sentence_codes[0][:1]  # one vector for 3 sentences
+    rows, chunks = _candidates(settings, service)
+    row = rows[0]
+    chunks.sentence_codes[row] = chunks.sentence_codes[row][:1]  # one vector for 3 sentences
+    table = SentenceTable(chunks, [row], chunks.view, [])
     question = np.asarray(embedding.get_query_embedding("new smartphone processor"))
-    assert snapshot.sentence_cosines([0], question, np.array([-0.5]))[0] == -0.5
+    assert table.sentence_cosines([row], question, np.array([-0.5]))[0] == -0.5
 
 
 def test_an_older_store_is_upgraded_by_the_next_ingest(settings: Settings, embedding):

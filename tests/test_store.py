@@ -236,6 +236,55 @@ def test_rewritten_copy_is_unlinked(service: IndexService, slice_articles):
     assert links[other_story.article_id] == [copy.article_id]
 
 
+def test_a_later_ingest_reads_only_its_own_records_and_band_candidates(
+    service: IndexService, slice_articles, monkeypatch
+):
+    """Near duplicates come from LSH band keys in the catalog: an ingest must not read the
+    whole catalog, which grows with the archive (34 s per ingest at 20k articles)."""
+    original = _multi_chunk_article(slice_articles)
+    service.ingest_items(slice_articles)
+    copy = _syndicated_copy(original, "https://wire.example/copy")
+    looked_up: list[list[str]] = []
+    lookup = service.store.near_duplicate_candidates
+    monkeypatch.setattr(
+        service.store,
+        "near_duplicate_candidates",
+        lambda keys: looked_up.append([aid for aid, _ in lookup(keys)]) or lookup(keys),
+    )
+    monkeypatch.setattr(service.store, "list_articles", lambda *a, **k: pytest.fail("read all"))
+
+    service.ingest_items([copy])
+    monkeypatch.undo()
+
+    assert looked_up == [[original.article_id]], "only the band-sharing record is read"
+    assert _links(service.store)[original.article_id] == [copy.article_id]
+
+
+def test_catalog_stored_without_band_keys_is_backfilled_on_the_next_ingest(
+    service: IndexService, slice_articles
+):
+    from index.dedup import BAND_FIELDS
+    from index.store import BANDED_KEY
+
+    original = _multi_chunk_article(slice_articles)
+    service.ingest_items(slice_articles)
+    catalog = service.store.catalog_collection  # as an older version of the code left it
+    got = catalog.get(include=["metadatas"])
+    stripped = [{k: v for k, v in m.items() if k not in BAND_FIELDS} for m in got["metadatas"]]
+    catalog.delete(ids=got["ids"])
+    catalog.add(ids=got["ids"], embeddings=[[1.0]] * len(got["ids"]), metadatas=stripped)
+    meta = {k: v for k, v in (catalog.metadata or {}).items() if k != BANDED_KEY}
+    catalog.modify(metadata=meta)
+    store = ArticleStore(service.store._client, service.store.name, service.store.embedding_model)
+    copy = _syndicated_copy(original, "https://wire.example/copy")
+
+    service.store = store
+    service.ingest_items([copy])
+
+    assert _links(store)[original.article_id] == [copy.article_id]
+    assert all(BAND_FIELDS[0] in m for m in catalog.get(include=["metadatas"])["metadatas"])
+
+
 # --- crash safety ------------------------------------------------------------------------------
 
 

@@ -129,11 +129,12 @@ def load_queries(
     return queries
 
 
-def fact_groups(queries: Sequence[MultiHopQuery]) -> list[int]:
+def fact_groups(queries: Sequence[MultiHopQuery], by_url: bool = True) -> list[int]:
     """Each query's group: queries sharing a gold (url, fact) pair, directly or through others,
     are one group (split.json keeps groups on one side). A group asks about one story, often
     with one answer, so a split's accuracy has about as many independent samples as groups:
-    MultiHop-RAG test's 590 inference queries fall mostly into two groups."""
+    MultiHop-RAG test's 590 inference queries fall mostly into two groups. `by_url=False`
+    joins queries on the fact text alone (the reranker's cross-validation folds)."""
     parent = list(range(len(queries)))
 
     def root(i: int) -> int:
@@ -142,9 +143,10 @@ def fact_groups(queries: Sequence[MultiHopQuery]) -> list[int]:
             i = parent[i]
         return i
 
-    first: dict[tuple[str, str], int] = {}
+    first: dict[tuple[str, str] | str, int] = {}
     for i, query in enumerate(queries):
-        for key in zip(query.urls_per_fact, query.facts, strict=True):
+        keys = zip(query.urls_per_fact, query.facts, strict=True) if by_url else query.facts
+        for key in keys:
             parent[root(i)] = root(first.setdefault(key, i))
     return [root(i) for i in range(len(queries))]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.retrieval.snapshot import Snapshot
+from qa.retrieval.corpus import Chunks
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Pick:
 
 
 def collapse_duplicates(
-    snap: Snapshot, rows: np.ndarray, scores: np.ndarray
+    snap: Chunks, rows: np.ndarray, scores: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
     """Drop chunks of near-duplicate copies of a better-ranked article; map kept -> others."""
     order = np.argsort(-scores, kind="stable")
@@ -66,7 +66,7 @@ def collapse_duplicates(
 
 
 def select(
-    snap: Snapshot,
+    snap: Chunks,
     rows: np.ndarray,
     scores: np.ndarray,
     k: int,

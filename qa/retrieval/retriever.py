@@ -1,5 +1,6 @@
-"""Hybrid retrieval: BM25 + dense over one snapshot, question priors, a learned reranker and a
-diversity pass. One Retriever per process serves every thread; nothing is rebuilt per query."""
+"""Hybrid retrieval: BM25 over the on-disk lexical index + dense from Chroma's vector index,
+question priors, a learned reranker and a diversity pass. One Retriever per process serves every
+thread; it holds no per-chunk data (see corpus.py), so start-up does not grow with the corpus."""
 
 from __future__ import annotations
 
@@ -11,9 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
+from index.lexical import LexicalView
 from index.models import parse_day
+from index.sentences import sentence_spans
 from index.service import IndexService
 from index.settings import Settings
+from qa.retrieval.corpus import (
+    DenseHits,
+    DenseParams,
+    DenseSearch,
+    HardFilter,
+    LexicalCache,
+    fetch_chunks,
+)
 from qa.retrieval.diversity import DiversityParams, Pick, select
 from qa.retrieval.features import (
     FEATURES,
@@ -21,10 +32,10 @@ from qa.retrieval.features import (
     candidate_rows,
     compute_features,
     score_query,
+    warm_up,
 )
 from qa.retrieval.query import DAY_S, QueryAnalysis, analyze
 from qa.retrieval.rerank import DEFAULT_MODEL_PATH, RerankModel
-from qa.retrieval.snapshot import Snapshot, SnapshotCache
 from qa.retrieval.stages import Stages, resolve_stages
 from qa.types import DateFilter, Passage, SearchResult
 
@@ -41,6 +52,9 @@ PRIOR_WEIGHTS = {
     "period_match": 0.1,
 }
 FALLBACK_DIVERSITY = DiversityParams(article_cap=2, cover_bonus=0.3)
+# A candidate Chroma no longer has (deleted by a process that does not share the lexical index)
+# is dropped and the candidates drawn again; this many times at most.
+_REFETCHES = 3
 
 
 class Retriever:
@@ -49,15 +63,21 @@ class Retriever:
         service: IndexService,
         settings: Settings,
         model_path: Path | None = DEFAULT_MODEL_PATH,
+        dense: DenseParams | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self.model = RerankModel.load(model_path) if model_path else None
+        self.dense_params = dense or DenseParams()
+        self.dense = DenseSearch(service.store, self.dense_params)
         self._embed_lock = threading.Lock()
-        self.snapshot()  # load (or build) the index now, not on the first question
+        # Open the lexical index (or build it, once) and load the compiled loops that score it
+        # now, not on the first question.
+        warm_up(self.index())
 
-    def snapshot(self) -> Snapshot:
-        return SnapshotCache.get(self.settings, self.service.store)
+    def index(self) -> LexicalView:
+        """The lexical view searches read now (re-opened when the store's revision moves)."""
+        return LexicalCache.get(self.settings, self.service.store)
 
     # --- public -------------------------------------------------------------------------------
     def search(
@@ -72,11 +92,10 @@ class Retriever:
         stages = resolve_stages(stages)
         k = k or self.settings.top_k
         timings: dict[str, float] = {}  # per stage; they add up to the whole search
-        scores, date_filter, source_list = self._score(
+        scores, date_filter, source_list, rows = self._score_and_fetch(
             question, since, until, sources, stages, timings
         )
-        tick = time.perf_counter()
-        rows, ranking = self._rank(scores, stages, timings)
+        rows, ranking = self._rank(scores, rows, stages, timings)
         tick = time.perf_counter()
         picks = self._select(scores, rows, ranking, k, stages)
         timings["diversity"] = _ms(tick)
@@ -94,11 +113,41 @@ class Retriever:
     ) -> tuple[QueryScores, np.ndarray, np.ndarray]:
         """(scores, candidate rows, feature matrix): what the reranker sees; for training."""
         stages = resolve_stages(stages)
-        scores, _, _ = self._score(question, None, None, None, stages, {})
-        rows = self._candidate_rows(scores, stages)
+        scores, _, _, rows = self._score_and_fetch(question, None, None, None, stages, {})
         return scores, rows, compute_features(scores, rows)
 
     # --- stages -------------------------------------------------------------------------------
+    def _score_and_fetch(
+        self,
+        question: str,
+        since: DateLike,
+        until: DateLike,
+        sources: Iterable[str] | None,
+        stages: Stages,
+        timings: dict[str, float],
+    ) -> tuple[QueryScores, DateFilter, list[str], np.ndarray]:
+        """Scores, candidate rows and the candidates' data (fetched by id in one round trip).
+        A candidate Chroma no longer holds is tombstoned and the candidates are drawn again."""
+        vector: list[np.ndarray | None] = []
+        for _ in range(_REFETCHES):
+            scores, date_filter, source_list = self._score(
+                question, since, until, sources, stages, timings, vector
+            )
+            rows = self._candidate_rows(scores, stages)
+            tick = time.perf_counter()
+            chunks, missing = fetch_chunks(self.service.store, scores.view, rows.tolist())
+            timings["fetch"] = _ms(tick)
+            if not missing:
+                break
+            LexicalCache.report_missing(self.settings, self.service.store, scores.view, missing)
+        keep = np.array([r in chunks for r in rows.tolist()], dtype=bool)
+        rows = rows[keep] if len(rows) else rows
+        scores.chunks = chunks
+        if scores.has_dense and len(rows):
+            cosines = [float(chunks.vectors[r] @ scores.query_vector) for r in rows.tolist()]
+            scores.learn_cosines(rows.tolist(), cosines)
+        return scores, date_filter, source_list, rows
+
     def _score(
         self,
         question: str,
@@ -107,26 +156,41 @@ class Retriever:
         sources: Iterable[str] | None,
         stages: Stages,
         timings: dict[str, float],
+        vector_cache: list[np.ndarray | None],
     ) -> tuple[QueryScores, DateFilter, list[str]]:
         tick = time.perf_counter()
-        snap = self.snapshot()
-        timings["snapshot"] = _ms(tick)
+        view = self.index()
+        timings["index"] = _ms(tick)
         tick = time.perf_counter()
-        analysis = analyze(question, snap.source_names, snap.newest_ts)
-        allowed, date_filter = _hard_filters(snap, analysis, since, until, stages.priors)
+        analysis = analyze(question, view.source_names, view.newest_ts)
+        allowed, date_filter, hard = _hard_filters(view, analysis, since, until, stages.priors)
         source_list = sorted(set(sources or ()))
         if source_list:
-            allowed &= np.isin(np.asarray(snap.sources, dtype=object), source_list)
+            codes = [i for i, name in enumerate(view.all_source_names) if name in source_list]
+            allowed &= np.isin(view.source_codes, codes)
+            hard = HardFilter(hard.since_ts, hard.until_ts, tuple(source_list))
         if not stages.priors:
             analysis = QueryAnalysis(question)  # no outlet/day priors for this ablation row
         timings["analyze"] = _ms(tick)
         tick = time.perf_counter()
-        vector = None
-        if stages.dense or stages.rerank:
-            vector = np.asarray(self.service.embedding.get_query_embedding(question))
+        if not vector_cache:
+            use_vector = stages.dense or stages.rerank
+            vector_cache.append(
+                np.asarray(self.service.embedding.get_query_embedding(question), dtype=np.float32)
+                if use_vector
+                else None
+            )
+        vector = vector_cache[0]
         timings["embed"] = _ms(tick)
         tick = time.perf_counter()
-        scores = score_query(snap, analysis, allowed, vector, with_sources=stages.priors)
+        dense = DenseHits.empty()
+        allowed_count = int(allowed.sum())
+        if vector is not None:
+            dense = self.dense.nearest(view, vector, allowed, hard, allowed_count=allowed_count)
+        timings["dense"] = _ms(tick)
+        tick = time.perf_counter()
+
+        scores = score_query(view, analysis, allowed, vector, dense, with_sources=stages.priors)
         timings["score"] = _ms(tick)
         if not source_list:
             source_list = analysis.source_names
@@ -143,16 +207,15 @@ class Retriever:
         )
 
     def _rank(
-        self, scores: QueryScores, stages: Stages, timings: dict[str, float]
+        self, scores: QueryScores, rows: np.ndarray, stages: Stages, timings: dict[str, float]
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Candidate rows and their per-stage scores; ranking["final"] orders them."""
         tick = time.perf_counter()
-        rows = self._candidate_rows(scores, stages)
         ranking: dict[str, np.ndarray] = {}
         if stages.bm25 or stages.rerank:
             ranking["bm25"] = np.maximum(scores.bm25[rows], 0.0)
         if stages.dense or stages.rerank:
-            ranking["dense"] = scores.dense[rows]
+            ranking["dense"] = scores.dense_of(rows)
         ranking["final"] = _fuse(scores, rows, stages)
         if stages.bm25 and stages.dense:
             ranking["fused"] = ranking["final"]
@@ -199,13 +262,13 @@ class Retriever:
     def _passage(
         self, scores: QueryScores, pick: Pick, rows: np.ndarray, ranking: dict[str, np.ndarray]
     ) -> Passage:
-        snap = scores.snap
-        meta = snap.metas[pick.row]
+        chunks = scores.snap
+        meta = chunks.metas[pick.row]
         position = int(np.flatnonzero(rows == pick.row)[0])
         passage = Passage(
-            chunk_id=snap.ids[pick.row],
-            article_id=snap.article_ids[pick.row],
-            text=snap.texts[pick.row],
+            chunk_id=chunks.chunk_ids[pick.row],
+            article_id=chunks.article_ids[pick.row],
+            text=chunks.texts[pick.row],
             start=int(meta.get("start", 0) or 0),
             end=int(meta.get("end", 0) or 0),
             title=str(meta.get("title", "")),
@@ -223,10 +286,10 @@ class Retriever:
             },
             also_reported_by=pick.also_reported_by,
         )
-        if snap.has_sentence_vectors(pick.row):
-            passage.attach_sentence_vectors(
-                snap.sentence_spans(pick.row), snap.sentence_codes[pick.row]
-            )
+        codes = chunks.sentence_codes.get(pick.row)
+        spans = sentence_spans(passage.text)
+        if codes is not None and len(codes) and len(codes) == len(spans):
+            passage.attach_sentence_vectors(spans, codes)
         return passage
 
 
@@ -265,24 +328,28 @@ def _fuse(scores: QueryScores, rows: np.ndarray, stages: Stages) -> np.ndarray:
     if stages.bm25 and not stages.dense:
         return np.maximum(scores.bm25[rows], 0.0)
     if stages.dense and not stages.bm25:
-        return scores.dense[rows]
+        return scores.dense_of(rows)
     if stages.fusion == "rrf":
         return 1.0 / (RRF_K + 1 + scores.ranks("bm25", rows)) + 1.0 / (
             RRF_K + 1 + scores.ranks("dense", rows)
         )
     bm25 = np.maximum(scores.bm25[rows], 0.0) / scores.bm25_max
-    dense = scores.dense[rows]
+    dense = scores.dense_of(rows)
     low, high = float(dense.min()), float(dense.max())
     dense_rel = (dense - low) / (high - low) if high > low else np.zeros_like(dense)
     return bm25 + DENSE_WEIGHT * dense_rel
 
 
 def _hard_filters(
-    snap: Snapshot, analysis: QueryAnalysis, since: DateLike, until: DateLike, from_question: bool
-) -> tuple[np.ndarray, DateFilter]:
+    view: LexicalView,
+    analysis: QueryAnalysis,
+    since: DateLike,
+    until: DateLike,
+    from_question: bool,
+) -> tuple[np.ndarray, DateFilter, HardFilter]:
     """Explicit since/until always filter; relative periods in the question ("last week") filter
     too; other dates in the question are priors and are reported as such."""
-    allowed = np.ones(snap.n, dtype=bool)
+    allowed = view.alive.copy()
     since_ts = _day_ts(since)
     until_day = _day_ts(until)
     until_ts = until_day + DAY_S if until_day is not None else None
@@ -296,31 +363,34 @@ def _hard_filters(
             until_ts = min(m.until_ts for m in hard)
             reasons.append(
                 f"question says {hard[0].text!r} (relative to the newest article, "
-                f"{_iso(snap.newest_ts)})"
+                f"{_iso(view.newest_ts)})"
             )
     if since_ts is not None:
-        allowed &= snap.published_ts >= since_ts
+        allowed &= view.published_ts >= since_ts
     if until_ts is not None:
-        allowed &= snap.published_ts < until_ts
+        allowed &= view.published_ts < until_ts
+    pushed = HardFilter(since_ts, until_ts)
     if reasons:
-        return allowed, DateFilter(
+        applied = DateFilter(
             since=_iso(since_ts) if since_ts is not None else None,
             until=_iso(until_ts - 1) if until_ts is not None else None,
             reason=reasons[0],
         )
+        return allowed, applied, pushed
     soft = [m for m in analysis.dates if not m.hard] if from_question else []
     if not soft:
-        return allowed, DateFilter()
+        return allowed, DateFilter(), pushed
     spans = [m.label() for m in soft]
     starts = [s for s, _ in spans if s]
     ends = [u for _, u in spans if u]
-    return allowed, DateFilter(
+    prior = DateFilter(
         since=min(starts) if starts else None,
         until=max(ends) if ends else None,
         reason="preferring articles published "
         + ", ".join(repr(m.text) for m in soft)
         + " (a prior, not a filter: other dates stay searchable)",
     )
+    return allowed, prior, pushed
 
 
 def _day_ts(value: DateLike) -> int | None:
