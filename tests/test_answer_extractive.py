@@ -341,14 +341,14 @@ def test_make_answerer_picks_llm_only_when_configured(monkeypatch: pytest.Monkey
 
 
 # --- name-first answers ("Who …", "Which company …") ------------------------------------------
-def _passage(article_id: str, text: str, source: str = "Wire") -> Passage:
+def _passage(article_id: str, text: str, source: str = "Wire", title: str = "") -> Passage:
     return Passage(
         chunk_id=f"{article_id}-0",
         article_id=article_id,
         text=text,
         start=0,
         end=len(text),
-        title=f"Story {article_id}",
+        title=title or f"Story {article_id}",
         source=source,
     )
 
@@ -391,6 +391,30 @@ def test_a_hyphenated_surname_is_expanded_to_the_full_name(
     answer = answerer.answer(question, passages)
 
     assert answer.answer.startswith("**Sam Bankman-Fried**"), answer.answer
+
+
+def test_a_surname_is_expanded_to_the_full_name_of_the_headline(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """A story's later chunks name a person by surname only; the headline gives the full
+    name, and the lead is the full name a reader expects."""
+    passages = [
+        _passage(
+            "a",
+            "Since then, Swift has attended three more of the tight end's games at Arrowhead "
+            "Stadium, and Swift was seen cheering from a suite.",
+            title="Taylor Swift reveals the secret start to her relationship",
+        ),
+        _passage(
+            "b",
+            "Swift also said the paparazzi do not bother her at Arrowhead Stadium.",
+            title="Fans spot a friendship bracelet at the game",
+        ),
+    ]
+    question = "Which singer has attended games at Arrowhead Stadium and ignores the paparazzi?"
+    answer = answerer.answer(question, passages)
+
+    assert answer.answer.startswith("**Taylor Swift**"), answer.answer
 
 
 def test_the_name_several_articles_share_beats_a_name_in_one(

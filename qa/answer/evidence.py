@@ -100,11 +100,13 @@ class Evidence:
         a sentence (not after a full stop, a colon, a quote or a line break), and those they
         never write in lower case ("Brock" of "Brock Purdy" opening every sentence). A word
         capitalised only at a sentence's start and written in lower case elsewhere is no
-        part of a name ("Current Fed", "Laid")."""
+        part of a name ("Current Fed", "Laid"). Headlines count as text written in lower case
+        elsewhere, never as mid-sentence capitals (they capitalise at will)."""
         text = "\n".join(p.text for p in self.passages)
-        lower = {stem_of(w) for w in _LOWER_WORD.findall(text)}  # "currently": not "Current"
+        headlines = "\n".join(dict.fromkeys(p.title for p in self.passages))
+        lower = {stem_of(w) for w in _LOWER_WORD.findall(f"{text}\n{headlines}")}
         inner = {_unpossessed(w) for w in _INNER_CAPITAL.findall(text)}
-        capitalised = {_unpossessed(w) for w in _CAPITAL_WORD.findall(text)}
+        capitalised = {_unpossessed(w) for w in _CAPITAL_WORD.findall(f"{text}\n{headlines}")}
         never_lower = {w for w in capitalised - inner if w.lower() not in STOPWORDS}
         return frozenset(inner | {w for w in never_lower if stem_of(w) not in lower})
 

@@ -488,7 +488,10 @@ def _expand_short_names(
 ) -> None:
     """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
     ("Sam Altman", "Federal Reserve"), which a reader expects."""
-    text = "\n".join(p.text for p in passages)
+    # Headlines too: a story's chunks past the first often name a person by surname only
+    # ("Swift", "Kelce") while the headline gives the full name ("Taylor Swift reveals …").
+    titles = dict.fromkeys(p.title for p in passages)
+    text = "\n".join([*titles, *(p.text for p in passages)])
     for name in names.values():
         short = name.text
         if " " in short or not _ONE_WORD_NAME.fullmatch(short):
@@ -525,7 +528,7 @@ def _full_form(
     if not parts[0].startswith(short):
         owners = [i for i, part in enumerate(parts[:-1]) if part.endswith(("’s", "'s", "’"))]
         parts = parts[owners[-1] + 1 :] if owners else parts
-    while parts[0] != short and _starts_no_name(parts[0], name_words):
+    while parts and parts[0] != short and _starts_no_name(parts[0], name_words):
         parts.pop(0)
     tokens = set(words(" ".join(parts)))
     if len(parts) < 2 or tokens & (excluded | lexicon.TITLE_WORDS | lexicon.CALENDAR_WORDS):
