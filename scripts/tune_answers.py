@@ -14,7 +14,9 @@ combination of the values given) then re-answers the same passages. Sets:
   figures `qa eval answers` gives (the cached passages are what it retrieves: on dev both
   give the same figures to the fourth decimal, for main's answerer and this one);
 - `questions`: the user-question, describe and typed dev sets of `qa eval questions`, scored
-  by its own scorers (qa.eval.questions.score, qa.eval.typed.score_typed).
+  by its own scorers (qa.eval.questions.score, qa.eval.typed.score_typed);
+- `stories`: the story set's dev half (qa.eval.typed: many questions about each of the
+  corpus's largest stories), as `qa eval questions` scores it.
 
 Answer times (ms_p50, ms_p95) are after retrieval, as `qa eval` measures them: the question's
 embedding, which retrieval computed and the embedding model caches, is computed before the
@@ -48,12 +50,18 @@ from qa.answer import AnswerConfig, ExtractiveAnswerer
 from qa.eval.answers import citation_precision, loose_match, strict_match
 from qa.eval.multihop import fact_groups, load_queries
 from qa.eval.questions import QUESTIONS_DIR, load_questions, score, summarise
-from qa.eval.typed import load_typed, risk_coverage, score_typed, summarise_typed
+from qa.eval.typed import (
+    load_typed,
+    risk_coverage,
+    score_typed,
+    summarise_stories,
+    summarise_typed,
+)
 from qa.retrieval.rerank import DEFAULT_MODEL_PATH
 from qa.types import Passage
 
 TYPES = ("inference_query", "null_query")
-SETS = ("multihop", "questions")
+SETS = ("multihop", "questions", "stories")
 
 
 def cached_passages(settings: Settings, name: str, questions: list[str]) -> list[list[Passage]]:
@@ -147,6 +155,19 @@ def score_questions(
     return figures | _latency(ms)
 
 
+def score_stories(
+    answerer: ExtractiveAnswerer, stories: list, passages: list, rows_out: list
+) -> dict[str, Any]:
+    ms: list[float] = []
+    rows = []
+    for question, found in zip(stories, passages, strict=True):
+        answer = _timed(answerer, question.question, found, ms)
+        rows.append({**score_typed(question, answer), "q": question.question})
+        rows[-1] |= {"gold": question.answer, "answer": answer.answer[:300]}
+    rows_out += rows
+    return dict(summarise_stories(rows)) | _latency(ms)
+
+
 def _latency(ms: list[float]) -> dict[str, float]:
     if not ms:
         return {}
@@ -176,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lexical", action="store_true", help="no embedding cosine")
     parser.add_argument("--set", action="append", default=[], help="field=v1,v2,...")
-    parser.add_argument("--sets", default=",".join(SETS), help="multihop,questions")
+    parser.add_argument("--sets", default=",".join(SETS), help="multihop,questions,stories")
     parser.add_argument("--rows", type=Path, help="write every answered row here (JSON)")
     args = parser.parse_args()
     settings = Settings()
@@ -192,6 +213,10 @@ def main() -> None:
         asked = [q.question for q in user] + [q.question for q in typed]
         qp = cached_passages(settings, "questions", asked)
         runs.append(("questions", lambda a, out: score_questions(a, user, typed, qp, out)))
+    if "stories" in chosen:
+        stories = load_typed(QUESTIONS_DIR, "dev", "stories")
+        sp = cached_passages(settings, "stories", [q.question for q in stories])
+        runs.append(("stories", lambda a, out: score_stories(a, stories, sp, out)))
     embedding = None if args.lexical else make_embedding(settings)
     rows: list[dict[str, Any]] = []
     for overrides in parse_settings(args.set):
