@@ -864,6 +864,28 @@ def test_how_many_leads_with_the_figure_cited(
     assert answer.abstained and answer.nearest
 
 
+def test_a_figure_about_other_companies_does_not_answer_for_the_asked_one(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "What was Temu's revenue in 2023?" where the only revenue figure is Uber's: the
+    articles don't say. The small model types Temu a person and leaves Uber untyped, so the
+    check cannot hinge on matching entity labels."""
+    others = [
+        _passage(
+            "a",
+            "On the ride-hailing front, Uber told its investors that its Q3 2023 revenue was "
+            "negatively impacted by $161 million.",
+        ),
+        _passage("b", "Temu: Shop Like a Billionaire topped the app charts again in 2023."),
+    ]
+    question = "What was Temu's revenue in 2023?"
+    answer = answerer.answer(question, others)
+    assert answer.abstained, answer.answer
+    own = _passage("c", "Temu's revenue in 2023 reached $16 billion, analysts estimated.")
+    answer = answerer.answer(question, [*others, own])
+    assert answer.answer.startswith("**$16 billion**"), answer.answer
+
+
 def test_names_are_not_read_from_urls_nationalities_or_the_question(
     answerer: ExtractiveAnswerer,
 ) -> None:

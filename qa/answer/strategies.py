@@ -719,13 +719,15 @@ def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
 
 
 def _about_another(shape: QuestionShape, doc: Doc, item: Scored) -> bool:
-    """The sentence names another party of the kind the question names, not that one ("Uber
-    reported net income of $221 million" for Hapag-Lloyd's profit)."""
-    labels = {e.label_ for e in doc.ents}
-    return any(
-        a.label in ("PERSON", "ORG") and a.label in labels and not a.stems & item.stems
-        for a in shape.anchors
+    """The sentence names other parties, none the question names ("Uber reported net
+    income of $221 million" for Hapag-Lloyd's profit; "Reliance Retail laid off over 1,000
+    employees" for Binance's staff). Neither label need match: the small model types a name
+    it sees once loosely (Temu a person) or not at all (Uber, a proper noun)."""
+    named = [a for a in shape.anchors if a.is_name]
+    names_another = any(e.label_ in lexicon.NAME_LABELS for e in doc.ents) or any(
+        t.pos_ == "PROPN" for t in doc
     )
+    return names_another and bool(named) and not any(a.stems & item.stems for a in named)
 
 
 class FigureAnswer:
