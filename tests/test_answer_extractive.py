@@ -1277,6 +1277,11 @@ def test_the_shape_of_a_list_question_names_type_predicate_and_roles(
             "Which company, which was sold to Amazon, makes robots?",
             (Form.NAME, AnswerType.ORGANISATION),
         ),
+        (  # a yield, not a year: the head of "the 10-year Treasury yield"
+            "What was the 10-year Treasury yield on September 26, 2023?",
+            (Form.SENTENCE, AnswerType.SENTENCE),
+        ),
+        ("What was the five-year plan's budget?", (Form.FIGURE, AnswerType.MONEY)),
     ],
 )
 def test_the_expected_answer_type_comes_from_the_wh_word_and_its_noun(

@@ -376,10 +376,18 @@ def _name_of(rest: list[Token]) -> Token | None:
 
 
 def _copula_noun(rest: list[Token]) -> Token | None:
-    """ "What was Temu's revenue …": the noun after the copula."""
+    """ "What was Temu's revenue …": the noun after the copula, the head of its phrase ("the
+    10-year Treasury yield" is a yield, not a year)."""
     if not rest or rest[0].lemma_ != "be":
         return None
-    return next((t for t in rest[1:6] if t.pos_ == "NOUN"), None)
+    noun = next((t for t in rest[1:6] if t.pos_ == "NOUN"), None)
+    while noun is not None and noun.dep_ in _MODIFIER_DEPS and noun.head.pos_ in _NOUN_POS:
+        noun = noun.head
+    return noun if noun is not None and noun.pos_ == "NOUN" else None
+
+
+_MODIFIER_DEPS = frozenset({"compound", "amod", "npadvmod", "nmod", "poss"})
+_NOUN_POS = frozenset({"NOUN", "PROPN"})
 
 
 def _predicate(doc: Doc, wh: Token | None, kind: Token | None) -> Token | None:
