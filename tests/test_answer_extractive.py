@@ -16,7 +16,7 @@ from index.settings import SAMPLE_CORPUS, Settings
 from qa.answer import AnswerConfig, ExtractiveAnswerer, LLMAnswerer, make_answerer
 from qa.answer.nlp import shared_cache
 from qa.answer.reading import acts, quotes
-from qa.answer.relevance import score_sentences
+from qa.answer.relevance import ranked, score_sentences
 from qa.answer.sentences import split_sentences
 from qa.answer.shape import AnswerType, Form
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
@@ -884,6 +884,28 @@ def test_a_figure_about_other_companies_does_not_answer_for_the_asked_one(
     own = _passage("c", "Temu's revenue in 2023 reached $16 billion, analysts estimated.")
     answer = answerer.answer(question, [*others, own])
     assert answer.answer.startswith("**$16 billion**"), answer.answer
+
+
+def test_a_question_about_a_day_is_answered_from_that_days_reporting(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """Two days' market reports say the same thing with other figures: the one published on
+    the asked day (or just after) answers, not the better-retrieved one of December."""
+    december = _passage(
+        "dec",
+        "The 10-year Treasury yield was 4.18 per cent late on Monday, down from 4.29 per cent.",
+    ).model_copy(update={"published": "2023-12-05T08:00:00+00:00"})
+    september = _passage(
+        "sep",
+        "The 10-year Treasury yield was 4.55 per cent late on Tuesday, up from 4.54 per cent.",
+    ).model_copy(update={"published": "2023-09-27T07:00:00+00:00"})
+    question = "What was the 10-year Treasury yield on September 26, 2023?"
+    answer = answerer.answer(question, [december, september])
+    assert answer.citations[0].article_id == "sep", answer.answer
+    # No day asked: the better-retrieved passage's sentence ranks first.
+    undated = answerer.shape("What was the 10-year Treasury yield last year?")
+    best = ranked(score_sentences(undated, [december, september], CONFIG))[0]
+    assert best.passage_index == 0
 
 
 def test_names_are_not_read_from_urls_nationalities_or_the_question(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +26,7 @@ from qa.answer.injection import looks_like_injection
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.shape import QuestionShape
 from qa.answer.terms import Idf, acronym_alternatives, stems, synonyms, words
+from qa.answer.when import published_day
 from qa.types import Passage
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ def score_sentences(
             for term, phrases in alternatives.items()
             if any(phrase <= item.stems for phrase in phrases)
         }
+    date_fits = _date_fits(shape.as_of, passages, config)
+    _add_datelines(shape, scored, date_fits)
     idf = Idf(s.stems for s in scored)
     title_stems = [set(stems(p.title)) for p in passages]
     source_stems = [set(stems(p.source)) for p in passages]
@@ -93,7 +97,39 @@ def score_sentences(
     if vectors is not None:
         add_cosines(vectors, shape.text, scored, passages, config)
     add_ranking_scores(shape, scored, idf, config)
+    _add_date_fit(scored, date_fits, config)
     return scored
+
+
+def _add_date_fit(scored: list[Scored], date_fits: list[float], config: AnswerConfig) -> None:
+    for item in scored:
+        if date_fits[item.passage_index] > 0:
+            item.parts["date_fit"] = date_fits[item.passage_index]
+            item.score += config.w_as_of * date_fits[item.passage_index]
+
+
+def _add_datelines(shape: QuestionShape, scored: list[Scored], date_fits: list[float]) -> None:
+    """A passage published on the asked day says that day, as its title says the story's
+    words: its sentences match the question's date terms."""
+    as_of = shape.as_of
+    if as_of is None or not any(date_fits):
+        return
+    said = set(stems(f"{as_of:%B} {as_of.day} {as_of.year}")) & set(shape.terms)
+    for item in scored:
+        if date_fits[item.passage_index] > 0:
+            item.stems |= said
+
+
+def _date_fits(as_of: date | None, passages: list[Passage], config: AnswerConfig) -> list[float]:
+    """A question about a day ("the yield on September 26, 2023", "the Chiefs' game on
+    September 24") is answered by what was reported then: each passage's fit, 1 when it was
+    published that day, less each day after, 0 from as_of_days on, before it or undated."""
+    fits = []
+    for passage in passages:
+        day = published_day(passage.published) if as_of is not None else None
+        late = (day - as_of).days if day is not None and as_of is not None else -1
+        fits.append(max(0.0, 1.0 - late / config.as_of_days) if late >= 0 else 0.0)
+    return fits
 
 
 def _match(term: str, sentence_stems: set[str], config: AnswerConfig) -> float:
