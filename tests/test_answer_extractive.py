@@ -908,6 +908,26 @@ def test_a_question_about_a_day_is_answered_from_that_days_reporting(
     assert best.passage_index == 0
 
 
+def test_a_passive_joined_to_another_verb_reads_the_agent_in_the_asked_role(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "… House Bill 20 made it through the legislature and was signed by Governor Greg
+    Abbott": the shared subject is what was signed (not "September", the date after), the
+    agent signed it, and "Texas's law" is read in "In Texas, …" outside the clause."""
+    passages = [
+        _passage(
+            "a",
+            "In Florida, Governor Ron DeSantis signed Senate Bill 7072 into law in May 2021. "
+            "In Texas, House Bill 20 made it through the state legislature and was signed by "
+            "Governor Greg Abbott in September 2021.",
+        )
+    ]
+    answer = answerer.answer(
+        "Which governor signed Texas's social media law, House Bill 20?", passages
+    )
+    assert answer.answer.startswith("**Greg Abbott**"), answer.answer
+
+
 def test_names_are_not_read_from_urls_nationalities_or_the_question(
     answerer: ExtractiveAnswerer,
 ) -> None:

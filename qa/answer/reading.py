@@ -248,7 +248,7 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
             subjects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
         elif child.dep_ == "prep":
             obliques += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
-    objects = objects or obliques
+    objects = objects or _shared_patient(verb) or obliques
     if verb.dep_ == "acl" and verb.tag_ == "VBN":
         objects += _expand(verb.head)  # "a meeting called by the United States"
     elif not subjects and verb.dep_ in ("conj", "xcomp") and verb.head.pos_ in ("VERB", "AUX"):
@@ -265,11 +265,22 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     return subjects, objects
 
 
+def _shared_patient(verb: Token) -> list[Token]:
+    """ "House Bill 20 made it through … and was signed by Governor Greg Abbott": a passive
+    verb joined to another shares its subject, which is what the passive acts on (not the
+    date after it)."""
+    passive = any(c.dep_ == "auxpass" for c in verb.children)
+    own = any(c.dep_ in _OBJECT_DEPS for c in verb.children)
+    if passive and not own and verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX"):
+        return _clause_roles(verb.head)[0]
+    return []
+
+
 def _clause_stems(verb: Token) -> set[str]:
     """Stems of the clause; a participle's clause includes the noun it describes."""
     found = _subtree_stems(verb)
-    for subject in _clause_roles(verb)[0]:
-        found |= _subtree_stems(subject)
+    for party in [*_clause_roles(verb)[0], *_shared_patient(verb)]:
+        found |= _subtree_stems(party)
     if verb.dep_ in ("acl", "relcl"):
         found |= set(stems(" ".join(t.text for t in verb.head.subtree)))
     return found
@@ -301,14 +312,19 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
     readings = []
     named = [a for a in shape.anchors if a.is_name and a.role in ("subject", "object")]
     named += [a for a in shape.anchors if a.is_name and a.role not in ("subject", "object")]
+    sentence = set(stems(doc.text))
     for verb in predicate_clauses(doc, shape):
         subjects, objects = _clause_roles(verb)
         holders, others = (
             (subjects, objects) if shape.asked_role == "subject" else (objects, subjects)
         )
         fit, conflict = True, False
+        clause = _clause_stems(verb)
         for anchor in named:
-            in_clause = anchor.stems & _clause_stems(verb)
+            # The parties stand in the clause; a setting (a possessor or a preposition's
+            # object: "Texas's law" read in "In Texas, …") anywhere in the sentence.
+            setting = anchor.role not in ("subject", "object", "attribute", "other")
+            in_clause = anchor.stems & (sentence if setting else clause)
             if not in_clause:
                 fit = False
             elif anchor.role in ("subject", "object") and _mentions(holders, anchor.stems):
