@@ -928,6 +928,27 @@ def test_a_passive_joined_to_another_verb_reads_the_agent_in_the_asked_role(
     assert answer.answer.startswith("**Greg Abbott**"), answer.answer
 
 
+def test_a_figure_is_the_one_said_of_the_asked_noun_in_its_unit(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """One sentence, five figures: profit is the figure of the clause whose subject is
+    "profits", sales that of "sales" (a plural the noun list holds as written), and "5 per
+    cent" is never money, whatever the small model labels it."""
+    passages = [
+        _passage(
+            "a",
+            "Shares in Microsoft climbed 5 per cent in after-hours trading after the tech "
+            "company said its sales jumped 13 per cent to $US56.5 billion ($88.9 billion) and "
+            "profits climbed 27 per cent to $US22.3 billion in the three months through "
+            "September.",
+        )
+    ]
+    profit = answerer.answer("What was Microsoft's profit for the quarter?", passages)
+    assert profit.answer.startswith("**$US22.3 billion**"), profit.answer
+    sales = answerer.answer("What were Microsoft's sales in the quarter?", passages)
+    assert sales.answer.startswith("**$US56.5 billion**"), sales.answer
+
+
 def test_names_are_not_read_from_urls_nationalities_or_the_question(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -179,7 +179,10 @@ _NOUN_TYPES = {
 
 
 def type_of_noun(noun: str) -> AnswerType | None:
-    return _NOUN_TYPES.get(noun)
+    """The answer type a noun asks for, as written or singular ("sales" is money; "sale" is
+    not listed)."""
+    noun = noun.lower()
+    return _NOUN_TYPES.get(noun) or _NOUN_TYPES.get(singular(noun))
 
 
 @dataclass(frozen=True)
@@ -281,9 +284,7 @@ def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
     if tokens and tokens[0].lower_ in ("list", "name") and len(tokens) > 1:
         kind = next((t for t in tokens[1:4] if t.pos_ in ("NOUN", "PROPN")), None)
         if kind is not None:
-            return _Asked(
-                wh, type_of_noun(singular(kind.text)) or AnswerType.THING, Form.LIST, kind
-            )
+            return _Asked(wh, type_of_noun(kind.text) or AnswerType.THING, Form.LIST, kind)
     return _Asked(wh)
 
 
@@ -292,7 +293,7 @@ def _which(wh: str, rest: list[Token]) -> _Asked:
     kind, count = _wh_phrase_head(rest)
     kind = kind or _determined_by_wh(rest) or _name_of(rest)
     if kind is not None:
-        answer_type = type_of_noun(singular(kind.text)) or AnswerType.THING
+        answer_type = type_of_noun(kind.text) or AnswerType.THING
         if wh == "what" and answer_type is AnswerType.THING and kind.pos_ != "NOUN":
             answer_type = AnswerType.SENTENCE
         form = _form_of(answer_type)
@@ -301,7 +302,7 @@ def _which(wh: str, rest: list[Token]) -> _Asked:
         return _Asked(wh, answer_type, form, kind, count)
     if wh == "what":
         noun = _copula_noun(rest)  # "What was Temu's revenue …?"
-        kind_type = type_of_noun(singular(noun.text)) if noun is not None else None
+        kind_type = type_of_noun(noun.text) if noun is not None else None
         if kind_type in (AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DATE):
             return _Asked(wh, kind_type, _form_of(kind_type), noun, count)
     return _Asked(wh, count=count)

@@ -658,6 +658,7 @@ _AGE = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d{2}$")
+_PERCENTAGE = re.compile(r"%|\bper\s?cent\b|\bpercentage points?\b", re.I)
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|seasons?)\b")
 
 
@@ -670,10 +671,26 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
             return None
         return next(match.group(g) for g in ("a", "b", "c") if match.group(g))
     for allowed in _figure_labels(shape):
-        for ent in doc.ents:
-            if ent.label_ in allowed and not _YEAR.match(ent.text) and _figure_fits(shape, ent):
-                return ent.text
+        fitting = [
+            ent
+            for ent in doc.ents
+            if ent.label_ in allowed and not _YEAR.match(ent.text) and _figure_fits(shape, ent)
+        ]
+        if fitting:
+            return min(fitting, key=lambda ent: _distance_to_kind(shape, doc, ent)).text
     return _count_of(shape, doc) if shape.answer_type is AnswerType.COUNT else None
+
+
+def _distance_to_kind(shape: QuestionShape, doc: Doc, ent: Span) -> tuple[bool, int]:
+    """(not said of the asked noun, position): a figure of the clause whose subject is the
+    asked noun ("profits climbed 27 per cent to $US22.3 billion" for "What was Microsoft's
+    profit?", not the sales figure before it) first, else the sentence's order."""
+    kind = stem_of(shape.kind) if shape.kind else None
+    verb = next((t for t in ent.root.ancestors if t.pos_ in ("VERB", "AUX")), None)
+    said_of = verb is not None and any(
+        c.dep_ in ("nsubj", "nsubjpass") and stem_of(c.text) == kind for c in verb.children
+    )
+    return (not said_of, ent.start)
 
 
 def _count_of(shape: QuestionShape, doc: Doc) -> str | None:
@@ -712,6 +729,8 @@ def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
     speakers"; not "two other SoftBank-appointed people")."""
     if shape.answer_type is AnswerType.DURATION:
         return bool(_DURATION.search(ent.text))
+    if _PERCENTAGE.search(ent.text):  # the model calls "5 per cent" money
+        return shape.answer_type is AnswerType.PERCENT or shape.change
     if shape.answer_type is AnswerType.COUNT and shape.counted:
         after = re.findall(r"[A-Za-z]+", ent.doc.text[ent.end_char :])[:3]
         return shape.counted in {stem_of(w) for w in after}
