@@ -19,6 +19,7 @@ from qa.answer.reading import acts, quotes
 from qa.answer.relevance import ranked, score_sentences
 from qa.answer.sentences import split_sentences
 from qa.answer.shape import AnswerType, Form
+from qa.answer.strategies import _expand_short_names, _Name
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
 from qa.conversation import condense_question
 from qa.types import Answer, Passage, Turn
@@ -415,6 +416,26 @@ def test_a_surname_is_expanded_to_the_full_name_of_the_headline(
     answer = answerer.answer(question, passages)
 
     assert answer.answer.startswith("**Taylor Swift**"), answer.answer
+
+
+def test_a_first_name_takes_the_surname_the_sentences_also_use() -> None:
+    """An article calls her "Taylor" more often than "Taylor Swift": the first name still
+    becomes the full name when "Swift" is a name the sentences read too (and stays alone
+    when it is not: "Apple" is not "Apple Watch")."""
+    passages = [
+        _passage(
+            "a",
+            "Taylor moved to New York in 2014. Taylor said the paparazzi never bothered her. "
+            "Taylor still loves the Eagles.",
+        ),
+        _passage("b", "Swift has attended three games.", title="Taylor Swift reveals all"),
+    ]
+    names = {"taylor": _Name("Taylor"), "swift": _Name("Swift")}
+    _expand_short_names(names, passages, set(), frozenset({"Taylor", "Swift"}))
+    assert names["taylor"].text == "Taylor Swift"
+    alone = {"taylor": _Name("Taylor")}
+    _expand_short_names(alone, passages, set(), frozenset({"Taylor", "Swift"}))
+    assert alone["taylor"].text == "Taylor"
 
 
 def test_the_name_several_articles_share_beats_a_name_in_one(

@@ -492,6 +492,7 @@ def _expand_short_names(
     # ("Swift", "Kelce") while the headline gives the full name ("Taylor Swift reveals …").
     titles = dict.fromkeys(p.title for p in passages)
     text = "\n".join([*titles, *(p.text for p in passages)])
+    read = {_key(n.text) for n in names.values()}
     for name in names.values():
         short = name.text
         if " " in short or not _ONE_WORD_NAME.fullmatch(short):
@@ -507,7 +508,13 @@ def _expand_short_names(
                 counts[full] = counts.get(full, 0) + 1
         alone = len(re.findall(rf"\b{re.escape(short)}\b(?!['’]?\s+[A-Z])", text))
         ending = {n: c for n, c in counts.items() if n.split()[-1] == short}
-        starting = {n: c for n, c in counts.items() if n.split()[0] != short or c >= alone}
+        # A first name ("Taylor") takes its surname when used more often alone than with it
+        # only if the surname is a name the sentences read too ("Swift").
+        starting = {
+            n: c
+            for n, c in counts.items()
+            if n.split()[0] != short or c >= alone or _key(n.split(maxsplit=1)[-1]) in read
+        }
         pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
         if pick:
             name.text = max(pick, key=lambda n: (pick[n], len(n)))
