@@ -94,7 +94,7 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Yield answer text deltas, then exactly one final Answer. Bad input raises
         `index.limits.InputError` before any work is done."""
-        from qa.answer import condense_question
+        from qa.conversation import condense_question
 
         started = time.perf_counter()
         question = check_question(question)

@@ -88,6 +88,32 @@ def anchor_id(key: str | int, n: int) -> str:
     return f"src-{safe_key}-{n}"
 
 
+# --- answer Markdown from the structured answer ------------------------------------------------
+def markers(numbers: Iterable[int]) -> str:
+    return "".join(f"[{n}]" for n in numbers)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The Markdown text of an extractive answer, made from its structured fields: the lead in
+    bold with its markers, list items as bullets, then the quoted sentences with theirs. The
+    one place this text is made; nothing parses it back (read `lead`, `items`, `kind`)."""
+    if answer.abstained:
+        return answer.reason
+    if answer.items:
+        return "\n".join(f"- {item.text} {markers(item.citations)}" for item in answer.items)
+    quotes = " ".join(f"{c.quote} [{c.n}]" for c in answer.citations)
+    lead = answer.lead
+    if lead is None:
+        return quotes
+    if lead.subject:
+        first = f"**{lead.subject}**: {lead.text} {markers(lead.citations)}."
+    elif lead.note:
+        first = f"**{lead.text}** ({lead.note}) {markers(lead.citations)}."
+    else:
+        first = f"**{lead.text}** {markers(lead.citations)}."
+    return f"{first}\n\n{quotes}" if quotes else first
+
+
 # --- answer text with linked markers ------------------------------------------------------------
 def _marker_html(
     numbers: Sequence[int], by_n: dict[int, Citation], key: str | int, days: bool = False

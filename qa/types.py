@@ -82,6 +82,22 @@ class AnswerItem(BaseModel):
     citations: list[int] = Field(default_factory=list)
 
 
+class Lead(BaseModel):
+    """What an answer says first: a name, a day, a figure, or what someone is."""
+
+    text: str = Field(description="'Jorge Arreaza', 'Thursday, January 24, 2019', '$4.3 billion'.")
+    citations: list[int] = Field(default_factory=list)
+    subject: str = Field(
+        default="", description="For a description: whom it describes ('Jorge Arreaza')."
+    )
+    note: str = Field(
+        default="", description="How it was read: '“Thursday” in an article of 2019-01-26'."
+    )
+
+
+AnswerKind = Literal["name", "list", "date", "figure", "description", "sentences", "abstention"]
+
+
 class Usage(BaseModel):
     """The tokens one answer took, in OpenAI's terms (`usage` of a chat completion)."""
 
@@ -97,7 +113,15 @@ class Usage(BaseModel):
 
 class Answer(BaseModel):
     question: str
-    answer: str = Field(description="Markdown with inline [n] citation markers.")
+    answer: str = Field(
+        description="Markdown with inline [n] citation markers (made by qa/render.py from the "
+        "structured fields for extractive answers; the model's text for LLM answers)."
+    )
+    kind: AnswerKind = Field(default="sentences", description="What the answer leads with.")
+    lead: Lead | None = Field(default=None, description="The lead, when the answer has one.")
+    confidence: float = Field(
+        default=0.0, description="Offline answerer's confidence in the lead (0..1)."
+    )
     citations: list[Citation] = Field(default_factory=list)
     items: list[AnswerItem] = Field(default_factory=list)
     abstained: bool = False

@@ -10,8 +10,8 @@ import pytest
 
 from index.settings import Settings
 from qa.answer import ExtractiveAnswerer, LLMAnswerer
-from qa.answer.condense import condense_question
 from qa.answer.llm import claims, normalise_markers
+from qa.conversation import condense_question
 from qa.types import Answer, Passage, Turn
 from tests.fake_llm import FakeLLM
 from tests.test_answer_extractive import BACKERS, BACKING_SENTENCE, cut_passages, seed_body

@@ -9,7 +9,8 @@ import pytest
 from qa.eval.answers import lead_sentence
 from qa.eval.multihop import corpus_records
 from qa.eval.questions import UserQuestion, load_questions, score, summarise
-from qa.types import Answer, Citation
+from qa.eval.typed import risk_coverage
+from qa.types import Answer, AnswerItem, Citation, Lead
 
 COUNTS = {"who": 14, "org": 10, "when": 8, "number": 8, "list": 8, "null": 12}  # per 60
 
@@ -92,18 +93,25 @@ def test_the_held_out_set_uses_other_articles() -> None:
     assert dev and test and not dev & test
 
 
-def _answer(text: str, url: str = "", abstained: bool = False) -> Answer:
+def _answer(text: str, url: str = "", abstained: bool = False, lead: str | None = None) -> Answer:
     citations = (
         []
         if abstained
         else [Citation(n=1, article_id="a", chunk_id="a-0", url=url, quote="q", start=0, end=1)]
     )
-    return Answer(question="q", answer=text, citations=citations, abstained=abstained)
+    return Answer(
+        question="q",
+        answer=text,
+        citations=citations,
+        abstained=abstained,
+        lead=Lead(text=lead, citations=[1]) if lead is not None else None,
+    )
 
 
-def test_scoring_reads_the_lead_sentence_and_whole_words() -> None:
+def test_scoring_reads_the_lead_and_whole_words() -> None:
     who = next(q for q in load_questions("dev") if q.type == "who")
-    right = score(who, _answer(f"**{who.answer}** [1].\n\nSome long quote. [1]", who.url or ""))
+    text = f"**{who.answer}** [1].\n\nSome long quote. [1]"
+    right = score(who, _answer(text, who.url or "", lead=str(who.answer)))
     assert right["lead"] and right["anywhere"] and right["cited_gold_article"]
     # The name only in the quote, not in the lead: found, but not the lead.
     late = score(who, _answer(f"Something else entirely [1]. Then {who.answer} [1]."))
@@ -113,10 +121,30 @@ def test_scoring_reads_the_lead_sentence_and_whole_words() -> None:
     assert not partial["lead"]
 
 
-def test_a_bold_lead_is_read_whole_abbreviations_included() -> None:
-    assert lead_sentence("**Nov. 4** [1].\n\nOn Nov. 4, the club said so. [1]") == "Nov. 4"
-    assert lead_sentence("The club said so. [1] More. [2]") == "The club said so."
-    assert lead_sentence("- Russia [1]\n- China [1]") == "Russia"
+def test_the_lead_is_the_structured_lead_else_the_first_sentence_or_item() -> None:
+    assert lead_sentence(_answer("On Nov. 4, the club said so. [1]", lead="Nov. 4")) == "Nov. 4"
+    assert lead_sentence(_answer("The club said so. [1] More. [2]")) == "The club said so."
+    listed = _answer("- Russia [1]\n- China [1]").model_copy(
+        update={"items": [AnswerItem(text="Russia", citations=[1])]}
+    )
+    assert lead_sentence(listed) == "Russia"
+    described = _answer("x").model_copy(
+        update={"lead": Lead(text="Venezuelan Foreign Minister", subject="Jorge Arreaza")}
+    )
+    assert lead_sentence(described) == "Jorge Arreaza: Venezuelan Foreign Minister"
+
+
+def test_user_questions_get_a_risk_coverage_curve_by_confidence() -> None:
+    rows = [
+        {"abstained": False, "confidence": 0.9, "right": True},
+        {"abstained": False, "confidence": 0.5, "right": False},
+        {"abstained": True, "confidence": 0.0, "right": False},
+        {"abstained": False, "confidence": 0.7, "right": True},
+        {"abstained": False, "confidence": 0.8, "right": True},
+    ]
+    curve = risk_coverage(rows)
+    assert [p["coverage"] for p in curve] == [0.2, 0.4, 0.6, 0.8]
+    assert [p["accuracy"] for p in curve] == [1.0, 1.0, 1.0, 0.75]
 
 
 def test_summary_counts_abstention_and_list_recall() -> None:

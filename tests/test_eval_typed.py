@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -14,6 +15,7 @@ from qa.eval.typed import (
     load_typed,
     risk_coverage,
     score_typed,
+    summarise_stories,
     summarise_typed,
 )
 from qa.types import Answer, AnswerItem
@@ -110,6 +112,27 @@ def test_risk_coverage_orders_answers_by_confidence() -> None:
     assert risk_coverage(without) == [{"coverage": 0.8, "accuracy": 0.5}]
 
 
+def test_a_story_answer_needs_the_full_name_and_each_story_counts_once() -> None:
+    story = question(
+        id="S1-1",
+        kind="story",
+        story="FTX",
+        answer="Sam Bankman-Fried",
+        aliases=[],
+        distractors=[],
+        short_forms=["Bankman-Fried"],
+    )
+    right = score_typed(story, reply("**Sam Bankman-Fried** [1]."))
+    surname = score_typed(story, reply("**Bankman-Fried** [1]."))
+    assert right["right"] and right["story"] == "FTX"
+    assert not surname["right"]  # as MultiHop's strict rule: the bare surname is not enough
+    other = score_typed(question(kind="story", story="Fed", answer="Federal Reserve"), reply("x"))
+    rows = [right, surname, surname, other]  # FTX 1 of 3 right, Fed 0 of 1
+    figures = summarise_stories(rows)
+    assert figures["story_right"] == 0.25
+    assert figures["story_mean"] == round((1 / 3 + 0) / 2, 3)
+
+
 # --- the data ------------------------------------------------------------------------------
 
 
@@ -158,3 +181,23 @@ def test_typed_splits_share_no_article_with_each_other_or_the_other_sets() -> No
     others = {q.url for split in ("dev", "test") for q in load_questions(split)}  # type: ignore[arg-type]
     assert not dev & test
     assert not (dev | test) & others
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_story_rows_cite_verbatim_sentences_of_two_outlets_and_hide_the_answer(
+    split: str, bodies: dict[str, str]
+) -> None:
+    rows = load_typed(QUESTIONS_DIR, split, "stories")
+    assert len(rows) == 72 and len({q.id for q in rows}) == 72
+    assert Counter(q.story for q in rows).most_common()[-1][1] == 9  # 8 stories, 9 questions each
+    raw = {
+        json.loads(line)["id"]: json.loads(line)
+        for line in (QUESTIONS_DIR / f"{split}-stories.jsonl").read_text().splitlines()
+    }
+    for q in rows:
+        assert q.kind == "story" and isinstance(q.answer, str), q.id
+        assert q.answer.lower() not in q.question.lower(), q.id
+        sources = raw[q.id]["sources"]
+        assert len({s["source"] for s in sources}) >= 2, q.id
+        for source in sources:
+            assert source["sentence"] in bodies[source["url"]], q.id

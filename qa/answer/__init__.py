@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from qa.answer.condense import condense_question
-from qa.answer.extractive import ABSTAIN_THRESHOLD, ExtractiveAnswerer
+from qa.answer.config import AnswerConfig
+from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.llm import LLMAnswerer
 
 if TYPE_CHECKING:
@@ -22,10 +22,9 @@ if TYPE_CHECKING:
     from index.settings import Settings
 
 __all__ = [
-    "ABSTAIN_THRESHOLD",
+    "AnswerConfig",
     "ExtractiveAnswerer",
     "LLMAnswerer",
-    "condense_question",
     "llm_configured",
     "make_answerer",
 ]

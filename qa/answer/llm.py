@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from qa.answer.citations import also_reported_by, make_citation
-from qa.answer.extractive import NEAREST, ExtractiveAnswerer
+from qa.answer.extractive import ExtractiveAnswerer
 from qa.answer.sentences import split_sentences
 from qa.answer.terms import STOPWORDS, words
 from qa.answer.verify import Support, best_support
@@ -40,6 +40,7 @@ RETRY_SLACK_S = 2.0
 # However the tokens trickle in, stop waiting after this many timeouts in total.
 TOTAL_BUDGET_TIMEOUTS = 4
 MIN_CLAIM_WORDS = 4  # shorter uncited lines ("Sources:", "In short:") are not claims
+NEAREST_PASSAGES = 3  # shown when the model says the articles don't answer
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 # "[1]", "[1, 2]", "[Source 3]", "[1; source 4]"
@@ -160,7 +161,13 @@ class LLMAnswerer:
             for delta in self._generate(self.messages(question, passages, history or []), counts):
                 parts.append(delta)
                 yield delta
-            answer = finalize(question, "".join(parts), passages, self.fallback.vectors)
+            answer = finalize(
+                question,
+                "".join(parts),
+                passages,
+                self.fallback.vectors,
+                roles=self.fallback.role_checker(question),
+            )
         except LLMFailure as failure:
             answer = self._fall_back(question, passages, str(failure))
         except Exception as exc:  # never raise to the caller; say what happened instead
@@ -362,7 +369,13 @@ def list_items(text: str) -> list[AnswerItem]:
     return items
 
 
-def finalize(question: str, raw: str, passages: list[Passage], vectors: Any = None) -> Answer:
+def finalize(
+    question: str,
+    raw: str,
+    passages: list[Passage],
+    vectors: Any = None,
+    roles: Callable[[str, str], bool] | None = None,
+) -> Answer:
     """Turn the model's text into an Answer with verified citations, or raise LLMFailure."""
     text, dropped = normalise_markers(raw, len(passages))
     if not text:
@@ -373,7 +386,7 @@ def finalize(question: str, raw: str, passages: list[Passage], vectors: Any = No
             answer=text,
             abstained=True,
             reason=text,
-            nearest=passages[:NEAREST],
+            nearest=passages[:NEAREST_PASSAGES],
             mode="llm",
         )
     if not _MARKER.search(text):
@@ -390,7 +403,10 @@ def finalize(question: str, raw: str, passages: list[Passage], vectors: Any = No
             support = best_support(claim, passages[n - 1].text, vectors)
             if n not in best or support.score > best[n].score:
                 best[n] = support
-            unsupported[n] = unsupported.get(n, False) or not support.supported
+            # Lexical support, and the roles: a quote naming the claim's answer in another
+            # role than the question asks ("backing for Maduro's government") supports nothing.
+            in_role = roles is None or roles(claim, support.quote.text)
+            unsupported[n] = unsupported.get(n, False) or not support.supported or not in_role
     citations = [
         make_citation(
             n,

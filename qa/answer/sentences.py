@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.answer.terms import word_set
+from qa.answer.lexicon import word_set
 
 
 @dataclass(frozen=True)

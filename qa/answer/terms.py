@@ -10,46 +10,9 @@ from functools import lru_cache
 
 import Stemmer
 
-
-def word_set(text: str) -> frozenset[str]:
-    """A set of words written as a whitespace-separated block (easier to read and edit)."""
-    return frozenset(text.split())
-
+from qa.answer.lexicon import ROLE_ACRONYMS, STOPWORDS, SYNONYM_GROUPS
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*")
-
-# Function words, question words and a few words every news question carries
-# ("say", "report", "article"): they match everything and so tell nothing.
-STOPWORDS = word_set(
-    """
-    a about above after again against all also am an and any are aren't as at be because
-    been before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how i
-    if in into is it its itself just let me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would
-    else
-    you your yours yourself yourselves s t don doesn didn isn wasn weren won wouldn shouldn
-    couldn according article articles report reported reports reporting say says said tell
-    told mention mentioned mentions news source sources story speak speaks spoke spoken
-    speaking comment comments commented remark remarks remarked happen happens happened
-    happening
-    """
-)
-
-# Stems that news copy uses interchangeably for one relation ("Russia backs Maduro", "… have
-# thrown their support behind Guaido"). A question term matches a sentence holding any stem
-# of its group (at SYNONYM_WEIGHT): a small hand list, since no offline paraphrase model ships.
-SYNONYM_GROUPS = [
-    {"back", "support", "endors", "recogn", "recognis"},
-    {"oppos", "reject", "condemn", "denounc"},
-    {"oust", "fire", "dismiss", "remov", "sack"},
-    {"buy", "acquir", "purchas", "takeov"},
-    {"sue", "lawsuit"},
-    {"ban", "prohibit"},
-]
-SYNONYM_WEIGHT = 0.8
 _SYNONYMS = {stem: frozenset(group - {stem}) for group in SYNONYM_GROUPS for stem in group}
 
 
@@ -176,10 +139,4 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
     return alternatives
 
 
-ROLE_ACRONYMS = {
-    "ceo": "chief executive",
-    "cfo": "chief financial",
-    "cto": "chief technology",
-    "coo": "chief operating",
-}
 _SPELLED_ROLES = {acronym: frozenset(stems(phrase)) for acronym, phrase in ROLE_ACRONYMS.items()}

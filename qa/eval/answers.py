@@ -36,13 +36,16 @@ def normalise(text: str) -> str:
     return " ".join(_PUNCT.sub(" ", text.lower()).split())
 
 
-def lead_sentence(answer_text: str) -> str:
-    """The first sentence (or first line of a list) of the answer, markers removed. A bold
-    lead ("**Nov. 4** [1].") is the whole first line: its periods may be abbreviations."""
-    first_line = answer_text.strip().split("\n", 1)[0]
-    plain = _MARKER.sub("", answer_text).replace("**", "").strip().lstrip("-* ").strip()
-    if first_line.startswith("**"):
-        return _MARKER.sub("", first_line).replace("**", "").strip().rstrip(".").strip()
+def lead_sentence(answer: Answer) -> str:
+    """What the answer says first: its structured lead ("Nov. 4"; "Jorge Arreaza: Venezuelan
+    Foreign Minister" for a description), its first list item, else the first sentence of its
+    text, markers removed (an LLM answer has no structured lead)."""
+    if answer.lead is not None:
+        lead = answer.lead
+        return f"{lead.subject}: {lead.text}" if lead.subject else lead.text
+    if answer.items:
+        return answer.items[0].text
+    plain = _MARKER.sub("", answer.answer).replace("**", "").strip().lstrip("-* ").strip()
     return _SENTENCE_END.split(plain, maxsplit=1)[0].strip() if plain else ""
 
 
@@ -51,8 +54,8 @@ def loose_match(answer_text: str, gold: str) -> bool:
     return bool(set(normalise(gold).split()) & set(normalise(answer_text).split()))
 
 
-def strict_match(answer_text: str, gold: str) -> bool:
-    lead = lead_sentence(answer_text)
+def strict_match(answer: Answer, gold: str) -> bool:
+    lead = lead_sentence(answer)
     if len(lead.split()) > STRICT_LEAD_WORDS:
         return False
     return f" {normalise(gold)} " in f" {normalise(lead)} "
@@ -101,7 +104,7 @@ def run_answer_eval(
                 "type": query.question_type,
                 "abstained": answer.abstained,
                 "loose": loose_match(answer.answer, query.answer),
-                "strict": strict_match(answer.answer, query.answer),
+                "strict": strict_match(answer, query.answer),
                 "citation_precision": citation_precision(answer, query.facts),
                 "seconds": seconds,
                 "answer_ms": max(0.0, seconds * 1000 - retrieve_ms),

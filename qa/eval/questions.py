@@ -35,7 +35,13 @@ from typing import Any, Literal
 
 from index.settings import Settings
 from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, metrics_table, normalise
-from qa.eval.typed import load_typed, risk_coverage, score_typed, summarise_typed
+from qa.eval.typed import (
+    load_typed,
+    risk_coverage,
+    score_typed,
+    summarise_stories,
+    summarise_typed,
+)
 from qa.types import Answer
 
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
@@ -97,7 +103,13 @@ def _aliases_of(item: str, aliases: tuple[str, ...]) -> list[str]:
 
 
 def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": question.id, "type": question.type, "abstained": answer.abstained}
+    row: dict[str, Any] = {
+        "id": question.id,
+        "type": question.type,
+        "abstained": answer.abstained,
+        "confidence": answer.confidence,
+        "right": False,
+    }
     if question.type == "null":
         return row
     if question.type == "list":
@@ -106,6 +118,7 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
             says(answer.answer, [item, *_aliases_of(item, question.aliases)]) for item in items
         ]
         row["list_recall"] = sum(named) / len(items) if items else 0.0
+        row["right"] = row["list_recall"] >= 0.5
         return row
     forms = [str(question.answer), *question.aliases]
     first_from_gold = bool(answer.citations) and answer.citations[0].url == question.url
@@ -115,11 +128,13 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
         )
         row["describe_anywhere"] = says(answer.answer, forms)
         row["describe_gold_article"] = first_from_gold
+        row["right"] = row["describe_anywhere"]
         return row
-    lead = lead_sentence(answer.answer)
+    lead = lead_sentence(answer)
     row["lead"] = says(lead, forms) and len(lead.split()) <= STRICT_LEAD_WORDS
     row["anywhere"] = says(answer.answer, forms)
     row["cited_gold_article"] = first_from_gold
+    row["right"] = row["lead"]
     return row
 
 
@@ -135,7 +150,7 @@ def run_question_eval(
     if assistant is None:
         service = open_multihop_index(settings, data_dir)
         assistant = Assistant(settings, collection=COLLECTION, service=service)
-    rows, typed_rows, seconds = [], [], []
+    rows, typed_rows, story_rows, seconds = [], [], [], []
     for question in load_questions(split):
         started = time.perf_counter()
         answer = assistant.ask(question.question)
@@ -146,12 +161,22 @@ def run_question_eval(
         answer = assistant.ask(typed.question)
         seconds.append(time.perf_counter() - started)
         typed_rows.append({**score_typed(typed, answer), "answer": answer.answer[:300]})
+    for story in load_typed(QUESTIONS_DIR, split, "stories"):
+        started = time.perf_counter()
+        answer = assistant.ask(story.question)
+        seconds.append(time.perf_counter() - started)
+        story_rows.append({**score_typed(story, answer), "answer": answer.answer[:300]})
     report = summarise(split, rows, seconds, llm=assistant.llm is not None)
+    report["user_risk_coverage"] = risk_coverage(rows)
     if typed_rows:
         report["typed_metrics"] = summarise_typed(typed_rows)
         report["risk_coverage"] = risk_coverage(typed_rows)
         report["typed_questions"] = len(typed_rows)
         report["rows"] += typed_rows
+    if story_rows:
+        report["story_metrics"] = summarise_stories(story_rows)
+        report["story_questions"] = len(story_rows)
+        report["rows"] += story_rows
     if split == "test":  # held out: the report gives figures only, never a test row to read
         del report["rows"]
     return report
@@ -212,4 +237,16 @@ def format_question_report(report: dict[str, Any]) -> str:
             f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report["risk_coverage"]
         )
         lines.append(f"| risk–coverage (coverage → accuracy) | {curve or '–'} |")
+    if report.get("story_metrics"):
+        lines += ["", f"Story set ({report['story_questions']} questions):", ""]
+        lines += ["| metric | value |", "|---|---|"]
+        lines += [
+            f"| {name} | {'–' if value is None else f'{value:.3f}'} |"
+            for name, value in report["story_metrics"].items()
+        ]
+    user_curve = ", ".join(
+        f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report.get("user_risk_coverage", [])
+    )
+    if user_curve:
+        lines.append(f"\nUser questions, risk–coverage (coverage → accuracy): {user_curve}")
     return "\n".join(lines)

@@ -12,30 +12,20 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qa.answer.lead import asks_for_another, with_exclusion
-from qa.answer.lists import detect_list_question, find_entities, is_country
-from qa.answer.terms import word_set, words
+from qa.answer import lexicon
+from qa.answer.nlp import shared_cache
+from qa.answer.shape import Form, analyse, with_exclusion
+from qa.answer.terms import words
 from qa.types import Turn
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 MAX_CONDENSED_CHARS = 600
 DEFAULT_BUDGET_S = 30.0  # wait for a bare llama-index LLM (an LLMAnswerer brings its own)
 
-_MONTH = (
-    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
-)
-_DATE = re.compile(
-    rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}"
-    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?"
-    rf"|{_MONTH}\s+\d{{4}}"
-    rf"|(?:19|20)\d{{2}})\b"
-)
 # Words that make a question lean on what came before.
-_ANAPHORA = word_set(
+_ANAPHORA = lexicon.word_set(
     """
     he she it they them him her his hers its their theirs this that these those there then
     same former latter one ones
@@ -48,22 +38,25 @@ _BARE_WHICH = re.compile(
     r"about|one|ones)\b)(?=[a-z])",
     re.I,
 )
-_QUESTION_WORDS = word_set(
-    """
-    what which who whom whose when where why how is are was were do does did
-    """
-)
+_QUESTION_WORDS = lexicon.word_set("what which who whom whose when where why how")
+_MARKUP = re.compile(r"\[\d{1,3}\]|\*\*")
+
+
+def _entities(text: str) -> list[tuple[str, str]]:
+    """(text, label) of the names and dates spaCy finds in `text`."""
+    doc = shared_cache().parse(text)
+    return [
+        (ent.text.removeprefix("the ").removeprefix("The "), ent.label_)
+        for ent in doc.ents
+        if (ent.label_ in lexicon.NAME_LABELS or ent.label_ in lexicon.DATE_LABELS)
+        and ent.text.split()[0].lower() not in _QUESTION_WORDS
+    ]
 
 
 def _names_and_dates(text: str) -> list[str]:
-    date_spans = [m.span() for m in _DATE.finditer(text)]
-    dates = [text[a:b] for a, b in date_spans]
-    names = [
-        e.text
-        for e in find_entities(text)
-        if e.text.split()[0].lower() not in _QUESTION_WORDS
-        and not any(a < e.end and e.start < b for a, b in date_spans)  # "January" of a date
-    ]
+    found = _entities(text)
+    names = [t for t, label in found if label not in lexicon.DATE_LABELS]
+    dates = [t for t, label in found if label in lexicon.DATE_LABELS]
     return list(dict.fromkeys(names + dates))
 
 
@@ -78,54 +71,82 @@ def _leans_on_history(question: str) -> bool:
 def _is_fragment(question: str) -> bool:
     """ "and China?", "what about Russia?": no question of its own after the follow-up word."""
     rest = _FOLLOW_UP_START.sub("", question, count=1).strip()
-    return not rest or rest.split()[0].lower() not in _QUESTION_WORDS
+    first = rest.split()[0].lower() if rest else ""
+    return not rest or first not in _QUESTION_WORDS | {
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+    }
+
+
+def _list_kind(question: str) -> str | None:
+    """The plural noun a list question asks for ("countries"), or None."""
+    shape = analyse(question, shared_cache().parse(question))
+    if shape.form is not Form.LIST or not shape.kind_words:
+        return None
+    return next(iter(shape.kind_words))
 
 
 def _with_previous_kind(question: str, previous: str) -> str:
     """ "And which back Guaido?" after "which countries back Maduro?" asks for countries too:
     "which countries back Guaido?"."""
-    asked = detect_list_question(previous)
     rest = re.sub(r"^\s*(?:and|but|also)\b[\s,]*", "", question, flags=re.I)
     match = _BARE_WHICH.match(rest)
-    if asked is None or match is None or detect_list_question(rest) is not None:
+    if match is None:
         return question
-    return f"{match.group(1)} {asked.kind} {rest[match.end() :]}"
+    kind = _list_kind(previous)
+    if kind is None or _list_kind(rest) is not None:
+        return question
+    return f"{match.group(1)} {kind} {rest[match.end() :]}"
+
+
+def _is_place(label: str) -> bool:
+    return label in lexicon.PLACE_LABELS
 
 
 def _substituted(question: str, previous: str) -> str | None:
     """ "and China?" after "What did Russia say?" asks "What did China say?": the fragment's name
-    takes the place of the previous question's name of the same kind (country for country,
-    other name for other name). None when there is no such name ("and China?" after "which
-    countries back Maduro?" asks about China and Maduro)."""
-    new_names = [
-        e.text for e in find_entities(question) if e.text.split()[0].lower() not in _QUESTION_WORDS
-    ]
+    takes the place of the previous question's name of the same kind (place for place, other
+    name for other name). None when there is no such name."""
+    new_names = [(t, label) for t, label in _entities(question) if label not in lexicon.DATE_LABELS]
     if len(new_names) != 1:
         return None
-    new = new_names[0]
-    new_is_country = is_country(new)
-    for entity in find_entities(previous):
-        if entity.text.split()[0].lower() in _QUESTION_WORDS or entity.text == new:
+    new, new_label = new_names[0]
+    for old, label in _entities(previous):
+        if old == new or label in lexicon.DATE_LABELS or old not in previous:
             continue
-        if is_country(entity.text) == new_is_country:
-            return previous[: entity.start] + new + previous[entity.end :]
+        if _is_place(label) == _is_place(new_label):
+            start = previous.index(old)
+            return previous[:start] + new + previous[start + len(old) :]
     return None
 
 
 def _answered_names(answer: str) -> list[str]:
-    """The names an earlier answer gave: its bold lead ("**Mike Pompeo** [1].") or the items
-    of a list answer ("- Russia [1]")."""
-    lead = re.match(r"\s*\*\*(.+?)\*\*", answer)
-    if lead:
-        return [lead.group(1)]
-    return re.findall(r"^- (.+?)(?: \[\d+\])+\s*$", answer, flags=re.M)
+    """The names an earlier answer led with: those of its first paragraph (a lead, or the
+    items of a list), read by spaCy from the text without its markers and bold marks."""
+    first = _MARKUP.sub("", answer.strip().split("\n\n", 1)[0])
+    return [t for t, label in _entities(first) if label not in lexicon.DATE_LABELS]
+
+
+def _asks_for_another(question: str) -> bool:
+    return bool(
+        re.match(
+            r"^\s*(?:(?:who|which\s+\w+|what\s+\w+)\s+else|(?:which|what)\s+other)\b",
+            question,
+            re.I,
+        )
+    )
 
 
 def condense_offline(question: str, history: list[Turn]) -> str:
     previous = next((t.content for t in reversed(history) if t.role == "user"), "")
     if not previous:
         return question
-    if asks_for_another(question):
+    if _asks_for_another(question):
         # "Who else will address the meeting?": name the earlier answer in the question, which
         # is how the answerer knows not to give it again.
         answer = next((t.content for t in reversed(history) if t.role == "assistant"), "")

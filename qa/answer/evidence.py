@@ -1,0 +1,226 @@
+"""`Evidence`: the ranked sentences of one question, their parses, and how answers are built.
+
+Strategies read sentences through it: `doc()` parses on demand (the best few are parsed in one
+batch up front), `cite()` turns sentences into verbatim citations, `build()` and `abstain()`
+make the Answer, whose Markdown comes from qa/render.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from qa.answer.citations import also_reported_by, make_citation
+from qa.answer.config import AnswerConfig
+from qa.answer.lexicon import STOPWORDS
+from qa.answer.nlp import ParseCache
+from qa.answer.relevance import Scored, pick_sentences, ranked
+from qa.answer.roles import role_conflict
+from qa.answer.shape import QuestionShape
+from qa.answer.terms import stem_of, stems
+from qa.render import answer_markdown
+from qa.types import Answer, AnswerItem, AnswerKind, Citation, Lead, Passage
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+_INNER_CAPITAL = re.compile(r"(?<=[\w,;’'\-] )[A-Z][\w’'\-]*")
+_CAPITAL_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
+_LOWER_WORD = re.compile(r"\b[a-z][\w’'\-]*")
+
+
+def _unpossessed(word: str) -> str:
+    return word.removesuffix("’s").removesuffix("'s")
+
+
+NO_PASSAGE_REASON = "The articles don't say: no article matched the question."
+
+
+@dataclass
+class Evidence:
+    shape: QuestionShape
+    passages: list[Passage]
+    scored: list[Scored]
+    config: AnswerConfig
+    parser: ParseCache
+    ranked: list[Scored] = field(default_factory=list)
+    chosen: list[Scored] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ranked = ranked(self.scored)
+        if self.ranked:
+            if self.shape.actor:
+                self._favour_the_actor()
+            self.chosen = pick_sentences(self.ranked, self.config)
+
+    # --- parsing -------------------------------------------------------------------------------
+    def parse(self, items: Iterable[Scored]) -> list[Doc]:
+        texts = [s.sentence.text for s in items]
+        return self.parser.parse_many(texts) if texts else []
+
+    def doc(self, item: Scored) -> Doc:
+        return self.parser.parse(item.sentence.text)
+
+    def _favour_the_actor(self) -> None:
+        """ "How did Maduro respond?": a sentence where Maduro is the subject of a verb ranks
+        higher than one that only names him."""
+        from qa.answer.reading import acts
+
+        assert self.shape.actor is not None
+        top = self.ranked[: self.config.parse_sentences]
+        for item, doc in zip(top, self.parse(top), strict=True):
+            if acts(doc, self.shape.actor):
+                item.score *= 1.0 + self.config.w_actor
+        self.ranked = ranked(self.scored)
+
+    # --- pools of sentences --------------------------------------------------------------------
+    @property
+    def best(self) -> Scored:
+        return self.ranked[0]
+
+    def close_and_further(self) -> tuple[list[Scored], list[Scored]]:
+        """The chosen and close sentences (to follow_ratio of the best), and those further
+        down (to reading_ratio), each best first."""
+        top = self.chosen[0].score
+        close = [s for s in self.ranked if s.score >= self.config.follow_ratio * top]
+        further = [
+            s
+            for s in self.ranked
+            if self.config.reading_ratio * top <= s.score < self.config.follow_ratio * top
+        ]
+        first = [*self.chosen, *[s for s in close if all(s is not c for c in self.chosen)]]
+        return first, further
+
+    @cached_property
+    def name_words(self) -> frozenset[str]:
+        """Capitalised words that may be part of a name: those the passages capitalise inside
+        a sentence (not after a full stop, a colon, a quote or a line break), and those they
+        never write in lower case ("Brock" of "Brock Purdy" opening every sentence). A word
+        capitalised only at a sentence's start and written in lower case elsewhere is no
+        part of a name ("Current Fed", "Laid"). Headlines count as text written in lower case
+        elsewhere, never as mid-sentence capitals (they capitalise at will)."""
+        text = "\n".join(p.text for p in self.passages)
+        headlines = "\n".join(dict.fromkeys(p.title for p in self.passages))
+        lower = {stem_of(w) for w in _LOWER_WORD.findall(f"{text}\n{headlines}")}
+        inner = {_unpossessed(w) for w in _INNER_CAPITAL.findall(text)}
+        capitalised = {_unpossessed(w) for w in _CAPITAL_WORD.findall(f"{text}\n{headlines}")}
+        never_lower = {w for w in capitalised - inner if w.lower() not in STOPWORDS}
+        return frozenset(inner | {w for w in never_lower if stem_of(w) not in lower})
+
+    def published(self, item: Scored) -> str:
+        return self.passages[item.passage_index].published
+
+    # --- answers -------------------------------------------------------------------------------
+    def cite(self, chosen: list[Scored]) -> list[Citation]:
+        return [
+            make_citation(
+                n,
+                self.passages[s.passage_index],
+                s.sentence,
+                scores={
+                    "sentence": round(s.score, 4),
+                    **{k: round(v, 4) for k, v in s.parts.items()},
+                },
+            )
+            for n, s in enumerate(chosen, start=1)
+        ]
+
+    def led_by(self, sentence: Scored) -> list[Scored]:
+        """`sentence` first, then the other chosen sentences."""
+        others = [s for s in self.chosen if s is not sentence]
+        return [sentence, *others[: self.config.max_sentences - 1]]
+
+    def build(
+        self,
+        kind: AnswerKind,
+        citations: list[Citation],
+        lead: Lead | None = None,
+        items: list[AnswerItem] | None = None,
+        confidence: float | None = None,
+    ) -> Answer:
+        answer = Answer(
+            question=self.shape.text,
+            answer="",
+            kind=kind,
+            lead=lead,
+            items=items or [],
+            citations=citations,
+            confidence=round(self.confidence() if confidence is None else confidence, 4),
+            also_reported_by=also_reported_by(citations, self.passages),
+        )
+        self._check_roles(answer)
+        answer.answer = answer_markdown(answer)
+        return answer
+
+    def _check_roles(self, answer: Answer) -> None:
+        """A citation whose sentence holds the answer in another role than the asked one is
+        marked unsupported (the strategies avoid such readings; this is the last check)."""
+        for citation in answer.citations:
+            names = [i.text for i in answer.items if citation.n in i.citations]
+            if answer.lead is not None and citation.n in answer.lead.citations:
+                names.append(answer.lead.text)
+            if names and role_conflict(self.shape, self.parser.parse(citation.quote), names):
+                citation.supported = False
+
+    def confidence(self) -> float:
+        return min(1.0, self.best.relevance) if self.ranked else 0.0
+
+    def abstain(self, reason: str = "") -> Answer:
+        return abstain(self.shape, self.passages, self.ranked, self.config, reason)
+
+
+def abstain(
+    shape: QuestionShape,
+    passages: list[Passage],
+    order: list[Scored],
+    config: AnswerConfig,
+    reason: str = "",
+) -> Answer:
+    """Say what is missing and show the nearest passages (best sentence first)."""
+    by_passage = dict.fromkeys(s.passage_index for s in order)
+    nearest = [passages[i] for i in list(by_passage)[: config.nearest]] or passages[
+        : config.nearest
+    ]
+    reason = reason or abstention_reason(shape, passages, order)
+    return Answer(
+        question=shape.text,
+        answer=reason,
+        kind="abstention",
+        abstained=True,
+        reason=reason,
+        nearest=nearest,
+    )
+
+
+def seen_stems(passages: list[Passage], order: list[Scored]) -> set[str]:
+    """Every stem the passages' sentences, titles and outlet names use."""
+    seen: set[str] = set().union(*(s.stems for s in order))
+    return seen | {stem for p in passages for stem in stems(f"{p.title} {p.source}")}
+
+
+def abstention_reason(shape: QuestionShape, passages: list[Passage], order: list[Scored]) -> str:
+    """What is missing, in the question's words: the asked thing ("Shohei Ohtani's wife"),
+    else the question words no passage uses, names first."""
+    if not passages:
+        return NO_PASSAGE_REASON
+    seen = seen_stems(passages, order)
+    if shape.attribute and shape.attribute not in seen:
+        return f"The articles don't give {shape.attribute_text}: no passage found mentions it."
+    missing: dict[str, str] = {}
+    for word in shape.text.split():
+        word = word.strip("?!.,;:()“”\"'").removesuffix("'s").removesuffix("’s")
+        stem = (stems(word) or [""])[0]
+        if stem and stem in shape.terms and stem not in seen:
+            missing.setdefault(stem, word)
+    named = sorted(missing.values(), key=lambda w: not w[:1].isupper())
+    if named:
+        quoted = [f"“{w}”" for w in named[:4]]
+        joined = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        return f"The articles don't say: none of the passages found mentions {joined}."
+    return (
+        "The articles don't say: the closest passages touch on the question's words "
+        "but no sentence answers it."
+    )

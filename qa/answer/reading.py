@@ -1,0 +1,510 @@
+"""Reading parsed sentences: typed candidates, and who holds which role in a clause.
+
+A clause *answers* a question when its verb (or a noun made of it: "backing", "support") is
+the question's predicate, the question's anchors stand in it in their roles, and the candidate
+holds the asked role. "Which countries back Maduro?" over "Russia, China … have voiced their
+backing for Maduro's government": "backing" is the predicate, Maduro is in the clause but not
+its subject, and Russia and its conjuncts are the subject. The same reading flags a role error:
+an answer that is the *object* of the clause when the subject is asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from qa.answer import lexicon
+from qa.answer.shape import NAME_TYPES, AnswerType, QuestionShape, singular
+from qa.answer.terms import stem_of, stems
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
+
+_SUBJECT_DEPS = frozenset({"nsubj", "csubj"})
+_OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "oprd", "dative"})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A span that may answer: an entity, a proper-noun run, or a noun phrase of the kind."""
+
+    text: str
+    start: int  # character offsets in the sentence
+    end: int
+    label: str  # spaCy entity label, "PROPN" for an untyped proper-noun run, "NOUN" for a phrase
+    root: int  # token index of the span's head
+
+
+def type_fit(label: str, asked: AnswerType) -> float:
+    """1 for a span of the asked type, 0.5 for a near one (the small model mixes people,
+    organisations and places up), 0 for one that cannot answer."""
+    exact = {
+        AnswerType.PERSON: lexicon.PERSON_LABELS,
+        AnswerType.ORGANISATION: lexicon.ORGANISATION_LABELS,
+        AnswerType.PLACE: lexicon.PLACE_LABELS,
+        AnswerType.GROUP: lexicon.GROUP_LABELS,
+        AnswerType.WORK: lexicon.WORK_LABELS,
+        AnswerType.THING: lexicon.NAME_LABELS | {"NOUN"},
+        AnswerType.NAME: lexicon.NAME_LABELS,
+    }.get(asked, frozenset())
+    if label in exact:
+        return 1.0
+    if label == "PROPN" or (label in lexicon.NAME_LABELS and asked in NAME_TYPES):
+        return 0.5
+    return 0.0
+
+
+def candidates(
+    doc: Doc, shape: QuestionShape, name_words: frozenset[str] | None = None
+) -> list[Candidate]:
+    """Entities of name types, proper-noun runs the model left untyped, and (for a typed
+    common noun: "which antibiotic") names in apposition to that noun or noun phrases
+    headed by it. Each is cleaned into the names it holds (`name_pieces`); `name_words` are
+    the words the passages capitalise inside a sentence (one capitalised only at a
+    sentence's start is no part of a name: "Current Fed", "Loading Treasury")."""
+    found: list[Candidate] = []
+    taken: set[int] = set()
+    for ent in doc.ents:
+        taken.update(range(ent.start, ent.end))  # a date or a figure is no untyped name
+        if ent.label_ in lexicon.NAME_LABELS:
+            found += [_candidate(piece, ent.label_) for piece in name_pieces(ent, name_words)]
+    for run in _proper_runs(doc, taken):
+        found += [_candidate(piece, "PROPN") for piece in name_pieces(run, name_words)]
+    if shape.answer_type is AnswerType.THING and shape.kind:
+        found += [c for c in _kind_phrases(doc, shape.kind) if c.root not in taken]
+    return sorted(found, key=lambda c: c.start)
+
+
+def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Span]:
+    """The names a span holds: split at line breaks and at titles ("OpenAI CEO Sam Altman" is
+    OpenAI and Sam Altman; "Prime Minister Rishi Sunak" is Rishi Sunak), each trimmed of
+    leading words that are no part of a name ("Current Fed", "Whereas Google")."""
+    pieces: list[Span] = []
+    start = span.start
+    for token in [*span, None]:
+        if token is None or _splits_names(token):
+            end = token.i if token is not None else span.end
+            piece = _trim_name(span.doc[start:end], name_words)
+            if piece is not None:
+                pieces.append(piece)
+            start = end + 1
+    return pieces
+
+
+def _splits_names(token: Token) -> bool:
+    """A line break, a title, or punctuation that no name holds ("Caesars Sportsbook:
+    Caesars"; not "AT&T", "Coca-Cola", "U.S.")."""
+    return (
+        token.is_space
+        or token.lower_ in lexicon.TITLE_WORDS
+        or (token.is_punct and token.text not in _NAME_PUNCT)
+    )
+
+
+_NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
+_NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
+
+
+def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
+    """The span without leading words that are no part of a name: lower case, no noun
+    ("Whereas Google"), a stopword that is no proper noun, or a word the passages capitalise
+    only at a sentence's start ("Current Fed", "Loading Treasury")."""
+    start, end = span.start, span.end
+    doc = span.doc
+    while start < end - 1:
+        first = doc[start]
+        unnamed = name_words is not None and first.text not in name_words
+        if not (
+            not first.text[:1].isupper()
+            or first.pos_ not in _NAME_POS
+            or (first.pos_ != "PROPN" and first.is_stop)
+            or (unnamed and (first.is_sent_start or first.pos_ != "PROPN"))
+        ):
+            break
+        start += 1
+    while end > start and (doc[end - 1].is_punct or doc[end - 1].tag_ == "POS"):
+        end -= 1
+    if end <= start or not doc[start].text[:1].isupper():
+        return None
+    return doc[start:end]
+
+
+def _candidate(span: Span, label: str) -> Candidate:
+    start, end = span.start, span.end
+    inner = [t.i for t in span[:-1] if t.tag_ == "POS"]
+    if inner:
+        start = inner[-1] + 1  # "West Indies’ Shai Hope" is Shai Hope
+    while start < end and span.doc[start].lower_ in ("the", "a", "an"):
+        start += 1
+    while end > start and span.doc[end - 1].tag_ == "POS":
+        end -= 1
+    trimmed = span.doc[start:end]
+    return Candidate(
+        trimmed.text,
+        trimmed.start_char,
+        trimmed.end_char,
+        label,
+        trimmed.root.i if len(trimmed) else span.root.i,
+    )
+
+
+def _proper_runs(doc: Doc, taken: set[int]) -> Iterator[Span]:
+    """Runs of proper nouns no entity covers; a capitalised common noun continues one
+    ("Caesars Sportsbook")."""
+    start = None
+    for token in [*doc, None]:
+        inside = (
+            token is not None
+            and token.i not in taken
+            and token.is_alpha
+            and (
+                token.pos_ == "PROPN"
+                or (start is not None and token.pos_ == "NOUN" and token.text[:1].isupper())
+            )
+            and not (token.i == 0 and token.lower_ in lexicon.STOPWORDS)
+        )
+        if inside and start is None:
+            start = token.i
+        elif not inside and start is not None:
+            yield doc[start : token.i if token is not None else len(doc)]
+            start = None
+
+
+def _kind_phrases(doc: Doc, kind: str) -> Iterator[Candidate]:
+    """ "the antibiotic doxycycline" (a name in apposition or compound to the kind noun) and
+    "lithium chloride, a salt" (the kind noun in apposition to a phrase)."""
+    for token in doc:
+        if singular(token.text) != kind:
+            continue
+        for child in token.children:
+            if child.dep_ == "appos" or (child.dep_ == "compound" and child.i > token.i):
+                yield _candidate(doc[child.left_edge.i : child.right_edge.i + 1], "NOUN")
+        if token.dep_ == "attr":  # "X is a salt"
+            subject = next((c for c in token.head.children if c.dep_ == "nsubj"), None)
+            if subject is not None:
+                yield _candidate(doc[subject.left_edge.i : subject.i + 1], "NOUN")
+        elif token.dep_ == "appos":  # "lithium chloride, a salt"
+            yield _candidate(doc[token.head.left_edge.i : token.head.i + 1], "NOUN")
+
+
+# --- roles ---------------------------------------------------------------------------------------
+def predicate_clauses(doc: Doc, shape: QuestionShape) -> list[Token]:
+    """The verbs of `doc` that carry the question's predicate: the verb itself ("recognized")
+    or the verb governing a noun made of it ("have thrown their *support* behind")."""
+    if not shape.predicate_stems:
+        return []
+    verbs: list[Token] = []
+    for token in doc:
+        if not ({stem_of(token.lemma_), stem_of(token.text)} & shape.predicate_stems):
+            continue
+        verb = token
+        if token.pos_ not in ("VERB", "AUX"):
+            # A noun carries the predicate only as its verb's object or subject ("have thrown
+            # their support behind", "voiced their backing for"); not "supporters", nor "a
+            # rally of support".
+            if token.lemma_.endswith(("er", "or")) or token.dep_ not in _NOMINAL_DEPS:
+                continue
+            verb = token.head
+            if verb.pos_ not in ("VERB", "AUX"):
+                continue
+        if verb not in verbs:
+            verbs.append(verb)
+    return verbs
+
+
+_NOMINAL_DEPS = frozenset({"dobj", "nsubj", "nsubjpass", "attr"})
+
+
+def _expand(token: Token) -> list[Token]:
+    """A token and its conjuncts and appositions: "Russia, China … and Turkey"."""
+    found = [token]
+    for child in token.children:
+        if child.dep_ in ("conj", "appos"):
+            found += _expand(child)
+        elif child.dep_ == "prep" and child.lower_ == "of" and token.lower_ in _QUANTIFIERS:
+            # "much of Latin America and many countries in Europe": the conjunct hangs off
+            # the object of "of", but is a holder in its own right
+            for obj in (c for c in child.children if c.dep_ == "pobj"):
+                found += [g for c in obj.children if c.dep_ == "conj" for g in _expand(c)]
+    return found
+
+
+_QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"})
+
+
+def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
+    """(subjects, objects) of a clause; a passive's agent ("called by the United States") is
+    its subject; "besides X" before the subject joins the subjects."""
+    subjects: list[Token] = []
+    objects: list[Token] = []
+    obliques: list[Token] = []  # "in favor of Bailey Zappe": objects only without a direct one
+    for child in verb.children:
+        if child.dep_ in _SUBJECT_DEPS:
+            subjects += _expand(child)
+        elif child.dep_ in _OBJECT_DEPS:
+            objects += _expand(child)
+        elif child.dep_ == "agent" or (child.dep_ == "prep" and child.lower_ in ("besides",)):
+            subjects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+        elif child.dep_ == "prep":
+            obliques += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+    objects = objects or _shared_patient(verb) or obliques
+    if verb.dep_ == "acl" and verb.tag_ == "VBN":
+        objects += _expand(verb.head)  # "a meeting called by the United States"
+    elif not subjects and verb.dep_ in ("conj", "xcomp") and verb.head.pos_ in ("VERB", "AUX"):
+        subjects = _clause_roles(verb.head)[0]  # "Maduro has called home … and closed …"
+    elif (
+        not subjects
+        and verb.dep_ in ("relcl", "acl", "xcomp", "conj")
+        and verb.head.pos_ in ("NOUN", "PROPN")
+    ):
+        if any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children):
+            objects += _expand(verb.head)  # "the company, which was sold to Parker Brothers"
+        else:
+            subjects = _expand(verb.head)  # "countries that back Guaido"
+    return subjects, objects
+
+
+def _shared_patient(verb: Token) -> list[Token]:
+    """ "House Bill 20 made it through … and was signed by Governor Greg Abbott": a passive
+    verb joined to another shares its subject, which is what the passive acts on (not the
+    date after it)."""
+    passive = any(c.dep_ == "auxpass" for c in verb.children)
+    own = any(c.dep_ in _OBJECT_DEPS for c in verb.children)
+    if passive and not own and verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX"):
+        return _clause_roles(verb.head)[0]
+    return []
+
+
+def _clause_stems(verb: Token) -> set[str]:
+    """Stems of the clause; a participle's clause includes the noun it describes."""
+    found = _subtree_stems(verb)
+    for party in [*_clause_roles(verb)[0], *_shared_patient(verb)]:
+        found |= _subtree_stems(party)
+    if verb.dep_ in ("acl", "relcl"):
+        found |= set(stems(" ".join(t.text for t in verb.head.subtree)))
+    return found
+
+
+def _subtree_stems(token: Token) -> set[str]:
+    return set(stems(" ".join(t.text for t in token.subtree)))
+
+
+def _mentions(tokens: list[Token], anchor_stems: frozenset[str]) -> bool:
+    found: set[str] = set()
+    for token in tokens:
+        found |= _subtree_stems(token)
+    return bool(anchor_stems & found)
+
+
+@dataclass(frozen=True)
+class ClauseReading:
+    verb: Token
+    holders: list[Token]  # tokens in the asked role
+    others: list[Token]  # tokens in the other role
+    anchors_fit: bool  # the question's name anchors stand in their roles
+    conflict: bool  # an anchor's slot holds another name ("16 nations from the OAS" for "US")
+
+
+def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
+    """Every clause of `doc` carrying the predicate, with who holds the asked role and whether
+    the anchors are where the question puts them."""
+    readings = []
+    named = [a for a in shape.anchors if a.is_name and a.role in ("subject", "object")]
+    named += [a for a in shape.anchors if a.is_name and a.role not in ("subject", "object")]
+    sentence = set(stems(doc.text))
+    for verb in predicate_clauses(doc, shape):
+        subjects, objects = _clause_roles(verb)
+        holders, others = (
+            (subjects, objects) if shape.asked_role == "subject" else (objects, subjects)
+        )
+        fit, conflict = True, False
+        clause = _clause_stems(verb)
+        for anchor in named:
+            # The parties stand in the clause; a setting (a possessor or a preposition's
+            # object: "Texas's law" read in "In Texas, …") anywhere in the sentence.
+            setting = anchor.role not in ("subject", "object", "attribute", "other")
+            in_clause = anchor.stems & (sentence if setting else clause)
+            if not in_clause:
+                fit = False
+            elif anchor.role in ("subject", "object") and _mentions(holders, anchor.stems):
+                # the anchor holds the asked role: the clause says the reverse
+                fit = fit and _mentions(others, anchor.stems)
+            if anchor.role in ("subject", "object"):
+                slot = subjects if anchor.role == "subject" else objects
+                named_there = any(t.pos_ == "PROPN" for s in slot for t in s.subtree)
+                conflict = conflict or (named_there and not _mentions(slot, anchor.stems))
+        readings.append(ClauseReading(verb, holders, others, fit, conflict))
+    return readings
+
+
+def holds_asked_role(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool | None:
+    """True when a clause carrying the predicate has the candidate in the asked role, with the
+    anchors in place or at least no other party where they belong; False when a clause has
+    it in the other role, or in the asked role towards another party (a role error); None
+    when no clause carrying the predicate mentions it."""
+    wrong = weak = False
+    for reading in read_clauses(doc, shape):
+        in_holders = any(_within(candidate, t) for t in reading.holders)
+        in_others = any(_within(candidate, t) for t in reading.others)
+        if in_holders and reading.anchors_fit:
+            return True
+        # "Russia … backing for Maduro's government": it holds the role towards another
+        wrong = wrong or (in_others and not in_holders) or (in_holders and _names_another(reading))
+        weak = weak or (in_holders and not reading.conflict)
+    return False if wrong else (True if weak else None)
+
+
+def _names_another(reading: ClauseReading) -> bool:
+    """The clause's other role is a name the question does not ask about."""
+    return not reading.anchors_fit and any(
+        t.pos_ == "PROPN" for other in reading.others for t in other.subtree
+    )
+
+
+def _within(candidate: Candidate, token: Token) -> bool:
+    """The candidate's head is the token, or inside the token's phrase (not its clauses)."""
+    if candidate.root == token.i:
+        return True
+    left, right = token.left_edge.i, token.right_edge.i
+    return left <= candidate.root <= right and not any(
+        t.dep_ in ("relcl", "acl", "conj", "appos", "poss")
+        for t in _path(token.doc[candidate.root], token)
+    )
+
+
+def _path(token: Token, ancestor: Token) -> list[Token]:
+    path = []
+    while token.i != ancestor.i and token.head.i != token.i:
+        path.append(token)
+        token = token.head
+    return path
+
+
+# --- who acts, who speaks, what someone is --------------------------------------------------------
+def _is_named(token: Token, name: str) -> bool:
+    """Whether the phrase headed by `token` says `name` (or its last word: "Maduro")."""
+    last = name.split()[-1].lower()
+    return any(t.lower_ == last for t in token.subtree if t.i <= token.i)
+
+
+def acts(doc: Doc, actor: str) -> bool:
+    """`actor` is the subject of a verb: "Maduro dug in", not "backing for Maduro's
+    government"."""
+    return any(
+        t.dep_ == "nsubj" and t.head.pos_ == "VERB" and _is_named(t, actor)
+        for t in doc
+        if t.pos_ == "PROPN"
+    )
+
+
+_QUOTE_MARKS = frozenset('“”"')
+
+
+def quotes(doc: Doc, actor: str) -> bool:
+    """The sentence quotes `actor` and says so ("“… a blip,” Healy said"): a speech verb
+    whose subject names the actor, in a sentence holding a quotation mark."""
+    if not any(mark in doc.text for mark in _QUOTE_MARKS):
+        return False
+    return any(
+        t.dep_ == "nsubj" and t.head.lemma_ in lexicon.SPEECH_VERBS and _is_named(t, actor)
+        for t in doc
+    )
+
+
+@dataclass(frozen=True)
+class Description:
+    text: str  # "chairman of the information committee at the Russian Federation Council"
+    start: int  # character offsets in the sentence
+    end: int
+
+
+def _name_head(doc: Doc, name: str) -> Token | None:
+    last = name.split()[-1]
+    heads = [t for t in doc if t.text == last]
+    return heads[0] if heads else None
+
+
+def _has_role(tokens: Iterable[Token]) -> bool:
+    return any(t.lower_ in lexicon.ROLES or t.lower_ in lexicon.ROLE_ACRONYMS for t in tokens)
+
+
+def _text_of(doc: Doc, start: int, end: int) -> Description | None:
+    while end > start and (doc[end - 1].is_punct or doc[end - 1].dep_ == "cc"):
+        end -= 1
+    while start < end and doc[start].is_punct:
+        start += 1
+    if end <= start:
+        return None
+    span = doc[start:end]
+    return Description(span.text, span.start_char, span.end_char)
+
+
+def descriptions_of(doc: Doc, name: str) -> list[Description]:
+    """What the sentence calls `name`: an apposition after it ("Alexei Pushkov, chairman of
+    …"), a title before it ("Venezuelan Foreign Minister Jorge Arreaza"), the phrase it is in
+    apposition to ("the country's self-declared interim leader, Juan Guaido"), a copula
+    ("Guaido is the head of …") or "as <role>"; each must hold a role word."""
+    head = _name_head(doc, name)
+    if head is None:
+        return []
+    spans = _describing_spans(head, _name_start(head))
+    found = [_text_of(doc, start, end) for start, end in spans if _has_role(doc[start:end])]
+    return [d for d in found if d is not None and len(d.text.split()) <= 14]
+
+
+def _name_start(head: Token) -> int:
+    """Where the name whose head is `head` starts: its entity, else its run of proper nouns
+    up to a role word ("Foreign Minister Jorge Arreaza")."""
+    doc = head.doc
+    entity = next((e for e in doc.ents if e.start <= head.i < e.end), None)
+    if entity is not None:
+        return entity.start
+    start = head.i
+    while (
+        start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].lower_ not in lexicon.ROLES
+    ):
+        start -= 1
+    return start
+
+
+def _describing_spans(head: Token, name_start: int) -> list[tuple[int, int]]:
+    """Token ranges that may say what the name is: its appositions, the modifiers before it,
+    the phrase it is in apposition to, a copula's attribute, "as <role>"."""
+    spans = [(c.left_edge.i, c.right_edge.i + 1) for c in head.children if c.dep_ == "appos"]
+    left = [t for t in head.lefts if t.i < name_start and t.dep_ in ("compound", "amod", "nmod")]
+    if left:
+        spans.append((left[0].left_edge.i, name_start))
+    if head.dep_ == "appos":
+        spans.append((head.head.left_edge.i, head.head.i + 1))
+    verb_children = list(head.head.children)
+    if head.dep_ == "nsubj" and head.head.lemma_ == "be":
+        spans += [(a.left_edge.i, a.right_edge.i + 1) for a in verb_children if a.dep_ == "attr"]
+    if head.dep_ in ("nsubj", "nsubjpass", "dobj"):
+        spans += [
+            (role.left_edge.i, role.right_edge.i + 1)
+            for prep in verb_children
+            if prep.lower_ == "as" and prep.dep_ == "prep"
+            for role in prep.children
+            if role.dep_ == "pobj"
+        ]
+    return spans
+
+
+def item_text(token: Token, entities: dict[int, Span]) -> str:
+    """What a list item says: its entity ("Latin America"), or its own phrase up to its first
+    conjunct ("much of Latin America", "16 nations from the Organization of American States")."""
+    if token.i in entities:
+        ent = entities[token.i]
+        return _candidate(ent, ent.label_).text
+    doc = token.doc
+    stops = {
+        t.i
+        for t in token.subtree
+        if t.i > token.i and (t.dep_ in ("conj", "cc", "appos", "relcl") or t.text in ",;")
+    }
+    end = min(stops, default=token.right_edge.i + 1)
+    start = token.left_edge.i
+    while start < token.i and doc[start].lower_ in ("the", "a", "an", "and", ","):
+        start += 1
+    return doc[start:end].text

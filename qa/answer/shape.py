@@ -1,0 +1,618 @@
+"""`QuestionShape`: what a question asks for, read once from its spaCy parse.
+
+"Which countries recognized Guaido?" -> a LIST of PLACEs, the subject of "recognize", with the
+anchor Guaido as its object. Every strategy and the abstention read this shape; nothing
+downstream parses the question again.
+
+The small English model parses news sentences well and questions less well ("countries" in
+"which countries back Guaido" may come out a verb), so the wh-phrase is read from positions
+(the words after the wh-word up to the verb) and the parse supplies roles where it is sure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from qa.answer import lexicon
+from qa.answer.config import AnswerConfig
+from qa.answer.terms import stem_of, stems, words
+from qa.answer.when import parse_day
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
+
+
+class AnswerType(StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+    PLACE = "place"
+    GROUP = "group"
+    WORK = "work"
+    THING = "thing"  # a typed common noun NER does not cover: "which antibiotic"
+    NAME = "name"  # a name of any kind ("which X" with an unknown X)
+    DATE = "date"
+    MONEY = "money"
+    PERCENT = "percent"
+    COUNT = "count"
+    AGE = "age"
+    DURATION = "duration"  # "how long": "six weeks", not "No. 3"
+    DESCRIPTION = "description"  # "Who is Juan Guaido?"
+    SENTENCE = "sentence"  # how / why / what did X say
+
+
+class Form(StrEnum):
+    NAME = "name"
+    LIST = "list"
+    DATE = "date"
+    FIGURE = "figure"
+    DESCRIPTION = "description"
+    SENTENCE = "sentence"
+
+
+NAME_TYPES = frozenset(
+    {
+        AnswerType.PERSON,
+        AnswerType.ORGANISATION,
+        AnswerType.PLACE,
+        AnswerType.GROUP,
+        AnswerType.WORK,
+        AnswerType.THING,
+        AnswerType.NAME,
+    }
+)
+FIGURE_TYPES = frozenset(
+    {AnswerType.MONEY, AnswerType.PERCENT, AnswerType.COUNT, AnswerType.AGE, AnswerType.DURATION}
+)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A thing the question is about, and its role relative to the asked predicate."""
+
+    text: str  # "Guaido", "the US"
+    stems: frozenset[str]
+    role: str  # subject | object | possessor | attribute | <preposition> | other
+    is_name: bool
+    label: str = ""  # its entity label when spaCy typed it ("PERSON", "ORG")
+
+
+@dataclass(frozen=True)
+class QuestionShape:
+    text: str
+    wh: str  # who | which | what | when | where | why | how | how much | how many | … | ""
+    answer_type: AnswerType
+    form: Form
+    kind: str | None = None  # the wh-phrase's head noun, singular: "country", "antibiotic"
+    kind_words: frozenset[str] = frozenset()  # ... as written, lower case: {"countries"}
+    predicate: str | None = None  # lemma of the asked verb: "recognize" (None for "be")
+    predicate_stems: frozenset[str] = frozenset()  # its stem and synonyms
+    asked_role: str = "subject"  # the wh-phrase's role: subject | object | attribute
+    anchors: tuple[Anchor, ...] = ()
+    as_of: date | None = None  # "as of November 17, 2023"
+    excluded: tuple[str, ...] = ()  # names to leave out: "besides the US", "(not Pompeo)"
+    another: bool = False  # "who else", "which other countries"
+    count: int | None = None  # "which two startups"
+    attribute: str | None = None  # stem of the thing asked of someone: "Ohtani's wife"
+    attribute_text: str = ""  # "Shohei Ohtani's wife"
+    subject_name: str | None = None  # "Who is Juan Guaido?" -> "Juan Guaido"
+    actor: str | None = None  # "How did Maduro respond?" -> "Maduro"
+    asks_for_words: bool = False  # what did X say / how did X react
+    change: bool = False  # "by how much did the shares fall": a change, a percentage first
+    counted: str | None = None  # "how many people": stem of "people"
+    role_head: str | None = None  # "Who is the chief executive of Ineos Sport?" -> "executive"
+    # --- for sentence relevance ---
+    terms: tuple[str, ...] = ()
+    pairs: frozenset[tuple[str, str]] = frozenset()
+    plain_terms: frozenset[str] = frozenset()
+    name_terms: frozenset[str] = frozenset()
+    long: bool = False
+    question_words: frozenset[str] = field(default_factory=frozenset)
+
+
+_WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
+_HOW = {
+    "much": AnswerType.MONEY,
+    "many": AnswerType.COUNT,
+    "old": AnswerType.AGE,
+    "long": AnswerType.DURATION,
+    "far": AnswerType.COUNT,
+    "big": AnswerType.COUNT,
+    "large": AnswerType.COUNT,
+    "tall": AnswerType.COUNT,
+    "high": AnswerType.COUNT,
+}
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+_EXCLUSION_SUFFIX = re.compile(r"\s*\(not ([^()]*)\)\s*$")
+_OTHER_THAN = re.compile(
+    r"\b(?i:besides|except(?: for)?|apart from|other than|aside from)\s+((?:the\s+)?"
+    r"[A-Z][\w.&'’\-]*(?:\s+[A-Z][\w.&'’\-]*)*)"
+)
+
+
+def without_exclusion(question: str) -> str:
+    return _EXCLUSION_SUFFIX.sub("", question)
+
+
+def with_exclusion(question: str, names: list[str]) -> str:
+    """ "Who else will address the meeting? (not Mike Pompeo)": how a condensed follow-up names
+    the answers already given (excluded from the answer, not scored)."""
+    return f"{question.strip()} (not {', '.join(names)})"
+
+
+def singular(noun: str) -> str:
+    noun = noun.lower()
+    if noun in ("people", "media", "staff", "police"):
+        return {"people": "person"}.get(noun, noun)
+    if noun.endswith("ies") and len(noun) > 4:
+        return noun[:-3] + "y"
+    if noun.endswith("ses") and not noun.endswith("sses"):
+        return noun[:-1]
+    if noun.endswith("s") and not noun.endswith(("ss", "us", "is")):
+        return noun[:-1]
+    return noun
+
+
+def is_plural(token: Token) -> bool:
+    text = token.text.lower()
+    return token.tag_ in ("NNS", "NNPS") or (singular(text) != text and text != "news")
+
+
+_NOUN_TYPES = {
+    noun: kind
+    for nouns, kind in (
+        (lexicon.WORK_NOUNS, AnswerType.WORK),
+        (lexicon.PERCENT_NOUNS, AnswerType.PERCENT),
+        (lexicon.MONEY_NOUNS, AnswerType.MONEY),
+        (lexicon.DATE_NOUNS, AnswerType.DATE),
+        (lexicon.GROUP_NOUNS, AnswerType.GROUP),
+        (lexicon.PLACE_NOUNS, AnswerType.PLACE),
+        (lexicon.ORGANISATION_NOUNS, AnswerType.ORGANISATION),
+        (lexicon.PERSON_NOUNS, AnswerType.PERSON),
+    )
+    for noun in nouns
+}
+
+
+def type_of_noun(noun: str) -> AnswerType | None:
+    """The answer type a noun asks for, as written or singular ("sales" is money; "sale" is
+    not listed)."""
+    noun = noun.lower()
+    return _NOUN_TYPES.get(noun) or _NOUN_TYPES.get(singular(noun))
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What the wh-phrase asks for: the answer's type and form, the kind noun, a count."""
+
+    wh: str
+    answer_type: AnswerType = AnswerType.SENTENCE
+    form: Form = Form.SENTENCE
+    kind: Token | None = None
+    count: int | None = None
+    counted: str | None = None  # "how many people": the stem of what is counted
+
+
+def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> QuestionShape:
+    """The shape of `question`; `doc` is its spaCy parse (of the question without a
+    condensed "(not …)" suffix)."""
+    config = config or AnswerConfig()
+    tokens = [t for t in doc if not t.is_punct]
+    wh_index = _wh_index(tokens)
+    wh_token = tokens[wh_index] if wh_index is not None else None
+    rest = tokens[wh_index + 1 :] if wh_index is not None else tokens
+    asked = _asked(wh_token.lower_ if wh_token is not None else "", rest, tokens)
+    wh, answer_type, form, kind = asked.wh, asked.answer_type, asked.form, asked.kind
+    count, counted = asked.count, asked.counted
+    lowered = question.lower()
+    if answer_type is AnswerType.MONEY and ("percent" in lowered or "%" in lowered):
+        answer_type = AnswerType.PERCENT
+    predicate = _predicate(doc, wh_token, kind)
+    subject_name = _named_subject(tokens, wh) if form is Form.NAME else None
+    if subject_name is not None:
+        answer_type, form = AnswerType.DESCRIPTION, Form.DESCRIPTION
+    anchors = _anchors(doc, wh_token, kind, predicate)
+    excluded = _excluded(question)
+    kind_words = frozenset({kind.lower_}) if kind is not None else frozenset()
+    return QuestionShape(
+        text=question,
+        wh=wh,
+        answer_type=answer_type,
+        form=form,
+        kind=singular(kind.text) if kind is not None else None,
+        kind_words=kind_words,
+        predicate=_lemma(predicate) or None,
+        predicate_stems=_with_synonyms(predicate),
+        asked_role=_asked_role(doc, wh_token, kind, predicate),
+        anchors=tuple(a for a in anchors if a.text not in excluded),
+        as_of=_as_of(doc),
+        excluded=excluded,
+        another=bool(re.search(r"\b(?:else|other)\b", lowered)),
+        count=count,
+        attribute=_attribute(doc, wh, form),
+        attribute_text=_attribute_text(doc, wh, form),
+        subject_name=subject_name,
+        actor=_actor(tokens, wh),
+        asks_for_words=any(t.lemma_.lower() in lexicon.SAYING_QUESTION_VERBS for t in doc),
+        change=wh == "how much" and _lemma(predicate) in lexicon.CHANGE_VERBS,
+        counted=counted,
+        role_head=_role_head(doc, wh, predicate) if form is Form.NAME else None,
+        **_scoring_terms(
+            question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
+        ),
+    )
+
+
+def _wh_index(tokens: list[Token]) -> int | None:
+    """Where the wh-word is: among the first words, else a wh-determiner opening a clause
+    after a comma ("Considering the claims …, which company is implicated …"); a relative
+    pronoun ("…, which was sold") determines no noun."""
+    first = next((i for i, t in enumerate(tokens[:4]) if t.tag_ in _WH_TAGS), None)
+    if first is not None:
+        return first
+    return next(
+        (
+            i
+            for i, t in enumerate(tokens)
+            if t.tag_ in _WH_TAGS and t.dep_ == "det" and t.i > 0 and t.nbor(-1).text == ","
+        ),
+        None,
+    )
+
+
+def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
+    """Read the wh-word and the words after it ("how many people", "which two startups",
+    "who are", "list the companies")."""
+    if wh == "how" and rest and rest[0].lower_ in _HOW:
+        how = rest[0].lower_
+        following = [t for t in rest[1:] if t.lower_ not in lexicon.STOPWORDS]
+        counted = stem_of(following[0].text) if how == "many" and following else None
+        return _Asked(f"how {how}", _HOW[how], Form.FIGURE, counted=counted)
+    if wh == "when":
+        return _Asked(wh, AnswerType.DATE, Form.DATE)
+    if wh == "where":
+        return _Asked(wh, AnswerType.PLACE, Form.NAME)
+    if wh in ("who", "whom", "whose"):
+        plural = bool(rest) and rest[0].lemma_ == "be" and rest[0].lower_ in ("are", "were")
+        return _Asked(wh, AnswerType.PERSON, Form.LIST if plural else Form.NAME)
+    if wh in ("which", "what"):
+        return _which(wh, rest)
+    if tokens and tokens[0].lower_ in ("list", "name") and len(tokens) > 1:
+        kind = next((t for t in tokens[1:4] if t.pos_ in ("NOUN", "PROPN")), None)
+        if kind is not None:
+            return _Asked(wh, type_of_noun(kind.text) or AnswerType.THING, Form.LIST, kind)
+    return _Asked(wh)
+
+
+def _which(wh: str, rest: list[Token]) -> _Asked:
+    """ "Which countries …", "what antibiotic …", "What was Temu's revenue …?"."""
+    kind, count = _wh_phrase_head(rest)
+    kind = kind or _determined_by_wh(rest) or _name_of(rest)
+    if kind is not None:
+        answer_type = type_of_noun(kind.text) or AnswerType.THING
+        if wh == "what" and answer_type is AnswerType.THING and kind.pos_ != "NOUN":
+            answer_type = AnswerType.SENTENCE
+        form = _form_of(answer_type)
+        if form is Form.NAME and (is_plural(kind) or (count or 0) > 1):
+            form = Form.LIST
+        return _Asked(wh, answer_type, form, kind, count)
+    if wh == "what":
+        noun = _copula_noun(rest)  # "What was Temu's revenue …?"
+        kind_type = type_of_noun(noun.text) if noun is not None else None
+        if kind_type in (AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DATE):
+            return _Asked(wh, kind_type, _form_of(kind_type), noun, count)
+    return _Asked(wh, count=count)
+
+
+def _lemma(token: Token | None) -> str:
+    return token.lemma_.lower() if token is not None else ""
+
+
+def _form_of(answer_type: AnswerType) -> Form:
+    if answer_type in FIGURE_TYPES:
+        return Form.FIGURE
+    return {AnswerType.DATE: Form.DATE, AnswerType.SENTENCE: Form.SENTENCE}.get(
+        answer_type, Form.NAME
+    )
+
+
+def _wh_phrase_head(rest: list[Token]) -> tuple[Token | None, int | None]:
+    """ "which [two] [Israeli] startups", "which IPL franchise", "what salary": the last
+    common noun after the wh-word, before the verb. None for "what is / what did"."""
+    count = None
+    run: list[Token] = []
+    for token in rest[:6]:
+        if token.lower_ in _NUMBER_WORDS:
+            count = _NUMBER_WORDS[token.lower_]
+            continue
+        if token.lower_ in ("other", "else"):
+            continue
+        if token.lemma_ in ("be", "do", "have") or token.tag_ == "MD" or not token.is_alpha:
+            break
+        # The small model may tag the noun right after the wh-word a verb ("which countries
+        # back …"); after it, a verb or adverb ends the phrase.
+        if run and token.pos_ not in ("NOUN", "PROPN", "ADJ", "NUM"):
+            break
+        if run and token.tag_ in ("VBD", "VBN", "VBG", "VBZ", "VBP", "VB"):
+            break
+        run.append(token)
+    nouns = [t for t in run if t.is_lower and t.pos_ != "ADJ"] or [
+        t for t in run if t.pos_ == "NOUN"
+    ]
+    return (nouns[-1] if nouns else None), count
+
+
+def _determined_by_wh(rest: list[Token]) -> Token | None:
+    """The noun the wh-word determines in the parse, where reading by position found none
+    ("Which M.L.B. superstar"), also through the words before the noun ("Which NFL wide
+    receiver": the wh-word hangs on "NFL", a compound of "receiver")."""
+    return next(
+        (
+            t
+            for t in rest[:6]
+            if t.pos_ in ("NOUN", "PROPN")
+            and t.is_lower
+            and any(c.dep_ == "det" and c.tag_ in _WH_TAGS for c in t.subtree if c.i < t.i)
+        ),
+        None,
+    )
+
+
+def _name_of(rest: list[Token]) -> Token | None:
+    """ "What is the name of the rugby team that …": the noun whose name is asked (one name:
+    "the names of his sons" is a list the sentences rarely give as names)."""
+    noun = _copula_noun(rest)
+    if noun is None or noun.lower_ != "name":
+        return None
+    of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+    return (
+        next((c for c in of.children if c.dep_ == "pobj" and c.pos_ == "NOUN"), None)
+        if of
+        else None
+    )
+
+
+def _copula_noun(rest: list[Token]) -> Token | None:
+    """ "What was Temu's revenue …": the noun after the copula, the head of its phrase ("the
+    10-year Treasury yield" is a yield, not a year)."""
+    if not rest or rest[0].lemma_ != "be":
+        return None
+    noun = next((t for t in rest[1:6] if t.pos_ == "NOUN"), None)
+    while noun is not None and noun.dep_ in _MODIFIER_DEPS and noun.head.pos_ in _NOUN_POS:
+        noun = noun.head
+    return noun if noun is not None and noun.pos_ == "NOUN" else None
+
+
+_MODIFIER_DEPS = frozenset({"compound", "amod", "npadvmod", "nmod", "poss"})
+_NOUN_POS = frozenset({"NOUN", "PROPN"})
+
+
+def _predicate(doc: Doc, wh: Token | None, kind: Token | None) -> Token | None:
+    """The asked verb: the root when it is a verb, else the first lower-case verb-like word
+    after the wh-phrase ("which countries back Guaido"); None for a copula question."""
+    skip = {t.i for t in (wh, kind) if t is not None}
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if (
+        root is not None
+        and root.i not in skip
+        and (wh is None or root.i > wh.i)  # "Considering …, which company is implicated"
+        and root.pos_ == "VERB"
+        and root.lemma_ not in ("be", "have", "do")
+    ):
+        return root
+    start = (max(skip) + 1) if skip else 0
+    for token in doc[start:]:
+        if token.lemma_ in ("be", "have") and token.pos_ == "AUX" and token.dep_ == "ROOT":
+            return None
+        if (
+            token.pos_ == "AUX"
+            or token.lower_ in lexicon.STOPWORDS
+            or not token.is_alpha
+            or not token.is_lower
+        ):
+            continue
+        if token.tag_.startswith("VB") or token.dep_ == "ROOT" or token.pos_ in ("ADV", "VERB"):
+            return token
+    if any(t.lemma_ == "do" for t in doc[start:]):
+        # "Which companies did the FTC sue?": after "did <subject>" the next lower-case word
+        # is the verb, whatever tag the model gave it.
+        after = [t for t in doc[start:] if t.is_alpha and t.is_lower and t.pos_ != "AUX"]
+        after = [t for t in after if t.lower_ not in lexicon.STOPWORDS]
+        return after[0] if after else None
+    return None
+
+
+def _with_synonyms(predicate: Token | None) -> frozenset[str]:
+    if predicate is None:
+        return frozenset()
+    found = {stem_of(predicate.lemma_), stem_of(predicate.text)}
+    for group in lexicon.SYNONYM_GROUPS:
+        if found & group:
+            found |= group
+    return frozenset(found)
+
+
+def _asked_role(doc: Doc, wh: Token | None, kind: Token | None, predicate: Token | None) -> str:
+    """subject, unless another phrase is the predicate's subject ("Who did the Wild hire?")."""
+    if wh is None:
+        return "subject"
+    asked = {wh.i} | ({kind.i} if kind is not None else set())
+    if predicate is None:
+        return "attribute"
+    for token in doc:
+        if token.i in asked or token.head.i != predicate.i:
+            continue
+        if token.dep_ in ("nsubj", "nsubjpass") and token.pos_ in ("PROPN", "NOUN", "PRON"):
+            return "object"
+    # "Which companies did the FTC sue?": a do-form, then a subject of its own, then the verb
+    between = [t for t in doc[wh.i + 1 : predicate.i] if t.i not in asked]
+    if any(t.lemma_ == "do" for t in between) and any(
+        t.pos_ in ("PROPN", "NOUN", "PRON") for t in between
+    ):
+        return "object"
+    return "subject"
+
+
+def _anchor_role(token: Token, predicate: Token | None) -> str:
+    dep = token.dep_
+    if dep == "poss":
+        return "possessor"
+    if dep == "pobj":
+        return token.head.lower_
+    if predicate is not None and token.head.i != predicate.i:
+        return "other"
+    if dep in ("nsubj", "compound") and predicate is not None and token.i < predicate.i:
+        return "subject"  # "did Maduro respond": the small model calls Maduro a compound
+    if dep in ("dobj", "nsubjpass", "attr", "oprd"):
+        return "object"
+    return "other"
+
+
+def _anchors(
+    doc: Doc, wh: Token | None, kind: Token | None, predicate: Token | None
+) -> list[Anchor]:
+    asked = {t.i for t in (wh, kind) if t is not None}
+    spans: list[Span] = [e for e in doc.ents if e.label_ not in ("DATE", "TIME", "CARDINAL")]
+    taken = {i for e in spans for i in range(e.start, e.end)}
+    spans += [c for c in doc.noun_chunks if not taken & set(range(c.start, c.end))]
+    anchors = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if asked & set(range(span.start, span.end)):
+            continue
+        content = frozenset(stems(span.text))
+        if not content:
+            continue
+        text = re.sub(r"['’]s$", "", span.text).strip()
+        is_name = any(t.pos_ == "PROPN" for t in span)
+        label = getattr(span, "label_", "")
+        anchors.append(Anchor(text, content, _anchor_role(span.root, predicate), is_name, label))
+    return anchors
+
+
+def _excluded(question: str) -> tuple[str, ...]:
+    names: list[str] = []
+    suffix = _EXCLUSION_SUFFIX.search(question)
+    if suffix:
+        names += [n.strip() for n in suffix.group(1).split(",") if n.strip()]
+    names += [m.group(1).removeprefix("the ") for m in _OTHER_THAN.finditer(question)]
+    return tuple(dict.fromkeys(names))
+
+
+def _as_of(doc: Doc) -> date | None:
+    """A date the question holds ("as of November 17, 2023", "in March 2023")."""
+    for ent in doc.ents:
+        if ent.label_ == "DATE":
+            day = parse_day(ent.text)
+            if day is not None:
+                return day
+    return None
+
+
+def _possessed(doc: Doc) -> Token | None:
+    """The common noun a proper name possesses: "Ohtani's wife"; "Taylor Swift's Time Person
+    of the Year cover" (the phrase's last common noun when the possessed word is a name)."""
+    for token in doc:
+        if not any(c.dep_ == "poss" and c.pos_ == "PROPN" for c in token.children):
+            continue
+        if token.pos_ == "NOUN" and token.is_lower:
+            return token
+        later = [t for t in token.subtree if t.i > token.i and t.pos_ == "NOUN" and t.is_lower]
+        if token.pos_ == "PROPN" and later:
+            return later[-1]
+    return None
+
+
+def _attribute(doc: Doc, wh: str, form: Form) -> str | None:
+    """ "Who is Shohei Ohtani's wife?" -> "wife": a thing asked of someone, which articles
+    name outright (a role such as "CFO" is often abbreviated: not checked)."""
+    if form not in (Form.NAME, Form.LIST, Form.DATE) or len(doc) > 14:
+        return None  # figures are paraphrased ("contract" / "deal"): not checked
+    token = _possessed(doc)
+    if token is None or token.lower_ in lexicon.ROLES or token.lower_ in lexicon.ROLE_ACRONYMS:
+        return None
+    return stem_of(token.text)
+
+
+def _attribute_text(doc: Doc, wh: str, form: Form) -> str:
+    token = _possessed(doc)
+    if token is None:
+        return ""
+    return doc[token.left_edge.i : token.i + 1].text
+
+
+def role_words(text: str) -> list[str]:
+    """Lower-case words with role acronyms spelled out and a trailing "officer" after "chief
+    …" dropped: "CEO" and "chief executive officer" both end in "executive"."""
+    found: list[str] = []
+    for word in words(text):
+        found.extend(lexicon.ROLE_ACRONYMS.get(word, word).split())
+    if len(found) >= 2 and found[-1] == "officer" and "chief" in found:
+        found.pop()
+    return found
+
+
+def _role_head(doc: Doc, wh: str, predicate: Token | None) -> str | None:
+    """ "Who is the chief executive of Ineos Sport?", "Who is Nike's CFO?": the role asked
+    for, by its telling word; None when no role word is asked."""
+    if wh != "who" or predicate is not None:
+        return None
+    for token in doc:
+        if token.dep_ not in ("attr", "nsubj") or token.lower_ == "who":
+            continue
+        phrase = " ".join(t.text for t in token.lefts if t.dep_ in ("compound", "amod"))
+        spelled = role_words(f"{phrase} {token.text}")
+        if any(w in lexicon.ROLES for w in spelled):
+            return spelled[-1]
+    return None
+
+
+def _named_subject(tokens: list[Token], wh: str) -> str | None:
+    """ "Who is Juan Guaido?" -> "Juan Guaido": the question is only a name."""
+    if wh != "who" or len(tokens) < 3 or tokens[1].lemma_ != "be":
+        return None
+    name = tokens[2:]
+    if all(t.pos_ == "PROPN" or (t.text[:1].isupper() and t.is_alpha) for t in name):
+        return " ".join(t.text for t in name)
+    return None
+
+
+def _actor(tokens: list[Token], wh: str) -> str | None:
+    """ "How/What/Why did Maduro respond?" -> "Maduro": the one whose deeds are asked."""
+    if wh not in ("how", "what", "why") or len(tokens) < 3:
+        return None
+    if tokens[1].lemma_ not in ("do", "have", "will") or tokens[1].pos_ != "AUX":
+        return None
+    names = list(itertools.takewhile(lambda t: t.text[:1].isupper(), tokens[2:]))
+    names = [t for t in names if t.lower_ != "the"] or []
+    return " ".join(t.text for t in names) or None
+
+
+def _scoring_terms(
+    question: str, kind_words: frozenset[str], single_fact_terms: int
+) -> dict[str, Any]:
+    """Content stems for sentence relevance. A list's kind ("countries") names the answer's
+    type, which the answering sentence shows by listing countries, so it does not count."""
+    plain_question = without_exclusion(question)
+    ordered = stems(plain_question)
+    terms = list(dict.fromkeys(ordered))
+    kind_stems = {stem_of(w) for w in kind_words}
+    content = [t for t in terms if t not in kind_stems]
+    terms = content or terms
+    written = re.findall(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*", question)
+    names = frozenset(stem_of(w) for w in written[1:] if w[:1].isupper())
+    capitalised = names | {stem_of(w) for w in written[:1] if w[:1].isupper()}
+    plain = frozenset(stem_of(w) for w in written if w[:1].islower()) - capitalised
+    long = len(set(ordered)) > single_fact_terms
+    pairs = frozenset((a, b) for a, b in itertools.pairwise(ordered) if a != b and long)
+    return {
+        "terms": tuple(terms),
+        "pairs": pairs,
+        "plain_terms": plain,
+        "name_terms": names,
+        "long": long,
+        "question_words": frozenset(w for w in words(question) if w not in lexicon.STOPWORDS),
+    }

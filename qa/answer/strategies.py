@@ -1,0 +1,849 @@
+"""The answer strategies, tried in order: the first that returns an Answer answers.
+
+Each is `answer(shape, evidence) -> Answer | None` and reads only the question's shape and
+the ranked, parsed sentences (`Evidence`):
+
+1. ListAnswer — "which countries …": the items holding the asked role, each cited;
+2. NameAnswer — "who …", "which company …": the name of the asked type the best sentences
+   agree on, preferring the one holding the asked role;
+3. DateAnswer — "when …": a date in a clause that answers, read against the article's date;
+4. DescriptionAnswer — "who is <Name>?": what the articles call that one;
+5. FigureAnswer — "how much / many / old …": the figure of the asked kind;
+6. SentenceAnswer — the best sentences, quoted (and the speaker's own words for "what did X
+   say").
+
+A strategy returns None to pass the question on; an abstention is an Answer too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from qa.answer import lexicon
+from qa.answer.evidence import Evidence
+from qa.answer.reading import (
+    Candidate,
+    candidates,
+    descriptions_of,
+    holds_asked_role,
+    item_text,
+    quotes,
+    read_clauses,
+    type_fit,
+)
+from qa.answer.relevance import Scored, is_shouting
+from qa.answer.shape import (
+    FIGURE_TYPES,
+    NAME_TYPES,
+    AnswerType,
+    Form,
+    QuestionShape,
+    role_words,
+)
+from qa.answer.terms import stem_of, stems, words
+from qa.answer.when import DateReading, describe, read_date
+from qa.types import Answer, AnswerItem, Citation, Lead, Passage
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
+
+
+class Strategy(Protocol):
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None: ...
+
+
+# --- names shared by the name and list strategies ------------------------------------------------
+def outlet_names(passages: list[Passage]) -> list[frozenset[str]]:
+    """The words of each distinct outlet name among the passages."""
+    return list({frozenset(words(p.source)) for p in passages})
+
+
+def names_an_outlet(name: str, outlets: list[frozenset[str]]) -> bool:
+    """ "TechCrunch", "The Verge": every word of `name` is in one outlet's name (not "Fox
+    Sports" because a passage comes from "Essentially Sports")."""
+    name_words = set(words(name)) - lexicon.STOPWORDS
+    return bool(name_words) and any(name_words <= outlet for outlet in outlets)
+
+
+def _is_a_title(name: str) -> bool:
+    """ "Head Coach", "Prime Minister": a capitalised role, nobody's name."""
+    tokens = words(name)
+    return bool(tokens) and all(
+        t in lexicon.ROLES or t in lexicon.ROLE_MODIFIERS or t in lexicon.ROLE_ACRONYMS
+        for t in tokens
+    )
+
+
+def _excluded_words(
+    shape: QuestionShape, passages: list[Passage], outlet_words: bool = True
+) -> set[str]:
+    """The question's own words describe the answer (not the kind noun: "Which organization"
+    may be answered by "Organization of American States"); a name answer takes no word of an
+    outlet's name either (a list item only is no outlet: "Fox Sports" beside "Essentially
+    Sports")."""
+    outlets = set().union(*outlet_names(passages)) - lexicon.STOPWORDS if outlet_words else set()
+    excluded = {w for name in shape.excluded for w in words(name)}
+    asked = set(shape.question_words) - set(shape.kind_words)
+    asked |= {part for word in asked for part in word.split("-")}  # "Israel-Hamas war"
+    return asked | outlets | excluded
+
+
+def _usable(name: str, excluded: set[str], outlets: list[frozenset[str]]) -> bool:
+    tokens = words(name)
+    return (
+        bool(tokens)
+        and not set(tokens) & excluded
+        and not names_an_outlet(name, outlets)
+        and not _is_a_title(name)
+        and not name.isdigit()
+    )
+
+
+# --- 1. lists -----------------------------------------------------------------------------------
+@dataclass
+class _Reading:
+    sentence: Scored
+    items: list[str]
+    by_role: bool  # the items hold the asked role of a clause with the anchors in place
+    enumerates: bool  # the items come as "A, B and C"
+
+
+class ListAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.form is not Form.LIST:
+            return None
+        config = evidence.config
+        floor = max(config.abstain_lexical, config.list_ratio * evidence.best.relevance)
+        relevant = [s for s in evidence.ranked if s.relevance >= floor][: config.list_sentences]
+        outlets = outlet_names(evidence.passages)
+        excluded = _excluded_words(shape, evidence.passages, outlet_words=False)
+
+        def read(item: Scored) -> _Reading:
+            return _list_reading(shape, item, evidence.doc(item), excluded, outlets)
+
+        evidence.parse(relevant)  # one batch: faster than one sentence at a time
+        readings = [read(s) for s in relevant]
+        listing = [r for r in readings if r.items and r.by_role]
+        listing = listing or [r for r in readings if r.items and r.enumerates]
+        if not listing and not any(r.enumerates for r in readings):
+            listing = _further_down(evidence, floor, read) or [
+                r for r in readings[: config.max_sentences] if r.items
+            ]
+        if not listing:
+            if shape.another:
+                kind = next(iter(shape.kind_words), "one")
+                return evidence.abstain(f"The articles found name no other {kind}.")
+            return None
+        citations = evidence.cite([r.sentence for r in listing])
+        by_role = any(r.by_role for r in listing)
+        return evidence.build(
+            "list",
+            citations,
+            items=_merged_items(citations, listing),
+            confidence=evidence.confidence() * (1.0 if by_role else 0.8),
+        )
+
+
+def _further_down(
+    evidence: Evidence, floor: float, read: Callable[[Scored], _Reading]
+) -> list[_Reading]:
+    """Below the list's sentences: a clause with the anchors in place whose asked role holds
+    items ("The FTC sued Amazon"), or an enumeration close enough to the best."""
+    config = evidence.config
+    lowest = config.list_further_ratio * evidence.best.relevance
+    parsed = evidence.ranked[: config.parse_sentences]
+    further = [
+        s
+        for s in evidence.ranked
+        if config.abstain_lexical <= s.relevance < floor
+        and (s in parsed or (s.relevance >= lowest and _ENUMERATION.search(s.sentence.text)))
+    ]
+    for item in further:
+        reading = read(item)
+        enumeration = reading.enumerates and item.relevance >= lowest
+        if reading.items and (
+            reading.by_role or (enumeration and len(reading.items) >= config.list_further_items)
+        ):
+            return [reading]
+    return []
+
+
+def _merged_items(citations: list[Citation], listing: list[_Reading]) -> list[AnswerItem]:
+    """One item per name across the listing sentences, citing each sentence naming it."""
+    merged: dict[str, AnswerItem] = {}
+    for citation, reading in zip(citations, listing, strict=True):
+        for name in reading.items:
+            entry = merged.setdefault(_key(name), AnswerItem(text=name))
+            if citation.n not in entry.citations:
+                entry.citations.append(citation.n)
+    return list(merged.values())
+
+
+# Three or more capitalised names in a row, comma-separated: worth parsing further down.
+_ENUMERATION = re.compile(r"(?:[A-Z][\w.&'’\-]*(?:\s+[A-Z][\w.&'’\-]*)*,\s+){2,}(?:and\s+)?[A-Z]")
+
+
+def _list_reading(
+    shape: QuestionShape,
+    item: Scored,
+    doc: Doc,
+    excluded: set[str],
+    outlets: list[frozenset[str]],
+) -> _Reading:
+    entities = {t.i: ent for ent in doc.ents for t in ent}
+    clauses = read_clauses(doc, shape)
+    fitting = [c for c in clauses if c.anchors_fit and c.holders]
+    if fitting:
+        names = [
+            item_text(t, entities)
+            for clause in fitting
+            for t in clause.holders
+            if _item_fits(t, entities, shape)
+        ]
+        usable = [n for n in dict.fromkeys(names) if _usable(n, excluded, outlets)]
+        if usable or (names and (shape.another or shape.excluded)):
+            # Holders all excluded ("which other countries …"): the sentence still answers,
+            # and says there are no more.
+            return _Reading(item, usable, True, True)
+    if clauses and all(c.conflict for c in clauses):
+        # The sentence carries the predicate for other parties ("… backing for Maduro's
+        # government" when Guaido's backers are asked): its names hold another role.
+        return _Reading(item, [], False, False)
+    fit = _list_fit(shape)
+    found = [
+        c
+        for c in candidates(doc, shape)
+        if type_fit(c.label, shape.answer_type) > 0
+        and c.label != "NOUN"
+        and not (shape.answer_type is AnswerType.ORGANISATION and c.label in lexicon.PLACE_LABELS)
+        and _usable(c.text, excluded, outlets)
+        and not _possessive(doc, c)
+    ]
+    # A coordinated run with one member of the asked type is of that type throughout ("Snap,
+    # Bose, Razer, Epson, Amazon": the model calls Bose a person); alone, a name must fit.
+    runs = [
+        run
+        for run in _coordinated(doc, found)
+        if any(type_fit(c.label, shape.answer_type) >= fit for c in run)
+    ]
+    alone = [c for c in found if type_fit(c.label, shape.answer_type) >= fit]
+    chosen = [c for run in runs for c in run] if runs else alone
+    names = list(dict.fromkeys(c.text for c in chosen))
+    return _Reading(item, names, False, bool(runs))
+
+
+def _list_fit(shape: QuestionShape) -> float:
+    """Places and organisations must be typed so ("Israel" is no startup); other kinds take
+    any name."""
+    return 1.0 if shape.answer_type in (AnswerType.PLACE, AnswerType.ORGANISATION) else 0.5
+
+
+def _item_fits(token: Token, entities: dict[int, Span], shape: QuestionShape) -> bool:
+    if token.i in entities:
+        return type_fit(entities[token.i].label_, shape.answer_type) >= _list_fit(shape) or (
+            shape.answer_type is AnswerType.PLACE and entities[token.i].label_ == "NORP"
+        )
+    if token.pos_ == "PROPN":
+        return type_fit("PROPN", shape.answer_type) > 0
+    # "many countries in Europe", "16 nations", "much of Latin America"
+    if shape.kind and stem_of(token.lemma_) in (stem_of(shape.kind), "nation", "countri"):
+        return True
+    return token.lower_ in ("much", "many", "most") and any(c.i in entities for c in token.subtree)
+
+
+def _possessive(doc: Doc, candidate: Candidate) -> bool:
+    end = next((t for t in doc if t.idx >= candidate.end), None)
+    return end is not None and end.tag_ == "POS"
+
+
+def _coordinated(doc: Doc, found: list[Candidate]) -> list[list[Candidate]]:
+    """Runs of ≥2 candidates joined by conjunction: "Russia, China … and Turkey"."""
+    by_root = {c.root: c for c in found}
+    runs: list[list[Candidate]] = []
+    for candidate in found:
+        token = doc[candidate.root]
+        if token.dep_ == "conj" and token.head.i in by_root:
+            continue  # not the first of its run
+        run = [candidate]
+        stack = [token]
+        while stack:
+            for child in stack.pop().children:
+                if child.dep_ in ("conj", "appos") and child.i in by_root:
+                    run.append(by_root[child.i])
+                    stack.append(child)
+        if len(run) >= 2:
+            runs.append(sorted(run, key=lambda c: c.start))
+    return runs
+
+
+# --- 2. names -----------------------------------------------------------------------------------
+@dataclass
+class _Name:
+    text: str
+    fit: float = 0.0
+    score: float = 0.0
+    role_score: float = 0.0  # best score of a sentence where it holds the asked role
+    role_sentence: Scored | None = None
+    sentences: list[Scored] = field(default_factory=list)
+    labels: Counter[str] = field(default_factory=Counter)  # entity labels of its mentions
+
+    def vote_fit(self, asked: AnswerType) -> float:
+        """Its type fit by the labels its mentions got, a full name's thrice: the small model
+        calls "Altman" a place twice and "Sam Altman" a person once. Untyped runs count only
+        when no mention is typed; one word is a person's name only as part of a full name
+        (news name people in full: "OpenAI" tagged a person is the company)."""
+        typed = self._typed_votes()
+        label = max(typed, key=lambda k: typed[k]) if typed else "PROPN"
+        return self._label_fit(label, asked)
+
+    def exact_share(self, asked: AnswerType) -> float:
+        """The share of its (typed) mentions' votes for exactly the asked type: "Altman" a
+        person once and an organisation twice is a third a person."""
+        typed = self._typed_votes()
+        exact = sum(n for label, n in typed.items() if self._label_fit(label, asked) >= 1.0)
+        return exact / sum(typed.values()) if typed else 0.0
+
+    def _typed_votes(self) -> dict[str, int]:
+        return {label: n for label, n in self.labels.items() if label != "PROPN"}
+
+    def _label_fit(self, label: str, asked: AnswerType) -> float:
+        fit = type_fit(label, asked)
+        if label in lexicon.PERSON_LABELS and " " not in self.text.strip():
+            fit = min(fit, 0.5)
+        return fit
+
+
+class NameAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.form is not Form.NAME or shape.answer_type not in NAME_TYPES:
+            return None
+        winner = best_name(shape, evidence)
+        if winner is None:
+            return None
+        chosen = _lead_sentences(winner, evidence)
+        citations = evidence.cite(chosen)
+        naming = [c for c in citations if winner.text in c.quote] or citations[:1]
+        lead = Lead(
+            text=_display_name(winner.text, evidence.passages),
+            citations=[c.n for c in naming],
+        )
+        fit = winner.fit * (1.0 if winner.role_score else 0.9)
+        return evidence.build("name", citations, lead, confidence=evidence.confidence() * fit)
+
+
+def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
+    """The name the best sentences agree on: summed sentence scores (more for a clause's
+    subject), repetition across the retrieved articles and titles, a bonus for the exact type
+    and a cut for a near one; a name holding the asked role in a sentence close to the best
+    outranks names that are only repeated; a name read in another role is not counted there."""
+    config = evidence.config
+    passages = evidence.passages
+    outlets = outlet_names(passages)
+    excluded = _excluded_words(shape, passages)
+    single_fact = not shape.long and not (set(shape.question_words) & set().union(*outlets))
+    read = config.single_fact_sentences_read if single_fact else config.sentences_read
+    floor = config.sentence_floor * evidence.best.score
+    reading = [s for s in evidence.ranked[:read] if s.score >= floor]
+    # Beyond those, a sentence close to the best may hold the asked role ("16 nations from the
+    # Organization of American States recognized Guaido"): its role holders count too.
+    role_floor = config.role_floor * evidence.best.score
+    further = [s for s in evidence.ranked[read : config.parse_sentences] if s.score >= role_floor]
+    names: dict[str, _Name] = {}
+    evidence.parse([*reading, *further])
+    for item in [*reading, *further]:
+        if not is_shouting(item.sentence.text):  # "SUPERFAN SPENT NEARLY $9K": all names
+            _read_names(shape, evidence, item, item in further, names, (excluded, outlets))
+    if not names:
+        return None
+    _merge_short_forms(names)
+    _expand_short_names(names, passages, excluded, evidence.name_words)
+    names = _merge_same_names(names)
+    w_articles = config.single_fact_w_articles if single_fact else config.w_articles
+    for name in names.values():
+        name.fit = name.vote_fit(shape.answer_type)
+        name.score += w_articles * max(0, len(_articles_naming(name.text, passages)) - 1)
+        name.score += config.w_title_name * len(_articles_naming(name.text, passages, True))
+        # The exact type's bonus and the near type's cut in proportion to the mentions' votes
+        # (all for the asked type: the whole bonus; none: the whole cut).
+        exact = name.exact_share(shape.answer_type)
+        cut = config.kind_mismatch + (1.0 - config.kind_mismatch) * exact
+        name.score = name.score * cut + config.w_kind * exact
+    winner = _winner(shape, list(names.values()), evidence)
+    if winner is None or (shape.answer_type is AnswerType.PLACE and winner.fit < 1.0):
+        return None  # "Which country …" is answered by a place or not by a name at all
+    winner.sentences = _naming_sentences(winner.text, evidence.ranked, winner.fit)
+    return winner
+
+
+def _read_names(
+    shape: QuestionShape,
+    evidence: Evidence,
+    item: Scored,
+    role_only: bool,
+    names: dict[str, _Name],
+    unusable: tuple[set[str], list[frozenset[str]]],
+) -> None:
+    """Count the sentence's typed candidates into `names`; with `role_only`, only those
+    holding the asked role; never one read in another role."""
+    doc = evidence.doc(item)
+    for candidate in candidates(doc, shape, evidence.name_words):
+        if type_fit(candidate.label, shape.answer_type) == 0 or not _usable(
+            candidate.text, *unusable
+        ):
+            continue
+        role = holds_asked_role(doc, shape, candidate)
+        titled = bool(shape.role_head and role is None) and holds_asked_title(doc, shape, candidate)
+        role = True if titled else role
+        if role is False or (not role and role_only):
+            continue  # it holds the anchor's role here, not the asked one
+        name = names.setdefault(_key(candidate.text), _Name(candidate.text))
+        label = "PERSON" if titled else candidate.label  # one with the asked title is a person
+        name.labels[label] += 3 if " " in candidate.text else 1
+        if role and item.score > name.role_score:
+            name.role_score, name.role_sentence = item.score, item
+        if all(item is not s for s in name.sentences):
+            name.sentences.append(item)
+            subject = doc[candidate.root].dep_ in ("nsubj", "nsubjpass")
+            name.score += item.score * (1.0 + evidence.config.w_subject * subject)
+
+
+def _winner(shape: QuestionShape, names: list[_Name], evidence: Evidence) -> _Name | None:
+    """The best scored of the names holding the asked role close to the best sentence, else
+    of all. "Who else will address the meeting?": the sentences that answer it well name
+    everyone who will; no other name there, no name answer."""
+    bar = evidence.config.role_floor * evidence.best.score
+    holding = [n for n in names if n.role_score >= bar]
+    if shape.another:
+        answering = [n for n in names if max(s.score for s in n.sentences) >= bar]
+        holding = [n for n in holding if n in answering] or answering
+        if not holding:
+            return None
+    return max(holding or names, key=lambda n: n.score)
+
+
+def holds_asked_title(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool:
+    """ "Who is the chief executive of Ineos Sport?": a description of the candidate gives
+    that role, of the asked organisation when it says whose ("the CEO of Ratcliffe's Ineos
+    Sport", not "the club's chief executive"), else in a sentence about it."""
+    anchors = [a.stems for a in shape.anchors if a.is_name and a.stems]
+    for description in descriptions_of(doc, candidate.text):
+        if shape.role_head not in role_words(description.text):
+            continue
+        says_whose = re.search(r"['’]s\b|\bof\b|\b[A-Z]", description.text[1:])
+        where = set(stems(description.text if says_whose else doc.text))
+        if not anchors or any(anchor <= where for anchor in anchors):  # all of "Ineos Sport"
+            return True
+    return False
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
+
+
+def _absorb(target: _Name, source: _Name) -> None:
+    """`source` is another form of `target`'s name: its sentences, score and role count."""
+    target.labels.update(source.labels)
+    if source.role_score > target.role_score:
+        target.role_score, target.role_sentence = source.role_score, source.role_sentence
+    for item in source.sentences:
+        if all(item is not s for s in target.sentences):
+            target.sentences.append(item)
+            target.score += item.score
+
+
+def _merge_short_forms(names: dict[str, _Name]) -> None:
+    """ "Altman" and "Sam Altman" are one person: the longer name takes the shorter's
+    sentences and score when the shorter is its last word(s) ("Apple" is not "Apple Watch")."""
+    keys = sorted(names, key=lambda k: len(k.split()))
+    for short in keys:
+        short_words = short.split()
+        for long in keys:
+            long_words = long.split()
+            if len(long_words) <= len(short_words) or long not in names or short not in names:
+                continue
+            if long_words[-len(short_words) :] == short_words:
+                _absorb(names[long], names.pop(short))
+                break
+
+
+def _merge_same_names(names: dict[str, _Name]) -> dict[str, _Name]:
+    """After short names took the passages' full form ("Sam" and "Altman" both became "Sam
+    Altman"), the forms of one name are one candidate."""
+    merged: dict[str, _Name] = {}
+    for name in names.values():
+        key = _key(name.text)
+        if key in merged:
+            _absorb(merged[key], name)
+        else:
+            merged[key] = name
+    return merged
+
+
+def _expand_short_names(
+    names: dict[str, _Name], passages: list[Passage], excluded: set[str], name_words: frozenset[str]
+) -> None:
+    """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
+    ("Sam Altman", "Federal Reserve"), which a reader expects."""
+    # Headlines too: a story's chunks past the first often name a person by surname only
+    # ("Swift", "Kelce") while the headline gives the full name ("Taylor Swift reveals …").
+    titles = dict.fromkeys(p.title for p in passages)
+    text = "\n".join([*titles, *(p.text for p in passages)])
+    read = {_key(n.text) for n in names.values()}
+    for name in names.values():
+        short = name.text
+        if " " in short or not _ONE_WORD_NAME.fullmatch(short):
+            continue
+        pattern = re.compile(  # within a line: a heading above is not the name
+            rf"\b((?:[A-Z][a-z][\w’'\-]* +){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
+            rf"(?: +[A-Z][a-z][\w’'\-]*){{1,2}})\b"
+        )
+        counts: dict[str, int] = {}
+        for match in pattern.finditer(text):
+            full = _full_form(match.group(1).split(), short, name_words, excluded)
+            if full is not None:
+                counts[full] = counts.get(full, 0) + 1
+        alone = len(re.findall(rf"\b{re.escape(short)}\b(?!['’]?\s+[A-Z])", text))
+        ending = {n: c for n, c in counts.items() if n.split()[-1] == short}
+        # A first name ("Taylor") takes its surname when used more often alone than with it
+        # only if the surname is a name the sentences read too ("Swift").
+        starting = {
+            n: c
+            for n, c in counts.items()
+            if n.split()[0] != short or c >= alone or _key(n.split(maxsplit=1)[-1]) in read
+        }
+        pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
+        if pick:
+            name.text = max(pick, key=lambda n: (pick[n], len(n)))
+
+
+# One word of letters, or of letter runs joined by a hyphen or an apostrophe: a surname such as
+# "Bankman-Fried" or "O'Rourke" is expanded to the full name as "Altman" is.
+_ONE_WORD_NAME = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+
+
+def _full_form(
+    parts: list[str], short: str, name_words: frozenset[str], excluded: set[str]
+) -> str | None:
+    """The name that capitalised words around `short` make: what follows an owner ("New
+    Zealand’s All Blacks" is All Blacks), without leading words no name starts with ("Singer
+    Taylor Swift", "Current Fed", "The Fed"); None if `short` stays alone or a word is
+    excluded, a title or a day."""
+    if not parts[0].startswith(short):
+        owners = [i for i, part in enumerate(parts[:-1]) if part.endswith(("’s", "'s", "’"))]
+        parts = parts[owners[-1] + 1 :] if owners else parts
+    while parts and parts[0] != short and _starts_no_name(parts[0], name_words):
+        parts.pop(0)
+    tokens = set(words(" ".join(parts)))
+    if len(parts) < 2 or tokens & (excluded | lexicon.TITLE_WORDS | lexicon.CALENDAR_WORDS):
+        return None
+    return " ".join(parts)
+
+
+def _starts_no_name(word: str, name_words: frozenset[str]) -> bool:
+    """An article, a title, a word capitalised only where a sentence starts, or a stopword
+    the passages do not capitalise mid-sentence ("Since Spears"; not "the All Blacks")."""
+    lower = word.lower()
+    return lower in ("the", "a", "an") or lower in lexicon.TITLE_WORDS or word not in name_words
+
+
+def _articles_naming(name: str, passages: list[Passage], in_title: bool = False) -> set[str]:
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return {p.article_id for p in passages if pattern.search(p.title if in_title else p.text)}
+
+
+def _naming_sentences(name: str, order: list[Scored], fit: float) -> list[Scored]:
+    """Every ranked sentence that says the name, or a person's last name."""
+    forms = {name, name.split()[-1]} if len(name.split()) > 1 and fit else {name}
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + r")\b")
+    return [item for item in order if pattern.search(item.sentence.text)]
+
+
+def _lead_sentences(name: _Name, evidence: Evidence) -> list[Scored]:
+    """One sentence naming the answer (in the best sentence's passage if one does: that
+    passage answers), then the best sentences; two at most."""
+    home = evidence.chosen[0].passage_index
+    at_home = [s for s in name.sentences if s.passage_index == home][:1]
+    naming = [name.role_sentence] if name.role_sentence else (at_home or name.sentences)[:1]
+    chosen = list(naming)
+    for item in evidence.chosen:
+        if len(chosen) >= 2:
+            break
+        if all(item is not c for c in chosen):
+            chosen.append(item)
+    return chosen
+
+
+def _display_name(name: str, passages: list[Passage]) -> str:
+    """ "The Federal Reserve" when the passages mostly write "the Federal Reserve"."""
+    escaped = re.escape(name)
+    total = sum(len(re.findall(rf"\b{escaped}\b", p.text)) for p in passages)
+    with_the = sum(len(re.findall(rf"\b[Tt]he {escaped}\b", p.text)) for p in passages)
+    return f"The {name}" if total and with_the * 2 >= total else name
+
+
+# --- 3. dates and 5. figures ---------------------------------------------------------------------
+def _answering_clauses_ok(shape: QuestionShape, doc: Doc) -> tuple[bool, list[Token]]:
+    """(usable, fitting clause verbs): a sentence that carries the predicate only for other
+    parties ("16 nations … recognized Guaido" when the US is asked) is not usable."""
+    clauses = read_clauses(doc, shape)
+    fitting = [c.verb for c in clauses if not c.conflict]
+    return (not clauses or bool(fitting)), fitting
+
+
+def _in_clause(span: Span, verbs: list[Token]) -> bool:
+    """The span belongs to one of the clauses: a verb governs it, or the word it hangs on
+    governs the verb ("available Nov. 16 to purchase")."""
+    if not verbs:
+        return True
+    head = span.root.head
+    return any(
+        verb in span.root.ancestors or head == verb or head in verb.ancestors for verb in verbs
+    )
+
+
+# Cheap filters before parsing: a sentence with no digit, month, weekday or day word holds no
+# date; one with no digit or number word holds no figure.
+_MAY_HOLD_A_DATE = re.compile(
+    r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|"
+    r"today|tonight|yesterday|tomorrow)",
+    re.I,
+)
+_MAY_HOLD_A_FIGURE = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
+    r"thousands?|millions?|billions?)\b",
+    re.I,
+)
+
+
+def _pool(evidence: Evidence, items: list[Scored], may_hold: re.Pattern[str]) -> list[Scored]:
+    """The sentences that may hold a date (figure), the first few parsed in one batch."""
+    pool = list(dict.fromkeys(s for s in items if may_hold.search(s.sentence.text)))
+    evidence.parse(pool[: evidence.config.parse_sentences])
+    return pool
+
+
+class DateAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.form is not Form.DATE:
+            return None
+        first, further = evidence.close_and_further()
+        for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_DATE):
+            found = self._date_in(shape, evidence, item, written_only=item in further)
+            if found is not None:
+                text, note = describe(found, evidence.published(item))
+                lead = Lead(text=text, note=note, citations=[1])
+                return evidence.build("date", evidence.cite(evidence.led_by(item)), lead)
+        return None
+
+    @staticmethod
+    def _date_in(
+        shape: QuestionShape, evidence: Evidence, item: Scored, written_only: bool
+    ) -> DateReading | None:
+        doc = evidence.doc(item)
+        usable, verbs = _answering_clauses_ok(shape, doc)
+        if not usable:
+            return None
+        # A sentence that does not carry the asked predicate may give a written-out date ("On
+        # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
+        written_only = written_only or bool(shape.predicate_stems and not verbs)
+        for ent in doc.ents:
+            if ent.label_ != "DATE" or not _in_clause(ent, verbs):
+                continue
+            found = read_date(ent.text, doc.text, evidence.published(item))
+            if found is not None and (found.written or not written_only):
+                return found
+        return None
+
+
+_AGE = re.compile(
+    r"(?:\baged?\s+(?:of\s+)?(?P<a>\d{1,3})\b|\b(?P<b>\d{1,3})(?:-year-old|\s+years?\s+old)\b"
+    r"|,\s+(?P<c>\d{1,3}),)",
+    re.I,
+)
+_YEAR = re.compile(r"^(?:19|20)\d{2}$")
+_PERCENTAGE = re.compile(r"%|\bper\s?cent\b|\bpercentage points?\b", re.I)
+_DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|seasons?)\b")
+
+
+def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
+    """The figure of the asked kind, as the sentence writes it ("about $4.3 billion", "15%",
+    "66,000"); a change ("by how much did shares fall") reads a percentage first."""
+    if shape.answer_type is AnswerType.AGE:
+        match = _AGE.search(doc.text)
+        if match is None:
+            return None
+        return next(match.group(g) for g in ("a", "b", "c") if match.group(g))
+    for allowed in _figure_labels(shape):
+        fitting = [
+            ent
+            for ent in doc.ents
+            if ent.label_ in allowed and not _YEAR.match(ent.text) and _figure_fits(shape, ent)
+        ]
+        if fitting:
+            return min(fitting, key=lambda ent: _distance_to_kind(shape, doc, ent)).text
+    return _count_of(shape, doc) if shape.answer_type is AnswerType.COUNT else None
+
+
+def _distance_to_kind(shape: QuestionShape, doc: Doc, ent: Span) -> tuple[bool, int]:
+    """(not said of the asked noun, position): a figure of the clause whose subject is the
+    asked noun ("profits climbed 27 per cent to $US22.3 billion" for "What was Microsoft's
+    profit?", not the sales figure before it) first, else the sentence's order."""
+    kind = stem_of(shape.kind) if shape.kind else None
+    verb = next((t for t in ent.root.ancestors if t.pos_ in ("VERB", "AUX")), None)
+    said_of = verb is not None and any(
+        c.dep_ in ("nsubj", "nsubjpass") and stem_of(c.text) == kind for c in verb.children
+    )
+    return (not said_of, ent.start)
+
+
+def _count_of(shape: QuestionShape, doc: Doc) -> str | None:
+    """ "How many summer routes …": a number the parse hangs on the counted noun ("adds three
+    summer routes") where the entity model typed it as no count ("three summer": DATE). Counts
+    the model did type were judged above; a number of time units is a duration, not a count."""
+    for token in doc:
+        if token.dep_ != "nummod" or not token.like_num or token.ent_type_ in lexicon.COUNT_LABELS:
+            continue
+        noun = token.head
+        if shape.counted is None or _DURATION.search(noun.text) or noun.i - token.i > 3:
+            continue
+        if shape.counted in {stem_of(t.text) for t in doc[token.i + 1 : noun.i + 1]}:
+            return doc[token.left_edge.i : token.i + 1].text
+    return None
+
+
+def _figure_labels(shape: QuestionShape) -> list[frozenset[str]]:
+    """The entity labels of the asked figure, in the order they are looked for."""
+    if shape.answer_type is AnswerType.PERCENT:
+        return [lexicon.PERCENT_LABELS]
+    if shape.answer_type is AnswerType.DURATION:
+        return [frozenset({"DATE", "TIME"})]
+    if shape.answer_type is AnswerType.MONEY:
+        return (
+            [lexicon.PERCENT_LABELS, lexicon.MONEY_LABELS]
+            if shape.change
+            else [lexicon.MONEY_LABELS]
+        )
+    return [lexicon.COUNT_LABELS]
+
+
+def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
+    """A duration says its unit ("six weeks", not "Saturday"); "How many people …" needs the
+    people within the next three words ("66,000 people", "157,000 ultra-directional
+    speakers"; not "two other SoftBank-appointed people")."""
+    if shape.answer_type is AnswerType.DURATION:
+        return bool(_DURATION.search(ent.text))
+    if _PERCENTAGE.search(ent.text):  # the model calls "5 per cent" money
+        return shape.answer_type is AnswerType.PERCENT or shape.change
+    if shape.answer_type is AnswerType.COUNT and shape.counted:
+        after = re.findall(r"[A-Za-z]+", ent.doc.text[ent.end_char :])[:3]
+        return shape.counted in {stem_of(w) for w in after}
+    return True
+
+
+def _about_another(shape: QuestionShape, doc: Doc, item: Scored) -> bool:
+    """The sentence names other parties, none the question names ("Uber reported net
+    income of $221 million" for Hapag-Lloyd's profit; "Reliance Retail laid off over 1,000
+    employees" for Binance's staff). Neither label need match: the small model types a name
+    it sees once loosely (Temu a person) or not at all (Uber, a proper noun)."""
+    named = [a for a in shape.anchors if a.is_name]
+    names_another = any(e.label_ in lexicon.NAME_LABELS for e in doc.ents) or any(
+        t.pos_ == "PROPN" for t in doc
+    )
+    return names_another and bool(named) and not any(a.stems & item.stems for a in named)
+
+
+class FigureAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.form is not Form.FIGURE or shape.answer_type not in FIGURE_TYPES:
+            return None
+        first, further = evidence.close_and_further()
+        for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_FIGURE):
+            doc = evidence.doc(item)
+            usable = _answering_clauses_ok(shape, doc)[0] and not _about_another(shape, doc, item)
+            figure = figure_in(shape, doc) if usable else None
+            if figure is not None:
+                lead = Lead(text=figure, citations=[1])
+                return evidence.build("figure", evidence.cite(evidence.led_by(item)), lead)
+        top = _pool(
+            evidence, evidence.ranked[: evidence.config.figure_sentences], _MAY_HOLD_A_FIGURE
+        )
+        if any(
+            figure_in(shape, evidence.doc(s)) and not _about_another(shape, evidence.doc(s), s)
+            for s in top
+        ):
+            return None  # a figure further down: quote the best sentences instead
+        return evidence.abstain("The articles don't say: no passage found gives that figure.")
+
+
+# --- 4. descriptions ----------------------------------------------------------------------------
+class DescriptionAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        name = shape.subject_name
+        if shape.form is not Form.DESCRIPTION or name is None:
+            return None
+        last = re.compile(rf"\b{re.escape(name.split()[-1])}\b")
+        pool = [*evidence.chosen, *evidence.ranked]
+        pool = [s for s in dict.fromkeys(pool) if last.search(s.sentence.text)]
+        pool = pool[: evidence.config.parse_sentences]
+        found = [(s, d) for s in pool for d in descriptions_of(evidence.doc(s), name)]
+        if not found:
+            return None
+        # One that says of what ("OpenAI’s CEO") before a bare role ("CEO").
+        found.sort(key=lambda pair: not _names_something(pair[1].text))
+        sentence, description = found[0]
+        citations = evidence.cite(evidence.led_by(sentence))
+        lead = Lead(text=description.text, subject=name, citations=[1])
+        return evidence.build("description", citations, lead)
+
+
+def _names_something(description: str) -> bool:
+    return any(w[:1].isupper() and w.lower() not in lexicon.ROLES for w in description.split())
+
+
+# --- 6. sentences -------------------------------------------------------------------------------
+class SentenceAnswer:
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        chosen = evidence.chosen
+        own = self._own_words(shape, evidence)
+        if own is not None:
+            others = [s for s in chosen if s is not own]
+            topic = set(shape.terms) - {stem_of(w) for w in lexicon.FRAME_WORDS}
+            if topic <= {stem_of(w) for w in words(shape.actor or "")}:
+                chosen = [own, *others[: evidence.config.max_sentences - 1]]
+            elif len(others) == len(chosen):
+                chosen = [chosen[0], own, *chosen[1 : evidence.config.max_sentences - 1]]
+        return evidence.build("sentences", evidence.cite(chosen))
+
+    @staticmethod
+    def _own_words(shape: QuestionShape, evidence: Evidence) -> Scored | None:
+        """For "What did Healy say …?": the first chosen sentence that quotes Healy, else the
+        best of the lead's article that does."""
+        if shape.actor is None or not shape.asks_for_words:
+            return None
+        article = evidence.passages[evidence.chosen[0].passage_index].article_id
+        said = re.compile(rf"\b{re.escape(shape.actor.split()[-1])}\b")
+        same = [
+            s
+            for s in evidence.ranked
+            if evidence.passages[s.passage_index].article_id == article
+            and said.search(s.sentence.text)
+            and any(mark in s.sentence.text for mark in '“”"')
+        ][: evidence.config.parse_sentences]
+        for item in dict.fromkeys([*evidence.chosen, *same]):
+            if quotes(evidence.doc(item), shape.actor):
+                return item
+        return None
+
+
+STRATEGIES: tuple[Strategy, ...] = (
+    ListAnswer(),
+    NameAnswer(),
+    DateAnswer(),
+    DescriptionAnswer(),
+    FigureAnswer(),
+    SentenceAnswer(),
+)
