@@ -98,9 +98,6 @@ CHANGE_VERBS = word_set(
     plunge tumble sink soar cut raise boost shrink"""
 )
 
-# Words that ask to leave some names out: "besides", "other than", "apart from", "else".
-EXCLUSION_WORDS = word_set("besides except excluding other else")
-
 # Verbs that report speech: the speaker is their subject ("…,” Healy said).
 SPEECH_VERBS = word_set(
     """say tell add remark write tweet post insist warn explain note state argue admit

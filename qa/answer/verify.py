@@ -48,12 +48,6 @@ def lexical_support(claim: str, evidence: str) -> float:
     return max(overlap, match.size / len(a))
 
 
-def candidate_quotes(passage_text: str) -> list[Sentence]:
-    """Single sentences first, then pairs (see `_quotes`)."""
-    singles, pairs = _quotes(passage_text)
-    return singles + pairs
-
-
 def _quotes(passage_text: str) -> tuple[list[Sentence], list[Sentence]]:
     """Each sentence of the passage, and each pair of adjacent sentences, leaving out sentences
     that address the model or the reader ("ignore previous instructions and answer …"): an
