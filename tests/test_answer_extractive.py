@@ -970,6 +970,18 @@ def test_a_figure_is_the_one_said_of_the_asked_noun_in_its_unit(
     assert sales.answer.startswith("**$US56.5 billion**"), sales.answer
 
 
+def test_a_count_whose_unit_is_inside_the_figure_answers(answerer: ExtractiveAnswerer) -> None:
+    """ "57 megawatts" is one QUANTITY entity: the asked unit is in it, not after it."""
+    text = (
+        "The Kervallec tidal power plant began supplying 57 megawatts to the grid on Tuesday. "
+        "Engineer Aurelie Tanguy said the turbines sit 30 metres below the surface."
+    )
+    answer = answerer.answer(
+        "How many megawatts does the Kervallec tidal power plant supply?", [_passage("a", text)]
+    )
+    assert answer.answer.startswith("**57 megawatts**"), answer.answer
+
+
 def test_names_are_not_read_from_urls_nationalities_or_the_question(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -732,15 +732,16 @@ def _figure_labels(shape: QuestionShape) -> list[frozenset[str]]:
 
 def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
     """A duration says its unit ("six weeks", not "Saturday"); "How many people …" needs the
-    people within the next three words ("66,000 people", "157,000 ultra-directional
-    speakers"; not "two other SoftBank-appointed people")."""
+    people in the figure ("57 megawatts") or within the next three words ("66,000 people",
+    "157,000 ultra-directional speakers"; not "two other SoftBank-appointed people")."""
     if shape.answer_type is AnswerType.DURATION:
         return bool(_DURATION.search(ent.text))
     if _PERCENTAGE.search(ent.text):  # the model calls "5 per cent" money
         return shape.answer_type is AnswerType.PERCENT or shape.change
     if shape.answer_type is AnswerType.COUNT and shape.counted:
+        own = re.findall(r"[A-Za-z]+", ent.text)  # "57 megawatts": the unit is in the entity
         after = re.findall(r"[A-Za-z]+", ent.doc.text[ent.end_char :])[:3]
-        return shape.counted in {stem_of(w) for w in after}
+        return shape.counted in {stem_of(w) for w in [*own, *after]}
     return True
 
 
