@@ -219,6 +219,21 @@ def summarise(
     }
 
 
+def _set_table(name: str, questions: int, metrics: dict[str, float | None]) -> list[str]:
+    """A question set's figures as a Markdown table ("–" where the split has none)."""
+    rows = [
+        f"| {key} | {'–' if value is None else f'{value:.3f}'} |" for key, value in metrics.items()
+    ]
+    return [
+        "",
+        f"{name} set ({questions} questions):",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *rows,
+    ]
+
+
 def format_question_report(report: dict[str, Any]) -> str:
     lines = metrics_table(
         f"User-style questions over MultiHop-RAG — split {report['split']}, "
@@ -227,23 +242,13 @@ def format_question_report(report: dict[str, Any]) -> str:
     )
     lines.append(f"| seconds per answer (p50) | {report['seconds_per_answer_p50']:.3f} |")
     if report.get("typed_metrics"):
-        lines += ["", f"Typed set ({report['typed_questions']} questions):", ""]
-        lines += ["| metric | value |", "|---|---|"]
-        lines += [
-            f"| {name} | {'–' if value is None else f'{value:.3f}'} |"
-            for name, value in report["typed_metrics"].items()
-        ]
+        lines += _set_table("Typed", report["typed_questions"], report["typed_metrics"])
         curve = ", ".join(
             f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report["risk_coverage"]
         )
         lines.append(f"| risk–coverage (coverage → accuracy) | {curve or '–'} |")
     if report.get("story_metrics"):
-        lines += ["", f"Story set ({report['story_questions']} questions):", ""]
-        lines += ["| metric | value |", "|---|---|"]
-        lines += [
-            f"| {name} | {'–' if value is None else f'{value:.3f}'} |"
-            for name, value in report["story_metrics"].items()
-        ]
+        lines += _set_table("Story", report["story_questions"], report["story_metrics"])
     user_curve = ", ".join(
         f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report.get("user_risk_coverage", [])
     )
