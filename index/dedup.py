@@ -31,6 +31,8 @@ THRESHOLD = 0.6
 # the same 18 x 7). Pinned, because the band keys are stored: a change needs a backfill.
 BANDS, ROWS = 18, 7
 BAND_FIELDS = tuple(f"lsh{band}" for band in range(BANDS))
+# Shingle words, not the project's tokenizer (index.tokens): signatures and band keys are stored,
+# so what a shingle is must never drift either.
 _WORD = re.compile(r"\w+")
 
 # The stored signatures sharing at least one band key: (article id, encoded signature) pairs.

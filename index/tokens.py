@@ -1,8 +1,10 @@
-"""Tokens for BM25 and the lexical features: lowercase words, English stopwords out, Snowball stems.
+"""The project's one tokenizer: lowercase words, English stopwords out, Snowball stems.
 
-One tokenizer serves the index and the queries, so a query term matches exactly what was indexed.
-It lives in `index/` because the lexical index is written at ingest (index never imports qa);
-`qa.retrieval.text` re-exports it for the question side.
+It serves the BM25 index, the queries and the answerer (`qa.answer.terms`), so a question's
+term matches exactly what was indexed and what the answerer counts. It lives in `index/`
+because the lexical index is written at ingest (index never imports qa); `qa.retrieval.text`
+re-exports it for the question side, and the answerer adds its news-question words
+(`qa.answer.lexicon.QUESTION_FRAME_WORDS`) to STOPWORDS.
 """
 
 from __future__ import annotations
@@ -106,7 +108,10 @@ _EXTRA_STOPWORDS = {
     "am",
 }
 STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN) | _EXTRA_STOPWORDS
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+# A word: letters and digits, hyphenated compounds and apostrophes kept whole ("Bankman-Fried",
+# "6-0", "don't"). The answerer reads compounds as one word (a "6-0 loss" is not about a 6);
+# BM25 indexes their parts, so "Fried" finds "Bankman-Fried".
+WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+|['’][A-Za-z]+)*")
 
 
 @lru_cache(maxsize=1)
@@ -114,23 +119,34 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball stem of one lower-case word."""
+    return _stemmer().stemWord(word)
+
+
+def fold(raw: str) -> str:
+    """One matched word, lowercased, its possessive folded ("Apple's" -> "apple")."""
+    word = raw.lower().replace("’", "'")
+    return word[:-2] if word.endswith("'s") else word
+
+
 def words(text: str) -> list[str]:
     """Lowercased word tokens, possessives folded ("Apple's" -> "apple")."""
-    out = []
-    for match in _WORD.finditer(text):
-        word = match.group(0).lower().replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        out.append(word)
-    return out
+    return [fold(match.group(0)) for match in WORD.finditer(text)]
+
+
+def index_words(text: str) -> list[str]:
+    """The words BM25 sees: compounds split at their hyphens, stopwords out."""
+    parts = (part for word in words(text) for part in word.split("-"))
+    return [part for part in parts if part and part not in STOPWORDS]
 
 
 def tokenize(text: str) -> list[str]:
     """Stemmed content tokens: what BM25 indexes and queries with."""
-    kept = [w for w in words(text) if w not in STOPWORDS]
-    return _stemmer().stemWords(kept)
+    return _stemmer().stemWords(index_words(text))
 
 
 def tokenize_many(texts: list[str]) -> list[list[str]]:
     stemmer = _stemmer()
-    return [stemmer.stemWords([w for w in words(t) if w not in STOPWORDS]) for t in texts]
+    return [stemmer.stemWords(index_words(t)) for t in texts]

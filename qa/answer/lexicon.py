@@ -10,29 +10,25 @@ from __future__ import annotations
 
 import calendar
 
+from index.tokens import STOPWORDS as INDEX_STOPWORDS
+
 
 def word_set(text: str) -> frozenset[str]:
     """A set of words written as a whitespace-separated block (easier to read and edit)."""
     return frozenset(text.split())
 
 
-# Function words, question words and a few words every news question carries ("say",
-# "report", "article"): they match everything and so tell nothing. Surface forms.
-STOPWORDS = word_set(
+# The project's stopwords (`index.tokens`, what BM25 drops) and, for the answerer, more function
+# words and the words every news question carries ("say", "report", "article"): they match
+# everything and so tell nothing. Surface forms.
+STOPWORDS = INDEX_STOPWORDS | word_set(
     """
-    a about above after again against all also am an and any are aren't as at be because
-    been before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how i
-    if in into is it its itself just let me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would
-    else
-    you your yours yourself yourselves s t don doesn didn isn wasn weren won wouldn shouldn
-    couldn according article articles report reported reports reporting say says said tell
-    told mention mentioned mentions news source sources story speak speaks spoke spoken
-    speaking comment comments commented remark remarks remarked happen happens happened
-    happening
+    above against aren't because below doing down during each else few having hers herself
+    himself itself let myself nor off ours ourselves out theirs themselves through too until up
+    yours yourself yourselves don doesn didn isn wasn weren won wouldn shouldn couldn
+    reporting say says said tell told mention mentions news source sources story speak speaks
+    spoke spoken speaking comment comments commented remark remarks remarked happen happens
+    happened happening
     """
 )
 

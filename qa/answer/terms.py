@@ -1,4 +1,5 @@
-"""Words to stems: the lexical side of scoring and verification."""
+"""Words to stems: the lexical side of scoring and verification, over the project's one
+tokenizer (`index.tokens`: the same words and stems BM25 indexed)."""
 
 from __future__ import annotations
 
@@ -6,37 +7,17 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
 
-import Stemmer
-
+from index.tokens import WORD, fold, stem, words
 from qa.answer.lexicon import ROLE_ACRONYMS, STOPWORDS, SYNONYM_GROUPS
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*")
-_SYNONYMS = {stem: frozenset(group - {stem}) for group in SYNONYM_GROUPS for stem in group}
+__all__ = ["Idf", "acronym_alternatives", "stem_of", "stems", "synonyms", "words"]
+
+_SYNONYMS = {term: frozenset(group - {term}) for group in SYNONYM_GROUPS for term in group}
 
 
-def synonyms(stem: str) -> frozenset[str]:
-    return _SYNONYMS.get(stem, frozenset())
-
-
-_stemmer = Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return _stemmer.stemWord(word)
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens, possessive "'s" removed ("Maduro's" -> "maduro")."""
-    tokens = []
-    for match in _WORD.finditer(text):
-        token = match.group(0).lower().replace("’", "'")
-        if token.endswith("'s"):
-            token = token[:-2]
-        tokens.append(token)
-    return tokens
+def synonyms(term: str) -> frozenset[str]:
+    return _SYNONYMS.get(term, frozenset())
 
 
 def stems(text: str) -> list[str]:
@@ -46,9 +27,10 @@ def stems(text: str) -> list[str]:
     text = _DOTTED_ACRONYM.sub(lambda m: m.group(0).replace(".", "") + " ", text)
     acronyms_count = not _mostly_capitals(text)
     kept = []
-    for raw, word in zip(_WORD.findall(text), words(text), strict=True):
+    for match in WORD.finditer(text):
+        raw, word = match.group(0), fold(match.group(0))
         if word not in STOPWORDS or (acronyms_count and len(raw) >= 2 and raw.isupper()):
-            kept.append(_stem(word))
+            kept.append(stem(word))
     return kept
 
 
@@ -61,7 +43,7 @@ def _mostly_capitals(text: str) -> bool:
 
 
 def stem_of(word: str) -> str:
-    return _stem(word.lower())
+    return stem(word.lower())
 
 
 class Idf:
@@ -110,7 +92,7 @@ def expansions(acronym: str, text: str) -> set[frozenset[str]]:
         for start in range(len(capitalised) - len(acronym) + 1):
             window = capitalised[start : start + len(acronym)]
             if "".join(w[0] for w in window) == acronym:
-                found.add(frozenset(_stem(w.lower()) for w in window))
+                found.add(frozenset(stem(w.lower()) for w in window))
     return found
 
 
@@ -122,11 +104,11 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
     joined = "\n".join(texts)
     for acronym in acronyms(question):
         for phrase in expansions(acronym, joined):
-            alternatives.setdefault(_stem(acronym.lower()), []).append(phrase)
+            alternatives.setdefault(stem(acronym.lower()), []).append(phrase)
     for acronym in acronyms(joined):
         for phrase in expansions(acronym, question):
-            for stem in phrase:
-                alternatives.setdefault(stem, []).append(frozenset({_stem(acronym.lower())}))
+            for term in phrase:
+                alternatives.setdefault(term, []).append(frozenset({stem(acronym.lower())}))
     # Titles are written lower case, so no capitalised run spells them: "chief executive" in
     # the question, "CEO" in the article (and the other way round).
     asked = set(stems(question))
@@ -134,8 +116,8 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
         if acronym in asked:
             alternatives.setdefault(acronym, []).append(spelled)
         if spelled <= asked:
-            for stem in spelled:
-                alternatives.setdefault(stem, []).append(frozenset({acronym}))
+            for term in spelled:
+                alternatives.setdefault(term, []).append(frozenset({acronym}))
     return alternatives
 
 
