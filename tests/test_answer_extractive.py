@@ -1378,6 +1378,8 @@ def test_the_shape_of_a_list_question_names_type_predicate_and_roles(
             (Form.SENTENCE, AnswerType.SENTENCE),
         ),
         ("What was the five-year plan's budget?", (Form.FIGURE, AnswerType.MONEY)),
+        # The phrase's head in the parse, not its last lower-case word ("bank").
+        ("Which bank CEOs did Bob Menendez quiz?", (Form.LIST, AnswerType.PERSON)),
     ],
 )
 def test_the_expected_answer_type_comes_from_the_wh_word_and_its_noun(

@@ -340,7 +340,10 @@ def _wh_phrase_head(rest: list[Token]) -> tuple[Token | None, int | None]:
         if run and token.tag_ in ("VBD", "VBN", "VBG", "VBZ", "VBP", "VB"):
             break
         run.append(token)
-    nouns = [t for t in run if t.is_lower and t.pos_ != "ADJ"] or [
+    # The phrase's head in the parse first ("which bank CEOs": CEOs, not its compound "bank"),
+    # then by position, the last lower-case word (the parse may hang the phrase elsewhere).
+    heads = [t for t in run if t.pos_ == "NOUN" and t.head.i not in {r.i for r in run}]
+    nouns = heads or [t for t in run if t.is_lower and t.pos_ != "ADJ"] or [
         t for t in run if t.pos_ == "NOUN"
     ]
     return (nouns[-1] if nouns else None), count
