@@ -970,6 +970,22 @@ def test_a_figure_is_the_one_said_of_the_asked_noun_in_its_unit(
     assert sales.answer.startswith("**$US56.5 billion**"), sales.answer
 
 
+def test_a_sum_of_another_kind_does_not_answer(answerer: ExtractiveAnswerer) -> None:
+    """The parse hangs "$1.3 billion" on "revenue": no answer to a question about profit,
+    while the same sentence answers a question about revenue."""
+    passages = [
+        _passage(
+            "a",
+            "Hapag-Lloyd said its container business reported revenue of $1.3 billion in the "
+            "third quarter, a 27% drop from the same quarter of 2022.",
+        )
+    ]
+    profit = answerer.answer("What profit did Hapag-Lloyd report in the third quarter?", passages)
+    assert not profit.answer.startswith("**$1.3 billion**"), profit.answer
+    revenue = answerer.answer("What revenue did Hapag-Lloyd report in the third quarter?", passages)
+    assert revenue.answer.startswith("**$1.3 billion**"), revenue.answer
+
+
 def test_a_count_whose_unit_is_inside_the_figure_answers(answerer: ExtractiveAnswerer) -> None:
     """ "57 megawatts" is one QUANTITY entity: the asked unit is in it, not after it."""
     text = (

@@ -44,7 +44,7 @@ from qa.answer.shape import (
     QuestionShape,
     role_words,
 )
-from qa.answer.terms import stem_of, stems, words
+from qa.answer.terms import stem_of, stems, synonyms, words
 from qa.answer.when import DateReading, describe, read_date
 from qa.types import Answer, AnswerItem, Citation, Lead, Passage
 
@@ -738,11 +738,25 @@ def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
         return bool(_DURATION.search(ent.text))
     if _PERCENTAGE.search(ent.text):  # the model calls "5 per cent" money
         return shape.answer_type is AnswerType.PERCENT or shape.change
+    if shape.answer_type is AnswerType.MONEY and _sum_of_another_kind(shape, ent):
+        return False
     if shape.answer_type is AnswerType.COUNT and shape.counted:
         own = re.findall(r"[A-Za-z]+", ent.text)  # "57 megawatts": the unit is in the entity
         after = re.findall(r"[A-Za-z]+", ent.doc.text[ent.end_char :])[:3]
         return shape.counted in {stem_of(w) for w in [*own, *after]}
     return True
+
+
+def _sum_of_another_kind(shape: QuestionShape, ent: Span) -> bool:
+    """The parse hangs the figure on another kind of sum than the asked one: "revenue of $1.3
+    billion" does not answer "What profit did Hapag-Lloyd report?"."""
+    if shape.kind is None or shape.kind not in lexicon.MONEY_NOUNS:
+        return False
+    noun = next((t for t in ent.root.ancestors if t.pos_ == "NOUN"), None)
+    if noun is None or noun.lemma_.lower() not in lexicon.MONEY_NOUNS:
+        return False
+    asked, said = stem_of(shape.kind), stem_of(noun.lemma_)
+    return said != asked and said not in synonyms(asked)
 
 
 def _about_another(shape: QuestionShape, doc: Doc, item: Scored) -> bool:
