@@ -986,6 +986,21 @@ def test_a_sum_of_another_kind_does_not_answer(answerer: ExtractiveAnswerer) -> 
     assert revenue.answer.startswith("**$1.3 billion**"), revenue.answer
 
 
+def test_a_length_of_time_counts_its_units(answerer: ExtractiveAnswerer) -> None:
+    """ "How long …" is answered by "six weeks", never by a time such as "last year's"."""
+    question = "How long will Michigan guard Zak Zinter be out with his leg injury?"
+    season = _passage(
+        "a",
+        "Corum, who missed last year's 45-23 victory against the Buckeyes because of a knee "
+        "injury, could face Michigan guard Zak Zinter.",
+    )
+    answer = answerer.answer(question, [season])
+    assert not answer.answer.startswith("**last year"), answer.answer
+    weeks = _passage("b", "Michigan guard Zak Zinter will be out for six weeks with a leg injury.")
+    answer = answerer.answer(question, [season, weeks])
+    assert answer.answer.startswith("**six weeks**"), answer.answer
+
+
 def test_a_count_whose_unit_is_inside_the_figure_answers(answerer: ExtractiveAnswerer) -> None:
     """ "57 megawatts" is one QUANTITY entity: the asked unit is in it, not after it."""
     text = (

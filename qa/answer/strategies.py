@@ -735,7 +735,9 @@ def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
     people in the figure ("57 megawatts") or within the next three words ("66,000 people",
     "157,000 ultra-directional speakers"; not "two other SoftBank-appointed people")."""
     if shape.answer_type is AnswerType.DURATION:
-        return bool(_DURATION.search(ent.text))
+        # A length counts its units ("six weeks", "a month"); "last year's" names a time.
+        counted = any(t.like_num or (t.tag_ == "DT" and t.lower_ in ("a", "an")) for t in ent)
+        return counted and bool(_DURATION.search(ent.text))
     if _PERCENTAGE.search(ent.text):  # the model calls "5 per cent" money
         return shape.answer_type is AnswerType.PERCENT or shape.change
     if shape.answer_type is AnswerType.MONEY and _sum_of_another_kind(shape, ent):
