@@ -1001,30 +1001,6 @@ def test_a_length_of_time_counts_its_units(answerer: ExtractiveAnswerer) -> None
     assert answer.answer.startswith("**six weeks**"), answer.answer
 
 
-def test_a_question_about_a_type_is_answered_with_the_common_noun_for_it(
-    answerer: ExtractiveAnswerer,
-) -> None:
-    """ "What type of establishments …" asks for a category, not one name: the plural noun
-    the sentences make the subject of what the question says they do, never a sportsbook's
-    name, nor a noun of the question ("lines")."""
-    passages = [
-        _passage(
-            "a",
-            "BetMGM Sportsbook offers a welcome bonus to new customers in Ohio. Sportsbooks "
-            "will move the line or change the odds if the public bets heavily on one side. "
-            "Point spreads can change quickly before kickoff.",
-        )
-    ]
-    question = "What type of establishments adjust their betting lines when the public bets?"
-    shape = answerer.shape(question)
-    assert (shape.form, shape.kind) == (Form.CATEGORY, "establishment")
-    answer = answerer.answer(question, passages)
-    assert answer.answer.startswith("**sportsbooks** [1]"), answer.answer
-    assert "Sportsbooks will move the line" in answer.citations[0].quote
-    # One of a kind ("what kind of antibiotic") asks for that one, not a category.
-    assert answerer.shape("What kind of antibiotic did the doctors prescribe?").form is Form.NAME
-
-
 def test_a_count_whose_unit_is_inside_the_figure_answers(answerer: ExtractiveAnswerer) -> None:
     """ "57 megawatts" is one QUANTITY entity: the asked unit is in it, not after it."""
     text = (

@@ -41,7 +41,6 @@ SYNONYM_GROUPS: tuple[frozenset[str], ...] = (
     frozenset({"buy", "acquir", "purchas", "takeov"}),
     frozenset({"sue", "lawsuit"}),
     frozenset({"ban", "prohibit"}),
-    frozenset({"chang", "modifi", "alter", "adjust", "revis", "amend", "tweak"}),
 )
 
 # Words that frame what kind of answer is wanted, not what it is about ("How did Maduro
@@ -60,9 +59,6 @@ ROLE_ACRONYMS = {
 }
 
 # --- what a wh-phrase's head noun asks for ------------------------------------------------------
-# Nouns that ask for a category rather than a name: "What *type of* establishments …?" is
-# answered by a common noun ("sportsbooks"), not by one sportsbook.
-CATEGORY_NOUNS = word_set("type kind sort category class group term")
 PERSON_NOUNS = word_set(
     """individual person personality figure executive ceo founder entrepreneur player athlete
     actor actress singer artist celebrity author journalist politician leader prodigy judge

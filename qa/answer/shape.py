@@ -52,7 +52,6 @@ class Form(StrEnum):
     FIGURE = "figure"
     DESCRIPTION = "description"
     SENTENCE = "sentence"
-    CATEGORY = "category"  # a common noun: "What type of establishments …?" -> "sportsbooks"
 
 
 NAME_TYPES = frozenset(
@@ -106,7 +105,6 @@ class QuestionShape:
     change: bool = False  # "by how much did the shares fall": a change, a percentage first
     counted: str | None = None  # "how many people": stem of "people"
     role_head: str | None = None  # "Who is the chief executive of Ineos Sport?" -> "executive"
-    verbs: frozenset[str] = frozenset()  # stems of all the question's verbs, with synonyms
     # --- for sentence relevance ---
     terms: tuple[str, ...] = ()
     pairs: frozenset[tuple[str, str]] = frozenset()
@@ -243,7 +241,6 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         change=wh == "how much" and _lemma(predicate) in lexicon.CHANGE_VERBS,
         counted=counted,
         role_head=_role_head(doc, wh, predicate) if form is Form.NAME else None,
-        verbs=frozenset().union(*(_with_synonyms(t) for t in doc if t.pos_ == "VERB")),
         **_scoring_terms(
             question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
         ),
@@ -283,28 +280,12 @@ def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
         plural = bool(rest) and rest[0].lemma_ == "be" and rest[0].lower_ in ("are", "were")
         return _Asked(wh, AnswerType.PERSON, Form.LIST if plural else Form.NAME)
     if wh in ("which", "what"):
-        category = _category_of(rest)
-        if category is not None:
-            return _Asked(wh, AnswerType.THING, Form.CATEGORY, category)
         return _which(wh, rest)
     if tokens and tokens[0].lower_ in ("list", "name") and len(tokens) > 1:
         kind = next((t for t in tokens[1:4] if t.pos_ in ("NOUN", "PROPN")), None)
         if kind is not None:
             return _Asked(wh, type_of_noun(kind.text) or AnswerType.THING, Form.LIST, kind)
     return _Asked(wh)
-
-
-def _category_of(rest: list[Token]) -> Token | None:
-    """ "What type of establishments …", "Which group of individuals …", "What is the common
-    term for the entities …": the noun whose category is asked (establishments)."""
-    for token in rest[:5]:
-        if token.lemma_.lower() in lexicon.CATEGORY_NOUNS and token.pos_ == "NOUN":
-            for prep in token.children:
-                if prep.dep_ == "prep" and prep.lower_ in ("of", "for"):
-                    noun = next((c for c in prep.children if c.dep_ == "pobj"), None)
-                    # "what kind of antibiotic" asks for one antibiotic, a plural for a class
-                    return noun if noun is not None and noun.tag_ == "NNS" else None
-    return None
 
 
 def _which(wh: str, rest: list[Token]) -> _Asked:

@@ -3,7 +3,6 @@
 Each is `answer(shape, evidence) -> Answer | None` and reads only the question's shape and
 the ranked, parsed sentences (`Evidence`):
 
-0. CategoryAnswer — "what type of establishments …": the common noun the best sentences use;
 1. ListAnswer — "which countries …": the items holding the asked role, each cited;
 2. NameAnswer — "who …", "which company …": the name of the asked type the best sentences
    agree on, preferring the one holding the asked role;
@@ -105,54 +104,6 @@ def _usable(name: str, excluded: set[str], outlets: list[frozenset[str]]) -> boo
 
 
 # --- 1. lists -----------------------------------------------------------------------------------
-class CategoryAnswer:
-    """ "What type of establishments … adjust their betting lines?": the plural common noun the
-    best sentences use for the parties ("Sportsbooks will move the line"), weighed as names
-    are: by the sentences' scores, more as a clause's subject; never a word of the question."""
-
-    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
-        if shape.form is not Form.CATEGORY:
-            return None
-        config = evidence.config
-        floor = config.sentence_floor * evidence.best.score
-        reading = [s for s in evidence.ranked[: config.sentences_read] if s.score >= floor]
-        asked = set(shape.terms) | {stem_of(w) for w in shape.question_words}
-        votes: dict[str, float] = {}
-        first: dict[str, tuple[str, Scored]] = {}
-        for item, doc in zip(reading, evidence.parse(reading), strict=True):
-            for token in doc:
-                key = stem_of(token.lemma_)
-                if token.tag_ != "NNS" or key in asked:  # a common noun, whatever its NER label
-                    continue
-                # the parties doing what the question says they do ("Sportsbooks will move
-                # the line or change the odds")
-                verb = token.head if token.dep_ == "nsubj" else None
-                if verb is None or not _said_of(verb, shape.verbs):
-                    continue
-                # twice as much when it acts on what the question names ("the line")
-                weight = item.score * (1 + bool(_objects_stems(verb) & asked))
-                votes[key] = votes.get(key, 0.0) + weight
-                first.setdefault(key, (token.lower_, item))
-        if not votes:
-            return None
-        text, item = first[max(votes, key=votes.__getitem__)]
-        lead = Lead(text=text, citations=[1])
-        return evidence.build("name", evidence.cite(evidence.led_by(item)), lead)
-
-
-def _said_of(verb: Token, stems_: frozenset[str]) -> bool:
-    """The verb, or one coordinated with it, is one of `stems_`."""
-    joined = [verb, *(c for c in verb.children if c.dep_ == "conj")]
-    return any(stem_of(v.lemma_) in stems_ for v in joined)
-
-
-def _objects_stems(verb: Token) -> set[str]:
-    """Stems of the direct objects of the verb and of the verbs coordinated with it."""
-    joined = [verb, *(c for c in verb.children if c.dep_ == "conj")]
-    objects = [o for v in joined for o in v.children if o.dep_ == "dobj"]
-    return {stem_of(t.text) for o in objects for t in o.subtree}
-
-
 @dataclass
 class _Reading:
     sentence: Scored
@@ -906,7 +857,6 @@ class SentenceAnswer:
 
 
 STRATEGIES: tuple[Strategy, ...] = (
-    CategoryAnswer(),
     ListAnswer(),
     NameAnswer(),
     DateAnswer(),
