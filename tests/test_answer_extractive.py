@@ -1330,6 +1330,21 @@ def test_a_company_list_names_neither_the_outlet_nor_a_country(
     assert [item.text for item in answer.items] == ["Talon Cyber Security", "Dig Security"]
 
 
+def test_a_name_is_of_the_kind_its_own_noun_says(answerer: ExtractiveAnswerer) -> None:
+    """ "AI chipmaker Nvidia": the small model calls Nvidia a place, its noun a company."""
+    passages = [
+        _passage(
+            "a",
+            "The five biggest companies in the S&P 500 — Apple, Microsoft, Alphabet, Amazon and "
+            "AI chipmaker Nvidia — account for about a quarter of the benchmark.",
+        )
+    ]
+    answer = answerer.answer(
+        "Which five companies make up about a quarter of the S&P 500's value?", passages
+    )
+    assert "Nvidia" in [item.text for item in answer.items], answer.answer
+
+
 def test_who_holds_a_role_is_answered_with_its_holder_not_the_most_named(
     answerer: ExtractiveAnswerer,
 ) -> None:

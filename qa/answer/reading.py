@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qa.answer import lexicon
-from qa.answer.shape import NAME_TYPES, AnswerType, QuestionShape, singular
+from qa.answer.shape import NAME_TYPES, AnswerType, QuestionShape, singular, type_of_noun
 from qa.answer.terms import stem_of, stems
 
 if TYPE_CHECKING:
@@ -140,13 +140,29 @@ def _candidate(span: Span, label: str) -> Candidate:
     while end > start and span.doc[end - 1].tag_ == "POS":
         end -= 1
     trimmed = span.doc[start:end]
+    root = trimmed.root if len(trimmed) else span.root
     return Candidate(
-        trimmed.text,
-        trimmed.start_char,
-        trimmed.end_char,
-        label,
-        trimmed.root.i if len(trimmed) else span.root.i,
+        trimmed.text, trimmed.start_char, trimmed.end_char, _called(root) or label, root.i
     )
+
+
+_LABEL_OF_KIND = {
+    AnswerType.PERSON: "PERSON",
+    AnswerType.ORGANISATION: "ORG",
+    AnswerType.PLACE: "GPE",
+}
+
+
+def _called(name: Token) -> str | None:
+    """The label the name's own noun gives it, whatever the entity model said: "AI chipmaker
+    Nvidia" is a company, "the antibiotic doxycycline" not a person (the small model calls
+    Nvidia a place)."""
+    for child in name.children:
+        if child.dep_ in ("compound", "appos") and child.pos_ == "NOUN":
+            kind = type_of_noun(child.text)
+            if kind in _LABEL_OF_KIND:
+                return _LABEL_OF_KIND[kind]
+    return None
 
 
 def _proper_runs(doc: Doc, taken: set[int]) -> Iterator[Span]:
