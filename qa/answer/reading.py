@@ -154,11 +154,11 @@ _LABEL_OF_KIND = {
 
 
 def _called(name: Token) -> str | None:
-    """The label the name's own noun gives it, whatever the entity model said: "AI chipmaker
-    Nvidia" is a company, "the antibiotic doxycycline" not a person (the small model calls
-    Nvidia a place)."""
+    """The label the noun in front of a name gives it, whatever the entity model said: "AI
+    chipmaker Nvidia" is a company (the small model calls Nvidia a place)."""
     for child in name.children:
-        if child.dep_ in ("compound", "appos") and child.pos_ == "NOUN":
+        # not an apposition: "… CMA CGM SA — all top-five players that …" speaks of a list
+        if child.dep_ == "compound" and child.pos_ == "NOUN":
             kind = type_of_noun(child.text)
             if kind in _LABEL_OF_KIND:
                 return _LABEL_OF_KIND[kind]
