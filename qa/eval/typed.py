@@ -1,8 +1,10 @@
 """The typed question set of `qa eval questions`: does the answer name the right thing in the
 right role, and does it decline when the articles don't say?
 
-`questions/<split>-typed.jsonl` was written by two writers blind to the code, over articles no
-other set uses (kept apart by article between dev and test). Each row has a `kind`:
+`questions/<split>-typed.jsonl` was written by three writers blind to the code, over articles no
+other set uses (kept apart by article between dev and test); the third (ids `C-…`, round 7 of
+issue 15) added 24 pairs, 24 near misses and 24 dated questions, half to each split, because 14
+test pairs made the pair figure move in steps of 0.07. Each row has a `kind`:
 
 - `typed`: a short question with one right answer of a definite `answer_type` (person,
   organisation, place, group, date, money, percent, quantity, work, thing) and `form`
