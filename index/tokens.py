@@ -3,8 +3,8 @@
 It serves the BM25 index, the queries and the answerer (`qa.answer.terms`), so a question's
 term matches exactly what was indexed and what the answerer counts. It lives in `index/`
 because the lexical index is written at ingest (index never imports qa); `qa.retrieval.text`
-re-exports it for the question side, and the answerer adds its news-question words
-(`qa.answer.lexicon.QUESTION_FRAME_WORDS`) to STOPWORDS.
+re-exports it for the question side, and the answerer's stopwords (`qa.answer.lexicon.STOPWORDS`)
+are these plus its news-question words.
 """
 
 from __future__ import annotations

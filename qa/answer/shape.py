@@ -342,7 +342,8 @@ def _wh_phrase_head(rest: list[Token]) -> tuple[Token | None, int | None]:
         run.append(token)
     # The phrase's head in the parse first ("which bank CEOs": CEOs, not its compound "bank"),
     # then by position, the last lower-case word (the parse may hang the phrase elsewhere).
-    heads = [t for t in run if t.pos_ == "NOUN" and t.head.i not in {r.i for r in run}]
+    in_run = {t.i for t in run}
+    heads = [t for t in run if t.pos_ == "NOUN" and t.head.i not in in_run]
     nouns = (
         heads
         or [t for t in run if t.is_lower and t.pos_ != "ADJ"]
