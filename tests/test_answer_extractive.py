@@ -1345,6 +1345,35 @@ def test_a_name_is_of_the_kind_its_own_noun_says(answerer: ExtractiveAnswerer) -
     assert "Nvidia" in [item.text for item in answer.items], answer.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        (  # the kind noun is an adjective of the name (amod)
+            "What antibiotic did the doctors prescribe?",
+            "The patient developed a rash. Doctors at the clinic prescribed the antibiotic "
+            "doxycycline for two weeks, the hospital said.",
+            "doxycycline",
+        ),
+        (  # ... a compound of it; "Alzheimer" is a name but not a drug
+            "What drug did the FDA approve?",
+            "On Monday the FDA approved the drug lecanemab for early Alzheimer's disease.",
+            "lecanemab",
+        ),
+        (  # ... in apposition to it
+            "Which salt did the researchers test?",
+            "The researchers tested lithium chloride, a salt used in batteries, on mice.",
+            "lithium chloride",
+        ),
+    ],
+)
+def test_a_typed_common_noun_is_answered_by_what_the_sentence_calls_that_kind(
+    answerer: ExtractiveAnswerer, question: str, text: str, expected: str
+) -> None:
+    """NER types no drug or antibiotic: the parse says which phrase the sentence calls one."""
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert answer.lead is not None and answer.lead.text == expected, answer.answer
+
+
 def test_who_holds_a_role_is_answered_with_its_holder_not_the_most_named(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -32,8 +32,13 @@ class Candidate:
     text: str
     start: int  # character offsets in the sentence
     end: int
-    label: str  # spaCy entity label, "PROPN" for an untyped proper-noun run, "NOUN" for a phrase
+    # spaCy entity label; "PROPN" for an untyped proper-noun run; KIND_LABEL for a phrase the
+    # sentence itself calls the asked kind ("the drug lecanemab")
+    label: str
     root: int  # token index of the span's head
+
+
+KIND_LABEL = "KIND"
 
 
 def type_fit(label: str, asked: AnswerType) -> float:
@@ -45,10 +50,10 @@ def type_fit(label: str, asked: AnswerType) -> float:
         AnswerType.PLACE: lexicon.PLACE_LABELS,
         AnswerType.GROUP: lexicon.GROUP_LABELS,
         AnswerType.WORK: lexicon.WORK_LABELS,
-        AnswerType.THING: lexicon.NAME_LABELS | {"NOUN"},
+        AnswerType.THING: lexicon.NAME_LABELS,
         AnswerType.NAME: lexicon.NAME_LABELS,
     }.get(asked, frozenset())
-    if label in exact:
+    if label in exact or label == KIND_LABEL:
         return 1.0
     if label == "PROPN" or (label in lexicon.NAME_LABELS and asked in NAME_TYPES):
         return 0.5
@@ -71,9 +76,13 @@ def candidates(
             found += [_candidate(piece, ent.label_) for piece in name_pieces(ent, name_words)]
     for run in _proper_runs(doc, taken):
         found += [_candidate(piece, "PROPN") for piece in name_pieces(run, name_words)]
-    if shape.answer_type is AnswerType.THING and shape.kind:
+    if shape.answer_type in _KINDS_NER_MISSES and shape.kind:
         found += [c for c in _kind_phrases(doc, shape.kind) if c.root not in taken]
     return sorted(found, key=lambda c: c.start)
+
+
+# Products, drugs, works and typed common nouns: NER leaves most of them untyped or mistyped.
+_KINDS_NER_MISSES = frozenset({AnswerType.THING, AnswerType.WORK})
 
 
 def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Span]:
@@ -195,13 +204,16 @@ def _kind_phrases(doc: Doc, kind: str) -> Iterator[Candidate]:
             continue
         for child in token.children:
             if child.dep_ == "appos" or (child.dep_ == "compound" and child.i > token.i):
-                yield _candidate(doc[child.left_edge.i : child.right_edge.i + 1], "NOUN")
-        if token.dep_ == "attr":  # "X is a salt"
+                yield _candidate(doc[child.left_edge.i : child.right_edge.i + 1], KIND_LABEL)
+        if token.dep_ in ("amod", "compound") and token.head.i > token.i:
+            # "the antibiotic doxycycline", "the drug lecanemab": the kind noun modifies the name
+            yield _candidate(doc[token.i + 1 : token.head.i + 1], KIND_LABEL)
+        elif token.dep_ == "attr":  # "X is a salt"
             subject = next((c for c in token.head.children if c.dep_ == "nsubj"), None)
             if subject is not None:
-                yield _candidate(doc[subject.left_edge.i : subject.i + 1], "NOUN")
+                yield _candidate(doc[subject.left_edge.i : subject.i + 1], KIND_LABEL)
         elif token.dep_ == "appos":  # "lithium chloride, a salt"
-            yield _candidate(doc[token.head.left_edge.i : token.head.i + 1], "NOUN")
+            yield _candidate(doc[token.head.left_edge.i : token.head.i + 1], KIND_LABEL)
 
 
 # --- roles ---------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 from qa.answer import lexicon
 from qa.answer.evidence import Evidence
 from qa.answer.reading import (
+    KIND_LABEL,
     Candidate,
     candidates,
     descriptions_of,
@@ -218,7 +219,7 @@ def _list_reading(
         c
         for c in candidates(doc, shape)
         if type_fit(c.label, shape.answer_type) > 0
-        and c.label != "NOUN"
+        and c.label != KIND_LABEL
         and not (shape.answer_type is AnswerType.ORGANISATION and c.label in lexicon.PLACE_LABELS)
         and _usable(c.text, excluded, outlets)
         and not _possessive(doc, c)
