@@ -1329,6 +1329,25 @@ def test_a_written_out_date_further_down_answers_when_the_best_sentence_has_none
     assert answer.citations[0].chunk_id == "b-0"
 
 
+def test_when_the_best_sentences_never_tell_of_the_asked_event_it_abstains(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """A near miss: the owner is in the news, his purchase is not. Quoting his team's news
+    would answer another question; the answer says what is missing (contrast: an undated
+    sentence that tells of the event is quoted, test_a_bare_today_further_down_…)."""
+    passages = [
+        _passage(
+            "a",
+            "CAROLINA PANTHERS | General manager Scott Fitterer: Owner David Tepper should have "
+            "the hottest seat, but he isn't going to fire himself. The team hired Frank Reich "
+            "in January.",
+        )
+    ]
+    answer = answerer.answer("When did David Tepper buy the Carolina Panthers?", passages)
+    assert answer.abstained, answer.answer
+    assert "when" in answer.reason and answer.nearest, answer
+
+
 def test_a_bare_today_further_down_is_not_read_as_the_day(answerer: ExtractiveAnswerer) -> None:
     # "today" is when the diplomats meet, not when Trump recognized Guaido.
     passages = [

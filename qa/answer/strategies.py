@@ -33,6 +33,7 @@ from qa.answer.reading import (
     descriptions_of,
     holds_asked_role,
     item_text,
+    predicate_clauses,
     quotes,
     read_clauses,
     type_fit,
@@ -687,7 +688,11 @@ class DateAnswer:
                 text, note = describe(found, evidence.published(item))
                 lead = Lead(text=text, note=note, citations=[1])
                 return evidence.build("date", evidence.cite(evidence.led_by(item)), lead)
-        return None
+        if not shape.predicate_stems or any(
+            predicate_clauses(evidence.doc(s), shape) for s in evidence.chosen
+        ):
+            return None  # the best sentences tell of the asked event undated: quote them
+        return evidence.abstain("The articles don't say: no passage found tells when.")
 
     @staticmethod
     def _date_in(
