@@ -104,6 +104,7 @@ class QuestionShape:
     asks_for_words: bool = False  # what did X say / how did X react
     change: bool = False  # "by how much did the shares fall": a change, a percentage first
     counted: str | None = None  # "how many people": stem of "people"
+    measure: str | None = None  # "What was the 10-year Treasury yield …?": stem of "yield"
     role_head: str | None = None  # "Who is the chief executive of Ineos Sport?" -> "executive"
     # --- for sentence relevance ---
     terms: tuple[str, ...] = ()
@@ -240,6 +241,7 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         asks_for_words=any(t.lemma_.lower() in lexicon.SAYING_QUESTION_VERBS for t in doc),
         change=wh == "how much" and _lemma(predicate) in lexicon.CHANGE_VERBS,
         counted=counted,
+        measure=_measure(wh, form, rest),
         role_head=_role_head(doc, wh, predicate) if form is Form.NAME else None,
         **_scoring_terms(
             question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
@@ -578,6 +580,16 @@ def _role_head(doc: Doc, wh: str, predicate: Token | None) -> str | None:
         if any(w in lexicon.ROLES for w in spelled):
             return spelled[-1]
     return None
+
+
+def _measure(wh: str, form: Form, rest: list[Token]) -> str | None:
+    """ "What was the 10-year Treasury yield …?", "What was Texas's AP ranking …?": the noun
+    a figure may answer when its unit is not known from the noun (a yield is given in per
+    cent, a ranking as "No. 3"); the sentences say which figure is said of it."""
+    if wh != "what" or form is not Form.SENTENCE:
+        return None
+    noun = _copula_noun(rest)
+    return stem_of(noun.text) if noun is not None else None
 
 
 def _named_subject(tokens: list[Token], wh: str) -> str | None:

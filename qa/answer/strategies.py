@@ -851,6 +851,42 @@ class FigureAnswer:
         return evidence.abstain("The articles don't say: no passage found gives that figure.")
 
 
+class MeasureAnswer:
+    """ "What was the 10-year Treasury yield on September 26, 2023?": a figure of any unit
+    that the best sentences give of the asked noun ("4.55 per cent"); without one, the best
+    sentences are quoted (the noun may be no measure at all: "What was Apple's response?")."""
+
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if shape.measure is None:
+            return None
+        for item in _pool(evidence, evidence.chosen, _MAY_HOLD_A_FIGURE):
+            doc = evidence.doc(item)
+            figure = next((e.text for e in doc.ents if _gives(e, shape.measure)), None)
+            if figure is not None:
+                lead = Lead(text=figure, citations=[1])
+                return evidence.build("figure", evidence.cite(evidence.led_by(item)), lead)
+        return None
+
+
+_MEASURE_LABELS = lexicon.MONEY_LABELS | lexicon.PERCENT_LABELS | lexicon.COUNT_LABELS
+
+
+def _gives(ent: Span, measure: str) -> bool:
+    """The figure hangs under the noun ("a gross margin of 17.9%") or is said of it, its
+    verb's subject ("the yield edged up to 4.55 per cent", "the margin was 18.2%")."""
+    if ent.label_ not in _MEASURE_LABELS or _YEAR.match(ent.text):
+        return False
+    for token in itertools.islice(ent.root.ancestors, 3):
+        if stem_of(token.text) == measure:
+            return True
+        if token.pos_ in ("VERB", "AUX"):
+            return any(
+                c.dep_ in ("nsubj", "nsubjpass") and stem_of(c.text) == measure
+                for c in token.children
+            )
+    return False
+
+
 # --- 4. descriptions ----------------------------------------------------------------------------
 class DescriptionAnswer:
     def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
@@ -917,5 +953,6 @@ STRATEGIES: tuple[Strategy, ...] = (
     DateAnswer(),
     DescriptionAnswer(),
     FigureAnswer(),
+    MeasureAnswer(),
     SentenceAnswer(),
 )
