@@ -1472,6 +1472,21 @@ def test_a_passive_question_asks_for_the_one_acted_on(answerer: ExtractiveAnswer
     assert answer.lead is not None and answer.lead.text == "Mira Murati", answer.answer
 
 
+def test_a_clause_with_the_anchors_in_place_outranks_a_clause_without_them(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """The parse hangs Celgene off "with", so Juno's clause has no subject; Gilead's clause
+    has the anchor in place and gives the role to Kite Pharma."""
+    text = (
+        "This segment has also witnessed significant M&A with Celgene acquiring Juno "
+        "Therapeutics for $9 billion and Gilead acquiring Kite Pharma for $11.9 billion."
+    )
+    answer = answerer.answer(
+        "Which company did Gilead acquire for $12 billion?", [_passage("a", text)]
+    )
+    assert answer.lead is not None and answer.lead.text == "Kite Pharma", answer.answer
+
+
 def test_a_relative_clause_on_a_description_describes_the_name(
     answerer: ExtractiveAnswerer,
 ) -> None:
