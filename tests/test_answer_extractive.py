@@ -1610,6 +1610,11 @@ def test_the_shape_reads_constraints_and_roles(answerer: ExtractiveAnswerer) -> 
     assert answerer.shape("What did Guaido say?").asks_for_words
     considering = answerer.shape("Considering the claims, which company is implicated in it?")
     assert considering.predicate == "implicate"  # not the opening participle
+    voice = answerer.shape("Which character does David Harbour voice in Creature Commandos?")
+    assert voice.predicate == "voice"  # the model tags "Harbour" a verb: a name is none
+    named = answerer.shape("Who was named interim CEO of OpenAI?")
+    assert named.asked_role == "object"  # the one named: "the board named X"
+    assert answerer.shape("What was the 10-year Treasury yield on Monday?").measure == "yield"
 
 
 # --- the three sample questions -------------------------------------------------------

@@ -409,6 +409,7 @@ def _predicate(doc: Doc, wh: Token | None, kind: Token | None) -> Token | None:
         and root.i not in skip
         and (wh is None or root.i > wh.i)  # "Considering …, which company is implicated"
         and root.pos_ == "VERB"
+        and root.is_lower  # "Which character does David Harbour voice?": Harbour is no verb
         and root.lemma_ not in ("be", "have", "do")
     ):
         return root
