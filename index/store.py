@@ -347,17 +347,6 @@ class ArticleStore:
         catalog = self._client.get_collection(self.name + CATALOG_SUFFIX, embedding_function=None)
         return dict(catalog.metadata or {})
 
-    def article_bodies(self, article_ids: Sequence[str]) -> dict[str, str]:
-        """The stored bodies of these articles, by id; absent ones left out."""
-        bodies: dict[str, str] = {}
-        unique = list(dict.fromkeys(article_ids))
-        for start in range(0, len(unique), self._batch_size()):
-            window = unique[start : start + self._batch_size()]
-            got = self._catalog.get(ids=window, include=["documents"])
-            for article_id, body in zip(got["ids"], got["documents"] or [], strict=True):
-                bodies[article_id] = body or ""
-        return bodies
-
     def get_article(self, article_id: str) -> ArticleRecord | None:
         got = self._catalog.get(ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"]:

@@ -48,9 +48,7 @@ class Assistant:
         self.settings = settings or Settings()
         self.service = service or IndexService(self.settings, collection=collection)
         self.retriever = Retriever(self.service, self.settings)
-        self.extractive = ExtractiveAnswerer(
-            self.settings, self.service.embedding, articles=self.service.store.article_bodies
-        )
+        self.extractive = ExtractiveAnswerer(self.settings, self.service.embedding)
         self.llm = (
             LLMAnswerer(self.settings, fallback=self.extractive)
             if llm_configured(self.settings)

@@ -218,16 +218,10 @@ def main() -> None:
         sp = cached_passages(settings, "stories", [q.question for q in stories])
         runs.append(("stories", lambda a, out: score_stories(a, stories, sp, out)))
     embedding = None if args.lexical else make_embedding(settings)
-    # Whole articles for full names, as `qa eval` reads them (every set asks this collection).
-    from qa.eval.retrieval import open_multihop_index
-
-    store = open_multihop_index(settings).store
     rows: list[dict[str, Any]] = []
     for overrides in parse_settings(args.set):
         config = AnswerConfig(**overrides)
-        answerer = ExtractiveAnswerer(
-            settings, embedding, config=config, articles=store.article_bodies
-        )
+        answerer = ExtractiveAnswerer(settings, embedding, config=config)
         label = " ".join(f"{k}={v}" for k, v in overrides.items()) or "defaults"
         for name, run in runs:
             print(label, name, run(answerer, rows), flush=True)

@@ -438,43 +438,6 @@ def test_a_first_name_takes_the_surname_the_sentences_also_use() -> None:
     assert alone["taylor"].text == "Taylor"
 
 
-PURDY_BODY = (
-    "Brock Purdy threw four touchdowns against the Cowboys on Sunday night.\n\n"
-    "The 49ers rolled to a 42-10 win.\n\n"
-    "However, Purdy has been at his worst when pressured (like most quarterbacks), completing "
-    "only half his passes."
-)
-
-
-def _purdy_passage() -> Passage:
-    text = PURDY_BODY.split("\n\n")[-1]  # a later chunk: the surname only
-    return Passage(
-        chunk_id="p-2",
-        article_id="p",
-        text=text,
-        start=PURDY_BODY.index(text),
-        end=len(PURDY_BODY),
-        title="Week 6 lineup decisions",
-        source="Wire",
-    )
-
-
-@pytest.mark.parametrize(
-    ("articles", "expected"),
-    [
-        (lambda ids: {"p": PURDY_BODY}, "Brock Purdy"),  # the whole article names him in full
-        (None, "Purdy"),  # no store: the passages' name stands
-        (lambda ids: 1 / 0, "Purdy"),  # the store failed: the answer goes on without it
-    ],
-)
-def test_a_surname_takes_the_full_name_its_whole_article_gives(articles, expected) -> None:
-    answerer = ExtractiveAnswerer(Settings(), articles=articles)
-    answer = answerer.answer(
-        "Which quarterback has been at his worst when pressured?", [_purdy_passage()]
-    )
-    assert answer.lead is not None and answer.lead.text == expected, answer.answer
-
-
 def test_the_name_several_articles_share_beats_a_name_in_one(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -152,21 +152,6 @@ def test_delete_removes_catalog_record_and_every_chunk(service: IndexService, sl
     assert service.ingest_items([victim]).added == 1
 
 
-def test_article_bodies_are_read_by_id_and_absent_ids_left_out(
-    service: IndexService, slice_articles
-):
-    """The answerer reads whole articles for full names ("Brock Purdy" for "Purdy")."""
-    service.ingest_items(slice_articles)
-    first, second = slice_articles[0], slice_articles[1]
-
-    bodies = service.store.article_bodies([first.article_id, "no-such-article", second.article_id])
-
-    assert set(bodies) == {first.article_id, second.article_id}
-    stored = service.store.get_article(first.article_id)
-    assert stored is not None and bodies[first.article_id] == stored.body
-    assert bodies[first.article_id] and bodies[first.article_id] != bodies[second.article_id]
-
-
 # --- embedding model ---------------------------------------------------------------------------
 
 

@@ -7,9 +7,8 @@ make the Answer, whose Markdown comes from qa/render.py.
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -28,30 +27,9 @@ from qa.types import Answer, AnswerItem, AnswerKind, Citation, Lead, Passage
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
-logger = logging.getLogger(__name__)
-
-# article ids -> their stored bodies (index.store.ArticleStore.article_bodies)
-ArticleBodies = Callable[[Sequence[str]], Mapping[str, str]]
-
 _INNER_CAPITAL = re.compile(r"(?<=[\w,;’'\-] )[A-Z][\w’'\-]*")
 _CAPITAL_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
 _LOWER_WORD = re.compile(r"\b[a-z][\w’'\-]*")
-
-
-def name_words_of(texts: Sequence[str], headlines: Sequence[str]) -> frozenset[str]:
-    """Capitalised words that may be part of a name: those the texts capitalise inside a
-    sentence (not after a full stop, a colon, a quote or a line break), and those they never
-    write in lower case ("Brock" of "Brock Purdy" opening every sentence). A word capitalised
-    only at a sentence's start and written in lower case elsewhere is no part of a name
-    ("Current Fed", "Laid"). Headlines count as text written in lower case elsewhere, never as
-    mid-sentence capitals (they capitalise at will)."""
-    text = "\n".join(texts)
-    titles = "\n".join(dict.fromkeys(headlines))
-    lower = {stem_of(w) for w in _LOWER_WORD.findall(f"{text}\n{titles}")}
-    inner = {_unpossessed(w) for w in _INNER_CAPITAL.findall(text)}
-    capitalised = {_unpossessed(w) for w in _CAPITAL_WORD.findall(f"{text}\n{titles}")}
-    never_lower = {w for w in capitalised - inner if w.lower() not in STOPWORDS}
-    return frozenset(inner | {w for w in never_lower if stem_of(w) not in lower})
 
 
 def _unpossessed(word: str) -> str:
@@ -68,7 +46,6 @@ class Evidence:
     scored: list[Scored]
     config: AnswerConfig
     parser: ParseCache
-    articles: ArticleBodies | None = None  # whole articles by id, from the store
     ranked: list[Scored] = field(default_factory=list)
     chosen: list[Scored] = field(default_factory=list)
 
@@ -119,22 +96,19 @@ class Evidence:
 
     @cached_property
     def name_words(self) -> frozenset[str]:
-        return name_words_of([p.text for p in self.passages], [p.title for p in self.passages])
-
-    @cached_property
-    def whole_articles(self) -> tuple[str, frozenset[str]]:
-        """The full text of the passages' articles and its name words ("" without a store):
-        a story's later passages call someone "Purdy" where its opening says "Brock Purdy"."""
-        if self.articles is None:
-            return "", frozenset()
-        ids = list(dict.fromkeys(p.article_id for p in self.passages))
-        try:
-            bodies = self.articles(ids)
-        except Exception:  # the store went away mid-answer: answer from the passages alone
-            logger.warning("article bodies unavailable; names stay as the passages give them")
-            return "", frozenset()
-        texts = [bodies[i] for i in ids if bodies.get(i)]
-        return "\n".join(texts), name_words_of(texts, [])
+        """Capitalised words that may be part of a name: those the passages capitalise inside
+        a sentence (not after a full stop, a colon, a quote or a line break), and those they
+        never write in lower case ("Brock" of "Brock Purdy" opening every sentence). A word
+        capitalised only at a sentence's start and written in lower case elsewhere is no
+        part of a name ("Current Fed", "Laid"). Headlines count as text written in lower case
+        elsewhere, never as mid-sentence capitals (they capitalise at will)."""
+        text = "\n".join(p.text for p in self.passages)
+        headlines = "\n".join(dict.fromkeys(p.title for p in self.passages))
+        lower = {stem_of(w) for w in _LOWER_WORD.findall(f"{text}\n{headlines}")}
+        inner = {_unpossessed(w) for w in _INNER_CAPITAL.findall(text)}
+        capitalised = {_unpossessed(w) for w in _CAPITAL_WORD.findall(f"{text}\n{headlines}")}
+        never_lower = {w for w in capitalised - inner if w.lower() not in STOPWORDS}
+        return frozenset(inner | {w for w in never_lower if stem_of(w) not in lower})
 
     def published(self, item: Scored) -> str:
         return self.passages[item.passage_index].published

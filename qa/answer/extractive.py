@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from qa.answer.config import AnswerConfig
-from qa.answer.evidence import NO_PASSAGE_REASON, ArticleBodies, Evidence, abstain, seen_stems
+from qa.answer.evidence import NO_PASSAGE_REASON, Evidence, abstain, seen_stems
 from qa.answer.nlp import ParseCache, shared_cache
 from qa.answer.relevance import Scored, ranked, score_sentences
 from qa.answer.roles import claim_in_role
@@ -41,14 +41,12 @@ class ExtractiveAnswerer:
         config: AnswerConfig | None = None,
         strategies: tuple[Strategy, ...] = STRATEGIES,
         parser: ParseCache | None = None,
-        articles: ArticleBodies | None = None,
     ):
         self.settings = settings
         self.config = config or AnswerConfig()
         self.vectors = SentenceVectors(embedding) if embedding is not None else None
         self.strategies = strategies
         self.parser = parser or shared_cache(self.config.parse_cache)
-        self.articles = articles  # whole articles, for full names the passages leave out
 
     @property
     def scorer(self) -> str:
@@ -88,7 +86,7 @@ class ExtractiveAnswerer:
             shape, passages, scored
         ):
             return abstain(shape, passages, ranked(scored), self.config)
-        evidence = Evidence(shape, passages, scored, self.config, self.parser, self.articles)
+        evidence = Evidence(shape, passages, scored, self.config, self.parser)
         for strategy in self.strategies:
             answer = strategy.answer(shape, evidence)
             if answer is not None:

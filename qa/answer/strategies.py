@@ -39,7 +39,6 @@ from qa.answer.reading import (
     type_fit,
 )
 from qa.answer.relevance import Scored, is_shouting
-from qa.answer.sentences import split_sentences
 from qa.answer.shape import (
     FIGURE_TYPES,
     NAME_TYPES,
@@ -364,13 +363,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     if not names:
         return None
     _merge_short_forms(names)
-    _expand_short_names(
-        names,
-        passages,
-        excluded,
-        evidence.name_words,
-        lambda short, read: _person_in_articles(evidence, short, excluded, read),
-    )
+    _expand_short_names(names, passages, excluded, evidence.name_words)
     names = _merge_same_names(names)
     w_articles = config.single_fact_w_articles if single_fact else config.w_articles
     for name in names.values():
@@ -494,16 +487,10 @@ def _merge_same_names(names: dict[str, _Name]) -> dict[str, _Name]:
 
 
 def _expand_short_names(
-    names: dict[str, _Name],
-    passages: list[Passage],
-    excluded: set[str],
-    name_words: frozenset[str],
-    person_in_articles: Callable[[str, set[str]], str | None] | None = None,
+    names: dict[str, _Name], passages: list[Passage], excluded: set[str], name_words: frozenset[str]
 ) -> None:
     """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
-    ("Sam Altman", "Federal Reserve"), which a reader expects; when no passage gives one and
-    some mention reads as a person, the person's full name in the passages' whole articles
-    (`person_in_articles(short, read)`)."""
+    ("Sam Altman", "Federal Reserve"), which a reader expects."""
     # Headlines too: a story's chunks past the first often name a person by surname only
     # ("Swift", "Kelce") while the headline gives the full name ("Taylor Swift reveals …").
     titles = dict.fromkeys(p.title for p in passages)
@@ -513,62 +500,27 @@ def _expand_short_names(
         short = name.text
         if " " in short or not _ONE_WORD_NAME.fullmatch(short):
             continue
-        full = _longer_name(short, text, excluded, name_words, read)
-        # People go by surname after the first mention; "Apple" and "Meta" are whole names.
-        if full is None and person_in_articles is not None and name.labels & _PERSON_VOTES:
-            full = person_in_articles(short, read)
-        if full is not None:
-            name.text = full
-
-
-def _person_in_articles(
-    evidence: Evidence, short: str, excluded: set[str], read: set[str]
-) -> str | None:
-    """The full name the whole articles give `short`, when the model reads it as one name
-    where it stands ("Brock Purdy"; not "Prime Video Temu" off a chart's line)."""
-    text, name_words = evidence.whole_articles
-    full = _longer_name(short, text, excluded, name_words, read)
-    if full is None:
-        return None
-    # The small model often calls a full name an organisation ("Brock Purdy" ORG): one
-    # entity is enough, a run of list items is not ("Prime Video Temu"); the first few
-    # sentences that use it are read (a stats table's line reads as one long name).
-    lines = (line for line in text.splitlines() if full in line)
-    saying = (s.text for line in lines for s in split_sentences(line) if full in s.text)
-    for sentence in itertools.islice(saying, 3):
-        doc = evidence.parser.parse(sentence)
-        if any(e.text == full and e.label_ in lexicon.NAME_LABELS for e in doc.ents):
-            return full
-    return None
-
-
-_PERSON_VOTES = Counter({label: 1 for label in lexicon.PERSON_LABELS})
-
-
-def _longer_name(
-    short: str, text: str, excluded: set[str], name_words: frozenset[str], read: set[str]
-) -> str | None:
-    """The longer name `text` most often uses for `short`, if any."""
-    pattern = re.compile(  # within a line: a heading above is not the name
-        rf"\b((?:[A-Z][a-z][\w’'\-]* +){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
-        rf"(?: +[A-Z][a-z][\w’'\-]*){{1,2}})\b"
-    )
-    counts: dict[str, int] = {}
-    for match in pattern.finditer(text):
-        full = _full_form(match.group(1).split(), short, name_words, excluded)
-        if full is not None:
-            counts[full] = counts.get(full, 0) + 1
-    alone = len(re.findall(rf"\b{re.escape(short)}\b(?!['’]?\s+[A-Z])", text))
-    ending = {n: c for n, c in counts.items() if n.split()[-1] == short}
-    # A first name ("Taylor") takes its surname when used more often alone than with it
-    # only if the surname is a name the sentences read too ("Swift").
-    starting = {
-        n: c
-        for n, c in counts.items()
-        if n.split()[0] != short or c >= alone or _key(n.split(maxsplit=1)[-1]) in read
-    }
-    pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
-    return max(pick, key=lambda n: (pick[n], len(n))) if pick else None
+        pattern = re.compile(  # within a line: a heading above is not the name
+            rf"\b((?:[A-Z][a-z][\w’'\-]* +){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
+            rf"(?: +[A-Z][a-z][\w’'\-]*){{1,2}})\b"
+        )
+        counts: dict[str, int] = {}
+        for match in pattern.finditer(text):
+            full = _full_form(match.group(1).split(), short, name_words, excluded)
+            if full is not None:
+                counts[full] = counts.get(full, 0) + 1
+        alone = len(re.findall(rf"\b{re.escape(short)}\b(?!['’]?\s+[A-Z])", text))
+        ending = {n: c for n, c in counts.items() if n.split()[-1] == short}
+        # A first name ("Taylor") takes its surname when used more often alone than with it
+        # only if the surname is a name the sentences read too ("Swift").
+        starting = {
+            n: c
+            for n, c in counts.items()
+            if n.split()[0] != short or c >= alone or _key(n.split(maxsplit=1)[-1]) in read
+        }
+        pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
+        if pick:
+            name.text = max(pick, key=lambda n: (pick[n], len(n)))
 
 
 # One word of letters, or of letter runs joined by a hyphen or an apostrophe: a surname such as
