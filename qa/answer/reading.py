@@ -287,17 +287,10 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
         and verb.head.pos_ in ("NOUN", "PROPN")
     ):
         if any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children):
-            objects += _described(verb.head)  # "the company, which was sold to Parker Brothers"
+            objects += _expand(verb.head)  # "the company, which was sold to Parker Brothers"
         else:
-            subjects = _described(verb.head)  # "countries that back Guaido"
+            subjects = _expand(verb.head)  # "countries that back Guaido"
     return subjects, objects
-
-
-def _described(noun: Token) -> list[Token]:
-    """The party a relative clause describes: its noun, or the name that noun stands in
-    apposition to ("Dave Clark, the former Amazon executive who was ousted": Dave Clark, not
-    the company that only qualifies the description)."""
-    return [noun.head] if noun.dep_ == "appos" else _expand(noun)
 
 
 def _shared_patient(verb: Token) -> list[Token]:

@@ -452,10 +452,6 @@ def _asked_role(doc: Doc, wh: Token | None, kind: Token | None, predicate: Token
     asked = {wh.i} | ({kind.i} if kind is not None else set())
     if predicate is None:
         return "attribute"
-    if any(doc[i].dep_ == "nsubjpass" and doc[i].head.i == predicate.i for i in asked):
-        # "Who was named interim CEO?": the one named, the object of "the board named X"
-        # (roles are the clause's doers and done-to, as sentences are read)
-        return "object"
     for token in doc:
         if token.i in asked or token.head.i != predicate.i:
             continue
