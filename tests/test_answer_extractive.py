@@ -1423,21 +1423,6 @@ def test_a_typed_common_noun_is_answered_by_what_the_sentence_calls_that_kind(
     assert answer.lead is not None and answer.lead.text == expected, answer.answer
 
 
-def test_a_clause_with_the_anchors_in_place_outranks_a_clause_without_them(
-    answerer: ExtractiveAnswerer,
-) -> None:
-    """The parse hangs Celgene off "with", so Juno's clause has no subject; Gilead's clause
-    has the anchor in place and gives the role to Kite Pharma."""
-    text = (
-        "This segment has also witnessed significant M&A with Celgene acquiring Juno "
-        "Therapeutics for $9 billion and Gilead acquiring Kite Pharma for $11.9 billion."
-    )
-    answer = answerer.answer(
-        "Which company did Gilead acquire for $12 billion?", [_passage("a", text)]
-    )
-    assert answer.lead is not None and answer.lead.text == "Kite Pharma", answer.answer
-
-
 def test_who_holds_a_role_is_answered_with_its_holder_not_the_most_named(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -372,19 +372,14 @@ def holds_asked_role(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bo
     it in the other role, or in the asked role towards another party (a role error); None
     when no clause carrying the predicate mentions it."""
     wrong = weak = False
-    readings = read_clauses(doc, shape)
-    # A clause with the anchors in place gives the role to its holders: another clause's
-    # holder is then no weak one ("Celgene acquiring Juno … and Gilead acquiring Kite" for
-    # "Which company did Gilead acquire?")
-    placed = any(r.anchors_fit and r.holders for r in readings)
-    for reading in readings:
+    for reading in read_clauses(doc, shape):
         in_holders = any(_within(candidate, t) for t in reading.holders)
         in_others = any(_within(candidate, t) for t in reading.others)
         if in_holders and reading.anchors_fit:
             return True
         # "Russia … backing for Maduro's government": it holds the role towards another
         wrong = wrong or (in_others and not in_holders) or (in_holders and _names_another(reading))
-        weak = weak or (in_holders and not reading.conflict and not placed)
+        weak = weak or (in_holders and not reading.conflict)
     return False if wrong else (True if weak else None)
 
 
