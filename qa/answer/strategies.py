@@ -701,10 +701,13 @@ def _distance_to_kind(shape: QuestionShape, doc: Doc, ent: Span) -> tuple[bool, 
     profit?", not the sales figure before it) first, else the sentence's order."""
     kind = stem_of(shape.kind) if shape.kind else None
     verb = next((t for t in ent.root.ancestors if t.pos_ in ("VERB", "AUX")), None)
-    said_of = verb is not None and any(
-        c.dep_ in ("nsubj", "nsubjpass") and stem_of(c.text) == kind for c in verb.children
-    )
+    said_of = verb is not None and kind is not None and _subject_is(verb, kind)
     return (not said_of, ent.start)
+
+
+def _subject_is(verb: Token, stem: str) -> bool:
+    """The clause's subject is the noun of this stem ("profits climbed …" for "profit")."""
+    return any(c.dep_ in ("nsubj", "nsubjpass") and stem_of(c.text) == stem for c in verb.children)
 
 
 def _count_of(shape: QuestionShape, doc: Doc) -> str | None:
@@ -832,10 +835,7 @@ def _gives(ent: Span, measure: str) -> bool:
         if stem_of(token.text) == measure:
             return True
         if token.pos_ in ("VERB", "AUX"):
-            return any(
-                c.dep_ in ("nsubj", "nsubjpass") and stem_of(c.text) == measure
-                for c in token.children
-            )
+            return _subject_is(token, measure)
     return False
 
 
