@@ -124,10 +124,6 @@ class AnswerConfig(BaseModel):
         default=0.85, description="Sentences read for items: share of the best."
     )
     list_sentences: int = Field(default=6, description="... at most this many.")
-    list_further_ratio: float = Field(
-        default=0.4, description="With no enumeration there, one further down (dev recall +0.1)."
-    )
-    list_further_items: int = Field(default=3, description="... naming at least this many items.")
 
     # --- figures -------------------------------------------------------------------------------
     figure_sentences: int = Field(

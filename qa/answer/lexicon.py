@@ -121,10 +121,6 @@ ROLES = word_set(
 TITLE_WORDS = (ROLES | frozenset(ROLE_ACRONYMS)) - word_set(
     "general justice king queen prince princess pope star partner owner player"
 )
-# Words that qualify a role: "Head Coach", "Prime Minister" are titles, nobody's name.
-ROLE_MODIFIERS = word_set(
-    "head assistant deputy vice interim acting general senior former prime foreign state new"
-)
 
 # spaCy entity labels by the kind of answer they can be.
 PERSON_LABELS = frozenset({"PERSON"})

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qa.answer import lexicon
-from qa.answer.shape import NAME_TYPES, AnswerType, QuestionShape, singular, type_of_noun
+from qa.answer.shape import NAME_TYPES, AnswerType, QuestionShape, singular
 from qa.answer.terms import stem_of, stems
 
 if TYPE_CHECKING:
@@ -150,28 +150,7 @@ def _candidate(span: Span, label: str) -> Candidate:
         end -= 1
     trimmed = span.doc[start:end]
     root = trimmed.root if len(trimmed) else span.root
-    return Candidate(
-        trimmed.text, trimmed.start_char, trimmed.end_char, _called(root) or label, root.i
-    )
-
-
-_LABEL_OF_KIND = {
-    AnswerType.PERSON: "PERSON",
-    AnswerType.ORGANISATION: "ORG",
-    AnswerType.PLACE: "GPE",
-}
-
-
-def _called(name: Token) -> str | None:
-    """The label the noun in front of a name gives it, whatever the entity model said: "AI
-    chipmaker Nvidia" is a company (the small model calls Nvidia a place)."""
-    for child in name.children:
-        # not an apposition: "… CMA CGM SA — all top-five players that …" speaks of a list
-        if child.dep_ == "compound" and child.pos_ == "NOUN":
-            kind = type_of_noun(child.text)
-            if kind in _LABEL_OF_KIND:
-                return _LABEL_OF_KIND[kind]
-    return None
+    return Candidate(trimmed.text, trimmed.start_char, trimmed.end_char, label, root.i)
 
 
 def _proper_runs(doc: Doc, taken: set[int]) -> Iterator[Span]:
@@ -276,7 +255,7 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
             subjects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
         elif child.dep_ == "prep":
             obliques += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
-    objects = objects or _shared_patient(verb) or obliques
+    objects = objects or obliques
     if verb.dep_ == "acl" and verb.tag_ == "VBN":
         objects += _expand(verb.head)  # "a meeting called by the United States"
     elif not subjects and verb.dep_ in ("conj", "xcomp") and verb.head.pos_ in ("VERB", "AUX"):
@@ -293,21 +272,10 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     return subjects, objects
 
 
-def _shared_patient(verb: Token) -> list[Token]:
-    """ "House Bill 20 made it through … and was signed by Governor Greg Abbott": a passive
-    verb joined to another shares its subject, which is what the passive acts on (not the
-    date after it)."""
-    passive = any(c.dep_ == "auxpass" for c in verb.children)
-    own = any(c.dep_ in _OBJECT_DEPS for c in verb.children)
-    if passive and not own and verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX"):
-        return _clause_roles(verb.head)[0]
-    return []
-
-
 def _clause_stems(verb: Token) -> set[str]:
     """Stems of the clause; a participle's clause includes the noun it describes."""
     found = _subtree_stems(verb)
-    for party in [*_clause_roles(verb)[0], *_shared_patient(verb)]:
+    for party in _clause_roles(verb)[0]:
         found |= _subtree_stems(party)
     if verb.dep_ in ("acl", "relcl"):
         found |= set(stems(" ".join(t.text for t in verb.head.subtree)))

@@ -105,7 +105,6 @@ class QuestionShape:
     change: bool = False  # "by how much did the shares fall": a change, a percentage first
     counted: str | None = None  # "how many people": stem of "people"
     measure: str | None = None  # "What was the 10-year Treasury yield …?": stem of "yield"
-    role_head: str | None = None  # "Who is the chief executive of Ineos Sport?" -> "executive"
     # --- for sentence relevance ---
     terms: tuple[str, ...] = ()
     pairs: frozenset[tuple[str, str]] = frozenset()
@@ -242,7 +241,6 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         change=wh == "how much" and _lemma(predicate) in lexicon.CHANGE_VERBS,
         counted=counted,
         measure=_measure(wh, form, rest),
-        role_head=_role_head(doc, wh, predicate) if form is Form.NAME else None,
         **_scoring_terms(
             question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
         ),
@@ -551,32 +549,6 @@ def _attribute_text(doc: Doc, wh: str, form: Form) -> str:
     if token is None:
         return ""
     return doc[token.left_edge.i : token.i + 1].text
-
-
-def role_words(text: str) -> list[str]:
-    """Lower-case words with role acronyms spelled out and a trailing "officer" after "chief
-    …" dropped: "CEO" and "chief executive officer" both end in "executive"."""
-    found: list[str] = []
-    for word in words(text):
-        found.extend(lexicon.ROLE_ACRONYMS.get(word, word).split())
-    if len(found) >= 2 and found[-1] == "officer" and "chief" in found:
-        found.pop()
-    return found
-
-
-def _role_head(doc: Doc, wh: str, predicate: Token | None) -> str | None:
-    """ "Who is the chief executive of Ineos Sport?", "Who is Nike's CFO?": the role asked
-    for, by its telling word; None when no role word is asked."""
-    if wh != "who" or predicate is not None:
-        return None
-    for token in doc:
-        if token.dep_ not in ("attr", "nsubj") or token.lower_ == "who":
-            continue
-        phrase = " ".join(t.text for t in token.lefts if t.dep_ in ("compound", "amod"))
-        spelled = role_words(f"{phrase} {token.text}")
-        if any(w in lexicon.ROLES for w in spelled):
-            return spelled[-1]
-    return None
 
 
 def _measure(wh: str, form: Form, rest: list[Token]) -> str | None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -38,16 +37,15 @@ from qa.answer.reading import (
     read_clauses,
     type_fit,
 )
-from qa.answer.relevance import Scored, is_shouting
+from qa.answer.relevance import Scored
 from qa.answer.shape import (
     FIGURE_TYPES,
     NAME_TYPES,
     AnswerType,
     Form,
     QuestionShape,
-    role_words,
 )
-from qa.answer.terms import stem_of, stems, synonyms, words
+from qa.answer.terms import stem_of, words
 from qa.answer.when import DateReading, describe, read_date
 from qa.types import Answer, AnswerItem, Citation, Lead, Passage
 
@@ -65,22 +63,6 @@ def outlet_names(passages: list[Passage]) -> list[frozenset[str]]:
     return list({frozenset(words(p.source)) for p in passages})
 
 
-def names_an_outlet(name: str, outlets: list[frozenset[str]]) -> bool:
-    """ "TechCrunch", "The Verge": every word of `name` is in one outlet's name (not "Fox
-    Sports" because a passage comes from "Essentially Sports")."""
-    name_words = set(words(name)) - lexicon.STOPWORDS
-    return bool(name_words) and any(name_words <= outlet for outlet in outlets)
-
-
-def _is_a_title(name: str) -> bool:
-    """ "Head Coach", "Prime Minister": a capitalised role, nobody's name."""
-    tokens = words(name)
-    return bool(tokens) and all(
-        t in lexicon.ROLES or t in lexicon.ROLE_MODIFIERS or t in lexicon.ROLE_ACRONYMS
-        for t in tokens
-    )
-
-
 def _excluded_words(
     shape: QuestionShape, passages: list[Passage], outlet_words: bool = True
 ) -> set[str]:
@@ -95,15 +77,9 @@ def _excluded_words(
     return asked | outlets | excluded
 
 
-def _usable(name: str, excluded: set[str], outlets: list[frozenset[str]]) -> bool:
+def _usable(name: str, excluded: set[str]) -> bool:
     tokens = words(name)
-    return (
-        bool(tokens)
-        and not set(tokens) & excluded
-        and not names_an_outlet(name, outlets)
-        and not _is_a_title(name)
-        and not name.isdigit()
-    )
+    return bool(tokens) and not set(tokens) & excluded and not name.isdigit()
 
 
 # --- 1. lists -----------------------------------------------------------------------------------
@@ -122,20 +98,17 @@ class ListAnswer:
         config = evidence.config
         floor = max(config.abstain_lexical, config.list_ratio * evidence.best.relevance)
         relevant = [s for s in evidence.ranked if s.relevance >= floor][: config.list_sentences]
-        outlets = outlet_names(evidence.passages)
         excluded = _excluded_words(shape, evidence.passages, outlet_words=False)
 
         def read(item: Scored) -> _Reading:
-            return _list_reading(shape, item, evidence.doc(item), excluded, outlets)
+            return _list_reading(shape, item, evidence.doc(item), excluded)
 
         evidence.parse(relevant)  # one batch: faster than one sentence at a time
         readings = [read(s) for s in relevant]
         listing = [r for r in readings if r.items and r.by_role]
         listing = listing or [r for r in readings if r.items and r.enumerates]
         if not listing and not any(r.enumerates for r in readings):
-            listing = _further_down(evidence, floor, read) or [
-                r for r in readings[: config.max_sentences] if r.items
-            ]
+            listing = [r for r in readings[: config.max_sentences] if r.items]
         if not listing:
             if shape.another:
                 kind = next(iter(shape.kind_words), "one")
@@ -151,30 +124,6 @@ class ListAnswer:
         )
 
 
-def _further_down(
-    evidence: Evidence, floor: float, read: Callable[[Scored], _Reading]
-) -> list[_Reading]:
-    """Below the list's sentences: a clause with the anchors in place whose asked role holds
-    items ("The FTC sued Amazon"), or an enumeration close enough to the best."""
-    config = evidence.config
-    lowest = config.list_further_ratio * evidence.best.relevance
-    parsed = evidence.ranked[: config.parse_sentences]
-    further = [
-        s
-        for s in evidence.ranked
-        if config.abstain_lexical <= s.relevance < floor
-        and (s in parsed or (s.relevance >= lowest and _ENUMERATION.search(s.sentence.text)))
-    ]
-    for item in further:
-        reading = read(item)
-        enumeration = reading.enumerates and item.relevance >= lowest
-        if reading.items and (
-            reading.by_role or (enumeration and len(reading.items) >= config.list_further_items)
-        ):
-            return [reading]
-    return []
-
-
 def _merged_items(citations: list[Citation], listing: list[_Reading]) -> list[AnswerItem]:
     """One item per name across the listing sentences, citing each sentence naming it."""
     merged: dict[str, AnswerItem] = {}
@@ -186,16 +135,11 @@ def _merged_items(citations: list[Citation], listing: list[_Reading]) -> list[An
     return list(merged.values())
 
 
-# Three or more capitalised names in a row, comma-separated: worth parsing further down.
-_ENUMERATION = re.compile(r"(?:[A-Z][\w.&'’\-]*(?:\s+[A-Z][\w.&'’\-]*)*,\s+){2,}(?:and\s+)?[A-Z]")
-
-
 def _list_reading(
     shape: QuestionShape,
     item: Scored,
     doc: Doc,
     excluded: set[str],
-    outlets: list[frozenset[str]],
 ) -> _Reading:
     entities = {t.i: ent for ent in doc.ents for t in ent}
     clauses = read_clauses(doc, shape)
@@ -207,7 +151,7 @@ def _list_reading(
             for t in clause.holders
             if _item_fits(t, entities, shape)
         ]
-        usable = [n for n in dict.fromkeys(names) if _usable(n, excluded, outlets)]
+        usable = [n for n in dict.fromkeys(names) if _usable(n, excluded)]
         if usable or (names and (shape.another or shape.excluded)):
             # Holders all excluded ("which other countries …"): the sentence still answers,
             # and says there are no more.
@@ -223,8 +167,7 @@ def _list_reading(
         if type_fit(c.label, shape.answer_type) > 0
         and c.label != KIND_LABEL
         and not (shape.answer_type is AnswerType.ORGANISATION and c.label in lexicon.PLACE_LABELS)
-        and _usable(c.text, excluded, outlets)
-        and not _possessive(doc, c)
+        and _usable(c.text, excluded)
     ]
     # A coordinated run with one member of the asked type is of that type throughout ("Snap,
     # Bose, Razer, Epson, Amazon": the model calls Bose a person); alone, a name must fit.
@@ -256,11 +199,6 @@ def _item_fits(token: Token, entities: dict[int, Span], shape: QuestionShape) ->
     if shape.kind and stem_of(token.lemma_) in (stem_of(shape.kind), "nation", "countri"):
         return True
     return token.lower_ in ("much", "many", "most") and any(c.i in entities for c in token.subtree)
-
-
-def _possessive(doc: Doc, candidate: Candidate) -> bool:
-    end = next((t for t in doc if t.idx >= candidate.end), None)
-    return end is not None and end.tag_ == "POS"
 
 
 def _coordinated(doc: Doc, found: list[Candidate]) -> list[list[Candidate]]:
@@ -330,10 +268,7 @@ class NameAnswer:
         chosen = _lead_sentences(winner, evidence)
         citations = evidence.cite(chosen)
         naming = [c for c in citations if winner.text in c.quote] or citations[:1]
-        lead = Lead(
-            text=_display_name(winner.text, evidence.passages),
-            citations=[c.n for c in naming],
-        )
+        lead = Lead(text=winner.text, citations=[c.n for c in naming])
         fit = winner.fit * (1.0 if winner.role_score else 0.9)
         return evidence.build("name", citations, lead, confidence=evidence.confidence() * fit)
 
@@ -358,8 +293,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     names: dict[str, _Name] = {}
     evidence.parse([*reading, *further])
     for item in [*reading, *further]:
-        if not is_shouting(item.sentence.text):  # "SUPERFAN SPENT NEARLY $9K": all names
-            _read_names(shape, evidence, item, item in further, names, (excluded, outlets))
+        _read_names(shape, evidence, item, item in further, names, excluded)
     if not names:
         return None
     _merge_short_forms(names)
@@ -388,24 +322,21 @@ def _read_names(
     item: Scored,
     role_only: bool,
     names: dict[str, _Name],
-    unusable: tuple[set[str], list[frozenset[str]]],
+    excluded: set[str],
 ) -> None:
     """Count the sentence's typed candidates into `names`; with `role_only`, only those
     holding the asked role; never one read in another role."""
     doc = evidence.doc(item)
     for candidate in candidates(doc, shape, evidence.name_words):
         if type_fit(candidate.label, shape.answer_type) == 0 or not _usable(
-            candidate.text, *unusable
+            candidate.text, excluded
         ):
             continue
         role = holds_asked_role(doc, shape, candidate)
-        titled = bool(shape.role_head and role is None) and holds_asked_title(doc, shape, candidate)
-        role = True if titled else role
         if role is False or (not role and role_only):
             continue  # it holds the anchor's role here, not the asked one
         name = names.setdefault(_key(candidate.text), _Name(candidate.text))
-        label = "PERSON" if titled else candidate.label  # one with the asked title is a person
-        name.labels[label] += 3 if " " in candidate.text else 1
+        name.labels[candidate.label] += 3 if " " in candidate.text else 1
         if role and item.score > name.role_score:
             name.role_score, name.role_sentence = item.score, item
         if all(item is not s for s in name.sentences):
@@ -426,21 +357,6 @@ def _winner(shape: QuestionShape, names: list[_Name], evidence: Evidence) -> _Na
         if not holding:
             return None
     return max(holding or names, key=lambda n: n.score)
-
-
-def holds_asked_title(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool:
-    """ "Who is the chief executive of Ineos Sport?": a description of the candidate gives
-    that role, of the asked organisation when it says whose ("the CEO of Ratcliffe's Ineos
-    Sport", not "the club's chief executive"), else in a sentence about it."""
-    anchors = [a.stems for a in shape.anchors if a.is_name and a.stems]
-    for description in descriptions_of(doc, candidate.text):
-        if shape.role_head not in role_words(description.text):
-            continue
-        says_whose = re.search(r"['’]s\b|\bof\b|\b[A-Z]", description.text[1:])
-        where = set(stems(description.text if says_whose else doc.text))
-        if not anchors or any(anchor <= where for anchor in anchors):  # all of "Ineos Sport"
-            return True
-    return False
 
 
 def _key(name: str) -> str:
@@ -578,14 +494,6 @@ def _lead_sentences(name: _Name, evidence: Evidence) -> list[Scored]:
         if all(item is not c for c in chosen):
             chosen.append(item)
     return chosen
-
-
-def _display_name(name: str, passages: list[Passage]) -> str:
-    """ "The Federal Reserve" when the passages mostly write "the Federal Reserve"."""
-    escaped = re.escape(name)
-    total = sum(len(re.findall(rf"\b{escaped}\b", p.text)) for p in passages)
-    with_the = sum(len(re.findall(rf"\b[Tt]he {escaped}\b", p.text)) for p in passages)
-    return f"The {name}" if total and with_the * 2 >= total else name
 
 
 # --- 3. dates and 5. figures ---------------------------------------------------------------------
@@ -750,25 +658,11 @@ def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
         return counted and bool(_DURATION.search(ent.text))
     if _PERCENTAGE.search(ent.text):  # the model calls "5 per cent" money
         return shape.answer_type is AnswerType.PERCENT or shape.change
-    if shape.answer_type is AnswerType.MONEY and _sum_of_another_kind(shape, ent):
-        return False
     if shape.answer_type is AnswerType.COUNT and shape.counted:
         own = re.findall(r"[A-Za-z]+", ent.text)  # "57 megawatts": the unit is in the entity
         after = re.findall(r"[A-Za-z]+", ent.doc.text[ent.end_char :])[:3]
         return shape.counted in {stem_of(w) for w in [*own, *after]}
     return True
-
-
-def _sum_of_another_kind(shape: QuestionShape, ent: Span) -> bool:
-    """The parse hangs the figure on another kind of sum than the asked one: "revenue of $1.3
-    billion" does not answer "What profit did Hapag-Lloyd report?"."""
-    if shape.kind is None or shape.kind not in lexicon.MONEY_NOUNS:
-        return False
-    noun = next((t for t in ent.root.ancestors if t.pos_ == "NOUN"), None)
-    if noun is None or noun.lemma_.lower() not in lexicon.MONEY_NOUNS:
-        return False
-    asked, said = stem_of(shape.kind), stem_of(noun.lemma_)
-    return said != asked and said not in synonyms(asked)
 
 
 def _about_another(shape: QuestionShape, doc: Doc, item: Scored) -> bool:
