@@ -1517,3 +1517,22 @@ def test_how_many_reads_the_number_the_parse_hangs_on_the_counted_noun(
     assert answer.answer.startswith("**three**"), answer.answer
     # "Which fund …" asks for a fund, not an amount of money.
     assert not answerer.answer("Which fund paid for the lighthouse?", passages).abstained
+
+
+def test_a_name_in_the_asked_role_is_not_dropped_for_a_party_the_question_does_not_name(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # The clause's subject ("Gio Lo Celso comes on … to replace") is not read where the
+    # question puts it: choosing the name must not then count de Paul as holding the role
+    # towards someone else (it cost held-out swapped pairs); checking a claim still does.
+    passages = [
+        _passage(
+            "a",
+            "Argentina have a very dangerous free-kick as Lionel Messi baits Gustavo Gomez into "
+            "a foul just atop the penalty area. Gio Lo Celso comes on for Argentina to replace "
+            "Rodrigo de Paul, who had a very good match.",
+        )
+    ]
+    question = "Which Argentina player did Gio Lo Celso replace against Paraguay?"
+    answer = answerer.answer(question, passages)
+    assert answer.answer.startswith("**Rodrigo de Paul**"), answer.answer

@@ -334,11 +334,15 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
     return readings
 
 
-def holds_asked_role(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool | None:
+def holds_asked_role(
+    doc: Doc, shape: QuestionShape, candidate: Candidate, strict: bool = False
+) -> bool | None:
     """True when a clause carrying the predicate has the candidate in the asked role, with the
     anchors in place or at least no other party where they belong; False when a clause has
-    it in the other role, or in the asked role towards another party (a role error); None
-    when no clause carrying the predicate mentions it."""
+    it in the other role; None when no clause carrying the predicate mentions it. `strict`
+    (checking a claim's support) is also False when it holds the asked role towards a party
+    the question does not name. Choosing names does not use that: the anchors are often
+    paraphrased there, and it cost held-out swapped pairs (docs/answerer.md, round 9)."""
     wrong = weak = False
     for reading in read_clauses(doc, shape):
         in_holders = any(_within(candidate, t) for t in reading.holders)
@@ -346,7 +350,8 @@ def holds_asked_role(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bo
         if in_holders and reading.anchors_fit:
             return True
         # "Russia … backing for Maduro's government": it holds the role towards another
-        wrong = wrong or (in_others and not in_holders) or (in_holders and _names_another(reading))
+        towards_another = strict and in_holders and _names_another(reading)
+        wrong = wrong or (in_others and not in_holders) or towards_another
         weak = weak or (in_holders and not reading.conflict)
     return False if wrong else (True if weak else None)
 

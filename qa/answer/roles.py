@@ -36,7 +36,7 @@ def role_conflict(shape: QuestionShape, quote: Doc, answers: Iterable[str]) -> b
     for candidate in candidates(quote, shape):
         said = set(words(candidate.text))
         named = any(w <= said or said <= w for w in wanted if said)
-        if named and holds_asked_role(quote, shape, candidate) is False:
+        if named and holds_asked_role(quote, shape, candidate, strict=True) is False:
             return True
     return False
 
