@@ -1173,20 +1173,6 @@ def test_a_framing_word_does_not_excuse_a_missing_subject(
     assert answer.abstained, answer.answer
 
 
-def test_an_all_capitals_headline_is_not_quoted_before_the_sentence_that_answers(
-    answerer: ExtractiveAnswerer,
-) -> None:
-    headline = "DON MCLEAN SINGS THE PRAISES OF SILENT NIGHT: MY MOTHER'S FAVORITE"
-    said = (
-        'McLean said "Silent Night," which he sings on the album, "was my mother\'s favorite '
-        'song that I used to sing at Christmastime for her."'
-    )
-    passages = [_passage("a", f"{headline}\n\n{said}")]
-    answer = answerer.answer("Why does Silent Night matter to Don McLean?", passages)
-
-    assert answer.citations[0].quote == said, answer.answer
-
-
 def _second_sentence_reads_further_down(
     answerer: ExtractiveAnswerer, question: str, passages: list[Passage]
 ) -> bool:

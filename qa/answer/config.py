@@ -55,16 +55,12 @@ class AnswerConfig(BaseModel):
     w_actor: float = Field(
         default=0.3, description="'How did Maduro respond?': a sentence where the named one acts."
     )
-    w_headline: float = Field(
-        default=0.5, description="An all-capitals headline ranks at this share."
-    )
     w_as_of: float = Field(
         default=0.3,
         description="'… on September 26, 2023?': added for a passage published that day, less "
         "each day after, nothing from as_of_days on or before it.",
     )
     as_of_days: int = Field(default=7, description="... how many days after the date count.")
-    min_words: int = Field(default=5, description="Shorter sentences (captions) count half.")
     single_fact_terms: int = Field(
         default=8,
         description="Questions with at most this many content stems ask one fact: phrases do "

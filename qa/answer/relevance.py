@@ -25,7 +25,7 @@ from qa.answer.config import AnswerConfig
 from qa.answer.injection import looks_like_injection
 from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.shape import QuestionShape
-from qa.answer.terms import Idf, acronym_alternatives, stems, synonyms, words
+from qa.answer.terms import Idf, acronym_alternatives, stems, synonyms
 from qa.answer.when import published_day
 from qa.types import Passage
 
@@ -90,8 +90,6 @@ def score_sentences(
         in_source = sum(weights[t] for t in elsewhere if t in source)
         in_title = sum(weights[t] for t in elsewhere if t in title and t not in source)
         lexical = (found + config.w_source * in_source + config.w_title * in_title) / total
-        if len(words(item.sentence.text)) < config.min_words:
-            lexical *= 0.5
         item.parts = {"lexical": lexical}
         item.relevance = lexical
     if vectors is not None:
@@ -141,8 +139,7 @@ def _match(term: str, sentence_stems: set[str], config: AnswerConfig) -> float:
 def add_ranking_scores(
     shape: QuestionShape, scored: list[Scored], idf: Idf, config: AnswerConfig
 ) -> None:
-    """Relevance plus the passage's retrieval prior and the question's phrases kept; an
-    all-capitals headline repeats the story's words without answering, at a discount."""
+    """Relevance plus the passage's retrieval prior and the question's phrases kept."""
     pair_weights = {pair: (idf(pair[0]) + idf(pair[1])) / 2 for pair in shape.pairs}
     pairs_total = sum(pair_weights.values())
     for item in scored:
@@ -154,14 +151,6 @@ def add_ranking_scores(
             + config.w_retrieval / (1.0 + item.passage_index)
             + config.w_pairs * item.parts.get("pairs", 0.0)
         )
-        if is_shouting(item.sentence.text):
-            item.score *= config.w_headline
-
-
-def is_shouting(sentence: str) -> bool:
-    """An all-capitals headline or caption: at least 8 letters, 80 % of them upper case."""
-    letters = [c for c in sentence if c.isalpha()]
-    return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
 def add_cosines(
