@@ -68,8 +68,7 @@ def _excluded_words(
 ) -> set[str]:
     """The question's own words describe the answer (not the kind noun: "Which organization"
     may be answered by "Organization of American States"); a name answer takes no word of an
-    outlet's name either (a list item only is no outlet: "Fox Sports" beside "Essentially
-    Sports")."""
+    outlet's name either (a list item may: "Fox Sports" beside "Essentially Sports")."""
     outlets = set().union(*outlet_names(passages)) - lexicon.STOPWORDS if outlet_words else set()
     excluded = {w for name in shape.excluded for w in words(name)}
     asked = set(shape.question_words) - set(shape.kind_words)
