@@ -977,6 +977,19 @@ def test_a_count_whose_unit_is_inside_the_figure_answers(answerer: ExtractiveAns
     assert answer.answer.startswith("**57 megawatts**"), answer.answer
 
 
+def test_a_score_is_read_where_the_entity_model_types_none(answerer: ExtractiveAnswerer) -> None:
+    """ "3-1" is no entity to the small model (and "29-28" a date): a score question reads the
+    score's form; a season ("2023-24") and a formation ("4-3-3") are no score."""
+    text = (
+        "The Wardale Rangers used a 4-3-3 formation in the 2023-24 season opener. "
+        "The Wardale Rangers beat the Ostmere Diamondbacks 3-1 on Monday night at Kesh Park."
+    )
+    question = "By what score did the Wardale Rangers beat the Ostmere Diamondbacks?"
+    assert answerer.shape(question).answer_type is AnswerType.SCORE
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert answer.answer.startswith("**3-1**"), answer.answer
+
+
 def test_names_are_not_read_from_urls_nationalities_or_the_question(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -84,6 +84,7 @@ MONEY_NOUNS = word_set(
     wage pay funding deal"""
 )
 PERCENT_NOUNS = word_set("percentage percent rate share stake")
+SCORE_NOUNS = word_set("score scoreline record")  # "3-1", a team's "3-7"
 WORK_NOUNS = word_set(
     """film movie book song album show series game law bill act product app device phone
     model award prize event tournament title novel play drug vaccine"""

@@ -41,6 +41,7 @@ class AnswerType(StrEnum):
     COUNT = "count"
     AGE = "age"
     DURATION = "duration"  # "how long": "six weeks", not "No. 3"
+    SCORE = "score"  # "by what score …", "what was the Bears' record …": "3-1", "3-7"
     DESCRIPTION = "description"  # "Who is Juan Guaido?"
     SENTENCE = "sentence"  # how / why / what did X say
 
@@ -66,7 +67,14 @@ NAME_TYPES = frozenset(
     }
 )
 FIGURE_TYPES = frozenset(
-    {AnswerType.MONEY, AnswerType.PERCENT, AnswerType.COUNT, AnswerType.AGE, AnswerType.DURATION}
+    {
+        AnswerType.MONEY,
+        AnswerType.PERCENT,
+        AnswerType.COUNT,
+        AnswerType.AGE,
+        AnswerType.DURATION,
+        AnswerType.SCORE,
+    }
 )
 
 
@@ -167,6 +175,7 @@ _NOUN_TYPES = {
     for nouns, kind in (
         (lexicon.WORK_NOUNS, AnswerType.WORK),
         (lexicon.PERCENT_NOUNS, AnswerType.PERCENT),
+        (lexicon.SCORE_NOUNS, AnswerType.SCORE),
         (lexicon.MONEY_NOUNS, AnswerType.MONEY),
         (lexicon.DATE_NOUNS, AnswerType.DATE),
         (lexicon.GROUP_NOUNS, AnswerType.GROUP),
@@ -303,7 +312,7 @@ def _which(wh: str, rest: list[Token]) -> _Asked:
     if wh == "what":
         noun = _copula_noun(rest)  # "What was Temu's revenue …?"
         kind_type = type_of_noun(noun.text) if noun is not None else None
-        if kind_type in (AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DATE):
+        if kind_type in (AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DATE, AnswerType.SCORE):
             return _Asked(wh, kind_type, _form_of(kind_type), noun, count)
     return _Asked(wh, count=count)
 

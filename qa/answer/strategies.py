@@ -579,6 +579,7 @@ _AGE = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d{2}$")
+_SCORE = re.compile(r"(?<![\w–-])(?<!\d[.,])\d{1,3}[-–]\d{1,3}(?![\w–-]|[.,]\d)")
 _PERCENTAGE = re.compile(r"%|\bper\s?cent\b|\bpercentage points?\b", re.I)
 _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|seasons?)\b")
 
@@ -586,6 +587,9 @@ _DURATION = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|year
 def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
     """The figure of the asked kind, as the sentence writes it ("about $4.3 billion", "15%",
     "66,000"); a change ("by how much did shares fall") reads a percentage first."""
+    if shape.answer_type is AnswerType.SCORE:  # the entity model rarely types "3-1"
+        match = _SCORE.search(doc.text)
+        return match.group() if match else None
     if shape.answer_type is AnswerType.AGE:
         match = _AGE.search(doc.text)
         if match is None:
