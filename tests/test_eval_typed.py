@@ -57,6 +57,19 @@ def test_a_name_answer_is_right_in_its_lead_and_wrong_when_it_names_the_other_pa
     assert not both["right"] and not both["role_error"]
 
 
+def test_a_distractor_inside_the_right_answer_does_not_make_it_wrong() -> None:
+    album = question(
+        question="What is Nicki Minaj's fifth studio album?",
+        answer_type="work",
+        answer="Pink Friday 2",
+        aliases=[],
+        distractors=["Pink Friday"],
+    )
+    assert score_typed(album, reply("**Pink Friday 2** [1]."))["right"]
+    debut = score_typed(album, reply("**Pink Friday** [1]."))
+    assert not debut["right"]
+
+
 def test_a_list_answer_needs_half_the_items_and_no_distractor() -> None:
     q = question(
         form="list",

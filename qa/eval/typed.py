@@ -160,10 +160,16 @@ def score_typed(question: TypedQuestion, answer: Answer) -> dict[str, Any]:
     lead = answer_lead(answer)
     forms = [str(question.answer), *question.aliases]
     says_right = _names_any(lead, forms) and len(lead.split()) <= STRICT_LEAD_WORDS
-    says_wrong = _names_any(lead, question.distractors)
+    says_wrong = _names_any(lead, _apart_from(question.distractors, forms))
     row["right"] = says_right and not says_wrong
     row["role_error"] = says_wrong and not _names_any(lead, forms)
     return row
+
+
+def _apart_from(distractors: tuple[str, ...], forms: list[str]) -> list[str]:
+    """Distractors that no right form contains: "Pink Friday" (her debut) is no wrong answer
+    inside "Pink Friday 2" (the asked fifth album)."""
+    return [d for d in distractors if not any(_names(form, d) for form in forms)]
 
 
 def _mean(values: list[Any]) -> float | None:
