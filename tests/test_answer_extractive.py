@@ -257,7 +257,7 @@ def test_sentence_splitter_handles_abbreviations_and_quotes(body: str) -> None:
     assert BACKING_SENTENCE in texts
     tricky = (
         "Dr. Smith met Gen. Lee in St. Louis on Jan. 5. The U.S. Army said no. On Nov. 6, "
-        "Epic v. Google goes to trial.[1] It ends at 5 p.m.\n[2] Mr. Li agreed."
+        "Epic v. Google goes to trial.[1] It ends at 5 p.m.\n[2] Mr. Li agreed. No. 3 Texas won."
     )
     assert [s.text for s in split_sentences(tricky)] == [
         "Dr. Smith met Gen. Lee in St. Louis on Jan. 5.",
@@ -265,6 +265,7 @@ def test_sentence_splitter_handles_abbreviations_and_quotes(body: str) -> None:
         "On Nov. 6, Epic v. Google goes to trial.[1]",  # the marker cites the sentence before
         "It ends at 5 p.m.",
         "[2] Mr. Li agreed.",  # a line break always ends a sentence
+        "No. 3 Texas won.",
     ]
 
 

@@ -31,6 +31,7 @@ class Sentence:
 
 _LINE = re.compile(r"[^\n]+")
 _LEADING_MARKERS = re.compile(r"(?:\[\d{1,3}\])+")
+_NUMBER_SIGN = re.compile(r"\bNos?\.$")
 
 
 @cache
@@ -55,7 +56,16 @@ def split_sentences(text: str) -> list[Sentence]:
         for start, end in _punkt().span_tokenize(line.group()):
             start, end = line.start() + start, line.start() + end
             markers = _LEADING_MARKERS.match(text, start)
-            if markers and sentences and sentences[-1].end >= line.start():
+            if (
+                sentences
+                and sentences[-1].end >= line.start()
+                and _NUMBER_SIGN.search(sentences[-1].text)
+                and text[start:end].lstrip()[:1].isdigit()
+            ):
+                # "between No. 3 Texas": Punkt's model does not know "No." before a number
+                before = sentences.pop()
+                start = before.start
+            elif markers and sentences and sentences[-1].end >= line.start():
                 # "Maduro.[1] China": the markers cite the sentence before
                 before = sentences.pop()
                 sentences.append(
