@@ -116,7 +116,9 @@ def test_chroma_stopping_under_load_is_503_then_recovers_within_5_s(
         chroma.start()
         up_at = time.monotonic()  # its heartbeat answers
         recovered_at = _first_success_after(load, up_at, limit_s=30)
-        time.sleep(1)
+        # Wait for answers begun after recovery rather than a fixed second: under load one
+        # answer can take longer than that, and then none would begin inside it.
+        _wait_for_replies(load, recovered_at + 0.5, count=CLIENTS, limit_s=30)
     replies = load.replies
     statuses = Counter(status for _, status, _, _ in replies)
     # Questions within REVISION_TTL_S of the last revision check may still be served from the
@@ -145,6 +147,17 @@ def _first_success_after(load: Load, since: float, limit_s: float) -> float:
             return min(done)
         time.sleep(0.05)
     raise AssertionError(f"no successful answer within {limit_s} s of Chroma coming back")
+
+
+def _wait_for_replies(load: Load, since: float, count: int, limit_s: float) -> None:
+    """Until `count` requests begun after `since` have their replies (or `limit_s` passes:
+    the assertions then say what is missing)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        with load.lock:
+            if sum(r[0] > since for r in load.replies) >= count:
+                return
+        time.sleep(0.05)
 
 
 @pytest.mark.timeout(600)
