@@ -5,7 +5,8 @@ News text is full of periods that do not end sentences ("U.S. officials", "Dr. S
 Punkt's English model knows those abbreviations; it ships inside llama-index-core (the
 `_static/nltk_cache` its text splitters read), so nothing is downloaded. A line break always
 ends a sentence; a citation marker right after a full stop ("… Maduro.[1] China …") stays
-with its sentence.
+with its sentence, and "No." before a number ("No. 3 Texas"), which the model does not know,
+ends none.
 """
 
 from __future__ import annotations
@@ -64,16 +65,16 @@ def _split(text: str) -> tuple[Sentence, ...]:
         for start, end in _punkt().span_tokenize(line.group()):
             start, end = line.start() + start, line.start() + end
             markers = _LEADING_MARKERS.match(text, start)
+            same_line = bool(sentences) and sentences[-1].end >= line.start()
             if (
-                sentences
-                and sentences[-1].end >= line.start()
+                same_line
                 and _NUMBER_SIGN.search(sentences[-1].text)
                 and text[start:end].lstrip()[:1].isdigit()
             ):
                 # "between No. 3 Texas": Punkt's model does not know "No." before a number
                 before = sentences.pop()
                 start = before.start
-            elif markers and sentences and sentences[-1].end >= line.start():
+            elif markers and same_line:
                 # "Maduro.[1] China": the markers cite the sentence before
                 before = sentences.pop()
                 sentences.append(
