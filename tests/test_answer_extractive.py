@@ -400,6 +400,43 @@ def test_a_hyphenated_surname_is_expanded_to_the_full_name(
     assert answer.answer.startswith("**Sam Bankman-Fried**"), answer.answer
 
 
+@pytest.mark.parametrize("full_name_sentences", [2, 0])
+def test_a_surname_takes_the_type_of_its_full_name(full_name_sentences: int) -> None:
+    """The small model types "Bankman-Fried" alone as an organisation and "Sam Bankman-Fried"
+    as a person; a person question read only surname sentences. The expanded name takes its
+    type where the passages write it in full, and outranks a co-founder the model types as a
+    person (0: that reading switched off, the type-fit cut hands the answer to Gary Wang)."""
+    passages = [
+        _passage(
+            "a",
+            "Prosecutors said Bankman-Fried stole billions from FTX customers. Gary Wang, a "
+            "co-founder of FTX, testified against his former friend.",
+            source="TechCrunch",
+        ),
+        _passage(
+            "b",
+            "Jurors heard that Bankman-Fried stole customer deposits from FTX. Wang said he had "
+            "been asked to change the code.",
+            source="The Verge",
+        ),
+        _passage(
+            "c",
+            "Sam Bankman-Fried, the founder of the collapsed exchange FTX, has pleaded not guilty.",
+            source="Fortune",
+        ),
+    ]
+    question = (
+        "Which crypto founder did prosecutors accuse of stealing billions from FTX customers, "
+        "according to TechCrunch and The Verge?"
+    )
+    config = AnswerConfig(full_name_sentences=full_name_sentences)
+    answer = ExtractiveAnswerer(Settings(), config=config).answer(question, passages)
+
+    assert answer.lead is not None
+    # Switched off, the test must fail: it is the full mentions that type the name.
+    assert (answer.lead.text == "Sam Bankman-Fried") == bool(full_name_sentences), answer.answer
+
+
 def test_a_surname_is_expanded_to_the_full_name_of_the_headline(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -50,6 +50,8 @@ from qa.answer.when import DateReading, describe, read_date
 from qa.types import Answer, AnswerItem, Citation, Lead, Passage
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from spacy.tokens import Doc, Span, Token
 
 
@@ -230,6 +232,8 @@ class _Name:
     role_sentence: Scored | None = None
     sentences: list[Scored] = field(default_factory=list)
     labels: Counter[str] = field(default_factory=Counter)  # entity labels of its mentions
+    read_in_full: bool = False  # a mention of more than one word was read
+    surname: str | None = None  # the one word it was read as, when that ends its full name
 
     def vote_fit(self, asked: AnswerType) -> float:
         """Its type fit by the labels its mentions got, a full name's thrice: the small model
@@ -298,6 +302,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     _merge_short_forms(names)
     _expand_short_names(names, passages, excluded, evidence.name_words)
     names = _merge_same_names(names)
+    _type_from_full_mentions(names.values(), evidence)
     w_articles = config.single_fact_w_articles if single_fact else config.w_articles
     for name in names.values():
         name.fit = name.vote_fit(shape.answer_type)
@@ -335,7 +340,8 @@ def _read_names(
         if role is False or (not role and role_only):
             continue  # it holds the anchor's role here, not the asked one
         name = names.setdefault(_key(candidate.text), _Name(candidate.text))
-        name.labels[candidate.label] += 3 if " " in candidate.text else 1
+        name.labels[candidate.label] += _votes(candidate.text)
+        name.read_in_full |= " " in candidate.text
         if role and item.score > name.role_score:
             name.role_score, name.role_sentence = item.score, item
         if all(item is not s for s in name.sentences):
@@ -358,6 +364,29 @@ def _winner(shape: QuestionShape, names: list[_Name], evidence: Evidence) -> _Na
     return max(holding or names, key=lambda n: n.score)
 
 
+def _votes(mention: str) -> int:
+    """A full name's entity label counts thrice: the model types a name best where it is
+    written in full."""
+    return 3 if " " in mention else 1
+
+
+def _type_from_full_mentions(names: Iterable[_Name], evidence: Evidence) -> None:
+    """A name read only by its surname and expanded to its full form ("Bankman-Fried" → "Sam
+    Bankman-Fried") takes the labels the model gives the full form where the passages write
+    it: news introduce a person in full and then use the surname, which the small model
+    often types as an organisation. Only a surname's: a first word's expansion
+    ("Venezuelan" → "Venezuelan Observatory") is a guess, not a name the writer introduced."""
+    for name in names:
+        if name.read_in_full or name.surname is None:
+            continue
+        written = re.compile(rf"\b{re.escape(name.text)}\b")
+        in_full = [s for s in evidence.ranked if written.search(s.sentence.text)]
+        for doc in evidence.parse(in_full[: evidence.config.full_name_sentences]):
+            for ent in doc.ents:
+                if ent.text == name.text or ent.text.endswith(f" {name.text}"):
+                    name.labels[ent.label_] += _votes(ent.text)
+
+
 def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
 
@@ -365,6 +394,7 @@ def _key(name: str) -> str:
 def _absorb(target: _Name, source: _Name) -> None:
     """`source` is another form of `target`'s name: its sentences, score and role count."""
     target.labels.update(source.labels)
+    target.read_in_full |= source.read_in_full
     if source.role_score > target.role_score:
         target.role_score, target.role_sentence = source.role_score, source.role_sentence
     for item in source.sentences:
@@ -436,6 +466,7 @@ def _expand_short_names(
         pick = ending or {n: c for n, c in starting.items() if n.split()[-1] != short}
         if pick:
             name.text = max(pick, key=lambda n: (pick[n], len(n)))
+            name.surname = short if name.text.endswith(f" {short}") else None
 
 
 # One word of letters, or of letter runs joined by a hyphen or an apostrophe: a surname such as
