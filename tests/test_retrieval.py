@@ -57,6 +57,23 @@ def test_month_relative_and_open_ranges_are_parsed():
     assert kinds["last week"] == ("relative", ("2023-12-19", "2023-12-25"), True)
 
 
+def test_a_quotations_today_is_not_the_askers_day():
+    """ "told employees 'based on today's news, i quit'": the speaker's "today" filtered a
+    question about OpenAI to the newest day's articles (TikTok, Ukraine); the asker's own
+    "today" still does."""
+    newest = int(datetime(2023, 12, 25, 15, tzinfo=UTC).timestamp())
+    quoted = (
+        "Which OpenAI co-founder told employees 'based on today's news, i quit,' and who "
+        'said "we are done this week" or “gone today”?'
+    )
+    assert find_dates(quoted, newest) == []
+    (mention,) = find_dates("What did Brockman say today?", newest)
+    assert mention.label() == ("2023-12-25", "2023-12-25") and mention.hard
+    assert [m.text for m in find_dates("Who said ‘we quit’ at OpenAI’s office today?", newest)] == [
+        "today"
+    ]
+
+
 def test_sources_are_found_by_name_and_alias_case_sensitively():
     question = (
         "Does Cnbc say so, while The Independent - Sports and CBSSports.com disagree, "

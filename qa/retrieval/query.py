@@ -269,8 +269,18 @@ def find_dates(
         after_last = date(year + month // 12, month % 12 + 1, 1)
         add(match, first, after_last)
     if newest_ts:
-        mentions.extend(_relative_dates(question, newest_ts, taken))
+        # "… told employees 'based on today's news, i quit'": a quotation's "today" is the
+        # speaker's day, not the asker's, and must not filter to the newest articles.
+        mentions.extend(_relative_dates(question, newest_ts, taken + quoted_spans(question)))
     return sorted(mentions, key=lambda m: m.start)
+
+
+# A quotation: double quotes, or single ones whose closing mark is no apostrophe ("today's").
+_QUOTED_RE = re.compile(r"[\"“][^\"“”]*[\"”]|(?<!\w)['‘](?:[^'‘’]|['’](?=\w))*['’](?!\w)")
+
+
+def quoted_spans(question: str) -> list[tuple[int, int]]:
+    return [match.span() for match in _QUOTED_RE.finditer(question)]
 
 
 def _relative_dates(
