@@ -534,6 +534,30 @@ def test_a_short_name_becomes_the_full_name_even_if_it_only_opens_sentences(
     assert answer.answer.startswith("**Brock Purdy**"), answer.answer
 
 
+@pytest.mark.parametrize(
+    ("text", "question", "name"),
+    [
+        (
+            "Bankman-Fried testified that he never took customer money. The jury did not agree.",
+            "Who testified that he never took customer money?",
+            "Bankman-Fried",
+        ),
+        (
+            "Smith-Njigba caught ten passes for Seattle on Sunday. The Seahawks won.",
+            "Who caught ten passes for Seattle on Sunday?",
+            "Smith-Njigba",
+        ),
+    ],
+)
+def test_a_hyphenated_name_opening_a_sentence_stays_whole(
+    answerer: ExtractiveAnswerer, text: str, question: str, name: str
+) -> None:
+    # The parse splits "Bankman-Fried" into three tokens; the passages write the name as one
+    # word, so its first part is a name word too and is not trimmed as a sentence opener.
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert answer.lead is not None and answer.lead.text == name, answer.answer
+
+
 def test_the_full_form_of_a_short_name_leaves_out_owners_titles_and_sentence_openers() -> None:
     from qa.answer.strategies import _full_form
 

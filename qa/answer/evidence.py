@@ -108,7 +108,10 @@ class Evidence:
         inner = {_unpossessed(w) for w in _INNER_CAPITAL.findall(text)}
         capitalised = {_unpossessed(w) for w in _CAPITAL_WORD.findall(f"{text}\n{headlines}")}
         never_lower = {w for w in capitalised - inner if w.lower() not in STOPWORDS}
-        return frozenset(inner | {w for w in never_lower if stem_of(w) not in lower})
+        found = inner | {w for w in never_lower if stem_of(w) not in lower}
+        # The parse splits "Bankman-Fried" into "Bankman", "-", "Fried": each capitalised
+        # part of a name word is one too, or a sentence opening with the name loses "Bankman".
+        return frozenset(found | {part for w in found for part in w.split("-") if part.istitle()})
 
     def published(self, item: Scored) -> str:
         return self.passages[item.passage_index].published
