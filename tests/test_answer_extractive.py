@@ -558,6 +558,40 @@ def test_a_hyphenated_name_opening_a_sentence_stays_whole(
     assert answer.lead is not None and answer.lead.text == name, answer.answer
 
 
+def test_an_acronym_joins_the_one_name_it_spells() -> None:
+    """ "SBF" is Sam Bankman-Fried (hyphenated parts count), "CZ" Changpeng Zhao: their
+    mentions count for the full name; "NYT" spelling two names joins neither."""
+    from collections import Counter
+
+    from qa.answer.strategies import _merge_acronyms
+
+    def name(text: str, label: str) -> _Name:
+        return _Name(text, labels=Counter({label: 1}))
+
+    names = {
+        "sbf": name("SBF", "PROPN"),
+        "sam bankman fried": name("Sam Bankman-Fried", "PERSON"),
+        "ftx": name("FTX", "ORG"),
+        "cz": name("CZ", "PROPN"),
+        "changpeng zhao": name("Changpeng Zhao", "PERSON"),
+        "nyt": name("NYT", "ORG"),
+        "new york times": name("New York Times", "ORG"),
+        "new york titans": name("New York Titans", "ORG"),
+    }
+    _merge_acronyms(names)
+
+    assert set(names) == {
+        "sam bankman fried",
+        "ftx",
+        "changpeng zhao",
+        "nyt",
+        "new york times",
+        "new york titans",
+    }
+    assert names["sam bankman fried"].labels == Counter({"PERSON": 1, "PROPN": 1})
+    assert names["changpeng zhao"].labels == Counter({"PERSON": 1, "PROPN": 1})
+
+
 def test_the_full_form_of_a_short_name_leaves_out_owners_titles_and_sentence_openers() -> None:
     from qa.answer.strategies import _full_form
 

@@ -302,6 +302,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     _merge_short_forms(names)
     _expand_short_names(names, passages, excluded, evidence.name_words)
     names = _merge_same_names(names)
+    _merge_acronyms(names)
     _type_from_full_mentions(names.values(), evidence)
     w_articles = config.single_fact_w_articles if single_fact else config.w_articles
     for name in names.values():
@@ -429,6 +430,22 @@ def _merge_same_names(names: dict[str, _Name]) -> dict[str, _Name]:
         else:
             merged[key] = name
     return merged
+
+
+def _merge_acronyms(names: dict[str, _Name]) -> None:
+    """ "SBF" and "Sam Bankman-Fried", "CZ" and "Changpeng Zhao" are one: an all-capitals
+    name joins the one other name whose words (and hyphenated parts) it spells."""
+    for key, name in list(names.items()):
+        letters = name.text
+        if not (2 <= len(letters) <= 5 and letters.isalpha() and letters.isupper()):
+            continue
+        spelt = [n for k, n in names.items() if k != key and _initials(n.text) == letters]
+        if len(spelt) == 1:
+            _absorb(spelt[0], names.pop(key))
+
+
+def _initials(name: str) -> str:
+    return "".join(w[0] for w in re.split(r"[\s-]+", name) if w[:1].isupper())
 
 
 def _expand_short_names(
