@@ -360,6 +360,14 @@ def _passage(article_id: str, text: str, source: str = "Wire", title: str = "") 
     )
 
 
+def assert_lead_of_one_passage(
+    answerer: ExtractiveAnswerer, question: str, text: str, expected: str
+) -> None:
+    """The answer over a one-passage article `text` leads with exactly `expected`."""
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert answer.lead is not None and answer.lead.text == expected, answer.answer
+
+
 def test_who_question_answer_starts_with_the_name_cited(
     answerer: ExtractiveAnswerer, passages: list[Passage], body: str
 ) -> None:
@@ -554,8 +562,7 @@ def test_a_hyphenated_name_opening_a_sentence_stays_whole(
 ) -> None:
     # The parse splits "Bankman-Fried" into three tokens; the passages write the name as one
     # word, so its first part is a name word too and is not trimmed as a sentence opener.
-    answer = answerer.answer(question, [_passage("a", text)])
-    assert answer.lead is not None and answer.lead.text == name, answer.answer
+    assert_lead_of_one_passage(answerer, question, text, name)
 
 
 def test_an_acronym_joins_the_one_name_it_spells() -> None:
@@ -1440,8 +1447,7 @@ def test_a_typed_common_noun_is_answered_by_what_the_sentence_calls_that_kind(
     answerer: ExtractiveAnswerer, question: str, text: str, expected: str
 ) -> None:
     """NER types no drug or antibiotic: the parse says which phrase the sentence calls one."""
-    answer = answerer.answer(question, [_passage("a", text)])
-    assert answer.lead is not None and answer.lead.text == expected, answer.answer
+    assert_lead_of_one_passage(answerer, question, text, expected)
 
 
 def test_a_capitalised_title_is_not_a_name(answerer: ExtractiveAnswerer) -> None:
