@@ -1265,6 +1265,43 @@ def test_how_someone_reacted_includes_their_own_words(answerer: ExtractiveAnswer
     assert any("keep working on it" in c.quote for c in answer.citations), answer.answer
 
 
+def test_what_someone_said_goes_on_into_the_next_quoted_sentence(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    text = (
+        "Spurs have fallen to their fourth defeat in five with a 2-1 reverse at home to West "
+        "Ham.\n\n“It’s unacceptable,” said captain Heung-Min Son.\n\n“I think players "
+        "should take responsibility, this is unacceptable.\n\nAdvertisement"
+    )
+    answer = answerer.answer(
+        "What did Heung-Min Son say after Tottenham's defeat?", [_passage("a", text)]
+    )
+
+    # His words go on in a sentence that names no speaker: it is his too.
+    quoted = [c.quote for c in answer.citations]
+    assert any("said captain Heung-Min Son" in q for q in quoted), answer.answer
+    assert any("players should take responsibility" in q for q in quoted), answer.answer
+
+
+def test_what_someone_said_counts_he_said_after_a_sentence_about_them(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    text = (
+        "Don McLean has just released a new album of classic Christmas tunes.\n\n"
+        'He said "Silent Night" "was my mother\'s favorite song that I used to sing for her."'
+        "\n\nCritics called the Christmas album warm and modest.\n\n"
+        "Sales of every Christmas album rose sharply this year, the label said.\n\n"
+        "The Christmas album charts are crowded with new releases."
+    )
+    answer = answerer.answer(
+        "What did Don McLean say about his Christmas album?", [_passage("a", text)]
+    )
+
+    # "He" speaks right after a sentence about McLean: those are McLean's words, though
+    # they share none of the question's topic words.
+    assert any("favorite song" in c.quote for c in answer.citations), answer.answer
+
+
 def test_an_unmentioned_relation_is_not_answered_with_the_nearest_name(
     answerer: ExtractiveAnswerer, passages: list[Passage]
 ) -> None:

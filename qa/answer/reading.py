@@ -402,13 +402,16 @@ def acts(doc: Doc, actor: str) -> bool:
 _QUOTE_MARKS = frozenset('“”"')
 
 
-def quotes(doc: Doc, actor: str) -> bool:
+def quotes(doc: Doc, actor: str, by_pronoun: bool = False) -> bool:
     """The sentence quotes `actor` and says so ("“… a blip,” Healy said"): a speech verb
-    whose subject names the actor, in a sentence holding a quotation mark."""
+    whose subject names the actor (`by_pronoun`: or is a personal pronoun, "He said …" right
+    after a sentence about the actor), in a sentence holding a quotation mark."""
     if not any(mark in doc.text for mark in _QUOTE_MARKS):
         return False
     return any(
-        t.dep_ == "nsubj" and t.head.lemma_ in lexicon.SPEECH_VERBS and _is_named(t, actor)
+        t.dep_ == "nsubj"
+        and t.head.lemma_ in lexicon.SPEECH_VERBS
+        and (_is_named(t, actor) or (by_pronoun and t.lower_ in ("he", "she", "they")))
         for t in doc
     )
 

@@ -814,34 +814,64 @@ class SentenceAnswer:
     def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
         chosen = evidence.chosen
         own = self._own_words(shape, evidence)
-        if own is not None:
-            others = [s for s in chosen if s is not own]
+        if own:
+            others = [s for s in chosen if all(s is not o for o in own)]
             topic = set(shape.terms) - {stem_of(w) for w in lexicon.FRAME_WORDS}
             if topic <= {stem_of(w) for w in words(shape.actor or "")}:
-                chosen = [own, *others[: evidence.config.max_sentences - 1]]
-            elif len(others) == len(chosen):
-                chosen = [chosen[0], own, *chosen[1 : evidence.config.max_sentences - 1]]
+                chosen = [*own, *others]
+            elif own[0] is not chosen[0]:
+                chosen = [chosen[0], *own, *others[1:]]
+            else:
+                chosen = [*own, *others]
+            chosen = chosen[: evidence.config.max_sentences]
         return evidence.build("sentences", evidence.cite(chosen))
 
     @staticmethod
-    def _own_words(shape: QuestionShape, evidence: Evidence) -> Scored | None:
+    def _own_words(shape: QuestionShape, evidence: Evidence) -> list[Scored]:
         """For "What did Healy say …?": the first chosen sentence that quotes Healy, else the
-        best of the lead's article that does."""
+        best of the lead's article that does; with the next sentence when it goes on with
+        the quotation (it opens with a quotation mark and names no speaker of its own)."""
         if shape.actor is None or not shape.asks_for_words:
-            return None
+            return []
         article = evidence.passages[evidence.chosen[0].passage_index].article_id
         said = re.compile(rf"\b{re.escape(shape.actor.split()[-1])}\b")
+        following = _following(evidence.ranked)
+        after_naming = {
+            id(following[id(s)])
+            for s in evidence.ranked
+            if id(s) in following and said.search(s.sentence.text)
+        }
         same = [
             s
             for s in evidence.ranked
             if evidence.passages[s.passage_index].article_id == article
-            and said.search(s.sentence.text)
-            and any(mark in s.sentence.text for mark in '“”"')
+            and (said.search(s.sentence.text) or id(s) in after_naming)
+            and any(mark in s.sentence.text for mark in _QUOTE_MARKS)
         ][: evidence.config.parse_sentences]
         for item in dict.fromkeys([*evidence.chosen, *same]):
-            if quotes(evidence.doc(item), shape.actor):
-                return item
-        return None
+            if quotes(evidence.doc(item), shape.actor, by_pronoun=id(item) in after_naming):
+                after = following.get(id(item))
+                if after is not None and _continues_quotation(evidence.doc(after)):
+                    return [item, after]
+                return [item]
+        return []
+
+
+_QUOTE_MARKS = '“”"'
+
+
+def _following(sentences: list[Scored]) -> dict[int, Scored]:
+    """Each sentence's next one in its passage, by the sentence's id."""
+    in_order = sorted(sentences, key=lambda s: (s.passage_index, s.sentence.start))
+    return {id(s): t for s, t in itertools.pairwise(in_order) if s.passage_index == t.passage_index}
+
+
+def _continues_quotation(doc: Doc) -> bool:
+    """ "“I think players should take responsibility …": a sentence that opens a quotation
+    and has no speech verb, so the speaker is the one quoted just before."""
+    return doc.text.lstrip()[:1] in _QUOTE_MARKS and not any(
+        t.lemma_ in lexicon.SPEECH_VERBS and t.pos_ == "VERB" for t in doc
+    )
 
 
 STRATEGIES: tuple[Strategy, ...] = (
