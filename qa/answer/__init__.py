@@ -21,13 +21,7 @@ if TYPE_CHECKING:
 
     from index.settings import Settings
 
-__all__ = [
-    "AnswerConfig",
-    "ExtractiveAnswerer",
-    "LLMAnswerer",
-    "llm_configured",
-    "make_answerer",
-]
+__all__ = ["AnswerConfig", "ExtractiveAnswerer", "LLMAnswerer", "llm_configured", "make_answerer"]
 
 
 def llm_configured(settings: Settings) -> bool:
@@ -39,6 +33,4 @@ def make_answerer(
     settings: Settings, embedding: BaseEmbedding | None = None
 ) -> ExtractiveAnswerer | LLMAnswerer:
     extractive = ExtractiveAnswerer(settings, embedding)
-    if llm_configured(settings):
-        return LLMAnswerer(settings, fallback=extractive)
-    return extractive
+    return LLMAnswerer(settings, fallback=extractive) if llm_configured(settings) else extractive

@@ -32,8 +32,7 @@ class AnswerConfig(BaseModel):
         default=0.5, description="Embedding cosine weight against lexical coverage (dev: 0.5 best)."
     )
     embed_shortlist: int = Field(
-        default=4,
-        description="Sentences (best lexical first) that get a cosine (dev: all was level).",
+        default=4, description="Sentences (best lexical first) given a cosine (dev: all was level)."
     )
     w_retrieval: float = Field(
         default=0.25,
@@ -77,9 +76,7 @@ class AnswerConfig(BaseModel):
         description="A date or figure may come from a sentence scoring down to this share of "
         "the best (user-question dev: when 0.50 -> 0.875 at 0.5).",
     )
-    redundant_jaccard: float = Field(
-        default=0.6, description="Stem overlap of a repeated sentence."
-    )
+    redundant_jaccard: float = Field(default=0.6, description="Stem overlap of a repeat.")
     nearest: int = Field(default=3, description="Passages shown when abstaining.")
 
     # --- parsing -------------------------------------------------------------------------------
@@ -94,14 +91,10 @@ class AnswerConfig(BaseModel):
     # --- name answers --------------------------------------------------------------------------
     sentences_read: int = Field(default=8, description="Best sentences whose names are candidates.")
     single_fact_sentences_read: int = Field(default=3, description="... for a one-fact question.")
-    sentence_floor: float = Field(
-        default=0.3, description="... each this share of the best's score."
-    )
+    sentence_floor: float = Field(default=0.3, description="... each this share of the best score.")
     w_articles: float = Field(default=0.35, description="Per other retrieved article naming it.")
     single_fact_w_articles: float = Field(default=0.2, description="... for a one-fact question.")
-    w_title_name: float = Field(
-        default=0.2, description="Per retrieved article whose title names it."
-    )
+    w_title_name: float = Field(default=0.2, description="Per retrieved title naming it.")
     w_subject: float = Field(default=0.1, description="Share added for being the clause's subject.")
     w_kind: float = Field(default=0.25, description="Bonus for a name of exactly the asked type.")
     kind_mismatch: float = Field(
@@ -122,9 +115,7 @@ class AnswerConfig(BaseModel):
     )
 
     # --- lists ---------------------------------------------------------------------------------
-    list_ratio: float = Field(
-        default=0.85, description="Sentences read for items: share of the best."
-    )
+    list_ratio: float = Field(default=0.85, description="Item sentences read: share of the best.")
     list_sentences: int = Field(default=6, description="... at most this many.")
 
     # --- figures -------------------------------------------------------------------------------

@@ -82,8 +82,10 @@ class ExtractiveAnswerer:
     def answer_shape(
         self, shape: QuestionShape, passages: list[Passage], scored: list[Scored]
     ) -> Answer:
-        if not self.answerable(shape, scored) or self.asked_thing_unmentioned(
-            shape, passages, scored
+        # "Who is Ohtani's wife?" over passages none of which says "wife": the articles don't
+        # say, however well the name matches.
+        if not self.answerable(shape, scored) or (
+            shape.attribute is not None and shape.attribute not in seen_stems(passages, scored)
         ):
             return abstain(shape, passages, ranked(scored), self.config)
         evidence = Evidence(shape, passages, scored, self.config, self.parser)
@@ -99,16 +101,6 @@ class ExtractiveAnswerer:
         "capital of Australia" must not pass on "capital" alone)."""
         if not scored or not shape.terms:
             return False
+        relevant = max(s.relevance for s in scored) >= self.config.abstain_threshold(self.scorer)
         best_lexical = max(s.parts.get("lexical", 0.0) for s in scored)
-        threshold = self.config.abstain_threshold(self.scorer)
-        return max(
-            s.relevance for s in scored
-        ) >= threshold and best_lexical >= self.config.min_term_share / len(shape.terms)
-
-    @staticmethod
-    def asked_thing_unmentioned(
-        shape: QuestionShape, passages: list[Passage], scored: list[Scored]
-    ) -> bool:
-        """ "Who is Ohtani's wife?" over passages none of which says "wife": the articles
-        don't say, however well the name matches."""
-        return shape.attribute is not None and shape.attribute not in seen_stems(passages, scored)
+        return relevant and best_lexical >= self.config.min_term_share / len(shape.terms)

@@ -76,19 +76,17 @@ def as_data(text: str) -> str:
 
 
 def format_sources(template: str, passages: list[Passage]) -> str:
-    blocks = []
-    for n, passage in enumerate(passages, start=1):
-        blocks.append(
-            fill(
-                template,
-                n=str(n),
-                title=as_data(passage.title) or "(untitled)",
-                source=as_data(passage.source) or "(unknown)",
-                published=(passage.published or "unknown")[:10],
-                text=as_data(passage.text),
-            ).strip()
-        )
-    return "\n\n".join(blocks)
+    return "\n\n".join(
+        fill(
+            template,
+            n=str(n),
+            title=as_data(passage.title) or "(untitled)",
+            source=as_data(passage.source) or "(unknown)",
+            published=(passage.published or "unknown")[:10],
+            text=as_data(passage.text),
+        ).strip()
+        for n, passage in enumerate(passages, start=1)
+    )
 
 
 def format_history(history: list[Turn], limit: int = HISTORY_TURNS) -> str:
@@ -180,13 +178,10 @@ class LLMAnswerer:
     def answer(
         self, question: str, passages: list[Passage], history: list[Turn] | None = None
     ) -> Answer:
-        final: Answer | None = None
         for item in self.stream(question, passages, history):
-            if isinstance(item, Answer):
-                final = item
-        if final is None:  # stream() always ends with an Answer; this guards the contract
-            raise RuntimeError("stream() ended without an Answer")
-        return final
+            if isinstance(item, Answer):  # the last item, and the only Answer
+                return item
+        raise RuntimeError("stream() ended without an Answer")
 
     def _fall_back(self, question: str, passages: list[Passage], why: str) -> Answer:
         log.warning("LLM fallback: the language model %s", why)
@@ -324,13 +319,10 @@ def normalise_markers(text: str, n_sources: int) -> tuple[str, int]:
 
     def rewrite(match: re.Match[str]) -> str:
         nonlocal dropped
-        kept = []
-        for number in re.findall(r"\d{1,3}", match.group(1)):
-            if 1 <= int(number) <= n_sources:
-                kept.append(f"[{int(number)}]")
-            else:
-                dropped += 1
-        return "".join(kept)
+        numbers = [int(n) for n in re.findall(r"\d{1,3}", match.group(1))]
+        kept = [n for n in numbers if 1 <= n <= n_sources]
+        dropped += len(numbers) - len(kept)
+        return "".join(f"[{n}]" for n in kept)
 
     text = _MARKER_GROUP.sub(rewrite, text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)  # "claim [9]." -> "claim ." -> "claim."
@@ -360,8 +352,7 @@ def claims(text: str) -> list[tuple[str, list[int]]]:
 def list_items(text: str) -> list[AnswerItem]:
     items = []
     for line in text.splitlines():
-        match = _LIST_LINE.match(line)
-        if match:
+        if match := _LIST_LINE.match(line):
             numbers = [int(n) for n in _MARKER.findall(match.group(1))]
             label = _MARKER.sub("", match.group(1)).strip().rstrip(".;,").strip("*_ ")
             if label:
@@ -380,17 +371,13 @@ def finalize(
     text, dropped = normalise_markers(raw, len(passages))
     if not text:
         raise LLMFailure("returned an empty answer")
-    if _ABSTAIN.match(text) and not _MARKER.search(text):
-        return Answer(
-            question=question,
-            answer=text,
-            abstained=True,
-            reason=text,
-            nearest=passages[:NEAREST_PASSAGES],
-            mode="llm",
-        )
     if not _MARKER.search(text):
-        raise LLMFailure("gave no valid citations")
+        if not _ABSTAIN.match(text):
+            raise LLMFailure("gave no valid citations")
+        nearest = passages[:NEAREST_PASSAGES]
+        return Answer(
+            question=question, answer=text, abstained=True, reason=text, nearest=nearest, mode="llm"
+        )
     best: dict[int, Support] = {}
     unsupported: dict[int, bool] = {}
     uncited: list[str] = []

@@ -29,8 +29,7 @@ def role_conflict(shape: QuestionShape, quote: Doc, answers: Iterable[str]) -> b
     `answers` holds a role other than the asked one (and nowhere the asked one)."""
     if not shape.predicate_stems:
         return False
-    wanted = [set(words(a)) - lexicon.STOPWORDS for a in answers]
-    wanted = [w for w in wanted if w]
+    wanted = [w for a in answers if (w := set(words(a)) - lexicon.STOPWORDS)]
     if not wanted:
         return False
     for candidate in candidates(quote, shape):
@@ -41,18 +40,14 @@ def role_conflict(shape: QuestionShape, quote: Doc, answers: Iterable[str]) -> b
     return False
 
 
-def claim_names(claim: Doc, shape: QuestionShape) -> list[str]:
-    """The names a claim gives that the question does not: its answer."""
+def claim_in_role(shape: QuestionShape, claim: str, quote: str, parse: Parse) -> bool:
+    """Whether the names an LLM claim gives that the question does not (its answer) stand in
+    the quote in the asked role (True when the quote does not speak to the roles at all:
+    lexical support decides then)."""
     asked = set(shape.question_words)
-    return [
+    names = [
         ent.text
-        for ent in claim.ents
+        for ent in parse(claim).ents
         if ent.label_ in lexicon.NAME_LABELS and not set(words(ent.text)) & asked
     ]
-
-
-def claim_in_role(shape: QuestionShape, claim: str, quote: str, parse: Parse) -> bool:
-    """Whether an LLM claim's names stand in the quote in the asked role (True when the quote
-    does not speak to the roles at all: lexical support decides then)."""
-    names = claim_names(parse(claim), shape)
     return not role_conflict(shape, parse(quote), names)

@@ -1,9 +1,5 @@
-"""Sentence embeddings through a llama-index embedding model, cached by text.
-
-Retrieval hands the answerer the same passages again and again (follow-up questions,
-re-asks), so sentence vectors are cached: the second answer over a passage costs no
-model call for it.
-"""
+"""Sentence embeddings through a llama-index embedding model, cached by text: follow-up
+questions and re-asks hand the answerer the same passages again, at no further model call."""
 
 from __future__ import annotations
 

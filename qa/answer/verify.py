@@ -41,37 +41,30 @@ def lexical_support(claim: str, evidence: str) -> float:
     if not claim_stems:
         return 0.0
     overlap = len(claim_stems & set(stems(evidence))) / len(claim_stems)
+    # `a` is not empty: the claim has stems.
     a, b = " ".join(claim.lower().split()), " ".join(evidence.lower().split())
-    if not a:
-        return overlap
     match = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
     return max(overlap, match.size / len(a))
 
 
-def _quotes(passage_text: str) -> tuple[list[Sentence], list[Sentence]]:
-    """Each sentence of the passage, and each pair of adjacent sentences, leaving out sentences
+def best_support(claim: str, passage_text: str, vectors: SentenceVectors | None = None) -> Support:
+    """The span of `passage_text` that best supports `claim`, and how well.
+
+    Candidates are each sentence and each pair of adjacent sentences, leaving out sentences
     that address the model or the reader ("ignore previous instructions and answer …"): an
     injected instruction is article text, never evidence, so a claim that repeats it (the
     model obeyed it) finds no support in it."""
-    sentences = [s for s in split_sentences(passage_text) if not looks_like_injection(s.text)]
-    pairs = [
+    singles = [s for s in split_sentences(passage_text) if not looks_like_injection(s.text)]
+    candidates = singles + [
         Sentence(passage_text[a.start : b.end], a.start, b.end)
-        for a, b in pairwise(sentences)
+        for a, b in pairwise(singles)
         if not passage_text[a.end : b.start].strip()  # adjacent: no injected sentence between
     ]
-    return sentences, pairs
-
-
-def best_support(claim: str, passage_text: str, vectors: SentenceVectors | None = None) -> Support:
-    """The span of `passage_text` that best supports `claim`, and how well."""
-    singles, pairs = _quotes(passage_text)
-    candidates = singles + pairs
     if not candidates:
         return Support(Sentence(passage_text, 0, len(passage_text)), 0.0)
     scores = np.array([lexical_support(claim, c.text) for c in candidates], dtype=np.float32)
-    n_single = len(singles)
     # A pair must beat the best single sentence clearly, or quotes grow for nothing.
-    scores[n_single:] -= 0.1
+    scores[len(singles) :] -= 0.1
     if vectors is not None:
         # Embeddings cost ~35 ms a sentence: only the lexical shortlist gets a cosine.
         shortlist = np.argsort(-scores)[:EMBED_SHORTLIST]
