@@ -25,7 +25,8 @@ def stems(text: str) -> list[str]:
     in capitals is an acronym and stays ("the US", "U.S.", "WHO"), unless the whole text is
     in capitals ("WHO IS SAM ALTMAN?")."""
     text = _DOTTED_ACRONYM.sub(lambda m: m.group(0).replace(".", "") + " ", text)
-    acronyms_count = not _mostly_capitals(text)
+    letters = [c for c in text if c.isalpha()]
+    acronyms_count = sum(c.isupper() for c in letters) <= len(letters) / 2
     kept = []
     for match in WORD.finditer(text):
         raw, word = match.group(0), fold(match.group(0))
@@ -35,11 +36,6 @@ def stems(text: str) -> list[str]:
 
 
 _DOTTED_ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,6}")
-
-
-def _mostly_capitals(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return sum(c.isupper() for c in letters) > len(letters) / 2
 
 
 def stem_of(word: str) -> str:
@@ -54,11 +50,9 @@ class Idf:
     """
 
     def __init__(self, documents: Iterable[Iterable[str]]):
-        self.doc_freq: Counter[str] = Counter()
-        self.n_docs = 0
-        for terms in documents:
-            self.n_docs += 1
-            self.doc_freq.update(set(terms))
+        distinct = [set(terms) for terms in documents]
+        self.n_docs = len(distinct)
+        self.doc_freq = Counter(term for terms in distinct for term in terms)
 
     def __call__(self, term: str) -> float:
         df = self.doc_freq.get(term, 0)
@@ -75,12 +69,8 @@ _CAPITALISED_RUN = re.compile(rf"\b[A-Z][a-z]+(?:\s+(?:{_CONNECTOR}\s+)*[A-Z][a-
 
 def acronyms(text: str) -> set[str]:
     """Upper-case abbreviations in `text`, without dots or a plural s: {"IMF", "UN"}."""
-    found = set()
-    for match in _ACRONYM.finditer(text):
-        letters = match.group(0).replace(".", "").removesuffix("s")
-        if 2 <= len(letters) <= 6 and letters.isupper():
-            found.add(letters)
-    return found
+    found = (m.group(0).replace(".", "").removesuffix("s") for m in _ACRONYM.finditer(text))
+    return {letters for letters in found if 2 <= len(letters) <= 6 and letters.isupper()}
 
 
 def expansions(acronym: str, text: str) -> set[frozenset[str]]:
