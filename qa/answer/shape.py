@@ -415,11 +415,9 @@ def _asked_role(doc: Doc, wh: Token | None, asked: set[int], predicate: Token | 
         return "subject"
     if predicate is None:
         return "attribute"
-    for token in doc:
-        if token.i in asked or token.head.i != predicate.i:
-            continue
-        if token.dep_ in ("nsubj", "nsubjpass") and token.pos_ in _NOMINAL:
-            return "object"
+    subjects = [t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in _NOMINAL]
+    if any(t.i not in asked and t.head.i == predicate.i for t in subjects):
+        return "object"
     # "Which companies did the FTC sue?": a do-form, then a subject of its own, then the verb
     between = [t for t in doc[wh.i + 1 : predicate.i] if t.i not in asked]
     do_form = any(t.lemma_ == "do" for t in between)

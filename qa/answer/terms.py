@@ -82,7 +82,7 @@ def expansions(acronym: str, text: str) -> set[frozenset[str]]:
         for start in range(len(capitalised) - len(acronym) + 1):
             window = capitalised[start : start + len(acronym)]
             if "".join(w[0] for w in window) == acronym:
-                found.add(frozenset(stem(w.lower()) for w in window))
+                found.add(frozenset(stem_of(w) for w in window))
     return found
 
 
@@ -94,11 +94,11 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
     joined = "\n".join(texts)
     for acronym in acronyms(question):
         for phrase in expansions(acronym, joined):
-            alternatives.setdefault(stem(acronym.lower()), []).append(phrase)
+            alternatives.setdefault(stem_of(acronym), []).append(phrase)
     for acronym in acronyms(joined):
         for phrase in expansions(acronym, question):
             for term in phrase:
-                alternatives.setdefault(term, []).append(frozenset({stem(acronym.lower())}))
+                alternatives.setdefault(term, []).append(frozenset({stem_of(acronym)}))
     # Titles are written lower case, so no capitalised run spells them: "chief executive" in
     # the question, "CEO" in the article (and the other way round).
     asked = set(stems(question))
