@@ -102,20 +102,18 @@ SPEECH_VERBS = word_set(
 )
 # Question verbs that ask for someone's own words or reaction.
 SAYING_QUESTION_VERBS = word_set(
-    """say tell react respond warn think feel describe explain comment claim argue admit
-    reply"""
+    """say tell react respond warn think feel describe explain comment claim argue admit reply"""
 )
 
 # Role words: a description of a person holds one ("Foreign Minister", "human-rights chief").
 ROLES = word_set(
     """president secretary minister chief leader head spokesman spokeswoman spokesperson chairman
-    chairwoman chair director envoy ambassador adviser advisor official founder co-founder
-    executive ceo cfo cto coo lawmaker senator governor mayor judge justice king queen prince
-    princess pope general commander prosecutor attorney lawyer analyst professor economist
-    correspondent reporter editor coach player singer actor actress rapper star owner investor
-    billionaire entrepreneur candidate premier chancellor diplomat activist representative
-    manager partner officer counsel quarterback receiver kicker pitcher striker goalkeeper
-    midfielder linebacker cornerback"""
+    chairwoman chair director envoy ambassador adviser advisor official founder co-founder executive
+    ceo cfo cto coo lawmaker senator governor mayor judge justice king queen prince princess pope
+    general commander prosecutor attorney lawyer analyst professor economist correspondent reporter
+    editor coach player singer actor actress rapper star owner investor billionaire entrepreneur
+    candidate premier chancellor diplomat activist representative manager partner officer counsel
+    quarterback receiver kicker pitcher striker goalkeeper midfielder linebacker cornerback"""
 )
 # Titles that split a capitalised run into the names around them ("OpenAI CEO Sam Altman",
 # "Fed Chair Jerome Powell"); not those that begin names ("General Motors", "King Charles").

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.answer import lexicon
 from qa.answer.config import AnswerConfig
-from qa.answer.terms import stem_of, stems, words
+from qa.answer.terms import stem_of, stems, synonyms, words
 from qa.answer.when import parse_day
 
 if TYPE_CHECKING:
@@ -56,25 +56,10 @@ class Form(StrEnum):
 
 
 NAME_TYPES = frozenset(
-    {
-        AnswerType.PERSON,
-        AnswerType.ORGANISATION,
-        AnswerType.PLACE,
-        AnswerType.GROUP,
-        AnswerType.WORK,
-        AnswerType.THING,
-        AnswerType.NAME,
-    }
+    AnswerType(t) for t in ("person", "organisation", "place", "group", "work", "thing", "name")
 )
 FIGURE_TYPES = frozenset(
-    {
-        AnswerType.MONEY,
-        AnswerType.PERCENT,
-        AnswerType.COUNT,
-        AnswerType.AGE,
-        AnswerType.DURATION,
-        AnswerType.SCORE,
-    }
+    AnswerType(t) for t in ("money", "percent", "count", "age", "duration", "score")
 )
 
 
@@ -125,14 +110,9 @@ class QuestionShape:
 _WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})
 _HOW = {
     "much": AnswerType.MONEY,
-    "many": AnswerType.COUNT,
     "old": AnswerType.AGE,
     "long": AnswerType.DURATION,
-    "far": AnswerType.COUNT,
-    "big": AnswerType.COUNT,
-    "large": AnswerType.COUNT,
-    "tall": AnswerType.COUNT,
-    "high": AnswerType.COUNT,
+    **dict.fromkeys(("many", "far", "big", "large", "tall", "high"), AnswerType.COUNT),
 }
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 _EXCLUSION_SUFFIX = re.compile(r"\s*\(not ([^()]*)\)\s*$")
@@ -216,17 +196,19 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
     rest = tokens[wh_index + 1 :] if wh_index is not None else tokens
     asked = _asked(wh_token.lower_ if wh_token is not None else "", rest, tokens)
     wh, answer_type, form, kind = asked.wh, asked.answer_type, asked.form, asked.kind
-    count, counted = asked.count, asked.counted
     lowered = question.lower()
     if answer_type is AnswerType.MONEY and ("percent" in lowered or "%" in lowered):
         answer_type = AnswerType.PERCENT
-    predicate = _predicate(doc, wh_token, kind)
+    asked_words = {t.i for t in (wh_token, kind) if t is not None}
+    predicate = _predicate(doc, wh_token, asked_words)
     subject_name = _named_subject(tokens, wh) if form is Form.NAME else None
     if subject_name is not None:
         answer_type, form = AnswerType.DESCRIPTION, Form.DESCRIPTION
-    anchors = _anchors(doc, wh_token, kind, predicate)
+    anchors = _anchors(doc, asked_words, predicate)
     excluded = _excluded(question)
     kind_words = frozenset({kind.lower_}) if kind is not None else frozenset()
+    possessed = _possessed(doc)
+    phrase = doc[possessed.left_edge.i : possessed.i + 1] if possessed is not None else None
     return QuestionShape(
         text=question,
         wh=wh,
@@ -236,19 +218,19 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         kind_words=kind_words,
         predicate=_lemma(predicate) or None,
         predicate_stems=_with_synonyms(predicate),
-        asked_role=_asked_role(doc, wh_token, kind, predicate),
+        asked_role=_asked_role(doc, wh_token, asked_words, predicate),
         anchors=tuple(a for a in anchors if a.text not in excluded),
         as_of=_as_of(doc),
         excluded=excluded,
         another=bool(re.search(r"\b(?:else|other)\b", lowered)),
-        count=count,
-        attribute=_attribute(doc, wh, form),
-        attribute_text=_attribute_text(doc, wh, form),
+        count=asked.count,
+        attribute=_attribute(doc, possessed, form),
+        attribute_text=phrase.text if phrase is not None else "",
         subject_name=subject_name,
         actor=_actor(tokens, wh),
         asks_for_words=any(t.lemma_.lower() in lexicon.SAYING_QUESTION_VERBS for t in doc),
         change=wh == "how much" and _lemma(predicate) in lexicon.CHANGE_VERBS,
-        counted=counted,
+        counted=asked.counted,
         measure=_measure(wh, form, rest),
         **_scoring_terms(
             question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
@@ -260,17 +242,11 @@ def _wh_index(tokens: list[Token]) -> int | None:
     """Where the wh-word is: among the first words, else a wh-determiner opening a clause
     after a comma ("Considering the claims …, which company is implicated …"); a relative
     pronoun ("…, which was sold") determines no noun."""
-    first = next((i for i, t in enumerate(tokens[:4]) if t.tag_ in _WH_TAGS), None)
-    if first is not None:
-        return first
-    return next(
-        (
-            i
-            for i, t in enumerate(tokens)
-            if t.tag_ in _WH_TAGS and t.dep_ == "det" and t.i > 0 and t.nbor(-1).text == ","
-        ),
-        None,
-    )
+    for i, t in enumerate(tokens):
+        opens_clause = t.dep_ == "det" and t.i > 0 and t.nbor(-1).text == ","
+        if t.tag_ in _WH_TAGS and (i < 4 or opens_clause):
+            return i
+    return None
 
 
 def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
@@ -322,11 +298,8 @@ def _lemma(token: Token | None) -> str:
 
 
 def _form_of(answer_type: AnswerType) -> Form:
-    if answer_type in FIGURE_TYPES:
-        return Form.FIGURE
-    return {AnswerType.DATE: Form.DATE, AnswerType.SENTENCE: Form.SENTENCE}.get(
-        answer_type, Form.NAME
-    )
+    forms = {AnswerType.DATE: Form.DATE, AnswerType.SENTENCE: Form.SENTENCE}
+    return Form.FIGURE if answer_type in FIGURE_TYPES else forms.get(answer_type, Form.NAME)
 
 
 def _wh_phrase_head(rest: list[Token]) -> tuple[Token | None, int | None]:
@@ -344,9 +317,9 @@ def _wh_phrase_head(rest: list[Token]) -> tuple[Token | None, int | None]:
             break
         # The small model may tag the noun right after the wh-word a verb ("which countries
         # back …"); after it, a verb or adverb ends the phrase.
-        if run and token.pos_ not in ("NOUN", "PROPN", "ADJ", "NUM"):
-            break
-        if run and token.tag_ in ("VBD", "VBN", "VBG", "VBZ", "VBP", "VB"):
+        if run and (
+            token.pos_ not in ("NOUN", "PROPN", "ADJ", "NUM") or token.tag_.startswith("VB")
+        ):
             break
         run.append(token)
     # The phrase's head in the parse first ("which bank CEOs": CEOs, not its compound "bank"),
@@ -365,16 +338,11 @@ def _determined_by_wh(rest: list[Token]) -> Token | None:
     """The noun the wh-word determines in the parse, where reading by position found none
     ("Which M.L.B. superstar"), also through the words before the noun ("Which NFL wide
     receiver": the wh-word hangs on "NFL", a compound of "receiver")."""
-    return next(
-        (
-            t
-            for t in rest[:6]
-            if t.pos_ in ("NOUN", "PROPN")
-            and t.is_lower
-            and any(c.dep_ == "det" and c.tag_ in _WH_TAGS for c in t.subtree if c.i < t.i)
-        ),
-        None,
-    )
+    for t in rest[:6]:
+        determiners = (c for c in t.subtree if c.i < t.i and c.dep_ == "det")
+        if t.pos_ in _NOUN_POS and t.is_lower and any(c.tag_ in _WH_TAGS for c in determiners):
+            return t
+    return None
 
 
 def _name_of(rest: list[Token]) -> Token | None:
@@ -384,11 +352,8 @@ def _name_of(rest: list[Token]) -> Token | None:
     if noun is None or noun.lower_ != "name":
         return None
     of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
-    return (
-        next((c for c in of.children if c.dep_ == "pobj" and c.pos_ == "NOUN"), None)
-        if of
-        else None
-    )
+    objects = of.children if of is not None else ()
+    return next((c for c in objects if c.dep_ == "pobj" and c.pos_ == "NOUN"), None)
 
 
 def _copula_noun(rest: list[Token]) -> Token | None:
@@ -404,73 +369,59 @@ def _copula_noun(rest: list[Token]) -> Token | None:
 
 _MODIFIER_DEPS = frozenset({"compound", "amod", "npadvmod", "nmod", "poss"})
 _NOUN_POS = frozenset({"NOUN", "PROPN"})
+_NOMINAL = _NOUN_POS | {"PRON"}
 
 
-def _predicate(doc: Doc, wh: Token | None, kind: Token | None) -> Token | None:
+def _predicate(doc: Doc, wh: Token | None, asked: set[int]) -> Token | None:
     """The asked verb: the root when it is a verb, else the first lower-case verb-like word
     after the wh-phrase ("which countries back Guaido"); None for a copula question."""
-    skip = {t.i for t in (wh, kind) if t is not None}
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if (
         root is not None
-        and root.i not in skip
+        and root.i not in asked
         and (wh is None or root.i > wh.i)  # "Considering …, which company is implicated"
         and root.pos_ == "VERB"
         and root.is_lower  # "Which character does David Harbour voice?": Harbour is no verb
         and root.lemma_ not in ("be", "have", "do")
     ):
         return root
-    start = (max(skip) + 1) if skip else 0
+    start = (max(asked) + 1) if asked else 0
+    words_after = []
     for token in doc[start:]:
         if token.lemma_ in ("be", "have") and token.pos_ == "AUX" and token.dep_ == "ROOT":
             return None
-        if (
-            token.pos_ == "AUX"
-            or token.lower_ in lexicon.STOPWORDS
-            or not token.is_alpha
-            or not token.is_lower
-        ):
+        content = token.is_alpha and token.is_lower and token.lower_ not in lexicon.STOPWORDS
+        if token.pos_ == "AUX" or not content:
             continue
         if token.tag_.startswith("VB") or token.dep_ == "ROOT" or token.pos_ in ("ADV", "VERB"):
             return token
-    if any(t.lemma_ == "do" for t in doc[start:]):
-        # "Which companies did the FTC sue?": after "did <subject>" the next lower-case word
-        # is the verb, whatever tag the model gave it.
-        after = [t for t in doc[start:] if t.is_alpha and t.is_lower and t.pos_ != "AUX"]
-        after = [t for t in after if t.lower_ not in lexicon.STOPWORDS]
-        return after[0] if after else None
-    return None
+        words_after.append(token)
+    # "Which companies did the FTC sue?": after "did <subject>" the next lower-case word is the
+    # verb, whatever tag the model gave it.
+    do_form = any(t.lemma_ == "do" for t in doc[start:])
+    return words_after[0] if words_after and do_form else None
 
 
 def _with_synonyms(predicate: Token | None) -> frozenset[str]:
     if predicate is None:
         return frozenset()
-    found = {stem_of(predicate.lemma_), stem_of(predicate.text)}
-    for group in lexicon.SYNONYM_GROUPS:
-        if found & group:
-            found |= group
-    return frozenset(found)
+    own = {stem_of(predicate.lemma_), stem_of(predicate.text)}
+    return frozenset(own).union(*map(synonyms, own))
 
 
-def _asked_role(doc: Doc, wh: Token | None, kind: Token | None, predicate: Token | None) -> str:
+def _asked_role(doc: Doc, wh: Token | None, asked: set[int], predicate: Token | None) -> str:
     """subject, unless another phrase is the predicate's subject ("Who did the Wild hire?")."""
     if wh is None:
         return "subject"
-    asked = {wh.i} | ({kind.i} if kind is not None else set())
     if predicate is None:
         return "attribute"
-    for token in doc:
-        if token.i in asked or token.head.i != predicate.i:
-            continue
-        if token.dep_ in ("nsubj", "nsubjpass") and token.pos_ in ("PROPN", "NOUN", "PRON"):
-            return "object"
+    subjects = [t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in _NOMINAL]
+    if any(t.i not in asked and t.head.i == predicate.i for t in subjects):
+        return "object"
     # "Which companies did the FTC sue?": a do-form, then a subject of its own, then the verb
     between = [t for t in doc[wh.i + 1 : predicate.i] if t.i not in asked]
-    if any(t.lemma_ == "do" for t in between) and any(
-        t.pos_ in ("PROPN", "NOUN", "PRON") for t in between
-    ):
-        return "object"
-    return "subject"
+    do_form = any(t.lemma_ == "do" for t in between)
+    return "object" if do_form and any(t.pos_ in _NOMINAL for t in between) else "subject"
 
 
 def _anchor_role(token: Token, predicate: Token | None) -> str:
@@ -488,19 +439,14 @@ def _anchor_role(token: Token, predicate: Token | None) -> str:
     return "other"
 
 
-def _anchors(
-    doc: Doc, wh: Token | None, kind: Token | None, predicate: Token | None
-) -> list[Anchor]:
-    asked = {t.i for t in (wh, kind) if t is not None}
+def _anchors(doc: Doc, asked: set[int], predicate: Token | None) -> list[Anchor]:
     spans: list[Span] = [e for e in doc.ents if e.label_ not in ("DATE", "TIME", "CARDINAL")]
     taken = {i for e in spans for i in range(e.start, e.end)}
     spans += [c for c in doc.noun_chunks if not taken & set(range(c.start, c.end))]
     anchors = []
     for span in sorted(spans, key=lambda s: s.start):
-        if asked & set(range(span.start, span.end)):
-            continue
         content = frozenset(stems(span.text))
-        if not content:
+        if not content or asked & set(range(span.start, span.end)):
             continue
         text = re.sub(r"['’]s$", "", span.text).strip()
         is_name = any(t.pos_ == "PROPN" for t in span)
@@ -510,22 +456,17 @@ def _anchors(
 
 
 def _excluded(question: str) -> tuple[str, ...]:
-    names: list[str] = []
     suffix = _EXCLUSION_SUFFIX.search(question)
-    if suffix:
-        names += [n.strip() for n in suffix.group(1).split(",") if n.strip()]
+    listed = suffix.group(1).split(",") if suffix else []
+    names = [n.strip() for n in listed if n.strip()]
     names += [m.group(1).removeprefix("the ") for m in _OTHER_THAN.finditer(question)]
     return tuple(dict.fromkeys(names))
 
 
 def _as_of(doc: Doc) -> date | None:
     """A date the question holds ("as of November 17, 2023", "in March 2023")."""
-    for ent in doc.ents:
-        if ent.label_ == "DATE":
-            day = parse_day(ent.text)
-            if day is not None:
-                return day
-    return None
+    days = (parse_day(e.text) for e in doc.ents if e.label_ == "DATE")
+    return next((d for d in days if d is not None), None)
 
 
 def _possessed(doc: Doc) -> Token | None:
@@ -542,22 +483,14 @@ def _possessed(doc: Doc) -> Token | None:
     return None
 
 
-def _attribute(doc: Doc, wh: str, form: Form) -> str | None:
+def _attribute(doc: Doc, token: Token | None, form: Form) -> str | None:
     """ "Who is Shohei Ohtani's wife?" -> "wife": a thing asked of someone, which articles
     name outright (a role such as "CFO" is often abbreviated: not checked)."""
     if form not in (Form.NAME, Form.LIST, Form.DATE) or len(doc) > 14:
         return None  # figures are paraphrased ("contract" / "deal"): not checked
-    token = _possessed(doc)
     if token is None or token.lower_ in lexicon.ROLES or token.lower_ in lexicon.ROLE_ACRONYMS:
         return None
     return stem_of(token.text)
-
-
-def _attribute_text(doc: Doc, wh: str, form: Form) -> str:
-    token = _possessed(doc)
-    if token is None:
-        return ""
-    return doc[token.left_edge.i : token.i + 1].text
 
 
 def _measure(wh: str, form: Form, rest: list[Token]) -> str | None:
@@ -575,9 +508,8 @@ def _named_subject(tokens: list[Token], wh: str) -> str | None:
     if wh != "who" or len(tokens) < 3 or tokens[1].lemma_ != "be":
         return None
     name = tokens[2:]
-    if all(t.pos_ == "PROPN" or (t.text[:1].isupper() and t.is_alpha) for t in name):
-        return " ".join(t.text for t in name)
-    return None
+    only_name = all(t.pos_ == "PROPN" or (t.text[:1].isupper() and t.is_alpha) for t in name)
+    return " ".join(t.text for t in name) if only_name else None
 
 
 def _actor(tokens: list[Token], wh: str) -> str | None:
@@ -586,9 +518,8 @@ def _actor(tokens: list[Token], wh: str) -> str | None:
         return None
     if tokens[1].lemma_ not in ("do", "have", "will") or tokens[1].pos_ != "AUX":
         return None
-    names = list(itertools.takewhile(lambda t: t.text[:1].isupper(), tokens[2:]))
-    names = [t for t in names if t.lower_ != "the"] or []
-    return " ".join(t.text for t in names) or None
+    names = itertools.takewhile(lambda t: t.text[:1].isupper(), tokens[2:])
+    return " ".join(t.text for t in names if t.lower_ != "the") or None
 
 
 def _scoring_terms(
@@ -596,12 +527,10 @@ def _scoring_terms(
 ) -> dict[str, Any]:
     """Content stems for sentence relevance. A list's kind ("countries") names the answer's
     type, which the answering sentence shows by listing countries, so it does not count."""
-    plain_question = without_exclusion(question)
-    ordered = stems(plain_question)
+    ordered = stems(without_exclusion(question))
     terms = list(dict.fromkeys(ordered))
     kind_stems = {stem_of(w) for w in kind_words}
-    content = [t for t in terms if t not in kind_stems]
-    terms = content or terms
+    terms = [t for t in terms if t not in kind_stems] or terms
     written = re.findall(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*", question)
     names = frozenset(stem_of(w) for w in written[1:] if w[:1].isupper())
     capitalised = names | {stem_of(w) for w in written[:1] if w[:1].isupper()}

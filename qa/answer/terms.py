@@ -25,7 +25,8 @@ def stems(text: str) -> list[str]:
     in capitals is an acronym and stays ("the US", "U.S.", "WHO"), unless the whole text is
     in capitals ("WHO IS SAM ALTMAN?")."""
     text = _DOTTED_ACRONYM.sub(lambda m: m.group(0).replace(".", "") + " ", text)
-    acronyms_count = not _mostly_capitals(text)
+    letters = [c for c in text if c.isalpha()]
+    acronyms_count = sum(c.isupper() for c in letters) <= len(letters) / 2
     kept = []
     for match in WORD.finditer(text):
         raw, word = match.group(0), fold(match.group(0))
@@ -35,11 +36,6 @@ def stems(text: str) -> list[str]:
 
 
 _DOTTED_ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,6}")
-
-
-def _mostly_capitals(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return sum(c.isupper() for c in letters) > len(letters) / 2
 
 
 def stem_of(word: str) -> str:
@@ -54,11 +50,9 @@ class Idf:
     """
 
     def __init__(self, documents: Iterable[Iterable[str]]):
-        self.doc_freq: Counter[str] = Counter()
-        self.n_docs = 0
-        for terms in documents:
-            self.n_docs += 1
-            self.doc_freq.update(set(terms))
+        distinct = [set(terms) for terms in documents]
+        self.n_docs = len(distinct)
+        self.doc_freq = Counter(term for terms in distinct for term in terms)
 
     def __call__(self, term: str) -> float:
         df = self.doc_freq.get(term, 0)
@@ -75,12 +69,8 @@ _CAPITALISED_RUN = re.compile(rf"\b[A-Z][a-z]+(?:\s+(?:{_CONNECTOR}\s+)*[A-Z][a-
 
 def acronyms(text: str) -> set[str]:
     """Upper-case abbreviations in `text`, without dots or a plural s: {"IMF", "UN"}."""
-    found = set()
-    for match in _ACRONYM.finditer(text):
-        letters = match.group(0).replace(".", "").removesuffix("s")
-        if 2 <= len(letters) <= 6 and letters.isupper():
-            found.add(letters)
-    return found
+    found = (m.group(0).replace(".", "").removesuffix("s") for m in _ACRONYM.finditer(text))
+    return {letters for letters in found if 2 <= len(letters) <= 6 and letters.isupper()}
 
 
 def expansions(acronym: str, text: str) -> set[frozenset[str]]:
@@ -92,7 +82,7 @@ def expansions(acronym: str, text: str) -> set[frozenset[str]]:
         for start in range(len(capitalised) - len(acronym) + 1):
             window = capitalised[start : start + len(acronym)]
             if "".join(w[0] for w in window) == acronym:
-                found.add(frozenset(stem(w.lower()) for w in window))
+                found.add(frozenset(stem_of(w) for w in window))
     return found
 
 
@@ -104,11 +94,11 @@ def acronym_alternatives(question: str, texts: list[str]) -> dict[str, list[froz
     joined = "\n".join(texts)
     for acronym in acronyms(question):
         for phrase in expansions(acronym, joined):
-            alternatives.setdefault(stem(acronym.lower()), []).append(phrase)
+            alternatives.setdefault(stem_of(acronym), []).append(phrase)
     for acronym in acronyms(joined):
         for phrase in expansions(acronym, question):
             for term in phrase:
-                alternatives.setdefault(term, []).append(frozenset({stem(acronym.lower())}))
+                alternatives.setdefault(term, []).append(frozenset({stem_of(acronym)}))
     # Titles are written lower case, so no capitalised run spells them: "chief executive" in
     # the question, "CEO" in the article (and the other way round).
     asked = set(stems(question))
