@@ -576,11 +576,11 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
             if ent.label_ in allowed and not _YEAR.match(ent.text) and _figure_fits(shape, ent)
         ]
         if fitting:
-            return min(fitting, key=lambda ent: _distance_to_kind(shape, doc, ent)).text
+            return min(fitting, key=lambda ent: _distance_to_kind(shape, ent)).text
     return _count_of(shape, doc) if shape.answer_type is AnswerType.COUNT else None
 
 
-def _distance_to_kind(shape: QuestionShape, doc: Doc, ent: Span) -> tuple[bool, int]:
+def _distance_to_kind(shape: QuestionShape, ent: Span) -> tuple[bool, int]:
     """(not said of the asked noun, position): a figure of the clause whose subject is the
     asked noun ("profits climbed 27 per cent to $US22.3 billion" for "What was Microsoft's
     profit?", not the sales figure before it) first, else the sentence's order."""
@@ -640,10 +640,9 @@ def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
 
 
 def _about_another(shape: QuestionShape, doc: Doc, item: Scored) -> bool:
-    """The sentence names other parties, none the question names ("Uber reported net
-    income of $221 million" for Hapag-Lloyd's profit; "Reliance Retail laid off over 1,000
-    employees" for Binance's staff). Neither label need match: the small model types a name
-    it sees once loosely (Temu a person) or not at all (Uber, a proper noun)."""
+    """The sentence names other parties, none the question names ("Uber reported net income
+    of $221 million" for Hapag-Lloyd's profit). Neither label need match: the small model
+    types a name it sees once loosely (Temu a person) or not at all (Uber, a proper noun)."""
     named = [a for a in shape.anchors if a.is_name]
     names_another = any(e.label_ in lexicon.NAME_LABELS for e in doc.ents) or any(
         t.pos_ == "PROPN" for t in doc
