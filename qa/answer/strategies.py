@@ -1,18 +1,16 @@
-"""The answer strategies, tried in order: the first that returns an Answer answers.
-
-Each is `answer(shape, evidence) -> Answer | None` and reads only the question's shape and
-the ranked, parsed sentences (`Evidence`):
+"""The answer strategies, tried in order: the first that returns an Answer answers (an
+abstention is an Answer too; None passes the question on). Each reads only the question's
+shape and the ranked, parsed sentences (`Evidence`):
 
 1. ListAnswer — "which countries …": the items holding the asked role, each cited;
 2. NameAnswer — "who …", "which company …": the name of the asked type the best sentences
    agree on, preferring the one holding the asked role;
 3. DateAnswer — "when …": a date in a clause that answers, read against the article's date;
 4. DescriptionAnswer — "who is <Name>?": what the articles call that one;
-5. FigureAnswer — "how much / many / old …": the figure of the asked kind;
+5. FigureAnswer — "how much / many / old …": the figure of the asked kind (MeasureAnswer:
+   of the asked noun, "what was the 10-year Treasury yield");
 6. SentenceAnswer — the best sentences, quoted (and the speaker's own words for "what did X
    say").
-
-A strategy returns None to pass the question on; an abstention is an Answer too.
 """
 
 from __future__ import annotations
@@ -38,16 +36,10 @@ from qa.answer.reading import (
     type_fit,
 )
 from qa.answer.relevance import Scored
-from qa.answer.shape import (
-    FIGURE_TYPES,
-    NAME_TYPES,
-    AnswerType,
-    Form,
-    QuestionShape,
-)
+from qa.answer.shape import FIGURE_TYPES, NAME_TYPES, AnswerType, Form, QuestionShape
 from qa.answer.terms import stem_of, words
 from qa.answer.when import DateReading, describe, read_date
-from qa.types import Answer, AnswerItem, Citation, Lead, Passage
+from qa.types import Answer, AnswerItem, Lead, Passage
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -60,9 +52,8 @@ class Strategy(Protocol):
 
 
 # --- names shared by the name and list strategies ------------------------------------------------
-def outlet_names(passages: list[Passage]) -> list[frozenset[str]]:
-    """The words of each distinct outlet name among the passages."""
-    return list({frozenset(words(p.source)) for p in passages})
+def _outlet_words(passages: list[Passage]) -> set[str]:
+    return {w for p in passages for w in words(p.source)}
 
 
 def _excluded_words(
@@ -71,7 +62,7 @@ def _excluded_words(
     """The question's own words describe the answer (not the kind noun: "Which organization"
     may be answered by "Organization of American States"); a name answer takes no word of an
     outlet's name either (a list item may: "Fox Sports" beside "Essentially Sports")."""
-    outlets = set().union(*outlet_names(passages)) - lexicon.STOPWORDS if outlet_words else set()
+    outlets = _outlet_words(passages) - lexicon.STOPWORDS if outlet_words else set()
     excluded = {w for name in shape.excluded for w in words(name)}
     asked = set(shape.question_words) - set(shape.kind_words)
     asked |= {part for word in asked for part in word.split("-")}  # "Israel-Hamas war"
@@ -100,12 +91,8 @@ class ListAnswer:
         floor = max(config.abstain_lexical, config.list_ratio * evidence.best.relevance)
         relevant = [s for s in evidence.ranked if s.relevance >= floor][: config.list_sentences]
         excluded = _excluded_words(shape, evidence.passages, outlet_words=False)
-
-        def read(item: Scored) -> _Reading:
-            return _list_reading(shape, item, evidence.doc(item), excluded)
-
         evidence.parse(relevant)  # one batch: faster than one sentence at a time
-        readings = [read(s) for s in relevant]
+        readings = [_list_reading(shape, s, evidence.doc(s), excluded) for s in relevant]
         listing = [r for r in readings if r.items and r.by_role]
         listing = listing or [r for r in readings if r.items and r.enumerates]
         if not listing and not any(r.enumerates for r in readings):
@@ -116,42 +103,27 @@ class ListAnswer:
                 return evidence.abstain(f"The articles found name no other {kind}.")
             return None
         citations = evidence.cite([r.sentence for r in listing])
+        # One item per name across the listing sentences, citing each sentence naming it.
+        items: dict[str, AnswerItem] = {}
+        for citation, reading in zip(citations, listing, strict=True):
+            for name in reading.items:
+                entry = items.setdefault(_key(name), AnswerItem(text=name))
+                if citation.n not in entry.citations:
+                    entry.citations.append(citation.n)
         by_role = any(r.by_role for r in listing)
-        return evidence.build(
-            "list",
-            citations,
-            items=_merged_items(citations, listing),
-            confidence=evidence.confidence() * (1.0 if by_role else 0.8),
-        )
+        confidence = evidence.confidence() * (1.0 if by_role else 0.8)
+        return evidence.build("list", citations, items=list(items.values()), confidence=confidence)
 
 
-def _merged_items(citations: list[Citation], listing: list[_Reading]) -> list[AnswerItem]:
-    """One item per name across the listing sentences, citing each sentence naming it."""
-    merged: dict[str, AnswerItem] = {}
-    for citation, reading in zip(citations, listing, strict=True):
-        for name in reading.items:
-            entry = merged.setdefault(_key(name), AnswerItem(text=name))
-            if citation.n not in entry.citations:
-                entry.citations.append(citation.n)
-    return list(merged.values())
-
-
-def _list_reading(
-    shape: QuestionShape,
-    item: Scored,
-    doc: Doc,
-    excluded: set[str],
-) -> _Reading:
+def _list_reading(shape: QuestionShape, item: Scored, doc: Doc, excluded: set[str]) -> _Reading:
+    asked = shape.answer_type
+    # Places and organisations must be typed so ("Israel" is no startup); others take any name.
+    fit = 1.0 if asked in (AnswerType.PLACE, AnswerType.ORGANISATION) else 0.5
     entities = {t.i: ent for ent in doc.ents for t in ent}
     clauses = read_clauses(doc, shape)
-    fitting = [c for c in clauses if c.anchors_fit and c.holders]
-    if fitting:
-        names = [
-            item_text(t, entities)
-            for clause in fitting
-            for t in clause.holders
-            if _item_fits(t, entities, shape)
-        ]
+    holders = [t for c in clauses if c.anchors_fit for t in c.holders]
+    if holders:
+        names = [item_text(t, entities) for t in holders if _item_fits(t, entities, shape, fit)]
         usable = [n for n in dict.fromkeys(names) if _usable(n, excluded)]
         if usable or (names and (shape.another or shape.excluded)):
             # Holders all excluded ("which other countries …"): the sentence still answers,
@@ -161,37 +133,26 @@ def _list_reading(
         # The sentence carries the predicate for other parties ("… backing for Maduro's
         # government" when Guaido's backers are asked): its names hold another role.
         return _Reading(item, [], False, False)
-    fit = _list_fit(shape)
     found = [
         c
         for c in candidates(doc, shape)
-        if type_fit(c.label, shape.answer_type) > 0
+        if type_fit(c.label, asked) > 0
         and c.label != KIND_LABEL
-        and not (shape.answer_type is AnswerType.ORGANISATION and c.label in lexicon.PLACE_LABELS)
+        and not (asked is AnswerType.ORGANISATION and c.label in lexicon.PLACE_LABELS)
         and _usable(c.text, excluded)
     ]
     # A coordinated run with one member of the asked type is of that type throughout ("Snap,
     # Bose, Razer, Epson, Amazon": the model calls Bose a person); alone, a name must fit.
-    runs = [
-        run
-        for run in _coordinated(doc, found)
-        if any(type_fit(c.label, shape.answer_type) >= fit for c in run)
-    ]
-    alone = [c for c in found if type_fit(c.label, shape.answer_type) >= fit]
+    runs = [r for r in _coordinated(doc, found) if any(type_fit(c.label, asked) >= fit for c in r)]
+    alone = [c for c in found if type_fit(c.label, asked) >= fit]
     chosen = [c for run in runs for c in run] if runs else alone
     names = list(dict.fromkeys(c.text for c in chosen))
     return _Reading(item, names, False, bool(runs))
 
 
-def _list_fit(shape: QuestionShape) -> float:
-    """Places and organisations must be typed so ("Israel" is no startup); other kinds take
-    any name."""
-    return 1.0 if shape.answer_type in (AnswerType.PLACE, AnswerType.ORGANISATION) else 0.5
-
-
-def _item_fits(token: Token, entities: dict[int, Span], shape: QuestionShape) -> bool:
+def _item_fits(token: Token, entities: dict[int, Span], shape: QuestionShape, fit: float) -> bool:
     if token.i in entities:
-        return type_fit(entities[token.i].label_, shape.answer_type) >= _list_fit(shape) or (
+        return type_fit(entities[token.i].label_, shape.answer_type) >= fit or (
             shape.answer_type is AnswerType.PLACE and entities[token.i].label_ == "NORP"
         )
     if token.pos_ == "PROPN":
@@ -210,8 +171,7 @@ def _coordinated(doc: Doc, found: list[Candidate]) -> list[list[Candidate]]:
         token = doc[candidate.root]
         if token.dep_ == "conj" and token.head.i in by_root:
             continue  # not the first of its run
-        run = [candidate]
-        stack = [token]
+        run, stack = [candidate], [token]
         while stack:
             for child in stack.pop().children:
                 if child.dep_ in ("conj", "appos") and child.i in by_root:
@@ -268,8 +228,12 @@ class NameAnswer:
         winner = best_name(shape, evidence)
         if winner is None:
             return None
-        chosen = _lead_sentences(winner, evidence)
-        citations = evidence.cite(chosen)
+        # One sentence naming the answer (in the best sentence's passage if one does: that
+        # passage answers), then the best sentences; two at most.
+        home = evidence.chosen[0].passage_index
+        at_home = [s for s in winner.sentences if s.passage_index == home][:1]
+        first = [winner.role_sentence] if winner.role_sentence else at_home or winner.sentences[:1]
+        citations = evidence.cite([*first, *(s for s in evidence.chosen if s not in first)][:2])
         naming = [c for c in citations if winner.text in c.quote] or citations[:1]
         lead = Lead(text=winner.text, citations=[c.n for c in naming])
         fit = winner.fit * (1.0 if winner.role_score else 0.9)
@@ -283,9 +247,8 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     outranks names that are only repeated; a name read in another role is not counted there."""
     config = evidence.config
     passages = evidence.passages
-    outlets = outlet_names(passages)
     excluded = _excluded_words(shape, passages)
-    single_fact = not shape.long and not (set(shape.question_words) & set().union(*outlets))
+    single_fact = not shape.long and not (set(shape.question_words) & _outlet_words(passages))
     read = config.single_fact_sentences_read if single_fact else config.sentences_read
     floor = config.sentence_floor * evidence.best.score
     reading = [s for s in evidence.ranked[:read] if s.score >= floor]
@@ -314,8 +277,17 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
         exact = name.exact_share(shape.answer_type)
         cut = config.kind_mismatch + (1.0 - config.kind_mismatch) * exact
         name.score = name.score * cut + config.w_kind * exact
-    winner = _winner(shape, list(names.values()), evidence)
-    if winner is None or (shape.answer_type is AnswerType.PLACE and winner.fit < 1.0):
+    # "Who else will address the meeting?": the sentences that answer it well name everyone
+    # who will; no other name there, no name answer.
+    found = list(names.values())
+    holding = [n for n in found if n.role_score >= role_floor]
+    if shape.another:
+        answering = [n for n in found if max(s.score for s in n.sentences) >= role_floor]
+        holding = [n for n in holding if n in answering] or answering
+        if not holding:
+            return None
+    winner = max(holding or found, key=lambda n: n.score)
+    if shape.answer_type is AnswerType.PLACE and winner.fit < 1.0:
         return None  # "Which country …" is answered by a place or not by a name at all
     winner.sentences = _naming_sentences(winner.text, evidence.ranked, winner.fit)
     return winner
@@ -332,51 +304,33 @@ def _read_names(
     """Count the sentence's typed candidates into `names`; with `role_only`, only those
     holding the asked role; never one read in another role."""
     doc = evidence.doc(item)
-    for candidate in candidates(doc, shape, evidence.name_words):
-        if type_fit(candidate.label, shape.answer_type) == 0 or not _usable(
-            candidate.text, excluded
-        ):
+    for c in candidates(doc, shape, evidence.name_words):
+        if type_fit(c.label, shape.answer_type) == 0 or not _usable(c.text, excluded):
             continue
-        role = holds_asked_role(doc, shape, candidate)
+        role = holds_asked_role(doc, shape, c)
         if role is False or (not role and role_only):
             continue  # it holds the anchor's role here, not the asked one
-        name = names.setdefault(_key(candidate.text), _Name(candidate.text))
-        name.labels[candidate.label] += _votes(candidate.text)
-        name.read_in_full |= " " in candidate.text
+        name = names.setdefault(_key(c.text), _Name(c.text))
+        name.labels[c.label] += _votes(c.text)
+        name.read_in_full |= " " in c.text
         if role and item.score > name.role_score:
             name.role_score, name.role_sentence = item.score, item
-        if all(item is not s for s in name.sentences):
+        if item not in name.sentences:  # Scored compares by identity
             name.sentences.append(item)
-            subject = doc[candidate.root].dep_ in ("nsubj", "nsubjpass")
+            subject = doc[c.root].dep_ in ("nsubj", "nsubjpass")
             name.score += item.score * (1.0 + evidence.config.w_subject * subject)
 
 
-def _winner(shape: QuestionShape, names: list[_Name], evidence: Evidence) -> _Name | None:
-    """The best scored of the names holding the asked role close to the best sentence, else
-    of all. "Who else will address the meeting?": the sentences that answer it well name
-    everyone who will; no other name there, no name answer."""
-    bar = evidence.config.role_floor * evidence.best.score
-    holding = [n for n in names if n.role_score >= bar]
-    if shape.another:
-        answering = [n for n in names if max(s.score for s in n.sentences) >= bar]
-        holding = [n for n in holding if n in answering] or answering
-        if not holding:
-            return None
-    return max(holding or names, key=lambda n: n.score)
-
-
 def _votes(mention: str) -> int:
-    """A full name's entity label counts thrice: the model types a name best where it is
-    written in full."""
+    """A full name's label counts thrice: the model types a name best where it is in full."""
     return 3 if " " in mention else 1
 
 
 def _type_from_full_mentions(names: Iterable[_Name], evidence: Evidence) -> None:
-    """A name read only by its surname and expanded to its full form ("Bankman-Fried" → "Sam
-    Bankman-Fried") takes the labels the model gives the full form where the passages write
-    it: news introduce a person in full and then use the surname, which the small model
-    often types as an organisation. Only a surname's: a first word's expansion
-    ("Venezuelan" → "Venezuelan Observatory") is a guess, not a name the writer introduced."""
+    """A surname expanded to its full form ("Bankman-Fried" → "Sam Bankman-Fried") takes the
+    labels the model gives the full form where the passages write it: news introduce a person
+    in full, then use the surname, which the small model often types as an organisation. A
+    first word's expansion ("Venezuelan" → "Venezuelan Observatory") is a guess: left alone."""
     for name in names:
         if name.read_in_full or name.surname is None:
             continue
@@ -399,7 +353,7 @@ def _absorb(target: _Name, source: _Name) -> None:
     if source.role_score > target.role_score:
         target.role_score, target.role_sentence = source.role_score, source.role_sentence
     for item in source.sentences:
-        if all(item is not s for s in target.sentences):
+        if item not in target.sentences:
             target.sentences.append(item)
             target.score += item.score
 
@@ -409,14 +363,11 @@ def _merge_short_forms(names: dict[str, _Name]) -> None:
     sentences and score when the shorter is its last word(s) ("Apple" is not "Apple Watch")."""
     keys = sorted(names, key=lambda k: len(k.split()))
     for short in keys:
-        short_words = short.split()
-        for long in keys:
-            long_words = long.split()
-            if len(long_words) <= len(short_words) or long not in names or short not in names:
-                continue
-            if long_words[-len(short_words) :] == short_words:
-                _absorb(names[long], names.pop(short))
-                break
+        tail = short.split()
+        longer = [k for k in keys if k in names and len(k.split()) > len(tail)]
+        long = next((k for k in longer if k.split()[-len(tail) :] == tail), None)
+        if long is not None:
+            _absorb(names[long], names.pop(short))
 
 
 def _merge_same_names(names: dict[str, _Name]) -> dict[str, _Name]:
@@ -424,11 +375,9 @@ def _merge_same_names(names: dict[str, _Name]) -> dict[str, _Name]:
     Altman"), the forms of one name are one candidate."""
     merged: dict[str, _Name] = {}
     for name in names.values():
-        key = _key(name.text)
-        if key in merged:
-            _absorb(merged[key], name)
-        else:
-            merged[key] = name
+        first = merged.setdefault(_key(name.text), name)
+        if first is not name:
+            _absorb(first, name)
     return merged
 
 
@@ -466,11 +415,11 @@ def _expand_short_names(
             rf"\b((?:[A-Z][a-z][\w’'\-]* +){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
             rf"(?: +[A-Z][a-z][\w’'\-]*){{1,2}})\b"
         )
-        counts: dict[str, int] = {}
-        for match in pattern.finditer(text):
-            full = _full_form(match.group(1).split(), short, name_words, excluded)
-            if full is not None:
-                counts[full] = counts.get(full, 0) + 1
+        found = (
+            _full_form(m.group(1).split(), short, name_words, excluded)
+            for m in pattern.finditer(text)
+        )
+        counts = Counter(full for full in found if full is not None)
         alone = len(re.findall(rf"\b{re.escape(short)}\b(?!['’]?\s+[A-Z])", text))
         ending = {n: c for n, c in counts.items() if n.split()[-1] == short}
         # A first name ("Taylor") takes its surname when used more often alone than with it
@@ -528,21 +477,6 @@ def _naming_sentences(name: str, order: list[Scored], fit: float) -> list[Scored
     return [item for item in order if pattern.search(item.sentence.text)]
 
 
-def _lead_sentences(name: _Name, evidence: Evidence) -> list[Scored]:
-    """One sentence naming the answer (in the best sentence's passage if one does: that
-    passage answers), then the best sentences; two at most."""
-    home = evidence.chosen[0].passage_index
-    at_home = [s for s in name.sentences if s.passage_index == home][:1]
-    naming = [name.role_sentence] if name.role_sentence else (at_home or name.sentences)[:1]
-    chosen = list(naming)
-    for item in evidence.chosen:
-        if len(chosen) >= 2:
-            break
-        if all(item is not c for c in chosen):
-            chosen.append(item)
-    return chosen
-
-
 # --- 3. dates and 5. figures ---------------------------------------------------------------------
 def _answering_clauses_ok(shape: QuestionShape, doc: Doc) -> tuple[bool, list[Token]]:
     """(usable, fitting clause verbs): a sentence that carries the predicate only for other
@@ -555,10 +489,8 @@ def _answering_clauses_ok(shape: QuestionShape, doc: Doc) -> tuple[bool, list[To
 def _in_clause(span: Span, verbs: list[Token]) -> bool:
     """The span belongs to one of the clauses: a verb governs it, or the word it hangs on
     governs the verb ("available Nov. 16 to purchase")."""
-    if not verbs:
-        return True
     head = span.root.head
-    return any(
+    return not verbs or any(
         verb in span.root.ancestors or head == verb or head in verb.ancestors for verb in verbs
     )
 
@@ -612,13 +544,9 @@ class DateAnswer:
         # A sentence that does not carry the asked predicate may give a written-out date ("On
         # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
         written_only = written_only or bool(shape.predicate_stems and not verbs)
-        for ent in doc.ents:
-            if ent.label_ != "DATE" or not _in_clause(ent, verbs):
-                continue
-            found = read_date(ent.text, doc.text, evidence.published(item))
-            if found is not None and (found.written or not written_only):
-                return found
-        return None
+        dates = (e for e in doc.ents if e.label_ == "DATE" and _in_clause(e, verbs))
+        found = (read_date(e.text, doc.text, evidence.published(item)) for e in dates)
+        return next((d for d in found if d is not None and (d.written or not written_only)), None)
 
 
 _AGE = re.compile(
@@ -640,9 +568,7 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
         return match.group() if match else None
     if shape.answer_type is AnswerType.AGE:
         match = _AGE.search(doc.text)
-        if match is None:
-            return None
-        return next(match.group(g) for g in ("a", "b", "c") if match.group(g))
+        return next(g for g in match.groups() if g) if match else None  # "a", "b" or "c"
     for allowed in _figure_labels(shape):
         fitting = [
             ent
@@ -650,11 +576,11 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
             if ent.label_ in allowed and not _YEAR.match(ent.text) and _figure_fits(shape, ent)
         ]
         if fitting:
-            return min(fitting, key=lambda ent: _distance_to_kind(shape, doc, ent)).text
+            return min(fitting, key=lambda ent: _distance_to_kind(shape, ent)).text
     return _count_of(shape, doc) if shape.answer_type is AnswerType.COUNT else None
 
 
-def _distance_to_kind(shape: QuestionShape, doc: Doc, ent: Span) -> tuple[bool, int]:
+def _distance_to_kind(shape: QuestionShape, ent: Span) -> tuple[bool, int]:
     """(not said of the asked noun, position): a figure of the clause whose subject is the
     asked noun ("profits climbed 27 per cent to $US22.3 billion" for "What was Microsoft's
     profit?", not the sales figure before it) first, else the sentence's order."""
@@ -691,20 +617,17 @@ def _figure_labels(shape: QuestionShape) -> list[frozenset[str]]:
     if shape.answer_type is AnswerType.DURATION:
         return [frozenset({"DATE", "TIME"})]
     if shape.answer_type is AnswerType.MONEY:
-        return (
-            [lexicon.PERCENT_LABELS, lexicon.MONEY_LABELS]
-            if shape.change
-            else [lexicon.MONEY_LABELS]
-        )
+        change = [lexicon.PERCENT_LABELS] if shape.change else []
+        return [*change, lexicon.MONEY_LABELS]
     return [lexicon.COUNT_LABELS]
 
 
 def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
-    """A duration says its unit ("six weeks", not "Saturday"); "How many people …" needs the
-    people in the figure ("57 megawatts") or within the next three words ("66,000 people",
-    "157,000 ultra-directional speakers"; not "two other SoftBank-appointed people")."""
+    """A duration counts its units ("six weeks", "a month"; not "Saturday", "last year's");
+    "How many people …" needs the people in the figure ("57 megawatts") or within the next
+    three words ("66,000 people", "157,000 ultra-directional speakers"; not "two other
+    SoftBank-appointed people")."""
     if shape.answer_type is AnswerType.DURATION:
-        # A length counts its units ("six weeks", "a month"); "last year's" names a time.
         counted = any(t.like_num or (t.tag_ == "DT" and t.lower_ in ("a", "an")) for t in ent)
         return counted and bool(_DURATION.search(ent.text))
     if _PERCENTAGE.search(ent.text):  # the model calls "5 per cent" money
@@ -717,10 +640,9 @@ def _figure_fits(shape: QuestionShape, ent: Span) -> bool:
 
 
 def _about_another(shape: QuestionShape, doc: Doc, item: Scored) -> bool:
-    """The sentence names other parties, none the question names ("Uber reported net
-    income of $221 million" for Hapag-Lloyd's profit; "Reliance Retail laid off over 1,000
-    employees" for Binance's staff). Neither label need match: the small model types a name
-    it sees once loosely (Temu a person) or not at all (Uber, a proper noun)."""
+    """The sentence names other parties, none the question names ("Uber reported net income
+    of $221 million" for Hapag-Lloyd's profit). Neither label need match: the small model
+    types a name it sees once loosely (Temu a person) or not at all (Uber, a proper noun)."""
     named = [a for a in shape.anchors if a.is_name]
     names_another = any(e.label_ in lexicon.NAME_LABELS for e in doc.ents) or any(
         t.pos_ == "PROPN" for t in doc
@@ -732,21 +654,19 @@ class FigureAnswer:
     def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
         if shape.form is not Form.FIGURE or shape.answer_type not in FIGURE_TYPES:
             return None
+
+        def figure(item: Scored) -> str | None:
+            doc = evidence.doc(item)
+            return None if _about_another(shape, doc, item) else figure_in(shape, doc)
+
         first, further = evidence.close_and_further()
         for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_FIGURE):
-            doc = evidence.doc(item)
-            usable = _answering_clauses_ok(shape, doc)[0] and not _about_another(shape, doc, item)
-            figure = figure_in(shape, doc) if usable else None
-            if figure is not None:
-                lead = Lead(text=figure, citations=[1])
+            found = figure(item) if _answering_clauses_ok(shape, evidence.doc(item))[0] else None
+            if found is not None:
+                lead = Lead(text=found, citations=[1])
                 return evidence.build("figure", evidence.cite(evidence.led_by(item)), lead)
-        top = _pool(
-            evidence, evidence.ranked[: evidence.config.figure_sentences], _MAY_HOLD_A_FIGURE
-        )
-        if any(
-            figure_in(shape, evidence.doc(s)) and not _about_another(shape, evidence.doc(s), s)
-            for s in top
-        ):
+        top = evidence.ranked[: evidence.config.figure_sentences]
+        if any(figure(s) for s in _pool(evidence, top, _MAY_HOLD_A_FIGURE)):
             return None  # a figure further down: quote the best sentences instead
         return evidence.abstain("The articles don't say: no passage found gives that figure.")
 
@@ -798,8 +718,7 @@ class DescriptionAnswer:
         if not found:
             return None
         # One that says of what ("OpenAI’s CEO") before a bare role ("CEO").
-        found.sort(key=lambda pair: not _names_something(pair[1].text))
-        sentence, description = found[0]
+        sentence, description = min(found, key=lambda pair: not _names_something(pair[1].text))
         citations = evidence.cite(evidence.led_by(sentence))
         lead = Lead(text=description.text, subject=name, citations=[1])
         return evidence.build("description", citations, lead)
@@ -815,14 +734,13 @@ class SentenceAnswer:
         chosen = evidence.chosen
         own = self._own_words(shape, evidence)
         if own:
-            others = [s for s in chosen if all(s is not o for o in own)]
+            others = [s for s in chosen if s not in own]
+            # The best sentence stays first unless the question asks of the speaker alone.
             topic = set(shape.terms) - {stem_of(w) for w in lexicon.FRAME_WORDS}
-            if topic <= {stem_of(w) for w in words(shape.actor or "")}:
+            if topic <= {stem_of(w) for w in words(shape.actor or "")} or own[0] is chosen[0]:
                 chosen = [*own, *others]
-            elif own[0] is not chosen[0]:
-                chosen = [chosen[0], *own, *others[1:]]
             else:
-                chosen = [*own, *others]
+                chosen = [chosen[0], *own, *others[1:]]
             chosen = chosen[: evidence.config.max_sentences]
         return evidence.build("sentences", evidence.cite(chosen))
 
@@ -836,21 +754,17 @@ class SentenceAnswer:
         article = evidence.passages[evidence.chosen[0].passage_index].article_id
         said = re.compile(rf"\b{re.escape(shape.actor.split()[-1])}\b")
         following = _following(evidence.ranked)
-        after_naming = {
-            id(following[id(s)])
-            for s in evidence.ranked
-            if id(s) in following and said.search(s.sentence.text)
-        }
+        after_naming = {following[s] for s in following if said.search(s.sentence.text)}
         same = [
             s
             for s in evidence.ranked
             if evidence.passages[s.passage_index].article_id == article
-            and (said.search(s.sentence.text) or id(s) in after_naming)
+            and (said.search(s.sentence.text) or s in after_naming)
             and any(mark in s.sentence.text for mark in _QUOTE_MARKS)
         ][: evidence.config.parse_sentences]
         for item in dict.fromkeys([*evidence.chosen, *same]):
-            if quotes(evidence.doc(item), shape.actor, by_pronoun=id(item) in after_naming):
-                after = following.get(id(item))
+            if quotes(evidence.doc(item), shape.actor, by_pronoun=item in after_naming):
+                after = following.get(item)
                 if after is not None and _continues_quotation(evidence.doc(after)):
                     return [item, after]
                 return [item]
@@ -860,10 +774,10 @@ class SentenceAnswer:
 _QUOTE_MARKS = '“”"'
 
 
-def _following(sentences: list[Scored]) -> dict[int, Scored]:
-    """Each sentence's next one in its passage, by the sentence's id."""
+def _following(sentences: list[Scored]) -> dict[Scored, Scored]:
+    """Each sentence's next one in its passage."""
     in_order = sorted(sentences, key=lambda s: (s.passage_index, s.sentence.start))
-    return {id(s): t for s, t in itertools.pairwise(in_order) if s.passage_index == t.passage_index}
+    return {s: t for s, t in itertools.pairwise(in_order) if s.passage_index == t.passage_index}
 
 
 def _continues_quotation(doc: Doc) -> bool:
