@@ -65,9 +65,7 @@ def candidates(
 ) -> list[Candidate]:
     """Entities of name types, proper-noun runs the model left untyped, and (for a typed
     common noun: "which antibiotic") names in apposition to that noun or noun phrases
-    headed by it. Each is cleaned into the names it holds (`name_pieces`); `name_words` are
-    the words the passages capitalise inside a sentence (one capitalised only at a
-    sentence's start is no part of a name: "Current Fed", "Loading Treasury")."""
+    headed by it; each cut into the names it holds (`name_pieces`, `name_words` as there)."""
     found: list[Candidate] = []
     taken: set[int] = set()
     for ent in doc.ents:
@@ -92,23 +90,20 @@ def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Sp
     pieces: list[Span] = []
     start = span.start
     for token in [*span, None]:
-        if token is None or _splits_names(token):
+        # punctuation that no name holds splits too ("Caesars Sportsbook: Caesars"; not
+        # "AT&T", "Coca-Cola", "U.S.")
+        if (
+            token is None
+            or token.is_space
+            or token.lower_ in lexicon.TITLE_WORDS
+            or (token.is_punct and token.text not in _NAME_PUNCT)
+        ):
             end = token.i if token is not None else span.end
             piece = _trim_name(span.doc[start:end], name_words)
             if piece is not None:
                 pieces.append(piece)
             start = end + 1
     return pieces
-
-
-def _splits_names(token: Token) -> bool:
-    """A line break, a title, or punctuation that no name holds ("Caesars Sportsbook:
-    Caesars"; not "AT&T", "Coca-Cola", "U.S.")."""
-    return (
-        token.is_space
-        or token.lower_ in lexicon.TITLE_WORDS
-        or (token.is_punct and token.text not in _NAME_PUNCT)
-    )
 
 
 _NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
@@ -233,8 +228,12 @@ def _expand(token: Token) -> list[Token]:
             # "much of Latin America and many countries in Europe": the conjunct hangs off
             # the object of "of", but is a holder in its own right
             for obj in (c for c in child.children if c.dep_ == "pobj"):
-                found += [g for c in obj.children if c.dep_ == "conj" for g in _expand(c)]
+                found += _expand_children(obj, "conj")
     return found
+
+
+def _expand_children(token: Token, dep: str) -> list[Token]:
+    return [g for c in token.children if c.dep_ == dep for g in _expand(c)]
 
 
 _QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"})
@@ -251,10 +250,10 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
             subjects += _expand(child)
         elif child.dep_ in _OBJECT_DEPS:
             objects += _expand(child)
-        elif child.dep_ == "agent" or (child.dep_ == "prep" and child.lower_ in ("besides",)):
-            subjects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+        elif child.dep_ == "agent" or (child.dep_ == "prep" and child.lower_ == "besides"):
+            subjects += _expand_children(child, "pobj")
         elif child.dep_ == "prep":
-            obliques += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+            obliques += _expand_children(child, "pobj")
     objects = objects or obliques
     if verb.dep_ == "acl" and verb.tag_ == "VBN":
         objects += _expand(verb.head)  # "a meeting called by the United States"
@@ -272,25 +271,13 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     return subjects, objects
 
 
-def _clause_stems(verb: Token) -> set[str]:
-    """Stems of the clause; a participle's clause includes the noun it describes."""
-    found = _subtree_stems(verb)
-    for party in _clause_roles(verb)[0]:
-        found |= _subtree_stems(party)
-    if verb.dep_ in ("acl", "relcl"):
-        found |= set(stems(" ".join(t.text for t in verb.head.subtree)))
-    return found
+def _stems_of(tokens: Iterable[Token]) -> set[str]:
+    """Stems of the phrases the tokens head."""
+    return set().union(*(stems(" ".join(t.text for t in token.subtree)) for token in tokens))
 
 
-def _subtree_stems(token: Token) -> set[str]:
-    return set(stems(" ".join(t.text for t in token.subtree)))
-
-
-def _mentions(tokens: list[Token], anchor_stems: frozenset[str]) -> bool:
-    found: set[str] = set()
-    for token in tokens:
-        found |= _subtree_stems(token)
-    return bool(anchor_stems & found)
+def _names_someone(tokens: list[Token]) -> bool:
+    return any(t.pos_ == "PROPN" for token in tokens for t in token.subtree)
 
 
 @dataclass(frozen=True)
@@ -306,30 +293,28 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
     """Every clause of `doc` carrying the predicate, with who holds the asked role and whether
     the anchors are where the question puts them."""
     readings = []
-    named = [a for a in shape.anchors if a.is_name and a.role in ("subject", "object")]
-    named += [a for a in shape.anchors if a.is_name and a.role not in ("subject", "object")]
+    named = [a for a in shape.anchors if a.is_name]
     sentence = set(stems(doc.text))
     for verb in predicate_clauses(doc, shape):
         subjects, objects = _clause_roles(verb)
         holders, others = (
             (subjects, objects) if shape.asked_role == "subject" else (objects, subjects)
         )
+        described = [verb.head] if verb.dep_ in ("acl", "relcl") else []
+        clause = _stems_of([verb, *subjects, *described])  # a participle's includes its noun
         fit, conflict = True, False
-        clause = _clause_stems(verb)
         for anchor in named:
             # The parties stand in the clause; a setting (a possessor or a preposition's
             # object: "Texas's law" read in "In Texas, …") anywhere in the sentence.
             setting = anchor.role not in ("subject", "object", "attribute", "other")
-            in_clause = anchor.stems & (sentence if setting else clause)
-            if not in_clause:
+            if not anchor.stems & (sentence if setting else clause):
                 fit = False
-            elif anchor.role in ("subject", "object") and _mentions(holders, anchor.stems):
+            elif anchor.role in ("subject", "object") and anchor.stems & _stems_of(holders):
                 # the anchor holds the asked role: the clause says the reverse
-                fit = fit and _mentions(others, anchor.stems)
+                fit = fit and bool(anchor.stems & _stems_of(others))
             if anchor.role in ("subject", "object"):
                 slot = subjects if anchor.role == "subject" else objects
-                named_there = any(t.pos_ == "PROPN" for s in slot for t in s.subtree)
-                conflict = conflict or (named_there and not _mentions(slot, anchor.stems))
+                conflict = conflict or (_names_someone(slot) and not anchor.stems & _stems_of(slot))
         readings.append(ClauseReading(verb, holders, others, fit, conflict))
     return readings
 
@@ -349,37 +334,24 @@ def holds_asked_role(
         in_others = any(_within(candidate, t) for t in reading.others)
         if in_holders and reading.anchors_fit:
             return True
-        # "Russia … backing for Maduro's government": it holds the role towards another
-        towards_another = strict and in_holders and _names_another(reading)
+        # "Russia … backing for Maduro's government": it holds the role towards a name the
+        # question does not ask about
+        towards_another = strict and in_holders and _names_someone(reading.others)
         wrong = wrong or (in_others and not in_holders) or towards_another
         weak = weak or (in_holders and not reading.conflict)
     return False if wrong else (True if weak else None)
 
 
-def _names_another(reading: ClauseReading) -> bool:
-    """The clause's other role is a name the question does not ask about."""
-    return not reading.anchors_fit and any(
-        t.pos_ == "PROPN" for other in reading.others for t in other.subtree
-    )
-
-
 def _within(candidate: Candidate, token: Token) -> bool:
     """The candidate's head is the token, or inside the token's phrase (not its clauses)."""
-    if candidate.root == token.i:
-        return True
-    left, right = token.left_edge.i, token.right_edge.i
-    return left <= candidate.root <= right and not any(
-        t.dep_ in ("relcl", "acl", "conj", "appos", "poss")
-        for t in _path(token.doc[candidate.root], token)
-    )
-
-
-def _path(token: Token, ancestor: Token) -> list[Token]:
-    path = []
-    while token.i != ancestor.i and token.head.i != token.i:
-        path.append(token)
-        token = token.head
-    return path
+    if not token.left_edge.i <= candidate.root <= token.right_edge.i:
+        return False
+    inner = token.doc[candidate.root]
+    while inner.i != token.i and inner.head.i != inner.i:
+        if inner.dep_ in ("relcl", "acl", "conj", "appos", "poss"):
+            return False
+        inner = inner.head
+    return True
 
 
 # --- who acts, who speaks, what someone is --------------------------------------------------------
@@ -423,17 +395,13 @@ class Description:
     end: int
 
 
-def _name_head(doc: Doc, name: str) -> Token | None:
-    last = name.split()[-1]
-    heads = [t for t in doc if t.text == last]
-    return heads[0] if heads else None
+_ROLE_WORDS = lexicon.ROLES | frozenset(lexicon.ROLE_ACRONYMS)
 
 
-def _has_role(tokens: Iterable[Token]) -> bool:
-    return any(t.lower_ in lexicon.ROLES or t.lower_ in lexicon.ROLE_ACRONYMS for t in tokens)
-
-
-def _text_of(doc: Doc, start: int, end: int) -> Description | None:
+def _description(doc: Doc, start: int, end: int) -> Description | None:
+    """doc[start:end] trimmed of punctuation and a trailing conjunction; None if no role word."""
+    if not any(t.lower_ in _ROLE_WORDS for t in doc[start:end]):
+        return None
     while end > start and (doc[end - 1].is_punct or doc[end - 1].dep_ == "cc"):
         end -= 1
     while start < end and doc[start].is_punct:
@@ -449,11 +417,11 @@ def descriptions_of(doc: Doc, name: str) -> list[Description]:
     …"), a title before it ("Venezuelan Foreign Minister Jorge Arreaza"), the phrase it is in
     apposition to ("the country's self-declared interim leader, Juan Guaido"), a copula
     ("Guaido is the head of …") or "as <role>"; each must hold a role word."""
-    head = _name_head(doc, name)
+    last = name.split()[-1]
+    head = next((t for t in doc if t.text == last), None)
     if head is None:
         return []
-    spans = _describing_spans(head, _name_start(head))
-    found = [_text_of(doc, start, end) for start, end in spans if _has_role(doc[start:end])]
+    found = [_description(doc, s, e) for s, e in _describing_spans(head, _name_start(head))]
     return [d for d in found if d is not None and len(d.text.split()) <= 14]
 
 
