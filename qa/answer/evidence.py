@@ -17,6 +17,7 @@ from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.config import AnswerConfig
 from qa.answer.lexicon import STOPWORDS
 from qa.answer.nlp import ParseCache
+from qa.answer.reading import acts
 from qa.answer.relevance import Scored, pick_sentences, ranked
 from qa.answer.roles import role_conflict
 from qa.answer.shape import QuestionShape
@@ -51,9 +52,15 @@ class Evidence:
 
     def __post_init__(self) -> None:
         self.ranked = ranked(self.scored)
+        if self.ranked and self.shape.actor:
+            # "How did Maduro respond?": a sentence where Maduro is the subject of a verb ranks
+            # higher than one that only names him.
+            top = self.ranked[: self.config.parse_sentences]
+            for item, doc in zip(top, self.parse(top), strict=True):
+                if acts(doc, self.shape.actor):
+                    item.score *= 1.0 + self.config.w_actor
+            self.ranked = ranked(self.scored)
         if self.ranked:
-            if self.shape.actor:
-                self._favour_the_actor()
             self.chosen = pick_sentences(self.ranked, self.config)
 
     # --- parsing -------------------------------------------------------------------------------
@@ -64,18 +71,6 @@ class Evidence:
     def doc(self, item: Scored) -> Doc:
         return self.parser.parse(item.sentence.text)
 
-    def _favour_the_actor(self) -> None:
-        """ "How did Maduro respond?": a sentence where Maduro is the subject of a verb ranks
-        higher than one that only names him."""
-        from qa.answer.reading import acts
-
-        assert self.shape.actor is not None
-        top = self.ranked[: self.config.parse_sentences]
-        for item, doc in zip(top, self.parse(top), strict=True):
-            if acts(doc, self.shape.actor):
-                item.score *= 1.0 + self.config.w_actor
-        self.ranked = ranked(self.scored)
-
     # --- pools of sentences --------------------------------------------------------------------
     @property
     def best(self) -> Scored:
@@ -85,14 +80,10 @@ class Evidence:
         """The chosen and close sentences (to follow_ratio of the best), and those further
         down (to reading_ratio), each best first."""
         top = self.chosen[0].score
-        close = [s for s in self.ranked if s.score >= self.config.follow_ratio * top]
-        further = [
-            s
-            for s in self.ranked
-            if self.config.reading_ratio * top <= s.score < self.config.follow_ratio * top
-        ]
-        first = [*self.chosen, *[s for s in close if all(s is not c for c in self.chosen)]]
-        return first, further
+        follow, reading = self.config.follow_ratio * top, self.config.reading_ratio * top
+        close = [s for s in self.ranked if s.score >= follow and s not in self.chosen]
+        further = [s for s in self.ranked if reading <= s.score < follow]
+        return [*self.chosen, *close], further
 
     @cached_property
     def name_words(self) -> frozenset[str]:
@@ -118,18 +109,12 @@ class Evidence:
 
     # --- answers -------------------------------------------------------------------------------
     def cite(self, chosen: list[Scored]) -> list[Citation]:
-        return [
-            make_citation(
-                n,
-                self.passages[s.passage_index],
-                s.sentence,
-                scores={
-                    "sentence": round(s.score, 4),
-                    **{k: round(v, 4) for k, v in s.parts.items()},
-                },
-            )
-            for n, s in enumerate(chosen, start=1)
-        ]
+        citations = []
+        for n, s in enumerate(chosen, start=1):
+            scores = {k: round(v, 4) for k, v in {"sentence": s.score, **s.parts}.items()}
+            passage = self.passages[s.passage_index]
+            citations.append(make_citation(n, passage, s.sentence, scores=scores))
+        return citations
 
     def led_by(self, sentence: Scored) -> list[Scored]:
         """`sentence` first, then the other chosen sentences."""
@@ -183,10 +168,8 @@ def abstain(
     reason: str = "",
 ) -> Answer:
     """Say what is missing and show the nearest passages (best sentence first)."""
-    by_passage = dict.fromkeys(s.passage_index for s in order)
-    nearest = [passages[i] for i in list(by_passage)[: config.nearest]] or passages[
-        : config.nearest
-    ]
+    indices = list(dict.fromkeys(s.passage_index for s in order))[: config.nearest]
+    nearest = [passages[i] for i in indices] or passages[: config.nearest]
     reason = reason or abstention_reason(shape, passages, order)
     return Answer(
         question=shape.text,

@@ -66,14 +66,11 @@ def candidates(
     """Entities of name types, proper-noun runs the model left untyped, and (for a typed
     common noun: "which antibiotic") names in apposition to that noun or noun phrases
     headed by it; each cut into the names it holds (`name_pieces`, `name_words` as there)."""
-    found: list[Candidate] = []
-    taken: set[int] = set()
-    for ent in doc.ents:
-        taken.update(range(ent.start, ent.end))  # a date or a figure is no untyped name
-        if ent.label_ in lexicon.NAME_LABELS:
-            found += [_candidate(piece, ent.label_) for piece in name_pieces(ent, name_words)]
-    for run in _proper_runs(doc, taken):
-        found += [_candidate(piece, "PROPN") for piece in name_pieces(run, name_words)]
+    # a date or a figure is no untyped name
+    taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+    spans = [(ent, ent.label_) for ent in doc.ents if ent.label_ in lexicon.NAME_LABELS]
+    spans += [(run, "PROPN") for run in _proper_runs(doc, taken)]
+    found = [_candidate(p, label) for span, label in spans for p in name_pieces(span, name_words)]
     if shape.answer_type in _KINDS_NER_MISSES and shape.kind:
         found += [c for c in _kind_phrases(doc, shape.kind) if c.root not in taken]
     return sorted(found, key=lambda c: c.start)
@@ -441,8 +438,7 @@ def _name_start(head: Token) -> int:
 
 
 def _describing_spans(head: Token, name_start: int) -> list[tuple[int, int]]:
-    """Token ranges that may say what the name is: its appositions, the modifiers before it,
-    the phrase it is in apposition to, a copula's attribute, "as <role>"."""
+    """Token ranges that may say what the name is, in the order `descriptions_of` lists."""
     spans = [(c.left_edge.i, c.right_edge.i + 1) for c in head.children if c.dep_ == "appos"]
     left = [t for t in head.lefts if t.i < name_start and t.dep_ in ("compound", "amod", "nmod")]
     if left:
@@ -453,13 +449,9 @@ def _describing_spans(head: Token, name_start: int) -> list[tuple[int, int]]:
     if head.dep_ == "nsubj" and head.head.lemma_ == "be":
         spans += [(a.left_edge.i, a.right_edge.i + 1) for a in verb_children if a.dep_ == "attr"]
     if head.dep_ in ("nsubj", "nsubjpass", "dobj"):
-        spans += [
-            (role.left_edge.i, role.right_edge.i + 1)
-            for prep in verb_children
-            if prep.lower_ == "as" and prep.dep_ == "prep"
-            for role in prep.children
-            if role.dep_ == "pobj"
-        ]
+        as_preps = [p for p in verb_children if p.lower_ == "as" and p.dep_ == "prep"]
+        roles = [r for p in as_preps for r in p.children if r.dep_ == "pobj"]
+        spans += [(r.left_edge.i, r.right_edge.i + 1) for r in roles]
     return spans
 
 

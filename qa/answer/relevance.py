@@ -95,15 +95,12 @@ def score_sentences(
     if vectors is not None:
         add_cosines(vectors, shape.text, scored, passages, config)
     add_ranking_scores(shape, scored, idf, config)
-    _add_date_fit(scored, date_fits, config)
-    return scored
-
-
-def _add_date_fit(scored: list[Scored], date_fits: list[float], config: AnswerConfig) -> None:
     for item in scored:
-        if date_fits[item.passage_index] > 0:
-            item.parts["date_fit"] = date_fits[item.passage_index]
-            item.score += config.w_as_of * date_fits[item.passage_index]
+        fit = date_fits[item.passage_index]
+        if fit > 0:
+            item.parts["date_fit"] = fit
+            item.score += config.w_as_of * fit
+    return scored
 
 
 def _add_datelines(shape: QuestionShape, scored: list[Scored], date_fits: list[float]) -> None:
@@ -122,12 +119,11 @@ def _date_fits(as_of: date | None, passages: list[Passage], config: AnswerConfig
     """A question about a day ("the yield on September 26, 2023", "the Chiefs' game on
     September 24") is answered by what was reported then: each passage's fit, 1 when it was
     published that day, less each day after, 0 from as_of_days on, before it or undated."""
-    fits = []
-    for passage in passages:
-        day = published_day(passage.published) if as_of is not None else None
-        late = (day - as_of).days if day is not None and as_of is not None else -1
-        fits.append(max(0.0, 1.0 - late / config.as_of_days) if late >= 0 else 0.0)
-    return fits
+    if as_of is None:
+        return [0.0] * len(passages)
+    days = [published_day(p.published) for p in passages]
+    lates = [(day - as_of).days if day is not None else -1 for day in days]
+    return [max(0.0, 1.0 - late / config.as_of_days) if late >= 0 else 0.0 for late in lates]
 
 
 def _match(term: str, sentence_stems: set[str], config: AnswerConfig) -> float:
@@ -167,17 +163,12 @@ def add_cosines(
     shortlist = sorted(scored, key=lambda s: s.relevance, reverse=True)[: config.embed_shortlist]
     for item in scored:
         item.relevance = item.parts["lexical"] / (1.0 + config.w_cosine)
-    per_passage: dict[int, tuple[list[tuple[int, int]], np.ndarray] | None] = {}
-    to_embed = []
+    stored = {i: _stored_cosines(passages[i], query) for i in {s.passage_index for s in shortlist}}
+    to_embed = [s for s in shortlist if stored[s.passage_index] is None]
     for item in shortlist:
-        index = item.passage_index
-        if index not in per_passage:
-            per_passage[index] = _stored_cosines(passages[index], query)
-        stored = per_passage[index]
-        if stored is None:
-            to_embed.append(item)
-        else:
-            _blend_cosine(item, _overlapping(item.sentence, *stored), config)
+        found = stored[item.passage_index]
+        if found is not None:
+            _blend_cosine(item, _overlapping(item.sentence, *found), config)
     if to_embed:
         cosines = vectors.texts([s.sentence.text for s in to_embed]) @ query
         for item, cosine in zip(to_embed, cosines, strict=True):
@@ -205,9 +196,8 @@ def _overlapping(sentence: Sentence, spans: list[tuple[int, int]], cosines: np.n
 
 def _blend_cosine(item: Scored, cosine: float, config: AnswerConfig) -> None:
     item.parts["cosine"] = max(cosine, 0.0)
-    item.relevance = (item.parts["lexical"] + config.w_cosine * item.parts["cosine"]) / (
-        1.0 + config.w_cosine
-    )
+    blended = item.parts["lexical"] + config.w_cosine * item.parts["cosine"]
+    item.relevance = blended / (1.0 + config.w_cosine)
 
 
 def ranked(scored: list[Scored]) -> list[Scored]:
