@@ -28,6 +28,7 @@ from qa.types import Answer, AnswerItem, AnswerKind, Citation, Lead, Passage
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
+NO_PASSAGE_REASON = "The articles don't say: no article matched the question."
 _INNER_CAPITAL = re.compile(r"(?<=[\w,;’'\-] )[A-Z][\w’'\-]*")
 _CAPITAL_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
 _LOWER_WORD = re.compile(r"\b[a-z][\w’'\-]*")
@@ -35,9 +36,6 @@ _LOWER_WORD = re.compile(r"\b[a-z][\w’'\-]*")
 
 def _unpossessed(word: str) -> str:
     return word.removesuffix("’s").removesuffix("'s")
-
-
-NO_PASSAGE_REASON = "The articles don't say: no article matched the question."
 
 
 @dataclass

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 
 _SUBJECT_DEPS = frozenset({"nsubj", "csubj"})
 _OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "oprd", "dative"})
+_NOMINAL_DEPS = frozenset({"dobj", "nsubj", "nsubjpass", "attr"})
+_QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"})
+_NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
+_NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
+_QUOTE_MARKS = frozenset('“”"')
+_ROLE_WORDS = lexicon.ROLES | frozenset(lexicon.ROLE_ACRONYMS)
+# Products, drugs, works and typed common nouns: NER leaves most of them untyped or mistyped.
+_KINDS_NER_MISSES = frozenset({AnswerType.THING, AnswerType.WORK})
+KIND_LABEL = "KIND"
 
 
 @dataclass(frozen=True)
@@ -36,9 +45,6 @@ class Candidate:
     # sentence itself calls the asked kind ("the drug lecanemab")
     label: str
     root: int  # token index of the span's head
-
-
-KIND_LABEL = "KIND"
 
 
 def type_fit(label: str, asked: AnswerType) -> float:
@@ -76,19 +82,13 @@ def candidates(
     return sorted(found, key=lambda c: c.start)
 
 
-# Products, drugs, works and typed common nouns: NER leaves most of them untyped or mistyped.
-_KINDS_NER_MISSES = frozenset({AnswerType.THING, AnswerType.WORK})
-
-
 def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Span]:
-    """The names a span holds: split at line breaks and at titles ("OpenAI CEO Sam Altman" is
-    OpenAI and Sam Altman; "Prime Minister Rishi Sunak" is Rishi Sunak), each trimmed of
-    leading words that are no part of a name ("Current Fed", "Whereas Google")."""
+    """The names a span holds: split at line breaks, titles ("OpenAI CEO Sam Altman" is OpenAI
+    and Sam Altman) and punctuation no name holds ("Caesars Sportsbook: Caesars"; not "AT&T"),
+    each trimmed of leading words that are no part of a name ("Current Fed", "Whereas Google")."""
     pieces: list[Span] = []
     start = span.start
     for token in [*span, None]:
-        # punctuation that no name holds splits too ("Caesars Sportsbook: Caesars"; not
-        # "AT&T", "Coca-Cola", "U.S.")
         if (
             token is None
             or token.is_space
@@ -101,10 +101,6 @@ def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Sp
                 pieces.append(piece)
             start = end + 1
     return pieces
-
-
-_NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
-_NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
 
 
 def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
@@ -132,10 +128,9 @@ def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
 
 
 def _candidate(span: Span, label: str) -> Candidate:
-    start, end = span.start, span.end
-    inner = [t.i for t in span[:-1] if t.tag_ == "POS"]
-    if inner:
-        start = inner[-1] + 1  # "West Indies’ Shai Hope" is Shai Hope
+    # "West Indies’ Shai Hope" is Shai Hope
+    start = max((t.i + 1 for t in span[:-1] if t.tag_ == "POS"), default=span.start)
+    end = span.end
     while start < end and span.doc[start].lower_ in ("the", "a", "an"):
         start += 1
     while end > start and span.doc[end - 1].tag_ == "POS":
@@ -212,9 +207,6 @@ def predicate_clauses(doc: Doc, shape: QuestionShape) -> list[Token]:
     return verbs
 
 
-_NOMINAL_DEPS = frozenset({"dobj", "nsubj", "nsubjpass", "attr"})
-
-
 def _expand(token: Token) -> list[Token]:
     """A token and its conjuncts and appositions: "Russia, China … and Turkey"."""
     found = [token]
@@ -231,9 +223,6 @@ def _expand(token: Token) -> list[Token]:
 
 def _expand_children(token: Token, dep: str) -> list[Token]:
     return [g for c in token.children if c.dep_ == dep for g in _expand(c)]
-
-
-_QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"})
 
 
 def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
@@ -368,16 +357,11 @@ def acts(doc: Doc, actor: str) -> bool:
     )
 
 
-_QUOTE_MARKS = frozenset('“”"')
-
-
 def quotes(doc: Doc, actor: str, by_pronoun: bool = False) -> bool:
     """The sentence quotes `actor` and says so ("“… a blip,” Healy said"): a speech verb
     whose subject names the actor (`by_pronoun`: or is a personal pronoun, "He said …" right
     after a sentence about the actor), in a sentence holding a quotation mark."""
-    if not any(mark in doc.text for mark in _QUOTE_MARKS):
-        return False
-    return any(
+    return any(mark in doc.text for mark in _QUOTE_MARKS) and any(
         t.dep_ == "nsubj"
         and t.head.lemma_ in lexicon.SPEECH_VERBS
         and (_is_named(t, actor) or (by_pronoun and t.lower_ in ("he", "she", "they")))
@@ -390,9 +374,6 @@ class Description:
     text: str  # "chairman of the information committee at the Russian Federation Council"
     start: int  # character offsets in the sentence
     end: int
-
-
-_ROLE_WORDS = lexicon.ROLES | frozenset(lexicon.ROLE_ACRONYMS)
 
 
 def _description(doc: Doc, start: int, end: int) -> Description | None:

@@ -213,11 +213,9 @@ def pick_sentences(scored: list[Scored], config: AnswerConfig) -> list[Scored]:
     something new."""
     order = ranked(scored)
     chosen = [order[0]]
+    floor = config.follow_ratio * order[0].score
     for candidate in order[1:]:
-        if (
-            len(chosen) >= config.max_sentences
-            or candidate.score < config.follow_ratio * order[0].score
-        ):
+        if len(chosen) >= config.max_sentences or candidate.score < floor:
             break
         if all(_jaccard(candidate.stems, c.stems) < config.redundant_jaccard for c in chosen):
             chosen.append(candidate)
