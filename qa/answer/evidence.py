@@ -63,8 +63,7 @@ class Evidence:
 
     # --- parsing -------------------------------------------------------------------------------
     def parse(self, items: Iterable[Scored]) -> list[Doc]:
-        texts = [s.sentence.text for s in items]
-        return self.parser.parse_many(texts) if texts else []
+        return self.parser.parse_many([s.sentence.text for s in items])
 
     def doc(self, item: Scored) -> Doc:
         return self.parser.parse(item.sentence.text)
@@ -85,12 +84,10 @@ class Evidence:
 
     @cached_property
     def name_words(self) -> frozenset[str]:
-        """Capitalised words that may be part of a name: those the passages capitalise inside
-        a sentence (not after a full stop, a colon, a quote or a line break), and those they
-        never write in lower case ("Brock" of "Brock Purdy" opening every sentence). A word
-        capitalised only at a sentence's start and written in lower case elsewhere is no
-        part of a name ("Current Fed", "Laid"). Headlines count as text written in lower case
-        elsewhere, never as mid-sentence capitals (they capitalise at will)."""
+        """Capitalised words that may be part of a name: those the passages capitalise inside a
+        sentence (not after a full stop, colon, quote or line break) or never write in lower
+        case ("Brock" of "Brock Purdy" opening every sentence; not "Current Fed", "Laid").
+        Headlines never count as mid-sentence capitals: they capitalise at will."""
         text = "\n".join(p.text for p in self.passages)
         headlines = "\n".join(dict.fromkeys(p.title for p in self.passages))
         lower = {stem_of(w) for w in _LOWER_WORD.findall(f"{text}\n{headlines}")}

@@ -426,11 +426,11 @@ def _describing_spans(head: Token, name_start: int) -> list[tuple[int, int]]:
         spans.append((left[0].left_edge.i, name_start))
     if head.dep_ == "appos":
         spans.append((head.head.left_edge.i, head.head.i + 1))
-    verb_children = list(head.head.children)
     if head.dep_ == "nsubj" and head.head.lemma_ == "be":
-        spans += [(a.left_edge.i, a.right_edge.i + 1) for a in verb_children if a.dep_ == "attr"]
+        attrs = [a for a in head.head.children if a.dep_ == "attr"]
+        spans += [(a.left_edge.i, a.right_edge.i + 1) for a in attrs]
     if head.dep_ in ("nsubj", "nsubjpass", "dobj"):
-        as_preps = [p for p in verb_children if p.lower_ == "as" and p.dep_ == "prep"]
+        as_preps = [p for p in head.head.children if p.lower_ == "as" and p.dep_ == "prep"]
         roles = [r for p in as_preps for r in p.children if r.dep_ == "pobj"]
         spans += [(r.left_edge.i, r.right_edge.i + 1) for r in roles]
     return spans

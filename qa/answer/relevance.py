@@ -63,11 +63,8 @@ def score_sentences(
         return scored
     alternatives = acronym_alternatives(shape.text, [p.text for p in passages])
     for item in scored:  # "IMF" asked, "International Monetary Fund" written: a match
-        item.stems |= {
-            term
-            for term, phrases in alternatives.items()
-            if any(phrase <= item.stems for phrase in phrases)
-        }
+        matched = [t for t, forms in alternatives.items() if any(f <= item.stems for f in forms)]
+        item.stems |= set(matched)
     date_fits = _date_fits(shape.as_of, passages, config)
     _add_datelines(shape, scored, date_fits)
     idf = Idf(s.stems for s in scored)

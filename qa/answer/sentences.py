@@ -51,8 +51,7 @@ def _punkt() -> PunktTokenizer:
 
 
 def split_sentences(text: str) -> list[Sentence]:
-    """Split `text` into sentences, each stripped of surrounding whitespace; a line break
-    always ends one."""
+    """The sentences of `text`, each stripped of surrounding whitespace."""
     return list(_split(text) if len(text) <= _CACHED_CHARS else _split.__wrapped__(text))
 
 

@@ -86,9 +86,8 @@ def read_date(said: str, sentence: str, published: str) -> DateReading | None:
 def describe(found: DateReading, published: str) -> tuple[str, str]:
     """The lead ("Thursday, January 24, 2019") and how it was read ("“Thursday” in an article
     of 2019-01-26"; empty for a date as written)."""
-    if found.day is None:
-        return found.said, ""
     day = found.day
+    if day is None:
+        return found.said, ""
     label = f"{day:%A}, {day:%B} {day.day}, {day.year}"
-    article_day = published_day(published)
-    return label, f"“{found.said}” in an article of {article_day:%Y-%m-%d}"
+    return label, f"“{found.said}” in an article of {published_day(published):%Y-%m-%d}"
