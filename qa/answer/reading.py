@@ -107,8 +107,7 @@ def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
     """The span without leading words that are no part of a name: lower case, no noun
     ("Whereas Google"), a stopword that is no proper noun, or a word the passages capitalise
     only at a sentence's start ("Current Fed", "Loading Treasury")."""
-    start, end = span.start, span.end
-    doc = span.doc
+    doc, start, end = span.doc, span.start, span.end
     while start < end - 1:
         first = doc[start]
         unnamed = name_words is not None and first.text not in name_words
@@ -122,9 +121,7 @@ def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
         start += 1
     while end > start and (doc[end - 1].is_punct or doc[end - 1].tag_ == "POS"):
         end -= 1
-    if end <= start or not doc[start].text[:1].isupper():
-        return None
-    return doc[start:end]
+    return doc[start:end] if end > start and doc[start].text[:1].isupper() else None
 
 
 def _candidate(span: Span, label: str) -> Candidate:
@@ -194,9 +191,8 @@ def predicate_clauses(doc: Doc, shape: QuestionShape) -> list[Token]:
             continue
         verb = token
         if token.pos_ not in ("VERB", "AUX"):
-            # A noun carries the predicate only as its verb's object or subject ("have thrown
-            # their support behind", "voiced their backing for"); not "supporters", nor "a
-            # rally of support".
+            # A noun carries the predicate only as its verb's object or subject ("voiced their
+            # backing for"); not "supporters", nor "a rally of support".
             if token.lemma_.endswith(("er", "or")) or token.dep_ not in _NOMINAL_DEPS:
                 continue
             verb = token.head
@@ -350,22 +346,17 @@ def _is_named(token: Token, name: str) -> bool:
 def acts(doc: Doc, actor: str) -> bool:
     """`actor` is the subject of a verb: "Maduro dug in", not "backing for Maduro's
     government"."""
-    return any(
-        t.dep_ == "nsubj" and t.head.pos_ == "VERB" and _is_named(t, actor)
-        for t in doc
-        if t.pos_ == "PROPN"
-    )
+    subjects = [t for t in doc if t.pos_ == "PROPN" and t.dep_ == "nsubj" and t.head.pos_ == "VERB"]
+    return any(_is_named(t, actor) for t in subjects)
 
 
 def quotes(doc: Doc, actor: str, by_pronoun: bool = False) -> bool:
     """The sentence quotes `actor` and says so ("“… a blip,” Healy said"): a speech verb
     whose subject names the actor (`by_pronoun`: or is a personal pronoun, "He said …" right
     after a sentence about the actor), in a sentence holding a quotation mark."""
+    speakers = [t for t in doc if t.dep_ == "nsubj" and t.head.lemma_ in lexicon.SPEECH_VERBS]
     return any(mark in doc.text for mark in _QUOTE_MARKS) and any(
-        t.dep_ == "nsubj"
-        and t.head.lemma_ in lexicon.SPEECH_VERBS
-        and (_is_named(t, actor) or (by_pronoun and t.lower_ in ("he", "she", "they")))
-        for t in doc
+        _is_named(t, actor) or (by_pronoun and t.lower_ in ("he", "she", "they")) for t in speakers
     )
 
 
@@ -443,11 +434,8 @@ def item_text(token: Token, entities: dict[int, Span]) -> str:
         ent = entities[token.i]
         return _candidate(ent, ent.label_).text
     doc = token.doc
-    stops = {
-        t.i
-        for t in token.subtree
-        if t.i > token.i and (t.dep_ in ("conj", "cc", "appos", "relcl") or t.text in ",;")
-    }
+    after = [t for t in token.subtree if t.i > token.i]
+    stops = [t.i for t in after if t.dep_ in ("conj", "cc", "appos", "relcl") or t.text in ",;"]
     end = min(stops, default=token.right_edge.i + 1)
     start = token.left_edge.i
     while start < token.i and doc[start].lower_ in ("the", "a", "an", "and", ","):

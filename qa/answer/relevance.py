@@ -5,7 +5,7 @@
 * embedding cosine between question and sentence for a lexical shortlist, when a model is given
   (stored sentence vectors make it free);
 * for ranking only: a prior for the passage's retrieval rank, the question's phrases kept,
-  and less for an all-capitals headline.
+  and for a question about a day, how near the passage's publication date is to it.
 
 Relevance is the abstention signal; the ranking score picks the sentences the strategies read.
 """
@@ -153,9 +153,8 @@ def add_cosines(
     passages: list[Passage],
     config: AnswerConfig,
 ) -> None:
-    """Blend the embedding cosine into the relevance of the lexical shortlist. A passage that
-    carries its stored sentence vectors gives its sentences a cosine for free; the rest of the
-    shortlist is embedded now."""
+    """Blend the embedding cosine into the lexical shortlist's relevance: free from a passage's
+    stored sentence vectors where it carries them, else embedded now."""
     query = vectors.query(question)
     shortlist = sorted(scored, key=lambda s: s.relevance, reverse=True)[: config.embed_shortlist]
     for item in scored:
@@ -175,12 +174,9 @@ def add_cosines(
 def _stored_cosines(
     passage: Passage, query: np.ndarray
 ) -> tuple[list[tuple[int, int]], np.ndarray] | None:
-    stored = passage.sentence_vectors
-    if stored is None:
+    if passage.sentence_vectors is None or passage.sentence_vectors[1].shape[1] != query.shape[0]:
         return None
-    spans, codes = stored
-    if codes.shape[1] != query.shape[0]:
-        return None
+    spans, codes = passage.sentence_vectors
     return spans, (codes.astype(np.float32) @ query) / code_scale()
 
 
