@@ -431,8 +431,7 @@ def item_text(token: Token, entities: dict[int, Span]) -> str:
     """What a list item says: its entity ("Latin America"), or its own phrase up to its first
     conjunct ("much of Latin America", "16 nations from the Organization of American States")."""
     if token.i in entities:
-        ent = entities[token.i]
-        return _candidate(ent, ent.label_).text
+        return _candidate(entities[token.i], entities[token.i].label_).text
     doc = token.doc
     after = [t for t in token.subtree if t.i > token.i]
     stops = [t.i for t in after if t.dep_ in ("conj", "cc", "appos", "relcl") or t.text in ",;"]
