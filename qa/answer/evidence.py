@@ -17,6 +17,7 @@ from qa.answer.citations import also_reported_by, make_citation
 from qa.answer.config import AnswerConfig
 from qa.answer.lexicon import STOPWORDS
 from qa.answer.nlp import ParseCache
+from qa.answer.reading import acts
 from qa.answer.relevance import Scored, pick_sentences, ranked
 from qa.answer.roles import role_conflict
 from qa.answer.shape import QuestionShape
@@ -27,6 +28,7 @@ from qa.types import Answer, AnswerItem, AnswerKind, Citation, Lead, Passage
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
+NO_PASSAGE_REASON = "The articles don't say: no article matched the question."
 _INNER_CAPITAL = re.compile(r"(?<=[\w,;’'\-] )[A-Z][\w’'\-]*")
 _CAPITAL_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
 _LOWER_WORD = re.compile(r"\b[a-z][\w’'\-]*")
@@ -34,9 +36,6 @@ _LOWER_WORD = re.compile(r"\b[a-z][\w’'\-]*")
 
 def _unpossessed(word: str) -> str:
     return word.removesuffix("’s").removesuffix("'s")
-
-
-NO_PASSAGE_REASON = "The articles don't say: no article matched the question."
 
 
 @dataclass
@@ -51,30 +50,23 @@ class Evidence:
 
     def __post_init__(self) -> None:
         self.ranked = ranked(self.scored)
+        if self.ranked and self.shape.actor:
+            # "How did Maduro respond?": a sentence where Maduro is the subject of a verb ranks
+            # higher than one that only names him.
+            top = self.ranked[: self.config.parse_sentences]
+            for item, doc in zip(top, self.parse(top), strict=True):
+                if acts(doc, self.shape.actor):
+                    item.score *= 1.0 + self.config.w_actor
+            self.ranked = ranked(self.scored)
         if self.ranked:
-            if self.shape.actor:
-                self._favour_the_actor()
             self.chosen = pick_sentences(self.ranked, self.config)
 
     # --- parsing -------------------------------------------------------------------------------
     def parse(self, items: Iterable[Scored]) -> list[Doc]:
-        texts = [s.sentence.text for s in items]
-        return self.parser.parse_many(texts) if texts else []
+        return self.parser.parse_many([s.sentence.text for s in items])
 
     def doc(self, item: Scored) -> Doc:
         return self.parser.parse(item.sentence.text)
-
-    def _favour_the_actor(self) -> None:
-        """ "How did Maduro respond?": a sentence where Maduro is the subject of a verb ranks
-        higher than one that only names him."""
-        from qa.answer.reading import acts
-
-        assert self.shape.actor is not None
-        top = self.ranked[: self.config.parse_sentences]
-        for item, doc in zip(top, self.parse(top), strict=True):
-            if acts(doc, self.shape.actor):
-                item.score *= 1.0 + self.config.w_actor
-        self.ranked = ranked(self.scored)
 
     # --- pools of sentences --------------------------------------------------------------------
     @property
@@ -85,23 +77,17 @@ class Evidence:
         """The chosen and close sentences (to follow_ratio of the best), and those further
         down (to reading_ratio), each best first."""
         top = self.chosen[0].score
-        close = [s for s in self.ranked if s.score >= self.config.follow_ratio * top]
-        further = [
-            s
-            for s in self.ranked
-            if self.config.reading_ratio * top <= s.score < self.config.follow_ratio * top
-        ]
-        first = [*self.chosen, *[s for s in close if all(s is not c for c in self.chosen)]]
-        return first, further
+        follow, reading = self.config.follow_ratio * top, self.config.reading_ratio * top
+        close = [s for s in self.ranked if s.score >= follow and s not in self.chosen]
+        further = [s for s in self.ranked if reading <= s.score < follow]
+        return [*self.chosen, *close], further
 
     @cached_property
     def name_words(self) -> frozenset[str]:
-        """Capitalised words that may be part of a name: those the passages capitalise inside
-        a sentence (not after a full stop, a colon, a quote or a line break), and those they
-        never write in lower case ("Brock" of "Brock Purdy" opening every sentence). A word
-        capitalised only at a sentence's start and written in lower case elsewhere is no
-        part of a name ("Current Fed", "Laid"). Headlines count as text written in lower case
-        elsewhere, never as mid-sentence capitals (they capitalise at will)."""
+        """Capitalised words that may be part of a name: those the passages capitalise inside a
+        sentence (not after a full stop, colon, quote or line break) or never write in lower
+        case ("Brock" of "Brock Purdy" opening every sentence; not "Current Fed", "Laid").
+        Headlines never count as mid-sentence capitals: they capitalise at will."""
         text = "\n".join(p.text for p in self.passages)
         headlines = "\n".join(dict.fromkeys(p.title for p in self.passages))
         lower = {stem_of(w) for w in _LOWER_WORD.findall(f"{text}\n{headlines}")}
@@ -118,18 +104,12 @@ class Evidence:
 
     # --- answers -------------------------------------------------------------------------------
     def cite(self, chosen: list[Scored]) -> list[Citation]:
-        return [
-            make_citation(
-                n,
-                self.passages[s.passage_index],
-                s.sentence,
-                scores={
-                    "sentence": round(s.score, 4),
-                    **{k: round(v, 4) for k, v in s.parts.items()},
-                },
-            )
-            for n, s in enumerate(chosen, start=1)
-        ]
+        citations = []
+        for n, s in enumerate(chosen, start=1):
+            scores = {k: round(v, 4) for k, v in {"sentence": s.score, **s.parts}.items()}
+            passage = self.passages[s.passage_index]
+            citations.append(make_citation(n, passage, s.sentence, scores=scores))
+        return citations
 
     def led_by(self, sentence: Scored) -> list[Scored]:
         """`sentence` first, then the other chosen sentences."""
@@ -183,10 +163,8 @@ def abstain(
     reason: str = "",
 ) -> Answer:
     """Say what is missing and show the nearest passages (best sentence first)."""
-    by_passage = dict.fromkeys(s.passage_index for s in order)
-    nearest = [passages[i] for i in list(by_passage)[: config.nearest]] or passages[
-        : config.nearest
-    ]
+    indices = list(dict.fromkeys(s.passage_index for s in order))[: config.nearest]
+    nearest = [passages[i] for i in indices] or passages[: config.nearest]
     reason = reason or abstention_reason(shape, passages, order)
     return Answer(
         question=shape.text,

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 
 _SUBJECT_DEPS = frozenset({"nsubj", "csubj"})
 _OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "oprd", "dative"})
+_NOMINAL_DEPS = frozenset({"dobj", "nsubj", "nsubjpass", "attr"})
+_QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"})
+_NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
+_NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
+_QUOTE_MARKS = frozenset('“”"')
+_ROLE_WORDS = lexicon.ROLES | frozenset(lexicon.ROLE_ACRONYMS)
+# Products, drugs, works and typed common nouns: NER leaves most of them untyped or mistyped.
+_KINDS_NER_MISSES = frozenset({AnswerType.THING, AnswerType.WORK})
+KIND_LABEL = "KIND"
 
 
 @dataclass(frozen=True)
@@ -36,9 +45,6 @@ class Candidate:
     # sentence itself calls the asked kind ("the drug lecanemab")
     label: str
     root: int  # token index of the span's head
-
-
-KIND_LABEL = "KIND"
 
 
 def type_fit(label: str, asked: AnswerType) -> float:
@@ -65,34 +71,30 @@ def candidates(
 ) -> list[Candidate]:
     """Entities of name types, proper-noun runs the model left untyped, and (for a typed
     common noun: "which antibiotic") names in apposition to that noun or noun phrases
-    headed by it. Each is cleaned into the names it holds (`name_pieces`); `name_words` are
-    the words the passages capitalise inside a sentence (one capitalised only at a
-    sentence's start is no part of a name: "Current Fed", "Loading Treasury")."""
-    found: list[Candidate] = []
-    taken: set[int] = set()
-    for ent in doc.ents:
-        taken.update(range(ent.start, ent.end))  # a date or a figure is no untyped name
-        if ent.label_ in lexicon.NAME_LABELS:
-            found += [_candidate(piece, ent.label_) for piece in name_pieces(ent, name_words)]
-    for run in _proper_runs(doc, taken):
-        found += [_candidate(piece, "PROPN") for piece in name_pieces(run, name_words)]
+    headed by it; each cut into the names it holds (`name_pieces`, `name_words` as there)."""
+    # a date or a figure is no untyped name
+    taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+    spans = [(ent, ent.label_) for ent in doc.ents if ent.label_ in lexicon.NAME_LABELS]
+    spans += [(run, "PROPN") for run in _proper_runs(doc, taken)]
+    found = [_candidate(p, label) for span, label in spans for p in name_pieces(span, name_words)]
     if shape.answer_type in _KINDS_NER_MISSES and shape.kind:
         found += [c for c in _kind_phrases(doc, shape.kind) if c.root not in taken]
     return sorted(found, key=lambda c: c.start)
 
 
-# Products, drugs, works and typed common nouns: NER leaves most of them untyped or mistyped.
-_KINDS_NER_MISSES = frozenset({AnswerType.THING, AnswerType.WORK})
-
-
 def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Span]:
-    """The names a span holds: split at line breaks and at titles ("OpenAI CEO Sam Altman" is
-    OpenAI and Sam Altman; "Prime Minister Rishi Sunak" is Rishi Sunak), each trimmed of
-    leading words that are no part of a name ("Current Fed", "Whereas Google")."""
+    """The names a span holds: split at line breaks, titles ("OpenAI CEO Sam Altman" is OpenAI
+    and Sam Altman) and punctuation no name holds ("Caesars Sportsbook: Caesars"; not "AT&T"),
+    each trimmed of leading words that are no part of a name ("Current Fed", "Whereas Google")."""
     pieces: list[Span] = []
     start = span.start
     for token in [*span, None]:
-        if token is None or _splits_names(token):
+        if (
+            token is None
+            or token.is_space
+            or token.lower_ in lexicon.TITLE_WORDS
+            or (token.is_punct and token.text not in _NAME_PUNCT)
+        ):
             end = token.i if token is not None else span.end
             piece = _trim_name(span.doc[start:end], name_words)
             if piece is not None:
@@ -101,26 +103,11 @@ def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Sp
     return pieces
 
 
-def _splits_names(token: Token) -> bool:
-    """A line break, a title, or punctuation that no name holds ("Caesars Sportsbook:
-    Caesars"; not "AT&T", "Coca-Cola", "U.S.")."""
-    return (
-        token.is_space
-        or token.lower_ in lexicon.TITLE_WORDS
-        or (token.is_punct and token.text not in _NAME_PUNCT)
-    )
-
-
-_NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
-_NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
-
-
 def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
     """The span without leading words that are no part of a name: lower case, no noun
     ("Whereas Google"), a stopword that is no proper noun, or a word the passages capitalise
     only at a sentence's start ("Current Fed", "Loading Treasury")."""
-    start, end = span.start, span.end
-    doc = span.doc
+    doc, start, end = span.doc, span.start, span.end
     while start < end - 1:
         first = doc[start]
         unnamed = name_words is not None and first.text not in name_words
@@ -134,16 +121,13 @@ def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
         start += 1
     while end > start and (doc[end - 1].is_punct or doc[end - 1].tag_ == "POS"):
         end -= 1
-    if end <= start or not doc[start].text[:1].isupper():
-        return None
-    return doc[start:end]
+    return doc[start:end] if end > start and doc[start].text[:1].isupper() else None
 
 
 def _candidate(span: Span, label: str) -> Candidate:
-    start, end = span.start, span.end
-    inner = [t.i for t in span[:-1] if t.tag_ == "POS"]
-    if inner:
-        start = inner[-1] + 1  # "West Indies’ Shai Hope" is Shai Hope
+    # "West Indies’ Shai Hope" is Shai Hope
+    start = max((t.i + 1 for t in span[:-1] if t.tag_ == "POS"), default=span.start)
+    end = span.end
     while start < end and span.doc[start].lower_ in ("the", "a", "an"):
         start += 1
     while end > start and span.doc[end - 1].tag_ == "POS":
@@ -207,9 +191,8 @@ def predicate_clauses(doc: Doc, shape: QuestionShape) -> list[Token]:
             continue
         verb = token
         if token.pos_ not in ("VERB", "AUX"):
-            # A noun carries the predicate only as its verb's object or subject ("have thrown
-            # their support behind", "voiced their backing for"); not "supporters", nor "a
-            # rally of support".
+            # A noun carries the predicate only as its verb's object or subject ("voiced their
+            # backing for"); not "supporters", nor "a rally of support".
             if token.lemma_.endswith(("er", "or")) or token.dep_ not in _NOMINAL_DEPS:
                 continue
             verb = token.head
@@ -218,9 +201,6 @@ def predicate_clauses(doc: Doc, shape: QuestionShape) -> list[Token]:
         if verb not in verbs:
             verbs.append(verb)
     return verbs
-
-
-_NOMINAL_DEPS = frozenset({"dobj", "nsubj", "nsubjpass", "attr"})
 
 
 def _expand(token: Token) -> list[Token]:
@@ -233,11 +213,12 @@ def _expand(token: Token) -> list[Token]:
             # "much of Latin America and many countries in Europe": the conjunct hangs off
             # the object of "of", but is a holder in its own right
             for obj in (c for c in child.children if c.dep_ == "pobj"):
-                found += [g for c in obj.children if c.dep_ == "conj" for g in _expand(c)]
+                found += _expand_children(obj, "conj")
     return found
 
 
-_QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"})
+def _expand_children(token: Token, dep: str) -> list[Token]:
+    return [g for c in token.children if c.dep_ == dep for g in _expand(c)]
 
 
 def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
@@ -251,10 +232,10 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
             subjects += _expand(child)
         elif child.dep_ in _OBJECT_DEPS:
             objects += _expand(child)
-        elif child.dep_ == "agent" or (child.dep_ == "prep" and child.lower_ in ("besides",)):
-            subjects += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+        elif child.dep_ == "agent" or (child.dep_ == "prep" and child.lower_ == "besides"):
+            subjects += _expand_children(child, "pobj")
         elif child.dep_ == "prep":
-            obliques += [g for c in child.children if c.dep_ == "pobj" for g in _expand(c)]
+            obliques += _expand_children(child, "pobj")
     objects = objects or obliques
     if verb.dep_ == "acl" and verb.tag_ == "VBN":
         objects += _expand(verb.head)  # "a meeting called by the United States"
@@ -272,25 +253,13 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     return subjects, objects
 
 
-def _clause_stems(verb: Token) -> set[str]:
-    """Stems of the clause; a participle's clause includes the noun it describes."""
-    found = _subtree_stems(verb)
-    for party in _clause_roles(verb)[0]:
-        found |= _subtree_stems(party)
-    if verb.dep_ in ("acl", "relcl"):
-        found |= set(stems(" ".join(t.text for t in verb.head.subtree)))
-    return found
+def _stems_of(tokens: Iterable[Token]) -> set[str]:
+    """Stems of the phrases the tokens head."""
+    return set().union(*(stems(" ".join(t.text for t in token.subtree)) for token in tokens))
 
 
-def _subtree_stems(token: Token) -> set[str]:
-    return set(stems(" ".join(t.text for t in token.subtree)))
-
-
-def _mentions(tokens: list[Token], anchor_stems: frozenset[str]) -> bool:
-    found: set[str] = set()
-    for token in tokens:
-        found |= _subtree_stems(token)
-    return bool(anchor_stems & found)
+def _names_someone(tokens: list[Token]) -> bool:
+    return any(t.pos_ == "PROPN" for token in tokens for t in token.subtree)
 
 
 @dataclass(frozen=True)
@@ -306,30 +275,28 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
     """Every clause of `doc` carrying the predicate, with who holds the asked role and whether
     the anchors are where the question puts them."""
     readings = []
-    named = [a for a in shape.anchors if a.is_name and a.role in ("subject", "object")]
-    named += [a for a in shape.anchors if a.is_name and a.role not in ("subject", "object")]
+    named = [a for a in shape.anchors if a.is_name]
     sentence = set(stems(doc.text))
     for verb in predicate_clauses(doc, shape):
         subjects, objects = _clause_roles(verb)
         holders, others = (
             (subjects, objects) if shape.asked_role == "subject" else (objects, subjects)
         )
+        described = [verb.head] if verb.dep_ in ("acl", "relcl") else []
+        clause = _stems_of([verb, *subjects, *described])  # a participle's includes its noun
         fit, conflict = True, False
-        clause = _clause_stems(verb)
         for anchor in named:
             # The parties stand in the clause; a setting (a possessor or a preposition's
             # object: "Texas's law" read in "In Texas, …") anywhere in the sentence.
             setting = anchor.role not in ("subject", "object", "attribute", "other")
-            in_clause = anchor.stems & (sentence if setting else clause)
-            if not in_clause:
+            if not anchor.stems & (sentence if setting else clause):
                 fit = False
-            elif anchor.role in ("subject", "object") and _mentions(holders, anchor.stems):
+            elif anchor.role in ("subject", "object") and anchor.stems & _stems_of(holders):
                 # the anchor holds the asked role: the clause says the reverse
-                fit = fit and _mentions(others, anchor.stems)
+                fit = fit and bool(anchor.stems & _stems_of(others))
             if anchor.role in ("subject", "object"):
                 slot = subjects if anchor.role == "subject" else objects
-                named_there = any(t.pos_ == "PROPN" for s in slot for t in s.subtree)
-                conflict = conflict or (named_there and not _mentions(slot, anchor.stems))
+                conflict = conflict or (_names_someone(slot) and not anchor.stems & _stems_of(slot))
         readings.append(ClauseReading(verb, holders, others, fit, conflict))
     return readings
 
@@ -349,37 +316,24 @@ def holds_asked_role(
         in_others = any(_within(candidate, t) for t in reading.others)
         if in_holders and reading.anchors_fit:
             return True
-        # "Russia … backing for Maduro's government": it holds the role towards another
-        towards_another = strict and in_holders and _names_another(reading)
+        # "Russia … backing for Maduro's government": it holds the role towards a name the
+        # question does not ask about
+        towards_another = strict and in_holders and _names_someone(reading.others)
         wrong = wrong or (in_others and not in_holders) or towards_another
         weak = weak or (in_holders and not reading.conflict)
     return False if wrong else (True if weak else None)
 
 
-def _names_another(reading: ClauseReading) -> bool:
-    """The clause's other role is a name the question does not ask about."""
-    return not reading.anchors_fit and any(
-        t.pos_ == "PROPN" for other in reading.others for t in other.subtree
-    )
-
-
 def _within(candidate: Candidate, token: Token) -> bool:
     """The candidate's head is the token, or inside the token's phrase (not its clauses)."""
-    if candidate.root == token.i:
-        return True
-    left, right = token.left_edge.i, token.right_edge.i
-    return left <= candidate.root <= right and not any(
-        t.dep_ in ("relcl", "acl", "conj", "appos", "poss")
-        for t in _path(token.doc[candidate.root], token)
-    )
-
-
-def _path(token: Token, ancestor: Token) -> list[Token]:
-    path = []
-    while token.i != ancestor.i and token.head.i != token.i:
-        path.append(token)
-        token = token.head
-    return path
+    if not token.left_edge.i <= candidate.root <= token.right_edge.i:
+        return False
+    inner = token.doc[candidate.root]
+    while inner.i != token.i and inner.head.i != inner.i:
+        if inner.dep_ in ("relcl", "acl", "conj", "appos", "poss"):
+            return False
+        inner = inner.head
+    return True
 
 
 # --- who acts, who speaks, what someone is --------------------------------------------------------
@@ -392,27 +346,17 @@ def _is_named(token: Token, name: str) -> bool:
 def acts(doc: Doc, actor: str) -> bool:
     """`actor` is the subject of a verb: "Maduro dug in", not "backing for Maduro's
     government"."""
-    return any(
-        t.dep_ == "nsubj" and t.head.pos_ == "VERB" and _is_named(t, actor)
-        for t in doc
-        if t.pos_ == "PROPN"
-    )
-
-
-_QUOTE_MARKS = frozenset('“”"')
+    subjects = [t for t in doc if t.pos_ == "PROPN" and t.dep_ == "nsubj" and t.head.pos_ == "VERB"]
+    return any(_is_named(t, actor) for t in subjects)
 
 
 def quotes(doc: Doc, actor: str, by_pronoun: bool = False) -> bool:
     """The sentence quotes `actor` and says so ("“… a blip,” Healy said"): a speech verb
     whose subject names the actor (`by_pronoun`: or is a personal pronoun, "He said …" right
     after a sentence about the actor), in a sentence holding a quotation mark."""
-    if not any(mark in doc.text for mark in _QUOTE_MARKS):
-        return False
-    return any(
-        t.dep_ == "nsubj"
-        and t.head.lemma_ in lexicon.SPEECH_VERBS
-        and (_is_named(t, actor) or (by_pronoun and t.lower_ in ("he", "she", "they")))
-        for t in doc
+    speakers = [t for t in doc if t.dep_ == "nsubj" and t.head.lemma_ in lexicon.SPEECH_VERBS]
+    return any(mark in doc.text for mark in _QUOTE_MARKS) and any(
+        _is_named(t, actor) or (by_pronoun and t.lower_ in ("he", "she", "they")) for t in speakers
     )
 
 
@@ -423,17 +367,10 @@ class Description:
     end: int
 
 
-def _name_head(doc: Doc, name: str) -> Token | None:
-    last = name.split()[-1]
-    heads = [t for t in doc if t.text == last]
-    return heads[0] if heads else None
-
-
-def _has_role(tokens: Iterable[Token]) -> bool:
-    return any(t.lower_ in lexicon.ROLES or t.lower_ in lexicon.ROLE_ACRONYMS for t in tokens)
-
-
-def _text_of(doc: Doc, start: int, end: int) -> Description | None:
+def _description(doc: Doc, start: int, end: int) -> Description | None:
+    """doc[start:end] trimmed of punctuation and a trailing conjunction; None if no role word."""
+    if not any(t.lower_ in _ROLE_WORDS for t in doc[start:end]):
+        return None
     while end > start and (doc[end - 1].is_punct or doc[end - 1].dep_ == "cc"):
         end -= 1
     while start < end and doc[start].is_punct:
@@ -449,11 +386,11 @@ def descriptions_of(doc: Doc, name: str) -> list[Description]:
     …"), a title before it ("Venezuelan Foreign Minister Jorge Arreaza"), the phrase it is in
     apposition to ("the country's self-declared interim leader, Juan Guaido"), a copula
     ("Guaido is the head of …") or "as <role>"; each must hold a role word."""
-    head = _name_head(doc, name)
+    last = name.split()[-1]
+    head = next((t for t in doc if t.text == last), None)
     if head is None:
         return []
-    spans = _describing_spans(head, _name_start(head))
-    found = [_text_of(doc, start, end) for start, end in spans if _has_role(doc[start:end])]
+    found = [_description(doc, s, e) for s, e in _describing_spans(head, _name_start(head))]
     return [d for d in found if d is not None and len(d.text.split()) <= 14]
 
 
@@ -473,25 +410,20 @@ def _name_start(head: Token) -> int:
 
 
 def _describing_spans(head: Token, name_start: int) -> list[tuple[int, int]]:
-    """Token ranges that may say what the name is: its appositions, the modifiers before it,
-    the phrase it is in apposition to, a copula's attribute, "as <role>"."""
+    """Token ranges that may say what the name is, in the order `descriptions_of` lists."""
     spans = [(c.left_edge.i, c.right_edge.i + 1) for c in head.children if c.dep_ == "appos"]
     left = [t for t in head.lefts if t.i < name_start and t.dep_ in ("compound", "amod", "nmod")]
     if left:
         spans.append((left[0].left_edge.i, name_start))
     if head.dep_ == "appos":
         spans.append((head.head.left_edge.i, head.head.i + 1))
-    verb_children = list(head.head.children)
     if head.dep_ == "nsubj" and head.head.lemma_ == "be":
-        spans += [(a.left_edge.i, a.right_edge.i + 1) for a in verb_children if a.dep_ == "attr"]
+        attrs = [a for a in head.head.children if a.dep_ == "attr"]
+        spans += [(a.left_edge.i, a.right_edge.i + 1) for a in attrs]
     if head.dep_ in ("nsubj", "nsubjpass", "dobj"):
-        spans += [
-            (role.left_edge.i, role.right_edge.i + 1)
-            for prep in verb_children
-            if prep.lower_ == "as" and prep.dep_ == "prep"
-            for role in prep.children
-            if role.dep_ == "pobj"
-        ]
+        as_preps = [p for p in head.head.children if p.lower_ == "as" and p.dep_ == "prep"]
+        roles = [r for p in as_preps for r in p.children if r.dep_ == "pobj"]
+        spans += [(r.left_edge.i, r.right_edge.i + 1) for r in roles]
     return spans
 
 
@@ -499,14 +431,10 @@ def item_text(token: Token, entities: dict[int, Span]) -> str:
     """What a list item says: its entity ("Latin America"), or its own phrase up to its first
     conjunct ("much of Latin America", "16 nations from the Organization of American States")."""
     if token.i in entities:
-        ent = entities[token.i]
-        return _candidate(ent, ent.label_).text
+        return _candidate(entities[token.i], entities[token.i].label_).text
     doc = token.doc
-    stops = {
-        t.i
-        for t in token.subtree
-        if t.i > token.i and (t.dep_ in ("conj", "cc", "appos", "relcl") or t.text in ",;")
-    }
+    after = [t for t in token.subtree if t.i > token.i]
+    stops = [t.i for t in after if t.dep_ in ("conj", "cc", "appos", "relcl") or t.text in ",;"]
     end = min(stops, default=token.right_edge.i + 1)
     start = token.left_edge.i
     while start < token.i and doc[start].lower_ in ("the", "a", "an", "and", ","):

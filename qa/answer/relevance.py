@@ -5,7 +5,7 @@
 * embedding cosine between question and sentence for a lexical shortlist, when a model is given
   (stored sentence vectors make it free);
 * for ranking only: a prior for the passage's retrieval rank, the question's phrases kept,
-  and less for an all-capitals headline.
+  and for a question about a day, how near the passage's publication date is to it.
 
 Relevance is the abstention signal; the ranking score picks the sentences the strategies read.
 """
@@ -63,11 +63,8 @@ def score_sentences(
         return scored
     alternatives = acronym_alternatives(shape.text, [p.text for p in passages])
     for item in scored:  # "IMF" asked, "International Monetary Fund" written: a match
-        item.stems |= {
-            term
-            for term, phrases in alternatives.items()
-            if any(phrase <= item.stems for phrase in phrases)
-        }
+        matched = [t for t, forms in alternatives.items() if any(f <= item.stems for f in forms)]
+        item.stems |= set(matched)
     date_fits = _date_fits(shape.as_of, passages, config)
     _add_datelines(shape, scored, date_fits)
     idf = Idf(s.stems for s in scored)
@@ -95,15 +92,12 @@ def score_sentences(
     if vectors is not None:
         add_cosines(vectors, shape.text, scored, passages, config)
     add_ranking_scores(shape, scored, idf, config)
-    _add_date_fit(scored, date_fits, config)
-    return scored
-
-
-def _add_date_fit(scored: list[Scored], date_fits: list[float], config: AnswerConfig) -> None:
     for item in scored:
-        if date_fits[item.passage_index] > 0:
-            item.parts["date_fit"] = date_fits[item.passage_index]
-            item.score += config.w_as_of * date_fits[item.passage_index]
+        fit = date_fits[item.passage_index]
+        if fit > 0:
+            item.parts["date_fit"] = fit
+            item.score += config.w_as_of * fit
+    return scored
 
 
 def _add_datelines(shape: QuestionShape, scored: list[Scored], date_fits: list[float]) -> None:
@@ -122,12 +116,11 @@ def _date_fits(as_of: date | None, passages: list[Passage], config: AnswerConfig
     """A question about a day ("the yield on September 26, 2023", "the Chiefs' game on
     September 24") is answered by what was reported then: each passage's fit, 1 when it was
     published that day, less each day after, 0 from as_of_days on, before it or undated."""
-    fits = []
-    for passage in passages:
-        day = published_day(passage.published) if as_of is not None else None
-        late = (day - as_of).days if day is not None and as_of is not None else -1
-        fits.append(max(0.0, 1.0 - late / config.as_of_days) if late >= 0 else 0.0)
-    return fits
+    if as_of is None:
+        return [0.0] * len(passages)
+    days = [published_day(p.published) for p in passages]
+    lates = [(day - as_of).days if day is not None else -1 for day in days]
+    return [max(0.0, 1.0 - late / config.as_of_days) if late >= 0 else 0.0 for late in lates]
 
 
 def _match(term: str, sentence_stems: set[str], config: AnswerConfig) -> float:
@@ -160,24 +153,18 @@ def add_cosines(
     passages: list[Passage],
     config: AnswerConfig,
 ) -> None:
-    """Blend the embedding cosine into the relevance of the lexical shortlist. A passage that
-    carries its stored sentence vectors gives its sentences a cosine for free; the rest of the
-    shortlist is embedded now."""
+    """Blend the embedding cosine into the lexical shortlist's relevance: free from a passage's
+    stored sentence vectors where it carries them, else embedded now."""
     query = vectors.query(question)
     shortlist = sorted(scored, key=lambda s: s.relevance, reverse=True)[: config.embed_shortlist]
     for item in scored:
         item.relevance = item.parts["lexical"] / (1.0 + config.w_cosine)
-    per_passage: dict[int, tuple[list[tuple[int, int]], np.ndarray] | None] = {}
-    to_embed = []
+    stored = {i: _stored_cosines(passages[i], query) for i in {s.passage_index for s in shortlist}}
+    to_embed = [s for s in shortlist if stored[s.passage_index] is None]
     for item in shortlist:
-        index = item.passage_index
-        if index not in per_passage:
-            per_passage[index] = _stored_cosines(passages[index], query)
-        stored = per_passage[index]
-        if stored is None:
-            to_embed.append(item)
-        else:
-            _blend_cosine(item, _overlapping(item.sentence, *stored), config)
+        found = stored[item.passage_index]
+        if found is not None:
+            _blend_cosine(item, _overlapping(item.sentence, *found), config)
     if to_embed:
         cosines = vectors.texts([s.sentence.text for s in to_embed]) @ query
         for item, cosine in zip(to_embed, cosines, strict=True):
@@ -187,12 +174,9 @@ def add_cosines(
 def _stored_cosines(
     passage: Passage, query: np.ndarray
 ) -> tuple[list[tuple[int, int]], np.ndarray] | None:
-    stored = passage.sentence_vectors
-    if stored is None:
+    if passage.sentence_vectors is None or passage.sentence_vectors[1].shape[1] != query.shape[0]:
         return None
-    spans, codes = stored
-    if codes.shape[1] != query.shape[0]:
-        return None
+    spans, codes = passage.sentence_vectors
     return spans, (codes.astype(np.float32) @ query) / code_scale()
 
 
@@ -205,9 +189,8 @@ def _overlapping(sentence: Sentence, spans: list[tuple[int, int]], cosines: np.n
 
 def _blend_cosine(item: Scored, cosine: float, config: AnswerConfig) -> None:
     item.parts["cosine"] = max(cosine, 0.0)
-    item.relevance = (item.parts["lexical"] + config.w_cosine * item.parts["cosine"]) / (
-        1.0 + config.w_cosine
-    )
+    blended = item.parts["lexical"] + config.w_cosine * item.parts["cosine"]
+    item.relevance = blended / (1.0 + config.w_cosine)
 
 
 def ranked(scored: list[Scored]) -> list[Scored]:
@@ -223,11 +206,9 @@ def pick_sentences(scored: list[Scored], config: AnswerConfig) -> list[Scored]:
     something new."""
     order = ranked(scored)
     chosen = [order[0]]
+    floor = config.follow_ratio * order[0].score
     for candidate in order[1:]:
-        if (
-            len(chosen) >= config.max_sentences
-            or candidate.score < config.follow_ratio * order[0].score
-        ):
+        if len(chosen) >= config.max_sentences or candidate.score < floor:
             break
         if all(_jaccard(candidate.stems, c.stems) < config.redundant_jaccard for c in chosen):
             chosen.append(candidate)

@@ -51,8 +51,7 @@ def _punkt() -> PunktTokenizer:
 
 
 def split_sentences(text: str) -> list[Sentence]:
-    """Split `text` into sentences, each stripped of surrounding whitespace; a line break
-    always ends one."""
+    """The sentences of `text`, each stripped of surrounding whitespace."""
     return list(_split(text) if len(text) <= _CACHED_CHARS else _split.__wrapped__(text))
 
 
@@ -72,14 +71,11 @@ def _split(text: str) -> tuple[Sentence, ...]:
                 and text[start:end].lstrip()[:1].isdigit()
             ):
                 # "between No. 3 Texas": Punkt's model does not know "No." before a number
-                before = sentences.pop()
-                start = before.start
+                start = sentences.pop().start
             elif markers and same_line:
                 # "Maduro.[1] China": the markers cite the sentence before
                 before = sentences.pop()
-                sentences.append(
-                    Sentence(text[before.start : markers.end()], before.start, markers.end())
-                )
+                sentences += _stripped(text, before.start, markers.end())
                 start = markers.end()
             sentences += _stripped(text, start, end)
     return tuple(sentences)

@@ -75,22 +75,19 @@ def read_date(said: str, sentence: str, published: str) -> DateReading | None:
     word = relative.group(1).lower()
     offsets = {"today": 0, "tonight": 0, "yesterday": -1, "tomorrow": 1}
     if word in offsets:
-        return DateReading(relative.group(1), article_day + timedelta(days=offsets[word]), False)
-    weekday = WEEKDAYS.index(word)
-    before = sentence[: max(0, sentence.find(said))]
-    if _FUTURE.search(before):
-        ahead = (weekday - article_day.weekday()) % 7 or 7
-        return DateReading(relative.group(1), article_day + timedelta(days=ahead), False)
-    back = (article_day.weekday() - weekday) % 7
-    return DateReading(relative.group(1), article_day - timedelta(days=back), False)
+        days = offsets[word]
+    elif _FUTURE.search(sentence[: max(0, sentence.find(said))]):
+        days = (WEEKDAYS.index(word) - article_day.weekday()) % 7 or 7
+    else:
+        days = -((article_day.weekday() - WEEKDAYS.index(word)) % 7)
+    return DateReading(relative.group(1), article_day + timedelta(days=days), False)
 
 
 def describe(found: DateReading, published: str) -> tuple[str, str]:
     """The lead ("Thursday, January 24, 2019") and how it was read ("“Thursday” in an article
     of 2019-01-26"; empty for a date as written)."""
-    if found.day is None:
-        return found.said, ""
     day = found.day
+    if day is None:
+        return found.said, ""
     label = f"{day:%A}, {day:%B} {day.day}, {day.year}"
-    article_day = published_day(published)
-    return label, f"“{found.said}” in an article of {article_day:%Y-%m-%d}"
+    return label, f"“{found.said}” in an article of {published_day(published):%Y-%m-%d}"
