@@ -2,7 +2,7 @@
 
     QA_DATA_DIR=/path/to/index .venv/bin/python scripts/tune_answers.py [--lexical]
         [--sets multihop,questions] [--set sentence_floor=0.3,0.5 --set w_articles=0.2,0.35]
-        [--rows rows.json] [--split test]
+        [--rows rows.json] [--split test] [--same-as earlier-rows.json]
 
 Retrieval runs once per question and is cached in the data dir
 (`dev-<set>-passages-<reranker hash>-k<top_k>.pkl`, so a retrained reranker or another
@@ -27,7 +27,8 @@ two runs question by question.
 Tune on dev. `--split test` is the held-out check the guide asks of every rule and constant (a
 change that moves dev but not test is removed): it scores one setting (one value per `--set`,
 or a patched rule) on the test splits and prints aggregates only; its `--rows` writes one
-digest per answer, which says how many answers changed and never what they are. The first
+digest per answer, which says how many answers changed and never what they are
+(`--same-as` an earlier run's file prints that count, on either split). The first
 run retrieves and caches the test passages as for dev (`test-<set>-passages-….pkl`); its
 figures equal `qa eval answers|questions --split test` (round 9 checked it to the fourth
 decimal).
@@ -217,6 +218,12 @@ def main() -> None:
         help="test: the held-out check of one setting (one value per --set, no sweep); "
         "--rows then writes one digest per answer (which answers changed), never the rows",
     )
+    parser.add_argument(
+        "--same-as",
+        type=Path,
+        help="an earlier run's --rows file (same split and sets): print how many answers "
+        "differ, e.g. to show a refactoring changed none",
+    )
     args = parser.parse_args()
     split = args.split
     if split == "test" and any("," in spec for spec in args.set):
@@ -247,10 +254,31 @@ def main() -> None:
         for name, run in runs:
             print(label, name, run(answerer, rows), flush=True)
     if args.rows and split == "test":  # which answers changed, not what they are
-        digests = [hashlib.sha1(str(r.get("answer")).encode()).hexdigest()[:10] for r in rows]
-        args.rows.write_text(json.dumps(digests))
+        args.rows.write_text(json.dumps(answer_digests(rows)))
     elif args.rows:
         args.rows.write_text(json.dumps(rows, indent=1, default=str))
+    if args.same_as:
+        before = json.loads(args.same_as.read_text())
+        changed, total = answers_changed(answer_digests(rows), stored_digests(before))
+        print(f"answers changed against {args.same_as}: {changed} of {total}")
+
+
+def answer_digests(rows: list[dict[str, Any]]) -> list[str]:
+    """One short digest per answer's text: which answers a change moved, not what they say."""
+    return [hashlib.sha1(str(r.get("answer")).encode()).hexdigest()[:10] for r in rows]
+
+
+def stored_digests(stored: list[Any]) -> list[str]:
+    """Digests from an earlier `--rows` file: a test run's digests, or a dev run's rows."""
+    return [d if isinstance(d, str) else answer_digests([d])[0] for d in stored]
+
+
+def answers_changed(now: list[str], before: list[str]) -> tuple[int, int]:
+    """(answers that differ, answers compared); another number of answers is refused: the
+    two runs did not answer the same questions."""
+    if len(now) != len(before):
+        raise SystemExit(f"--same-as: {len(before)} answers stored, {len(now)} now (other sets?)")
+    return sum(a != b for a, b in zip(now, before, strict=True)), len(now)
 
 
 if __name__ == "__main__":
