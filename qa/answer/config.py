@@ -19,9 +19,10 @@ class AnswerConfig(BaseModel):
         description="Abstain when the best sentence relevance is below this (lexical).",
     )
     abstain_embedding: float = Field(
-        default=0.26,
+        default=0.27,
         description="... with the embedding cosine blended in (cosine shifts the scale). Both "
-        "set on MultiHop-RAG dev, null vs answerable (scripts/tune_answers.py).",
+        "set on MultiHop-RAG dev, null vs answerable (scripts/tune_answers.py); 0.27 over 0.26 "
+        "(round 13): dev null abstention .958 -> .990 for one right answer (.7035 -> .6991).",
     )
     min_term_share: float = Field(
         default=1.0,
