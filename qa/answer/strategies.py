@@ -481,23 +481,6 @@ def _naming_sentences(name: str, order: list[Scored], fit: float) -> list[Scored
 
 
 # --- 3. dates and 5. figures ---------------------------------------------------------------------
-def _answering_clauses_ok(shape: QuestionShape, doc: Doc) -> tuple[bool, list[Token]]:
-    """(usable, fitting clause verbs): a sentence that carries the predicate only for other
-    parties ("16 nations … recognized Guaido" when the US is asked) is not usable."""
-    clauses = read_clauses(doc, shape)
-    fitting = [c.verb for c in clauses if not c.conflict]
-    return (not clauses or bool(fitting)), fitting
-
-
-def _in_clause(span: Span, verbs: list[Token]) -> bool:
-    """The span belongs to one of the clauses: a verb governs it, or the word it hangs on
-    governs the verb ("available Nov. 16 to purchase")."""
-    head = span.root.head
-    return not verbs or any(
-        verb in span.root.ancestors or head == verb or head in verb.ancestors for verb in verbs
-    )
-
-
 # Cheap filters before parsing: a sentence with no digit, month, weekday or day word holds no
 # date; one with no digit or number word holds no figure.
 _MAY_HOLD_A_DATE = re.compile(
@@ -541,13 +524,11 @@ class DateAnswer:
         shape: QuestionShape, evidence: Evidence, item: Scored, written_only: bool
     ) -> DateReading | None:
         doc = evidence.doc(item)
-        usable, verbs = _answering_clauses_ok(shape, doc)
-        if not usable:
-            return None
+        verbs = [c.verb for c in read_clauses(doc, shape)]
         # A sentence that does not carry the asked predicate may give a written-out date ("On
         # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
         written_only = written_only or bool(shape.predicate_stems and not verbs)
-        dates = (e for e in doc.ents if e.label_ == "DATE" and _in_clause(e, verbs))
+        dates = (e for e in doc.ents if e.label_ == "DATE")
         found = (read_date(e.text, doc.text, evidence.published(item)) for e in dates)
         return next((d for d in found if d is not None and (d.written or not written_only)), None)
 
@@ -664,7 +645,7 @@ class FigureAnswer:
 
         first, further = evidence.close_and_further()
         for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_FIGURE):
-            found = figure(item) if _answering_clauses_ok(shape, evidence.doc(item))[0] else None
+            found = figure(item)
             if found is not None:
                 lead = Lead(text=found, citations=[1])
                 return evidence.build("figure", evidence.cite(evidence.led_by(item)), lead)
