@@ -253,9 +253,11 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     floor = config.sentence_floor * evidence.best.score
     reading = [s for s in evidence.ranked[:read] if s.score >= floor]
     # Beyond those, a sentence close to the best may hold the asked role ("16 nations from the
-    # Organization of American States recognized Guaido"): its role holders count too.
+    # Organization of American States recognized Guaido"): its role holders count too. Roles
+    # are not read for a long question (see _read_names), so it has none to parse.
     role_floor = config.role_floor * evidence.best.score
     further = [s for s in evidence.ranked[read : config.parse_sentences] if s.score >= role_floor]
+    further = [] if shape.long else further
     names: dict[str, _Name] = {}
     evidence.parse([*reading, *further])
     for item in [*reading, *further]:
@@ -524,10 +526,9 @@ class DateAnswer:
         shape: QuestionShape, evidence: Evidence, item: Scored, written_only: bool
     ) -> DateReading | None:
         doc = evidence.doc(item)
-        verbs = [c.verb for c in read_clauses(doc, shape)]
         # A sentence that does not carry the asked predicate may give a written-out date ("On
         # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
-        written_only = written_only or bool(shape.predicate_stems and not verbs)
+        written_only = written_only or bool(shape.predicate_stems and not read_clauses(doc, shape))
         dates = (e for e in doc.ents if e.label_ == "DATE")
         found = (read_date(e.text, doc.text, evidence.published(item)) for e in dates)
         return next((d for d in found if d is not None and (d.written or not written_only)), None)
