@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
@@ -644,13 +645,18 @@ def _chroma_files_state(data_dir: Path) -> tuple:
     root = data_dir / "chroma"
     if not root.exists():
         return ()
-    return tuple(
-        sorted(
-            (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
-            for p in root.rglob("*")
-            if p.is_file()
-        )
-    )
+    state = []
+    for path in root.rglob("*"):
+        # SQLite's journal comes and goes while a writer runs: a file listed a moment ago may
+        # be gone by the time it is stat'ed. Its absence is itself a change of state.
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            state.append((str(path.relative_to(root)), -1, -1))
+            continue
+        if S_ISREG(stat.st_mode):
+            state.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(state))
 
 
 def _wait_first_write(process: subprocess.Popen, data_dir: Path, timeout_s: float) -> bool:
