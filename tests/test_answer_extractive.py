@@ -1572,6 +1572,8 @@ def test_the_shape_reads_constraints_and_roles(answerer: ExtractiveAnswerer) -> 
     wife = answerer.shape("Who is Shohei Ohtani's wife?")
     assert wife.attribute == "wife" and wife.attribute_text == "Shohei Ohtani's wife"
     assert answerer.shape("Who is Nike's chief financial officer?").attribute is None  # a role
+    deal = answerer.shape("Which networks are in NASCAR's new media deal?")
+    assert deal.form is Form.LIST and deal.attribute is None  # a list's scene, paraphrased
     assert answerer.shape("How did Maduro respond?").actor == "Maduro"
     assert answerer.shape("What did Guaido say?").asks_for_words
     considering = answerer.shape("Considering the claims, which company is implicated in it?")

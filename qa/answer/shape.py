@@ -485,9 +485,11 @@ def _possessed(doc: Doc) -> Token | None:
 
 def _attribute(doc: Doc, token: Token | None, form: Form) -> str | None:
     """ "Who is Shohei Ohtani's wife?" -> "wife": a thing asked of someone, which articles
-    name outright (a role such as "CFO" is often abbreviated: not checked)."""
-    if form not in (Form.NAME, Form.LIST, Form.DATE) or len(doc) > 14:
-        return None  # figures are paraphrased ("contract" / "deal"): not checked
+    name outright (a role such as "CFO" is often abbreviated: not checked). Not for lists:
+    there the possessed noun sets the scene the items share ("Which networks are in NASCAR's
+    new media deal?"), which writers paraphrase as they do figures ("contract" / "deal")."""
+    if form not in (Form.NAME, Form.DATE) or len(doc) > 14:
+        return None
     if token is None or token.lower_ in lexicon.ROLES or token.lower_ in lexicon.ROLE_ACRONYMS:
         return None
     return stem_of(token.text)
