@@ -1032,6 +1032,25 @@ def test_a_question_about_a_day_is_answered_from_that_days_reporting(
     assert best.passage_index == 0
 
 
+def test_a_later_article_does_not_tell_the_state_on_an_asked_day(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """Weeks after the asked day an article names that day's successor: it tells its own
+    day's state, so only the article of the day, or a sentence naming the day, answers."""
+    later = _passage(
+        "later", "Chris Tabor is the Carolina Panthers' interim head coach after the firing."
+    ).model_copy(update={"published": "2023-12-03T08:00:00+00:00"})
+    question = "Who was the Carolina Panthers' head coach on November 6, 2023?"
+    assert answerer.answer(question, [later]).abstained
+    naming_the_day = later.model_copy(
+        update={"text": "On November 6, Frank Reich was the Carolina Panthers' head coach."}
+    )
+    assert answerer.answer(question, [naming_the_day]).lead.text == "Frank Reich"
+    # No day named: a month spans the later articles that recount it.
+    month = answerer.answer("Who was the Carolina Panthers' head coach in November?", [later])
+    assert month.lead is not None and month.lead.text == "Chris Tabor"
+
+
 def test_a_figure_is_the_one_said_of_the_asked_noun_in_its_unit(
     answerer: ExtractiveAnswerer,
 ) -> None:

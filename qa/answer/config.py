@@ -61,6 +61,12 @@ class AnswerConfig(BaseModel):
         "each day after, nothing from as_of_days on or before it.",
     )
     as_of_days: int = Field(default=7, description="... how many days after the date count.")
+    later_report_weight: float = Field(
+        default=0.0,
+        description="'… on November 6, 2023?' (a short question naming a day): a sentence of an "
+        "article published as_of_days or more after it, not naming that day, tells a later "
+        "state; its relevance and score are multiplied by this.",
+    )
     single_fact_terms: int = Field(
         default=8,
         description="Questions with at most this many content stems ask one fact: phrases do "

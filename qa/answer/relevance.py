@@ -97,7 +97,30 @@ def score_sentences(
         if fit > 0:
             item.parts["date_fit"] = fit
             item.score += config.w_as_of * fit
+    _discount_later_reports(shape, passages, scored, config)
     return scored
+
+
+def _discount_later_reports(
+    shape: QuestionShape, passages: list[Passage], scored: list[Scored], config: AnswerConfig
+) -> None:
+    """ "Who was the Panthers' head coach on November 6, 2023?": an article published weeks
+    later tells its own day's state (the interim coach after a firing), unless the sentence
+    names the asked day. Only for a short question naming a day: a long multi-hop question
+    names several articles' days, and a month or year ("after September 2018") spans the
+    later articles that recount it."""
+    as_of = shape.as_of
+    if as_of is None or shape.long or str(as_of.day) not in shape.terms:
+        return
+    said = set(stems(f"{as_of:%B} {as_of.day}"))
+    late = [
+        day is not None and (day - as_of).days >= config.as_of_days
+        for day in (published_day(p.published) for p in passages)
+    ]
+    for item in scored:
+        if late[item.passage_index] and not said <= item.stems:
+            item.relevance *= config.later_report_weight
+            item.score *= config.later_report_weight
 
 
 def _add_datelines(shape: QuestionShape, scored: list[Scored], date_fits: list[float]) -> None:
