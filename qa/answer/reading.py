@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from qa.answer import lexicon
@@ -301,27 +302,36 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
     return readings
 
 
+class Role(Enum):
+    """Where a clause carrying the predicate puts a candidate."""
+
+    ANCHORED = "anchored"  # the asked role, the question's anchors in theirs
+    HELD = "held"  # the asked role, anchors elsewhere but no other party where they belong
+    OTHER = "other"  # another role
+
+
 def holds_asked_role(
     doc: Doc, shape: QuestionShape, candidate: Candidate, strict: bool = False
-) -> bool | None:
-    """True when a clause carrying the predicate has the candidate in the asked role, with the
-    anchors in place or at least no other party where they belong; False when a clause has
-    it in the other role; None when no clause carrying the predicate mentions it. `strict`
-    (checking a claim's support) is also False when it holds the asked role towards a party
-    the question does not name. Choosing names does not use that: the anchors are often
-    paraphrased there, and it cost held-out swapped pairs (docs/answerer.md, round 9)."""
+) -> Role | None:
+    """ANCHORED when a clause carrying the predicate has the candidate in the asked role with
+    the anchors in place; else OTHER when a clause has it in the other role; else HELD when
+    one has it in the asked role with no other party where the anchors belong; None when no
+    clause carrying the predicate mentions it. `strict` (checking a claim's support) is also
+    OTHER when it holds the asked role towards a party the question does not name. Choosing
+    names does not use that: the anchors are often paraphrased there, and it cost held-out
+    swapped pairs (docs/answerer.md, round 9)."""
     wrong = weak = False
     for reading in read_clauses(doc, shape):
         in_holders = any(_within(candidate, t) for t in reading.holders)
         in_others = any(_within(candidate, t) for t in reading.others)
         if in_holders and reading.anchors_fit:
-            return True
+            return Role.ANCHORED
         # "Russia … backing for Maduro's government": it holds the role towards a name the
         # question does not ask about
         towards_another = strict and in_holders and _names_someone(reading.others)
         wrong = wrong or (in_others and not in_holders) or towards_another
         weak = weak or (in_holders and not reading.conflict)
-    return False if wrong else (True if weak else None)
+    return Role.OTHER if wrong else (Role.HELD if weak else None)
 
 
 def _within(candidate: Candidate, token: Token) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from qa.answer import lexicon
-from qa.answer.reading import candidates, holds_asked_role
+from qa.answer.reading import Role, candidates, holds_asked_role
 from qa.answer.shape import QuestionShape
 from qa.answer.terms import words
 
@@ -35,7 +35,7 @@ def role_conflict(shape: QuestionShape, quote: Doc, answers: Iterable[str]) -> b
     for candidate in candidates(quote, shape):
         said = set(words(candidate.text))
         named = any(w <= said or said <= w for w in wanted if said)
-        if named and holds_asked_role(quote, shape, candidate, strict=True) is False:
+        if named and holds_asked_role(quote, shape, candidate, strict=True) is Role.OTHER:
             return True
     return False
 

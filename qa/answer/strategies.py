@@ -26,6 +26,7 @@ from qa.answer.evidence import Evidence
 from qa.answer.reading import (
     KIND_LABEL,
     Candidate,
+    Role,
     candidates,
     descriptions_of,
     holds_asked_role,
@@ -313,12 +314,12 @@ def _read_names(
         # many: roles read there mislead more than they help (round 13: role reading for long
         # questions off, dev stories +2, test MultiHop strict +6 of 590, stories +1).
         role = None if shape.long else holds_asked_role(doc, shape, c)
-        if role is False or (not role and role_only):
+        if role is Role.OTHER or (role is None and role_only):
             continue  # it holds the anchor's role here, not the asked one
         name = names.setdefault(_key(c.text), _Name(c.text))
         name.labels[c.label] += _votes(c.text)
         name.read_in_full |= " " in c.text
-        if role and item.score > name.role_score:
+        if role is not None and item.score > name.role_score:
             name.role_score, name.role_sentence = item.score, item
         if item not in name.sentences:  # Scored compares by identity
             name.sentences.append(item)
