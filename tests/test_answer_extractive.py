@@ -16,10 +16,10 @@ from index.settings import SAMPLE_CORPUS, Settings
 from qa.answer import AnswerConfig, ExtractiveAnswerer, LLMAnswerer, make_answerer
 from qa.answer.nlp import shared_cache
 from qa.answer.reading import acts, quotes
-from qa.answer.relevance import ranked, score_sentences
-from qa.answer.sentences import split_sentences
+from qa.answer.relevance import Scored, ranked, score_sentences
+from qa.answer.sentences import Sentence, split_sentences
 from qa.answer.shape import AnswerType, Form
-from qa.answer.strategies import _expand_short_names, _Name
+from qa.answer.strategies import _expand_short_names, _merge_same_names, _Name
 from qa.answer.terms import acronym_alternatives, acronyms, expansions
 from qa.conversation import condense_question
 from qa.types import Answer, Passage, Turn
@@ -487,6 +487,22 @@ def test_a_first_name_takes_the_surname_the_sentences_also_use() -> None:
     alone = {"taylor": _Name("Taylor")}
     _expand_short_names(alone, passages, set(), frozenset({"Taylor", "Swift"}))
     assert alone["taylor"].text == "Taylor"
+
+
+def test_two_short_forms_expanded_to_one_name_count_as_one_candidate() -> None:
+    """ "Taylor" and "Swift" both became "Taylor Swift": one candidate, with the sentences
+    and score of both forms, rather than two halves a third name could outscore."""
+    first = Scored(0, Sentence("Taylor moved to New York.", 0, 25), set(), score=0.6)
+    last = Scored(1, Sentence("Swift has attended three games.", 0, 31), set(), score=0.5)
+    names = {
+        "taylor": _Name("Taylor Swift", score=0.6, sentences=[first]),
+        "swift": _Name("Taylor Swift", score=0.5, sentences=[last]),
+        "kelce": _Name("Travis Kelce", score=0.8, sentences=[first]),
+    }
+    merged = _merge_same_names(names)
+    assert sorted(merged) == ["taylor swift", "travis kelce"]
+    assert merged["taylor swift"].sentences == [first, last]
+    assert merged["taylor swift"].score == pytest.approx(1.1)
 
 
 def test_the_name_several_articles_share_beats_a_name_in_one(
