@@ -4,7 +4,7 @@ day each claim is from (at the rendering edge)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -176,3 +176,15 @@ def test_list_answers_date_each_item_and_undated_sources_say_so() -> None:
     )
     html = render.render_answer(answer, 7)
     assert "Pellworth" in html and "(2024&#45;03&#45;01)" in html and "(undated)" in html
+
+
+def test_a_weekday_in_a_sentence_about_the_future_is_the_next_one() -> None:
+    """An article of Wednesday, January 23, 2019: "met on Friday" is the Friday before it,
+    "will meet on Friday" the Friday after."""
+    from qa.answer.when import read_date
+
+    published = "2019-01-23T10:00:00+00:00"
+    past = read_date("Friday", "The council met on Friday.", published)
+    future = read_date("Friday", "The council will meet on Friday.", published)
+    assert past is not None and past.day == date(2019, 1, 18)
+    assert future is not None and future.day == date(2019, 1, 25)
