@@ -155,7 +155,14 @@ def score_questions(
         }
     rows_out += user_rows + typed_rows
     user_metrics = summarise("", user_rows, [])["metrics"]  # the split is only echoed
-    keep = ("lead", "list_recall", "null_abstention", "false_abstention", "describe_anywhere")
+    keep = (
+        "lead",
+        "list_recall",
+        "list_precision",
+        "null_abstention",
+        "false_abstention",
+        "describe_anywhere",
+    )
     figures: dict[str, Any] = {k: user_metrics[k] for k in keep}
     typed_metrics = summarise_typed(typed_rows)
     figures |= {

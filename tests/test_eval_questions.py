@@ -158,5 +158,10 @@ def test_summary_counts_abstention_and_list_recall() -> None:
     ]
     report = summarise("dev", rows, [0.1, 0.3])
     assert report["metrics"]["list_recall"] == pytest.approx(1 / len(items), abs=1e-3)
+    assert report["metrics"]["list_precision"] is None  # no list answer had items
+    with_items = _answer("…").model_copy(
+        update={"items": [AnswerItem(text=items[0], citations=[1]), AnswerItem(text="Narnia")]}
+    )
+    assert score(listed, with_items)["list_precision"] == 0.5
     assert report["metrics"]["null_abstention"] == 1.0
     assert report["metrics"]["false_abstention"] == 0.0

@@ -83,6 +83,16 @@ def test_a_list_answer_needs_half_the_items_and_no_distractor() -> None:
     assert not mixed["right"] and mixed["role_error"] and mixed["list_recall"] == 0.5
 
 
+def test_list_precision_is_the_share_of_items_that_are_answer_items() -> None:
+    """Recall alone rewards naming everything a sentence holds; precision shows the cost."""
+    q = question(form="list", answer=["CMA CGM", "the UK", "Maersk"], aliases=[], distractors=[])
+    clean = score_typed(q, reply("…", items=["CMA CGM SA", "UK", "Maersk"]))
+    noisy = score_typed(q, reply("…", items=["CMA CGM SA", "France", "Maersk", "Melbourne"]))
+    assert clean["list_precision"] == 1.0 and noisy["list_precision"] == 0.5
+    assert score_typed(q, reply("The articles name Maersk."))["list_precision"] is None
+    assert summarise_typed([clean, noisy])["typed_list_precision"] == 0.75
+
+
 def test_near_misses_are_right_only_when_abstained_and_pairs_need_both() -> None:
     miss = question(kind="near_miss", answer=None, distractors=[])
     assert score_typed(miss, reply("The articles don't say.", abstained=True))["right"]

@@ -187,14 +187,15 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def metrics_table(title: str, metrics: dict[str, float]) -> list[str]:
-    """A report's title line and its metrics as a markdown table (more rows may follow)."""
+def metrics_table(title: str, metrics: dict[str, float | None]) -> list[str]:
+    """A report's title line and its metrics as a markdown table ("–" where a split has no
+    such question; more rows may follow)."""
     return [
         title,
         "",
         "| metric | value |",
         "|---|---|",
-        *(f"| {name} | {value:.3f} |" for name, value in metrics.items()),
+        *(f"| {k} | {'–' if v is None else f'{v:.3f}'} |" for k, v in metrics.items()),
     ]
 
 

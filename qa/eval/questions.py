@@ -36,7 +36,9 @@ from typing import Any, Literal
 from index.settings import Settings
 from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, metrics_table, normalise
 from qa.eval.typed import (
+    list_precision,
     load_typed,
+    mean_list_precision,
     risk_coverage,
     score_typed,
     summarise_stories,
@@ -118,6 +120,7 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
             says(answer.answer, [item, *_aliases_of(item, question.aliases)]) for item in items
         ]
         row["list_recall"] = sum(named) / len(items) if items else 0.0
+        row["list_precision"] = list_precision(answer, [*items, *question.aliases])
         row["right"] = row["list_recall"] >= 0.5
         return row
     forms = [str(question.answer), *question.aliases]
@@ -200,6 +203,7 @@ def summarise(
         "anywhere": _mean([r["anywhere"] for r in single]),
         "cited_gold_article": _mean([r["cited_gold_article"] for r in single]),
         "list_recall": _mean([r["list_recall"] for r in rows if "list_recall" in r]),
+        "list_precision": mean_list_precision(rows),  # None when no list answer had items
         "null_abstention": _mean([r["abstained"] for r in rows if r["type"] == "null"]),
         "false_abstention": _mean([r["abstained"] for r in answerable]),
     }

@@ -33,6 +33,8 @@ evidence sentences (two articles or more from different outlets).
   distractor;
 - role error: an answer that names a distractor and not the right answer (a list: names any
   distractor) — the wrong party with a real citation;
+- list precision: the share of a list answer's items that are answer items (recall alone
+  rewards naming everything a sentence holds);
 - pairs are right when both members are; near misses when the answerer abstains;
 - risk–coverage: answers ordered by the answerer's `confidence` (when it reports one), the
   accuracy of the answered share at each coverage.
@@ -129,6 +131,15 @@ def _list_text(answer: Answer) -> str:
     return answer.answer
 
 
+def list_precision(answer: Answer, forms: list[str]) -> float | None:
+    """The share of a list answer's items that are answer items: an item naming an answer
+    form or named by one ("CMA CGM SA" / "CMA CGM", "UK" / "the UK"); None without items."""
+    if not answer.items:
+        return None
+    good = [any(_names(i.text, f) or _names(f, i.text) for f in forms) for i in answer.items]
+    return sum(good) / len(good)
+
+
 def score_typed(question: TypedQuestion, answer: Answer) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": question.id,
@@ -154,6 +165,7 @@ def score_typed(question: TypedQuestion, answer: Answer) -> dict[str, Any]:
         named = [_names_any(text, _item_forms(item, question.aliases)) for item in items]
         wrong = _names_any(text, question.distractors)
         row["list_recall"] = sum(named) / len(items) if items else 0.0
+        row["list_precision"] = list_precision(answer, [*items, *question.aliases])
         row["right"] = bool(items) and 2 * sum(named) >= len(items) and not wrong
         row["role_error"] = wrong
         return row
@@ -170,6 +182,11 @@ def _apart_from(distractors: tuple[str, ...], forms: list[str]) -> list[str]:
     """Distractors that no right form contains: "Pink Friday" (her debut) is no wrong answer
     inside "Pink Friday 2" (the asked fifth album)."""
     return [d for d in distractors if not any(_names(form, d) for form in forms)]
+
+
+def mean_list_precision(rows: list[dict[str, Any]]) -> float | None:
+    """Mean list precision over the list answers that have items."""
+    return _mean([r["list_precision"] for r in rows if r.get("list_precision") is not None])
 
 
 def _mean(values: list[Any]) -> float | None:
@@ -223,6 +240,7 @@ def summarise_typed(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     metrics: dict[str, float | None] = {
         "typed_right": _mean([r["right"] for r in singles]),
         "typed_list_recall": _mean([r.get("list_recall", 0.0) for r in lists]),
+        "typed_list_precision": mean_list_precision(lists),
         "pair_both_right": _pairs_right(rows),
         "near_miss_abstained": _mean([r["right"] for r in rows if r["kind"] == "near_miss"]),
         "dated_right": _mean([r["right"] for r in rows if r["kind"] == "dated"]),
