@@ -641,21 +641,23 @@ def _qa_ingest(corpus: Path, data_dir: Path) -> subprocess.Popen:
 
 
 def _chroma_files_state(data_dir: Path) -> tuple:
-    """(name, size, mtime) of Chroma's files: changes on the first write, not on open."""
+    """(name, size, mtime) of Chroma's files: changes on the first write, not on open.
+
+    A writer runs meanwhile: SQLite's journal comes and goes, so a file listed a moment ago
+    may be gone when it is stat'ed (its absence is itself a change of state), and os.walk
+    skips a folder that vanishes while it is listed (pathlib's rglob raises then)."""
     root = data_dir / "chroma"
-    if not root.exists():
-        return ()
     state = []
-    for path in root.rglob("*"):
-        # SQLite's journal comes and goes while a writer runs: a file listed a moment ago may
-        # be gone by the time it is stat'ed. Its absence is itself a change of state.
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            state.append((str(path.relative_to(root)), -1, -1))
-            continue
-        if S_ISREG(stat.st_mode):
-            state.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = Path(folder, name)
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                state.append((str(path.relative_to(root)), -1, -1))
+                continue
+            if S_ISREG(stat.st_mode):
+                state.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
     return tuple(sorted(state))
 
 
