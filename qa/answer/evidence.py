@@ -182,6 +182,14 @@ def seen_stems(passages: list[Passage], order: list[Scored]) -> set[str]:
     return seen | {stem for p in passages for stem in stems(f"{p.title} {p.source}")}
 
 
+def _only_later_reports_speak(order: list[Scored]) -> bool:
+    """A sentence of a later article (relevance.py left it out) was more relevant than any
+    sentence that counted."""
+    later = [s.parts["later_report"] for s in order if "later_report" in s.parts]
+    counted = [s.relevance for s in order if "later_report" not in s.parts]
+    return bool(later) and max(later) > max(counted, default=0.0)
+
+
 def abstention_reason(shape: QuestionShape, passages: list[Passage], order: list[Scored]) -> str:
     """What is missing, in the question's words: the asked thing ("Shohei Ohtani's wife"),
     else the question words no passage uses, names first."""
@@ -190,6 +198,12 @@ def abstention_reason(shape: QuestionShape, passages: list[Passage], order: list
     seen = seen_stems(passages, order)
     if shape.attribute and shape.attribute not in seen:
         return f"The articles don't give {shape.attribute_text}: no passage found mentions it."
+    if shape.as_of is not None and _only_later_reports_speak(order):
+        day = f"{shape.as_of:%B} {shape.as_of.day}, {shape.as_of.year}"
+        return (
+            f"The articles don't say for {day}: the passages found that speak to it were "
+            "published well after that day, and none reports it."
+        )
     missing: dict[str, str] = {}
     for word in shape.text.split():
         word = word.strip("?!.,;:()“”\"'").removesuffix("'s").removesuffix("’s")

@@ -119,6 +119,7 @@ def _discount_later_reports(
     ]
     for item in scored:
         if late[item.passage_index] and not said <= item.stems:
+            item.parts["later_report"] = item.relevance  # for the abstention's reason
             item.relevance *= config.later_report_weight
             item.score *= config.later_report_weight
 
