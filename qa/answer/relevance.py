@@ -65,7 +65,8 @@ def score_sentences(
     for item in scored:  # "IMF" asked, "International Monetary Fund" written: a match
         matched = [t for t, forms in alternatives.items() if any(f <= item.stems for f in forms)]
         item.stems |= set(matched)
-    date_fits = _date_fits(shape.as_of, passages, config)
+    days_late = _days_late(shape.as_of, passages)
+    date_fits = _date_fits(days_late, config)
     _add_datelines(shape, scored, date_fits)
     idf = Idf(s.stems for s in scored)
     title_stems = [set(stems(p.title)) for p in passages]
@@ -97,12 +98,12 @@ def score_sentences(
         if fit > 0:
             item.parts["date_fit"] = fit
             item.score += config.w_as_of * fit
-    _discount_later_reports(shape, passages, scored, config)
+    _discount_later_reports(shape, days_late, scored, config)
     return scored
 
 
 def _discount_later_reports(
-    shape: QuestionShape, passages: list[Passage], scored: list[Scored], config: AnswerConfig
+    shape: QuestionShape, days_late: list[int | None], scored: list[Scored], config: AnswerConfig
 ) -> None:
     """ "Who was the Panthers' head coach on November 6, 2023?": an article published weeks
     later tells its own day's state (the interim coach after a firing), unless the sentence
@@ -113,10 +114,7 @@ def _discount_later_reports(
     if as_of is None or shape.long or str(as_of.day) not in shape.terms:
         return
     said = set(stems(f"{as_of:%B} {as_of.day}"))
-    late = [
-        day is not None and (day - as_of).days >= config.as_of_days
-        for day in (published_day(p.published) for p in passages)
-    ]
+    late = [days is not None and days >= config.as_of_days for days in days_late]
     for item in scored:
         if late[item.passage_index] and not said <= item.stems:
             item.parts["later_report"] = item.relevance  # for the abstention's reason
@@ -136,15 +134,23 @@ def _add_datelines(shape: QuestionShape, scored: list[Scored], date_fits: list[f
             item.stems |= said
 
 
-def _date_fits(as_of: date | None, passages: list[Passage], config: AnswerConfig) -> list[float]:
+def _days_late(as_of: date | None, passages: list[Passage]) -> list[int | None]:
+    """How many days after the asked day each passage was published (None: no day asked, or
+    the passage is undated)."""
+    if as_of is None:
+        return [None] * len(passages)
+    days = [published_day(p.published) for p in passages]
+    return [(day - as_of).days if day is not None else None for day in days]
+
+
+def _date_fits(days_late: list[int | None], config: AnswerConfig) -> list[float]:
     """A question about a day ("the yield on September 26, 2023", "the Chiefs' game on
     September 24") is answered by what was reported then: each passage's fit, 1 when it was
     published that day, less each day after, 0 from as_of_days on, before it or undated."""
-    if as_of is None:
-        return [0.0] * len(passages)
-    days = [published_day(p.published) for p in passages]
-    lates = [(day - as_of).days if day is not None else -1 for day in days]
-    return [max(0.0, 1.0 - late / config.as_of_days) if late >= 0 else 0.0 for late in lates]
+    return [
+        max(0.0, 1.0 - late / config.as_of_days) if late is not None and late >= 0 else 0.0
+        for late in days_late
+    ]
 
 
 def _match(term: str, sentence_stems: set[str], config: AnswerConfig) -> float:

@@ -257,8 +257,11 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     # Organization of American States recognized Guaido"): its role holders count too. Roles
     # are not read for a long question (see _read_names), so it has none to parse.
     role_floor = config.role_floor * evidence.best.score
-    further = [s for s in evidence.ranked[read : config.parse_sentences] if s.score >= role_floor]
-    further = [] if shape.long else further
+    further = (
+        [s for s in evidence.ranked[read : config.parse_sentences] if s.score >= role_floor]
+        if not shape.long
+        else []
+    )
     names: dict[str, _Name] = {}
     evidence.parse([*reading, *further])
     for item in [*reading, *further]:
@@ -529,7 +532,9 @@ class DateAnswer:
         doc = evidence.doc(item)
         # A sentence that does not carry the asked predicate may give a written-out date ("On
         # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
-        written_only = written_only or bool(shape.predicate_stems and not read_clauses(doc, shape))
+        written_only = written_only or bool(
+            shape.predicate_stems and not predicate_clauses(doc, shape)
+        )
         dates = (e for e in doc.ents if e.label_ == "DATE")
         found = (read_date(e.text, doc.text, evidence.published(item)) for e in dates)
         return next((d for d in found if d is not None and (d.written or not written_only)), None)
