@@ -55,12 +55,11 @@ from typing import Any
 from index.embedding import make_embedding
 from index.settings import Settings
 from qa.answer import AnswerConfig, ExtractiveAnswerer
-from qa.eval.answers import citation_precision, loose_match, strict_match
+from qa.eval.answers import citation_precision, loose_match, risk_coverage, strict_match
 from qa.eval.multihop import fact_groups, load_queries
 from qa.eval.questions import QUESTIONS_DIR, load_questions, score, summarise
 from qa.eval.typed import (
     load_typed,
-    risk_coverage,
     score_typed,
     summarise_stories,
     summarise_typed,
@@ -104,7 +103,7 @@ def _timed(answerer: ExtractiveAnswerer, question: str, passages: list[Passage],
 
 def score_multihop(
     answerer: ExtractiveAnswerer, queries: list, passages: list, rows_out: list
-) -> dict[str, float]:
+) -> dict[str, Any]:
     rows: dict[str, list[float]] = {
         k: [] for k in ("strict", "loose", "cp", "null_abst", "false_abst")
     }
@@ -114,25 +113,28 @@ def score_multihop(
         answer = _timed(answerer, query.query, found, ms)
         row: dict[str, Any] = {"q": query.query, "gold": query.answer, "type": query.question_type}
         row |= {"answer": answer.answer[:300], "abstained": answer.abstained}
+        row |= {"confidence": answer.confidence, "right": answer.abstained}  # right if null
         rows_out.append(row)
         if query.question_type == "null_query":
             rows["null_abst"].append(answer.abstained)
             continue
         rows["false_abst"].append(answer.abstained)
-        row["strict"] = strict_match(answer, query.answer)
+        row["strict"] = row["right"] = strict_match(answer, query.answer)
         rows["strict"].append(row["strict"])
         by_group.setdefault(group, []).append(row["strict"])
         rows["loose"].append(loose_match(answer.answer, query.answer))
         precision = citation_precision(answer, query.facts)
         if precision is not None:
             rows["cp"].append(precision)
-    figures = {k: round(sum(v) / len(v), 4) if v else 0.0 for k, v in rows.items()}
+    figures: dict[str, Any] = {k: round(sum(v) / len(v), 4) if v else 0.0 for k, v in rows.items()}
     # Test is mostly two question groups (qa.eval.answers): the mean over groups says how
     # robust strict accuracy is across stories, which the pooled figure on dev does not.
     means = [sum(v) / len(v) for v in by_group.values()]
     figures["strict_group_mean"] = round(sum(means) / len(means), 4) if means else 0.0
     largest = max(by_group.values(), key=len, default=[])
     figures["largest_group"] = round(sum(largest) / len(largest), 4) if largest else 0.0
+    curve = risk_coverage(rows_out[-len(queries) :]) if queries else []
+    figures["rc"] = [(p["coverage"], p["accuracy"]) for p in curve]
     return figures | _latency(ms)
 
 

@@ -106,6 +106,8 @@ def test_the_answer_report_gives_the_group_mean_and_the_largest_groups() -> None
             "answer_ms": 1.0,
             "mode": "extractive",
             "group": group,
+            "right": strict,
+            "confidence": 0.5,
         }
 
     rows = [row(True, 1), row(False, 1), row(True, 1), row(True, 2), row(False, 3)]
@@ -116,4 +118,40 @@ def test_the_answer_report_gives_the_group_mean_and_the_largest_groups() -> None
     assert report["inference_largest_groups"] == [
         {"questions": 3, "strict": 0.6667},
         {"questions": 1, "strict": 1.0},
+    ]
+
+
+def test_the_answer_report_ranks_multihop_answers_by_confidence() -> None:
+    """The curve takes the most confident answers first; an answered null question is an
+    error, an abstained one is not answered."""
+    from qa.eval.answers import _summarise
+
+    def row(kind: str, right: bool, confidence: float, abstained: bool = False) -> dict:
+        return {
+            "type": kind,
+            "abstained": abstained,
+            "loose": right,
+            "strict": right,
+            "citation_precision": None,
+            "seconds": 0.1,
+            "answer_ms": 1.0,
+            "mode": "extractive",
+            "group": 1,
+            "right": right,
+            "confidence": confidence,
+        }
+
+    rows = [
+        row("inference_query", True, 0.9),
+        row("null_query", False, 0.8),  # answered a question with no answer
+        row("inference_query", False, 0.3),
+        row("inference_query", True, 0.2),
+        row("null_query", True, 0.0, abstained=True),
+    ]
+    curve = _summarise("dev", rows, with_llm=False)["risk_coverage"]
+    assert curve == [
+        {"coverage": 0.2, "accuracy": 1.0},
+        {"coverage": 0.4, "accuracy": 0.5},
+        {"coverage": 0.6, "accuracy": 0.333},
+        {"coverage": 0.8, "accuracy": 0.5},
     ]

@@ -6,10 +6,9 @@ from collections import Counter
 
 import pytest
 
-from qa.eval.answers import lead_sentence
+from qa.eval.answers import lead_sentence, risk_coverage
 from qa.eval.multihop import corpus_records
 from qa.eval.questions import UserQuestion, load_questions, score, summarise
-from qa.eval.typed import risk_coverage
 from qa.types import Answer, AnswerItem, Citation, Lead
 
 COUNTS = {"who": 14, "org": 10, "when": 8, "number": 8, "list": 8, "null": 12}  # per 60

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from qa.eval.answers import risk_coverage
 from qa.eval.multihop import corpus_records
 from qa.eval.questions import QUESTIONS_DIR, load_questions
 from qa.eval.typed import (
     TypedQuestion,
     load_typed,
-    risk_coverage,
     score_typed,
     summarise_stories,
     summarise_typed,

@@ -68,6 +68,40 @@ def citation_precision(answer: Answer, facts: tuple[str, ...]) -> float | None:
     return good / len(answer.citations)
 
 
+COVERAGE_POINTS = (0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def risk_coverage(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Accuracy of the answered share at each coverage, most confident answers first.
+
+    Coverage is the share of all questions answered (near misses included: answering one is
+    an error). Without a `confidence` on the answers there is one point: what was answered."""
+    answered = [r for r in rows if not r["abstained"]]
+    if not rows or not answered:
+        return []
+    if any(r["confidence"] is None for r in answered):
+        return [
+            {
+                "coverage": round(len(answered) / len(rows), 3),
+                "accuracy": round(sum(bool(r["right"]) for r in answered) / len(answered), 3),
+            }
+        ]
+    ranked = sorted(answered, key=lambda r: -float(r["confidence"]))
+    points = []
+    for share in COVERAGE_POINTS:
+        take = round(share * len(rows))
+        if take == 0 or take > len(ranked):
+            continue
+        top = ranked[:take]
+        points.append(
+            {
+                "coverage": round(take / len(rows), 3),
+                "accuracy": round(sum(bool(r["right"]) for r in top) / take, 3),
+            }
+        )
+    return points
+
+
 def run_answer_eval(
     settings: Settings,
     split: Split = "test",
@@ -99,12 +133,18 @@ def run_answer_eval(
         answer = assistant.ask(query.query)
         seconds = time.perf_counter() - started
         retrieve_ms = sum(v for k, v in answer.timings_ms.items() if k.startswith("retrieve."))
+        strict = strict_match(answer, query.answer)
+        null = query.question_type == "null_query"
         rows.append(
             {
                 "type": query.question_type,
                 "abstained": answer.abstained,
                 "loose": loose_match(answer.answer, query.answer),
-                "strict": strict_match(answer, query.answer),
+                "strict": strict,
+                # for the risk-coverage curve: answering a null question is an error; the
+                # confidence is the offline answerer's (a model's answer carries none)
+                "right": answer.abstained if null else strict,
+                "confidence": answer.confidence if answer.mode == "extractive" else None,
                 "citation_precision": citation_precision(answer, query.facts),
                 "seconds": seconds,
                 "answer_ms": max(0.0, seconds * 1000 - retrieve_ms),
@@ -170,6 +210,8 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
         ],
         "llm": with_llm,
         "metrics": metrics,
+        # Inference and null questions, most confident answers first.
+        "risk_coverage": risk_coverage(inference + by_type.get("null_query", [])),
         "seconds_per_answer": {
             "p50": round(statistics.median(seconds), 4),
             "mean": round(statistics.fmean(seconds), 4),
@@ -211,4 +253,9 @@ def format_answer_report(report: dict[str, Any]) -> str:
         f"| seconds per answer (p50) | {spa['p50']:.3f} |",
         f"| answer ms after retrieval (p50 / p95) | {after['p50']:.0f} / {after['p95']:.0f} |",
     ]
+    curve = "; ".join(
+        f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report.get("risk_coverage", [])
+    )
+    if curve:
+        lines += ["", f"Risk–coverage, inference and null (coverage → accuracy): {curve}"]
     return "\n".join(lines)

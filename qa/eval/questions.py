@@ -34,12 +34,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from index.settings import Settings
-from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, metrics_table, normalise
+from qa.eval.answers import (
+    STRICT_LEAD_WORDS,
+    lead_sentence,
+    metrics_table,
+    normalise,
+    risk_coverage,
+)
 from qa.eval.typed import (
     list_precision,
     load_typed,
     mean_list_precision,
-    risk_coverage,
     score_typed,
     summarise_stories,
     summarise_typed,

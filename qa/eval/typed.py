@@ -52,7 +52,6 @@ from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, normalise
 from qa.types import Answer
 
 KINDS = ("typed", "pair", "near_miss", "dated", "story")
-COVERAGE_POINTS = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass(frozen=True)
@@ -199,37 +198,6 @@ def _pairs_right(rows: list[dict[str, Any]]) -> float | None:
         if row["kind"] == "pair" and row["pair"]:
             pairs.setdefault(row["pair"], []).append(bool(row["right"]))
     return _mean([len(both) == 2 and all(both) for both in pairs.values()])
-
-
-def risk_coverage(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """Accuracy of the answered share at each coverage, most confident answers first.
-
-    Coverage is the share of all questions answered (near misses included: answering one is
-    an error). Without a `confidence` on the answers there is one point: what was answered."""
-    answered = [r for r in rows if not r["abstained"]]
-    if not rows or not answered:
-        return []
-    if any(r["confidence"] is None for r in answered):
-        return [
-            {
-                "coverage": round(len(answered) / len(rows), 3),
-                "accuracy": round(sum(bool(r["right"]) for r in answered) / len(answered), 3),
-            }
-        ]
-    ranked = sorted(answered, key=lambda r: -float(r["confidence"]))
-    points = []
-    for share in COVERAGE_POINTS:
-        take = round(share * len(rows))
-        if take == 0 or take > len(ranked):
-            continue
-        top = ranked[:take]
-        points.append(
-            {
-                "coverage": round(take / len(rows), 3),
-                "accuracy": round(sum(bool(r["right"]) for r in top) / take, 3),
-            }
-        )
-    return points
 
 
 def summarise_typed(rows: list[dict[str, Any]]) -> dict[str, float | None]:
