@@ -120,7 +120,13 @@ class Answer(BaseModel):
     kind: AnswerKind = Field(default="sentences", description="What the answer leads with.")
     lead: Lead | None = Field(default=None, description="The lead, when the answer has one.")
     confidence: float = Field(
-        default=0.0, description="Offline answerer's confidence in the lead (0..1)."
+        default=0.0,
+        description="Offline answerer's modelled chance that the answer is right (0..1).",
+    )
+    confidence_signals: dict[str, float] = Field(
+        default_factory=dict,
+        exclude=True,  # for fitting the confidence (scripts/fit_confidence.py), not the API
+        description="What the confidence was computed from (qa/answer/confidence.py).",
     )
     citations: list[Citation] = Field(default_factory=list)
     items: list[AnswerItem] = Field(default_factory=list)

@@ -114,6 +114,7 @@ def score_multihop(
         row: dict[str, Any] = {"q": query.query, "gold": query.answer, "type": query.question_type}
         row |= {"answer": answer.answer[:300], "abstained": answer.abstained}
         row |= {"confidence": answer.confidence, "right": answer.abstained}  # right if null
+        row["signals"] = answer.confidence_signals
         rows_out.append(row)
         if query.question_type == "null_query":
             rows["null_abst"].append(answer.abstained)
@@ -147,6 +148,7 @@ def score_questions(
         answer = _timed(answerer, question.question, found, ms)
         user_rows.append({**score(question, answer), "q": question.question})
         user_rows[-1] |= {"gold": question.answer, "answer": answer.answer[:300]}
+        user_rows[-1]["signals"] = answer.confidence_signals
     for question, found in zip(typed, passages[len(user) :], strict=True):
         answer = _timed(answerer, question.question, found, ms)
         typed_rows.append({**score_typed(question, answer), "q": question.question})
@@ -154,6 +156,7 @@ def score_questions(
             "gold": question.answer,
             "distractors": question.distractors,
             "answer": answer.answer[:300],
+            "signals": answer.confidence_signals,
         }
     rows_out += user_rows + typed_rows
     user_metrics = summarise("", user_rows, [])["metrics"]  # the split is only echoed
@@ -185,6 +188,7 @@ def score_stories(
         answer = _timed(answerer, question.question, found, ms)
         rows.append({**score_typed(question, answer), "q": question.question})
         rows[-1] |= {"gold": question.answer, "answer": answer.answer[:300]}
+        rows[-1]["signals"] = answer.confidence_signals
     rows_out += rows
     return dict(summarise_stories(rows)) | _latency(ms)
 
@@ -239,21 +243,7 @@ def main() -> None:
         raise SystemExit("--split test checks one setting: one value per --set (tune on dev)")
     settings = Settings()
     chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
-    runs: list[tuple[str, Callable[[ExtractiveAnswerer, list], dict[str, Any]]]] = []
-    if "multihop" in chosen:
-        queries = [q for q in load_queries(split, include_null=True) if q.question_type in TYPES]
-        mh = cached_passages(settings, "multihop", [q.query for q in queries], split)
-        runs.append(("multihop", lambda a, out: score_multihop(a, queries, mh, out)))
-    if "questions" in chosen:
-        user = load_questions(split)
-        typed = load_typed(QUESTIONS_DIR, split)
-        asked = [q.question for q in user] + [q.question for q in typed]
-        qp = cached_passages(settings, "questions", asked, split)
-        runs.append(("questions", lambda a, out: score_questions(a, user, typed, qp, out)))
-    if "stories" in chosen:
-        stories = load_typed(QUESTIONS_DIR, split, "stories")
-        sp = cached_passages(settings, "stories", [q.question for q in stories], split)
-        runs.append(("stories", lambda a, out: score_stories(a, stories, sp, out)))
+    runs = load_runs(settings, split, chosen)
     embedding = None if args.lexical else make_embedding(settings)
     rows: list[dict[str, Any]] = []
     for overrides in parse_settings(args.set):
@@ -270,6 +260,30 @@ def main() -> None:
         before = json.loads(args.same_as.read_text())
         changed, total = answers_changed(answer_digests(rows), stored_digests(before))
         print(f"answers changed against {args.same_as}: {changed} of {total}")
+
+
+Run = Callable[[ExtractiveAnswerer, list], dict[str, Any]]
+
+
+def load_runs(settings: Settings, split: str, chosen: list[str]) -> list[tuple[str, Run]]:
+    """Each chosen set's questions and cached passages, as a function scoring an answerer
+    (appending every answered row to the list it is given)."""
+    runs: list[tuple[str, Run]] = []
+    if "multihop" in chosen:
+        queries = [q for q in load_queries(split, include_null=True) if q.question_type in TYPES]
+        mh = cached_passages(settings, "multihop", [q.query for q in queries], split)
+        runs.append(("multihop", lambda a, out: score_multihop(a, queries, mh, out)))
+    if "questions" in chosen:
+        user = load_questions(split)
+        typed = load_typed(QUESTIONS_DIR, split)
+        asked = [q.question for q in user] + [q.question for q in typed]
+        qp = cached_passages(settings, "questions", asked, split)
+        runs.append(("questions", lambda a, out: score_questions(a, user, typed, qp, out)))
+    if "stories" in chosen:
+        stories = load_typed(QUESTIONS_DIR, split, "stories")
+        sp = cached_passages(settings, "stories", [q.question for q in stories], split)
+        runs.append(("stories", lambda a, out: score_stories(a, stories, sp, out)))
+    return runs
 
 
 def answer_digests(rows: list[dict[str, Any]]) -> list[str]:

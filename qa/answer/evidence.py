@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qa.answer.citations import also_reported_by, make_citation
+from qa.answer.confidence import Signals, calibrated
 from qa.answer.config import AnswerConfig
 from qa.answer.lexicon import STOPWORDS
 from qa.answer.nlp import ParseCache
@@ -122,8 +123,11 @@ class Evidence:
         citations: list[Citation],
         lead: Lead | None = None,
         items: list[AnswerItem] | None = None,
-        confidence: float | None = None,
+        signals: Signals | None = None,
     ) -> Answer:
+        """The answer, its Markdown and its confidence (`signals`: what the strategy saw of
+        its lead; without them, only the sentences count)."""
+        signals = signals or self.signals(kind, citations)
         answer = Answer(
             question=self.shape.text,
             answer="",
@@ -131,7 +135,8 @@ class Evidence:
             lead=lead,
             items=items or [],
             citations=citations,
-            confidence=round(self.confidence() if confidence is None else confidence, 4),
+            confidence=round(calibrated(signals, self.config.confidence_weights), 4),
+            confidence_signals=signals.features(),
             also_reported_by=also_reported_by(citations, self.passages),
         )
         self._check_roles(answer)
@@ -148,8 +153,19 @@ class Evidence:
             if names and role_conflict(self.shape, self.parser.parse(citation.quote), names):
                 citation.supported = False
 
-    def confidence(self) -> float:
-        return min(1.0, self.best.relevance) if self.ranked else 0.0
+    def signals(self, kind: AnswerKind, citations: list[Citation], **lead: Any) -> Signals:
+        """What any answer's confidence reads (the best sentence, the first cited one), and
+        what the strategy adds of its lead (`Signals` fields)."""
+        cited = citations[0].scores if citations else {}
+        return Signals(
+            kind=kind,
+            relevance=self.best.relevance if self.ranked else 0.0,
+            cited_score=cited.get("sentence", 0.0),
+            cited_lexical=cited.get("lexical", 0.0),
+            cited_cosine=cited.get("cosine", 0.0),
+            long=self.shape.long,
+            **lead,
+        )
 
     def abstain(self, reason: str = "") -> Answer:
         return abstain(self.shape, self.passages, self.ranked, self.config, reason)

@@ -111,9 +111,8 @@ class ListAnswer:
                 entry = items.setdefault(_key(name), AnswerItem(text=name))
                 if citation.n not in entry.citations:
                     entry.citations.append(citation.n)
-        by_role = any(r.by_role for r in listing)
-        confidence = evidence.confidence() * (1.0 if by_role else 0.8)
-        return evidence.build("list", citations, items=list(items.values()), confidence=confidence)
+        signals = evidence.signals("list", citations, in_role=any(r.by_role for r in listing))
+        return evidence.build("list", citations, items=list(items.values()), signals=signals)
 
 
 def _list_reading(shape: QuestionShape, item: Scored, doc: Doc, excluded: set[str]) -> _Reading:
@@ -195,6 +194,7 @@ class _Name:
     labels: Counter[str] = field(default_factory=Counter)  # entity labels of its mentions
     read_in_full: bool = False  # a mention of more than one word was read
     surname: str | None = None  # the one word it was read as, when that ends its full name
+    margin: float = 0.0  # the winner's score minus the next name's
 
     def vote_fit(self, asked: AnswerType) -> float:
         """Its type fit by the labels its mentions got, a full name's thrice: the small model
@@ -237,8 +237,16 @@ class NameAnswer:
         citations = evidence.cite([*first, *(s for s in evidence.chosen if s not in first)][:2])
         naming = [c for c in citations if winner.text in c.quote] or citations[:1]
         lead = Lead(text=winner.text, citations=[c.n for c in naming])
-        fit = winner.fit * (1.0 if winner.role_score else 0.9)
-        return evidence.build("name", citations, lead, confidence=evidence.confidence() * fit)
+        signals = evidence.signals(
+            "name",
+            citations,
+            in_role=winner.role_score > 0,
+            name_fit=winner.fit,
+            name_exact=winner.exact_share(shape.answer_type),
+            name_margin=winner.margin,
+            name_sentences=len(winner.sentences),
+        )
+        return evidence.build("name", citations, lead, signals=signals)
 
 
 def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
@@ -293,6 +301,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
         if not holding:
             return None
     winner = max(holding or found, key=lambda n: n.score)
+    winner.margin = winner.score - max((n.score for n in found if n is not winner), default=0.0)
     if shape.answer_type is AnswerType.PLACE and winner.fit < 1.0:
         return None  # "Which country …" is answered by a place or not by a name at all
     winner.sentences = _naming_sentences(winner.text, evidence.ranked, winner.fit)
