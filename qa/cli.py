@@ -384,11 +384,11 @@ def serve(
 
 def _print_answer(answer, streamed: bool) -> None:
     """The answer (unless its text was already streamed), then its citations."""
-    from qa.render import text_with_days
+    from qa.render import notices, text_with_days
 
     typer.echo("" if streamed else text_with_days(answer))
-    if answer.notice:
-        typer.echo(f"\nnote: {answer.notice}")
+    for notice in notices(answer):
+        typer.echo(f"\nnote: {notice}")
     for c in answer.citations:
         flag = "" if c.supported else "  (not verified)"
         typer.echo(f"\n[{c.n}] {_byline(c.title, c.source, c.published, c.url)}{flag}")

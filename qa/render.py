@@ -260,11 +260,25 @@ def _filters_html(filters: DateFilter) -> str:
     return f'<div class="qa-filters">Articles {span}{reason}</div>'
 
 
+DOUBTFUL = (
+    "Low confidence: answers like this one are more often wrong than right. "
+    "Check the quoted sentences before relying on it."
+)
+
+
+def notices(answer: Answer) -> list[str]:
+    """What the reader should know before the answer: a notice (an LLM fallback's), and a
+    caution when the offline answer is doubtful."""
+    return [n for n in (answer.notice, DOUBTFUL if answer.doubtful else "") if n]
+
+
 def _header_html(answer: Answer) -> str:
     parts = []
-    if answer.notice:
-        notice = escape_text(answer.notice)
-        parts.append(f'<div class="qa-notice" role="status"><strong>Note:</strong> {notice}</div>')
+    for notice in notices(answer):
+        parts.append(
+            f'<div class="qa-notice" role="status"><strong>Note:</strong> {escape_text(notice)}'
+            "</div>"
+        )
     parts.append(_filters_html(answer.filters))
     if answer.standalone_question:
         parts.append(

@@ -123,6 +123,11 @@ class Answer(BaseModel):
         default=0.0,
         description="Offline answerer's modelled chance that the answer is right (0..1).",
     )
+    doubtful: bool = Field(
+        default=False,
+        description="The offline answer's confidence is below AnswerConfig.doubtful_below: "
+        "answers like it are more often wrong than right, and the chat says so.",
+    )
     confidence_signals: dict[str, float] = Field(
         default_factory=dict,
         exclude=True,  # for fitting the confidence (scripts/fit_confidence.py), not the API

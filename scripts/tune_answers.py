@@ -55,7 +55,13 @@ from typing import Any
 from index.embedding import make_embedding
 from index.settings import Settings
 from qa.answer import AnswerConfig, ExtractiveAnswerer
-from qa.eval.answers import citation_precision, loose_match, risk_coverage, strict_match
+from qa.eval.answers import (
+    citation_precision,
+    doubt_figures,
+    loose_match,
+    risk_coverage,
+    strict_match,
+)
 from qa.eval.multihop import fact_groups, load_queries
 from qa.eval.questions import QUESTIONS_DIR, load_questions, score, summarise
 from qa.eval.typed import (
@@ -115,6 +121,7 @@ def score_multihop(
         row |= {"answer": answer.answer[:300], "abstained": answer.abstained}
         row |= {"confidence": answer.confidence, "right": answer.abstained}  # right if null
         row["signals"] = answer.confidence_signals
+        row["doubtful"] = answer.doubtful
         rows_out.append(row)
         if query.question_type == "null_query":
             rows["null_abst"].append(answer.abstained)
@@ -136,6 +143,7 @@ def score_multihop(
     figures["largest_group"] = round(sum(largest) / len(largest), 4) if largest else 0.0
     curve = risk_coverage(rows_out[-len(queries) :]) if queries else []
     figures["rc"] = [(p["coverage"], p["accuracy"]) for p in curve]
+    figures |= doubt_figures(rows_out[-len(queries) :])
     return figures | _latency(ms)
 
 

@@ -72,3 +72,20 @@ def test_the_fit_recovers_a_known_logistic_relation(monkeypatch: pytest.MonkeyPa
     assert fit.auc(np.array([0.9, 0.1, 0.5]), np.array([1.0, 0.0, 0.0])) == 1.0
     assert fit.auc(np.array([0.9]), np.array([1.0])) is None  # no wrong answer to compare
     assert "fit_confidence" not in sys.modules  # loaded from its file, not installed
+
+
+def test_an_answer_below_the_doubt_threshold_is_marked_and_the_cli_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from qa.cli import _print_answer
+    from qa.render import DOUBTFUL
+
+    passages = cut_passages(seed_body())
+    question = "which countries back Maduro?"
+    doubting = ExtractiveAnswerer(Settings(), config=AnswerConfig(doubtful_below=1.0))
+    trusting = ExtractiveAnswerer(Settings(), config=AnswerConfig(doubtful_below=0.0))
+    doubtful, sure = doubting.answer(question, passages), trusting.answer(question, passages)
+    assert doubtful.doubtful and not sure.doubtful
+    assert doubtful.answer == sure.answer  # the caution is beside the answer, not in it
+    _print_answer(doubtful, streamed=False)
+    assert f"note: {DOUBTFUL}" in capsys.readouterr().out

@@ -155,3 +155,21 @@ def test_the_answer_report_ranks_multihop_answers_by_confidence() -> None:
         {"coverage": 0.6, "accuracy": 0.333},
         {"coverage": 0.8, "accuracy": 0.5},
     ]
+
+
+def test_doubt_figures_compare_doubtful_answers_with_the_rest() -> None:
+    from qa.eval.answers import doubt_figures
+
+    rows = [
+        {"abstained": False, "right": False, "doubtful": True},
+        {"abstained": False, "right": True, "doubtful": True},
+        {"abstained": False, "right": False, "doubtful": True},
+        {"abstained": False, "right": True, "doubtful": False},
+        {"abstained": True, "right": True, "doubtful": False},  # not answered: not counted
+    ]
+    assert doubt_figures(rows) == {
+        "doubtful_share": 0.75,
+        "doubtful_accuracy": 0.3333,
+        "sure_accuracy": 1.0,
+    }
+    assert doubt_figures(rows[3:])["doubtful_accuracy"] is None

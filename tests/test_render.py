@@ -12,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa.render import (
+    DOUBTFUL,
     EMPTY_SOURCES_HTML,
     anchor_id,
     article_rows,
     escape_text,
     example_questions,
     highlight_passage,
+    notices,
     render_answer,
     render_error,
     render_ingest_report,
@@ -457,3 +459,13 @@ def test_ingest_report_lists_problems_escaped() -> None:
 
 def test_empty_sources_placeholder_is_static_markup() -> None:
     assert_only_our_markup(EMPTY_SOURCES_HTML)
+
+
+def test_a_doubtful_answer_carries_a_caution_beside_any_notice() -> None:
+    sure = list_answer()
+    assert "Low confidence" not in render_answer(sure, key=1)
+    doubtful = sure.model_copy(update={"doubtful": True, "notice": "The LLM timed out."})
+    markup = render_answer(doubtful, key=2)
+    assert markup.count('class="qa-notice"') == 2
+    assert "LLM timed out" in markup and "Low confidence" in markup
+    assert notices(doubtful) == ["The LLM timed out.", DOUBTFUL]

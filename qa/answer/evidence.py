@@ -128,6 +128,7 @@ class Evidence:
         """The answer, its Markdown and its confidence (`signals`: what the strategy saw of
         its lead; without them, only the sentences count)."""
         signals = signals or self.signals(kind, citations)
+        confidence = calibrated(signals, self.config.confidence_weights)
         answer = Answer(
             question=self.shape.text,
             answer="",
@@ -135,7 +136,8 @@ class Evidence:
             lead=lead,
             items=items or [],
             citations=citations,
-            confidence=round(calibrated(signals, self.config.confidence_weights), 4),
+            confidence=round(confidence, 4),
+            doubtful=confidence < self.config.doubtful_below,
             confidence_signals=signals.features(),
             also_reported_by=also_reported_by(citations, self.passages),
         )

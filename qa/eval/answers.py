@@ -71,6 +71,23 @@ def citation_precision(answer: Answer, facts: tuple[str, ...]) -> float | None:
 COVERAGE_POINTS = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 
+def doubt_figures(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Of the answered questions: the share marked doubtful (AnswerConfig.doubtful_below), and
+    the accuracy of those and of the rest (None where there are none)."""
+    answered = [r for r in rows if not r["abstained"]]
+    doubtful = [bool(r["right"]) for r in answered if r.get("doubtful")]
+    sure = [bool(r["right"]) for r in answered if not r.get("doubtful")]
+
+    def share(values: list[bool]) -> float | None:
+        return round(sum(values) / len(values), 4) if values else None
+
+    return {
+        "doubtful_share": round(len(doubtful) / len(answered), 4) if answered else None,
+        "doubtful_accuracy": share(doubtful),
+        "sure_accuracy": share(sure),
+    }
+
+
 def risk_coverage(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
     """Accuracy of the answered share at each coverage, most confident answers first.
 
@@ -145,6 +162,7 @@ def run_answer_eval(
                 # confidence is the offline answerer's (a model's answer carries none)
                 "right": answer.abstained if null else strict,
                 "confidence": answer.confidence if answer.mode == "extractive" else None,
+                "doubtful": answer.doubtful,
                 "citation_precision": citation_precision(answer, query.facts),
                 "seconds": seconds,
                 "answer_ms": max(0.0, seconds * 1000 - retrieve_ms),
@@ -187,13 +205,15 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
     answer_ms = [r["answer_ms"] for r in rows] or [0.0]
     inference = by_type.get("inference_query", [])
     groups = _by_group(inference)
-    metrics: dict[str, float] = {
+    metrics: dict[str, float | None] = {
         "inference_loose_accuracy": _rate(inference, "loose"),
         "inference_strict_accuracy": _rate(inference, "strict"),
         "inference_strict_group_mean": _group_macro(groups),
         "null_abstention": _rate(by_type.get("null_query", []), "abstained"),
         "false_abstention": _rate(answerable, "abstained"),
         "citation_precision": round(statistics.fmean(precisions), 4) if precisions else 0.0,
+        # inference and null questions, as the risk-coverage curve
+        **doubt_figures(inference + by_type.get("null_query", [])),
     }
     if with_llm:
         for name in ("comparison_query", "temporal_query"):

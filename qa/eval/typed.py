@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.eval.answers import STRICT_LEAD_WORDS, lead_sentence, normalise
+from qa.eval.answers import STRICT_LEAD_WORDS, doubt_figures, lead_sentence, normalise
 from qa.types import Answer
 
 KINDS = ("typed", "pair", "near_miss", "dated", "story")
@@ -148,6 +148,7 @@ def score_typed(question: TypedQuestion, answer: Answer) -> dict[str, Any]:
         "pair": question.pair,
         "abstained": answer.abstained,
         "confidence": getattr(answer, "confidence", None),
+        "doubtful": getattr(answer, "doubtful", False),
     }
     if question.story is not None:
         row["story"] = question.story
@@ -214,6 +215,7 @@ def summarise_typed(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         "dated_right": _mean([r["right"] for r in rows if r["kind"] == "dated"]),
         "role_error": _mean([r["role_error"] for r in answerable]),
         "typed_false_abstention": _mean([r["abstained"] for r in answerable]),
+        **{f"typed_{k}": v for k, v in doubt_figures(rows).items()},
     }
     for answer_type in sorted({r["answer_type"] for r in singles}):
         metrics[f"typed_right_{answer_type}"] = _mean(
