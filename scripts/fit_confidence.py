@@ -1,6 +1,6 @@
 """Fit the offline answerer's confidence (`AnswerConfig.confidence_weights`) on the dev splits.
 
-    QA_DATA_DIR=/path/to/index .venv/bin/python scripts/fit_confidence.py [--folds 5]
+    QA_DATA_DIR=/path/to/index .venv/bin/python scripts/fit_confidence.py [--folds 5] [--write]
 
 Answers every dev question of the three sets of `scripts/tune_answers.py` (MultiHop-RAG
 inference and null, user and typed questions, stories) with today's answerer, and fits a
@@ -8,9 +8,10 @@ logistic regression of "the answer is right" on each answered question's `Signal
 (qa/answer/confidence.py). An answered null or near-miss question counts as wrong. Prints the
 area under the ROC curve of the best sentence's relevance (the main term of the confidence
 before round 15) and of the model, cross-validated over the dev questions (the model is never
-scored on a question it was fitted on), per set and overall; then the weights to put in
-qa/answer/config.py (`CONFIDENCE_WEIGHTS`). Test is never read here: `tune_answers.py --split
-test` reports the test risk-coverage curves of the weights in the config.
+scored on a question it was fitted on), per set and overall; then the weights fitted on all of
+dev, which `--write` stores in qa/models/confidence.json (`AnswerConfig.confidence_weights`
+reads them from there). Test is never read here: `tune_answers.py --split test` reports the
+test risk-coverage curves of the stored weights.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tune_answers import SETS, load_runs
 from index.embedding import make_embedding
 from index.settings import Settings
 from qa.answer import AnswerConfig, ExtractiveAnswerer
+from qa.answer.confidence import MODEL_PATH
 
 L2 = 1.0  # on standardised features; dev CV AUC was level from 1 to 10 (docs/answerer.md)
 
@@ -83,6 +85,7 @@ def cross_validated(x: np.ndarray, y: np.ndarray, folds: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help=f"store the weights in {MODEL_PATH}")
     args = parser.parse_args()
     settings = Settings()
     answerer = ExtractiveAnswerer(settings, make_embedding(settings), config=AnswerConfig())
@@ -98,14 +101,28 @@ def main() -> None:
     predicted = cross_validated(x, y, args.folds)
     relevance = x[:, names.index("relevance")]
     print(f"dev answered {len(y)}, right {int(y.sum())}; AUC relevance / model (CV):")
+    cv_auc = {}
     for name in [*SETS, "all"]:
         mask = np.array([name in ("all", s) for _, s in kept])
-        print(f"  {name:9} {auc(relevance[mask], y[mask])} / {auc(predicted[mask], y[mask])}")
+        cv_auc[name] = auc(predicted[mask], y[mask])
+        print(f"  {name:9} {auc(relevance[mask], y[mask])} / {cv_auc[name]}")
     weights, bias = fit_logistic(x, y)
     fitted = {"bias": round(bias, 4)} | {
         n: round(float(w), 4) for n, w in zip(names, weights, strict=True)
     }
-    print("CONFIDENCE_WEIGHTS =", json.dumps(fitted, indent=4))
+    print(json.dumps(fitted, indent=1))
+    if args.write:
+        info = {
+            "fitted_on": f"the dev splits of {', '.join(SETS)}: {len(y)} answered questions, "
+            f"{int(y.sum())} right",
+            "by": "scripts/fit_confidence.py --write",
+            "label": "the answer is right; an answered null or near-miss question is wrong",
+            "l2": L2,
+            f"cv_auc_{args.folds}_fold": cv_auc,
+        }
+        model = {"kind": "logistic", "weights": fitted, "info": info}
+        MODEL_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+        print(f"written to {MODEL_PATH}")
 
 
 if __name__ == "__main__":

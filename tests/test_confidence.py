@@ -89,3 +89,10 @@ def test_an_answer_below_the_doubt_threshold_is_marked_and_the_cli_says_so(
     assert doubtful.answer == sure.answer  # the caution is beside the answer, not in it
     _print_answer(doubtful, streamed=False)
     assert f"note: {DOUBTFUL}" in capsys.readouterr().out
+
+
+def test_the_shipped_weights_cover_every_feature_and_nothing_else() -> None:
+    """qa/models/confidence.json is refitted by scripts/fit_confidence.py --write; a feature
+    renamed or added without refitting would silently count nothing."""
+    features = Signals(kind="name", relevance=0.0).features()
+    assert set(AnswerConfig().confidence_weights) == {"bias", *features}

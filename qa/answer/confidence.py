@@ -10,11 +10,16 @@ relevance, which ranked MultiHop-RAG answers no better than chance (docs/answere
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from qa.types import AnswerKind
+
+MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "confidence.json"
 
 # Caps keep one extreme value from deciding alone (a name repeated in 30 sentences).
 _MAX_MARGIN = 2.0
@@ -61,3 +66,13 @@ def calibrated(signals: Signals, weights: Mapping[str, float]) -> float:
     z = weights.get("bias", 0.0)
     z += sum(weights.get(name, 0.0) * value for name, value in signals.features().items())
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@cache
+def _stored_weights(path: Path) -> dict[str, float]:
+    return {k: float(v) for k, v in json.loads(path.read_text(encoding="utf-8"))["weights"].items()}
+
+
+def default_weights() -> dict[str, float]:
+    """The fitted weights shipped in qa/models/confidence.json (a copy: the config owns it)."""
+    return dict(_stored_weights(MODEL_PATH))

@@ -9,28 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Fitted by scripts/fit_confidence.py on the dev splits (docs/answerer.md, round 15) over
-# `confidence.Signals.features()`. Dev AUC of right against wrong answers, the confidence
-# before (the best sentence's relevance times the name's type fit) -> this model, 5-fold
-# cross-validated: MultiHop-RAG .51 -> .83, user and typed questions .63 -> .66, stories
-# .62 -> .65, all .47 -> .78.
-CONFIDENCE_WEIGHTS: dict[str, float] = {
-    "bias": -2.7548,
-    "relevance": 0.2569,
-    "cited_score": 2.3401,
-    "cited_lexical": 0.1097,
-    "cited_cosine": -0.6067,
-    "long": 0.4239,
-    "kind_name": -0.8235,
-    "kind_list": 1.4051,
-    "kind_sentences": -0.0899,
-    "kind_figure": 1.5884,
-    "in_role": 1.6415,
-    "name_fit": 1.142,
-    "name_exact": -0.523,
-    "name_margin": 0.8891,
-    "name_sentences": 0.1824,
-}
+from qa.answer.confidence import default_weights
 
 
 class AnswerConfig(BaseModel):
@@ -156,9 +135,10 @@ class AnswerConfig(BaseModel):
 
     # --- confidence ----------------------------------------------------------------------------
     confidence_weights: dict[str, float] = Field(
-        default_factory=lambda: dict(CONFIDENCE_WEIGHTS),
+        default_factory=default_weights,
         description="Logistic weights of the answer's confidence over `confidence.Signals` "
-        "features ('bias' the intercept), fitted on dev by scripts/fit_confidence.py.",
+        "features ('bias' the intercept): qa/models/confidence.json, fitted on dev by "
+        "scripts/fit_confidence.py --write (its 'info' gives the dev cross-validated AUCs).",
     )
 
     doubtful_below: float = Field(
