@@ -4,8 +4,10 @@ The strategies report what they saw (`Signals`): how relevant the best sentence 
 cited sentence scored, and for a name answer how well the name fits the asked type and role
 and how far it led the next name. `calibrated` weighs these with `AnswerConfig.
 confidence_weights`, fitted on dev by `scripts/fit_confidence.py` (right answers against
-wrong ones and answered null questions). Before it, the confidence was the best sentence's
-relevance, which ranked MultiHop-RAG answers no better than chance (docs/answerer.md, round 15).
+wrong ones and answered null questions), stored in qa/models/confidence.json. Before it, the
+confidence was the best sentence's relevance times the name's type fit, which ranked
+MultiHop-RAG answers no better than chance (docs/answerer.md, round 15). Under
+`AnswerConfig.doubtful_below` an answer is marked doubtful, and the chat says so.
 """
 
 from __future__ import annotations
