@@ -387,8 +387,8 @@ def _print_answer(answer, streamed: bool) -> None:
     from qa.render import notices, text_with_days
 
     typer.echo("" if streamed else text_with_days(answer))
-    for notice in notices(answer):
-        typer.echo(f"\nnote: {notice}")
+    for label, notice in notices(answer):
+        typer.echo(f"\n{label.lower()}: {notice}")
     for c in answer.citations:
         flag = "" if c.supported else "  (not verified)"
         typer.echo(f"\n[{c.n}] {_byline(c.title, c.source, c.published, c.url)}{flag}")

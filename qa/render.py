@@ -261,23 +261,24 @@ def _filters_html(filters: DateFilter) -> str:
 
 
 DOUBTFUL = (
-    "Low confidence: answers like this one are more often wrong than right. "
+    "answers like this one are more often wrong than right. "
     "Check the quoted sentences before relying on it."
 )
 
 
-def notices(answer: Answer) -> list[str]:
-    """What the reader should know before the answer: a notice (an LLM fallback's), and a
-    caution when the offline answer is doubtful."""
-    return [n for n in (answer.notice, DOUBTFUL if answer.doubtful else "") if n]
+def notices(answer: Answer) -> list[tuple[str, str]]:
+    """(label, text) of what the reader should know before the answer: a notice (an LLM
+    fallback's), and a caution when the offline answer is doubtful."""
+    found = [("Note", answer.notice)] if answer.notice else []
+    return found + ([("Low confidence", DOUBTFUL)] if answer.doubtful else [])
 
 
 def _header_html(answer: Answer) -> str:
     parts = []
-    for notice in notices(answer):
+    for label, notice in notices(answer):
         parts.append(
-            f'<div class="qa-notice" role="status"><strong>Note:</strong> {escape_text(notice)}'
-            "</div>"
+            f'<div class="qa-notice" role="status"><strong>{label}:</strong> '
+            f"{escape_text(notice)}</div>"
         )
     parts.append(_filters_html(answer.filters))
     if answer.standalone_question:

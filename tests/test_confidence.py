@@ -88,7 +88,7 @@ def test_an_answer_below_the_doubt_threshold_is_marked_and_the_cli_says_so(
     assert doubtful.doubtful and not sure.doubtful
     assert doubtful.answer == sure.answer  # the caution is beside the answer, not in it
     _print_answer(doubtful, streamed=False)
-    assert f"note: {DOUBTFUL}" in capsys.readouterr().out
+    assert f"low confidence: {DOUBTFUL}" in capsys.readouterr().out
 
 
 def test_the_shipped_weights_cover_every_feature_and_nothing_else() -> None:

@@ -468,4 +468,4 @@ def test_a_doubtful_answer_carries_a_caution_beside_any_notice() -> None:
     markup = render_answer(doubtful, key=2)
     assert markup.count('class="qa-notice"') == 2
     assert "LLM timed out" in markup and "Low confidence" in markup
-    assert notices(doubtful) == ["The LLM timed out.", DOUBTFUL]
+    assert notices(doubtful) == [("Note", "The LLM timed out."), ("Low confidence", DOUBTFUL)]
