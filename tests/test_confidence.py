@@ -22,9 +22,11 @@ def test_the_confidence_is_the_logistic_of_the_weighted_features() -> None:
     signals = Signals(kind="name", relevance=0.5, in_role=True, name_margin=5.0)
     weights = {"bias": -1.0, "relevance": 2.0, "in_role": 1.0, "name_margin": 1.0}
     # the margin is capped at 2; a feature without a weight (name_fit) counts nothing
-    assert calibrated(signals, weights) == pytest.approx(1 / (1 + math.exp(-(-1 + 1 + 1 + 2))))
-    assert calibrated(signals, {}) == 0.5
-    assert 0.0 < calibrated(signals, {"bias": -1e6}) < 1e-12  # no overflow
+    assert calibrated(signals.features(), weights) == pytest.approx(
+        1 / (1 + math.exp(-(-1 + 1 + 1 + 2)))
+    )
+    assert calibrated(signals.features(), {}) == 0.5
+    assert 0.0 < calibrated(signals.features(), {"bias": -1e6}) < 1e-12  # no overflow
 
 
 def test_name_features_count_only_for_a_name_answer() -> None:
@@ -39,7 +41,7 @@ def test_a_name_in_the_asked_role_that_leads_clearly_is_more_confident() -> None
     shared = {"kind": "name", "relevance": 0.6, "cited_score": 0.8, "name_fit": 1.0}
     placed = Signals(**shared, in_role=True, name_margin=1.0)
     guessed = Signals(**shared, in_role=False, name_margin=0.0)
-    assert calibrated(placed, weights) > calibrated(guessed, weights) + 0.2
+    assert calibrated(placed.features(), weights) > calibrated(guessed.features(), weights) + 0.2
 
 
 def test_an_answer_carries_its_signals_but_the_api_does_not_show_them() -> None:

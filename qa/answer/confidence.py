@@ -62,11 +62,11 @@ class Signals:
         }
 
 
-def calibrated(signals: Signals, weights: Mapping[str, float]) -> float:
-    """The modelled chance the answer is right: logistic over the features, `weights["bias"]`
-    the intercept; a feature without a weight counts nothing."""
+def calibrated(features: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """The modelled chance the answer is right: logistic over `Signals.features()`,
+    `weights["bias"]` the intercept; a feature without a weight counts nothing."""
     z = weights.get("bias", 0.0)
-    z += sum(weights.get(name, 0.0) * value for name, value in signals.features().items())
+    z += sum(weights.get(name, 0.0) * value for name, value in features.items())
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 

@@ -128,7 +128,8 @@ class Evidence:
         """The answer, its Markdown and its confidence (`signals`: what the strategy saw of
         its lead; without them, only the sentences count)."""
         signals = signals or self.signals(kind, citations)
-        confidence = calibrated(signals, self.config.confidence_weights)
+        features = signals.features()
+        confidence = calibrated(features, self.config.confidence_weights)
         answer = Answer(
             question=self.shape.text,
             answer="",
@@ -138,7 +139,7 @@ class Evidence:
             citations=citations,
             confidence=round(confidence, 4),
             doubtful=confidence < self.config.doubtful_below,
-            confidence_signals=signals.features(),
+            confidence_signals=features,
             also_reported_by=also_reported_by(citations, self.passages),
         )
         self._check_roles(answer)
