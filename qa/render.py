@@ -273,6 +273,12 @@ def notices(answer: Answer) -> list[tuple[str, str]]:
     return found + ([("Low confidence", DOUBTFUL)] if answer.doubtful else [])
 
 
+def notices_markdown(answer: Answer) -> str:
+    """The notices as paragraphs to follow the answer's Markdown, for clients that show only
+    the text (the OpenAI-compatible endpoint's `content`): empty when there are none."""
+    return "".join(f"\n\n*{label}: {text}*" for label, text in notices(answer))
+
+
 def _header_html(answer: Answer) -> str:
     parts = []
     for label, notice in notices(answer):

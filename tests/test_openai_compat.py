@@ -278,3 +278,29 @@ def test_llm_usage_is_the_models_own_count_or_else_estimated(
         else:
             assert usage.prompt_tokens > 100 and usage.completion_tokens > 5
             assert extra(usage, "counted_by") == "tokenizer"
+
+
+def test_a_doubtful_answer_says_so_in_the_content_a_plain_client_shows(assistant: Any) -> None:
+    """A chat client shows only `content`: the low-confidence caution the chat window and the
+    CLI show must be there too, the same whether streamed or not, after the answer's text."""
+    from qa.answer import AnswerConfig, ExtractiveAnswerer
+    from qa.assistant import Assistant
+    from qa.render import DOUBTFUL
+
+    doubting = Assistant(assistant.settings, service=assistant.service)
+    doubting.extractive = ExtractiveAnswerer(
+        assistant.settings, assistant.service.embedding, config=AnswerConfig(doubtful_below=1.0)
+    )
+    with serve_in_thread(create_app(doubting, assistant.settings)) as base:
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0, timeout=60)
+        messages: Any = [{"role": "user", "content": SEED_QUESTION}]
+        whole = client.chat.completions.create(model="newsqa", messages=messages)
+        chunks = list(
+            client.chat.completions.create(model="newsqa", stream=True, messages=messages)
+        )
+    content = whole.choices[0].message.content or ""
+    answer = Answer.model_validate(extra(whole, "answer"))
+    assert answer.doubtful and "Russia" in answer.answer
+    assert content == f"{answer.answer}\n\n*Low confidence: {DOUBTFUL}*"
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == content

@@ -84,7 +84,8 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[ChatChoice]
     usage: Usage | None = Field(
-        description="Tokens read and written: the LLM's count, else estimated (counted_by)."
+        description="Tokens read and written: the LLM's count, else estimated (counted_by). "
+        "A notice or caution the server adds after the answer is not counted."
     )
     citations: list[Citation] = Field(description="The sources behind the [n] markers.")
     answer: Answer = Field(description="The full newsqa Answer.")

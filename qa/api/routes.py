@@ -64,6 +64,7 @@ from qa.api.streaming import (
     sse_event_schema,
 )
 from qa.assistant import Assistant
+from qa.render import notices_markdown
 from qa.types import Answer, SearchResult, Turn
 from qa.uploads import Upload
 
@@ -402,8 +403,9 @@ def _add_openai_routes(router: APIRouter) -> None:
         },
     )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
-        """OpenAI-compatible chat: answer markdown in choices[0].message.content, plus
-        `citations` and the full `answer` as extra top-level fields."""
+        """OpenAI-compatible chat: answer markdown in choices[0].message.content (followed by
+        any notice or low-confidence caution, which a plain chat client would otherwise never
+        show), plus `citations` and the full `answer` as extra top-level fields."""
         check_model(body.model, _assistant(request))
         question, history = chat_question(body)
         mode = body.mode or MODEL_MODES.get(body.model)
@@ -422,7 +424,11 @@ def _add_openai_routes(router: APIRouter) -> None:
             id=ident,
             created=created,
             model=body.model,
-            choices=[ChatChoice(message=ChatResponseMessage(content=final.answer))],
+            choices=[
+                ChatChoice(
+                    message=ChatResponseMessage(content=final.answer + notices_markdown(final))
+                )
+            ],
             usage=final.usage,
             citations=final.citations,
             answer=final,

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.api.errors import UNAVAILABLE_ERRORS, ErrorBody
 from qa.api.openai_schemas import ChatChunkChoice, ChatCompletionChunk, ChatDelta
+from qa.render import notices_markdown
 from qa.types import Answer
 
 log = logging.getLogger("qa.api")  # the name it logged under before the package split
@@ -128,6 +129,14 @@ async def _answer_sse(first: Any, events: Iterator[Any]) -> AsyncIterator[Server
         yield ServerSentEvent(_stream_error(exc), event="error")
 
 
+def _closing_text(tracker: _TextTracker, answer: Answer) -> list[str]:
+    """The last content deltas: the answer's unsent tail, then its notices (a plain chat
+    client shows only `content`). An OpenAI stream cannot retract text: a final text that does
+    not extend the deltas (LLM fallback) is only in the last chunk's `answer`."""
+    tail, replaced = tracker.finish(answer.answer)
+    return [text for text in (tail if not replaced else "", notices_markdown(answer)) if text]
+
+
 async def _chat_sse(
     first: Any,
     events: Iterator[Any],
@@ -157,11 +166,8 @@ async def _chat_sse(
     try:
         async for event in _iterate_in_thread(first, events):
             if isinstance(event, Answer):
-                # An OpenAI stream cannot retract text: a final text that does not extend the
-                # deltas (LLM fallback) is only in the last chunk's `answer`.
-                tail, replaced = tracker.finish(event.answer)
-                if tail and not replaced:
-                    yield chunk(ChatDelta(content=tail))
+                for content in _closing_text(tracker, event):
+                    yield chunk(ChatDelta(content=content))
                 yield chunk(ChatDelta(), citations=event.citations, answer=event)
                 if include_usage:  # OpenAI's shape: one more chunk, no choices, the usage
                     usage = ChatCompletionChunk(
