@@ -654,6 +654,34 @@ def test_names_the_question_uses_are_not_the_answer(answerer: ExtractiveAnswerer
     assert answer.answer.startswith("**Mira Murati**"), answer.answer
 
 
+def test_a_name_adding_words_to_the_questions_may_answer_but_not_the_named_one(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "The Exorcist III" shares "Exorcist" with "Which Exorcist sequel …" and adds its own
+    word: it answers. "Thai Food Near Me" is the name the question gives: it is what is asked
+    about, not the answer."""
+    passages = [
+        _passage(
+            "a",
+            "The sequel that came closest to the original is The Exorcist III, written and "
+            "directed by William Peter Blatty, the author of the novel.",
+        )
+    ]
+    question = "Which Exorcist sequel did William Peter Blatty write and direct?"
+    answer = answerer.answer(question, passages)
+    assert answer.lead is not None and "Exorcist III" in answer.lead.text, answer.answer
+    passages = [
+        _passage(
+            "b",
+            "Thai Food Near Me is located on a busy street in the Manhattan neighborhood of "
+            "Murray Hill, near the restaurant row.",
+        )
+    ]
+    question = "Which Manhattan neighborhood is the restaurant Thai Food Near Me in?"
+    answer = answerer.answer(question, passages)
+    assert answer.lead is not None and answer.lead.text == "Murray Hill", answer.answer
+
+
 def test_who_question_prefers_a_person_to_a_more_repeated_organisation(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -57,22 +57,43 @@ def _outlet_words(passages: list[Passage]) -> set[str]:
     return {w for p in passages for w in words(p.source)}
 
 
-def _excluded_words(
-    shape: QuestionShape, passages: list[Passage], outlet_words: bool = True
-) -> set[str]:
-    """The question's own words describe the answer (not the kind noun: "Which organization"
-    may be answered by "Organization of American States"); a name answer takes no word of an
-    outlet's name either (a list item may: "Fox Sports" beside "Essentially Sports")."""
-    outlets = _outlet_words(passages) - lexicon.STOPWORDS if outlet_words else set()
-    excluded = {w for name in shape.excluded for w in words(name)}
+@dataclass(frozen=True)
+class _Excluded:
+    """What cannot answer: a name made only of the question's own words restates it (not the
+    kind noun: "Which organization" may be answered by "Organization of American States"),
+    and one holding most of a name the question gives is that name ("Nicolas Maduro" for
+    "Maduro"); a name adding words of its own may answer ("The Exorcist III" for "Which
+    Exorcist sequel", "San Francisco Giants" beside "the San Diego Padres"). No word of a name
+    the question leaves out, nor of an outlet's name for a name answer (a list item may:
+    "Fox Sports" beside "Essentially Sports")."""
+
+    asked: frozenset[str]
+    anchors: tuple[frozenset[str], ...]
+    banned: frozenset[str]
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every word named above: a short name is not expanded into any of them."""
+        return self.asked | self.banned
+
+    def allows(self, name: str) -> bool:
+        said = set(words(name))
+        return (
+            bool(said)
+            and not name.isdigit()
+            and not said & self.banned
+            and not said <= self.asked
+            and not any(len(anchor & said) >= min(2, len(anchor)) for anchor in self.anchors)
+        )
+
+
+def _excluded(shape: QuestionShape, passages: list[Passage], outlets: bool = True) -> _Excluded:
+    outlet_words = _outlet_words(passages) - lexicon.STOPWORDS if outlets else set()
+    left_out = {w for name in shape.excluded for w in words(name)}
     asked = set(shape.question_words) - set(shape.kind_words)
     asked |= {part for word in asked for part in word.split("-")}  # "Israel-Hamas war"
-    return asked | outlets | excluded
-
-
-def _usable(name: str, excluded: set[str]) -> bool:
-    tokens = words(name)
-    return bool(tokens) and not set(tokens) & excluded and not name.isdigit()
+    anchors = tuple(frozenset(words(a.text)) for a in shape.anchors if a.is_name)
+    return _Excluded(frozenset(asked), anchors, frozenset(outlet_words | left_out))
 
 
 # --- 1. lists -----------------------------------------------------------------------------------
@@ -91,7 +112,7 @@ class ListAnswer:
         config = evidence.config
         floor = max(config.abstain_lexical, config.list_ratio * evidence.best.relevance)
         relevant = [s for s in evidence.ranked if s.relevance >= floor][: config.list_sentences]
-        excluded = _excluded_words(shape, evidence.passages, outlet_words=False)
+        excluded = _excluded(shape, evidence.passages, outlets=False)
         evidence.parse(relevant)  # one batch: faster than one sentence at a time
         readings = [_list_reading(shape, s, evidence.doc(s), excluded) for s in relevant]
         listing = [r for r in readings if r.items and r.by_role]
@@ -115,7 +136,7 @@ class ListAnswer:
         return evidence.build("list", citations, items=list(items.values()), signals=signals)
 
 
-def _list_reading(shape: QuestionShape, item: Scored, doc: Doc, excluded: set[str]) -> _Reading:
+def _list_reading(shape: QuestionShape, item: Scored, doc: Doc, excluded: _Excluded) -> _Reading:
     asked = shape.answer_type
     # Places and organisations must be typed so ("Israel" is no startup); others take any name.
     fit = 1.0 if asked in (AnswerType.PLACE, AnswerType.ORGANISATION) else 0.5
@@ -124,7 +145,7 @@ def _list_reading(shape: QuestionShape, item: Scored, doc: Doc, excluded: set[st
     holders = [t for c in clauses if c.anchors_fit for t in c.holders]
     if holders:
         names = [item_text(t, entities) for t in holders if _item_fits(t, entities, shape, fit)]
-        usable = [n for n in dict.fromkeys(names) if _usable(n, excluded)]
+        usable = [n for n in dict.fromkeys(names) if excluded.allows(n)]
         if usable or (names and (shape.another or shape.excluded)):
             # Holders all excluded ("which other countries …"): the sentence still answers,
             # and says there are no more.
@@ -139,7 +160,7 @@ def _list_reading(shape: QuestionShape, item: Scored, doc: Doc, excluded: set[st
         if type_fit(c.label, asked) > 0
         and c.label != KIND_LABEL
         and not (asked is AnswerType.ORGANISATION and c.label in lexicon.PLACE_LABELS)
-        and _usable(c.text, excluded)
+        and excluded.allows(c.text)
     ]
     # A coordinated run with one member of the asked type is of that type throughout ("Snap,
     # Bose, Razer, Epson, Amazon": the model calls Bose a person); alone, a name must fit.
@@ -256,7 +277,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     outranks names that are only repeated; a name read in another role is not counted there."""
     config = evidence.config
     passages = evidence.passages
-    excluded = _excluded_words(shape, passages)
+    excluded = _excluded(shape, passages)
     single_fact = not shape.long and not (set(shape.question_words) & _outlet_words(passages))
     read = config.single_fact_sentences_read if single_fact else config.sentences_read
     floor = config.sentence_floor * evidence.best.score
@@ -277,7 +298,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     if not names:
         return None
     _merge_short_forms(names)
-    _expand_short_names(names, passages, excluded, evidence.name_words)
+    _expand_short_names(names, passages, excluded.words, evidence.name_words)
     names = _merge_same_names(names)
     _merge_acronyms(names)
     _type_from_full_mentions(names.values(), evidence)
@@ -314,13 +335,13 @@ def _read_names(
     item: Scored,
     role_only: bool,
     names: dict[str, _Name],
-    excluded: set[str],
+    excluded: _Excluded,
 ) -> None:
     """Count the sentence's typed candidates into `names`; with `role_only`, only those
     holding the asked role; never one read in another role."""
     doc = evidence.doc(item)
     for c in candidates(doc, shape, evidence.name_words):
-        if type_fit(c.label, shape.answer_type) == 0 or not _usable(c.text, excluded):
+        if type_fit(c.label, shape.answer_type) == 0 or not excluded.allows(c.text):
             continue
         # A long question (several facts, as MultiHop's) asks its predicate of one hop among
         # many: roles read there mislead more than they help (round 13: role reading for long
@@ -416,7 +437,10 @@ def _initials(name: str) -> str:
 
 
 def _expand_short_names(
-    names: dict[str, _Name], passages: list[Passage], excluded: set[str], name_words: frozenset[str]
+    names: dict[str, _Name],
+    passages: list[Passage],
+    excluded: frozenset[str],
+    name_words: frozenset[str],
 ) -> None:
     """A one-word name ("Altman", "Fed") becomes the longer name the passages use for it
     ("Sam Altman", "Federal Reserve"), which a reader expects."""
@@ -459,7 +483,7 @@ _ONE_WORD_NAME = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 
 
 def _full_form(
-    parts: list[str], short: str, name_words: frozenset[str], excluded: set[str]
+    parts: list[str], short: str, name_words: frozenset[str], excluded: frozenset[str]
 ) -> str | None:
     """The name that capitalised words around `short` make: what follows an owner ("New
     Zealand’s All Blacks" is All Blacks), without leading words no name starts with ("Singer
