@@ -724,6 +724,23 @@ def test_which_institution_is_not_answered_with_a_country(answerer: ExtractiveAn
     assert answer.answer.startswith("**Federal Reserve**"), answer.answer
 
 
+def test_which_team_may_be_answered_by_a_place_name(answerer: ExtractiveAnswerer) -> None:
+    """Teams go by their cities and countries ("Milwaukee", "New Zealand"), which the entity
+    model types as places: for "which team" a place's name is of the asked type."""
+    passages = [
+        _passage(
+            "a", "The Tigers acquired Mark Canha from Milwaukee in the biggest swap of the week."
+        ),
+        _passage(
+            "b",
+            "Mark Canha joins the Tigers, The Athletic reported; The Athletic expects Mark Canha "
+            "to start.",
+        ),
+    ]
+    answer = answerer.answer("Which team did the Tigers acquire Mark Canha from?", passages)
+    assert answer.lead is not None and answer.lead.text == "Milwaukee", answer.answer
+
+
 def test_which_country_is_answered_by_a_country_or_not_by_a_name(
     answerer: ExtractiveAnswerer,
 ) -> None:
@@ -1599,7 +1616,7 @@ def test_the_shape_of_a_list_question_names_type_predicate_and_roles(
         ("Which NFL wide receiver scored twice on Sunday?", (Form.NAME, AnswerType.PERSON)),
         (
             "What is the name of the rugby team that lost the final?",
-            (Form.NAME, AnswerType.ORGANISATION),
+            (Form.NAME, AnswerType.TEAM),
         ),
         (
             "Considering the claims reported by Wired, which company is implicated in the case?",

@@ -72,10 +72,12 @@ PERSON_NOUNS = word_set(
 )
 ORGANISATION_NOUNS = word_set(
     """company institution organization organisation firm entity agency corporation bank
-    brand startup retailer manufacturer team club network outlet publication newspaper
+    brand startup retailer manufacturer network outlet publication newspaper
     broadcaster studio label group exchange platform carrier airline automaker chipmaker
     insurer lender university school party union league fund"""
 )
+# Sports teams go by their cities and countries ("Milwaukee", "New Zealand"): places' names.
+TEAM_NOUNS = word_set("team club side opponent franchise")
 PLACE_NOUNS = word_set("country nation state city town region province territory place")
 GROUP_NOUNS = word_set("nationality religion ethnicity")
 DATE_NOUNS = word_set("day date month year week time")
@@ -124,6 +126,7 @@ TITLE_WORDS = (ROLES | frozenset(ROLE_ACRONYMS)) - word_set(
 # spaCy entity labels by the kind of answer they can be.
 PERSON_LABELS = frozenset({"PERSON"})
 ORGANISATION_LABELS = frozenset({"ORG"})
+TEAM_LABELS = frozenset({"ORG", "GPE"})
 PLACE_LABELS = frozenset({"GPE", "LOC"})
 GROUP_LABELS = frozenset({"NORP"})
 WORK_LABELS = frozenset({"WORK_OF_ART", "PRODUCT", "EVENT", "LAW", "FAC"})

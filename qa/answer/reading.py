@@ -54,6 +54,7 @@ def type_fit(label: str, asked: AnswerType) -> float:
     exact = {
         AnswerType.PERSON: lexicon.PERSON_LABELS,
         AnswerType.ORGANISATION: lexicon.ORGANISATION_LABELS,
+        AnswerType.TEAM: lexicon.TEAM_LABELS,
         AnswerType.PLACE: lexicon.PLACE_LABELS,
         AnswerType.GROUP: lexicon.GROUP_LABELS,
         AnswerType.WORK: lexicon.WORK_LABELS,

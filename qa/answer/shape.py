@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 class AnswerType(StrEnum):
     PERSON = "person"
     ORGANISATION = "organisation"
+    TEAM = "team"  # an organisation or a place's name: "Milwaukee" beat "the Tigers"
     PLACE = "place"
     GROUP = "group"
     WORK = "work"
@@ -56,7 +57,8 @@ class Form(StrEnum):
 
 
 NAME_TYPES = frozenset(
-    AnswerType(t) for t in ("person", "organisation", "place", "group", "work", "thing", "name")
+    AnswerType(t)
+    for t in ("person", "organisation", "team", "place", "group", "work", "thing", "name")
 )
 FIGURE_TYPES = frozenset(
     AnswerType(t) for t in ("money", "percent", "count", "age", "duration", "score")
@@ -161,6 +163,7 @@ _NOUN_TYPES = {
         (lexicon.GROUP_NOUNS, AnswerType.GROUP),
         (lexicon.PLACE_NOUNS, AnswerType.PLACE),
         (lexicon.ORGANISATION_NOUNS, AnswerType.ORGANISATION),
+        (lexicon.TEAM_NOUNS, AnswerType.TEAM),
         (lexicon.PERSON_NOUNS, AnswerType.PERSON),
     )
     for noun in nouns

@@ -139,7 +139,7 @@ class ListAnswer:
 def _list_reading(shape: QuestionShape, item: Scored, doc: Doc, excluded: _Excluded) -> _Reading:
     asked = shape.answer_type
     # Places and organisations must be typed so ("Israel" is no startup); others take any name.
-    fit = 1.0 if asked in (AnswerType.PLACE, AnswerType.ORGANISATION) else 0.5
+    fit = 1.0 if asked in (AnswerType.PLACE, AnswerType.ORGANISATION, AnswerType.TEAM) else 0.5
     entities = {t.i: ent for ent in doc.ents for t in ent}
     clauses = read_clauses(doc, shape)
     holders = [t for c in clauses if c.anchors_fit for t in c.holders]
