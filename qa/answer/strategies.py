@@ -87,8 +87,8 @@ class _Excluded:
         )
 
 
-def _excluded(shape: QuestionShape, passages: list[Passage], outlets: bool = True) -> _Excluded:
-    outlet_words = _outlet_words(passages) - lexicon.STOPWORDS if outlets else set()
+def _excluded(shape: QuestionShape, outlet_words: set[str]) -> _Excluded:
+    outlet_words = outlet_words - lexicon.STOPWORDS
     left_out = {w for name in shape.excluded for w in words(name)}
     asked = set(shape.question_words) - set(shape.kind_words)
     asked |= {part for word in asked for part in word.split("-")}  # "Israel-Hamas war"
@@ -112,7 +112,7 @@ class ListAnswer:
         config = evidence.config
         floor = max(config.abstain_lexical, config.list_ratio * evidence.best.relevance)
         relevant = [s for s in evidence.ranked if s.relevance >= floor][: config.list_sentences]
-        excluded = _excluded(shape, evidence.passages, outlets=False)
+        excluded = _excluded(shape, outlet_words=set())  # a list item may name an outlet
         evidence.parse(relevant)  # one batch: faster than one sentence at a time
         readings = [_list_reading(shape, s, evidence.doc(s), excluded) for s in relevant]
         listing = [r for r in readings if r.items and r.by_role]
@@ -277,8 +277,9 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     outranks names that are only repeated; a name read in another role is not counted there."""
     config = evidence.config
     passages = evidence.passages
-    excluded = _excluded(shape, passages)
-    single_fact = not shape.long and not (set(shape.question_words) & _outlet_words(passages))
+    outlets = _outlet_words(passages)
+    excluded = _excluded(shape, outlets)
+    single_fact = not shape.long and not (set(shape.question_words) & outlets)
     read = config.single_fact_sentences_read if single_fact else config.sentences_read
     floor = config.sentence_floor * evidence.best.score
     reading = [s for s in evidence.ranked[:read] if s.score >= floor]

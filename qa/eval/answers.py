@@ -97,26 +97,17 @@ def risk_coverage(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
     if not rows or not answered:
         return []
     if any(r["confidence"] is None for r in answered):
-        return [
-            {
-                "coverage": round(len(answered) / len(rows), 3),
-                "accuracy": round(sum(bool(r["right"]) for r in answered) / len(answered), 3),
-            }
-        ]
+        return [_point(answered, len(rows))]
     ranked = sorted(answered, key=lambda r: -float(r["confidence"]))
-    points = []
-    for share in COVERAGE_POINTS:
-        take = round(share * len(rows))
-        if take == 0 or take > len(ranked):
-            continue
-        top = ranked[:take]
-        points.append(
-            {
-                "coverage": round(take / len(rows), 3),
-                "accuracy": round(sum(bool(r["right"]) for r in top) / take, 3),
-            }
-        )
-    return points
+    takes = (round(share * len(rows)) for share in COVERAGE_POINTS)
+    return [_point(ranked[:take], len(rows)) for take in takes if 0 < take <= len(ranked)]
+
+
+def _point(answered: list[dict[str, Any]], total: int) -> dict[str, float]:
+    return {
+        "coverage": round(len(answered) / total, 3),
+        "accuracy": round(sum(bool(r["right"]) for r in answered) / len(answered), 3),
+    }
 
 
 def run_answer_eval(
@@ -204,16 +195,17 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
     seconds = [r["seconds"] for r in rows] or [0.0]
     answer_ms = [r["answer_ms"] for r in rows] or [0.0]
     inference = by_type.get("inference_query", [])
+    nulls = by_type.get("null_query", [])
     groups = _by_group(inference)
     metrics: dict[str, float | None] = {
         "inference_loose_accuracy": _rate(inference, "loose"),
         "inference_strict_accuracy": _rate(inference, "strict"),
         "inference_strict_group_mean": _group_macro(groups),
-        "null_abstention": _rate(by_type.get("null_query", []), "abstained"),
+        "null_abstention": _rate(nulls, "abstained"),
         "false_abstention": _rate(answerable, "abstained"),
         "citation_precision": round(statistics.fmean(precisions), 4) if precisions else 0.0,
         # inference and null questions, as the risk-coverage curve
-        **doubt_figures(inference + by_type.get("null_query", [])),
+        **doubt_figures(inference + nulls),
     }
     if with_llm:
         for name in ("comparison_query", "temporal_query"):
@@ -231,7 +223,7 @@ def _summarise(split: str, rows: list[dict], with_llm: bool) -> dict[str, Any]:
         "llm": with_llm,
         "metrics": metrics,
         # Inference and null questions, most confident answers first.
-        "risk_coverage": risk_coverage(inference + by_type.get("null_query", [])),
+        "risk_coverage": risk_coverage(inference + nulls),
         "seconds_per_answer": {
             "p50": round(statistics.median(seconds), 4),
             "mean": round(statistics.fmean(seconds), 4),
