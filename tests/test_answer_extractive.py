@@ -741,6 +741,27 @@ def test_which_team_may_be_answered_by_a_place_name(answerer: ExtractiveAnswerer
     assert answer.lead is not None and answer.lead.text == "Milwaukee", answer.answer
 
 
+def test_a_nationality_adjective_is_no_name(answerer: ExtractiveAnswerer) -> None:
+    """ "American agriculture", "the Latin music industry": an entity the parse reads as an
+    adjective modifies a noun and names nothing; it may answer only "which nationality"."""
+    assert_lead_of_one_passage(
+        answerer,
+        "Through which label was Iñigo Quintero signed to Believe?",
+        "Artists like Iñigo Quintero and labels like Acqustic are prime examples of this "
+        "profound shift within the Latin and wider music industry. Believe signed Latin artists.",
+        "Acqustic",
+    )
+    passages = [
+        _passage(
+            "a",
+            "Credit cranberry king Marcus Urann, a true innovator of American agriculture. "
+            "Urann helped create the cooperative in 1930, with American growers.",
+        )
+    ]
+    answer = answerer.answer("Which cooperative did Marcus Urann help create?", passages)
+    assert answer.lead is None or answer.lead.text != "American", answer.answer
+
+
 def test_which_country_is_answered_by_a_country_or_not_by_a_name(
     answerer: ExtractiveAnswerer,
 ) -> None:

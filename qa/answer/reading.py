@@ -71,12 +71,19 @@ def type_fit(label: str, asked: AnswerType) -> float:
 def candidates(
     doc: Doc, shape: QuestionShape, name_words: frozenset[str] | None = None
 ) -> list[Candidate]:
-    """Entities of name types, proper-noun runs the model left untyped, and (for a typed
-    common noun: "which antibiotic") names in apposition to that noun or noun phrases
-    headed by it; each cut into the names it holds (`name_pieces`, `name_words` as there)."""
+    """Entities of name types (not one the parse reads as an adjective: "American
+    agriculture" names no answer but a nationality), proper-noun runs the model left untyped,
+    and (for a typed common noun: "which antibiotic") names in apposition to that noun or
+    noun phrases headed by it; each cut into the names it holds (`name_pieces`, `name_words`
+    as there)."""
     # a date or a figure is no untyped name
     taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
-    spans = [(ent, ent.label_) for ent in doc.ents if ent.label_ in lexicon.NAME_LABELS]
+    spans = [
+        (ent, ent.label_)
+        for ent in doc.ents
+        if ent.label_ in lexicon.NAME_LABELS
+        and (ent.root.pos_ != "ADJ" or shape.answer_type is AnswerType.GROUP)
+    ]
     spans += [(run, "PROPN") for run in _proper_runs(doc, taken)]
     found = [_candidate(p, label) for span, label in spans for p in name_pieces(span, name_words)]
     if shape.answer_type in _KINDS_NER_MISSES and shape.kind:
