@@ -1674,6 +1674,9 @@ def test_the_shape_reads_constraints_and_roles(answerer: ExtractiveAnswerer) -> 
     fall = answerer.shape("By how much did Nvidia shares fall?")
     assert fall.change and fall.form is Form.FIGURE
     assert answerer.shape("How many people were shot?").counted == "peopl"
+    # what the parse says "how many" counts, not the word after it
+    assert answerer.shape("How many UK participants were in the study?").counted == "particip"
+    assert answerer.shape("How many of the 48 LIV golfers hit 300 yards?").counted == "golfer"
     wife = answerer.shape("Who is Shohei Ohtani's wife?")
     assert wife.attribute == "wife" and wife.attribute_text == "Shohei Ohtani's wife"
     assert answerer.shape("Who is Nike's chief financial officer?").attribute is None  # a role

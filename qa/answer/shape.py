@@ -257,8 +257,7 @@ def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
     "who are", "list the companies")."""
     if wh == "how" and rest and rest[0].lower_ in _HOW:
         how = rest[0].lower_
-        following = [t for t in rest[1:] if t.lower_ not in lexicon.STOPWORDS]
-        counted = stem_of(following[0].text) if how == "many" and following else None
+        counted = _counted(rest[0], rest[1:]) if how == "many" else None
         return _Asked(f"how {how}", _HOW[how], Form.FIGURE, counted=counted)
     if wh == "when":
         return _Asked(wh, AnswerType.DATE, Form.DATE)
@@ -274,6 +273,18 @@ def _asked(wh: str, rest: list[Token], tokens: list[Token]) -> _Asked:
         if kind is not None:
             return _Asked(wh, type_of_noun(kind.text) or AnswerType.THING, Form.LIST, kind)
     return _Asked(wh)
+
+
+def _counted(many: Token, following: list[Token]) -> str | None:
+    """The stem of what "how many" counts: the noun it modifies in the parse ("How many UK
+    *participants*"), or the object of its "of" ("How many of the 48 LIV *golfers*"), else
+    the first content word after it."""
+    if many.dep_ == "amod" and many.head.pos_ == "NOUN":
+        return stem_of(many.head.text)
+    of = [c for c in many.children if c.dep_ == "prep" and c.lower_ == "of"]
+    counted = [o for c in of for o in c.children if o.dep_ == "pobj" and o.pos_ in _NOUN_POS]
+    content = counted or [t for t in following if t.lower_ not in lexicon.STOPWORDS]
+    return stem_of(content[0].text) if content else None
 
 
 def _which(wh: str, rest: list[Token]) -> _Asked:
