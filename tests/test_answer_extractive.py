@@ -762,6 +762,22 @@ def test_a_nationality_adjective_is_no_name(answerer: ExtractiveAnswerer) -> Non
     assert answer.lead is None or answer.lead.text != "American", answer.answer
 
 
+def test_who_holds_a_role_at_a_named_party_is_read_from_its_description(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "Who is the chief executive of Ineos Sport?" has no predicate to read roles by: the
+    person the sentence describes as its CEO ("Jean-Claude Blanc, the CEO of … Ineos Sport")
+    answers, not the more repeated chief executive of another club."""
+    assert_lead_of_one_passage(
+        answerer,
+        "Who is the chief executive of Ineos Sport?",
+        "Manchester United chief executive Richard Arnold has left, and into his role may come "
+        "Jean-Claude Blanc, the CEO of Ratcliffe’s Ineos Sport. Richard Arnold led the club "
+        "for years.",
+        "Jean-Claude Blanc",
+    )
+
+
 def test_which_country_is_answered_by_a_country_or_not_by_a_name(
     answerer: ExtractiveAnswerer,
 ) -> None:

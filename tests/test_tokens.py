@@ -24,3 +24,10 @@ def test_the_answerer_reads_words_and_stems_through_the_same_tokenizer() -> None
     # The answerer drops what BM25 drops, and more (news-question words such as "said").
     assert STOPWORDS <= lexicon.STOPWORDS
     assert "said" in lexicon.STOPWORDS and "said" not in STOPWORDS
+
+
+def test_role_keys_read_an_acronym_and_its_spelled_form_alike() -> None:
+    assert terms.role_keys("Who is the chief executive of Ineos Sport?") == {"ceo"}
+    assert terms.role_keys("the CEO of Ratcliffe's Ineos Sport") == {"ceo"}
+    assert terms.role_keys("Michigan State's new head football coach") == {"head", "coach"}
+    assert terms.role_keys("the company's new product") == frozenset()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from qa.answer import lexicon
 from qa.answer.shape import NAME_TYPES, AnswerType, QuestionShape, singular
-from qa.answer.terms import stem_of, stems
+from qa.answer.terms import role_keys, stem_of, stems
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
@@ -410,6 +410,20 @@ def descriptions_of(doc: Doc, name: str) -> list[Description]:
         return []
     found = [_description(doc, s, e) for s, e in _describing_spans(head, _name_start(head))]
     return [d for d in found if d is not None and len(d.text.split()) <= 14]
+
+
+def described_in_asked_role(doc: Doc, shape: QuestionShape, candidate: Candidate) -> bool:
+    """ "Jean-Claude Blanc, the CEO of Ratcliffe's Ineos Sport" for "Who is the chief
+    executive of Ineos Sport?": the sentence describes the person by the asked role, at a
+    party the question names (all its words)."""
+    named = [a for a in shape.anchors if a.is_name]
+    if shape.answer_type is not AnswerType.PERSON or not shape.roles or not named:
+        return False
+    for description in descriptions_of(doc, candidate.text):
+        said = set(stems(description.text))
+        if role_keys(description.text) & shape.roles and any(a.stems <= said for a in named):
+            return True
+    return False
 
 
 def _name_start(head: Token) -> int:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.answer import lexicon
 from qa.answer.config import AnswerConfig
-from qa.answer.terms import stem_of, stems, synonyms, words
+from qa.answer.terms import role_keys, stem_of, stems, synonyms, words
 from qa.answer.when import parse_day
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class QuestionShape:
     change: bool = False  # "by how much did the shares fall": a change, a percentage first
     counted: str | None = None  # "how many people": stem of "people"
     measure: str | None = None  # "What was the 10-year Treasury yield …?": stem of "yield"
+    roles: frozenset[str] = frozenset()  # role words asked of: "chief executive" -> {"ceo"}
     # --- for sentence relevance ---
     terms: tuple[str, ...] = ()
     pairs: frozenset[tuple[str, str]] = frozenset()
@@ -235,6 +236,7 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         change=wh == "how much" and _lemma(predicate) in lexicon.CHANGE_VERBS,
         counted=asked.counted,
         measure=_measure(wh, form, rest),
+        roles=role_keys(question),
         **_scoring_terms(
             question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
         ),

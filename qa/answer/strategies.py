@@ -28,6 +28,7 @@ from qa.answer.reading import (
     Candidate,
     Role,
     candidates,
+    described_in_asked_role,
     descriptions_of,
     holds_asked_role,
     item_text,
@@ -348,6 +349,8 @@ def _read_names(
         # many: roles read there mislead more than they help (round 13: role reading for long
         # questions off, dev stories +2, test MultiHop strict +6 of 590, stories +1).
         role = None if shape.long else holds_asked_role(doc, shape, c)
+        if role is None and not shape.long and described_in_asked_role(doc, shape, c):
+            role = Role.ANCHORED  # a copula question has no predicate: its role is described
         if role is Role.OTHER or (role is None and role_only):
             continue  # it holds the anchor's role here, not the asked one
         name = names.setdefault(_key(c.text), _Name(c.text))

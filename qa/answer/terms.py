@@ -9,9 +9,9 @@ from collections import Counter
 from collections.abc import Iterable
 
 from index.tokens import WORD, fold, stem, words
-from qa.answer.lexicon import ROLE_ACRONYMS, STOPWORDS, SYNONYM_GROUPS
+from qa.answer.lexicon import ROLE_ACRONYMS, ROLES, STOPWORDS, SYNONYM_GROUPS
 
-__all__ = ["Idf", "acronym_alternatives", "stem_of", "stems", "synonyms", "words"]
+__all__ = ["Idf", "acronym_alternatives", "role_keys", "stem_of", "stems", "synonyms", "words"]
 
 _SYNONYMS = {term: frozenset(group - {term}) for group in SYNONYM_GROUPS for term in group}
 
@@ -36,6 +36,19 @@ def stems(text: str) -> list[str]:
 
 
 _DOTTED_ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,6}")
+
+
+def role_keys(text: str) -> frozenset[str]:
+    """The role words `text` holds, an acronym and its spelled-out form one key: "the CEO of
+    Ineos" and "chief executive of Ineos" both hold {"ceo"}."""
+    lowered = text.lower()
+    found = set(words(lowered))
+    keys = set()
+    for acronym, spelled in ROLE_ACRONYMS.items():
+        if acronym in found or spelled in lowered:
+            keys.add(acronym)
+            found -= set(spelled.split())
+    return frozenset(keys | (found & ROLES))
 
 
 def stem_of(word: str) -> str:
