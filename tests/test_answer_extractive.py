@@ -776,6 +776,15 @@ def test_who_holds_a_role_at_a_named_party_is_read_from_its_description(
         "for years.",
         "Jean-Claude Blanc",
     )
+    # the entity model swallows the title into the name ("Nike CFO Matthew Friend"): the
+    # title is still read as what the sentence calls him
+    assert_lead_of_one_passage(
+        answerer,
+        "Who is Nike's chief financial officer?",
+        "Pie Insurance appoints Audra Foglietta as chief financial officer. Audra Foglietta "
+        "joins from Hippo. Nike CFO Matthew Friend said demand was strong.",
+        "Matthew Friend",
+    )
 
 
 def test_which_country_is_answered_by_a_country_or_not_by_a_name(

@@ -427,12 +427,14 @@ def described_in_asked_role(doc: Doc, shape: QuestionShape, candidate: Candidate
 
 
 def _name_start(head: Token) -> int:
-    """Where the name whose head is `head` starts: its entity, else its run of proper nouns
-    up to a role word ("Foreign Minister Jorge Arreaza")."""
+    """Where the name whose head is `head` starts: its entity (after a title the entity
+    swallowed: "Nike CFO Matthew Friend"), else its run of proper nouns up to a role word
+    ("Foreign Minister Jorge Arreaza")."""
     doc = head.doc
     entity = next((e for e in doc.ents if e.start <= head.i < e.end), None)
     if entity is not None:
-        return entity.start
+        titles = [t.i for t in doc[entity.start : head.i] if t.lower_ in lexicon.TITLE_WORDS]
+        return titles[-1] + 1 if titles else entity.start
     start = head.i
     while (
         start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].lower_ not in lexicon.ROLES
