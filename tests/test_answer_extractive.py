@@ -1783,6 +1783,21 @@ def test_a_names_type_bonus_follows_the_share_of_its_mentions_typed_so() -> None
     assert _Name("Blanc", labels=Counter({"PROPN": 3})).exact_share(AnswerType.PERSON) == 0
 
 
+def test_a_figure_the_question_gives_is_no_answer(answerer: ExtractiveAnswerer) -> None:
+    """ "How much … does the Fifth Third 1.67% Cash/Back Card pay …?": 1.67% names the card;
+    like a name made of the question's words, it restates the question."""
+    passages = [
+        _passage(
+            "a",
+            "The Fifth Third 1.67% Cash/Back Card offers a fixed 1.67% return for all purchases. "
+            "Cell phone protection covers up to $800 per claim if your phone is stolen.",
+        )
+    ]
+    question = "How much per claim does the Fifth Third 1.67% Cash/Back Card pay if stolen?"
+    answer = answerer.answer(question, passages)
+    assert answer.lead is None or "1.67" not in answer.lead.text, answer.answer
+
+
 def test_how_many_reads_the_number_the_parse_hangs_on_the_counted_noun(
     answerer: ExtractiveAnswerer,
 ) -> None:

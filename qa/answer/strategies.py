@@ -601,11 +601,21 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
         fitting = [
             ent
             for ent in doc.ents
-            if ent.label_ in allowed and not _YEAR.match(ent.text) and _figure_fits(shape, ent)
+            if ent.label_ in allowed
+            and not _YEAR.match(ent.text)
+            and not _in_question(shape, ent.text)
+            and _figure_fits(shape, ent)
         ]
         if fitting:
             return min(fitting, key=lambda ent: _distance_to_kind(shape, ent)).text
     return _count_of(shape, doc) if shape.answer_type is AnswerType.COUNT else None
+
+
+def _in_question(shape: QuestionShape, figure: str) -> bool:
+    """The question gives the figure itself ("the Fifth Third 1.67% Cash/Back Card"): it
+    restates the question, as a name made of the question's words does ("20" is not in
+    "2023")."""
+    return re.search(rf"(?<![\d.,]){re.escape(figure)}(?!\d|[.,]\d)", shape.text) is not None
 
 
 def _distance_to_kind(shape: QuestionShape, ent: Span) -> tuple[bool, int]:
