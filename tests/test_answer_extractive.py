@@ -680,6 +680,14 @@ def test_a_name_adding_words_to_the_questions_may_answer_but_not_the_named_one(
     question = "Which Manhattan neighborhood is the restaurant Thai Food Near Me in?"
     answer = answerer.answer(question, passages)
     assert answer.lead is not None and answer.lead.text == "Murray Hill", answer.answer
+    # another form of the question's own word restates it too ("Steeler" for "Steelers")
+    assert_lead_of_one_passage(
+        answerer,
+        "Which Steelers quarterback threw the winning touchdown?",
+        "The Steeler defense held, and quarterback Kenny Pickett threw the winning touchdown "
+        "as the Steeler fans cheered.",
+        "Kenny Pickett",
+    )
 
 
 def test_who_question_prefers_a_person_to_a_more_repeated_organisation(

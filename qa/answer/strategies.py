@@ -19,6 +19,7 @@ import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from qa.answer import lexicon
@@ -60,17 +61,22 @@ def _outlet_words(passages: list[Passage]) -> set[str]:
 
 @dataclass(frozen=True)
 class _Excluded:
-    """What cannot answer: a name made only of the question's own words restates it (not the
-    kind noun: "Which organization" may be answered by "Organization of American States"),
-    and one holding most of a name the question gives is that name ("Nicolas Maduro" for
-    "Maduro"); a name adding words of its own may answer ("The Exorcist III" for "Which
-    Exorcist sequel", "San Francisco Giants" beside "the San Diego Padres"). No word of a name
-    the question leaves out, nor of an outlet's name for a name answer (a list item may:
-    "Fox Sports" beside "Essentially Sports")."""
+    """What cannot answer: a name made only of the question's own words, in any form
+    ("Steeler" for "Steelers"), restates it (not the kind noun: "Which organization" may be
+    answered by "Organization of American States"), and one holding most of a name the
+    question gives is that name ("Nicolas Maduro" for "Maduro"); a name adding words of its
+    own may answer ("The Exorcist III" for "Which Exorcist sequel", "San Francisco Giants"
+    beside "the San Diego Padres"). No word of a name the question leaves out, nor of an
+    outlet's name for a name answer (a list item may: "Fox Sports" beside "Essentially
+    Sports")."""
 
     asked: frozenset[str]
     anchors: tuple[frozenset[str], ...]
     banned: frozenset[str]
+
+    @cached_property
+    def asked_stems(self) -> frozenset[str]:
+        return frozenset(stem_of(w) for w in self.asked)
 
     @property
     def words(self) -> frozenset[str]:
@@ -83,7 +89,7 @@ class _Excluded:
             bool(said)
             and not name.isdigit()
             and not said & self.banned
-            and not said <= self.asked
+            and not {stem_of(w) for w in said} <= self.asked_stems
             and not any(len(anchor & said) >= min(2, len(anchor)) for anchor in self.anchors)
         )
 
