@@ -1837,3 +1837,16 @@ def test_a_name_in_the_asked_role_is_not_dropped_for_a_party_the_question_does_n
     question = "Which Argentina player did Gio Lo Celso replace against Paraguay?"
     answer = answerer.answer(question, passages)
     assert answer.answer.startswith("**Rodrigo de Paul**"), answer.answer
+
+
+def test_a_figure_is_quoted_with_the_unit_written_onto_it(answerer: ExtractiveAnswerer) -> None:
+    """ "27m viewers": the entity model's span stops at "27", which is another figure."""
+    text = (
+        "Per a ratings report, the Harbourside network drew an average of 27m viewers for the "
+        "Kestrels game on Sunday, with 29m tuning in at the peak."
+    )
+    answer = answerer.answer(
+        "How many viewers did the Harbourside network average for the Kestrels game?",
+        [_passage("a", text)],
+    )
+    assert answer.answer.startswith("**27m**"), answer.answer

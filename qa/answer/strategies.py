@@ -613,8 +613,18 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
             and _figure_fits(shape, ent)
         ]
         if fitting:
-            return min(fitting, key=lambda ent: _distance_to_kind(shape, ent)).text
+            return _as_written(min(fitting, key=lambda ent: _distance_to_kind(shape, ent)))
     return _count_of(shape, doc) if shape.answer_type is AnswerType.COUNT else None
+
+
+_ATTACHED_UNIT = re.compile(r"[^\W\d_]{1,3}\b")
+
+
+def _as_written(ent: Span) -> str:
+    """The figure with a unit written onto it ("27m viewers", "$4.3bn"): the entity model's
+    span stops at the number, and "27" alone is another figure."""
+    unit = _ATTACHED_UNIT.match(ent.doc.text, ent.end_char)
+    return ent.text + unit.group() if unit else ent.text
 
 
 def _in_question(shape: QuestionShape, figure: str) -> bool:
@@ -725,7 +735,7 @@ class MeasureAnswer:
             return None
         for item in _pool(evidence, evidence.chosen, _MAY_HOLD_A_FIGURE):
             doc = evidence.doc(item)
-            figure = next((e.text for e in doc.ents if _gives(e, shape.measure)), None)
+            figure = next((_as_written(e) for e in doc.ents if _gives(e, shape.measure)), None)
             if figure is not None:
                 lead = Lead(text=figure, citations=[1])
                 return evidence.build("figure", evidence.cite(evidence.led_by(item)), lead)
