@@ -1850,3 +1850,16 @@ def test_a_figure_is_quoted_with_the_unit_written_onto_it(answerer: ExtractiveAn
         [_passage("a", text)],
     )
     assert answer.answer.startswith("**27m**"), answer.answer
+
+
+def test_a_figure_is_quoted_with_its_currency_sign(answerer: ExtractiveAnswerer) -> None:
+    """ "from $20,000 to …": the entity model's MONEY span is "20,000", without the dollar."""
+    text = (
+        "Under the settlement, Dana Whitlock raised her monthly support payments to Corin "
+        "Ashby from $20,000 to $35,000 a month."
+    )
+    answer = answerer.answer(
+        "How much monthly support did Dana Whitlock pay Corin Ashby before the settlement?",
+        [_passage("a", text)],
+    )
+    assert answer.lead is not None and answer.lead.text.startswith("$"), answer.answer

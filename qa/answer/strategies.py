@@ -618,13 +618,16 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
 
 
 _ATTACHED_UNIT = re.compile(r"[^\W\d_]{1,3}\b")
+_ATTACHED_CURRENCY = re.compile(r"(?:\b[A-Z]{1,2})?[$£€¥₹]$")
 
 
 def _as_written(ent: Span) -> str:
-    """The figure with a unit written onto it ("27m viewers", "$4.3bn"): the entity model's
-    span stops at the number, and "27" alone is another figure."""
-    unit = _ATTACHED_UNIT.match(ent.doc.text, ent.end_char)
-    return ent.text + unit.group() if unit else ent.text
+    """The figure with the currency and unit written onto it ("from $20,000", "27m viewers"):
+    the entity model's span may stop at the number, and "27" alone is another figure."""
+    text = ent.doc.text
+    unit = _ATTACHED_UNIT.match(text, ent.end_char)
+    currency = _ATTACHED_CURRENCY.search(text, max(0, ent.start_char - 3), ent.start_char)
+    return (currency.group() if currency else "") + ent.text + (unit.group() if unit else "")
 
 
 def _in_question(shape: QuestionShape, figure: str) -> bool:
