@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from datetime import date
 from pathlib import PurePosixPath
 from typing import Any
+
+from index.models import parse_day
 
 MAX_QUESTION_CHARS = 2_000
 MAX_HISTORY_TURNS = 50
@@ -100,6 +103,10 @@ def check_k(k: int | None, field: str = "k") -> int | None:
 def check_sources(sources: Sequence[str] | None, field: str = "sources") -> Sequence[str] | None:
     if sources is None:
         return None
+    if isinstance(sources, str):  # iterating it would filter on its single characters
+        raise InputError(
+            f"{field} must be a list of publisher names, not text ({sources[:40]!r})", field=field
+        )
     if len(sources) > MAX_SOURCES:
         raise InputError(
             f"{field} names {len(sources)} publishers; the limit is {MAX_SOURCES}", field=field
@@ -107,6 +114,41 @@ def check_sources(sources: Sequence[str] | None, field: str = "sources") -> Sequ
     for source in sources:
         check_text(source, field)
     return sources
+
+
+def check_day(value: Any, field: str) -> str | None:
+    """A publication-day bound as text: YYYY-MM-DD or an ISO datetime (a `date` or `datetime`
+    in ISO form); None when empty."""
+    if value is None:
+        return None
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise InputError(f"{field} must be a date as text, not {type(value).__name__}", field=field)
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        parse_day(text)
+    except ValueError:
+        raise InputError(
+            f"{field} must be a date like 2019-01-26 (YYYY-MM-DD or an ISO datetime), "
+            f"not {text[:40]!r}",
+            field=field,
+        ) from None
+    return text
+
+
+def check_period(since: Any, until: Any) -> tuple[str | None, str | None]:
+    """Both bounds checked, and the first not after the last."""
+    first, last = check_day(since, "since"), check_day(until, "until")
+    start, end = parse_day(first), parse_day(last)
+    if start is not None and end is not None and start.date() > end.date():
+        raise InputError(
+            f"since ({start.date()}) is after until ({end.date()}): no day is in that range",
+            field="since",
+        )
+    return first, last
 
 
 # --- files ---------------------------------------------------------------------------------------

@@ -14,8 +14,17 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import ValidationError
+
 from index.ingest import IngestReport, ProgressCallback
-from index.limits import check_history, check_k, check_question, check_sources
+from index.limits import (
+    InputError,
+    check_history,
+    check_k,
+    check_period,
+    check_question,
+    check_sources,
+)
 from index.loaders import load_records
 from index.models import Article, LoadProblem
 from index.service import IndexService
@@ -70,6 +79,7 @@ class Assistant:
         question = check_question(question)
         check_k(k)
         check_sources(sources)
+        since, until = check_period(since, until)
         return self.retriever.search(question, k=k, since=since, until=until, sources=sources)
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -101,10 +111,11 @@ class Assistant:
         check_history(history)
         check_k(k)
         check_sources(sources)
+        since, until = check_period(since, until)
         use_llm = self._use_llm(mode)
         # Plain {"role", "content"} dicts are accepted too: the Python API should not make
         # callers import our types to hold a conversation.
-        turns = [Turn.model_validate(turn) for turn in history]
+        turns = [_turn(turn, index) for index, turn in enumerate(history)]
         standalone = condense_question(question, turns, self.llm if use_llm else None)
         condensed_at = time.perf_counter()
         found = self.search(standalone, k=k, since=since, until=until, sources=sources)
@@ -284,3 +295,15 @@ def nothing_found_reason(
     if not limits:
         return NO_PASSAGE_REASON
     return "The articles don't say: no stored article is " + " and ".join(limits) + "."
+
+
+def _turn(turn: Turn | dict[str, str], index: int) -> Turn:
+    """One turn of a Python caller's history, refused as every entry point refuses input."""
+    try:
+        return Turn.model_validate(turn)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "turn"
+        raise InputError(
+            f"history turn {index}: {where}: {problem['msg']}", field=f"history.{index}.{where}"
+        ) from None

@@ -25,8 +25,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from index.ingest import Progress
-from index.limits import InputError, check_file_count, check_question
-from index.models import parse_day
+from index.limits import InputError, check_file_count, check_period, check_question
 from index.settings import Settings
 from index.store import StoreError, StoreUnavailableError
 from index.wording import plural
@@ -90,18 +89,6 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, StoreError):
         return f"The article index cannot answer this: {exc}"
     return "Something went wrong while answering; the details were logged. Please try again."
-
-
-def check_day(value: str | None, label: str) -> str | None:
-    """A YYYY-MM-DD (or ISO datetime) from a text box, None when empty; ValueError if not."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        parse_day(text)
-    except ValueError:
-        raise ValueError(f"{label} must be a date like 2019-01-26, not {text[:40]!r}.") from None
-    return text
 
 
 def _valid(count: int) -> list[dict[str, Any]]:
@@ -176,8 +163,8 @@ class ChatController:
             return
         session.messages.append({"role": "user", "content": render.render_user(question)})
         try:
-            since_day, until_day = check_day(since, "Since"), check_day(until, "Until")
-        except ValueError as exc:
+            since_day, until_day = check_period(since, until)
+        except InputError as exc:
             yield self._fail(session, str(exc))
             return
         session.messages.append({"role": "assistant", "content": render.render_pending()})

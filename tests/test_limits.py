@@ -31,6 +31,7 @@ from index.limits import (
     check_file_name,
     check_file_size,
     check_history,
+    check_period,
     check_question,
 )
 from qa.uploads import Upload
@@ -146,6 +147,62 @@ def test_every_entry_point_refuses_too_much_history_with_one_message(
     messages = [*HISTORY, {"role": "user", "content": "q"}]
     reply = http.post("/v1/chat/completions", json={"messages": messages})
     assert reply.status_code == 422 and reply.json()["detail"] == expected, reply.text
+
+
+# --- date filters ---------------------------------------------------------------------------------
+PERIODS = {
+    "a word": {"since": "yesterday"},
+    "no such day": {"until": "2019-02-30"},
+    "since after until": {"since": "2020-01-01", "until": "2019-01-01"},
+}
+
+
+@pytest.mark.parametrize("case", list(PERIODS))
+def test_every_entry_point_refuses_a_bad_date_filter_with_one_message(
+    case: str, assistant: Any, http: httpx.Client, cli: Callable[..., Any]
+) -> None:
+    """Before, the CLI and the Python API raised a bare ValueError with a traceback, the chat
+    window had its own wording, and a range ending before it starts was searched."""
+    period = PERIODS[case]
+    expected = message_of(check_period, period.get("since"), period.get("until"))
+    assert any(value[:10] in expected for value in period.values()), expected
+
+    assert message_of(lambda: assistant.ask("who backs Maduro?", **period)) == expected
+    assert message_of(lambda: assistant.search("who backs Maduro?", **period)) == expected
+    flags = [part for name, value in period.items() for part in (f"--{name}", value)]
+    for command in ("ask", "search"):
+        result = cli(command, "who backs Maduro?", *flags)
+        assert result.exit_code == 2 and f"error: {expected}" in result.output, result.output
+    for path in ("/api/v1/answer", "/api/v1/search"):
+        reply = http.post(path, json={"question": "who backs Maduro?", **period})
+        assert reply.status_code == 422 and reply.json()["detail"] == expected, reply.text
+
+    from qa.chat_handlers import ChatController
+
+    chat_window = ChatController(assistant, assistant.settings)
+    dates = (period.get("since", ""), period.get("until", ""))
+    shown = list(chat_window.respond("who backs Maduro?", None, *dates))[-1][0][-1]["content"]
+    assert expected in html.unescape(shown)
+
+
+def test_the_python_api_refuses_a_filter_or_turn_of_the_wrong_shape(assistant: Any) -> None:
+    """A publisher given as text, not a list, filtered on its characters; a turn with an
+    unknown role raised pydantic's ValidationError, not the entry points' InputError."""
+    assert "list of publisher names" in message_of(
+        lambda: assistant.ask("who backs Maduro?", sources="TechCrunch")
+    )
+    turn = {"role": "bot", "content": "hello"}
+    refused = message_of(lambda: assistant.ask("who backs Maduro?", history=[turn]))
+    assert refused.startswith("history turn 0: role:"), refused
+
+
+def test_the_api_gives_a_shared_limit_its_own_code(http: httpx.Client) -> None:
+    """The same over-long question: "too_long" from both HTTP endpoints."""
+    question = QUESTIONS["one over"]
+    native = http.post("/api/v1/answer", json={"question": question}).json()
+    chat = {"messages": [{"role": "user", "content": question}]}
+    compatible = http.post("/v1/chat/completions", json=chat).json()
+    assert native["error"]["code"] == compatible["error"]["code"] == "too_long", native
 
 
 # --- files --------------------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def test_bad_date_is_explained_without_asking() -> None:
     assistant = ScriptedAssistant()
     updates = list(controller(assistant).respond("q", None, since="26/01/2019"))
     assert assistant.calls == []
-    assert "qa-error" in last_message(updates[-1]) and "Since must be a date" in last_message(
+    assert "qa-error" in last_message(updates[-1]) and "since must be a date" in last_message(
         updates[-1]
     )
 
@@ -345,4 +345,4 @@ def test_chat_endpoint_reports_bad_input_in_the_chat(launched: str) -> None:
     messages, _, _ = client.predict(
         SEED_QUESTION, "yesterday", "", [], "extractive", 8, api_name="/chat"
     )
-    assert "Since must be a date" in str(messages[-1]["content"])
+    assert "since must be a date" in str(messages[-1]["content"])

@@ -49,26 +49,29 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str]:
+def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str, str]:
+    """(field, message, code) of the first error."""
     first = errors[0]
     refused = (first.get("ctx") or {}).get("error")
-    if isinstance(refused, InputError):  # a shared limit: its message, as every entry point
-        return refused.field, str(refused)
+    if isinstance(refused, InputError):  # a shared limit: its message and code, as everywhere
+        return refused.field, str(refused), refused.code
     field = _field_name(tuple(first.get("loc", ())))
     msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
     if first.get("type") == "json_invalid":
-        return "body", f"request body is not valid JSON: {msg}"
+        return "body", f"request body is not valid JSON: {msg}", "invalid_value"
     if first.get("type") == "missing":
-        return field, f"{field}: field required"
-    return field, f"{field}: {msg}"
+        return field, f"{field}: field required", "invalid_value"
+    return field, f"{field}: {msg}", "invalid_value"
 
 
 def install_error_handlers(app: FastAPI) -> None:
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # registered for RequestValidationError only
         errors = list(exc.errors())
-        field, message = _validation_message(errors) if errors else ("body", "invalid request")
-        body = error_body(422, message, field, "invalid_value")
+        field, message, code = (
+            _validation_message(errors) if errors else ("body", "invalid request", "invalid_value")
+        )
+        body = error_body(422, message, field, code)
         body["errors"] = [
             {"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
             for e in errors

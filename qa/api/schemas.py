@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from index.ingest import IngestReport
 from index.limits import (
@@ -17,13 +17,14 @@ from index.limits import (
     MAX_SOURCES,
     MAX_TURN_CHARS,
     MAX_UPLOAD_FILES,
+    check_day,
     check_history,
     check_k,
+    check_period,
     check_question,
     check_sources,
     check_text,
 )
-from index.models import parse_day
 from index.store import ArticleRecord
 from qa.types import Turn
 
@@ -50,14 +51,8 @@ def _check_question(text: str) -> str:
     return check_question(text)
 
 
-def _check_day(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        parse_day(value)
-    except ValueError:
-        raise ValueError(f"{value[:40]!r} is not a date (YYYY-MM-DD or ISO datetime)") from None
-    return value.strip()
+def _check_day(value: str | None, info: ValidationInfo) -> str | None:
+    return check_day(value, info.field_name or "date")
 
 
 class HistoryTurn(Turn):
@@ -85,6 +80,11 @@ class Filters(BaseModel):
     _days = field_validator("since", "until")(_check_day)
     _k = field_validator("k")(check_k)
     _sources = field_validator("sources")(check_sources)
+
+    @model_validator(mode="after")
+    def _period(self) -> Filters:
+        check_period(self.since, self.until)
+        return self
 
     def options(self) -> dict[str, Any]:
         return {"k": self.k, "since": self.since, "until": self.until, "sources": self.sources}
