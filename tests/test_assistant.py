@@ -127,3 +127,41 @@ def test_filters_that_leave_nothing_are_named_in_the_reason(assistant: Assistant
     by_outlet = assistant.ask("which countries back Maduro?", sources=["No Such Outlet"])
     assert by_outlet.abstained
     assert "from No Such Outlet" in by_outlet.reason
+
+
+def test_a_date_range_leaves_out_undated_articles_at_either_end(tmp_path: Path) -> None:
+    """An undated article is stored with published_ts 0: `since` left it out, `until` kept it
+    (0 is before any day), so "until 2019-01-25" searched every undated article."""
+    assistant = make_assistant(tmp_path, ingest=False)
+    report = assistant.ingest_records(
+        [
+            {
+                "title": "Dated ferry story",
+                "published": "2023-03-02",
+                "body": "The Pellworth ferry resumed its winter crossings on Monday.",
+            },
+            {
+                "title": "Undated ferry story",
+                "body": "The Pellworth ferry carried a record number of cyclists this summer.",
+            },
+        ]
+    )
+    assert report.added == 2, report.to_dict()
+
+    def titles(**period: str) -> set[str]:
+        found = assistant.search("Pellworth ferry", **period)
+        return {p.title for p in found.passages}
+
+    assert titles() == {"Dated ferry story", "Undated ferry story"}
+    assert titles(until="2023-12-31") == {"Dated ferry story"}
+    assert titles(since="2023-01-01") == {"Dated ferry story"}
+    assert titles(until="2019-01-25") == set()
+
+
+def test_an_outlet_filter_ignores_case_and_extra_spaces(assistant: Assistant) -> None:
+    """ "techcrunch" named no stored outlet before: the filter matched names exactly."""
+    exact = assistant.search("lighthouse lens", sources=["Coastal Gazette"])
+    loose = assistant.search("lighthouse lens", sources=["  coastal   GAZETTE "])
+    assert exact.passages and {p.source for p in loose.passages} == {"Coastal Gazette"}
+    assert [p.chunk_id for p in loose.passages] == [p.chunk_id for p in exact.passages]
+    assert not assistant.search("lighthouse lens", sources=["Coastal"]).passages

@@ -165,6 +165,8 @@ class HardFilter:
             clauses.append({"published_ts": {"$gte": int(self.since_ts)}})
         if self.until_ts is not None:
             clauses.append({"published_ts": {"$lt": int(self.until_ts)}})
+            if self.since_ts is None:  # an undated article (0) is in no date range
+                clauses.append({"published_ts": {"$gt": 0}})
         if self.sources:
             clauses.append({"source": {"$in": list(self.sources)}})
         if not clauses:

@@ -164,7 +164,7 @@ class Retriever:
         tick = time.perf_counter()
         analysis = analyze(question, view.source_names, view.newest_ts)
         allowed, date_filter, hard = _hard_filters(view, analysis, since, until, stages.priors)
-        source_list = sorted(set(sources or ()))
+        source_list = _stored_sources(sources or (), view.all_source_names)
         if source_list:
             codes = [i for i, name in enumerate(view.all_source_names) if name in source_list]
             allowed &= np.isin(view.source_codes, codes)
@@ -367,8 +367,8 @@ def _hard_filters(
             )
     if since_ts is not None:
         allowed &= view.published_ts >= since_ts
-    if until_ts is not None:
-        allowed &= view.published_ts < until_ts
+    if until_ts is not None:  # an undated article (0) is in no range, as `since` leaves it out
+        allowed &= (view.published_ts > 0) & (view.published_ts < until_ts)
     pushed = HardFilter(since_ts, until_ts)
     if reasons:
         applied = DateFilter(
@@ -391,6 +391,17 @@ def _hard_filters(
         + " (a prior, not a filter: other dates stay searchable)",
     )
     return allowed, prior, pushed
+
+
+def _stored_sources(requested: Iterable[str], stored: Iterable[str]) -> list[str]:
+    """The stored outlet names a filter asks for, matched without case or extra spaces
+    ("techcrunch" is TechCrunch); the names as given when none is stored (they match no row)."""
+    wanted = {_folded(name) for name in requested}
+    return sorted({n for n in stored if _folded(n) in wanted} or set(requested))
+
+
+def _folded(name: str) -> str:
+    return " ".join(name.split()).casefold()
 
 
 def _day_ts(value: DateLike) -> int | None:
