@@ -1863,3 +1863,25 @@ def test_a_figure_is_quoted_with_its_currency_sign(answerer: ExtractiveAnswerer)
         [_passage("a", text)],
     )
     assert answer.lead is not None and answer.lead.text.startswith("$"), answer.answer
+
+
+def test_who_backs_is_not_read_from_a_clause_about_another_party(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    """ "The Trump administration quickly recognized Guaido, and Maduro announced …": the
+    object of "recognized" is Guaido, so Trump backs no one the question names, though
+    Maduro stands elsewhere in the sentence."""
+    answer = answerer.answer("who backs Maduro?", passages)
+    assert answer.lead is not None and answer.lead.text in BACKERS, answer.answer
+
+
+def test_a_whole_name_does_not_grow_into_a_longer_word(answerer: ExtractiveAnswerer) -> None:
+    """ "Fed" may be "Federal Reserve", but "Russia" is not the "Russian Federation Council"
+    the next sentence names: the lead would not be in the sentence it cites."""
+    text = (
+        "Russia, China, Iran, Syria, Cuba and Turkey have voiced their backing for Maduro's "
+        "government. Alexei Pushkov of the Russian Federation Council called Guaido's move an "
+        "attempted coup."
+    )
+    answer = answerer.answer("who backs Maduro?", [_passage("a", text)])
+    assert answer.lead is not None and answer.lead.text == "Russia", answer.answer

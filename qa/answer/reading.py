@@ -306,7 +306,9 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
             if anchor.role in ("subject", "object"):
                 slot = subjects if anchor.role == "subject" else objects
                 conflict = conflict or (_names_someone(slot) and not anchor.stems & _stems_of(slot))
-        readings.append(ClauseReading(verb, holders, others, fit, conflict))
+        # An anchor's slot holding another name ("recognized Guaido" for "who backs Maduro?",
+        # Maduro elsewhere in the sentence) puts the anchors out of place.
+        readings.append(ClauseReading(verb, holders, others, fit and not conflict, conflict))
     return readings
 
 

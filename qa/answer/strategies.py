@@ -463,8 +463,12 @@ def _expand_short_names(
         short = name.text
         if " " in short or not _ONE_WORD_NAME.fullmatch(short):
             continue
+        # A clipped word grows into its full form ("Fed": "Federal Reserve"); a whole name
+        # does not ("Russia" is not the "Russian Federation Council", nor "Israel" the
+        # "Israeli Defense Forces").
+        grown = r"\w*" if len(short) <= _CLIPPED_LETTERS else ""
         pattern = re.compile(  # within a line: a heading above is not the name
-            rf"\b((?:[A-Z][a-z][\w’'\-]* +){{1,2}}{re.escape(short)}|{re.escape(short)}\w*"
+            rf"\b((?:[A-Z][a-z][\w’'\-]* +){{1,2}}{re.escape(short)}|{re.escape(short)}{grown}"
             rf"(?: +[A-Z][a-z][\w’'\-]*){{1,2}})\b"
         )
         found = (
@@ -486,6 +490,8 @@ def _expand_short_names(
             name.text = max(pick, key=lambda n: (pick[n], len(n)))
             name.surname = short if name.text.endswith(f" {short}") else None
 
+
+_CLIPPED_LETTERS = 3  # "Fed", "Gov": a name this short may be the start of a longer word
 
 # One word of letters, or of letter runs joined by a hyphen or an apostrophe: a surname such as
 # "Bankman-Fried" or "O'Rourke" is expanded to the full name as "Altman" is.
