@@ -1885,3 +1885,13 @@ def test_a_whole_name_does_not_grow_into_a_longer_word(answerer: ExtractiveAnswe
     )
     answer = answerer.answer("who backs Maduro?", [_passage("a", text)])
     assert answer.lead is not None and answer.lead.text == "Russia", answer.answer
+
+
+def test_a_question_in_capitals_is_read_as_the_passages_write_its_words(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    """The small model reads every word in capitals as a proper noun: "WHICH COUNTRIES BACK
+    MADURO" had no wh-phrase and answered "Juan Guaido"."""
+    shouted = answerer.answer("WHICH COUNTRIES BACK MADURO", passages)
+    assert [item.text for item in shouted.items] == BACKERS, shouted.answer
+    assert shouted.question == "WHICH COUNTRIES BACK MADURO"

@@ -31,3 +31,14 @@ def test_role_keys_read_an_acronym_and_its_spelled_form_alike() -> None:
     assert terms.role_keys("the CEO of Ratcliffe's Ineos Sport") == {"ceo"}
     assert terms.role_keys("Michigan State's new head football coach") == {"head", "coach"}
     assert terms.role_keys("the company's new product") == frozenset()
+
+
+def test_true_cased_takes_each_words_most_written_form() -> None:
+    from qa.answer.terms import true_cased
+
+    corpus = ["Maduro met the US envoy.", "The US backs Guaido; Maduro does not.", "us and them"]
+    assert true_cased("WHO DOES THE US BACK, NOT MADURO?", corpus) == (
+        "Who does the US back, not Maduro?"
+    )
+    assert true_cased("Who backs Maduro?", corpus) == "Who backs Maduro?"  # not in capitals
+    assert true_cased("WHO BACKS MADURO?") == "Who backs maduro?"  # no passages: lower case

@@ -11,6 +11,7 @@ Tuned numbers come from one injected `AnswerConfig` (qa/answer/config.py).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from qa.answer.relevance import Scored, ranked, score_sentences
 from qa.answer.roles import claim_in_role
 from qa.answer.shape import QuestionShape, analyse, without_exclusion
 from qa.answer.strategies import STRATEGIES, Strategy
+from qa.answer.terms import true_cased
 from qa.answer.vectors import SentenceVectors
 from qa.types import Answer, Passage, Turn
 
@@ -52,9 +54,12 @@ class ExtractiveAnswerer:
     def scorer(self) -> str:
         return "embedding" if self.vectors is not None else "lexical"
 
-    def shape(self, question: str) -> QuestionShape:
-        """The question's shape, from one parse of it."""
-        return analyse(question, self.parser.parse(without_exclusion(question)), self.config)
+    def shape(self, question: str, passages: list[Passage] | None = None) -> QuestionShape:
+        """The question's shape, from one parse of it (of its words as the passages write
+        them, when it is written in capitals; the shape keeps the question as asked)."""
+        read = true_cased(question, (p.text for p in passages or ()))
+        shape = analyse(read, self.parser.parse(without_exclusion(read)), self.config)
+        return shape if read == question else dataclasses.replace(shape, text=question)
 
     def role_checker(self, question: str) -> Callable[[str, str], bool]:
         """claim, quote -> whether the quote holds the claim's names in the asked role."""
@@ -73,7 +78,7 @@ class ExtractiveAnswerer:
         """`history` is accepted for a uniform interface; the question should already be
         condensed (condense_question)."""
         started = time.perf_counter()
-        shape = self.shape(question)
+        shape = self.shape(question, passages)
         scored = score_sentences(shape, passages, self.config, self.vectors)
         answer = self.answer_shape(shape, passages, scored)
         answer.timings_ms["answer"] = (time.perf_counter() - started) * 1000

@@ -11,7 +11,16 @@ from collections.abc import Iterable
 from index.tokens import WORD, fold, stem, words
 from qa.answer.lexicon import ROLE_ACRONYMS, ROLES, STOPWORDS, SYNONYM_GROUPS
 
-__all__ = ["Idf", "acronym_alternatives", "role_keys", "stem_of", "stems", "synonyms", "words"]
+__all__ = [
+    "Idf",
+    "acronym_alternatives",
+    "role_keys",
+    "stem_of",
+    "stems",
+    "synonyms",
+    "true_cased",
+    "words",
+]
 
 _SYNONYMS = {term: frozenset(group - {term}) for group in SYNONYM_GROUPS for term in group}
 
@@ -49,6 +58,27 @@ def role_keys(text: str) -> frozenset[str]:
             keys.add(acronym)
             found -= set(spelled.split())
     return frozenset(keys | (found & ROLES))
+
+
+def true_cased(text: str, corpus: Iterable[str] = ()) -> str:
+    """`text` written in capitals only, each word as `corpus` writes it most often, else in
+    lower case ("WHO BACKS MADURO?" over the articles: "Who backs Maduro?"): the small model
+    reads words in capitals as proper nouns, so it finds no wh-phrase and no verb. Any other
+    `text` as it is."""
+    if any(char.islower() for char in text):
+        return text
+    asked = {match.group(0).lower() for match in WORD.finditer(text)}
+    written = Counter(
+        match.group(0)
+        for passage in corpus
+        for match in WORD.finditer(passage)
+        if match.group(0).lower() in asked
+    )
+    form: dict[str, str] = {}
+    for word, _ in written.most_common():
+        form.setdefault(word.lower(), word)
+    cased = WORD.sub(lambda m: form.get(m.group(0).lower(), m.group(0).lower()), text)
+    return cased[:1].upper() + cased[1:]
 
 
 def stem_of(word: str) -> str:
