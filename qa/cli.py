@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,6 +237,7 @@ def ask(
 
 # Turns of history sent with each question of `qa chat` (as the chat window does).
 CHAT_HISTORY_TURNS = 12
+CHAT_COMMANDS = "/new: new conversation, /help: this line, Ctrl-D: quit"
 
 
 @app.command(short_help="Ask question after question in one warm process, with follow-ups.")
@@ -267,7 +269,7 @@ def chat(
     answerer = _answerer(url, collection)
     interactive = sys.stdin.isatty()
     if interactive:
-        typer.echo("Ask about the articles (/new: new conversation, Ctrl-D: quit).", err=True)
+        typer.echo(f"Ask about the articles ({CHAT_COMMANDS}).", err=True)
     history: list[Turn] = []
     failed = False
     options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
@@ -275,6 +277,10 @@ def chat(
         if question == "/new":
             history.clear()
             typer.echo("(new conversation)", err=True)
+            continue
+        if re.fullmatch(r"/\w+", question):  # "/help", "/quit": a command, not a question
+            known = "" if question == "/help" else f"unknown command {question}; "
+            typer.echo(f"({known}{CHAT_COMMANDS})", err=True)
             continue
         try:
             final = _ask_and_print(

@@ -55,6 +55,15 @@ def test_new_starts_a_new_conversation(built: list[str | None]) -> None:
     assert "(new conversation)" in result.stderr
 
 
+def test_a_slash_word_is_a_command_not_a_question(built: list[str | None]) -> None:
+    """ "/help" was answered as a question about the articles (a doubtful Guaido sentence)."""
+    result = chat("--json", lines="/help\n/quit\nWho is Juan Guaido?\n")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1  # only the real question was answered
+    assert "/new: new conversation" in result.stderr
+    assert "unknown command /quit" in result.stderr
+
+
 def test_text_output_streams_the_answer_then_its_quoted_sources(built: list[str | None]) -> None:
     result = chat(lines="which countries back Maduro?\n")
     assert result.exit_code == 0
