@@ -1895,3 +1895,10 @@ def test_a_question_in_capitals_is_read_as_the_passages_write_its_words(
     shouted = answerer.answer("WHICH COUNTRIES BACK MADURO", passages)
     assert [item.text for item in shouted.items] == BACKERS, shouted.answer
     assert shouted.question == "WHICH COUNTRIES BACK MADURO"
+
+
+def test_an_abstention_names_missing_words_without_their_punctuation(
+    answerer: ExtractiveAnswerer, passages: list[Passage]
+) -> None:
+    answer = answerer.answer("¿Qué países apoyan a Maduro?", passages)
+    assert answer.abstained and "“Qué”" in answer.answer and "¿" not in answer.answer

@@ -209,6 +209,9 @@ def _only_later_reports_speak(order: list[Scored]) -> bool:
     return bool(later) and max(later) > max(counted, default=0.0)
 
 
+_EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")  # "¿Qué" is "Qué"
+
+
 def abstention_reason(shape: QuestionShape, passages: list[Passage], order: list[Scored]) -> str:
     """What is missing, in the question's words: the asked thing ("Shohei Ohtani's wife"),
     else the question words no passage uses, names first."""
@@ -225,7 +228,7 @@ def abstention_reason(shape: QuestionShape, passages: list[Passage], order: list
         )
     missing: dict[str, str] = {}
     for word in shape.text.split():
-        word = word.strip("?!.,;:()“”\"'").removesuffix("'s").removesuffix("’s")
+        word = _EDGE_PUNCTUATION.sub("", word).removesuffix("'s").removesuffix("’s")
         stem = (stems(word) or [""])[0]
         if stem and stem in shape.terms and stem not in seen:
             missing.setdefault(stem, word)
