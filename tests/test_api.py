@@ -225,6 +225,18 @@ def test_malformed_json_is_422(http: httpx.Client) -> None:
     )
     assert reply.status_code == 422
     assert "JSON" in reply.json()["detail"]
+    # Each error names the body, not the character offset where parsing stopped.
+    assert [e["field"] for e in reply.json()["errors"]] == ["body"], reply.text
+
+
+def test_a_body_that_is_not_json_is_415_and_says_so(http: httpx.Client) -> None:
+    """Before, a text/plain body got "body: Input should be a valid dictionary"."""
+    for path in ("answer", "search"):
+        reply = http.post(
+            f"{API}/{path}", content=b"who backs Maduro?", headers={"content-type": "text/plain"}
+        )
+        assert reply.status_code == 415, reply.text
+        assert "application/json" in reply.json()["detail"] and error_field(reply) == "Content-Type"
 
 
 def test_oversized_body_is_413_before_reading_it(http: httpx.Client) -> None:

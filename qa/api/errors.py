@@ -49,6 +49,11 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _error_field(error: dict[str, Any]) -> str:
+    """The field an error is about; for malformed JSON the body (its location is an offset)."""
+    return "body" if error.get("type") == "json_invalid" else _field_name(tuple(error["loc"]))
+
+
 def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str, str]:
     """(field, message, code) of the first error."""
     first = errors[0]
@@ -65,16 +70,25 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str, str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # registered for RequestValidationError only
         errors = list(exc.errors())
+        content_type = request.headers.get("content-type", "").lower()
+        first = errors[0] if errors else {}
+        sent = tuple(first.get("loc", ())) == ("body",) and first.get("type") != "missing"
+        if sent and "json" not in content_type:
+            return error_response(  # as /api/v1/articles says it: the body is not JSON at all
+                415,
+                f"content type {content_type or '(none)'!r}: send the request as application/json",
+                field="Content-Type",
+                code="unsupported_media_type",
+            )
         field, message, code = (
             _validation_message(errors) if errors else ("body", "invalid request", "invalid_value")
         )
         body = error_body(422, message, field, code)
         body["errors"] = [
-            {"field": _field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
-            for e in errors
+            {"field": _error_field(e), "message": str(e.get("msg", ""))} for e in errors
         ]
         return JSONResponse(body, status_code=422)
 

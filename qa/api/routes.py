@@ -82,7 +82,7 @@ def _add_question_routes(router: APIRouter) -> None:
         response_model=Answer,
         tags=["questions"],
         responses={
-            **_responses(),
+            **_responses(415),
             200: {
                 "description": "The Answer, or an SSE stream when `stream` is true: "
                 "`delta` and `replace` events carry StreamText, `answer` an Answer, "
@@ -108,7 +108,9 @@ def _add_question_routes(router: APIRouter) -> None:
             return EventSourceResponse(_answer_sse(first, events))
         return await run_in_threadpool(_last_event, first, events)
 
-    @router.post("/search", response_model=SearchResult, tags=["questions"], responses=_responses())
+    @router.post(
+        "/search", response_model=SearchResult, tags=["questions"], responses=_responses(415)
+    )
     def search(body: SearchRequest, request: Request) -> SearchResult:
         """The passages retrieval finds for a question, with per-stage scores."""
         return _assistant(request).search(body.question, **body.options())
@@ -384,7 +386,7 @@ def _add_openai_routes(router: APIRouter) -> None:
         "/chat/completions",
         response_model=ChatCompletion,
         responses={
-            **_responses(),
+            **_responses(415),
             404: {
                 "model": ErrorResponse,
                 "description": "model_not_found: the model is not one GET /v1/models lists.",
