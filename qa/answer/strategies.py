@@ -257,6 +257,9 @@ class NameAnswer:
         winner = best_name(shape, evidence)
         if winner is None:
             return None
+        together = _held_together(shape, evidence, winner)
+        if together is not None:
+            return together
         # One sentence naming the answer (in the best sentence's passage if one does: that
         # passage answers), then the best sentences; two at most.
         home = evidence.chosen[0].passage_index
@@ -275,6 +278,23 @@ class NameAnswer:
             name_sentences=len(winner.sentences),
         )
         return evidence.build("name", citations, lead, signals=signals)
+
+
+def _held_together(shape: QuestionShape, evidence: Evidence, winner: _Name) -> Answer | None:
+    """ "Who backs Maduro?" over "Russia, China, Iran, Syria, Cuba and Turkey have voiced their
+    backing for Maduro's government": the winner holds the asked role with others in one
+    clause, so the answer is all of them, as a list."""
+    item = winner.role_sentence
+    if item is None or shape.long:
+        return None
+    reading = _list_reading(shape, item, evidence.doc(item), _excluded(shape, set()))
+    keys = [_key(name) for name in reading.items]
+    if not reading.by_role or len(keys) < 2 or not any(k in _key(winner.text) for k in keys):
+        return None
+    citations = evidence.cite([item])
+    items = [AnswerItem(text=name, citations=[1]) for name in reading.items]
+    signals = evidence.signals("list", citations, in_role=True)
+    return evidence.build("list", citations, items=items, signals=signals)
 
 
 def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
