@@ -21,7 +21,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-BEHAVIOURS = ("good", "hang", "error500", "malformed", "empty")
+# "truncated": the stream ends at the token limit (finish_reason "length"); "unfinished": the
+# connection closes mid-reply, with no finish reason and no [DONE].
+BEHAVIOURS = ("good", "hang", "error500", "malformed", "empty", "truncated", "unfinished")
 REPORTED_USAGE = {"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333}
 
 
@@ -147,22 +149,30 @@ class _FakeHandler(BaseHTTPRequestHandler):
         reply = "" if behaviour == "empty" else self.fake.reply
         if request.get("stream"):
             wants_usage = (request.get("stream_options") or {}).get("include_usage")
-            self._stream(reply, model, self.fake.usage if wants_usage else None)
+            self._stream(reply, model, self.fake.usage if wants_usage else None, behaviour)
         else:
             body = json.dumps(_completion(reply, model, self.fake.usage)).encode()
             self._send(200, body, "application/json")
 
-    def _stream(self, reply: str, model: str, usage: dict[str, int] | None) -> None:
+    def _stream(
+        self, reply: str, model: str, usage: dict[str, int] | None, behaviour: str = "good"
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(_chunk({"role": "assistant", "content": ""}, model))
-        for piece in _pieces(reply):
+        pieces = _pieces(reply)
+        if behaviour in ("truncated", "unfinished"):
+            pieces = pieces[: max(1, len(pieces) // 2)]
+        for piece in pieces:
             self.wfile.write(_chunk({"content": piece}, model))
             self.wfile.flush()
-        self.wfile.write(_chunk({}, model, finish="stop"))
+        if behaviour == "unfinished":
+            self.close_connection = True
+            return
+        self.wfile.write(_chunk({}, model, finish="length" if behaviour == "truncated" else "stop"))
         if usage is not None:
             self.wfile.write(_chunk(None, model, usage=usage))
         self.wfile.write(b"data: [DONE]\n\n")

@@ -200,12 +200,17 @@ def test_model_abstention_is_an_abstained_answer(
         ("error500", "failed (HTTP 500)"),
         ("empty", "returned an empty answer"),
         ("malformed", "returned"),
+        # a reply cut at the token limit, or a stream closed mid-reply, is no whole answer
+        ("truncated", "stopped at its length limit"),
+        ("unfinished", "stopped before finishing the answer"),
     ],
 )
 def test_failures_fall_back_to_the_extractive_answer(
     server: FakeLLM, llm: LLMAnswerer, passages: list[Passage], behaviour: str, why: str
 ) -> None:
     server.behaviour = behaviour
+    if behaviour in ("truncated", "unfinished"):  # half of a good reply arrives
+        server.reply = "Russia, China, Iran, Syria, Cuba and Turkey back Maduro [1]. They also"
     started = time.monotonic()
     events = list(llm.stream(QUESTION, passages, []))
     elapsed = time.monotonic() - started

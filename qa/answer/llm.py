@@ -208,14 +208,21 @@ class LLMAnswerer:
         llm = self.llm
 
         def work() -> None:
+            finish, wrote = None, False
             try:
                 for chunk in llm.stream_chat(messages):
                     if stop.is_set():
                         return
                     if chunk.additional_kwargs.get("total_tokens"):
                         counts.update(chunk.additional_kwargs)
+                    finish = _finish_reason(chunk) or finish
+                    wrote = wrote or bool(chunk.delta)
                     events.put(("delta", chunk.delta or ""))
-                events.put(("done", None))
+                # A reply cut at the token limit, or a stream closed before the model said it
+                # was done, reads as a whole answer but is not one (no text at all is an empty
+                # answer, said so after the stream).
+                unfinished = _UNFINISHED.get(finish) if wrote else None
+                events.put(("error", LLMFailure(unfinished)) if unfinished else ("done", None))
             except Exception as exc:
                 events.put(("error", exc))
 
@@ -224,6 +231,18 @@ class LLMAnswerer:
             yield from _relay(events, timeout, first_wait, deadline)
         finally:
             stop.set()
+
+
+_UNFINISHED = {
+    "length": "stopped at its length limit before finishing the answer",
+    None: "stopped before finishing the answer (its stream ended without a finish reason)",
+}
+
+
+def _finish_reason(chunk: Any) -> str | None:
+    """The OpenAI chunk's finish_reason ("stop", "length", …), None until the last one."""
+    choices = getattr(getattr(chunk, "raw", None), "choices", None) or []
+    return getattr(choices[0], "finish_reason", None) if choices else None
 
 
 def _relay(
@@ -242,6 +261,8 @@ def _relay(
         if kind == "done":
             return
         if kind == "error":
+            if isinstance(value, LLMFailure):
+                raise value
             raise LLMFailure(describe_error(value, timeout)) from value
         if value:
             got_any = True
