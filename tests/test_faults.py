@@ -267,6 +267,36 @@ def test_llm_fault_is_a_bounded_extractive_fallback_with_a_notice(
     assert healthy["mode"] == "llm" and healthy["answer"].startswith("Russia backs Maduro")
 
 
+def test_a_plain_chat_client_sees_the_quoted_fallback_after_a_cut_off_stream(
+    llm_api: Any,
+) -> None:
+    """The model's reply stops at its token limit part way: the OpenAI stream cannot take back
+    what it sent, so a client showing only `content` saw the fragment and a note saying the
+    answer is quoted from the articles, with no quote. The quoted answer now follows the note."""
+    from qa.client import iter_sse
+
+    base, fake, _ = llm_api
+    fake.behaviour = "truncated"
+    request = {
+        "model": "newsqa-llm",
+        "stream": True,
+        "messages": [{"role": "user", "content": SEED_QUESTION}],
+    }
+    try:
+        with (
+            httpx.Client(base_url=base, timeout=120) as client,
+            client.stream("POST", "/v1/chat/completions", json=request) as reply,
+        ):
+            chunks = [
+                json.loads(data) for _, data in iter_sse(reply.iter_lines()) if data != "[DONE]"
+            ]
+    finally:
+        fake.behaviour = "good"
+    content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    note = content.index("quoted directly from the articles")
+    assert "Russia" in content[note:], content
+
+
 @pytest.mark.timeout(300)
 def test_llm_not_listening_falls_back_quickly(tmp_path: Path):
     from tests.api_fixtures import free_port

@@ -132,9 +132,11 @@ async def _answer_sse(first: Any, events: Iterator[Any]) -> AsyncIterator[Server
 def _closing_text(tracker: _TextTracker, answer: Answer) -> list[str]:
     """The last content deltas: the answer's unsent tail, then its notices (a plain chat
     client shows only `content`). An OpenAI stream cannot retract text: a final text that does
-    not extend the deltas (LLM fallback) is only in the last chunk's `answer`."""
+    not extend the deltas (LLM fallback) follows the notice that says why, whole."""
     tail, replaced = tracker.finish(answer.answer)
-    return [text for text in (tail if not replaced else "", notices_markdown(answer)) if text]
+    if replaced:
+        return [text for text in (notices_markdown(answer), f"\n\n{answer.answer}") if text]
+    return [text for text in (tail, notices_markdown(answer)) if text]
 
 
 async def _chat_sse(
