@@ -14,17 +14,16 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from index.fetch import Fetched, FetchError, normalise_url
 from index.loaders import headline, normalise_body, parse_html
-from index.models import Article, LoadProblem
+from index.models import Article, LoadProblem, without_future_date
 
 # A published date further ahead than this is a mistake (or a trick) and is dropped: the newest
 # article date is what "today" and "this week" in a question are read against.
-FUTURE_SLACK = timedelta(days=1)
 _FEED_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.S
 )
@@ -294,16 +293,10 @@ def _fill_from_feed(article: Article, item: FeedItem, feed: ParsedFeed, identity
 
 
 def _checked_date(article: Article) -> Iterator[Article | LoadProblem]:
-    """The article, without its date when that lies in the future (beyond a day of skew)."""
-    published = article.published
-    moment = published if published is None or published.tzinfo else published.replace(tzinfo=UTC)
-    if moment is not None and moment > datetime.now(UTC) + FUTURE_SLACK:
-        yield LoadProblem(
-            path=article.origin,
-            reason=f"date {moment.date().isoformat()} is in the future; article kept without it",
-            fatal=False,
-        )
-        article = article.model_copy(update={"published": None})
+    """The article, without its date when that lies in the future, and the warning."""
+    article, problem = without_future_date(article)
+    if problem is not None:
+        yield problem
     yield article
 
 

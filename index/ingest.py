@@ -17,7 +17,7 @@ import numpy as np
 
 from index.chunking import chunk_article
 from index.dedup import DuplicateFinder, encode, signature
-from index.models import Article, Chunk, LoadProblem
+from index.models import Article, Chunk, LoadProblem, without_future_date
 from index.sentences import encode_vectors, sentence_spans
 from index.store import ArticleStore, ArticleWrite, StoredVectors
 
@@ -188,6 +188,9 @@ class Ingestor:
             if problem is not None:  # one bad article must not stop the others
                 _refuse(report, item, problem)
                 continue
+            item, future = without_future_date(item)  # whatever the input: file, record, URL
+            if future is not None:
+                report.warnings.append(future)
             if item.article_id in by_id:
                 report.warnings.append(
                     LoadProblem(

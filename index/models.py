@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -143,3 +143,22 @@ class LoadProblem(BaseModel):
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{where}: {self.reason}"
+
+
+FUTURE_SLACK = timedelta(days=1)  # clock skew and time zones: a day ahead is not the future
+
+
+def without_future_date(article: Article) -> tuple[Article, LoadProblem | None]:
+    """The article, without its date when that lies in the future (beyond a day of skew), and
+    the warning that says so: a date ahead of now would move every "this month" and "last
+    week" the questions ask about, which count back from the newest article."""
+    published = article.published
+    moment = published if published is None or published.tzinfo else published.replace(tzinfo=UTC)
+    if moment is None or moment <= datetime.now(UTC) + FUTURE_SLACK:
+        return article, None
+    problem = LoadProblem(
+        path=article.origin,
+        reason=f"date {moment.date().isoformat()} is in the future; article kept without it",
+        fatal=False,
+    )
+    return article.model_copy(update={"published": None}), problem

@@ -165,3 +165,15 @@ def test_an_outlet_filter_ignores_case_and_extra_spaces(assistant: Assistant) ->
     assert exact.passages and {p.source for p in loose.passages} == {"Coastal Gazette"}
     assert [p.chunk_id for p in loose.passages] == [p.chunk_id for p in exact.passages]
     assert not assistant.search("lighthouse lens", sources=["Coastal"]).passages
+
+
+def test_a_future_date_in_a_record_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    """Feeds dropped dates ahead of now, files and records did not: a record dated 2099 moved
+    "this month" for every question (relative periods count back from the newest article)."""
+    assistant = make_assistant(tmp_path, ingest=False)
+    record = {"title": "Ok record", "body": "The Pellworth ferry resumed.", "date": "2099-01-01"}
+    report = assistant.ingest_records([record])
+    assert report.added == 1 and not report.errors, report.to_dict()
+    assert any("2099-01-01 is in the future" in w.reason for w in report.warnings), report.warnings
+    (stored,) = assistant.list_articles()
+    assert not stored.published, stored
