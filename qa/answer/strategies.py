@@ -605,8 +605,20 @@ class DateAnswer:
             shape.predicate_stems and not predicate_clauses(doc, shape)
         )
         dates = (e for e in doc.ents if e.label_ == "DATE")
-        found = (read_date(e.text, doc.text, evidence.published(item)) for e in dates)
+        found = (read_date(e.text, doc.text, evidence.published(item), _ahead(e)) for e in dates)
         return next((d for d in found if d is not None and (d.written or not written_only)), None)
+
+
+def _ahead(date: Span) -> bool | None:
+    """Whether the clause a date belongs to speaks of the future ("will play on Sunday") or
+    the past ("announced on Tuesday", though "the library will open" came before it); None
+    when its verb's form does not say."""
+    verb = next((t for t in date.root.ancestors if t.pos_ in ("VERB", "AUX")), None)
+    if verb is None:
+        return None
+    if any(c.tag_ == "MD" and c.lower_ in ("will", "shall", "'ll", "’ll") for c in verb.children):
+        return True
+    return False if verb.tag_ == "VBD" else None
 
 
 _AGE = re.compile(
