@@ -273,12 +273,19 @@ def item_article(
     yield from _checked_date(_fill_from_feed(article, item, feed, identity))
 
 
+def _bare(host: str) -> str:
+    return host.lower().removeprefix("www.")
+
+
 def _page_problem(page: Fetched | FetchError | None) -> str:
     return f"page not fetched: {page.reason}" if isinstance(page, FetchError) else ""
 
 
 def _fill_from_feed(article: Article, item: FeedItem, feed: ParsedFeed, identity: str) -> Article:
     host = urlsplit(identity).hostname or ""
+    # A page naming no site gets its host as the outlet from the extractor ("news.example");
+    # the feed's title names the outlet better.
+    named = article.source if _bare(article.source) not in (_bare(host), "") else ""
     return article.model_copy(
         update={
             "url": identity,
@@ -286,7 +293,7 @@ def _fill_from_feed(article: Article, item: FeedItem, feed: ParsedFeed, identity
             "published": article.published or item.published,
             "author": article.author or item.author,
             "category": article.category or ", ".join(item.categories),
-            "source": article.source or feed.title or host,
+            "source": named or feed.title or article.source or host,
             "origin": identity,
         }
     )

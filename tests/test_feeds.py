@@ -176,3 +176,14 @@ def test_a_page_alone_is_an_article_whose_id_is_its_url() -> None:
     assert article.published_date == "2024-03-01"
     assert article.source == "Harbour Herald"
     assert article.author == "Kari Nordmann"
+
+
+def test_a_page_naming_no_site_takes_the_feeds_title_as_its_outlet() -> None:
+    """The extractor names a page without og:site_name by its host ("news.example"), which
+    stood as the outlet although the feed's title names it."""
+    story = make_stories(1)[0]
+    feed = parse_feed(fetched(rss_feed([story], link, title="Pellworth Post")))
+    html = article_html(story, with_date=False, site="")
+    html = html.replace(b'<meta property="og:site_name" content="">', b"")
+    page = fetched(html.replace(b"Copyright Harbour Herald", b""), "text/html", url=link(story))
+    assert _one_article(list(item_article(feed.items[0], feed, page))).source == "Pellworth Post"
