@@ -357,10 +357,19 @@ def test_upload_refuses_unsupported_types(http: httpx.Client, name: str) -> None
         b"Looks like text\x00\x00\x00 but is not",
     ],
 )
-def test_upload_refuses_binary_content(http: httpx.Client, content: bytes) -> None:
-    reply = http.post(f"{API}/articles", files=[("files", ("sneaky.txt", content))])
-    assert reply.status_code == 400
-    assert reply.json()["error"]["code"] == "binary_content"
+def test_binary_content_is_reported_per_file_and_the_rest_is_ingested(
+    http: httpx.Client, content: bytes
+) -> None:
+    """Before, one binary file refused the whole upload (400), while an empty file or an
+    encrypted PDF was reported on its own and `qa ingest` went on with the rest."""
+    good = b"The Pellworth ferry resumed its winter crossings on Monday after the storm."
+    files = [("files", ("sneaky.txt", content)), ("files", ("ferry.txt", good))]
+    reply = http.post(f"{API}/articles", files=files)
+    assert reply.status_code == 200, reply.text
+    report = reply.json()
+    assert report["failed"] == 1 and report["added"] + report["unchanged"] == 1, report
+    (error,) = report["errors"]
+    assert error["path"] == "sneaky.txt" and "binary file" in error["reason"], error
 
 
 def test_upload_over_10_mb_is_413(http: httpx.Client) -> None:
