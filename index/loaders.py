@@ -130,12 +130,13 @@ def load_file(path: Path) -> Iterator[Loaded]:
     MAX_FILE_BYTES + 1 bytes of it: a device or a file growing while read cannot hold us."""
     # O_NONBLOCK: opening a FIFO would otherwise wait for a writer; no effect on regular files.
     with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
             yield _problem(path, "not a regular file or directory")
             return
         raw = handle.read(MAX_FILE_BYTES + 1)
-    try:
-        check_file_size(path.name, len(raw))
+    try:  # the size on disk: what was read stops one byte past the limit
+        check_file_size(path.name, max(status.st_size, len(raw)))
     except InputError as refused:
         yield _problem(path, str(refused))
         return

@@ -363,8 +363,8 @@ BAD_CASES: dict[str, BadCase] = {
         1,
     ),
     "too large": lambda d: (
-        _sparse(d / "huge.jsonl", MAX_FILE_BYTES + 1),
-        "too large",
+        _sparse(d / "huge.jsonl", 3 * MAX_FILE_BYTES),  # its size, not what was read, is said
+        "too large: 30.0 MB",
         None,
         True,
         0,

@@ -250,7 +250,7 @@ async def _read_upload(upload: UploadFile) -> bytes:
     or empty file is reported in the ingest report like any bad input, and the rest of the
     upload goes on (as `qa ingest` does)."""
     raw = await upload.read(MAX_UPLOAD_BYTES + 1)
-    check_file_size(upload.filename or "", len(raw))
+    check_file_size(upload.filename or "", max(upload.size or 0, len(raw)))  # read stops early
     return raw
 
 
