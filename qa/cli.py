@@ -506,11 +506,15 @@ def feeds_poll(
             )
             for item_error in feed["item_errors"]:
                 typer.echo(f"  error: {item_error}", err=True)
+        for warning in data["warnings"]:  # as `qa ingest` shows them: "page not fetched: …"
+            typer.echo(f"warning: {warning}", err=True)
+        waiting = sum(1 for feed in data["per_feed"] if feed["status"] == "backing off")
         typer.echo(
-            f"{data['feeds']} feeds ({data['not_modified']} not modified, "
-            f"{data['feeds_failed']} failed): {data['new']} new, {data['updated']} updated, "
-            f"{data['unchanged']} unchanged, {data['failed']} failed; {data['fetched']} pages "
-            f"fetched in {data['seconds']:.1f} s"
+            f"{data['feeds']} feed{'' if data['feeds'] == 1 else 's'} "
+            f"({data['not_modified']} not modified, {data['feeds_failed']} failed, {waiting} "
+            f"backing off after earlier failures): {data['new']} new, {data['updated']} "
+            f"updated, {data['unchanged']} unchanged, {data['failed']} failed; "
+            f"{data['fetched']} pages fetched in {data['seconds']:.1f} s"
         )
     raise typer.Exit(0 if report.ok else 1)
 

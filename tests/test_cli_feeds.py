@@ -139,3 +139,18 @@ def test_feeds_list_remove_and_errors(web: WebServer, cli_env: Settings) -> None
     assert run("feeds", "remove", web.url("/feed.xml")).exit_code == 0
     assert run("feeds", "remove", web.url("/feed.xml")).exit_code == 1
     assert json.loads(run("feeds", "list", "--json").output) == []
+
+
+def test_a_text_poll_shows_the_page_warnings_and_says_feed_once(
+    web: WebServer, cli_env: Settings
+) -> None:
+    """`qa feeds poll` without --json left out warnings `qa ingest` shows ("page not fetched:
+    HTTP 404 … using the feed item's own text") and said "1 feeds"."""
+    stories = make_stories(2)
+    publish(web, stories)
+    del web.routes[f"/news/{stories[1].slug}"]  # its page is gone: the feed's text stands in
+    assert run("feeds", "add", web.url("/feed.xml")).exit_code == 0
+    polled = run("feeds", "poll")
+    assert polled.exit_code == 0, polled.output
+    assert "warning: " in polled.stderr and "page not fetched" in polled.stderr, polled.stderr
+    assert "1 feed (" in polled.stdout, polled.stdout
