@@ -441,12 +441,12 @@ class FeedPoller:
         fetched = feeds = 0
         work: list[_Work] = []
         for url in urls:
-            fetched += 1
             try:
                 document = self.fetcher.get(url, "any")
-            except FetchError as error:
+            except FetchError as error:  # refused, unreachable or an HTTP error: not fetched
                 loaded.append(LoadProblem(path=url, reason=error.reason))
                 continue
+            fetched += 1
             if looks_like_feed(document):
                 try:
                     feed = parse_feed(document)

@@ -123,6 +123,8 @@ def test_ingest_a_refused_url_fails_with_the_reason(
     assert result.exit_code == 1
     assert "loopback address" in result.output and "QA_ALLOW_PRIVATE_URLS" in result.output
     assert web.hits == []
+    as_json = run("ingest", "--json", web.url("/story"))
+    assert json.loads(as_json.stdout)["fetched"] == 0  # it was counted though never requested
 
 
 def test_feeds_list_remove_and_errors(web: WebServer, cli_env: Settings) -> None:
