@@ -78,6 +78,10 @@ MD_HEADING_LINES = re.compile(MD_HEADING.pattern, re.MULTILINE)
 # --- public API ------------------------------------------------------------------------------
 
 
+# A URL of another scheme than http(s), as a path may have kept it ("file:/etc/passwd").
+_OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
 def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
     """Load files and (recursively) directories, in a deterministic order.
 
@@ -100,6 +104,8 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
                     yield from load_file(path)
             elif path.exists():
                 yield _problem(path, "not a regular file or directory")
+            elif _OTHER_SCHEME.match(str(raw_path)):  # "file:///etc/passwd", "ftp://…"
+                yield _problem(path, "only http(s) URLs are fetched; give a local file as a path")
             else:
                 yield _problem(path, "no such file or directory")
         except OSError as error:  # permission denied, broken mount, ...

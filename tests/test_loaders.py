@@ -465,3 +465,11 @@ def test_empty_directory_is_a_warning(tmp_path: Path):
 
 def test_supported_suffixes_cover_the_documented_formats():
     assert {".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf"} <= SUPPORTED_SUFFIXES
+
+
+@pytest.mark.parametrize("given", ["file:///etc/passwd", Path("file:///etc/passwd"), "ftp://x/a"])
+def test_a_url_of_another_scheme_is_refused_as_such(given: str | Path) -> None:
+    """ "file:///etc/passwd" was reported as "no such file or directory": nothing was read,
+    but the reason named the wrong thing (only http(s) URLs are fetched)."""
+    (problem,) = list(load_paths([given]))
+    assert isinstance(problem, LoadProblem) and "only http(s) URLs" in problem.reason
