@@ -22,8 +22,6 @@ from index.fetch import Fetched, FetchError, normalise_url
 from index.loaders import headline, normalise_body, parse_html
 from index.models import Article, LoadProblem, without_future_date
 
-# A published date further ahead than this is a mistake (or a trick) and is dropped: the newest
-# article date is what "today" and "this week" in a question are read against.
 _FEED_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.S
 )

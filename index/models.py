@@ -145,7 +145,9 @@ class LoadProblem(BaseModel):
         return f"{where}: {self.reason}"
 
 
-FUTURE_SLACK = timedelta(days=1)  # clock skew and time zones: a day ahead is not the future
+# A published date further ahead than this is a mistake (or a trick) and is dropped; a day
+# of slack covers clock skew and time zones.
+FUTURE_SLACK = timedelta(days=1)
 
 
 def without_future_date(article: Article) -> tuple[Article, LoadProblem | None]:
