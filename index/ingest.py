@@ -1,8 +1,10 @@
 """Files of articles -> a Chroma index: load, diff against the catalog, chunk, embed, write.
 
 Unchanged articles (same content hash) cost nothing: no chunking, no embedding, no write. A
-changed article re-uses the stored embedding of every chunk whose text did not change. Bad input
-is reported and skipped; everything else is ingested.
+changed article re-uses the stored embedding of every chunk whose text did not change. An edited
+file (its article's id, a hash of the body, changed) replaces the article it gave before, matched
+by the file's path or upload name (`Article.file_key`). Bad input is reported and skipped;
+everything else is ingested.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from index.chunking import chunk_article
-from index.dedup import DuplicateFinder, encode, signature
+from index.dedup import THRESHOLD, DuplicateFinder, decode, encode, signature
 from index.models import Article, Chunk, LoadProblem, without_future_date
 from index.sentences import encode_vectors, sentence_spans
-from index.store import ArticleStore, ArticleWrite, StoredVectors
+from index.store import ArticleRecord, ArticleStore, ArticleWrite, StoredVectors
 
 EmbedTexts = Callable[[list[str]], list[list[float]]]
 # texts + character spans of their sentences -> (one vector per text, (n_spans, dim) per text)
@@ -128,18 +130,24 @@ class Ingestor:
             for article_id, record in stored.items()
             if record.has_sentence_vectors or self.embed_with_sentences is None
         }
+        earlier = self._earlier_versions(articles, report)
         finder: DuplicateFinder | None = None  # built only when something is to be written
         pending: list[_Pending] = []
         for article in articles:
             article_id = article.article_id
             if stored_hashes.get(article_id) == article.content_hash:
+                self._keep_file_key(article, stored[article_id])
                 report.article_ids.append(article_id)
                 report.unchanged += 1
                 continue
             if finder is None:
                 finder = DuplicateFinder(self.store.near_duplicate_candidates)
             try:
-                pending.append(self._prepare(article, article_id in stored, finder))
+                pending.append(
+                    self._prepare(
+                        article, article_id in stored, finder, earlier.get(article_id, [])
+                    )
+                )
             except ValueError as error:  # e.g. the splitter refuses a header above chunk size
                 _refuse(report, article, _chunking_problem(error, self.chunk_size))
                 continue
@@ -168,8 +176,52 @@ class Ingestor:
                 in_flight = (writer.submit(self.store.write_articles, writes), group)
             if in_flight is not None:
                 finish(*in_flight)
+        # Only once the new version is stored: a crash before this point leaves both, and the
+        # re-run (the new version now unchanged) finds the earlier one again and deletes it.
+        self._delete_earlier_versions(earlier, set(report.article_ids))
         report.seconds = time.perf_counter() - started
         return report
+
+    def _keep_file_key(self, article: Article, record: ArticleRecord) -> None:
+        """An unchanged article found at another path (moved), or stored before file keys."""
+        if article.file_key and record.file_key != article.file_key:
+            self.store.set_file_key(article.article_id, article.file_key)
+
+    def _delete_earlier_versions(self, earlier: dict[str, list[str]], stored: set[str]) -> None:
+        for article_id, replaced in earlier.items():
+            for earlier_id in replaced if article_id in stored else []:
+                self.store.delete_article(earlier_id)
+
+    def _earlier_versions(
+        self, articles: list[Article], report: IngestReport
+    ) -> dict[str, list[str]]:
+        """New article id -> stored articles it replaces: ones keyed by the same file that
+        this ingest does not hold, from the same outlet, and a near-duplicate of the new text
+        (an edit). A stored article failing that guard (the file now holds another story) is
+        kept, un-keyed, with a warning naming it."""
+        by_file = {article.file_key: article for article in articles if article.file_key}
+        if not by_file:
+            return {}
+        ingesting = {article.article_id for article in articles}
+        earlier: dict[str, list[str]] = {}
+        for record in self.store.records_by_file(sorted(by_file)):
+            article = by_file[record.file_key]
+            if record.article_id in ingesting:
+                continue
+            if _is_edit_of(article, record):
+                earlier.setdefault(article.article_id, []).append(record.article_id)
+                continue
+            self.store.set_file_key(record.article_id, "")
+            report.warnings.append(
+                LoadProblem(
+                    path=article.origin,
+                    reason=f"this file held another article before ({record.article_id}, "
+                    f"{record.title!r}); both are kept: delete that one (qa articles delete "
+                    "ID) if this file replaced it",
+                    fatal=False,
+                )
+            )
+        return earlier
 
     # --- steps --------------------------------------------------------------------------------
     @staticmethod
@@ -203,15 +255,20 @@ class Ingestor:
             by_id[item.article_id] = _with_storable_origin(item)
         return list(by_id.values())
 
-    def _prepare(self, article: Article, exists: bool, finder: DuplicateFinder) -> _Pending:
+    def _prepare(
+        self, article: Article, exists: bool, finder: DuplicateFinder, replaces: list[str]
+    ) -> _Pending:
         chunks = chunk_article(article, self.chunk_size, self.chunk_overlap)
         minhash = signature(article.body)
-        near = finder.matches(article.article_id, minhash)
+        near = [n for n in finder.matches(article.article_id, minhash) if n not in replaces]
         finder.add(article.article_id, minhash)
         reusable = self.store.chunk_embeddings(article.article_id) if exists else {}
+        for earlier_id in replaces:  # an edit re-embeds only the chunks it changed
+            reusable = {**self.store.chunk_embeddings(earlier_id), **reusable}
         if self.embed_with_sentences is not None:  # stored before sentence vectors: redo
             reusable = {h: v for h, v in reusable.items() if v.sentence_vectors}
-        return _Pending(article, chunks, not exists, reusable, encode(minhash), near)
+        is_new = not exists and not replaces  # an edited file's article is updated, not added
+        return _Pending(article, chunks, is_new, reusable, encode(minhash), near)
 
     def _embed_group(
         self, group: list[_Pending], report: IngestReport, state: Progress
@@ -259,6 +316,17 @@ class Ingestor:
             StoredVectors(vector, encode_vectors(sentences))
             for vector, sentences in zip(vectors, per_sentence, strict=True)
         ]
+
+
+def _is_edit_of(article: Article, record: ArticleRecord) -> bool:
+    """The same file's earlier version: same outlet, and a near-duplicate text."""
+    stored = decode(record.minhash)
+    return (
+        stored is not None
+        and " ".join(article.source.casefold().split())
+        == " ".join(record.source.casefold().split())
+        and signature(article.body).jaccard(stored) >= THRESHOLD
+    )
 
 
 def _search_text_spans(chunk: Chunk) -> list[tuple[int, int]]:

@@ -101,7 +101,7 @@ def load_paths(paths: Iterable[str | Path]) -> Iterator[Loaded]:
                 except InputError as refused:
                     yield _problem(path, str(refused))
                 else:
-                    yield from load_file(path)
+                    yield from _load_tracked_file(path)
             elif path.exists():
                 yield _problem(path, "not a regular file or directory")
             elif _OTHER_SCHEME.match(str(raw_path)):  # "file:///etc/passwd", "ftp://…"
@@ -129,6 +129,21 @@ def load_records(records: Iterable[Mapping[str, Any]], origin: str) -> Iterator[
         yield from _record_to_article(
             record, path=origin, origin=f"{origin}#{index}", where=f"record at index {index}"
         )
+
+
+def _load_tracked_file(path: Path) -> Iterator[Loaded]:
+    """`load_file`, with each article that is the file's only one keyed by the file's resolved
+    path, so an edited file replaces its earlier version (index.ingest)."""
+    yield from with_file_key(load_file(path), path.name, str(path.resolve()))
+
+
+def with_file_key(items: Iterable[Loaded], name: str, key: str) -> Iterator[Loaded]:
+    """Key the articles loaded alone from the file `name` (origin == name: not a JSON list's
+    record, whose origin adds its index or line) by `key`."""
+    for item in items:
+        if isinstance(item, Article) and item.origin == name:
+            item = item.model_copy(update={"file_key": key})
+        yield item
 
 
 def load_file(path: Path) -> Iterator[Loaded]:
@@ -706,7 +721,7 @@ def _load_directory(root: Path) -> Iterator[Loaded]:
         return
     for path in sorted(supported, key=lambda p: p.relative_to(root).parts):
         try:
-            yield from load_file(path)
+            yield from _load_tracked_file(path)
         except OSError as error:
             yield _problem(path, f"cannot read: {error.strerror or error}")
 

@@ -29,6 +29,12 @@ class Article(BaseModel):
     caption: str = ""
     category: str = ""
     origin: str = Field(default="", description="File (and line/record) it was loaded from.")
+    file_key: str = Field(
+        default="",
+        description="The file this article alone came from (its resolved path, or upload:NAME); "
+        "a later edit of that file replaces the article instead of adding a second one. "
+        "Empty for records, feeds, pages and files holding several articles.",
+    )
     identity: str = Field(
         default="",
         description="What identifies an article without a url when its title does not (the "

@@ -104,6 +104,7 @@ class ArticleRecord:
     content_hash: str
     n_chunks: int
     origin: str = ""
+    file_key: str = ""
     near_duplicates: list[str] = field(default_factory=list)
     minhash: str = ""
     body: str | None = None
@@ -124,6 +125,7 @@ class ArticleRecord:
             content_hash=str(meta.get("content_hash", "")),
             n_chunks=int(meta.get("n_chunks", 0) or 0),
             origin=str(meta.get("origin", "")),
+            file_key=str(meta.get("file_key", "")),
             near_duplicates=json.loads(str(meta.get("near_duplicates", "[]")) or "[]"),
             minhash=str(meta.get("minhash", "")),
             body=body,
@@ -309,6 +311,22 @@ class ArticleStore:
             for article_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
                 records[article_id] = ArticleRecord.from_chroma(article_id, meta, None)
         return records
+
+    def records_by_file(self, file_keys: Sequence[str]) -> list[ArticleRecord]:
+        """The catalog records (without bodies) of articles that came alone from one of these
+        files (`Article.file_key`); records stored before file keys existed have none."""
+        found = []
+        for start in range(0, len(file_keys), self._batch_size()):
+            where = {"file_key": {"$in": list(file_keys[start : start + self._batch_size()])}}
+            for ids, metas, _ in self._page(self._catalog, include=["metadatas"], where=where):
+                found += [
+                    ArticleRecord.from_chroma(a, m, None) for a, m in zip(ids, metas, strict=True)
+                ]
+        return found
+
+    def set_file_key(self, article_id: str, file_key: str) -> None:
+        """Re-key a stored article to the file that holds it now ("" when none does)."""
+        self._catalog.update(ids=[article_id], metadatas=[{"file_key": file_key}])
 
     def near_duplicate_candidates(self, keys: Mapping[str, int]) -> list[tuple[str, str]]:
         """(article id, encoded MinHash) of stored articles sharing an LSH band key."""
@@ -617,6 +635,7 @@ class ArticleStore:
             **write.article.metadata(),
             "n_chunks": len(write.chunks),
             "origin": write.article.origin,
+            "file_key": write.article.file_key,
             "minhash": write.minhash,
             **stored_band_keys(write.minhash),
             "near_duplicates": json.dumps(sorted(links)),

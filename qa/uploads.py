@@ -1,7 +1,8 @@
 """Uploaded files, from the HTTP API or the chat window, into articles.
 
 A client names its files; the name is metadata (checked by `index.limits.check_file_name`,
-shown and stored as the article's origin) and is never opened as a path. The chat window's
+shown and stored as the article's origin, and what an edited re-upload is matched by) and is
+never opened as a path. The chat window's
 files arrive through Gradio's upload route into Gradio's upload folder; `read_received` reads
 only files inside that folder, only regular ones, and never more than the size limit, so a
 client-supplied path (`/etc/…`, `/dev/zero`, a FIFO, a symlink out) is refused unread.
@@ -25,7 +26,7 @@ from index.limits import (
     check_file_size,
     check_file_type,
 )
-from index.loaders import load_file
+from index.loaders import load_file, with_file_key
 from index.models import Article, LoadProblem
 
 NOT_RECEIVED = "refusing a file path the server did not receive as an upload"
@@ -53,7 +54,9 @@ def load_uploads(uploads: Sequence[Upload]) -> list[Article | LoadProblem]:
         for index, upload in enumerate(uploads):
             path = Path(folder) / f"{index}{check_file_type(upload.name)}"
             path.write_bytes(upload.data)
-            for item in load_file(path):
+            # An upload is known by its name only: a re-upload of an edited file replaces the
+            # earlier version (under the same guard as a file: same outlet, a near-duplicate).
+            for item in with_file_key(load_file(path), path.name, f"upload:{upload.name}"):
                 if isinstance(item, Article):
                     where = item.origin.removeprefix(path.name)  # "#3" or ":7" or ""
                     items.append(item.model_copy(update={"origin": f"upload:{upload.name}{where}"}))

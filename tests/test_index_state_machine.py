@@ -122,6 +122,7 @@ class IndexMachine(RuleBasedStateMachine):
             url="" if anonymous else f"https://news.test/{number}",
             published=datetime(2023, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 300)),
             origin=f"gen#{number}",
+            file_key=f"file-{number}" if anonymous else "",  # as if each came alone from a file
         )
         self.tokens[article.article_id] = token
         return article
@@ -139,6 +140,12 @@ class IndexMachine(RuleBasedStateMachine):
 
     def _has_url_article(self) -> bool:
         return any(a.url for a in self.model.values())
+
+    def _editable(self) -> list[Article]:
+        """Articles from a file of their own, long enough that one more sentence keeps the
+        edited text a near-duplicate whatever MinHash's estimate error."""
+        found = [a for a in self.model.values() if a.file_key and len(a.body.split()) >= 60]
+        return sorted(found, key=lambda a: a.article_id)
 
     # --- rules --------------------------------------------------------------------------------
     @rule(specs=st.lists(body_specs, min_size=1, max_size=3), anonymous=st.booleans())
@@ -180,6 +187,32 @@ class IndexMachine(RuleBasedStateMachine):
         report = self._ingest([new])
         expected = (0, 0, 1) if new.content_hash == old.content_hash else (0, 1, 0)
         assert (report.added, report.updated, report.unchanged) == expected
+
+    @precondition(lambda self: self._editable())
+    @rule(index=st.integers(0, 10**6), spec=body_specs, same_story=st.booleans())
+    def edit_file(self, index, spec, same_story):
+        """A file edited in place (no url: the id is a hash of the body, so it changes) replaces
+        its earlier version; another story saved under the same file is kept beside it."""
+        candidates = self._editable()
+        old = candidates[index % len(candidates)]
+        if same_story:
+            new = old.model_copy(update={"body": old.body + " Bakn kelr mipl resn tovl."})
+            self.tokens[new.article_id] = self.tokens.pop(old.article_id)  # same title
+        else:
+            new = self._new_article(spec, anonymous=True).model_copy(
+                update={"file_key": old.file_key, "source": old.source}
+            )
+        report = self.service.ingestor().ingest([new])
+        assert report.failed == 0 and not report.errors, report.to_dict()
+        if same_story:
+            assert (report.added, report.updated, report.warnings) == (0, 1, [])
+            del self.model[old.article_id]
+        else:
+            assert (report.added, report.updated, len(report.warnings)) == (1, 0, 1)
+            assert old.article_id in report.warnings[0].reason
+            self.model[old.article_id] = old.model_copy(update={"file_key": ""})
+        self.model[new.article_id] = new
+        assert self.store.get_article(new.article_id).file_key == new.file_key
 
     @precondition(lambda self: self.model)
     @rule(index=st.integers(0, 10**6))
