@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from index.fetch import Fetched, FetchError, normalise_url
+from index.fetch import HTML_TYPES, Fetched, FetchError, normalise_url
 from index.loaders import headline, normalise_body, parse_html
 from index.models import Article, LoadProblem, without_future_date
 
@@ -46,6 +46,7 @@ _BLOCK_TAGS = (
     "figure",
     "figcaption",
 )
+_FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
 
 
 class NotAFeedError(ValueError):
@@ -128,8 +129,7 @@ def parse_feed(fetched: Fetched) -> ParsedFeed:
     )
     version = str(parsed.get("version") or "")
     if not version and not parsed.entries:
-        reason = parsed.get("bozo_exception") or "no RSS, Atom or RDF feed found"
-        raise NotAFeedError(f"not a feed: {reason}")
+        raise NotAFeedError(_not_a_feed(fetched, parsed.get("bozo_exception")))
     items = [_item(entry) for entry in parsed.entries]
     unique: dict[str, FeedItem] = {}
     for item in items:  # a feed that lists one item twice gets it ingested once
@@ -140,6 +140,37 @@ def parse_feed(fetched: Fetched) -> ParsedFeed:
         version or "unknown",
         list(unique.values()),
     )
+
+
+def _not_a_feed(fetched: Fetched, error: object) -> str:
+    """Why the document is no feed. A web page is called one: feedparser's XML error ("syntax
+    error") tells nothing to someone who pasted a site's address instead of its feed's."""
+    if fetched.content_type not in HTML_TYPES:
+        return f"not a feed: {error or 'no RSS, Atom or RDF feed found'}"
+    linked = linked_feed(fetched)
+    if linked:
+        return f"not a feed but a web page (HTML); the page names its feed: add {linked}"
+    return "not a feed but a web page (HTML); add the site's RSS or Atom feed URL instead"
+
+
+def linked_feed(fetched: Fetched) -> str:
+    """The first feed a page announces (<link rel="alternate" type="application/rss+xml">), or
+    "". Only named to the user, never fetched: no discovery behind their back (docs/feeds.md)."""
+    import lxml.html
+    from lxml.etree import ParserError
+
+    try:
+        root = lxml.html.document_fromstring(fetched.body)
+    except (ParserError, ValueError):
+        return ""
+    for link in root.iter("link"):
+        rels = str(link.get("rel") or "").lower().split()
+        media_type = str(link.get("type") or "").strip().lower()
+        if "alternate" in rels and media_type in _FEED_TYPES:
+            url = _http_link(urljoin(fetched.final_url, str(link.get("href") or "")))
+            if url:
+                return url
+    return ""
 
 
 def _item(entry: Any) -> FeedItem:

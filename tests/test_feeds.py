@@ -81,6 +81,25 @@ def test_html_and_json_are_not_feeds() -> None:
     assert looks_like_feed(fetched(b"<?xml version='1.0'?>\n<rss version='2.0'/>", "text/html"))
 
 
+def test_a_web_page_given_as_a_feed_is_called_one_and_names_the_feed_it_links() -> None:
+    """Not feedparser's "<unknown>:2:0: syntax error": the user pasted a site's address."""
+    page = (
+        b"<!doctype html>\n<html><head><title>Harbour Herald</title>"
+        b'<link rel="stylesheet" href="/site.css">'
+        b'<link rel="alternate" type="application/rss+xml" title="RSS" href="/rss.xml">'
+        b"</head><body><p>Welcome</p></body></html>"
+    )
+    site = "http://news.example/index.html"
+    with pytest.raises(NotAFeedError) as raised:
+        parse_feed(fetched(page, "text/html", url=site))
+    assert str(raised.value) == (
+        "not a feed but a web page (HTML); the page names its feed: add http://news.example/rss.xml"
+    )
+    no_link = page.replace(b"alternate", b"canonical")
+    with pytest.raises(NotAFeedError, match=r"web page \(HTML\); add the site's RSS or Atom"):
+        parse_feed(fetched(no_link, "text/html", url=site))
+
+
 def test_feedparser_never_reads_a_local_file_the_body_names(tmp_path) -> None:
     """feedparser opens a string that is a path or URL; a remote server must not make it."""
     secret = tmp_path / "secret.xml"
