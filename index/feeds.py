@@ -66,6 +66,12 @@ class FeedItem:
     content_html: str = ""  # full content when the feed carries it, else the summary
     fingerprint: str = ""  # changes when the entry changes (dates, title, content)
 
+    @property
+    def name(self) -> str:
+        """How a report names the item: its link, else its title; the key (a hash when the
+        entry has no id, as in a feed cut off mid-item) only when it has neither."""
+        return self.link or (f"item '{self.title}'" if self.title else self.key)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -284,9 +290,12 @@ def item_article(
     if article is None:
         body = html_fragment_text(item.content_html)
         if not body:
-            reason = page_problem or "the page has no article text"
+            reason = page_problem or (
+                "the page has no article text" if item.link else "no link to a page"
+            )
             yield LoadProblem(
-                path=identity, reason=f"{reason}; the feed item has no text of its own either"
+                path=item.link or f"{feed.url} {item.name}",
+                reason=f"{reason}; the feed item has no text of its own either",
             )
             return
         if page_problem:

@@ -362,9 +362,7 @@ class FeedPoller:
             article, reason = _outcome_of(done, refused)
             if article is None:
                 run.outcome.failed += 1
-                run.outcome.item_errors.append(
-                    f"{done.work.item.link or done.work.item.key}: {reason}"
-                )
+                run.outcome.item_errors.append(f"{done.work.item.name}: {reason}")
                 failed_by_feed.setdefault(run.record.url, []).append(
                     (done.work.item, reason, done.retryable)
                 )
@@ -428,8 +426,8 @@ class FeedPoller:
         try:
             loaded = list(item_article(item, work.feed, page))
         except Exception as error:  # a parser bug must cost one item, not the poll
-            log.exception("item %s", item.link or item.key)
-            loaded = [LoadProblem(path=item.link or item.key, reason=f"extraction failed: {error}")]
+            log.exception("item %s", item.name)
+            loaded = [LoadProblem(path=item.name, reason=f"extraction failed: {error}")]
         retryable = isinstance(page, FetchError) and page.retryable
         return _Done(work, loaded, fetched=bool(item.link), retryable=retryable)
 

@@ -220,6 +220,29 @@ def test_an_unfetchable_page_uses_the_item_text_and_a_bare_item_is_retried(web, 
     assert poller.poll().to_dict()["new"] == 0
 
 
+def test_an_item_cut_off_by_a_truncated_feed_is_named_by_its_title(web, make_poller) -> None:
+    """The XML ends mid-item, after the title: the item has no link, id or text, and the
+    report named it by a content hash ("sha256:bfb9…") and blamed a page it never had."""
+    truncated = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel><title>Cut</title>"
+        b"<item><title>First story</title><description>The harbour reopened.</description></item>"
+        b"<item><title>Second story</title><descrip"
+    )
+    web.routes["/cut/feed.xml"] = Route(truncated, "application/rss+xml")
+    poller = make_poller()
+    poller.add_feed(web.url("/cut/feed.xml"))
+    report = poller.poll()
+    why = "no link to a page; the feed item has no text of its own either"
+    assert (report.to_dict()["new"], report.feeds[0].item_errors) == (
+        1,
+        [f"item 'Second story': {why}"],
+    )
+    once = poller.ingest_urls([web.url("/cut/feed.xml")])
+    assert [(e.path, e.reason) for e in once.ingest.errors] == [
+        (f"{web.url('/cut/feed.xml')} item 'Second story'", why)
+    ]
+
+
 def test_robots_txt_keeps_pages_unfetched(web, make_poller) -> None:
     outlet = Outlet(web)
     outlet.publish(make_stories(2))
