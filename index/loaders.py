@@ -223,18 +223,23 @@ def _looks_binary(text: str) -> bool:
 def _parse_text(text: str, path: Path, *, markdown: bool) -> Iterator[Loaded]:
     text = normalise_body(text)
     meta, text = _split_front_matter(text)
+    lead = "the front matter" if meta else ""  # what the file holds before its text
     first_line, _, rest = text.partition("\n")
     seed = SEED_FIRST_LINE.match(first_line)
     if seed and not meta:
         meta = {"date": seed.group(1), "caption": seed.group(2).strip()}
-        body = rest
-        title = ""
+        body, title, lead = rest, "", "the date line"
     elif _first_value(meta, FIELD_ALIASES["title"]):  # front matter already names the title
         title, body = "", text
     else:
         title, body = _title_and_body(text, markdown=markdown)
+        lead = "the title" if title else lead
     if markdown:
         body = strip_markdown(body)
+    if not body.strip() and not _first_value(meta, FIELD_ALIASES["body"]):
+        # Said here: the record's reason ("looked for body/text/…") names JSON fields.
+        yield _problem(path, f"no article text after {lead}" if lead else "no article text")
+        return
     record: dict[str, Any] = {**meta, "body": body}
     if title:
         record["title"] = title

@@ -355,6 +355,27 @@ BAD_CASES: dict[str, BadCase] = {
         True,
         0,
     ),
+    "markdown with only front matter": lambda d: (
+        _write(d / "front.md", b"---\ntitle: X\n---\n"),
+        "no article text after the front matter",
+        None,
+        True,
+        0,
+    ),
+    "markdown with only a heading": lambda d: (
+        _write(d / "heading.md", b"# Just a heading\n"),
+        "no article text after the title",
+        None,
+        True,
+        0,
+    ),
+    "seed date line with no text": lambda d: (
+        _write(d / "seed.txt", b" date 2019-01-26 Protesters march in Caracas\n"),
+        "no article text after the date line",
+        None,
+        True,
+        0,
+    ),
     "unparseable date": lambda d: (
         _write(d / "date.json", b'{"body": "text", "date": "sometime last week"}'),
         "unparseable date 'sometime last week'",
