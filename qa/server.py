@@ -48,7 +48,9 @@ def sample_corpus() -> Path | None:
     return None
 
 
-def build_server(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
+def build_server(
+    settings: Settings, assistant: Assistant | None = None, *, loopback_only: bool = False
+) -> FastAPI:
     """The whole process's app: the HTTP API, the OpenAI-compatible routes, /login, and the
     chat window mounted at "/", all behind one access door (`qa.access`, installed by
     `create_app`). If the chat window cannot be built, the API is served alone, with a warning.
@@ -59,7 +61,7 @@ def build_server(settings: Settings, assistant: Assistant | None = None) -> Fast
         from qa.assistant import Assistant
 
         assistant = Assistant(settings)
-    app = create_app(assistant, settings)
+    app = create_app(assistant, settings, loopback_only=loopback_only)
     try:
         mount_chat_window(app, assistant, settings)
     except Exception as exc:  # the API is still useful without the UI
@@ -186,6 +188,13 @@ def check_exposure(host: str, settings: Settings) -> AccessPolicy:
     return policy
 
 
+def loopback_only(host: str, policy: AccessPolicy, settings: Settings) -> bool:
+    """Whether to answer to loopback Host names only: served open on loopback, where a DNS name
+    re-pointed at 127.0.0.1 would otherwise let any web page use it (QA_ALLOW_OPEN lifts it,
+    e.g. behind a proxy that passes its own Host)."""
+    return not policy.closed and is_loopback(host) and not settings.allow_open
+
+
 def describe_access(policy: AccessPolicy) -> str:
     if not policy.closed:
         return "access: open to anyone who can connect (no QA_API_KEY, no QA_UI_USERS)"
@@ -238,7 +247,7 @@ def _serve(host: str, port: int, settings: Settings, policy: AccessPolicy) -> No
 
     assistant = Assistant(settings)
     added = ensure_sample_corpus(assistant)
-    app = build_server(settings, assistant)
+    app = build_server(settings, assistant, loopback_only=loopback_only(host, policy, settings))
     articles = assistant.service.store.count_articles()
     print(ready_line(time.perf_counter() - started, articles, added, host, port), flush=True)
     print(describe_access(policy), flush=True)

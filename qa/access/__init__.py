@@ -4,8 +4,10 @@ policy.py        who may do what: OPEN / ASK / EDIT, credentials from the settin
 login.py         /login and /logout, server-side sessions, login throttling
 gradio_guard.py  what a Gradio request runs and carries, read before Gradio sees it
 middleware.py    AccessMiddleware: the door in front of FastAPI and the mounted Gradio app
+browser.py       BrowserGuard: no cross-site writes, no rebound Host, no framing
 """
 
+from qa.access.browser import BrowserGuard
 from qa.access.login import LoginThrottle, SessionStore, login_router
 from qa.access.middleware import PRINCIPAL_KEY, AccessMiddleware, AccessState
 from qa.access.policy import (
@@ -27,6 +29,7 @@ __all__ = [
     "AccessMiddleware",
     "AccessPolicy",
     "AccessState",
+    "BrowserGuard",
     "LoginThrottle",
     "Permission",
     "Principal",

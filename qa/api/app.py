@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Security
 from fastapi.security import HTTPBearer
 
 from index.settings import Settings
-from qa.access import AccessMiddleware, AccessPolicy, AccessState, login_router
+from qa.access import AccessMiddleware, AccessPolicy, AccessState, BrowserGuard, login_router
 from qa.api.errors import (
     HTTP_METHODS,
     UNKNOWN_ROUTE,
@@ -37,12 +37,14 @@ API_PREFIX = "/api/v1"
 
 
 # --- the app ------------------------------------------------------------------------------------
-def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
+def create_app(assistant: Assistant, settings: Settings, *, loopback_only: bool = False) -> FastAPI:
     """The API over one loaded Assistant. State lives on `app.state`, nothing on the module.
 
     The access door (`qa.access.AccessMiddleware`) is installed here, outermost, so it guards
     every route of the app and of anything later mounted on it (the chat window);
-    `app.state.access` holds its policy, sessions and (once mounted) the Gradio handlers."""
+    `app.state.access` holds its policy, sessions and (once mounted) the Gradio handlers.
+    Outside it, `qa.access.BrowserGuard` refuses cross-site writes and, with `loopback_only`,
+    any Host but a loopback name."""
     app = FastAPI(
         title="newsqa",
         version=package_version(),
@@ -57,6 +59,7 @@ def create_app(assistant: Assistant, settings: Settings) -> FastAPI:
     app.state.access = access
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(AccessMiddleware, state=access)
+    app.add_middleware(BrowserGuard, loopback_only=loopback_only)  # added last: outermost
     install_error_handlers(app)
 
     # The door enforces the key; this only documents it in the OpenAPI schema.
