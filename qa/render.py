@@ -28,10 +28,16 @@ from qa.types import Answer, Citation, DateFilter, Passage
 # and `;` are left to html.escape (they make up the entities themselves).
 _MARKDOWN_ACTIVE = "\\`*_{}[]()!|~$:=+-.@^%/"
 _MARKDOWN_TABLE = {ord(ch): f"&#{ord(ch)};" for ch in _MARKDOWN_ACTIVE}
-# An inline citation marker: [3] or [1, 2].
-MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# An inline citation marker: [3] or [1, 2], not an article's own "[3]" (escaped: "\[3\]").
+MARKER = re.compile(r"(?<!\\)\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# What markdown_literal escapes in article text: raw HTML and autolinks (<), links and images
+# ([ ]), code (`), emphasis (* _), and the backslash itself; at the start of a line also what
+# would make it a heading, quote or list (# > + - "1.").
+_MARKDOWN_LITERAL = re.compile(r"([\\`*_<\[\]])|^(\s*)([#>+-]|\d+(?=[.)]))")
+# A CommonMark backslash escape: any ASCII punctuation.
+_BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_BOLD = re.compile(r"(?<!\\)\*\*(?=\S)(.+?)(?<=[^\s\\])\*\*")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 EMPTY_SOURCES_HTML = (
@@ -46,6 +52,27 @@ def escape_text(text: str) -> str:
     escaped = html.escape(text or "", quote=True).translate(_MARKDOWN_TABLE)
     escaped = escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     return escaped.replace("\n", "<br>")
+
+
+def markdown_literal(text: str) -> str:
+    """Article text inside our Markdown answer: what a Markdown reader could act on is
+    backslash-escaped, so any client rendering the API's `content` shows the characters, never
+    a link, an image or HTML the article's author wrote."""
+    return _MARKDOWN_LITERAL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    if match.group(1):  # an active character, anywhere
+        return "\\" + match.group(1)
+    indent, opener = match.group(2), match.group(3)
+    if opener.isdigit():  # "1." starts a list: the dot after the number is escaped
+        return f"{indent}{opener}\\"
+    return f"{indent}\\{opener}"
+
+
+def unescape_markdown(text: str) -> str:
+    """Our Markdown's backslash escapes undone: the characters as the article has them."""
+    return _BACKSLASH_ESCAPE.sub(r"\1", text)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -99,18 +126,19 @@ def answer_markdown(answer: Answer) -> str:
     one place this text is made; nothing parses it back (read `lead`, `items`, `kind`)."""
     if answer.abstained:
         return answer.reason
+    text = markdown_literal  # every article-derived string; our markup stays live
     if answer.items:
-        return "\n".join(f"- {item.text} {markers(item.citations)}" for item in answer.items)
-    quotes = " ".join(f"{c.quote} [{c.n}]" for c in answer.citations)
+        return "\n".join(f"- {text(item.text)} {markers(item.citations)}" for item in answer.items)
+    quotes = " ".join(f"{text(c.quote)} [{c.n}]" for c in answer.citations)
     lead = answer.lead
     if lead is None:
         return quotes
     if lead.subject:
-        first = f"**{lead.subject}**: {lead.text} {markers(lead.citations)}."
+        first = f"**{text(lead.subject)}**: {text(lead.text)} {markers(lead.citations)}."
     elif lead.note:
-        first = f"**{lead.text}** ({lead.note}) {markers(lead.citations)}."
+        first = f"**{text(lead.text)}** ({text(lead.note)}) {markers(lead.citations)}."
     else:
-        first = f"**{lead.text}** {markers(lead.citations)}."
+        first = f"**{text(lead.text)}** {markers(lead.citations)}."
     return f"{first}\n\n{quotes}" if quotes else first
 
 
@@ -158,7 +186,7 @@ def text_with_days(answer: Answer) -> str:
     """The answer text for a terminal: each [n] marker followed by its article's day when the
     answer draws on several days, else the text as it is."""
     if not spans_several_days(answer.citations):
-        return answer.answer
+        return unescape_markdown(answer.answer)
     by_n = {c.n: c for c in answer.citations}
     text = answer.answer
     out: list[str] = []
@@ -167,7 +195,7 @@ def text_with_days(answer: Answer) -> str:
         days = _group_days([by_n[n] for n in numbers if n in by_n])
         out.append(text[position:end] + (f" ({', '.join(days)})" if days else ""))
         position = end
-    return "".join(out) + text[position:]
+    return unescape_markdown("".join(out) + text[position:])
 
 
 def _marker_runs(text: str) -> list[tuple[int, int, list[int]]]:
@@ -192,10 +220,10 @@ def text_with_markers(
     out: list[str] = []
     position = 0
     for start, end, numbers in _marker_runs(text):
-        out.append(escape_text(text[position:start]))
+        out.append(escape_text(unescape_markdown(text[position:start])))
         out.append(_marker_html(numbers, by_n, key, days))
         position = end
-    out.append(escape_text(text[position:]))
+    out.append(escape_text(unescape_markdown(text[position:])))
     return "".join(out)
 
 

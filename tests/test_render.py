@@ -15,6 +15,7 @@ from qa.render import (
     DOUBTFUL,
     EMPTY_SOURCES_HTML,
     anchor_id,
+    answer_markdown,
     article_rows,
     escape_text,
     example_questions,
@@ -29,9 +30,10 @@ from qa.render import (
     safe_url,
     snippet,
     source_choices,
+    text_with_days,
     text_with_markers,
 )
-from qa.types import Answer, AnswerItem, Citation, DateFilter, Passage
+from qa.types import Answer, AnswerItem, Citation, DateFilter, Lead, Passage
 
 XSS = [
     "<script>alert(1)</script>",
@@ -469,3 +471,44 @@ def test_a_doubtful_answer_carries_a_caution_beside_any_notice() -> None:
     assert markup.count('class="qa-notice"') == 2
     assert "LLM timed out" in markup and "Low confidence" in markup
     assert notices(doubtful) == [("Note", "The LLM timed out."), ("Low confidence", DOUBTFUL)]
+
+
+@pytest.mark.parametrize("attack", XSS)
+def test_the_apis_markdown_answer_shows_article_markup_as_text_everywhere(attack: str) -> None:
+    """`answer` / `content` go to clients that render Markdown with HTML (round 19 sweep: an
+    article's <img onerror> and [link](…) came out live). Article text is made literal there;
+    the chat window and the terminal show the article's own characters."""
+    markdown_it = pytest.importorskip("markdown_it")
+    attack = " ".join(attack.split())  # a quote is one line
+    quote = f"The mayor {attack} resigned [7]."
+    answer = Answer(
+        question="q",
+        answer="",
+        lead=Lead(text=f"Adam {attack}", citations=[1]),
+        citations=[citation(1).model_copy(update={"quote": quote})],
+    )
+
+    text = answer_markdown(answer)
+    rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).render(text)
+
+    assert {tag for tag, _ in parse(rendered).tags} <= {"p", "strong", "br"}, rendered
+    assert attack in html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    chat = Answer(question="q", answer=text, citations=answer.citations)
+    assert_only_our_markup(render_answer(chat, key=1))
+    assert render_answer(chat, key=1).count('href="#src-1-') == 2  # "[7]" is the article's
+    assert text_with_days(chat) == f"**Adam {attack}** [1].\n\n{quote} [1]"
+
+
+@pytest.mark.parametrize(
+    "quote", ["# Breaking", "> quoted", "- dash", "+ plus", "1. First", "2) Then"]
+)
+def test_a_quote_opening_the_answer_never_becomes_a_heading_quote_or_list(quote: str) -> None:
+    markdown_it = pytest.importorskip("markdown_it")
+    answer = Answer(
+        question="q", answer="", citations=[citation(1).model_copy(update={"quote": quote})]
+    )
+
+    rendered = markdown_it.MarkdownIt("commonmark").render(answer_markdown(answer))
+
+    assert {tag for tag, _ in parse(rendered).tags} == {"p"}, rendered
+    assert quote in html.unescape(rendered)
