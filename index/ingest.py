@@ -374,9 +374,14 @@ def _refuse(report: IngestReport, article: Article, reason: str) -> None:
 
 
 def _with_storable_origin(article: Article) -> Article:
-    """A file name with undecodable bytes (surrogate escapes) is kept readable, not refused."""
-    origin = _storable_text(article.origin)
-    return article if origin == article.origin else article.model_copy(update={"origin": origin})
+    """A file name with undecodable bytes (surrogate escapes) is kept readable, not refused;
+    so is the path that keys the file (the same path each time, so the same key)."""
+    update = {
+        name: _storable_text(getattr(article, name))
+        for name in ("origin", "file_key")
+        if _storable_text(getattr(article, name)) != getattr(article, name)
+    }
+    return article.model_copy(update=update) if update else article
 
 
 def _storable_text(text: str) -> str:

@@ -30,9 +30,9 @@ def open_on_loopback(assistant: Any) -> Iterator[tuple[str, httpx.Client]]:
     """Served as `qa serve` serves the default: open, on 127.0.0.1."""
     from qa.server import build_server
 
-    with serve_in_thread(build_server(assistant.settings, assistant, loopback_only=True)) as url:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            yield url, client
+    app = build_server(assistant.settings, assistant, loopback_only=True)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+        yield url, client
 
 
 def _upload(client: httpx.Client, **headers: str) -> httpx.Response:
