@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from index.dateline import read_dateline
 from index.limits import (
     MAX_FILE_BYTES,
     SUPPORTED_SUFFIXES,
@@ -240,10 +241,24 @@ def _parse_text(text: str, path: Path, *, markdown: bool) -> Iterator[Loaded]:
         # Said here: the record's reason ("looked for body/text/…") names JSON fields.
         yield _problem(path, f"no article text after {lead}" if lead else "no article text")
         return
-    record: dict[str, Any] = {**meta, "body": body}
+    record: dict[str, Any] = {**_dateline_fields(body, meta), **meta, "body": body}
     if title:
         record["title"] = title
     yield from _record_to_article(record, path=str(path), origin=path.name, where="")
+
+
+def _dateline_fields(body: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The date and outlet of the dateline opening the body ("SANTIAGO, March 4, 2024
+    (Reuters) - …"), each only where the front matter or seed date line gives none: a plain
+    news file would otherwise have no date, and date filters would leave it out. The body keeps
+    its dateline (citations quote it with offsets)."""
+    found = read_dateline(body)
+    fields: dict[str, Any] = {}
+    if found.published and _first_value(meta, FIELD_ALIASES["published"]) is None:
+        fields["published"] = found.published
+    if found.outlet and _first_value(meta, FIELD_ALIASES["source"]) is None:
+        fields["source"] = found.outlet
+    return fields
 
 
 def _split_front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -693,14 +708,10 @@ def headline(text: str, limit: int = HEADLINE_MAX_CHARS) -> str:
     return cut.rstrip(" ,;:-–—") + "…"
 
 
-# A news dateline before the first sentence: "UNITED NATIONS -- ", "WASHINGTON (AP) — ".
-_DATELINE = re.compile(r"^[A-Z][A-Z.,'’ ]{1,40}(?:\([A-Za-z ]{1,20}\))?[ \t]*(?:--|—|–)[ \t]*")
-
-
 def body_title(body: str) -> str:
     """A title for an article that has none: the headline of its first sentence, without the
     dateline ("UNITED NATIONS -- Venezuela's political showdown moves …")."""
-    return headline(_DATELINE.sub("", body.lstrip(), count=1))
+    return headline(read_dateline(body).rest)
 
 
 def _problem(path: Path | str, reason: str, *, fatal: bool = True) -> LoadProblem:

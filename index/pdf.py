@@ -8,7 +8,7 @@ the top or bottom of every page (running headers and footers) and bare page numb
 - Title: the document information's /Title (what a browser writes from the page's <title>),
   unless it is a file name; else the first short paragraph (as for plain text).
 - Date: a full date written in a short line near the top of the first page (a dateline, read
-  by dateutil); else the document's /CreationDate.
+  by index.dateline.full_date); else the document's /CreationDate.
 - Author: /Author.
 
 A PDF this cannot read raises `PdfProblem` with a reason for the user: encrypted with a password,
@@ -21,12 +21,12 @@ import io
 import logging
 import re
 import statistics
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from index.dateline import full_date
 from index.wording import plural
 
 # pypdf logs every repaired cross-reference table as a warning; a damaged-but-readable file is
@@ -41,7 +41,6 @@ SHORT_LINE_RATIO = 0.75
 DATELINE_PARAGRAPHS = 8
 DATELINE_MAX_CHARS = 80
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
-_DEFAULTS = (datetime(1901, 1, 1), datetime(1902, 2, 2))
 _FILE_NAME = re.compile(r"\.[A-Za-z0-9]{2,5}$|^Microsoft Word - ", re.IGNORECASE)
 
 
@@ -210,23 +209,3 @@ def dateline(paragraphs: list[str]) -> datetime | None:
             if moment is not None:
                 return moment
     return None
-
-
-def full_date(text: str) -> datetime | None:
-    """dateutil's fuzzy reading of `text` when it names a day, a month and a year. Parsed
-    against two different defaults: a field that differs between them was not in the text
-    ("It cost 3 million euros" gives only a day, "(c) 2024" only a year)."""
-    from dateutil import parser
-
-    readings = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # unknown time zone names ("EST") are only dropped
-        for default in _DEFAULTS:
-            try:
-                readings.append(parser.parse(text, fuzzy=True, default=default))
-            except (ValueError, OverflowError):
-                return None
-    first, second = readings
-    if (first.year, first.month, first.day) != (second.year, second.month, second.day):
-        return None
-    return datetime(first.year, first.month, first.day)

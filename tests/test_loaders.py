@@ -175,6 +175,43 @@ def test_single_long_paragraph_keeps_all_text_in_body(tmp_path: Path):
     assert article.title == "The committee met again on Monday"
 
 
+@pytest.mark.parametrize(
+    ("opening", "published", "source"),
+    [
+        ("SANTIAGO, March 4, 2024 (Reuters) - Chile signed", "2024-03-04", "Reuters"),
+        ("FRANKFURT, June 6, 2024 - The bank cut", "2024-06-06", ""),
+        ("WASHINGTON (AP) — The Senate voted", "", "AP"),
+        ("LONDON, June 3 (Reuters) - Shares fell", "", "Reuters"),  # no year: no date guessed
+        ("U.S. - China talks resumed", "", ""),  # a hyphen, not a dateline
+    ],
+)
+def test_a_text_article_takes_date_and_outlet_from_its_dateline(
+    tmp_path: Path, opening: str, published: str, source: str
+):
+    body = f"{opening} on Monday, officials said. More text."
+    for name, text in (("plain.txt", f"A headline\n\n{body}"), ("lead.md", body)):
+        path = tmp_path / name
+        path.write_text(text)
+        [article] = load_paths([path])
+        assert isinstance(article, Article)
+        assert (article.published_date, article.source) == (published, source)
+        assert article.body == body  # the dateline stays: citations quote the body
+
+
+def test_front_matter_and_the_seed_date_line_win_over_the_dateline(tmp_path: Path):
+    dateline = "SANTIAGO, March 4, 2024 (Reuters) - Chile signed a deal."
+    fronted = tmp_path / "fronted.md"
+    fronted.write_text(f"---\ntitle: Deal\ndate: 2024-03-05\n---\n\n{dateline}\n")
+    seed = tmp_path / "seed.txt"
+    seed.write_text(f" date 2024-03-06 A photo caption.\n{dateline}\n")
+    sourced = tmp_path / "sourced.md"
+    sourced.write_text(f"---\nsource: Reuters Chile\n---\n\n{dateline}\n")
+    [a, b, c] = load_paths([fronted, seed, sourced])
+    assert (a.published_date, a.source) == ("2024-03-05", "Reuters")
+    assert (b.published_date, b.source) == ("2024-03-06", "Reuters")
+    assert (c.published_date, c.source) == ("2024-03-04", "Reuters Chile")
+
+
 def test_headline_cuts_long_sentence_at_word_boundary():
     title = headline("word " * 60)
     assert len(title) <= 121 and title.endswith("word…")
