@@ -441,7 +441,17 @@ def test_openapi_documents_every_endpoint(http: httpx.Client) -> None:
             assert operation["requestBody"]["content"], (path, method)
     upload = spec["paths"][f"{API}/articles"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(upload)
-    assert http.get("/docs").status_code == 200
+
+
+def test_the_docs_page_works_offline(http: httpx.Client) -> None:
+    """Swagger UI loads from a CDN (blank offline); /docs lists the routes with no script and
+    nothing fetched from elsewhere."""
+    page = http.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert f"<code>{API}/answer</code>" in page.text and "/v1/chat/completions" in page.text
+    assert 'href="/openapi.json"' in page.text
+    assert "<script" not in page.text and "://" not in page.text, page.text
+    assert http.head("/docs").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ EVERYONE = Principal("anonymous", can_edit=True)  # no credential configured: lo
 OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {
         *((m, "/api/v1/health") for m in ("GET", "HEAD")),
-        *((m, p) for m in ("GET", "HEAD") for p in ("/docs", "/docs/oauth2-redirect", "/redoc")),
+        *((m, "/docs") for m in ("GET", "HEAD")),
         ("GET", "/openapi.json"),
         ("HEAD", "/openapi.json"),
         *((m, p) for m in ("GET", "POST") for p in ("/login", "/logout")),

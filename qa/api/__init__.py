@@ -1,6 +1,6 @@
 """The HTTP API: a FastAPI app over one `Assistant`, built by `create_app` (no module-level app).
 
-Routes (all JSON unless said otherwise; OpenAPI docs at /docs):
+Routes (all JSON unless said otherwise; schema at /openapi.json, a page listing them at /docs):
 
     POST   /api/v1/answer               Answer (or SSE `delta`… then `answer` with stream=true)
     POST   /api/v1/search               SearchResult

@@ -14,6 +14,7 @@ from fastapi.security import HTTPBearer
 
 from index.settings import Settings
 from qa.access import AccessMiddleware, AccessPolicy, AccessState, BrowserGuard, login_router
+from qa.api.docs_page import add_docs_page
 from qa.api.errors import (
     HTTP_METHODS,
     UNKNOWN_ROUTE,
@@ -48,6 +49,9 @@ def create_app(assistant: Assistant, settings: Settings, *, loopback_only: bool 
     app = FastAPI(
         title="newsqa",
         version=package_version(),
+        # Swagger UI and ReDoc load from a CDN: blank offline. /docs is our own page instead.
+        docs_url=None,
+        redoc_url=None,
         description=(__doc__ or "").split("\n\n", 1)[0]
         + "\n\nWith QA_API_KEY set, send `Authorization: Bearer <key>` (health stays open).",
     )
@@ -77,6 +81,7 @@ def create_app(assistant: Assistant, settings: Settings, *, loopback_only: bool 
     app.include_router(login_router(access.policy, access.sessions, access.throttle))
     _add_unknown_route_errors(app)
     _document_stream_payloads(app)
+    add_docs_page(app)
     return app
 
 
