@@ -662,6 +662,27 @@ def test_server_serves_ui_at_root_beside_the_api(assistant: Any) -> None:
         assert client.post(f"{API}/search", json={"question": ""}).status_code == 422
 
 
+def test_an_unknown_gradio_session_logs_no_traceback(assistant: Any) -> None:
+    """Gradio's queue/data sends `session_not_found`, then re-raises its 404 after the
+    response started; uvicorn logged that as a ~100-line "Exception in ASGI application"."""
+    import logging
+
+    from qa.server import build_server
+
+    app = build_server(assistant.settings, assistant)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+        logging.getLogger("uvicorn.error").addHandler(handler)  # uvicorn's start resets it
+        try:
+            reply = client.get("/gradio_api/queue/data", params={"session_hash": "nonexistent1"})
+        finally:
+            logging.getLogger("uvicorn.error").removeHandler(handler)
+    assert reply.status_code == 200 and '"session_not_found":true' in reply.text
+    assert [r.getMessage() for r in records] == []
+
+
 def test_empty_index_gets_the_sample_corpus(tmp_path: Path) -> None:
     from qa.server import SAMPLE_CORPUS, ensure_sample_corpus, parse_ui_users, sample_corpus
 

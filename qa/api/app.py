@@ -20,6 +20,7 @@ from qa.api.errors import (
     UNKNOWN_ROUTE,
     ApiError,
     BodyLimitMiddleware,
+    LateErrorMiddleware,
     _allowed_methods,
     install_error_handlers,
 )
@@ -61,6 +62,7 @@ def create_app(assistant: Assistant, settings: Settings, *, loopback_only: bool 
     app.state.started = int(time.time())
     access = AccessState(AccessPolicy.from_settings(settings))
     app.state.access = access
+    app.add_middleware(LateErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(AccessMiddleware, state=access)
     app.add_middleware(BrowserGuard, loopback_only=loopback_only)  # added last: outermost

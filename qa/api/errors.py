@@ -175,6 +175,54 @@ def _responses(*extra: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+# --- errors after the response started ---------------------------------------------------------
+class LateErrorMiddleware:
+    """An HTTP error raised after the response started can no longer be sent: the client has
+    the status line and part of the body. Gradio's event stream does this on purpose: for an
+    unknown session, /gradio_api/queue/data sends its `session_not_found` event and then
+    re-raises the 404, which Starlette turns into "response already started" and uvicorn
+    logs with a ~100-line traceback, for anyone who sends such a request. Here the response
+    is ended and one line is logged; any other exception is left to propagate."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = {"start": False, "end": False}
+
+        async def watched_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                sent["start"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                sent["end"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            late = _http_error(exc)
+            if late is None or not sent["start"]:
+                raise
+            log.info(
+                "%s %s: HTTP %s after the response started; response ended",
+                scope.get("method"),
+                scope.get("path", "")[:200],
+                late.status_code,
+            )
+            if not sent["end"]:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _http_error(exc: BaseException) -> HTTPException | None:
+    """The HTTPException itself, or the one Starlette wrapped in "response already started"."""
+    if isinstance(exc, HTTPException):
+        return exc
+    return exc.__cause__ if isinstance(exc.__cause__, HTTPException) else None
+
+
 # --- body size --------------------------------------------------------------------------------
 class BodyLimitMiddleware:
     """413 for /api and /v1 request bodies over `limit` bytes, declared or streamed."""
