@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from index.fetch import HTML_TYPES, Fetched, FetchError, normalise_url
-from index.loaders import headline, normalise_body, parse_html
+from index.loaders import headline, normalise_body, parse_html, without_bidi_controls
 from index.models import Article, LoadProblem, without_future_date
 
 _FEED_START = re.compile(
@@ -248,7 +248,8 @@ def _http_link(value: Any) -> str:
 
 
 def _one_line(value: Any) -> str:
-    return " ".join(str(value or "").split())
+    """A feed's title, an item's title, author or tag: one line, no bidi controls (as loaders)."""
+    return " ".join(without_bidi_controls(str(value or "")).split())
 
 
 def _digest(text: str) -> str:

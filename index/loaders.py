@@ -561,8 +561,8 @@ def _as_text(value: Any, joiner: str = ", ") -> str:
 
 
 def _clean(value: Any) -> str:
-    """One-line metadata value: nulls to "", whitespace collapsed."""
-    return " ".join(_as_text(value).split())
+    """One-line metadata value: nulls to "", whitespace collapsed, no bidi controls."""
+    return " ".join(without_bidi_controls(_as_text(value)).split())
 
 
 def _source_name(value: Any) -> str:
@@ -628,11 +628,25 @@ def _parse_date_any(value: Any) -> datetime:
 # --- text helpers ----------------------------------------------------------------------------
 
 
+# Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make text
+# display in another order than its characters, so a quote "said \u202egnorw si siht\u202c"
+# would read "said this is wrong". Dropped from article text and metadata at load, so what is
+# stored, cited and shown is the same. The marks LRM/RLM (U+200E/U+200F), which Arabic and
+# Hebrew text uses, order nothing around them and are kept.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def without_bidi_controls(text: str) -> str:
+    return text.translate(_BIDI_CONTROLS)
+
+
 def normalise_body(text: str) -> str:
-    """\\n line endings, no trailing spaces, at most one blank line between paragraphs, stripped.
+    """\\n line endings, no trailing spaces, at most one blank line between paragraphs, no bidi
+    controls, stripped.
 
     Chunk offsets index into the result, so this runs once, before the Article is built.
     """
+    text = without_bidi_controls(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)

@@ -57,6 +57,12 @@ def test_rss_fields_author_categories_and_guid() -> None:
     assert item.categories == ["Local"]
 
 
+def test_bidi_controls_leave_feed_titles_and_outlets() -> None:
+    story = Story("s1", "Mayor \u202eevil\u202c resigns", "The mayor resigned.")
+    feed = parse_feed(fetched(rss_feed([story], link, title="\u2067Herald\u2069")))
+    assert (feed.title, feed.items[0].title) == ("Herald", "Mayor evil resigns")
+
+
 def test_fingerprint_changes_when_the_entry_changes() -> None:
     story = make_stories(1)[0]
     before = parse_feed(fetched(rss_feed([story], link))).items[0]

@@ -212,6 +212,26 @@ def test_front_matter_and_the_seed_date_line_win_over_the_dateline(tmp_path: Pat
     assert (c.published_date, c.source) == ("2024-03-04", "Reuters Chile")
 
 
+def test_bidi_controls_are_dropped_and_bidi_marks_kept(tmp_path: Path):
+    """An override (U+202E) makes a quote display in another order than its characters
+    ("said gnorw si siht" inside one reads "said this is wrong"); RLM/LRM are Arabic and
+    Hebrew text's own marks and stay."""
+    override = "said \u202egnorw si siht\u202c and \u2067isolated\u2069 \u202aembedded\u202c"
+    kept = "said gnorw si siht and isolated embedded"
+    [record] = load_records(
+        [{"title": "RTL \u202eevil\u202c", "source": "\u202eSOURCE\u202c", "body": override}], "api"
+    )
+    assert isinstance(record, Article)
+    assert (record.title, record.source, record.body) == ("RTL evil", "SOURCE", kept)
+    path = tmp_path / "arabic.txt"
+    path.write_text(
+        "\u0627\u0644\u0631\u064a\u0627\u0636\u200f 2024\n\nBody \u200f\u202b1.5\u202c.\n"
+    )
+    [article] = load_paths([path])
+    assert article.title == "\u0627\u0644\u0631\u064a\u0627\u0636\u200f 2024"
+    assert article.body == "Body \u200f1.5."
+
+
 def test_headline_cuts_long_sentence_at_word_boundary():
     title = headline("word " * 60)
     assert len(title) <= 121 and title.endswith("word…")
