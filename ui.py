@@ -173,11 +173,15 @@ def build_ui(chat: ChatController) -> gr.Blocks:
                 with gr.Accordion("Filters and answer options", open=True), gr.Row():
                     since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", min_width=110)
                     until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", min_width=110)
+                    # Outlets arrive while the server runs (uploads, feeds); Gradio would
+                    # refuse any value not among the choices built here. The assistant checks
+                    # the names instead, as for the CLI and HTTP (an unknown one is explained).
                     sources = gr.Dropdown(
                         label="Sources (all when empty)",
                         multiselect=True,
                         value=[],
                         choices=view.sources,
+                        allow_custom_value=True,
                         min_width=180,
                     )
                     mode = gr.Radio(

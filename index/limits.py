@@ -112,6 +112,11 @@ def check_sources(sources: Sequence[str] | None, field: str = "sources") -> Sequ
             f"{field} names {len(sources)} publishers; the limit is {MAX_SOURCES}", field=field
         )
     for source in sources:
+        if not isinstance(source, str):  # the chat window's API passes whatever JSON it got
+            raise InputError(
+                f"{field} must be publisher names as text, not {type(source).__name__}",
+                field=field,
+            )
         check_text(source, field)
     return sources
 

@@ -199,7 +199,7 @@ class ChatController:
             k=max(1, min(MAX_PASSAGES, int(k))),
             since=since,
             until=until,
-            sources=list(sources) if sources else None,
+            sources=sources or None,  # as given: text instead of a list is refused there
             mode="llm" if mode == "llm" else "extractive",
         )
         for event in events:

@@ -204,6 +204,14 @@ def test_llm_mode_is_only_enabled_with_an_llm(llm: Any) -> None:
     assert "chat" in api_names
 
 
+def test_the_sources_filter_takes_outlets_that_arrive_after_the_layout_is_built() -> None:
+    """The choices are those stored at start-up; an outlet uploaded later must still pass
+    Gradio's check of the value (the assistant judges the names, as everywhere else)."""
+    demo = ui.build_ui(controller(ScriptedAssistant()))  # no article yet: no choices
+    (sources,) = components_of(demo, gr.Dropdown)
+    assert sources.preprocess(["Der Spiegel"]) == ["Der Spiegel"]
+
+
 def test_ui_module_holds_no_blocks_or_state() -> None:
     assert not [name for name, value in vars(ui).items() if isinstance(value, gr.Blocks)]
 
@@ -246,6 +254,23 @@ def test_source_filter_keeps_other_articles_out(seeded: Any) -> None:
     )[-1]
     assert "Harbour lighthouse reopens" in sources_html
     assert "Security agents" not in sources_html and "Cider orchard" not in sources_html
+
+
+@pytest.mark.parametrize(
+    ("sources", "shown"),
+    [
+        (["Der Spiegel"], "no stored article is from Der Spiegel"),
+        ("Coastal Gazette", "sources must be a list of publisher names, not text"),
+        (["Wire", 7], "sources must be publisher names as text, not int"),
+    ],
+)
+def test_sources_are_judged_by_the_assistant_as_for_the_cli_and_http(
+    seeded: Any, sources: Any, shown: str
+) -> None:
+    chat = handlers.ChatController(seeded, seeded.settings)
+    message = html.unescape(last_message(list(chat.respond("Who won?", None, sources=sources))[-1]))
+    assert shown in message, message
+    assert "Something went wrong" not in message
 
 
 def test_articles_tab_ingests_lists_and_deletes(tmp_path: Path) -> None:
@@ -346,3 +371,7 @@ def test_chat_endpoint_reports_bad_input_in_the_chat(launched: str) -> None:
         SEED_QUESTION, "yesterday", "", [], "extractive", 8, api_name="/chat"
     )
     assert "since must be a date" in str(messages[-1]["content"])
+    messages, _, _ = client.predict(  # an outlet the layout was not built with
+        SEED_QUESTION, "", "", ["Der Spiegel"], "extractive", 8, api_name="/chat"
+    )
+    assert "no stored article is from Der Spiegel" in str(messages[-1]["content"])
