@@ -181,10 +181,12 @@ def check_file_name(name: Any, field: str = "files") -> str:
             status=400,
             code="bad_file_name",
         )
-    if ".." in name or "/" in name or "\\" in name or _has_control_character(name):
+    # With no separator in it, a name can only point elsewhere by being "." or "..": refuse
+    # names of dots alone (and spaces, which Windows drops), not "report..final.txt".
+    if not name.strip(". ") or "/" in name or "\\" in name or _has_control_character(name):
         raise InputError(
-            f"refusing file name {shown}: it must not contain '..', '/', '\\' "
-            "or control characters",
+            f"refusing file name {shown}: it must not contain '/', '\\' or control characters, "
+            "nor be only dots",
             field=field,
             status=400,
             code="bad_file_name",

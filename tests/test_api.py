@@ -336,7 +336,7 @@ def test_json_records_round_trip_with_url_id(http: httpx.Client) -> None:
     assert http.get(f"{API}/articles/{encoded}").status_code == 404
 
 
-@pytest.mark.parametrize("name", ["../evil.md", "..", "a/b.md", "a\\b.md", "/etc/x.txt", "x..md"])
+@pytest.mark.parametrize("name", ["../evil.md", "..", "a/b.md", "a\\b.md", "/etc/x.txt", "..."])
 def test_upload_refuses_path_traversal_names(http: httpx.Client, name: str) -> None:
     reply = http.post(f"{API}/articles", files=[("files", (name, b"Title\n\nSome text.\n"))])
     assert reply.status_code == 400, reply.text

@@ -48,6 +48,7 @@ HISTORY = [{"role": ("user", "assistant")[i % 2], "content": "t"} for i in range
 FILES: dict[str, list[tuple[str, bytes]]] = {
     "name over 255 bytes": [("n" * 300 + ".txt", b"text")],
     "NUL in the name": [("nul\x00.txt", b"text")],
+    "only dots": [("...", b"text")],
     "unsupported type": [("report.docx", b"PK\x03\x04")],
     "over the size limit": [("big.txt", b"w" * (MAX_FILE_BYTES + 1))],
     "too many files": [(f"f{i}.txt", b"text") for i in range(MAX_UPLOAD_FILES + 1)],
@@ -229,6 +230,17 @@ def test_every_entry_point_refuses_a_bad_upload_with_one_message(
         paths = [str(tmp_path / n) for n, _ in files]
         assert chat_window.validate_files(paths, "")[0]["message"] == expected
         assert expected in html.unescape(chat_window.ingest(paths, "")[0])
+
+
+@pytest.mark.parametrize("name", ["report..final.txt", "..hidden.md", "v2...md", "a . .txt"])
+def test_dots_inside_a_file_name_are_no_path(name: str) -> None:
+    """A name holds no '/' or '\\', so only '.' or '..' as the whole name could name a folder."""
+    assert check_file_name(name) == name
+
+
+@pytest.mark.parametrize("name", [".", "..", "...", ". .", ".. "])
+def test_a_file_name_of_dots_alone_is_refused(name: str) -> None:
+    assert "nor be only dots" in message_of(check_file_name, name)
 
 
 @pytest.mark.parametrize("case", ["unsupported type", "over the size limit"])

@@ -225,6 +225,14 @@ def test_uploaded_files_are_ingested_then_deleted(http: httpx.Client, assistant:
     assert stored and stored[0].origin == "upload:quarry.md"
 
 
+def test_a_name_with_dots_inside_is_uploaded_and_ingested(http: httpx.Client) -> None:
+    text = b"# Ferry timetable changes in Arlow\n\nThe Arlow ferry sails hourly from May.\n"
+    upload = http.post("/gradio_api/upload", files=[("files", ("ferry..final.md", text))])
+    assert upload.status_code == 200, upload.text
+    reply, done = ingest_paths(http, upload.json())
+    assert done is not None and "1 added" in done["output"]["data"][0], reply.text
+
+
 def test_ingest_errors_name_the_file_not_the_server_path(http: httpx.Client) -> None:
     paths = http.post("/gradio_api/upload", files=[("files", ("broken.json", b'{"x": '))]).json()
     reply, done = ingest_paths(http, paths)
