@@ -5,16 +5,19 @@ For each request: who is it (bearer key, session cookie, or nobody), what does t
 (`policy.classify`, and for Gradio events the handler the body names), and is the body within
 its limit. Refusals are JSON in the API's error shape: 401 (no or wrong credential), 403 (not
 allowed to change articles), 404 (no such event), 400/413/415 (bad input); a browser asking
-for a page without a credential is sent to /login instead.
+for a page without a credential is sent to /login instead. One exception: a bad Gradio upload
+is refused with its message as plain text, because Gradio's browser client shows that body as
+it is, in a toast.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import PlainTextResponse, RedirectResponse
 
 from index.limits import MAX_BODY_BYTES, MAX_FORM_BYTES, InputError, too_large_body
 from qa.access.gradio_guard import GradioEvents, check_upload_form, parse_event_body
@@ -32,6 +35,9 @@ PRINCIPAL_KEY = "newsqa.principal"  # where the request's Principal is left in t
 # Bodies the middleware reads itself (the API's own bodies are limited by BodyLimitMiddleware).
 BUFFERED_LIMITS = {Route.GRADIO_UPLOAD: MAX_BODY_BYTES}
 API_PREFIXES = ("/api/", "/v1/")
+# Gradio's browser client toasts a refused upload as "HTTP 413: <the body as it is>", inserted
+# as HTML: there a limit's refusal is its one sentence, escaped (it may quote a file name).
+TEXT_REFUSALS = frozenset({Route.GRADIO_UPLOAD})
 
 
 class AccessState:
@@ -88,6 +94,10 @@ class AccessMiddleware:
         try:
             body, needed = await self._read_and_classify(scope, receive, route, needed)
         except InputError as refused:
+            if route in TEXT_REFUSALS:
+                shown = html.escape(str(refused), quote=False)
+                await PlainTextResponse(shown, status_code=refused.status)(scope, receive, send)
+                return
             await _refuse(scope, receive, send, refused.status, str(refused), refused)
             return
         if not principal.may(needed):
