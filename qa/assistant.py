@@ -271,10 +271,10 @@ def nothing_found_reason(
     found: SearchResult, stored_chunks: int, sources: Sequence[str] | None
 ) -> str:
     """Why retrieval returned no passage: an empty index, or filters that leave no article."""
-    if stored_chunks == 0:
+    if stored_chunks == 0:  # plain text: the CLI prints it and the chat window escapes it
         return (
-            "The index holds no articles yet: add some (`qa ingest PATH`, or upload them in "
-            "the app) and ask again."
+            'The index holds no articles yet: add some (run "qa ingest PATH", or upload them '
+            "in the app) and ask again."
         )
     from qa.answer.extractive import NO_PASSAGE_REASON
 

@@ -20,8 +20,9 @@ import ui  # noqa: E402
 from index.settings import Settings  # noqa: E402
 from index.store import StoreUnavailableError  # noqa: E402
 from qa import chat_handlers as handlers  # noqa: E402
-from qa.assistant import AssistantError  # noqa: E402
-from qa.types import Answer, AnswerItem, Citation, Turn  # noqa: E402
+from qa import render  # noqa: E402
+from qa.assistant import AssistantError, nothing_found_reason  # noqa: E402
+from qa.types import Answer, AnswerItem, Citation, SearchResult, Turn  # noqa: E402
 from tests.api_fixtures import make_assistant, serve_in_thread  # noqa: E402
 
 COUNTRIES = ["Russia", "China", "Iran", "Syria", "Cuba", "Turkey"]
@@ -176,6 +177,15 @@ def test_failures_become_a_friendly_message(
     if hidden:
         assert hidden not in text
     list(controller(ScriptedAssistant()).respond("again", updates[-1][2]))  # still usable
+
+
+def test_the_empty_index_message_reads_as_text_in_the_chat() -> None:
+    """The reason is shared with the CLI, which prints it as it is: no Markdown in it, so the
+    chat window (which shows reasons literally) has no stray backticks either."""
+    reason = nothing_found_reason(SearchResult(question="q", passages=[]), 0, None)
+    shown = render.render_answer(Answer(question="q", answer=reason, abstained=True), 1)
+    assert "&#96;" not in shown and "`" not in reason
+    assert '"qa ingest PATH"' in html.unescape(shown)
 
 
 def test_clicking_an_earlier_answer_shows_its_sources() -> None:
