@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	touch $(STAMP)
 
 serve: $(STAMP)  ## chat UI + API on http://127.0.0.1:7860 over the sample corpus
-	$(BIN)/qa serve
+	$(BIN)/qa serve --sample
 
 test: $(STAMP)  ## the default suite (< 10 min on 2 cores), offline
 	$(BIN)/pytest -m "not slow" -q

@@ -370,6 +370,14 @@ def serve(
             "0: never (default: QA_POLL_INTERVAL_S).",
         ),
     ] = None,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample",
+            help="Ingest the sample article (samples/) first when the index is empty, as "
+            "`make serve` does.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the chat UI at / and the HTTP API at /api/v1 and /v1 (docs at /docs)."""
     from index.store import StoreError
@@ -382,7 +390,7 @@ def serve(
     if poll_interval is not None:
         settings = settings.model_copy(update={"poll_interval_s": poll_interval})
     try:
-        run_server(host=host, port=port, settings=settings)
+        run_server(host=host, port=port, settings=settings, sample=sample)
     except (StoreError, ServeRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -142,6 +142,8 @@ def start_feed_polling(assistant: Assistant, settings: Settings) -> BackgroundPo
 def ready_line(seconds: float, articles: int, added: int, host: str, port: int) -> str:
     """The start-up line: how long it took, the memory, the index and where to go."""
     sample = f" ({plural(added, 'sample article')} ingested now)" if added else ""
+    if not articles:
+        sample = " (add some: qa ingest PATH, or upload them in the app; --sample adds ours)"
     return (
         f"newsqa ready in {seconds:.1f} s, RSS {rss_mb():.0f} MB, "
         f"{plural(articles, 'article')}{sample}; http://{host}:{port}/ (API docs at /docs)"
@@ -217,9 +219,15 @@ def private_upload_dir() -> str | None:
 
 
 def serve(
-    host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, settings: Settings | None = None
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    settings: Settings | None = None,
+    *,
+    sample: bool = False,
 ) -> None:
-    """Start the server; ServeRefused (before anything loads) when it must not start."""
+    """Start the server; ServeRefused (before anything loads) when it must not start.
+    `sample`: ingest the sample article first when the index is empty (`make serve`); never
+    by default, so a shared production collection stays as its operator left it."""
     settings = settings or Settings()
     policy = check_exposure(host, settings)
     uploads = private_upload_dir()  # before anything builds a Gradio app
@@ -227,13 +235,13 @@ def serve(
     # the signal again: with Python's default that kills the process before `finally` runs.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     try:
-        _serve(host, port, settings, policy)
+        _serve(host, port, settings, policy, sample)
     finally:
         if uploads:
             shutil.rmtree(uploads, ignore_errors=True)
 
 
-def _serve(host: str, port: int, settings: Settings, policy: AccessPolicy) -> None:
+def _serve(host: str, port: int, settings: Settings, policy: AccessPolicy, sample: bool) -> None:
     apply_offline_defaults()
     logging.basicConfig(
         level=os.environ.get("QA_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
@@ -246,7 +254,7 @@ def _serve(host: str, port: int, settings: Settings, policy: AccessPolicy) -> No
     from qa.assistant import Assistant
 
     assistant = Assistant(settings)
-    added = ensure_sample_corpus(assistant)
+    added = ensure_sample_corpus(assistant) if sample else 0
     app = build_server(settings, assistant, loopback_only=loopback_only(host, policy, settings))
     articles = assistant.service.store.count_articles()
     print(ready_line(time.perf_counter() - started, articles, added, host, port), flush=True)

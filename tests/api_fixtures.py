@@ -191,10 +191,11 @@ class ChromaServer:
 class QAServer:
     """A `qa serve` subprocess on a free loopback port."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, *, sample: bool = True, **env: str) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         self.env = env
+        self.sample = ["--sample"] if sample else []  # as `make serve` starts it
         self.process: subprocess.Popen | None = None
         self.log = data_dir.parent / f"qa-serve-{self.port}.log"
 
@@ -207,7 +208,10 @@ class QAServer:
         env = offline_env(QA_DATA_DIR=str(self.data_dir), **self.env)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(VENV_BIN / "qa"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    *(str(VENV_BIN / "qa"), "serve", "--host", "127.0.0.1"),
+                    *("--port", str(self.port), *self.sample),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

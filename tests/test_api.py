@@ -694,6 +694,25 @@ def test_empty_index_gets_the_sample_corpus(tmp_path: Path) -> None:
     assert parse_ui_users("ann:pw1, bob:pw:2,broken,:x") == [("ann", "pw1"), ("bob", "pw:2")]
 
 
+@pytest.mark.parametrize(("args", "sample"), [([], False), (["--sample"], True)])
+def test_qa_serve_adds_the_sample_article_only_when_asked(monkeypatch, args, sample) -> None:
+    """A worker starting on an empty shared collection must not seed it with the demo article
+    (round 19 sweep: every worker of a fresh deployment did); `make serve` asks for it."""
+    from typer.testing import CliRunner
+
+    import qa.server
+    from index.settings import REPO_ROOT
+    from qa.cli import app
+
+    calls: list[dict] = []
+    monkeypatch.setattr(qa.server, "serve", lambda **kwargs: calls.append(kwargs))
+
+    result = CliRunner().invoke(app, ["serve", *args], catch_exceptions=False)
+
+    assert result.exit_code == 0 and [call["sample"] for call in calls] == [sample]
+    assert "qa serve --sample" in (REPO_ROOT / "Makefile").read_text()
+
+
 # --- fuzzing ----------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors_or_schema_violations(tmp_path: Path) -> None:

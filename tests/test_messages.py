@@ -34,3 +34,8 @@ def test_the_ingest_report_counts_chunks_in_the_right_number() -> None:
     report = {"added": 1, "updated": 0, "unchanged": 0, "failed": 0, "chunks": 1, "seconds": 0.4}
     assert "1 chunk in 0.4s" in html.unescape(render_ingest_report(report))
     assert "2 chunks in" in html.unescape(render_ingest_report({**report, "chunks": 2}))
+
+
+def test_an_empty_index_at_start_up_says_how_to_fill_it() -> None:
+    empty = ready_line(1.0, 0, 0, "127.0.0.1", 7860)
+    assert "0 articles (add some: qa ingest PATH, or upload them in the app; --sample" in empty
