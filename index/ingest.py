@@ -136,7 +136,7 @@ class Ingestor:
         for article in articles:
             article_id = article.article_id
             if stored_hashes.get(article_id) == article.content_hash:
-                self._keep_file_key(article, stored[article_id])
+                self._keep_place(article, stored[article_id])
                 report.article_ids.append(article_id)
                 report.unchanged += 1
                 continue
@@ -182,10 +182,12 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _keep_file_key(self, article: Article, record: ArticleRecord) -> None:
-        """An unchanged article found at another path (moved), or stored before file keys."""
-        if article.file_key and record.file_key != article.file_key:
-            self.store.set_file_key(article.article_id, article.file_key)
+    def _keep_place(self, article: Article, record: ArticleRecord) -> None:
+        """An unchanged article found under another name or path (renamed, moved), or stored
+        before file keys: the catalog follows it, so its origin names the file it is in now."""
+        moved = record.origin != article.origin or record.file_key != article.file_key
+        if moved and (article.file_key or article.origin):
+            self.store.set_place(article.article_id, article.origin, article.file_key)
 
     def _delete_earlier_versions(self, earlier: dict[str, list[str]], stored: set[str]) -> None:
         for article_id, replaced in earlier.items():
@@ -211,7 +213,7 @@ class Ingestor:
             if _is_edit_of(article, record):
                 earlier.setdefault(article.article_id, []).append(record.article_id)
                 continue
-            self.store.set_file_key(record.article_id, "")
+            self.store.set_place(record.article_id, record.origin, "")
             report.warnings.append(
                 LoadProblem(
                     path=article.origin,

@@ -324,9 +324,10 @@ class ArticleStore:
                 ]
         return found
 
-    def set_file_key(self, article_id: str, file_key: str) -> None:
-        """Re-key a stored article to the file that holds it now ("" when none does)."""
-        self._catalog.update(ids=[article_id], metadatas=[{"file_key": file_key}])
+    def set_place(self, article_id: str, origin: str, file_key: str) -> None:
+        """Where a stored article comes from now: its origin, and the file keyed to it ("" when
+        no file holds it alone any more)."""
+        self._catalog.update(ids=[article_id], metadatas=[{"origin": origin, "file_key": file_key}])
 
     def near_duplicate_candidates(self, keys: Mapping[str, int]) -> list[tuple[str, str]]:
         """(article id, encoded MinHash) of stored articles sharing an LSH band key."""

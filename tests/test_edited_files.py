@@ -120,7 +120,7 @@ def test_a_crash_before_the_earlier_version_is_deleted_is_finished_by_the_rerun(
     assert "corrected by the editor" in body
 
 
-def test_a_moved_file_keeps_its_article_and_an_edit_at_the_new_place_replaces_it(service, tmp_path):
+def test_a_moved_or_renamed_file_keeps_its_article_and_an_edit_there_replaces_it(service, tmp_path):
     story = _story(1)
     old_place = _write(tmp_path / "inbox" / "story.txt", story)
     service.ingest_paths([old_place])
@@ -128,6 +128,12 @@ def test_a_moved_file_keeps_its_article_and_an_edit_at_the_new_place_replaces_it
     new_place.parent.mkdir()
     shutil.move(old_place, new_place)
     assert service.ingest_paths([new_place]).unchanged == 1
+    renamed = new_place.with_name("harbour-story.txt")
+    new_place.rename(renamed)
+    assert service.ingest_paths([renamed]).unchanged == 1
+    [record] = service.store.list_articles()
+    assert record.origin == "harbour-story.txt"  # the catalog names the file it is in now
+    new_place = renamed
 
     _write(new_place, _edited(story))
     report = service.ingest_paths([tmp_path / "archive"])
