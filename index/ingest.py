@@ -19,6 +19,7 @@ import numpy as np
 
 from index.chunking import chunk_article
 from index.dedup import THRESHOLD, DuplicateFinder, decode, encode, signature
+from index.limits import article_too_long
 from index.models import Article, Chunk, LoadProblem, without_future_date
 from index.sentences import encode_vectors, sentence_spans
 from index.store import ArticleRecord, ArticleStore, ArticleWrite, StoredVectors
@@ -354,11 +355,15 @@ _TEXT_FIELDS = ("title", "body", "source", "url", "author", "caption", "category
 
 
 def _unstorable(article: Article) -> str | None:
-    """Why Chroma would reject this article (and abort the whole group write), or None.
+    """Why this article is not stored: too long for one article (index.limits), or Chroma
+    would reject it (and abort the whole group write); None when it can be.
 
     Lone surrogates (JSON "\\ud800") are valid Python str but not UTF-8: the article id hash,
     and later the Chroma write of the whole group, would fail with UnicodeEncodeError.
     """
+    too_long = article_too_long(article.body)
+    if too_long:
+        return too_long
     for name in _TEXT_FIELDS:
         try:
             getattr(article, name).encode("utf-8")

@@ -264,3 +264,26 @@ def test_splitter_raises_nltks_regex_guard_to_a_limit_load_cannot_trip():
     _splitter.cache_clear()
     chunk_article(Article(article_id="a", title="T", body="One sentence. Another one."))
     assert redos.DEFAULT_TIMEOUT >= SENTENCE_SPLIT_TIMEOUT_S >= 30
+
+
+def test_an_article_too_long_to_be_news_is_refused_by_name_and_the_rest_go_in(
+    settings, hash_embedding, tmp_path
+):
+    """A 9 MB one-article upload took 24 minutes and 2 GB (round 19 sweep); the limit is far
+    above any news article (the longest MultiHop-RAG one is 71,034 characters)."""
+    from index.limits import MAX_ARTICLE_CHARS
+
+    (tmp_path / "huge.txt").write_text(
+        "A huge file\n\n" + "The same sentence again. " * (MAX_ARTICLE_CHARS // 25 + 1)
+    )
+    (tmp_path / "news.txt").write_text("Harbour news\n\nThe ferry sails at noon on Monday.\n")
+    service = IndexService(settings, embedding=hash_embedding)
+
+    report = service.ingest_paths([tmp_path])
+
+    assert (report.added, report.failed, report.embedded) == (1, 1, 1)
+    [error] = report.errors
+    assert error.path == "huge.txt" and f"the limit is {MAX_ARTICLE_CHARS:,} per article" in (
+        error.reason
+    )
+    assert [r.title for r in service.store.list_articles()] == ["Harbour news"]
