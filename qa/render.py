@@ -374,7 +374,7 @@ def render_partial(text: str) -> str:
     """A streaming answer so far: plain escaped text, markers not yet linkable."""
     if not text.strip():
         return render_pending()
-    return f'<div class="qa-answer qa-streaming">{escape_text(text)}</div>'
+    return f'<div class="qa-answer qa-streaming">{escape_text(unescape_markdown(text))}</div>'
 
 
 def render_pending(message: str = "Searching the articles…") -> str:

@@ -497,6 +497,7 @@ def test_the_apis_markdown_answer_shows_article_markup_as_text_everywhere(attack
     assert_only_our_markup(render_answer(chat, key=1))
     assert render_answer(chat, key=1).count('href="#src-1-') == 2  # "[7]" is the article's
     assert text_with_days(chat) == f"**Adam {attack}** [1].\n\n{quote} [1]"
+    assert html.unescape(render_partial(text)).count("\\") == attack.count("\\")
 
 
 @pytest.mark.parametrize(
