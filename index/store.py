@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
+
 from index.dedup import BAND_FIELDS, BANDS, ROWS, stored_band_keys
 from index.models import Article, Chunk
 from index.sentences import METADATA_KEY as SENTENCE_VECTORS_KEY
@@ -75,6 +77,21 @@ class EmbeddingMismatchError(StoreError):
 
 class StoreUnavailableError(StoreError):
     """The Chroma server cannot be reached."""
+
+
+# "The index is unavailable", for every caller (the API's 503, the chat window's message):
+# our own error, or what chromadb's HttpClient lets through from the httpx session under it
+# (refused, reset, and the timeouts `_bound_http_waits` sets are all httpx.TransportError).
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    StoreUnavailableError,
+    httpx.TransportError,
+    ConnectionError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the Chroma server cannot be reached right now (retry later)."""
+    return isinstance(exc, UNAVAILABLE_ERRORS)
 
 
 @dataclass
@@ -200,9 +217,7 @@ def open_client(settings: Settings) -> Any:
 def _bound_http_waits(client: Any, read_timeout_s: float) -> None:
     """chromadb's HttpClient waits forever (its httpx session has timeout=None): a frozen or
     wedged server would hold every calling thread, e.g. the whole API threadpool. Bounded, a
-    hang becomes an httpx.TimeoutException (a TransportError, which the API maps to 503)."""
-    import httpx
-
+    hang becomes an httpx.TimeoutException (a TransportError: see UNAVAILABLE_ERRORS)."""
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
         session.timeout = httpx.Timeout(read_timeout_s, connect=CHROMA_CONNECT_TIMEOUT_S)

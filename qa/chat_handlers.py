@@ -27,7 +27,7 @@ from gradio.utils import get_upload_folder
 from index.ingest import Progress
 from index.limits import InputError, check_file_count, check_period, check_question
 from index.settings import Settings
-from index.store import StoreError, StoreUnavailableError
+from index.store import StoreError, is_unavailable
 from index.wording import plural
 from qa import render
 from qa.access.policy import Permission, requires
@@ -81,7 +81,7 @@ def friendly_error(exc: BaseException) -> str:
     """What the user reads when answering fails: the cause, never a traceback or a path."""
     if isinstance(exc, InputError | AssistantError):
         return str(exc)
-    if isinstance(exc, StoreUnavailableError):
+    if is_unavailable(exc):  # the same test the API's 503 uses
         return (
             "The article index is unreachable right now (is the Chroma server running?). "
             "Please try again in a moment."
@@ -89,6 +89,18 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, StoreError):
         return f"The article index cannot answer this: {exc}"
     return "Something went wrong while answering; the details were logged. Please try again."
+
+
+def _log_failure(
+    exc: BaseException, what: str, *args: object, shown: tuple[type[Exception], ...] = ()
+) -> None:
+    """Log a handler's failure: the index being unreachable (expected, and said to the user)
+    in one line, errors of the `shown` types not at all, anything else with its traceback."""
+    if is_unavailable(exc):
+        cause = f"{type(exc).__name__}: {exc}"
+        log.warning(what + " failed: the article index is unavailable (%s)", *args, cause)
+    elif not isinstance(exc, shown):
+        log.exception(what + " failed", *args)
 
 
 def _valid(count: int) -> list[dict[str, Any]]:
@@ -174,8 +186,9 @@ class ChatController:
                 session, question, since_day, until_day, sources, mode, k
             )
         except Exception as exc:  # shown as a message; the traceback goes to the log only
-            if not isinstance(exc, AssistantError | StoreError | InputError):
-                log.exception("answering %r failed", question[:200])
+            _log_failure(
+                exc, "answering %r", question[:200], shown=(AssistantError, StoreError, InputError)
+            )
             session.messages.pop()
             yield self._fail(session, friendly_error(exc))
             return
@@ -326,7 +339,7 @@ class ChatController:
         except InputError as refused:
             status = render.render_status(str(refused), ok=False)
         except Exception as exc:
-            log.exception("ingest failed")
+            _log_failure(exc, "ingest")
             status = render.render_status(
                 friendly_error(exc).replace("answering", "ingesting"), ok=False
             )
@@ -368,7 +381,7 @@ class ChatController:
                     ok=deleted,
                 )
             except Exception as exc:
-                log.exception("delete failed")
+                _log_failure(exc, "deleting %r", article_id[:200])
                 status = render.render_status(friendly_error(exc), ok=False)
         return (status, *self.refresh(query))
 
@@ -448,7 +461,7 @@ class FeedsController:
         try:
             status = render.render_poll_report(self.poller.poll().to_dict())
         except Exception as exc:
-            log.exception("feed poll failed")
+            _log_failure(exc, "feed poll")
             status = render.render_status(friendly_error(exc), ok=False)
         return self._update(status, query)
 

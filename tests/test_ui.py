@@ -14,6 +14,7 @@ from index.offline import apply_offline_defaults
 apply_offline_defaults()  # before gradio is imported
 
 import gradio as gr  # noqa: E402
+import httpx  # noqa: E402
 import pytest  # noqa: E402
 
 import ui  # noqa: E402
@@ -177,6 +178,28 @@ def test_failures_become_a_friendly_message(
     if hidden:
         assert hidden not in text
     list(controller(ScriptedAssistant()).respond("again", updates[-1][2]))  # still usable
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ConnectError("[Errno 111] Connection refused"),  # Chroma down
+        httpx.ReadTimeout("timed out"),  # Chroma frozen: the bounded wait ran out
+    ],
+)
+def test_an_unreachable_index_says_so_in_one_log_line(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    """chromadb's HttpClient lets httpx's errors through: the chat recognises them as the API
+    does (503 index_unavailable), shows its prepared message and logs no traceback."""
+    with caplog.at_level("WARNING", logger="qa.chat_handlers"):
+        updates = list(controller(ScriptedAssistant(error=error)).respond("q", None))
+    text = html.unescape(last_message(updates[-1]))
+    assert "article index is unreachable right now" in text
+    assert "Something went wrong" not in text
+    records = [r for r in caplog.records if r.name == "qa.chat_handlers"]
+    assert len(records) == 1 and records[0].exc_info is None
+    assert type(error).__name__ in records[0].getMessage()
 
 
 def test_the_empty_index_message_reads_as_text_in_the_chat() -> None:

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,20 +14,13 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
 from index.limits import MAX_BODY_BYTES, InputError, too_large_body
-from index.store import StoreUnavailableError
+from index.store import UNAVAILABLE_ERRORS
 from qa.assistant import AssistantError
 from qa.error_shape import ErrorBody, ErrorResponse, error_body, error_response
 
-__all__ = ["ErrorBody", "ErrorResponse", "error_body", "error_response"]
+__all__ = ["UNAVAILABLE_ERRORS", "ErrorBody", "ErrorResponse", "error_body", "error_response"]
 
 log = logging.getLogger("qa.api")  # the name it logged under before the package split
-
-# Chroma server unreachable (httpx under chromadb's HttpClient), or our store saying so.
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    StoreUnavailableError,
-    httpx.TransportError,
-    ConnectionError,
-)
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from qa.api.errors import UNAVAILABLE_ERRORS, ErrorBody
+from index.store import is_unavailable
+from qa.api.errors import ErrorBody
 from qa.api.openai_schemas import ChatChunkChoice, ChatCompletionChunk, ChatDelta
 from qa.render import notices_markdown
 from qa.types import Answer
@@ -78,7 +79,7 @@ def _last_event(first: Any, events: Iterator[Any]) -> Answer:
 
 def _stream_error(exc: Exception) -> str:
     """JSON StreamError for a failure after the 200 went out."""
-    if isinstance(exc, UNAVAILABLE_ERRORS):
+    if is_unavailable(exc):
         message = "the article index became unavailable during the answer; retry shortly"
     else:
         log.exception("answer stream failed")
