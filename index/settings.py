@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(
         default=None, description="Key for the LLM server; falls back to OPENAI_API_KEY."
     )
-    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_timeout_s: float = Field(
+        default=30.0, gt=0, description="Per attempt (1 + llm_max_retries attempts per call)."
+    )
     llm_max_retries: int = Field(default=1, ge=0, le=5)
 
     # --- serving -------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Yield answer text deltas, then exactly one final Answer. Bad input raises
         `index.limits.InputError` before any work is done."""
-        from qa.conversation import condense_question
+        from qa.conversation import condense
 
         started = time.perf_counter()
         question = check_question(question)
@@ -116,7 +116,8 @@ class Assistant:
         # Plain {"role", "content"} dicts are accepted too: the Python API should not make
         # callers import our types to hold a conversation.
         turns = [_turn(turn, index) for index, turn in enumerate(history)]
-        standalone = condense_question(question, turns, self.llm if use_llm else None)
+        condensed = condense(question, turns, self.llm if use_llm else None)
+        standalone = condensed.question
         condensed_at = time.perf_counter()
         found = self.search(standalone, k=k, since=since, until=until, sources=sources)
         if not found.passages:  # nothing to read: say why, in the user's terms, with no LLM call
@@ -131,7 +132,11 @@ class Assistant:
                 )
             )
         elif use_llm and self.llm is not None:
-            events = self.llm.stream(standalone, found.passages, turns)
+            # An LLM that just timed out (or could not be reached) condensing this question is
+            # not waited on again: the answer falls back at once, its notice stating that wait.
+            events = self.llm.stream(
+                standalone, found.passages, turns, unavailable=condensed.unavailable
+            )
         else:
             events = sentence_stream(self.extractive.answer(standalone, found.passages))
         for event in events:

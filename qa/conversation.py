@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qa.answer import lexicon
+from qa.answer.llm import LLMUnavailable
 from qa.answer.nlp import shared_cache
 from qa.answer.shape import Form, analyse, with_exclusion
 from qa.answer.terms import words
@@ -170,25 +172,46 @@ def condense_offline(question: str, history: list[Turn]) -> str:
     return f"{rewritten.strip()} ({', '.join(carried)})"
 
 
+@dataclass(frozen=True)
+class Condensed:
+    """A standalone question, and why the LLM's rewrite was not used when it was asked for."""
+
+    question: str
+    unavailable: LLMUnavailable | None = None  # the LLM timed out or could not be reached
+
+
 def condense_question(
     question: str,
     history: list[Turn],
     llm: Any | None = None,
     prompts_dir: Path | None = None,
 ) -> str:
+    """A standalone version of `question` given `history` (see `condense`)."""
+    return condense(question, history, llm, prompts_dir).question
+
+
+def condense(
+    question: str,
+    history: list[Turn],
+    llm: Any | None = None,
+    prompts_dir: Path | None = None,
+) -> Condensed:
     """A standalone version of `question` given `history`.
 
     `llm` is an LLMAnswerer (its client, prompts and time budget are used) or a bare
-    llama-index LLM; None means offline. Any failure falls back to the offline rewrite.
+    llama-index LLM; None means offline. Any failure falls back to the offline rewrite; a
+    timeout or an unreachable model is also returned, so the caller need not wait on it again.
     """
     if not any(t.role == "user" for t in history):
-        return question
+        return Condensed(question)
+    unavailable = None
     if llm is not None:
         try:
-            return _condense_with_llm(question, history, llm, prompts_dir)
+            return Condensed(_condense_with_llm(question, history, llm, prompts_dir))
         except Exception as exc:  # the offline rewrite is a fine answer too
             log.warning("condensing with the LLM failed (%s); using the offline rewrite", exc)
-    return condense_offline(question, history)
+            unavailable = exc if isinstance(exc, LLMUnavailable) else None
+    return Condensed(condense_offline(question, history), unavailable)
 
 
 def _condense_with_llm(

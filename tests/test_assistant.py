@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from qa.assistant import Assistant, AssistantError, sentence_deltas
 from qa.types import Answer, Turn
 from tests.api_fixtures import make_assistant
+from tests.fake_llm import FakeLLM
 
 MADURO_BACKERS = ("Russia", "China", "Iran", "Syria", "Cuba", "Turkey")
 
@@ -97,6 +100,38 @@ def test_offline_follow_up_and_which_back_guaido(assistant: Assistant) -> None:
     quotes = [c.quote for c in answer.citations]
     assert any("thrown their support behind Guaido" in q for q in quotes), quotes
     assert "Canada" in answer.answer
+
+
+def test_a_hung_llm_is_waited_for_once_per_question(assistant: Assistant) -> None:
+    """A follow-up asks the LLM twice (condense, then answer). Once the condense call has
+    timed out, the answer does not wait on the same dead model again, and the notice states
+    the wait there was (all of the client's attempts), not one attempt's timeout."""
+    with FakeLLM(hang_s=15) as fake:
+        fake.behaviour = "hang"
+        settings = assistant.settings.model_copy(
+            update={
+                "llm_base_url": fake.base_url,
+                "llm_model": "fake-model",
+                "llm_timeout_s": 1.0,
+                "llm_max_retries": 1,
+            }
+        )
+        with_llm = Assistant(settings, service=assistant.service)
+        history = [
+            {"role": "user", "content": "which countries back Maduro?"},
+            {"role": "assistant", "content": "Russia [1]"},
+        ]
+        started = time.monotonic()
+        answer = with_llm.ask("And which back Guaido?", history=history)
+        elapsed = time.monotonic() - started
+        asked = [r for r in fake.requests if r.get("stream")]
+    assert answer.mode == "llm-fallback"
+    assert asked == []  # no answer request after the condense call timed out
+    match = re.search(r"did not answer within (\d+) s", answer.notice)
+    assert match, answer.notice
+    condense_s = answer.timings_ms["condense"] / 1000  # the LLM's wait and the offline rewrite
+    assert 2 <= int(match.group(1)) <= min(condense_s, with_llm.llm.first_reply_budget_s) + 0.5
+    assert elapsed < condense_s + 2  # the answer step added no LLM wait
 
 
 def test_llm_mode_without_an_llm_is_a_clear_error(assistant: Assistant) -> None:

@@ -60,6 +60,17 @@ class LLMFailure(Exception):
     """The model did not produce a usable answer; the message says why, for the notice."""
 
 
+class LLMUnavailable(LLMFailure):
+    """The model timed out or could not be reached. Asking it again for the same question would
+    only wait again, so the rest of that question goes on without it (`LLMAnswerer.stream`'s
+    `unavailable`)."""
+
+
+def waited(seconds: float) -> str:
+    """A wait as the notice states it: what was actually waited, in whole seconds."""
+    return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s"
+
+
 # --- prompts ---------------------------------------------------------------------------------
 def fill(template: str, **values: str) -> str:
     """Substitute {name} placeholders in one pass, so text inside values is never re-read."""
@@ -140,12 +151,19 @@ class LLMAnswerer:
         ]
 
     def stream(
-        self, question: str, passages: list[Passage], history: list[Turn] | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        history: list[Turn] | None = None,
+        *,
+        unavailable: LLMUnavailable | None = None,
     ) -> Iterator[str | Answer]:
         """Text deltas as the model writes them, then exactly one Answer.
 
         The final Answer is authoritative: markers are cleaned and, if the model failed part
         way (timeout, garbage), it is the extractive fallback — replace the streamed text.
+        `unavailable`: the model already timed out or was unreachable earlier in this question
+        (condensing it): fall back at once, with that reason, instead of waiting again.
         """
         started = time.perf_counter()
         if not passages:
@@ -156,6 +174,8 @@ class LLMAnswerer:
         parts: list[str] = []
         counts: dict[str, Any] = {}  # the token usage the server reports, if it does
         try:
+            if unavailable is not None:
+                raise unavailable
             for delta in self._generate(self.messages(question, passages, history or []), counts):
                 parts.append(delta)
                 yield delta
@@ -248,22 +268,23 @@ def _finish_reason(chunk: Any) -> str | None:
 def _relay(
     events: queue.Queue[tuple[str, Any]], timeout: float, first_wait: float, deadline: float
 ) -> Iterator[str]:
-    """The stream thread's deltas until it is done; LLMFailure on its error, or when the first
-    delta takes longer than `first_wait`, a later one longer than `timeout`, or the whole
-    stream passes `deadline`."""
-    got_any = False
+    """The stream thread's deltas until it is done; LLMFailure on its error, or
+    LLMUnavailable when the first delta takes longer than `first_wait`, a later one longer
+    than `timeout`, or the whole stream passes `deadline`."""
+    got_any, started = False, time.monotonic()
     while True:
         wait = min(timeout if got_any else first_wait, deadline - time.monotonic())
         try:
             kind, value = events.get(timeout=max(wait, 0.0))
         except queue.Empty:
-            raise LLMFailure(f"did not answer within {timeout:g} s") from None
+            elapsed = time.monotonic() - started
+            raise LLMUnavailable(f"did not answer within {waited(elapsed)}") from None
         if kind == "done":
             return
         if kind == "error":
             if isinstance(value, LLMFailure):
                 raise value
-            raise LLMFailure(describe_error(value, timeout)) from value
+            raise describe_error(value, time.monotonic() - started) from value
         if value:
             got_any = True
             yield value
@@ -283,26 +304,32 @@ def call_with_deadline(fn: Callable[[], T], seconds: float) -> T:
         except Exception as exc:
             results.put((False, exc))
 
+    started = time.monotonic()
     threading.Thread(target=work, name="llm-call", daemon=True).start()
     try:
         ok, value = results.get(timeout=seconds)
     except queue.Empty:
-        raise LLMFailure(f"did not answer within {seconds:g} s") from None
+        raise LLMUnavailable(f"did not answer within {waited(seconds)}") from None
     if not ok:
+        failure = describe_error(value, time.monotonic() - started)
+        if isinstance(failure, LLMUnavailable):
+            raise failure from value
         raise value
     return value
 
 
-def describe_error(exc: BaseException, timeout: float) -> str:
+def describe_error(exc: BaseException, elapsed_s: float) -> LLMFailure:
+    """The failure an exception from the client means. A timeout states the wait it ended
+    (every attempt the client made, not one `llm_timeout_s`)."""
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
-        return f"did not answer within {timeout:g} s"
+        return LLMUnavailable(f"did not answer within {waited(elapsed_s)}")
     if isinstance(exc, openai.APIStatusError):
-        return f"failed (HTTP {exc.status_code})"
+        return LLMFailure(f"failed (HTTP {exc.status_code})")
     if isinstance(exc, openai.APIConnectionError):
-        return "could not be reached"
-    return f"failed ({type(exc).__name__})"
+        return LLMUnavailable("could not be reached")
+    return LLMFailure(f"failed ({type(exc).__name__})")
 
 
 def build_llm(settings: Settings) -> Any:
