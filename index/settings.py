@@ -7,14 +7,53 @@ file). Build it once at an entry point and pass it explicitly; nothing reads glo
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO_ROOT / "samples"
+ENV_PREFIX = "QA_"
+
+# Chroma's collection naming rules (chromadb 1.x checks them, with a long traceback): 3-512
+# characters from [a-zA-Z0-9._-], alphanumeric at both ends, no "..", not an IP address. The
+# catalog collection is the name plus "-articles" (index.store.CATALOG_SUFFIX), so that must
+# fit too.
+_COLLECTION_CHARS = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9._-]*[a-zA-Z0-9])?")
+_COLLECTION_MAX = 512 - len("-articles")
+
+
+def collection_name_problem(name: str) -> str | None:
+    """Why Chroma would refuse `name` as a collection name, or None when it is fine."""
+    if not 3 <= len(name) <= _COLLECTION_MAX:
+        length = f"3-{_COLLECTION_MAX} characters long, not {len(name)}"
+        return f"a Chroma collection name must be {length}"
+    if not _COLLECTION_CHARS.fullmatch(name):
+        return (
+            "a Chroma collection name must contain only letters a-z/A-Z, digits, '.', '_' "
+            "and '-', and start and end with a letter or digit"
+        )
+    if ".." in name:
+        return "a Chroma collection name must not contain two periods in a row (..)"
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return None
+    return "a Chroma collection name must not be an IP address"
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; `problems` has one line per bad value, naming its
+    environment variable, the value and the reason: "QA_TOP_K='abc': input should be a
+    valid integer"."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class Settings(BaseSettings):
@@ -152,6 +191,14 @@ class Settings(BaseSettings):
         "`qa serve --poll-interval` overrides).",
     )
 
+    @field_validator("collection")
+    @classmethod
+    def _chroma_accepts_collection(cls, name: str) -> str:
+        problem = collection_name_problem(name)
+        if problem:
+            raise ValueError(problem)
+        return name
+
     @property
     def feed_urls(self) -> list[str]:
         """QA_FEEDS split into URLs, in order, without repeats."""
@@ -168,3 +215,26 @@ class Settings(BaseSettings):
     @property
     def bm25_path(self) -> Path:
         return self.bm25_dir or self.data_dir / "bm25"
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment (and `values`), for an entry point: bad values raise a
+    SettingsError that names each variable, not pydantic's field-by-field traceback."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise SettingsError([_problem(error) for error in exc.errors()]) from exc
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as `QA_NAME='value': reason`."""
+    field = str(error["loc"][0]) if error.get("loc") else ""
+    variable = ENV_PREFIX + field.upper() if field else "settings"
+    secret = field in Settings.model_fields and Settings.model_fields[field].annotation in (
+        SecretStr,
+        SecretStr | None,
+    )
+    shown = "(hidden)" if secret else repr(error.get("input"))
+    reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    reason = re.sub(r", unable to (?:parse|interpret) .*$", "", reason)
+    return f"{variable}={shown}: {reason[:1].lower()}{reason[1:]}"

@@ -26,16 +26,40 @@ articles_app = typer.Typer(help="List, show and delete stored articles.", no_arg
 app.add_typer(articles_app, name="articles")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def _collection_name(name: str | None) -> str | None:
+    """--collection is checked up front, as QA_COLLECTION is (Chroma's naming rules)."""
+    from index.settings import collection_name_problem
+
+    problem = collection_name_problem(name) if name is not None else None
+    if problem:
+        typer.echo(f"error: --collection={name!r}: {problem}", err=True)
+        raise typer.Exit(2)
+    return name
+
+
 CollectionOpt = Annotated[
-    str | None, typer.Option("--collection", help="Chroma collection (default: QA_COLLECTION).")
+    str | None,
+    typer.Option(
+        "--collection",
+        help="Chroma collection (default: QA_COLLECTION).",
+        callback=_collection_name,
+    ),
 ]
 
 
 def _settings():
+    """The settings of every command; a bad QA_* value is one line naming it, exit 2."""
     apply_offline_defaults()
-    from index.settings import Settings
+    from index.settings import SettingsError, load_settings
 
-    return Settings()
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _index_service(collection: str | None = None):
