@@ -637,3 +637,7 @@ def eval_questions(
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
+
+
+if __name__ == "__main__":  # python -m qa.cli (python -m qa runs qa/__main__.py)
+    main()
