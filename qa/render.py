@@ -307,6 +307,13 @@ def notices_markdown(answer: Answer) -> str:
     return "".join(f"\n\n*{label}: {text}*" for label, text in notices(answer))
 
 
+# A plain OpenAI stream cannot take back text it sent. When the final answer does not extend
+# the streamed text (an LLM reply cut off and replaced by the quoted fallback, or its markers
+# rewritten), this line withdraws what came before; the non-streamed content follows it.
+WITHDRAWN = "The text above is withdrawn; the answer follows."
+WITHDRAWN_MARKDOWN = f"\n\n---\n\n*{WITHDRAWN}*\n\n"
+
+
 def _header_html(answer: Answer) -> str:
     parts = []
     for label, notice in notices(answer):

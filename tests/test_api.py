@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from index.settings import Settings
+from qa import render
 from qa.api import (
     MAX_BODY_BYTES,
     MAX_HISTORY_TURNS,
@@ -562,6 +563,35 @@ def test_stream_replaces_deltas_the_final_answer_rewrote() -> None:
     events = scripted_stream(["The model ", "started [1, 2]", final])
     assert [kind for kind, _ in events] == ["delta", "delta", "replace", "answer"]
     assert json.loads(events[2][1]) == {"text": "Quoted from the article [1]."}
+
+
+def test_openai_stream_withdraws_text_the_final_answer_replaced() -> None:
+    """A plain OpenAI client cannot be sent `replace`: the streamed content is what was sent,
+    a line withdrawing it, then exactly the non-streamed content (answer, then notice)."""
+    final = Answer(
+        question="q",
+        answer="Quoted from the article [1].",
+        mode="llm-fallback",
+        notice="The language model stopped before finishing the answer, so this answer is "
+        "quoted directly from the articles.",
+    )
+    script = ["The model ", "started [1, 2]", final]
+    body = {"messages": [{"role": "user", "content": "q"}]}
+    app = create_app(ScriptedAssistant(script), Settings())  # type: ignore[arg-type]
+    with serve_in_thread(app) as base:
+        whole = httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30).json()
+    app = create_app(ScriptedAssistant(script), Settings())  # type: ignore[arg-type]
+    with (
+        serve_in_thread(app) as base,
+        httpx.stream(
+            "POST", f"{base}/v1/chat/completions", json={**body, "stream": True}, timeout=30
+        ) as reply,
+    ):
+        chunks = [json.loads(d) for _, d in sse_events(reply) if d != "[DONE]"]
+    streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    content = whole["choices"][0]["message"]["content"]
+    assert content.startswith("Quoted from the article [1].") and "*Note: " in content
+    assert streamed == "The model started [1, 2]" + render.WITHDRAWN_MARKDOWN + content
 
 
 def test_stream_failure_after_the_first_event_is_an_error_event() -> None:

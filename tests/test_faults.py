@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from qa import render
 from qa.api import create_app
 from qa.retrieval.corpus import REVISION_TTL_S
 from tests.api_fixtures import SEED_QUESTION, ChromaServer, make_assistant, serve_in_thread
@@ -272,7 +273,8 @@ def test_a_plain_chat_client_sees_the_quoted_fallback_after_a_cut_off_stream(
 ) -> None:
     """The model's reply stops at its token limit part way: the OpenAI stream cannot take back
     what it sent, so a client showing only `content` saw the fragment and a note saying the
-    answer is quoted from the articles, with no quote. The quoted answer now follows the note."""
+    answer is quoted from the articles, with no quote. Now a line withdraws the fragment, and
+    the quoted answer and its note follow, as in the non-streamed content."""
     from qa.client import iter_sse
 
     base, fake, _ = llm_api
@@ -293,8 +295,9 @@ def test_a_plain_chat_client_sees_the_quoted_fallback_after_a_cut_off_stream(
     finally:
         fake.behaviour = "good"
     content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
-    note = content.index("quoted directly from the articles")
-    assert "Russia" in content[note:], content
+    withdrawn = content.index(render.WITHDRAWN)
+    assert "Russia" in content[withdrawn:], content
+    assert content.index("quoted directly from the articles") > withdrawn
 
 
 @pytest.mark.timeout(300)

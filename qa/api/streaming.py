@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from index.store import is_unavailable
 from qa.api.errors import ErrorBody
 from qa.api.openai_schemas import ChatChunkChoice, ChatCompletionChunk, ChatDelta
-from qa.render import notices_markdown
+from qa.render import WITHDRAWN_MARKDOWN, notices_markdown
 from qa.types import Answer
 
 log = logging.getLogger("qa.api")  # the name it logged under before the package split
@@ -132,11 +132,13 @@ async def _answer_sse(first: Any, events: Iterator[Any]) -> AsyncIterator[Server
 
 def _closing_text(tracker: _TextTracker, answer: Answer) -> list[str]:
     """The last content deltas: the answer's unsent tail, then its notices (a plain chat
-    client shows only `content`). An OpenAI stream cannot retract text: a final text that does
-    not extend the deltas (LLM fallback) follows the notice that says why, whole."""
+    client shows only `content`), so the content is the non-streamed one. An OpenAI stream
+    cannot retract text: when the final text does not extend the deltas (LLM fallback,
+    rewritten markers), a line withdrawing what was sent comes first, then the non-streamed
+    content whole (where the native SSE stream sends `replace`)."""
     tail, replaced = tracker.finish(answer.answer)
     if replaced:
-        return [text for text in (notices_markdown(answer), f"\n\n{answer.answer}") if text]
+        tail = WITHDRAWN_MARKDOWN + answer.answer
     return [text for text in (tail, notices_markdown(answer)) if text]
 
 
