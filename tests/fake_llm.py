@@ -2,7 +2,7 @@
 
     with FakeLLM() as fake:
         fake.reply = "Russia backs Maduro [1]."
-        fake.behaviour = "good"            # or "hang", "error500", "malformed", "empty"
+        fake.behaviour = "good"            # or "hang", "error500", "malformed", "empty", "html"
         settings = Settings(llm_base_url=fake.base_url, ...)
         ...
         fake.requests[-1]["messages"]      # what the client sent
@@ -23,7 +23,9 @@ from typing import Any
 
 # "truncated": the stream ends at the token limit (finish_reason "length"); "unfinished": the
 # connection closes mid-reply, with no finish reason and no [DONE].
-BEHAVIOURS = ("good", "hang", "error500", "malformed", "empty", "truncated", "unfinished")
+# "html": status 200 with an HTML page (a proxy's error page), for streamed and plain requests.
+BEHAVIOURS = ("good", "hang", "error500", "malformed", "empty", "truncated", "unfinished", "html")
+HTML_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 REPORTED_USAGE = {"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333}
 
 
@@ -142,6 +144,9 @@ class _FakeHandler(BaseHTTPRequestHandler):
             behaviour = "good"
         if behaviour == "error500":
             self._send(500, b'{"error": {"message": "boom", "type": "server_error"}}')
+            return
+        if behaviour == "html":
+            self._send(200, HTML_PAGE, "text/html")
             return
         if behaviour == "malformed":
             self._send(200, b"this is not json {{{", "application/json")

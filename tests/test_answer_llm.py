@@ -199,6 +199,8 @@ def test_model_abstention_is_an_abstained_answer(
         ("hang", f"did not answer within {TIMEOUT_S:g} s"),
         ("error500", "failed (HTTP 500)"),
         ("empty", "returned an empty answer"),
+        # status 200 with a proxy's HTML error page: no answer, and not an empty one either
+        ("html", "returned a web page (text/html), not an answer"),
         ("malformed", "returned"),
         # a reply cut at the token limit, or a stream closed mid-reply, is no whole answer
         ("truncated", "stopped at its length limit"),

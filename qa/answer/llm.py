@@ -229,6 +229,7 @@ class LLMAnswerer:
 
         def work() -> None:
             finish, wrote = None, False
+            _replies.content_type = None
             try:
                 for chunk in llm.stream_chat(messages):
                     if stop.is_set():
@@ -241,7 +242,7 @@ class LLMAnswerer:
                 # A reply cut at the token limit, or a stream closed before the model said it
                 # was done, reads as a whole answer but is not one (no text at all is an empty
                 # answer, said so after the stream).
-                unfinished = _UNFINISHED.get(finish) if wrote else None
+                unfinished = _UNFINISHED.get(finish) if wrote else _not_an_answer()
                 events.put(("error", LLMFailure(unfinished)) if unfinished else ("done", None))
             except Exception as exc:
                 events.put(("error", exc))
@@ -251,6 +252,29 @@ class LLMAnswerer:
             yield from _relay(events, timeout, first_wait, deadline)
         finally:
             stop.set()
+
+
+# The content type of the last reply the LLM client received, per thread (each stream runs in
+# its own thread): a proxy's HTML error page with status 200 streams no events at all, which
+# must not read as "an empty answer".
+_replies = threading.local()
+_ANSWER_TYPES = ("text/event-stream", "application/json")
+
+
+def _note_reply(response: Any) -> None:
+    """httpx response hook of the LLM client (headers only; the body is not read here)."""
+    _replies.content_type = response.headers.get("content-type", "")
+
+
+def _not_an_answer() -> str | None:
+    """Why this thread's last reply, which streamed no text, was not an answer at all (its
+    content type is no event stream or JSON), or None (an empty answer)."""
+    content_type = (getattr(_replies, "content_type", None) or "").split(";")[0].strip().lower()
+    if not content_type or content_type in _ANSWER_TYPES:
+        return None
+    if content_type in ("text/html", "application/xhtml+xml"):
+        return f"returned a web page ({content_type}), not an answer"
+    return f"returned something that is not an answer ({content_type})"
 
 
 _UNFINISHED = {
@@ -335,12 +359,14 @@ def describe_error(exc: BaseException, elapsed_s: float) -> LLMFailure:
 def build_llm(settings: Settings) -> Any:
     # openai imports its resource modules lazily on the first request — seconds of work on
     # a busy machine that would otherwise be billed to the LLM timeout. Import them now.
-    import openai.resources  # noqa: F401
+    import openai
+    import openai.resources  # the resource modules (openai itself is used below)
     from llama_index.llms.openai_like import OpenAILike
 
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     api_key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
-    llm = OpenAILike(
+    # OpenAI.__init__ takes http_client; mypy's pydantic plugin sees only OpenAILike's fields.
+    llm = OpenAILike(  # type: ignore[call-arg]
         model=settings.llm_model,
         api_base=settings.llm_base_url or "https://api.openai.com/v1",
         api_key=api_key,
@@ -351,6 +377,8 @@ def build_llm(settings: Settings) -> Any:
         # The last chunk of a stream then reports the tokens used (OpenAI, vLLM, llama.cpp,
         # Ollama); llama-index drops the option from non-streaming calls.
         additional_kwargs={"stream_options": {"include_usage": True}},
+        # openai's own defaults, plus a hook noting each reply's content type (_not_an_answer)
+        http_client=openai.DefaultHttpxClient(event_hooks={"response": [_note_reply]}),
     )
     # The HTTP client (SSL context, httpcore import: ~1 s) is otherwise built inside the
     # first request's timed wait. llama-index caches it (reuse_client), so build it now.
