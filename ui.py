@@ -152,7 +152,10 @@ def build_ui(chat: ChatController) -> gr.Blocks:
                     placeholder="Ask about the stored articles; answers cite their passages.",
                 )
                 with gr.Row():
+                    # Labelled though the label is hidden: Gradio shows the label above a
+                    # validation error ("Textbox" when there is none) and screen readers read it.
                     question = gr.Textbox(
+                        label="Question",
                         show_label=False,
                         placeholder="Ask a question about the articles…",
                         scale=6,

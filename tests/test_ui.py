@@ -237,6 +237,16 @@ def test_llm_mode_is_only_enabled_with_an_llm(llm: Any) -> None:
     assert "chat" in api_names
 
 
+def test_every_text_box_has_a_label_for_its_errors() -> None:
+    """Gradio shows a box's label above its validation error even when the label is hidden:
+    with none it showed "Textbox" above "question is 2001 characters; the limit is 2000"."""
+    demo = ui.build_ui(controller(ScriptedAssistant()))
+    boxes = components_of(demo, gr.Textbox)
+    assert boxes and all(box.label for box in boxes), [box.elem_id for box in boxes]
+    (question,) = [box for box in boxes if box.elem_id == "qa-question"]
+    assert question.label == "Question" and question.show_label is False
+
+
 def test_the_sources_filter_takes_outlets_that_arrive_after_the_layout_is_built() -> None:
     """The choices are those stored at start-up; an outlet uploaded later must still pass
     Gradio's check of the value (the assistant judges the names, as everywhere else)."""
