@@ -197,6 +197,7 @@ def open_client(settings: Settings) -> Any:
         parsed = urlparse(settings.chroma_url)
         if parsed.scheme not in {"http", "https"} or not parsed.hostname:
             raise StoreError(f"QA_CHROMA_URL={settings.chroma_url!r} is not an http(s) URL")
+        _probe_server(settings)
         try:
             client = chromadb.HttpClient(
                 host=parsed.hostname,
@@ -214,13 +215,43 @@ def open_client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
+def _chroma_timeout(read_timeout_s: float) -> Any:
+    import httpx
+
+    return httpx.Timeout(read_timeout_s, connect=CHROMA_CONNECT_TIMEOUT_S)
+
+
+def _probe_server(settings: Settings) -> None:
+    """One bounded request before chromadb's: `chromadb.HttpClient(...)` already talks to the
+    server in its constructor, on a session with no timeout (`_bound_http_waits` can only bound
+    it afterwards), so a frozen server or a port that accepts and never answers would hang the
+    caller for good. The heartbeat is the cheapest request every Chroma answers; what is left
+    unbounded is the constructor's own few requests right after this one answered."""
+    import httpx
+
+    parsed = urlparse(str(settings.chroma_url))
+    port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+    url = f"{parsed.scheme}://{parsed.hostname}:{port}/api/v2/heartbeat"
+    try:
+        httpx.get(url, timeout=_chroma_timeout(settings.chroma_timeout_s))
+    except httpx.TimeoutException as exc:
+        raise StoreUnavailableError(
+            f"cannot reach the Chroma server at {settings.chroma_url}: no answer within "
+            f"{settings.chroma_timeout_s:g} s (QA_CHROMA_TIMEOUT_S)"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise StoreUnavailableError(
+            f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
+        ) from exc
+
+
 def _bound_http_waits(client: Any, read_timeout_s: float) -> None:
     """chromadb's HttpClient waits forever (its httpx session has timeout=None): a frozen or
     wedged server would hold every calling thread, e.g. the whole API threadpool. Bounded, a
     hang becomes an httpx.TimeoutException (a TransportError: see UNAVAILABLE_ERRORS)."""
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
-        session.timeout = httpx.Timeout(read_timeout_s, connect=CHROMA_CONNECT_TIMEOUT_S)
+        session.timeout = _chroma_timeout(read_timeout_s)
 
 
 class ArticleStore:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+import index.service
 from index.chunking import chunk_article
 from index.loaders import load_paths
 from index.models import Article
 from index.service import IndexService
 from index.settings import Settings
 from index.store import EmbeddingMismatchError, StoreUnavailableError
+from qa.cli import app
 
 
 def _articles(path: Path) -> list[Article]:
@@ -92,3 +97,44 @@ def test_unreachable_server_is_a_clear_error(settings: Settings, hash_embedding)
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(StoreUnavailableError, match=url.replace(".", r"\.")):
         IndexService(settings.model_copy(update={"chroma_url": url}), embedding=hash_embedding)
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """A loopback port that takes connections (the kernel's backlog) and never answers: what
+    a frozen (SIGSTOPped) Chroma or a firewall that drops replies looks like to a client."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(50)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_never_answers_fails_within_the_timeout(
+    black_hole: str, settings: Settings, hash_embedding
+):
+    # chromadb.HttpClient's constructor makes its first request with no timeout at all.
+    bounded = settings.model_copy(update={"chroma_url": black_hole, "chroma_timeout_s": 1.0})
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match=r"cannot reach the Chroma server at .*1 s"):
+        IndexService(bounded, embedding=hash_embedding)
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", [["articles", "list"], ["ingest", "nothing.md"]])
+def test_cli_against_a_server_that_never_answers_is_one_line_and_exit_2(
+    black_hole: str, settings: Settings, hash_embedding, monkeypatch, command
+):
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_CHROMA_URL", black_hole)
+    monkeypatch.setenv("QA_CHROMA_TIMEOUT_S", "1")
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    started = time.monotonic()
+    result = CliRunner().invoke(app, command)
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"error: cannot reach the Chroma server at {black_hole}: no answer within 1 s "
+        "(QA_CHROMA_TIMEOUT_S)"
+    ]
