@@ -233,7 +233,7 @@ def _probe_server(settings: Settings) -> None:
     port = parsed.port or (443 if parsed.scheme == "https" else 8000)
     url = f"{parsed.scheme}://{parsed.hostname}:{port}/api/v2/heartbeat"
     try:
-        httpx.get(url, timeout=_chroma_timeout(settings.chroma_timeout_s))
+        reply = httpx.get(url, timeout=_chroma_timeout(settings.chroma_timeout_s))
     except httpx.TimeoutException as exc:
         raise StoreUnavailableError(
             f"cannot reach the Chroma server at {settings.chroma_url}: no answer within "
@@ -243,6 +243,30 @@ def _probe_server(settings: Settings) -> None:
         raise StoreUnavailableError(
             f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
         ) from exc
+    if reply.status_code in {502, 503, 504}:  # a proxy in front of a Chroma that is down
+        raise StoreUnavailableError(
+            f"cannot reach the Chroma server at {settings.chroma_url}: HTTP "
+            f"{reply.status_code} from {url}"
+        )
+    if not _is_heartbeat(reply):
+        # Otherwise chromadb fails on its first reply with e.g. "UserIdentity.__init__() got
+        # an unexpected keyword argument 'object'" (an OpenAI-style server answering JSON).
+        raise StoreError(
+            f"QA_CHROMA_URL={settings.chroma_url} answered, but not as a Chroma server (is the "
+            f"URL/port right?): HTTP {reply.status_code} "
+            f"{reply.headers.get('content-type', 'with no content type')} from {url}"
+        )
+
+
+def _is_heartbeat(reply: Any) -> bool:
+    """Chroma's heartbeat: 200 with {"nanosecond heartbeat": <int>}."""
+    if reply.status_code != 200:
+        return False
+    try:
+        body = reply.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("nanosecond heartbeat"), int)
 
 
 def _bound_http_waits(client: Any, read_timeout_s: float) -> None:

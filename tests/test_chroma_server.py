@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from index.loaders import load_paths
 from index.models import Article
 from index.service import IndexService
 from index.settings import Settings
-from index.store import EmbeddingMismatchError, StoreUnavailableError
+from index.store import EmbeddingMismatchError, StoreError, StoreUnavailableError
 from qa.cli import app
 
 
@@ -138,3 +140,43 @@ def test_cli_against_a_server_that_never_answers_is_one_line_and_exit_2(
         f"error: cannot reach the Chroma server at {black_hole}: no answer within 1 s "
         "(QA_CHROMA_TIMEOUT_S)"
     ]
+
+
+class _NotChroma(BaseHTTPRequestHandler):
+    """Any GET: 200 with an OpenAI-style JSON body (an LLM server on the wrong port), or an
+    HTML 404 page (some web server)."""
+
+    html = False
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        status, kind, body = (
+            (404, "text/html", b"<html>Not Found</html>")
+            if self.html
+            else (200, "application/json", b'{"object": "list", "data": []}')
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.parametrize("html", [False, True], ids=["json-200", "html-404"])
+def test_a_url_that_is_not_chroma_says_so(settings: Settings, hash_embedding, html: bool):
+    handler = type("Handler", (_NotChroma,), {"html": html})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(StoreError) as raised:
+            IndexService(settings.model_copy(update={"chroma_url": url}), embedding=hash_embedding)
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(raised.value)
+    assert f"QA_CHROMA_URL={url} answered, but not as a Chroma server" in message
+    assert "is the URL/port right?" in message
+    assert not isinstance(raised.value, StoreUnavailableError)
