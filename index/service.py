@@ -31,10 +31,16 @@ class IndexService:
         settings: Settings,
         embedding: BaseEmbedding | None = None,
         collection: str | None = None,
+        *,
+        create: bool = True,
     ) -> None:
+        """`create=False`: for commands that only read (or delete); a missing index is then
+        an IndexMissingError instead of two new empty collections."""
         self.settings = settings
         self.embedding = embedding or make_embedding(settings)
-        self.store = ArticleStore.open(settings, embedding_model_id(self.embedding), collection)
+        self.store = ArticleStore.open(
+            settings, embedding_model_id(self.embedding), collection, create=create
+        )
 
     def ingestor(self) -> Ingestor:
         return Ingestor(

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -31,6 +32,7 @@ from index.dedup import BAND_FIELDS, BANDS, ROWS, stored_band_keys
 from index.models import Article, Chunk
 from index.sentences import METADATA_KEY as SENTENCE_VECTORS_KEY
 from index.settings import Settings
+from index.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,19 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the Chroma server cannot be reached right now (retry later)."""
     return isinstance(exc, UNAVAILABLE_ERRORS)
+
+
+class ForeignCollectionError(StoreError):
+    """The collection holds records newsqa did not write (no newsqa metadata)."""
+
+
+class IndexMissingError(StoreError):
+    """Opened without `create` and the collection does not exist (nothing ingested yet)."""
+
+
+# Every collection ArticleStore has created carries this metadata key (since the first store,
+# 1f48fb6): a non-empty collection without it was made by something else.
+MODEL_KEY = "embedding_model"
 
 
 @dataclass
@@ -288,8 +303,11 @@ class ArticleStore:
         embedding_model: str,
         *,
         create: bool = True,
+        location: str = "",
     ) -> None:
         self.name = name
+        # Where the collections live, for messages: "QA_CHROMA_URL=…" or the embedded path.
+        self.location = location or "this Chroma"
         self.embedding_model = embedding_model
         self._client = client
         self._max_batch: int | None = None
@@ -298,23 +316,28 @@ class ArticleStore:
         # the stamp of the chunks written (None after a delete); a failing listener is
         # logged, never undoes or fails the write.
         self.after_write: list[Callable[[float | None], object]] = []  # returns are ignored
-        meta = {"embedding_model": embedding_model}
-        if create:
-            self._chunks = client.get_or_create_collection(
-                name,
-                metadata=meta,
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=None,
+        meta = {MODEL_KEY: embedding_model}
+        # Both looked at before anything is created: a collection someone else made is
+        # refused without a catalog appearing beside it on their server.
+        chunks = self._owned(name, embedding_model, adopt=create)
+        catalog = self._owned(name + CATALOG_SUFFIX, embedding_model, adopt=create)
+        if not create and (chunks is None or catalog is None):
+            raise IndexMissingError(
+                f"no index {name!r} at {self.location} (QA_COLLECTION): nothing has been "
+                "ingested into it"
             )
-            self._catalog = client.get_or_create_collection(
-                name + CATALOG_SUFFIX,
-                metadata={**meta, "revision": "0"},
-                embedding_function=None,
-            )
-        else:
-            self._chunks = client.get_collection(name, embedding_function=None)
-            self._catalog = client.get_collection(name + CATALOG_SUFFIX, embedding_function=None)
-        stored_model = (self._chunks.metadata or {}).get("embedding_model")
+        self._chunks = chunks or client.get_or_create_collection(
+            name,
+            metadata=meta,
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+        self._catalog = catalog or client.get_or_create_collection(
+            name + CATALOG_SUFFIX,
+            metadata={**meta, "revision": "0"},
+            embedding_function=None,
+        )
+        stored_model = (self._chunks.metadata or {}).get(MODEL_KEY)
         if stored_model and stored_model != embedding_model:
             raise EmbeddingMismatchError(
                 f"index {name!r} was built with embedding model {stored_model!r}, but "
@@ -322,17 +345,79 @@ class ArticleStore:
                 f"(QA_COLLECTION) or configure {stored_model!r}"
             )
 
+    def _owned(self, name: str, embedding_model: str, *, adopt: bool) -> Any | None:
+        """The collection `name` if it exists and is newsqa's; None if it does not exist.
+
+        A collection without newsqa's metadata is refused unless it is empty (an operator may
+        create one ahead of time); an empty one is adopted (marked as ours) when `adopt`.
+        """
+        from chromadb.errors import NotFoundError
+
+        try:
+            collection = self._client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return None
+        metadata = dict(collection.metadata or {})
+        if MODEL_KEY in metadata:
+            return collection
+        held = collection.count()
+        if held:
+            raise ForeignCollectionError(
+                f"collection {name!r} at {self.location} holds {plural(held, 'record')} that "
+                f"newsqa did not write (it has no {MODEL_KEY!r} metadata); refusing to read or "
+                f"write it. Set QA_COLLECTION to another name (or --collection), or "
+                f"QA_CHROMA_URL to newsqa's Chroma server"
+            )
+        if adopt:
+            collection.modify(metadata={**metadata, MODEL_KEY: embedding_model})
+        return collection
+
     @classmethod
     def open(
-        cls, settings: Settings, embedding_model: str, name: str | None = None
+        cls,
+        settings: Settings,
+        embedding_model: str,
+        name: str | None = None,
+        *,
+        create: bool = True,
     ) -> ArticleStore:
-        """The store, with its lexical index kept in step with every write made through it."""
+        """The store, with its lexical index kept in step with every write made through it.
+        Without `create`, a missing index is an IndexMissingError (read-only commands)."""
         from index.lexical import LexicalIndex, lexical_dir
 
-        store = cls(open_client(settings), name or settings.collection, embedding_model)
+        location = (
+            f"QA_CHROMA_URL={settings.chroma_url}"
+            if settings.chroma_url
+            else f"the embedded Chroma in {settings.chroma_path}"
+        )
+        store = cls(
+            open_client(settings),
+            name or settings.collection,
+            embedding_model,
+            create=create,
+            location=location,
+        )
         lexical = LexicalIndex.at(lexical_dir(settings, store.name))
         store.after_write.append(lambda stamp: lexical.sync(store, written_at=stamp))
         return store
+
+    @contextmanager
+    def dimension_guard(self) -> Iterator[None]:
+        """Chroma's "expecting embedding with dimension of N, got M" as an
+        EmbeddingMismatchError that says what to do (a collection keeps the vector size it
+        first got, even once emptied)."""
+        from chromadb.errors import InvalidArgumentError
+
+        try:
+            yield
+        except InvalidArgumentError as exc:
+            if "dimension" not in str(exc):
+                raise
+            raise EmbeddingMismatchError(
+                f"collection {self.name!r} at {self.location} holds vectors of another size "
+                f"than embedding model {self.embedding_model!r} makes ({exc}); ingest into a "
+                "new collection (QA_COLLECTION) or configure the model it was built with"
+            ) from exc
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -517,12 +602,13 @@ class ArticleStore:
         count = self._chunks.count()
         if count == 0:
             return []
-        result = self._chunks.query(
-            query_embeddings=[list(embedding)],
-            n_results=min(k, count),
-            where=where or None,
-            include=["metadatas", "documents", "distances"],
-        )
+        with self.dimension_guard():
+            result = self._chunks.query(
+                query_embeddings=[list(embedding)],
+                n_results=min(k, count),
+                where=where or None,
+                include=["metadatas", "documents", "distances"],
+            )
         return [
             StoredChunk(cid, doc, meta, float(dist))
             for cid, doc, meta, dist in zip(
@@ -648,12 +734,13 @@ class ArticleStore:
             )
         for start in range(0, len(rows), self._batch_size()):
             window = rows[start : start + self._batch_size()]
-            self._chunks.upsert(
-                ids=[chunk.chunk_id for chunk, _, _ in window],
-                embeddings=[list(vector) for _, vector, _ in window],
-                documents=[chunk.text for chunk, _, _ in window],
-                metadatas=[meta for _, _, meta in window],
-            )
+            with self.dimension_guard():
+                self._chunks.upsert(
+                    ids=[chunk.chunk_id for chunk, _, _ in window],
+                    embeddings=[list(vector) for _, vector, _ in window],
+                    documents=[chunk.text for chunk, _, _ in window],
+                    metadatas=[meta for _, _, meta in window],
+                )
 
     def _delete_stale_chunks(self, writes: Sequence[ArticleWrite]) -> None:
         keep = {chunk.chunk_id for w in writes for chunk in w.chunks}

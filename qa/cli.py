@@ -62,12 +62,16 @@ def _settings():
         raise typer.Exit(2) from exc
 
 
-def _index_service(collection: str | None = None):
+def _index_service(collection: str | None = None, *, create: bool = True):
+    """The index; `create=False` for commands that only read or delete (they must not create
+    collections): a missing index is then an IndexMissingError for the caller."""
     from index.service import IndexService
-    from index.store import StoreError
+    from index.store import IndexMissingError, StoreError
 
     try:
-        return IndexService(_settings(), collection=collection)
+        return IndexService(_settings(), collection=collection, create=create)
+    except IndexMissingError:
+        raise
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -129,7 +133,13 @@ def _feed_poller(service=None):
 @articles_app.command("list")
 def articles_list(as_json: JsonFlag = False, collection: CollectionOpt = None) -> None:
     """List stored articles, newest first."""
-    records = _index_service(collection).store.list_articles()
+    from index.store import IndexMissingError
+
+    try:
+        records = _index_service(collection, create=False).store.list_articles()
+    except IndexMissingError as exc:
+        typer.echo(f"note: {exc}", err=True)
+        records = []
     if as_json:
         typer.echo(json.dumps([r.summary() for r in records]))
         return
@@ -147,7 +157,13 @@ def articles_show(
     article_id: str, as_json: JsonFlag = False, collection: CollectionOpt = None
 ) -> None:
     """Print one article with its metadata."""
-    record = _index_service(collection).store.get_article(article_id)
+    from index.store import IndexMissingError
+
+    try:
+        record = _index_service(collection, create=False).store.get_article(article_id)
+    except IndexMissingError as exc:
+        typer.echo(f"note: {exc}", err=True)
+        record = None
     if record is None:
         typer.echo(f"error: no article with id {article_id!r}", err=True)
         raise typer.Exit(1)
@@ -162,8 +178,15 @@ def articles_show(
 @articles_app.command("delete")
 def articles_delete(article_ids: list[str], collection: CollectionOpt = None) -> None:
     """Delete articles (and all their chunks) by id."""
-    store = _index_service(collection).store
-    missing = [a for a in article_ids if not store.delete_article(a)]
+    from index.store import IndexMissingError
+
+    try:
+        store = _index_service(collection, create=False).store
+    except IndexMissingError as exc:
+        typer.echo(f"note: {exc}", err=True)
+        missing = list(article_ids)
+    else:
+        missing = [a for a in article_ids if not store.delete_article(a)]
     for article_id in missing:
         typer.echo(f"error: no article with id {article_id!r}", err=True)
     typer.echo(f"deleted {plural(len(article_ids) - len(missing), 'article')}")
@@ -204,12 +227,13 @@ def search(
 ) -> None:
     """Retrieve the passages for a question (no answer), with per-stage scores."""
     from index.limits import InputError
+    from index.store import StoreError
 
     try:
         result = _assistant(collection).search(
             question, k=k, since=since, until=until, sources=source
         )
-    except InputError as exc:
+    except (InputError, StoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if as_json:
@@ -248,13 +272,14 @@ def ask(
     questions keep one warm process: `qa chat` (interactive, with follow-ups), or `qa serve`
     and `qa ask --url`."""
     from index.limits import InputError
+    from index.store import StoreError
     from qa.assistant import AssistantError
     from qa.client import ApiError
 
     options = {"k": k, "since": since, "until": until, "sources": source, "mode": mode}
     try:
         _ask_and_print(_answerer(url, collection), question, options, as_json)
-    except (AssistantError, ApiError, InputError) as exc:
+    except (AssistantError, ApiError, InputError, StoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 

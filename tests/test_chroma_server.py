@@ -19,7 +19,12 @@ from index.loaders import load_paths
 from index.models import Article
 from index.service import IndexService
 from index.settings import Settings
-from index.store import EmbeddingMismatchError, StoreError, StoreUnavailableError
+from index.store import (
+    EmbeddingMismatchError,
+    ForeignCollectionError,
+    StoreError,
+    StoreUnavailableError,
+)
 from qa.cli import app
 
 
@@ -180,3 +185,86 @@ def test_a_url_that_is_not_chroma_says_so(settings: Settings, hash_embedding, ht
     assert f"QA_CHROMA_URL={url} answered, but not as a Chroma server" in message
     assert "is the URL/port right?" in message
     assert not isinstance(raised.value, StoreUnavailableError)
+
+
+def _plain_chromadb(url: str):
+    """A client of the server as another application would use it (not through newsqa)."""
+    import chromadb
+
+    port = int(url.rsplit(":", 1)[1])
+    return chromadb.HttpClient(host="127.0.0.1", port=port)
+
+
+def _names(client) -> set[str]:
+    return {c.name for c in client.list_collections()}
+
+
+def test_a_collection_newsqa_did_not_make_is_refused_and_left_alone(
+    server_settings, hash_embedding, corpus_slice, monkeypatch
+):
+    other = _plain_chromadb(server_settings.chroma_url)
+    foreign = other.create_collection(server_settings.collection)  # no metadata, l2, 3-dim
+    foreign.add(ids=["x", "y", "z"], embeddings=[[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])
+    before = _names(other)
+
+    with pytest.raises(ForeignCollectionError) as raised:
+        IndexService(server_settings, embedding=hash_embedding)
+    message = str(raised.value)
+    assert f"collection {server_settings.collection!r}" in message
+    assert f"QA_CHROMA_URL={server_settings.chroma_url}" in message
+    assert "QA_COLLECTION" in message and "3 records" in message
+
+    # Through the CLI: reading, asking or ingesting is one line and exit 2; nothing is created
+    # on that server (before, even `articles list` made a '<name>-articles' catalog there).
+    monkeypatch.setenv("QA_DATA_DIR", str(server_settings.data_dir))
+    monkeypatch.setenv("QA_CHROMA_URL", server_settings.chroma_url)
+    monkeypatch.setenv("QA_COLLECTION", server_settings.collection)
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    for command in (
+        ["articles", "list"],
+        ["articles", "show", "x"],
+        ["ask", "--mode", "extractive", "who?"],
+        ["ingest", str(corpus_slice(2))],
+    ):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert result.output.strip().splitlines() == [f"error: {message}"], command
+    assert _names(other) == before
+    assert other.get_collection(server_settings.collection).count() == 3
+
+
+def test_read_only_commands_create_no_collection(server_settings, hash_embedding, monkeypatch):
+    other = _plain_chromadb(server_settings.chroma_url)
+    before = _names(other)
+    monkeypatch.setenv("QA_DATA_DIR", str(server_settings.data_dir))
+    monkeypatch.setenv("QA_CHROMA_URL", server_settings.chroma_url)
+    monkeypatch.setenv("QA_COLLECTION", server_settings.collection)
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    listed = CliRunner().invoke(app, ["articles", "list", "--json"])
+    assert (listed.exit_code, listed.stdout.strip()) == (0, "[]"), listed.output
+    shown = CliRunner().invoke(app, ["articles", "show", "nope"])
+    assert shown.exit_code == 1 and "no article with id 'nope'" in shown.output
+    deleted = CliRunner().invoke(app, ["articles", "delete", "nope"])
+    assert deleted.exit_code == 1 and "deleted 0 articles" in deleted.output
+    assert _names(other) == before
+
+
+def test_an_empty_collection_made_elsewhere_is_adopted(
+    server_settings, hash_embedding, corpus_slice
+):
+    other = _plain_chromadb(server_settings.chroma_url)
+    other.create_collection(server_settings.collection)  # created ahead of time, empty
+    service = IndexService(server_settings, embedding=hash_embedding)
+    assert service.ingest_items(_articles(corpus_slice(2))).added == 2
+    # ... and it is newsqa's from now on: opening it again is not refused.
+    assert IndexService(server_settings, embedding=hash_embedding).store.count_articles() == 2
+
+
+def test_vectors_of_another_size_are_a_clear_error(server_settings, hash_embedding, corpus_slice):
+    other = _plain_chromadb(server_settings.chroma_url)
+    emptied = other.create_collection(server_settings.collection)
+    emptied.add(ids=["x"], embeddings=[[1.0, 0.0, 0.0]])
+    emptied.delete(ids=["x"])  # empty again, but Chroma keeps its 3 dimensions
+    service = IndexService(server_settings, embedding=hash_embedding)
+    with pytest.raises(EmbeddingMismatchError, match=r"vectors of another size.*QA_COLLECTION"):
+        service.ingest_items(_articles(corpus_slice(1)))

@@ -14,7 +14,7 @@ from index.loaders import load_paths
 from index.models import Article
 from index.service import IndexService
 from index.settings import Settings
-from index.store import ArticleStore, EmbeddingMismatchError
+from index.store import ArticleStore, EmbeddingMismatchError, ForeignCollectionError
 
 
 def _articles(*paths: Path) -> list[Article]:
@@ -380,3 +380,14 @@ def test_crash_mid_update_is_redone_without_reembedding(
     assert report.embedded == 0, "chunks written before the crash are reused, not re-embedded"
     assert fingerprint(service.store) == _clean_fingerprint(make_settings, hash_embedding, updated)
     assert_consistent(service.store)
+
+
+def test_embedded_collection_made_by_plain_chromadb_is_refused(settings: Settings, hash_embedding):
+    import chromadb
+
+    settings.chroma_path.mkdir(parents=True)
+    plain = chromadb.PersistentClient(path=str(settings.chroma_path))
+    plain.create_collection(settings.collection).add(ids=["x"], embeddings=[[0.5, 0.5]])
+    with pytest.raises(ForeignCollectionError, match=r"the embedded Chroma in .*QA_COLLECTION"):
+        IndexService(settings, embedding=hash_embedding)
+    assert [c.name for c in plain.list_collections()] == [settings.collection]

@@ -194,6 +194,7 @@ class DenseSearch:
 
     def __init__(self, store: ArticleStore, params: DenseParams) -> None:
         self.collection = store.chunk_collection
+        self.dimension_guard = store.dimension_guard
         self.params = params
 
     def nearest(
@@ -241,12 +242,13 @@ class DenseSearch:
         complete_if_short: bool,
     ) -> DenseHits:
         n = max(1, min(n, view.live))
-        got = self.collection.query(
-            query_embeddings=[vector.astype(np.float32).tolist()],
-            n_results=n,
-            where=where,
-            include=["distances"],
-        )
+        with self.dimension_guard():
+            got = self.collection.query(
+                query_embeddings=[vector.astype(np.float32).tolist()],
+                n_results=n,
+                where=where,
+                include=["distances"],
+            )
         ids, distances = got["ids"][0], got["distances"][0]
         rows = view.rows_of(ids)
         cosines = 1.0 - np.asarray(distances, dtype=np.float64)
