@@ -120,9 +120,13 @@ class Ingestor:
         self,
         items: Iterable[Article | LoadProblem],
         progress: ProgressCallback | None = None,
+        report: IngestReport | None = None,
     ) -> IngestReport:
+        """Ingest and report. Pass `report` to keep what it counted if the run fails part-way
+        (e.g. the Chroma server goes away): added/updated/chunks then count only the writes
+        that completed."""
         started = time.perf_counter()
-        report = IngestReport()
+        report = IngestReport() if report is None else report
         articles = self._collect(items, report)
         # Only these articles' records: the whole catalog grows with the archive.
         stored = self.store.article_records([article.article_id for article in articles])

@@ -432,7 +432,12 @@ class FeedPoller:
         return _Done(work, loaded, fetched=bool(item.link), retryable=retryable)
 
     # --- one-off URLs (`qa ingest URL`) -----------------------------------------------------------
-    def ingest_urls(self, urls: Iterable[str], extra: Iterable[Loaded] = ()) -> UrlIngestReport:
+    def ingest_urls(
+        self,
+        urls: Iterable[str],
+        extra: Iterable[Loaded] = (),
+        report: IngestReport | None = None,
+    ) -> UrlIngestReport:
         """Fetch each URL: a page becomes one article, a feed every item's article. Nothing is
         added to the feed list. `extra` (e.g. loaded files) is ingested in the same run."""
         loaded: list[Loaded] = list(extra)
@@ -461,7 +466,8 @@ class FeedPoller:
         for done in self._articles(work):
             fetched += int(done.fetched)
             loaded.extend(done.loaded)
-        return UrlIngestReport(self.service.ingest_items(loaded), fetched=fetched, feeds=feeds)
+        ingested = self.service.ingest_items(loaded, report=report)
+        return UrlIngestReport(ingested, fetched=fetched, feeds=feeds)
 
 
 def _across_hosts(work: list[_Work]) -> list[_Work]:

@@ -52,11 +52,17 @@ class IndexService:
         )
 
     def ingest_paths(
-        self, paths: Iterable[str | Path], progress: ProgressCallback | None = None
+        self,
+        paths: Iterable[str | Path],
+        progress: ProgressCallback | None = None,
+        report: IngestReport | None = None,
     ) -> IngestReport:
-        return self.ingestor().ingest(load_paths(paths), progress)
+        return self.ingestor().ingest(load_paths(paths), progress, report)
 
     def ingest_items(
-        self, items: Iterable[Article | LoadProblem], progress: ProgressCallback | None = None
+        self,
+        items: Iterable[Article | LoadProblem],
+        progress: ProgressCallback | None = None,
+        report: IngestReport | None = None,
     ) -> IngestReport:
-        return self.ingestor().ingest(items, progress)
+        return self.ingestor().ingest(items, progress, report)

@@ -201,6 +201,26 @@ class ArticleWrite:
     sentence_vectors: Sequence[str] = ()
 
 
+def store_failure(exc: BaseException, settings: Settings) -> StoreError | None:
+    """What a Chroma failure met part-way through a command means, as one line; None when
+    `exc` is not a Chroma failure. httpx errors come from chromadb's HttpClient when the
+    server went away or froze; ChromaError when it answered with an error (e.g. a collection
+    deleted meanwhile)."""
+    import httpx
+    from chromadb.errors import ChromaError
+
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, httpx.TransportError | ConnectionError):
+        where = settings.chroma_url or "the embedded index"
+        return StoreUnavailableError(
+            f"cannot reach the Chroma server at {where}: {type(exc).__name__}: {exc}"
+        )
+    if isinstance(exc, ChromaError):
+        return StoreError(f"Chroma refused a request: {type(exc).__name__}: {exc}")
+    return None
+
+
 def open_client(settings: Settings) -> Any:
     """A Chroma client for the settings: HttpClient when `chroma_url` is set, else embedded."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

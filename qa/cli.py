@@ -91,21 +91,30 @@ def ingest(
     recursively; files of other types are named in a warning. An http(s) URL is fetched: a
     page is one article, a feed every item's page (docs/feeds.md)."""
     from index.fetch import is_url
+    from index.ingest import IngestReport
+    from index.store import store_failure
     from qa.progress import IngestProgressBar
 
     service = _index_service(collection)
     urls = [p for p in paths if is_url(p)]
     files = [Path(p) for p in paths if not is_url(p)]
     fetched: int | None = None
-    if urls:
-        from index.loaders import load_paths
+    report = IngestReport()  # filled as writes complete: kept if Chroma fails part-way
+    try:
+        if urls:
+            from index.loaders import load_paths
 
-        poller = _feed_poller(service)
-        url_report = poller.ingest_urls(urls, extra=load_paths(files) if files else ())
-        report, fetched = url_report.ingest, url_report.fetched
-    else:
-        with IngestProgressBar(enabled=not as_json and sys.stderr.isatty()) as bar:
-            report = service.ingest_paths(files, progress=bar.update)
+            poller = _feed_poller(service)
+            loaded = load_paths(files) if files else ()
+            fetched = poller.ingest_urls(urls, extra=loaded, report=report).fetched
+        else:
+            with IngestProgressBar(enabled=not as_json and sys.stderr.isatty()) as bar:
+                service.ingest_paths(files, progress=bar.update, report=report)
+    except Exception as exc:  # Chroma lost mid-run: say what was stored, not a traceback
+        failure = store_failure(exc, service.settings)
+        if failure is None:
+            raise
+        _ingest_stopped(failure, report, as_json)
     if as_json:
         extra = {} if fetched is None else {"fetched": fetched}
         typer.echo(json.dumps({**report.to_dict(), **extra}))
@@ -121,6 +130,22 @@ def ingest(
             f"{report.embedded} embedded in {report.seconds:.1f} s"
         )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _ingest_stopped(failure: Exception, report: Any, as_json: bool) -> None:
+    """The one-line store error and what was stored before it; exit 2 (not 1: no input
+    failed). Articles whose write did not complete are not stored and a re-run redoes them."""
+    typer.echo(f"error: {failure}", err=True)
+    if as_json:
+        typer.echo(json.dumps({**report.to_dict(), "error": str(failure)}))
+    else:
+        typer.echo(
+            f"stored before the failure: {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged; {plural(report.chunks, 'chunk')} written. "
+            "Run the same command again to finish (stored articles are skipped).",
+            err=True,
+        )
+    raise typer.Exit(2) from failure
 
 
 def _feed_poller(service=None):

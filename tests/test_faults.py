@@ -319,3 +319,44 @@ def test_llm_not_listening_falls_back_quickly(tmp_path: Path):
         waited = time.monotonic() - started
     assert got["mode"] == "llm-fallback" and "reached" in got["notice"], got
     assert waited < _llm_budget_s(assistant)
+
+
+def test_ingest_that_loses_chroma_part_way_says_what_was_stored_and_exits_2(
+    chroma: ChromaServer, tmp_path: Path, corpus_slice, hash_embedding, monkeypatch
+):
+    """The server dies between two write groups: one line for the error, one for what the
+    first group stored, exit 2 (README: exit 1 means an input failed); no traceback."""
+    from typer.testing import CliRunner
+
+    import index.ingest
+    import index.service
+    from index.store import ArticleStore
+    from qa.cli import app
+
+    monkeypatch.setattr(index.ingest, "EMBED_GROUP", 1)  # one article per write group
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QA_CHROMA_URL", chroma.url)
+    monkeypatch.setenv("QA_CHROMA_TIMEOUT_S", "5")
+    write_articles = ArticleStore.write_articles
+    writes = []
+
+    def dies_before_the_second_write(store: ArticleStore, batch: Any) -> None:
+        writes.append(len(batch))
+        if len(writes) == 2:
+            chroma.stop()
+        write_articles(store, batch)
+
+    monkeypatch.setattr(ArticleStore, "write_articles", dies_before_the_second_write)
+    result = CliRunner().invoke(app, ["ingest", str(corpus_slice(3))])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert "Traceback" not in result.output and len(lines) == 2, result.output
+    assert lines[0].startswith(f"error: cannot reach the Chroma server at {chroma.url}: ")
+    assert lines[1].startswith("stored before the failure: 1 added, 0 updated, 0 unchanged;")
+
+    chroma.start()  # and the re-run finishes the rest
+    monkeypatch.setattr(ArticleStore, "write_articles", write_articles)
+    again = CliRunner().invoke(app, ["ingest", str(corpus_slice(3))])
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("2 added, 0 updated, 1 unchanged"), again.output
