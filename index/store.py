@@ -81,19 +81,21 @@ class StoreUnavailableError(StoreError):
     """The Chroma server cannot be reached."""
 
 
-# "The index is unavailable", for every caller (the API's 503, the chat window's message):
-# our own error, or what chromadb's HttpClient lets through from the httpx session under it
-# (refused, reset, and the timeouts `_bound_http_waits` sets are all httpx.TransportError).
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    StoreUnavailableError,
-    httpx.TransportError,
-    ConnectionError,
-)
+def unavailable_errors() -> tuple[type[Exception], ...]:
+    """ "The index is unavailable", for every caller (the API's 503, the chat window's message):
+    our own error, or what chromadb's HttpClient lets through from the httpx session under it
+    (refused, reset, and the timeouts `_bound_http_waits` sets are all httpx.TransportError); or
+    the server answers but our collection is gone (restarted on another --path, or deleted):
+    chromadb's NotFoundError. The store never re-creates a collection it had open, so the index
+    comes back as soon as the right server does."""
+    from chromadb.errors import NotFoundError  # chromadb: imported once any store is open
+
+    return (StoreUnavailableError, httpx.TransportError, ConnectionError, NotFoundError)
 
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the Chroma server cannot be reached right now (retry later)."""
-    return isinstance(exc, UNAVAILABLE_ERRORS)
+    return isinstance(exc, unavailable_errors())
 
 
 class ForeignCollectionError(StoreError):
@@ -307,7 +309,7 @@ def _is_heartbeat(reply: Any) -> bool:
 def _bound_http_waits(client: Any, read_timeout_s: float) -> None:
     """chromadb's HttpClient waits forever (its httpx session has timeout=None): a frozen or
     wedged server would hold every calling thread, e.g. the whole API threadpool. Bounded, a
-    hang becomes an httpx.TimeoutException (a TransportError: see UNAVAILABLE_ERRORS)."""
+    hang becomes an httpx.TimeoutException (a TransportError: see unavailable_errors)."""
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
         session.timeout = _chroma_timeout(read_timeout_s)

@@ -360,3 +360,47 @@ def test_ingest_that_loses_chroma_part_way_says_what_was_stored_and_exits_2(
     again = CliRunner().invoke(app, ["ingest", str(corpus_slice(3))])
     assert again.exit_code == 0, again.output
     assert again.output.startswith("2 added, 0 updated, 1 unchanged"), again.output
+
+
+@pytest.mark.timeout(600)
+def test_a_chroma_without_the_collection_is_a_json_503_naming_it_then_recovers(
+    chroma: ChromaServer, tmp_path: Path
+):
+    """Chroma restarted on an empty --path (or the collection deleted): before, every route,
+    health included, was a plain-text 500 "Internal Server Error"."""
+    assistant = make_assistant(tmp_path / "data", chroma_url=chroma.url)
+    with (
+        serve_in_thread(create_app(assistant, assistant.settings)) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
+        assert client.get(f"{API}/health").status_code == 200
+        chroma.stop()
+        empty = ChromaServer(tmp_path / "empty-chroma", port=chroma.port)
+        empty.start()
+        try:
+            time.sleep(REVISION_TTL_S + 0.2)  # past the cached revision check
+            replies = [
+                client.get(f"{API}/health"),
+                client.post(f"{API}/answer", json={"question": SEED_QUESTION}),
+                client.post(f"{API}/search", json={"question": SEED_QUESTION}),
+                client.get(f"{API}/articles"),
+            ]
+        finally:
+            empty.stop()
+        for reply in replies:
+            assert reply.status_code == 503, (reply.request.url, reply.text)
+            assert reply.headers["content-type"].startswith("application/json")
+            assert reply.headers.get("retry-after") == "5"
+            error = reply.json()["error"]
+            assert error["code"] == "index_unavailable"
+            assert "articles" in error["message"] and chroma.url in error["message"]
+            assert "QA_COLLECTION='articles'" in error["message"]
+        chroma.start()  # the right server again: answered without a restart
+        deadline = time.monotonic() + 30
+        while client.get(f"{API}/health").status_code != 200:
+            assert time.monotonic() < deadline, "no recovery within 30 s"
+            time.sleep(0.2)
+        answer = client.post(
+            f"{API}/answer", json={"question": SEED_QUESTION, "mode": "extractive"}
+        )
+        assert answer.status_code == 200 and "Russia" in answer.json()["answer"]

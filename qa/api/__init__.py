@@ -40,7 +40,6 @@ from __future__ import annotations
 from qa.api.app import API_PREFIX, create_app
 from qa.api.errors import (
     ERROR_RESPONSES,
-    UNAVAILABLE_ERRORS,
     ApiError,
     BodyLimitMiddleware,
     ErrorBody,
@@ -112,7 +111,6 @@ __all__ = [
     "MAX_UPLOAD_FILES",
     "MODEL_ID",
     "MODEL_MODES",
-    "UNAVAILABLE_ERRORS",
     "AnswerRequest",
     "ApiError",
     "ArticleDetail",

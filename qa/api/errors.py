@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from chromadb.errors import NotFoundError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,11 +15,11 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
 from index.limits import MAX_BODY_BYTES, InputError, too_large_body
-from index.store import UNAVAILABLE_ERRORS
+from index.store import unavailable_errors
 from qa.assistant import AssistantError
 from qa.error_shape import ErrorBody, ErrorResponse, error_body, error_response
 
-__all__ = ["UNAVAILABLE_ERRORS", "ErrorBody", "ErrorResponse", "error_body", "error_response"]
+__all__ = ["ErrorBody", "ErrorResponse", "error_body", "error_response"]
 
 log = logging.getLogger("qa.api")  # the name it logged under before the package split
 
@@ -106,21 +107,27 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, str(exc), field="mode" if "mode" in str(exc) else None)
 
     async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        where = request.app.state.settings.chroma_url or "the embedded index"
+        settings = request.app.state.settings
+        where = settings.chroma_url or "the embedded index"
         log.warning("Chroma unavailable: %s: %s", type(exc).__name__, exc)
-        return error_response(
-            503,
-            f"the article index is unavailable (Chroma server at {where} cannot be "
-            f"reached: {type(exc).__name__}); retry in a few seconds",
-            code="index_unavailable",
-            headers={"Retry-After": "5"},
-        )
+        if isinstance(exc, NotFoundError):  # e.g. "Collection [articles-articles] does not exist"
+            message = (
+                f"the article index is unavailable: the Chroma server at {where} answers, but "
+                f"{str(exc).rstrip('.')} (QA_COLLECTION={settings.collection!r}; restarted on "
+                "another --path, or the collection deleted?); retry in a few seconds"
+            )
+        else:
+            message = (
+                f"the article index is unavailable (Chroma server at {where} cannot be "
+                f"reached: {type(exc).__name__}); retry in a few seconds"
+            )
+        return error_response(503, message, code="index_unavailable", headers={"Retry-After": "5"})
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(InputError, on_input)
     app.add_exception_handler(AssistantError, on_assistant)
-    for error_type in UNAVAILABLE_ERRORS:
+    for error_type in unavailable_errors():
         app.add_exception_handler(error_type, on_unavailable)
 
 
@@ -149,7 +156,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "The request cannot be served as asked (or its body cannot be parsed).",
         401: "No credential, or a wrong bearer key (when QA_API_KEY or QA_UI_USERS is set).",
         422: "A request field is invalid; `error.field` names it.",
-        503: "The Chroma server cannot be reached.",
+        503: "The Chroma server cannot be reached, or the index's collection is gone from it.",
     }.items()
 }
 
