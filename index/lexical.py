@@ -678,6 +678,13 @@ class LexicalIndex:
                 index = cls._instances[directory] = cls(directory)
             return index
 
+    def check_usable(self) -> None:
+        """OSError unless this process can create the directory and take its lock, as every
+        sync (readers' included) does: found at start-up instead of at the first write."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "a+"):
+            pass
+
     @classmethod
     def forget(cls) -> None:
         """Drop every instance (tests: behave like a fresh process)."""

@@ -102,6 +102,10 @@ class ForeignCollectionError(StoreError):
     """The collection holds records newsqa did not write (no newsqa metadata)."""
 
 
+class LexicalDirError(StoreError):
+    """The lexical index directory (QA_BM25_DIR) cannot be created or written."""
+
+
 class IndexMissingError(StoreError):
     """Opened without `create` and the collection does not exist (nothing ingested yet)."""
 
@@ -407,6 +411,17 @@ class ArticleStore:
         Without `create`, a missing index is an IndexMissingError (read-only commands)."""
         from index.lexical import LexicalIndex, lexical_dir
 
+        lexical = LexicalIndex.at(lexical_dir(settings, name or settings.collection))
+        try:  # before Chroma is touched: nothing gets written that BM25 would then miss
+            lexical.check_usable()
+        except OSError as exc:
+            setting = (
+                "QA_BM25_DIR" if settings.bm25_dir else "QA_BM25_DIR (unset: QA_DATA_DIR/bm25)"
+            )
+            raise LexicalDirError(
+                f"{setting}={settings.bm25_path} cannot be used: "
+                f"{exc.strerror or exc}: {exc.filename or lexical.directory}"
+            ) from exc
         location = (
             f"QA_CHROMA_URL={settings.chroma_url}"
             if settings.chroma_url
@@ -419,7 +434,6 @@ class ArticleStore:
             create=create,
             location=location,
         )
-        lexical = LexicalIndex.at(lexical_dir(settings, store.name))
         store.after_write.append(lambda stamp: lexical.sync(store, written_at=stamp))
         return store
 

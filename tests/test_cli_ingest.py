@@ -187,3 +187,35 @@ def test_ingest_into_an_index_of_another_model_exits_2(cli_env, hash_embedding, 
 
     assert result.exit_code == 2
     assert "test-hashed-bow-64" in result.stderr and "QA_COLLECTION" in result.stderr
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("where", ["under-a-file", "proc"])
+def test_an_unusable_bm25_dir_is_one_line_naming_the_setting(
+    settings: Settings, hash_embedding, monkeypatch, tmp_path: Path, where: str
+):
+    """Before: an ingest stored the article in Chroma, logged "after-write listener of
+    articles failed" with a traceback and exited 0; `ask` and `serve` died in a traceback
+    that never named QA_BM25_DIR. Now every command refuses up front, exit 2 (a setting,
+    not an input, is wrong), before anything is written."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    bm25 = blocker / "bm25" if where == "under-a-file" else Path("/proc/newsqa-test-bm25")
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_BM25_DIR", str(bm25))
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    article = _write(tmp_path, "zoo.md", "# Zoo opens\n\nThe city zoo opened a new wing.\n")
+    for command in (
+        ["ingest", str(article)],
+        ["ask", "--mode", "extractive", "What opened?"],
+        ["articles", "list"],
+        ["serve", "--port", "1"],  # refused before it binds (port 1 would fail anyway)
+    ):
+        result = CliRunner().invoke(app, command)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2, (command, result.output)
+        assert len(lines) == 1 and lines[0].startswith(
+            f"error: QA_BM25_DIR={bm25} cannot be used: "
+        )
+    assert not settings.chroma_path.exists()  # nothing was stored that BM25 would miss
