@@ -565,17 +565,8 @@ def test_stream_replaces_deltas_the_final_answer_rewrote() -> None:
     assert json.loads(events[2][1]) == {"text": "Quoted from the article [1]."}
 
 
-def test_openai_stream_withdraws_text_the_final_answer_replaced() -> None:
-    """A plain OpenAI client cannot be sent `replace`: the streamed content is what was sent,
-    a line withdrawing it, then exactly the non-streamed content (answer, then notice)."""
-    final = Answer(
-        question="q",
-        answer="Quoted from the article [1].",
-        mode="llm-fallback",
-        notice="The language model stopped before finishing the answer, so this answer is "
-        "quoted directly from the articles.",
-    )
-    script = ["The model ", "started [1, 2]", final]
+def _openai_content(script: list) -> tuple[str, str]:
+    """(non-streamed content, streamed content) of one scripted answer."""
     body = {"messages": [{"role": "user", "content": "q"}]}
     app = create_app(ScriptedAssistant(script), Settings())  # type: ignore[arg-type]
     with serve_in_thread(app) as base:
@@ -589,9 +580,36 @@ def test_openai_stream_withdraws_text_the_final_answer_replaced() -> None:
     ):
         chunks = [json.loads(d) for _, d in sse_events(reply) if d != "[DONE]"]
     streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
-    content = whole["choices"][0]["message"]["content"]
+    return whole["choices"][0]["message"]["content"], streamed
+
+
+def test_openai_stream_withdraws_text_the_final_answer_replaced() -> None:
+    """A plain OpenAI client cannot be sent `replace`: the streamed content is what was sent,
+    a line withdrawing it, then exactly the non-streamed content (answer, then notice)."""
+    final = Answer(
+        question="q",
+        answer="Quoted from the article [1].",
+        mode="llm-fallback",
+        notice="The language model stopped before finishing the answer, so this answer is "
+        "quoted directly from the articles.",
+    )
+    content, streamed = _openai_content(["The model ", "started [1, 2]", final])
+
     assert content.startswith("Quoted from the article [1].") and "*Note: " in content
     assert streamed == "The model started [1, 2]" + render.WITHDRAWN_MARKDOWN + content
+
+
+def test_openai_stream_goes_on_when_only_the_markers_were_rewritten() -> None:
+    """A successful LLM answer whose "[1, 2]" the answerer writes "[1][2]" (and whose marker
+    naming no source it drops) is the same answer: nothing is withdrawn."""
+    final = Answer(question="q", answer="Russia and China [1][2] back Maduro. Iran too [3].")
+    script = ["Russia and China [1, 2] back", " Maduro [9]. Iran", final]
+
+    content, streamed = _openai_content(script)
+
+    assert render.WITHDRAWN not in streamed
+    assert streamed == "Russia and China [1, 2] back Maduro [9]. Iran too [3]."
+    assert content == final.answer
 
 
 def test_stream_failure_after_the_first_event_is_an_error_event() -> None:

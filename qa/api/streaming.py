@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
@@ -109,6 +110,27 @@ class _TextTracker:
         return final, True
 
 
+# A citation marker as a model writes it ("[1, 2]", "[7]"), with the space before it.
+_ANY_MARKER = re.compile(r"\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
+
+
+def _same_words_until(sent: str, final: str) -> int | None:
+    """Where `final` goes on from what was sent, when the two differ only in citation markers
+    (the answerer writes "[1, 2]" as "[1][2]" and drops markers naming no source): the client
+    then keeps the model's own markers, and no withdrawal is needed. None otherwise."""
+    words = _ANY_MARKER.sub("", sent).rstrip()
+    position = 0
+    for char in words:
+        while (marker := _ANY_MARKER.match(final, position)) is not None:
+            position = marker.end()
+        if position >= len(final) or final[position] != char:
+            return None
+        position += 1
+    while (marker := _ANY_MARKER.match(final, position)) is not None:
+        position = marker.end()
+    return position
+
+
 def _text_event(kind: str, text: str) -> ServerSentEvent:
     return ServerSentEvent(StreamText(text=text).model_dump_json(), event=kind)
 
@@ -133,12 +155,15 @@ async def _answer_sse(first: Any, events: Iterator[Any]) -> AsyncIterator[Server
 def _closing_text(tracker: _TextTracker, answer: Answer) -> list[str]:
     """The last content deltas: the answer's unsent tail, then its notices (a plain chat
     client shows only `content`), so the content is the non-streamed one. An OpenAI stream
-    cannot retract text: when the final text does not extend the deltas (LLM fallback,
-    rewritten markers), a line withdrawing what was sent comes first, then the non-streamed
-    content whole (where the native SSE stream sends `replace`)."""
+    cannot retract text: when the final text is another answer than the deltas (an LLM
+    fallback), a line withdrawing what was sent comes first, then the non-streamed content
+    whole (where the native SSE stream sends `replace`); when only its markers differ, the
+    rest follows on."""
+    sent = tracker.sent
     tail, replaced = tracker.finish(answer.answer)
     if replaced:
-        tail = WITHDRAWN_MARKDOWN + answer.answer
+        resume = _same_words_until(sent, answer.answer)
+        tail = WITHDRAWN_MARKDOWN + answer.answer if resume is None else answer.answer[resume:]
     return [text for text in (tail, notices_markdown(answer)) if text]
 
 
