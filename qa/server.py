@@ -237,8 +237,9 @@ def serve(
     try:
         _serve(host, port, settings, policy, sample)
     finally:
-        if uploads:
+        if uploads:  # the folder and the setting pointing at it go together
             shutil.rmtree(uploads, ignore_errors=True)
+            os.environ.pop("GRADIO_TEMP_DIR", None)
 
 
 def _serve(host: str, port: int, settings: Settings, policy: AccessPolicy, sample: bool) -> None:
