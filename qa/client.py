@@ -12,9 +12,9 @@ in-process `AssistantError`, and 503 (index unreachable) is `ServiceUnavailableE
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +25,7 @@ from index.store import ArticleRecord
 from qa.types import Answer, SearchResult, Turn
 
 API = "/api/v1"
+T = TypeVar("T")
 
 
 class ApiError(RuntimeError):
@@ -66,7 +67,7 @@ class Client:
     def ask(self, question: str, **options: Any) -> Answer:
         """Same options as Assistant.ask: history, k, since, until, sources, mode."""
         reply = self._request("POST", f"{API}/answer", json=_question_body(question, options))
-        return Answer.model_validate(reply.json())
+        return _parsed(reply, Answer.model_validate)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
         """Text deltas, then the final Answer (as Assistant.ask_stream). A `replace` event from
@@ -93,7 +94,7 @@ class Client:
     def search(self, question: str, **options: Any) -> SearchResult:
         """Same options as Assistant.search: k, since, until, sources."""
         reply = self._request("POST", f"{API}/search", json=_question_body(question, options))
-        return SearchResult.model_validate(reply.json())
+        return _parsed(reply, SearchResult.model_validate)
 
     # --- articles -----------------------------------------------------------------------------
     def list_articles(self, q: str | None = None) -> list[ArticleRecord]:
@@ -103,8 +104,8 @@ class Client:
             params: dict[str, Any] = {"limit": page, "offset": len(records)}
             if q:
                 params["q"] = q
-            got = self._request("GET", f"{API}/articles", params=params).json()
-            records += [_record(row) for row in got["articles"]]
+            got = _parsed(self._request("GET", f"{API}/articles", params=params), dict)
+            records += [_parsed(row, _record) for row in got["articles"]]
             if len(records) >= got["total"] or not got["articles"]:
                 return records
 
@@ -113,16 +114,16 @@ class Client:
         if reply.status_code == 404:
             return None
         _raise_for(reply)
-        return _record(reply.json())
+        return _parsed(reply, _record)
 
     def upload(self, paths: Iterable[str | Path]) -> IngestReport:
         """Upload files (names only travel, not their folders) and ingest them."""
         files = [("files", (Path(p).name, Path(p).read_bytes())) for p in paths]
-        return _report(self._request("POST", f"{API}/articles", files=files).json())
+        return _parsed(self._request("POST", f"{API}/articles", files=files), _report)
 
     def ingest_records(self, records: Sequence[dict], origin: str = "api") -> IngestReport:
         body = {"records": list(records), "origin": origin}
-        return _report(self._request("POST", f"{API}/articles", json=body).json())
+        return _parsed(self._request("POST", f"{API}/articles", json=body), _report)
 
     def delete(self, article_id: str) -> bool:
         reply = self._send("DELETE", f"{API}/articles/{quote(article_id, safe='')}")
@@ -134,7 +135,7 @@ class Client:
     delete_article = delete
 
     def health(self) -> dict[str, Any]:
-        return self._request("GET", f"{API}/health").json()
+        return _parsed(self._request("GET", f"{API}/health"), dict)
 
     # --- plumbing -----------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -170,19 +171,45 @@ def _question_body(question: str, options: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+NOT_NEWSQA = "(is it a newsqa server? check the URL and port)"
+
+
+def _parsed(reply: httpx.Response | dict, parse: Callable[[Any], T]) -> T:
+    """The reply read as `parse` reads it; ApiError naming the server when what answered is not
+    newsqa (another service on the port: a raw pydantic or KeyError told the user nothing)."""
+    try:
+        return parse(reply.json() if isinstance(reply, httpx.Response) else reply)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # ValidationError too
+        where = f"{reply.request.url} " if isinstance(reply, httpx.Response) else ""
+        kind = reply.headers.get("content-type", "") if isinstance(reply, httpx.Response) else ""
+        raise ApiError(
+            502, f"{where}answered {kind or 'something'} that is not a newsqa reply {NOT_NEWSQA}"
+        ) from exc
+
+
 def _raise_for(reply: httpx.Response) -> None:
     if reply.status_code < 400:
         return
-    try:
-        error = reply.json().get("error") or {}
+    error = _error_body(reply)
+    if error is None:  # not the API's error shape: something else answered
+        message, field = f"{reply.text[:500] or reply.reason_phrase} {NOT_NEWSQA}", None
+    else:
         message, field = str(error.get("message", reply.text)), error.get("field")
-    except (ValueError, AttributeError):
-        message, field = reply.text[:500] or reply.reason_phrase, None
     if reply.status_code in (400, 422):
         raise BadRequestError(reply.status_code, message, field)
     if reply.status_code == 503:
         raise ServiceUnavailableError(503, message, field)
     raise ApiError(reply.status_code, message, field)
+
+
+def _error_body(reply: httpx.Response) -> dict[str, Any] | None:
+    """The `error` object of the API's error shape, or None when the reply has none."""
+    try:
+        body = reply.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else None
 
 
 def iter_sse(lines: Iterable[str]) -> Iterator[tuple[str, str]]:

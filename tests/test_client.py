@@ -187,3 +187,26 @@ def test_cli_ask_url_uses_the_server(
     assert not (tmp_path / "nothing-here").exists()
     result = runner.invoke(app, ["ask", "--url", url, "--mode", "llm", SEED_QUESTION])
     assert result.exit_code == 2 and "LLM" in result.output
+
+
+def _other_service() -> Any:
+    """An app that is not newsqa: an OpenAI-like JSON reply on one route, Starlette's 404."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def chat(request: Any) -> JSONResponse:
+        return JSONResponse({"object": "chat.completion", "choices": []})
+
+    return Starlette(routes=[Route("/api/v1/answer", chat, methods=["POST"])])
+
+
+def test_a_url_that_is_not_newsqa_is_named_as_such(tmp_path: Path) -> None:
+    """The scale-out sweep pointed the client at the LLM's port and Chroma's: a raw pydantic
+    ValidationError, and "HTTP 405: Method Not Allowed", told the user nothing."""
+    with serve_in_thread(_other_service()) as url, Client(url) as other:
+        with pytest.raises(ApiError, match=r"not a newsqa reply \(is it a newsqa server"):
+            other.ask("who?")
+        with pytest.raises(ApiError, match="is it a newsqa server") as refused:
+            other.search("who?")
+    assert refused.value.status == 404
