@@ -16,7 +16,10 @@ combination of the values given) then re-answers the same passages. Sets:
 - `questions`: the user-question, describe and typed dev sets of `qa eval questions`, scored
   by its own scorers (qa.eval.questions.score, qa.eval.typed.score_typed);
 - `stories`: the story set's dev half (qa.eval.typed: many questions about each of the
-  corpus's largest stories), as `qa eval questions` scores it.
+  corpus's largest stories), as `qa eval questions` scores it;
+- `followups`: two-turn chats (qa.eval.followups): the follow-up condensed offline with the
+  first turn's answer as history, then answered; a rewrite not seen before is retrieved then
+  and added to the cache.
 
 Answer times (ms_p50, ms_p95) are after retrieval, as `qa eval` measures them: the question's
 embedding, which retrieval computed and the embedding model caches, is computed before the
@@ -55,6 +58,7 @@ from typing import Any
 from index.embedding import make_embedding
 from index.settings import Settings
 from qa.answer import AnswerConfig, ExtractiveAnswerer
+from qa.conversation import condense
 from qa.eval.answers import (
     citation_precision,
     doubt_figures,
@@ -62,8 +66,9 @@ from qa.eval.answers import (
     risk_coverage,
     strict_match,
 )
+from qa.eval.followups import load_followups, score_followup, summarise_followups
 from qa.eval.multihop import fact_groups, load_queries
-from qa.eval.questions import QUESTIONS_DIR, load_questions, score, summarise
+from qa.eval.questions import QUESTIONS_DIR, lead_names, load_questions, score, summarise
 from qa.eval.typed import (
     load_typed,
     score_typed,
@@ -71,29 +76,59 @@ from qa.eval.typed import (
     summarise_typed,
 )
 from qa.retrieval.rerank import DEFAULT_MODEL_PATH
-from qa.types import Passage
+from qa.types import Answer, Passage, Turn
 
 TYPES = ("inference_query", "null_query")
-SETS = ("multihop", "questions", "stories")
+SETS = ("multihop", "questions", "stories", "followups")
+
+
+class PassageCache:
+    """Retrieved passages per question, kept in the data dir (`<split>-<set>-passages-<reranker
+    hash>-k<top_k>.pkl`, so a retrained reranker or another QA_TOP_K gets fresh passages).
+    A question not seen before is retrieved when asked: a follow-up's rewrite is known only
+    once the first turn is answered."""
+
+    def __init__(self, settings: Settings, name: str, split: str) -> None:
+        fingerprint = hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest()[:12]
+        self.settings = settings
+        self.path = (
+            settings.data_dir / f"{split}-{name}-passages-{fingerprint}-k{settings.top_k}.pkl"
+        )
+        self.stored: dict[str, list[Passage]] = (
+            pickle.loads(self.path.read_bytes()) if self.path.exists() else {}
+        )
+        self.assistant: Any = None
+        self.grown = False
+
+    def __call__(self, question: str) -> list[Passage]:
+        if question not in self.stored:
+            self.stored[question] = self._search(question)
+            self.grown = True
+        return self.stored[question]
+
+    def _search(self, question: str) -> list[Passage]:
+        if self.assistant is None:
+            from qa.assistant import Assistant
+            from qa.eval.retrieval import COLLECTION, open_multihop_index
+
+            service = open_multihop_index(self.settings)
+            self.assistant = Assistant(self.settings, collection=COLLECTION, service=service)
+        return self.assistant.search(question).passages
+
+    def save(self) -> None:
+        if self.grown:
+            self.path.write_bytes(pickle.dumps(self.stored))
+            self.grown = False
 
 
 def cached_passages(
     settings: Settings, name: str, questions: list[str], split: str = "dev"
 ) -> list[list[Passage]]:
     """The retrieved passages of each question, from the cache or retrieved now."""
-    fingerprint = hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest()[:12]
-    cache = settings.data_dir / f"{split}-{name}-passages-{fingerprint}-k{settings.top_k}.pkl"
-    if cache.exists():
-        stored: dict[str, list[Passage]] = pickle.loads(cache.read_bytes())
-        if all(q in stored for q in questions):
-            return [stored[q] for q in questions]
-    from qa.assistant import Assistant
-    from qa.eval.retrieval import COLLECTION, open_multihop_index
-
-    assistant = Assistant(settings, collection=COLLECTION, service=open_multihop_index(settings))
-    found = {q: assistant.search(q).passages for q in dict.fromkeys(questions)}
-    cache.write_bytes(pickle.dumps(found))
-    return [found[q] for q in questions]
+    cache = PassageCache(settings, name, split)
+    found = [cache(q) for q in questions]
+    cache.save()
+    return found
 
 
 def _timed(answerer: ExtractiveAnswerer, question: str, passages: list[Passage], ms: list[float]):
@@ -201,6 +236,26 @@ def score_stories(
     return dict(summarise_stories(rows)) | _latency(ms)
 
 
+def score_followup_set(
+    answerer: ExtractiveAnswerer, followups: list, passages: PassageCache, rows_out: list
+) -> dict[str, Any]:
+    """The follow-up set as the chat answers it offline: condense with the first turn's answer
+    as history, then answer the rewrite from its (cached) passages."""
+    ms: list[float] = []
+
+    def ask(question: str, history: list[Turn]) -> Answer:
+        standalone = condense(question, history).question
+        answer = _timed(answerer, standalone, passages(standalone), ms)
+        return answer.model_copy(
+            update={"standalone_question": standalone if standalone != question else ""}
+        )
+
+    rows = [{**score_followup(row, ask, lead_names), "q": row.question} for row in followups]
+    passages.save()
+    rows_out += rows
+    return dict(summarise_followups(rows)) | _latency(ms)
+
+
 def _latency(ms: list[float]) -> dict[str, float]:
     if not ms:
         return {}
@@ -230,7 +285,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lexical", action="store_true", help="no embedding cosine")
     parser.add_argument("--set", action="append", default=[], help="field=v1,v2,...")
-    parser.add_argument("--sets", default=",".join(SETS), help="multihop,questions,stories")
+    parser.add_argument(
+        "--sets", default=",".join(SETS), help="multihop,questions,stories,followups"
+    )
     parser.add_argument("--rows", type=Path, help="write every answered row here (JSON)")
     parser.add_argument(
         "--split",
@@ -291,6 +348,10 @@ def load_runs(settings: Settings, split: str, chosen: list[str]) -> list[tuple[s
         stories = load_typed(QUESTIONS_DIR, split, "stories")
         sp = cached_passages(settings, "stories", [q.question for q in stories], split)
         runs.append(("stories", lambda a, out: score_stories(a, stories, sp, out)))
+    if "followups" in chosen:
+        followups = load_followups(QUESTIONS_DIR, split)
+        fp = PassageCache(settings, "followups", split)
+        runs.append(("followups", lambda a, out: score_followup_set(a, followups, fp, out)))
     return runs
 
 

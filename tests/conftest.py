@@ -172,6 +172,12 @@ def corpus_records() -> list[dict[str, Any]]:
     return multihop.corpus_records()
 
 
+@pytest.fixture(scope="session")
+def bodies(corpus_records: list[dict[str, Any]]) -> dict[str, str]:
+    """Each corpus article's body by its url: where the question sets' evidence must be."""
+    return {article["url"]: article["body"] for article in corpus_records}
+
+
 @pytest.fixture
 def corpus_slice(corpus_records: list[dict[str, Any]], tmp_path: Path) -> Callable[..., Path]:
     """`corpus_slice(n, start=0)`: records[start:start+n] of the corpus, as a corpus.json."""

@@ -7,17 +7,10 @@ from collections import Counter
 import pytest
 
 from qa.eval.answers import lead_sentence, risk_coverage
-from qa.eval.multihop import corpus_records
 from qa.eval.questions import UserQuestion, load_questions, score, summarise
 from qa.types import Answer, AnswerItem, Citation, Lead
 
 COUNTS = {"who": 14, "org": 10, "when": 8, "number": 8, "list": 8, "null": 12}  # per 60
-
-
-@pytest.fixture(scope="module")
-def bodies() -> dict[str, str]:
-    corpus = corpus_records()
-    return {article["url"]: article["body"] for article in corpus}
 
 
 @pytest.mark.parametrize("split", ["dev", "test"])

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from qa.eval.answers import risk_coverage
-from qa.eval.multihop import corpus_records
 from qa.eval.questions import QUESTIONS_DIR, load_questions
 from qa.eval.typed import (
     TypedQuestion,
@@ -164,11 +163,6 @@ TYPED_COUNTS = {  # per split: writers blind to the code (A-C: 40 % / 60 % of th
     "dev": {"typed": 40, "pair": 58, "near_miss": 37, "dated": 39},
     "test": {"typed": 56, "pair": 70, "near_miss": 47, "dated": 45},
 }
-
-
-@pytest.fixture(scope="module")
-def bodies() -> dict[str, str]:
-    return {article["url"]: article["body"] for article in corpus_records()}
 
 
 @pytest.mark.parametrize("split", ["dev", "test"])

@@ -22,6 +22,9 @@ comes from the gold article.
 A typed set lives beside them too (`questions/<split>-typed.jsonl`, scored by `qa.eval.typed`):
 short typed questions, swapped-party pairs, near misses and dated questions, each with the
 entities that stand in another role, so a wrong party is counted as such ("role_error").
+
+And a follow-up set (`questions/<split>-followups.jsonl`, scored by `qa.eval.followups`): the
+second question of two-turn chats, answered with the first turn as history, as the chat does.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from qa.eval.answers import (
     normalise,
     risk_coverage,
 )
+from qa.eval.followups import load_followups, score_followup, summarise_followups
 from qa.eval.typed import (
     list_precision,
     load_typed,
@@ -109,6 +113,13 @@ def _aliases_of(item: str, aliases: tuple[str, ...]) -> list[str]:
     return [alias for alias in aliases if belongs(alias)]
 
 
+def lead_names(answer: Answer, forms: list[str]) -> bool:
+    """Whether the answer's lead (at most 25 words, as `qa eval answers` strict) names one of
+    `forms`."""
+    lead = lead_sentence(answer)
+    return says(lead, forms) and len(lead.split()) <= STRICT_LEAD_WORDS
+
+
 def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": question.id,
@@ -138,8 +149,7 @@ def score(question: UserQuestion, answer: Answer) -> dict[str, Any]:
         row["describe_gold_article"] = first_from_gold
         row["right"] = row["describe_anywhere"]
         return row
-    lead = lead_sentence(answer)
-    row["lead"] = says(lead, forms) and len(lead.split()) <= STRICT_LEAD_WORDS
+    row["lead"] = lead_names(answer, forms)
     row["anywhere"] = says(answer.answer, forms)
     row["cited_gold_article"] = first_from_gold
     row["right"] = row["lead"]
@@ -185,6 +195,14 @@ def run_question_eval(
         report["story_metrics"] = summarise_stories(story_rows)
         report["story_questions"] = len(story_rows)
         report["rows"] += story_rows
+    followup_rows = [
+        score_followup(row, lambda q, h: assistant.ask(q, history=h), lead_names)
+        for row in load_followups(QUESTIONS_DIR, split)
+    ]
+    if followup_rows:
+        report["followup_metrics"] = summarise_followups(followup_rows)
+        report["followup_questions"] = len(followup_rows)
+        report["rows"] += followup_rows
     if split == "test":  # held out: the report gives figures only, never a test row to read
         del report["rows"]
     return report
@@ -258,6 +276,8 @@ def format_question_report(report: dict[str, Any]) -> str:
         lines.append(f"| risk–coverage (coverage → accuracy) | {curve or '–'} |")
     if report.get("story_metrics"):
         lines += _set_table("Story", report["story_questions"], report["story_metrics"])
+    if report.get("followup_metrics"):
+        lines += _set_table("Follow-up", report["followup_questions"], report["followup_metrics"])
     user_curve = ", ".join(
         f"{p['coverage']:.2f} → {p['accuracy']:.2f}" for p in report.get("user_risk_coverage", [])
     )
