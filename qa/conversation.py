@@ -17,7 +17,6 @@ from qa.answer import lexicon
 from qa.answer.llm import LLMUnavailable
 from qa.answer.nlp import shared_cache
 from qa.answer.shape import Form, analyse, with_exclusion
-from qa.answer.terms import words
 from qa.types import Turn
 
 log = logging.getLogger(__name__)
@@ -26,13 +25,6 @@ DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 MAX_CONDENSED_CHARS = 600
 DEFAULT_BUDGET_S = 30.0  # wait for a bare llama-index LLM (an LLMAnswerer brings its own)
 
-# Words that make a question lean on what came before.
-_ANAPHORA = lexicon.word_set(
-    """
-    he she it they them him her his hers its their theirs this that these those there then
-    same former latter one ones
-    """
-)
 _FOLLOW_UP_START = re.compile(r"^\s*(?:and|what about|how about|what of|also|but)\b", re.I)
 # "which" straight before a verb ("which back …"), not before a noun or an auxiliary.
 _BARE_WHICH = re.compile(
@@ -65,9 +57,36 @@ def _names_and_dates(text: str) -> list[str]:
 def _leans_on_history(question: str) -> bool:
     if _FOLLOW_UP_START.match(question):
         return True
-    if set(words(question)) & _ANAPHORA:
+    if _pronouns_from_history(question):
         return True
-    return not _names_and_dates(question)
+    return not _names_and_dates(question) and not _proper_nouns(question)
+
+
+def _proper_nouns(question: str) -> list[str]:
+    """Words the parse tags as proper nouns, which the entity model may have missed ("the jury
+    that found Google has an illegal monopoly over Android app distribution")."""
+    doc = shared_cache().parse(question)
+    return [t.text for t in doc if t.pos_ == "PROPN" and t.lower_ not in _QUESTION_WORDS]
+
+
+def _pronouns_from_history(question: str) -> list[str]:
+    """The question's words that point back at the conversation: demonstratives ("that
+    drug"), and pronouns with no name before them in the question itself ("Whose liver did
+    Lucas Goeller receive in his first transplant?" needs no history)."""
+    doc = shared_cache().parse(question)
+    found = []
+    for token in doc:
+        word = token.lower_
+        # Not a relative "that", an existential "there", nor a count ("one goal").
+        if word not in lexicon.ANAPHORA or token.tag_ in ("WDT", "EX", "CD"):
+            continue
+        # Any name, not only a person's: the small model often mistypes a person it sees once.
+        if word in lexicon.PERSONAL_PRONOUNS and any(
+            ent.end <= token.i and ent.label_ in lexicon.NAME_LABELS for ent in doc.ents
+        ):
+            continue
+        found.append(word)
+    return found
 
 
 def _is_fragment(question: str) -> bool:
@@ -127,11 +146,16 @@ def _substituted(question: str, previous: str) -> str | None:
     return None
 
 
-def _answered_names(answer: str) -> list[str]:
-    """The names an earlier answer led with: those of its first paragraph (a lead, or the
-    items of a list), read by spaCy from the text without its markers and bold marks."""
+def _answered_entities(answer: str) -> list[tuple[str, str]]:
+    """(text, label) of the names an earlier answer led with: those of its first paragraph (a
+    lead, or the items of a list), read by spaCy from the text without its markers and bold
+    marks."""
     first = _MARKUP.sub("", answer.strip().split("\n\n", 1)[0])
-    return [t for t, label in _entities(first) if label not in lexicon.DATE_LABELS]
+    return [(t, label) for t, label in _entities(first) if label not in lexicon.DATE_LABELS]
+
+
+def _answered_names(answer: str) -> list[str]:
+    return [t for t, _ in _answered_entities(answer)]
 
 
 def _asks_for_another(question: str) -> bool:
@@ -157,13 +181,13 @@ def condense_offline(question: str, history: list[Turn]) -> str:
             return with_exclusion(question, given)
     if not _leans_on_history(question):
         return question
-    if _is_fragment(question) and not set(words(question)) & _ANAPHORA:
+    pointers = _pronouns_from_history(question)
+    if _is_fragment(question) and not pointers:
         substituted = _substituted(question, previous)
         if substituted is not None:
             return substituted
     rewritten = _with_previous_kind(question, previous)
-    has_anaphora = bool(set(words(question)) & _ANAPHORA)
-    if _names_and_dates(question) and not has_anaphora and not _is_fragment(question):
+    if _names_and_dates(question) and not pointers and not _is_fragment(question):
         return rewritten  # a full question about a name of its own: carry no other names
     asked = rewritten.lower()
     carried = [x for x in _names_and_dates(previous) if x.lower() not in asked]

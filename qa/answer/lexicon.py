@@ -140,3 +140,11 @@ COUNT_LABELS = frozenset({"CARDINAL", "QUANTITY"})
 WEEKDAYS = tuple(day.lower() for day in calendar.day_name)
 MONTHS = tuple(month.lower() for month in calendar.month_name[1:])
 CALENDAR_WORDS = frozenset((*WEEKDAYS, *MONTHS))
+
+# Follow-ups (qa.conversation): words that make a question lean on what came before, and the
+# pronouns among them that a name earlier in the same question can stand for.
+PERSON_PRONOUNS = word_set("he she him her his hers")
+PERSONAL_PRONOUNS = PERSON_PRONOUNS | word_set("it its they them their theirs")
+ANAPHORA = PERSONAL_PRONOUNS | word_set(
+    "this that these those there then same former latter one ones"
+)

@@ -1,0 +1,32 @@
+"""Follow-up questions offline (`qa.conversation.condense_offline`) and how the answerer reads
+the names a condensed follow-up carries. Measured on the follow-up set of `qa eval questions`
+(docs/answerer.md, "Round 20")."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.conversation import condense_question
+from qa.types import Turn
+
+
+def chat(question: str, answer: str) -> list[Turn]:
+    return [Turn(role="user", content=question), Turn(role="assistant", content=answer)]
+
+
+BALLON_DOR = chat("Who won the Ballon d'Or in 2023?", "**Lionel Messi** [1].")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # "his" stands for the name before it in the question itself.
+        "Where did Kylian Mbappe play in his first professional season?",
+        # a relative "that", not a demonstrative pointing back.
+        "How many people sat on the jury that convicted Sam Bankman-Fried?",
+        # a proper noun the entity model does not find is still a name of the question's own.
+        "What did Ozempic do to appetite?",
+    ],
+)
+def test_a_question_that_stands_alone_carries_nothing_from_the_history(question: str) -> None:
+    assert condense_question(question, BALLON_DOR) == question
