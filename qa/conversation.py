@@ -158,6 +158,18 @@ def _answered_names(answer: str) -> list[str]:
     return [t for t, _ in _answered_entities(answer)]
 
 
+def _answered_person(history: list[Turn]) -> list[str]:
+    """The one person the previous answer led with ("Who took over as Germany head coach?" →
+    "Julian Nagelsmann"), which "he" or "she" in the next question most often means."""
+    answer = next((t.content for t in reversed(history) if t.role == "assistant"), "")
+    people = {
+        " ".join(t.split())
+        for t, label in _answered_entities(answer)
+        if label in lexicon.PERSON_LABELS
+    }
+    return list(people) if len(people) == 1 else []
+
+
 def _asks_for_another(question: str) -> bool:
     return bool(
         re.match(
@@ -190,7 +202,8 @@ def condense_offline(question: str, history: list[Turn]) -> str:
     if _names_and_dates(question) and not pointers and not _is_fragment(question):
         return rewritten  # a full question about a name of its own: carry no other names
     asked = rewritten.lower()
-    carried = [x for x in _names_and_dates(previous) if x.lower() not in asked]
+    answered = _answered_person(history) if set(pointers) & lexicon.PERSON_PRONOUNS else []
+    carried = [x for x in answered + _names_and_dates(previous) if x.lower() not in asked]
     if not carried:
         return rewritten
     return f"{rewritten.strip()} ({', '.join(carried)})"

@@ -30,3 +30,17 @@ BALLON_DOR = chat("Who won the Ballon d'Or in 2023?", "**Lionel Messi** [1].")
 )
 def test_a_question_that_stands_alone_carries_nothing_from_the_history(question: str) -> None:
     assert condense_question(question, BALLON_DOR) == question
+
+
+def test_he_after_an_answer_naming_one_person_means_that_person() -> None:
+    history = chat(
+        "Who took over as Germany head coach after Hansi Flick?", "**Julian Nagelsmann** [1]."
+    )
+    condensed = condense_question("How old is he?", history)
+    assert condensed.startswith("How old is he? (Julian Nagelsmann")
+    assert "Hansi Flick" in condensed  # the question's own names still go with it
+    # An answer naming no person leaves the question's names alone.
+    history = chat("What did Sergey Lavrov say in Morocco?", "He called it a coup [1].")
+    assert condense_question("And what did he say about the U.S.?", history).endswith(
+        "(Sergey Lavrov, Morocco)"
+    )
