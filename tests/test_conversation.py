@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from index.settings import Settings
+from qa.answer import ExtractiveAnswerer
 from qa.conversation import condense_question
-from qa.types import Turn
+from qa.types import Passage, Turn
 
 
 def chat(question: str, answer: str) -> list[Turn]:
@@ -44,3 +46,36 @@ def test_he_after_an_answer_naming_one_person_means_that_person() -> None:
     assert condense_question("And what did he say about the U.S.?", history).endswith(
         "(Sergey Lavrov, Morocco)"
     )
+
+
+def _passage(article_id: str, text: str) -> Passage:
+    return Passage(
+        chunk_id=f"{article_id}-0",
+        article_id=article_id,
+        text=text,
+        start=0,
+        end=len(text),
+        title=f"Story {article_id}",
+        source="Wire",
+    )
+
+
+def test_the_names_a_follow_up_carries_find_passages_but_are_not_what_is_asked() -> None:
+    """Parsed as part of the question, "(Julian Nagelsmann, Germany, Hansi Flick)" made the
+    names anchors of an age question: the sentence naming them won over the one giving the
+    age, and an abstention listed them as missing words."""
+    answerer = ExtractiveAnswerer(Settings())
+    passage = _passage(
+        "a",
+        "Germany named Julian Nagelsmann head coach after Hansi Flick was sacked. At just 36 "
+        "years old, the coach is a rising star.",
+    )
+    answer = answerer.answer("How old is he? (Julian Nagelsmann, Germany, Hansi Flick)", [passage])
+    assert answer.lead is not None and answer.lead.text == "36", answer.answer
+    other = _passage("b", "The crypto exchange reached a peak valuation of $32 billion.")
+    declined = answerer.answer("Who is its chief executive? (FTX)", [other])
+    assert declined.abstained and "FTX" not in declined.answer
+    # A name the follow-up carried still cannot be its answer.
+    named = _passage("c", "Ramp bought Venue, and Ramp's chief executive Eric Glyman said so.")
+    answer = answerer.answer("Who is its chief executive? (Ramp)", [named])
+    assert answer.lead is not None and answer.lead.text == "Eric Glyman", answer.answer

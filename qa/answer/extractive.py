@@ -21,7 +21,7 @@ from qa.answer.evidence import NO_PASSAGE_REASON, Evidence, abstain, seen_stems
 from qa.answer.nlp import ParseCache, shared_cache
 from qa.answer.relevance import Scored, ranked, score_sentences
 from qa.answer.roles import claim_in_role
-from qa.answer.shape import QuestionShape, analyse, without_exclusion
+from qa.answer.shape import QuestionShape, analyse, without_condensed_suffix
 from qa.answer.strategies import STRATEGIES, Strategy
 from qa.answer.terms import true_cased
 from qa.answer.vectors import SentenceVectors
@@ -58,7 +58,7 @@ class ExtractiveAnswerer:
         """The question's shape, from one parse of it (of its words as the passages write
         them, when it is written in capitals; the shape keeps the question as asked)."""
         read = true_cased(question, (p.text for p in passages or ()))
-        shape = analyse(read, self.parser.parse(without_exclusion(read)), self.config)
+        shape = analyse(read, self.parser.parse(without_condensed_suffix(read)), self.config)
         return shape if read == question else dataclasses.replace(shape, text=question)
 
     def role_checker(self, question: str) -> Callable[[str, str], bool]:

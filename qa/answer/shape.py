@@ -125,8 +125,16 @@ _OTHER_THAN = re.compile(
 )
 
 
-def without_exclusion(question: str) -> str:
-    return _EXCLUSION_SUFFIX.sub("", question)
+# A condensed follow-up ends with the names it leans on, after its question mark ("How old is
+# he? (Julian Nagelsmann, Germany)", qa.conversation). They found the passages; the answer
+# parses the question and weighs its terms without them (as anchors they made a figure "about"
+# them a condition of the answer), and, as words of the question, they cannot be the answer.
+_CONTEXT_SUFFIX = re.compile(r"(?<=\?)\s*\((?!not )([^()]*)\)\s*$")
+
+
+def without_condensed_suffix(question: str) -> str:
+    """The question without what a condensed follow-up appended: "(not …)" or its context."""
+    return _CONTEXT_SUFFIX.sub("", _EXCLUSION_SUFFIX.sub("", question))
 
 
 def with_exclusion(question: str, names: list[str]) -> str:
@@ -545,7 +553,7 @@ def _scoring_terms(
 ) -> dict[str, Any]:
     """Content stems for sentence relevance. A list's kind ("countries") names the answer's
     type, which the answering sentence shows by listing countries, so it does not count."""
-    ordered = stems(without_exclusion(question))
+    ordered = stems(without_condensed_suffix(question))
     terms = list(dict.fromkeys(ordered))
     kind_stems = {stem_of(w) for w in kind_words}
     terms = [t for t in terms if t not in kind_stems] or terms
