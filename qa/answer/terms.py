@@ -60,24 +60,36 @@ def role_keys(text: str) -> frozenset[str]:
     return frozenset(keys | (found & ROLES))
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def true_cased(text: str, corpus: Iterable[str] = ()) -> str:
-    """`text` written in capitals only, each word as `corpus` writes it most often, else in
-    lower case ("WHO BACKS MADURO?" over the articles: "Who backs Maduro?"): the small model
-    reads words in capitals as proper nouns, so it finds no wh-phrase and no verb. Any other
-    `text` as it is."""
-    if any(char.islower() for char in text):
+    """`text` written in one case, each word as `corpus` writes it most often ("WHO BACKS
+    MADURO?" or "who backs maduro?" over the articles: "Who backs Maduro?"): the small model
+    reads words in capitals as proper nouns, so it finds no wh-phrase and no verb, and finds
+    no name in lower case. A word `corpus` never writes stays in lower case. Any `text` in
+    mixed case as it is."""
+    if any(char.islower() for char in text) and any(char.isupper() for char in text):
         return text
-    asked = {match.group(0).lower() for match in WORD.finditer(text)}
+    asked = {_POSSESSIVE.sub("", match.group(0)).lower() for match in WORD.finditer(text)}
+    if not asked:
+        return text
     written = Counter(
-        match.group(0)
+        word
         for passage in corpus
         for match in WORD.finditer(passage)
-        if match.group(0).lower() in asked
+        if (word := _POSSESSIVE.sub("", match.group(0))).lower() in asked
     )
     form: dict[str, str] = {}
     for word, _ in written.most_common():
         form.setdefault(word.lower(), word)
-    cased = WORD.sub(lambda m: form.get(m.group(0).lower(), m.group(0).lower()), text)
+
+    def as_written(match: re.Match[str]) -> str:
+        word = match.group(0)
+        base = _POSSESSIVE.sub("", word)
+        return form.get(base.lower(), base.lower()) + word[len(base) :].lower()
+
+    cased = WORD.sub(as_written, text)
     return cased[:1].upper() + cased[1:]
 
 
