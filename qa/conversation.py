@@ -7,6 +7,7 @@ carried into a question that leans on them ("what did he say?", "and China?").
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from qa.answer import lexicon
 from qa.answer.llm import LLMUnavailable
 from qa.answer.nlp import shared_cache
 from qa.answer.shape import Form, analyse, with_exclusion
+from qa.answer.terms import true_cased
 from qa.types import Turn
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ _BARE_WHICH = re.compile(
     re.I,
 )
 _QUESTION_WORDS = lexicon.word_set("what which who whom whose when where why how")
+_TITLES = lexicon.ROLES | frozenset(lexicon.ROLE_ACRONYMS)
+TOPIC_TURNS = 3  # user turns looked back for the names a follow-up leans on
 _MARKUP = re.compile(r"\[\d{1,3}\]|\*\*")
 
 
@@ -44,6 +48,7 @@ def _entities(text: str) -> list[tuple[str, str]]:
         for ent in doc.ents
         if (ent.label_ in lexicon.NAME_LABELS or ent.label_ in lexicon.DATE_LABELS)
         and ent.text.split()[0].lower() not in _QUESTION_WORDS
+        and not all(t.lower_ in _TITLES for t in ent)  # "the CFO" is no name
     ]
 
 
@@ -59,14 +64,16 @@ def _leans_on_history(question: str) -> bool:
         return True
     if _pronouns_from_history(question):
         return True
-    return not _names_and_dates(question) and not _proper_nouns(question)
+    return not _names_of_its_own(question)
 
 
-def _proper_nouns(question: str) -> list[str]:
-    """Words the parse tags as proper nouns, which the entity model may have missed ("the jury
-    that found Google has an illegal monopoly over Android app distribution")."""
+def _names_of_its_own(question: str) -> bool:
+    """Whether the question names something: a name or date, or a word the parse tags as a
+    proper noun, which the entity model may have missed ("the jury that found Google …").
+    A title alone names no one: "Who is the CEO now?" asks about the conversation's company."""
     doc = shared_cache().parse(question)
-    return [t.text for t in doc if t.pos_ == "PROPN" and t.lower_ not in _QUESTION_WORDS]
+    proper = [t for t in doc if t.pos_ == "PROPN" and t.lower_ not in _QUESTION_WORDS | _TITLES]
+    return bool(_names_and_dates(question) or proper)
 
 
 def _pronouns_from_history(question: str) -> list[str]:
@@ -151,7 +158,14 @@ def _answered_entities(answer: str) -> list[tuple[str, str]]:
     lead, or the items of a list), read by spaCy from the text without its markers and bold
     marks."""
     first = _MARKUP.sub("", answer.strip().split("\n\n", 1)[0])
-    return [(t, label) for t, label in _entities(first) if label not in lexicon.DATE_LABELS]
+    first = re.sub(r"\s+(?=[.,;:])", "", first)  # "Yedidia [1]." -> "Yedidia."
+    found = [(t, label) for t, label in _entities(first) if label not in lexicon.DATE_LABELS]
+    if found:
+        return found
+    # A lead of one name the entity model does not know ("Yedidia"): its proper nouns.
+    doc = shared_cache().parse(first)
+    leading = list(itertools.takewhile(lambda t: t.pos_ == "PROPN", doc))
+    return [(" ".join(t.text for t in leading), "")] if leading else []
 
 
 def _answered_names(answer: str) -> list[str]:
@@ -181,32 +195,62 @@ def _asks_for_another(question: str) -> bool:
 
 
 def condense_offline(question: str, history: list[Turn]) -> str:
-    previous = next((t.content for t in reversed(history) if t.role == "user"), "")
-    if not previous:
+    asked_before = [t.content for t in history if t.role == "user"]
+    if not asked_before:
         return question
-    if _asks_for_another(question):
+    # "and guaido?" read as the answers (quoting the articles) write its words: "and Guaido?".
+    written = [t.content for t in history if t.role == "assistant"]
+    asked_before = [_as_written(text, written) for text in asked_before]
+    previous = asked_before[-1]
+    read = _as_written(question, written)
+    if _asks_for_another(read):
         # "Who else will address the meeting?": name the earlier answer in the question, which
         # is how the answerer knows not to give it again.
         answer = next((t.content for t in reversed(history) if t.role == "assistant"), "")
-        given = [n for n in _answered_names(answer) if n.lower() not in question.lower()]
+        given = [n for n in _answered_names(answer) if n.lower() not in read.lower()]
         if given:
-            return with_exclusion(question, given)
-    if not _leans_on_history(question):
+            return with_exclusion(read, given)
+    if not _leans_on_history(read):
         return question
-    pointers = _pronouns_from_history(question)
-    if _is_fragment(question) and not pointers:
-        substituted = _substituted(question, previous)
+    pointers = _pronouns_from_history(read)
+    if _is_fragment(read) and not pointers:
+        substituted = _substituted(read, previous)
         if substituted is not None:
             return substituted
-    rewritten = _with_previous_kind(question, previous)
-    if _names_and_dates(question) and not pointers and not _is_fragment(question):
+    rewritten = _with_previous_kind(read, previous)
+    if _names_and_dates(read) and not pointers and not _is_fragment(read):
         return rewritten  # a full question about a name of its own: carry no other names
-    asked = rewritten.lower()
     answered = _answered_person(history) if set(pointers) & lexicon.PERSON_PRONOUNS else []
-    carried = [x for x in answered + _names_and_dates(previous) if x.lower() not in asked]
+    carried = _unsaid(answered + _topic(asked_before), rewritten)
     if not carried:
         return rewritten
     return f"{rewritten.strip()} ({', '.join(carried)})"
+
+
+def _as_written(text: str, written: list[str]) -> str:
+    """`text` true-cased by `written`, unless only its first letter would change."""
+    cased = true_cased(text, written)
+    return text if cased[1:] == text[1:] else cased
+
+
+def _topic(asked_before: list[str]) -> list[str]:
+    """The names and dates of the latest question that has any, among the last few: a third
+    question ("Who replaces him?" after "How much was the fine?") still leans on the first."""
+    for text in reversed(asked_before[-TOPIC_TURNS:]):
+        found = _names_and_dates(text)
+        if found:
+            return found
+    return []
+
+
+def _unsaid(names: list[str], question: str) -> list[str]:
+    """`names` the question does not already say, each once."""
+    said = question.lower()
+    kept: dict[str, str] = {}
+    for name in names:
+        if name.lower() not in said:
+            kept.setdefault(name.lower(), name)
+    return list(kept.values())
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,42 @@ def test_the_names_a_follow_up_carries_find_passages_but_are_not_what_is_asked()
     named = _passage("c", "Ramp bought Venue, and Ramp's chief executive Eric Glyman said so.")
     answer = answerer.answer("Who is its chief executive? (Ramp)", [named])
     assert answer.lead is not None and answer.lead.text == "Eric Glyman", answer.answer
+
+
+BINANCE = chat(
+    "Why is Binance's CEO stepping down?",
+    "Changpeng Zhao is stepping down [1]. Richard Teng will be the exchange's new CEO [2].",
+)
+
+
+def test_a_third_question_leans_on_the_last_question_that_named_something() -> None:
+    history = [*BINANCE, *chat("How much was the fine?", "**$150 million** [1].")]
+    assert condense_question("Who replaces him?", history) == "Who replaces him? (Binance)"
+
+
+def test_a_title_alone_is_no_name_of_the_question_s_own() -> None:
+    assert condense_question("Who is the CEO now?", BINANCE) == "Who is the CEO now? (Binance)"
+    assert condense_question("Who is the CFO?", BINANCE) == "Who is the CFO? (Binance)"
+
+
+def test_who_else_after_a_one_name_answer_leaves_that_name_out() -> None:
+    """The entity model finds no name in "Yedidia." alone: the lead's proper nouns are one."""
+    history = chat("Who testified against Sam Bankman-Fried?", "**Yedidia** [1].\n\nAdam …")
+    assert condense_question("Who else?", history) == "Who else? (not Yedidia)"
+
+
+def test_a_follow_up_in_one_case_is_read_as_the_answers_write_its_words() -> None:
+    history = chat(
+        "which countries back maduro?",
+        "- Russia [1]\n- China [1]\n\nRussia and China back Maduro's government; the U.S. "
+        "recognized Guaido [1].",
+    )
+    assert condense_question("and guaido?", history) == "Which countries back Guaido?"
+    assert condense_question("WHAT ABOUT GUAIDO?", history) == "Which countries back Guaido?"
+
+
+def test_a_name_is_carried_once() -> None:
+    history = chat("What is Sam Bankman-Fried charged with?", "**Sam Bankman-Fried** faces …")
+    assert condense_question("Who testified against him?", history) == (
+        "Who testified against him? (Sam Bankman-Fried)"
+    )
