@@ -34,8 +34,8 @@ class IndexService:
         *,
         create: bool = True,
     ) -> None:
-        """`create=False`: for commands that only read (or delete); a missing index is then
-        an IndexMissingError instead of two new empty collections."""
+        """The collections are created by the first write, never by opening or reading.
+        `create=False`: a missing index is an IndexMissingError (`qa articles`)."""
         self.settings = settings
         self.embedding = embedding or make_embedding(settings)
         self.store = ArticleStore.open(

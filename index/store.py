@@ -319,6 +319,27 @@ def _bound_http_waits(client: Any, read_timeout_s: float) -> None:
         session.timeout = _chroma_timeout(read_timeout_s)
 
 
+class _NotCreated:
+    """A collection that does not exist yet, as reads see it: empty. It has no write methods:
+    every write path calls ArticleStore._ensure_created first."""
+
+    metadata: dict[str, Any] = {}  # noqa: RUF012 - read-only
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.id = f"not-created:{name}"
+
+    def count(self) -> int:
+        return 0
+
+    def get(self, *_args: Any, **_kwargs: Any) -> dict[str, list]:
+        return {"ids": [], "metadatas": [], "documents": [], "embeddings": []}
+
+    def query(self, query_embeddings: Sequence[Any], *_args: Any, **_kwargs: Any) -> dict:
+        empty: list[list[Any]] = [[] for _ in query_embeddings]
+        return {"ids": empty, "distances": empty, "metadatas": empty, "documents": empty}
+
+
 class ArticleStore:
     """Chunks and the article catalog of one index, in Chroma."""
 
@@ -342,34 +363,84 @@ class ArticleStore:
         # the stamp of the chunks written (None after a delete); a failing listener is
         # logged, never undoes or fails the write.
         self.after_write: list[Callable[[float | None], object]] = []  # returns are ignored
-        meta = {MODEL_KEY: embedding_model}
-        # Both looked at before anything is created: a collection someone else made is
-        # refused without a catalog appearing beside it on their server.
-        chunks = self._owned(name, embedding_model, adopt=create)
-        catalog = self._owned(name + CATALOG_SUFFIX, embedding_model, adopt=create)
-        if not create and (chunks is None or catalog is None):
+        # The collections, looked up (never created) here: a command that only reads must
+        # not leave an empty index behind it (a mistyped QA_COLLECTION, a wrong server).
+        # Until they exist reads see an empty index; the first write creates them.
+        self._chunk_col: Any | None = None
+        self._catalog_col: Any | None = None
+        self._writable = False  # both exist and are marked as newsqa's (checked once)
+        if not self._find() and not create:
             raise IndexMissingError(
                 f"no index {name!r} at {self.location} (QA_COLLECTION): nothing has been "
                 "ingested into it"
             )
-        self._chunks = chunks or client.get_or_create_collection(
-            name,
-            metadata=meta,
-            configuration={"hnsw": {"space": "cosine"}},
-            embedding_function=None,
-        )
-        self._catalog = catalog or client.get_or_create_collection(
-            name + CATALOG_SUFFIX,
-            metadata={**meta, "revision": "0"},
-            embedding_function=None,
-        )
-        stored_model = (self._chunks.metadata or {}).get(MODEL_KEY)
-        if stored_model and stored_model != embedding_model:
+
+    def _find(self) -> bool:
+        """Whether both collections exist now (kept once found); refused if not newsqa's."""
+        chunks = self._owned(self.name, self.embedding_model, adopt=False)
+        catalog = self._owned(self.name + CATALOG_SUFFIX, self.embedding_model, adopt=False)
+        if chunks is None or catalog is None:
+            return False
+        self._check_model(chunks)
+        self._chunk_col, self._catalog_col = chunks, catalog
+        return True
+
+    def _check_model(self, chunks: Any) -> None:
+        stored_model = (chunks.metadata or {}).get(MODEL_KEY)
+        if stored_model and stored_model != self.embedding_model:
             raise EmbeddingMismatchError(
-                f"index {name!r} was built with embedding model {stored_model!r}, but "
-                f"{embedding_model!r} is configured; re-ingest into a new collection "
+                f"index {self.name!r} was built with embedding model {stored_model!r}, but "
+                f"{self.embedding_model!r} is configured; re-ingest into a new collection "
                 f"(QA_COLLECTION) or configure {stored_model!r}"
             )
+
+    def _ensure_created(self) -> None:
+        """Before a write: create what does not exist yet and mark (adopt) empty collections
+        made ahead of time. A collection found once is never re-created here: one that
+        vanished since (a server restarted on another --path) stays an error until it is back
+        (unavailable_errors)."""
+        if self._writable:
+            return
+        meta = {MODEL_KEY: self.embedding_model}
+        if self._chunk_col is None or self._catalog_col is None:
+            chunks = self._owned(self.name, self.embedding_model, adopt=True)
+            catalog = self._owned(self.name + CATALOG_SUFFIX, self.embedding_model, adopt=True)
+            chunks = chunks or self._client.get_or_create_collection(
+                self.name,
+                metadata=meta,
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+            catalog = catalog or self._client.get_or_create_collection(
+                self.name + CATALOG_SUFFIX,
+                metadata={**meta, "revision": "0"},
+                embedding_function=None,
+            )
+            self._check_model(chunks)
+            self._chunk_col, self._catalog_col = chunks, catalog
+        else:
+            for collection in (self._chunk_col, self._catalog_col):
+                metadata = dict(collection.metadata or {})
+                if MODEL_KEY not in metadata:  # empty and made ahead of time: ours from now
+                    collection.modify(metadata={**metadata, **meta})
+        self._writable = True
+
+    @property
+    def exists(self) -> bool:
+        """Whether the index has been created (by this process or any other)."""
+        return self._chunk_col is not None or self._find()
+
+    @property
+    def _chunks(self) -> Any:
+        if self._chunk_col is None and not self._find():
+            return _NotCreated(self.name)
+        return self._chunk_col
+
+    @property
+    def _catalog(self) -> Any:
+        if self._catalog_col is None and not self._find():
+            return _NotCreated(self.name + CATALOG_SUFFIX)
+        return self._catalog_col
 
     def _owned(self, name: str, embedding_model: str, *, adopt: bool) -> Any | None:
         """The collection `name` if it exists and is newsqa's; None if it does not exist.
@@ -408,7 +479,8 @@ class ArticleStore:
         create: bool = True,
     ) -> ArticleStore:
         """The store, with its lexical index kept in step with every write made through it.
-        Without `create`, a missing index is an IndexMissingError (read-only commands)."""
+        Nothing is created until the first write; without `create`, a missing index is an
+        IndexMissingError (`qa articles`)."""
         from index.lexical import LexicalIndex, lexical_dir
 
         lexical = LexicalIndex.at(lexical_dir(settings, name or settings.collection))
@@ -467,6 +539,8 @@ class ArticleStore:
 
     def revision(self) -> str:
         """Changes on every write by any process; cheap enough to call per query."""
+        if not self.exists:
+            return "0"
         return str(self._fresh_catalog_metadata().get("revision", "0"))
 
     def count_chunks(self) -> int:
@@ -522,7 +596,7 @@ class ArticleStore:
 
     def near_duplicate_candidates(self, keys: Mapping[str, int]) -> list[tuple[str, str]]:
         """(article id, encoded MinHash) of stored articles sharing an LSH band key."""
-        if not keys:
+        if not keys or not self.exists:
             return []
         self._ensure_band_keys()
         where = {"$or": [{field: key} for field, key in keys.items()]}
@@ -684,6 +758,7 @@ class ArticleStore:
         writes = [w for w in writes if w.chunks]
         if not writes:
             return
+        self._ensure_created()
         stamp = time.time()
         self._upsert_chunks(writes, stamp=stamp)
         self._delete_stale_chunks(writes)

@@ -253,11 +253,12 @@ def search(
     """Retrieve the passages for a question (no answer), with per-stage scores."""
     from index.limits import InputError
     from index.store import StoreError
+    from qa.assistant import nothing_found_reason
 
     try:
-        result = _assistant(collection).search(
-            question, k=k, since=since, until=until, sources=source
-        )
+        assistant = _assistant(collection)
+        result = assistant.search(question, k=k, since=since, until=until, sources=source)
+        stored = assistant.service.store.count_chunks() if not result.passages else 0
     except (InputError, StoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -266,6 +267,8 @@ def search(
         return
     if result.filters.reason:
         typer.echo(f"filters: {result.filters.reason}")
+    if not result.passages:  # as `qa ask` says it: an empty index, or filters that leave none
+        typer.echo(nothing_found_reason(result, stored, source), err=True)
     for rank, p in enumerate(result.passages, 1):
         scores = " ".join(f"{name}={value:.3f}" for name, value in p.scores.items())
         typer.echo(f"[{rank}] {_byline(p.title, p.source, p.published)}  ({scores})")

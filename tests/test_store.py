@@ -336,6 +336,7 @@ def test_crash_after_chunks_before_catalog_leaves_nothing_behind(
     make_settings, hash_embedding, slice_articles, monkeypatch
 ):
     service = IndexService(make_settings(), embedding=hash_embedding)
+    service.store._ensure_created()  # as the first write would (opening creates nothing)
 
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise SimulatedCrash("killed between the chunk writes and the catalog write")

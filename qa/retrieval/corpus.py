@@ -193,9 +193,14 @@ class DenseSearch:
     """Chroma's HNSW index behind one question."""
 
     def __init__(self, store: ArticleStore, params: DenseParams) -> None:
-        self.collection = store.chunk_collection
+        self.store = store
         self.dimension_guard = store.dimension_guard
         self.params = params
+
+    @property
+    def collection(self) -> Any:
+        """Looked up per query: an index created after this process started is found."""
+        return self.store.chunk_collection
 
     def nearest(
         self,
