@@ -102,6 +102,10 @@ class ForeignCollectionError(StoreError):
     """The collection holds records newsqa did not write (no newsqa metadata)."""
 
 
+class CollectionMetricError(ForeignCollectionError):
+    """The chunk collection measures distance with another metric than newsqa's (cosine)."""
+
+
 class LexicalDirError(StoreError):
     """The lexical index directory (QA_BM25_DIR) cannot be created or written."""
 
@@ -110,6 +114,8 @@ class IndexMissingError(StoreError):
     """Opened without `create` and the collection does not exist (nothing ingested yet)."""
 
 
+# The distance every chunk collection is created with: scores are read as 1 - distance.
+SPACE = "cosine"
 # Every collection ArticleStore has created carries this metadata key (since the first store,
 # 1f48fb6): a non-empty collection without it was made by something else.
 MODEL_KEY = "embedding_model"
@@ -319,6 +325,17 @@ def _bound_http_waits(client: Any, read_timeout_s: float) -> None:
         session.timeout = _chroma_timeout(read_timeout_s)
 
 
+def _space(collection: Any) -> str | None:
+    """The distance a Chroma collection's vector index uses (None if it does not say)."""
+    configuration = getattr(collection, "configuration", None)
+    for key in ("hnsw", "spann"):  # local / single-node, distributed
+        part = configuration.get(key) if isinstance(configuration, Mapping) else None
+        if isinstance(part, Mapping) and part.get("space"):
+            return str(part["space"])
+    space = (collection.metadata or {}).get("hnsw:space")  # the pre-1.0 way to set it
+    return str(space) if space else None
+
+
 class _NotCreated:
     """A collection that does not exist yet, as reads see it: empty. It has no write methods:
     every write path calls ArticleStore._ensure_created first."""
@@ -408,7 +425,7 @@ class ArticleStore:
             chunks = chunks or self._client.get_or_create_collection(
                 self.name,
                 metadata=meta,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": {"space": SPACE}},
                 embedding_function=None,
             )
             catalog = catalog or self._client.get_or_create_collection(
@@ -455,9 +472,7 @@ class ArticleStore:
         except NotFoundError:
             return None
         metadata = dict(collection.metadata or {})
-        if MODEL_KEY in metadata:
-            return collection
-        held = collection.count()
+        held = 0 if MODEL_KEY in metadata else collection.count()
         if held:
             raise ForeignCollectionError(
                 f"collection {name!r} at {self.location} holds {plural(held, 'record')} that "
@@ -465,6 +480,17 @@ class ArticleStore:
                 f"write it. Set QA_COLLECTION to another name (or --collection), or "
                 f"QA_CHROMA_URL to newsqa's Chroma server"
             )
+        space = _space(collection)
+        if name == self.name and space is not None and space != SPACE:
+            # Made ahead of time with Chroma's default (l2) or ip: every score would be wrong.
+            raise CollectionMetricError(
+                f"collection {name!r} (QA_COLLECTION) at {self.location} measures distance "
+                f"with {space!r}, newsqa needs {SPACE!r}; refusing to read or write it. Set "
+                "QA_COLLECTION to another name (or --collection), or delete that collection "
+                "(newsqa creates it itself)"
+            )
+        if MODEL_KEY in metadata:
+            return collection
         if adopt:
             collection.modify(metadata={**metadata, MODEL_KEY: embedding_model})
         return collection

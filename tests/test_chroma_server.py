@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -20,6 +21,8 @@ from index.models import Article
 from index.service import IndexService
 from index.settings import Settings
 from index.store import (
+    MODEL_KEY,
+    CollectionMetricError,
     EmbeddingMismatchError,
     ForeignCollectionError,
     StoreError,
@@ -195,6 +198,9 @@ def _plain_chromadb(url: str):
     return chromadb.HttpClient(host="127.0.0.1", port=port)
 
 
+COSINE: Any = {"hnsw": {"space": "cosine"}}
+
+
 def _names(client) -> set[str]:
     return {c.name for c in client.list_collections()}
 
@@ -253,7 +259,7 @@ def test_an_empty_collection_made_elsewhere_is_adopted(
     server_settings, hash_embedding, corpus_slice
 ):
     other = _plain_chromadb(server_settings.chroma_url)
-    other.create_collection(server_settings.collection)  # created ahead of time, empty
+    other.create_collection(server_settings.collection, configuration=COSINE)  # ahead of time
     service = IndexService(server_settings, embedding=hash_embedding)
     assert service.ingest_items(_articles(corpus_slice(2))).added == 2
     # ... and it is newsqa's from now on: opening it again is not refused.
@@ -262,9 +268,36 @@ def test_an_empty_collection_made_elsewhere_is_adopted(
 
 def test_vectors_of_another_size_are_a_clear_error(server_settings, hash_embedding, corpus_slice):
     other = _plain_chromadb(server_settings.chroma_url)
-    emptied = other.create_collection(server_settings.collection)
+    emptied = other.create_collection(server_settings.collection, configuration=COSINE)
     emptied.add(ids=["x"], embeddings=[[1.0, 0.0, 0.0]])
     emptied.delete(ids=["x"])  # empty again, but Chroma keeps its 3 dimensions
     service = IndexService(server_settings, embedding=hash_embedding)
     with pytest.raises(EmbeddingMismatchError, match=r"vectors of another size.*QA_COLLECTION"):
         service.ingest_items(_articles(corpus_slice(1)))
+
+
+@pytest.mark.parametrize("space", ["l2", "ip"])
+def test_an_empty_collection_of_another_metric_is_refused_not_adopted(
+    server_settings, hash_embedding, corpus_slice, monkeypatch, space: str
+):
+    """Before: an empty collection made ahead of time with Chroma's default metric (l2) or ip
+    was adopted, and every dense score (read as 1 - cosine distance) was then wrong."""
+    other = _plain_chromadb(server_settings.chroma_url)
+    other.create_collection(server_settings.collection, configuration={"hnsw": {"space": space}})
+    with pytest.raises(CollectionMetricError) as raised:
+        IndexService(server_settings, embedding=hash_embedding)
+    message = str(raised.value)
+    assert f"collection {server_settings.collection!r} (QA_COLLECTION)" in message
+    assert f"QA_CHROMA_URL={server_settings.chroma_url}" in message
+    assert f"{space!r}, newsqa needs 'cosine'" in message
+
+    monkeypatch.setenv("QA_DATA_DIR", str(server_settings.data_dir))
+    monkeypatch.setenv("QA_CHROMA_URL", server_settings.chroma_url)
+    monkeypatch.setenv("QA_COLLECTION", server_settings.collection)
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    for command in (["ingest", str(corpus_slice(1))], ["ask", "--mode", "extractive", "who?"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert result.output.strip().splitlines() == [f"error: {message}"], command
+    left = other.get_collection(server_settings.collection)
+    assert left.count() == 0 and MODEL_KEY not in (left.metadata or {})

@@ -14,7 +14,12 @@ from index.loaders import load_paths
 from index.models import Article
 from index.service import IndexService
 from index.settings import Settings
-from index.store import ArticleStore, EmbeddingMismatchError, ForeignCollectionError
+from index.store import (
+    ArticleStore,
+    CollectionMetricError,
+    EmbeddingMismatchError,
+    ForeignCollectionError,
+)
 
 
 def _articles(*paths: Path) -> list[Article]:
@@ -391,4 +396,16 @@ def test_embedded_collection_made_by_plain_chromadb_is_refused(settings: Setting
     plain.create_collection(settings.collection).add(ids=["x"], embeddings=[[0.5, 0.5]])
     with pytest.raises(ForeignCollectionError, match=r"the embedded Chroma in .*QA_COLLECTION"):
         IndexService(settings, embedding=hash_embedding)
+    assert [c.name for c in plain.list_collections()] == [settings.collection]
+
+
+def test_embedded_empty_collection_of_another_metric_is_refused(settings: Settings, hash_embedding):
+    import chromadb
+
+    settings.chroma_path.mkdir(parents=True)
+    plain = chromadb.PersistentClient(path=str(settings.chroma_path))
+    plain.create_collection(settings.collection, metadata={"hnsw:space": "ip"})  # pre-1.0 way
+    with pytest.raises(CollectionMetricError, match=r"'ip', newsqa needs 'cosine'") as raised:
+        IndexService(settings, embedding=hash_embedding)
+    assert f"the embedded Chroma in {settings.chroma_path}" in str(raised.value)
     assert [c.name for c in plain.list_collections()] == [settings.collection]
