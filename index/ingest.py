@@ -22,7 +22,13 @@ from index.dedup import THRESHOLD, DuplicateFinder, decode, encode, signature
 from index.limits import article_too_long
 from index.models import Article, Chunk, LoadProblem, without_future_date
 from index.sentences import encode_vectors, sentence_spans
-from index.store import ArticleRecord, ArticleStore, ArticleWrite, StoredVectors
+from index.store import (
+    ArticleRecord,
+    ArticleStore,
+    ArticleWrite,
+    LexicalDirError,
+    StoredVectors,
+)
 
 EmbedTexts = Callable[[list[str]], list[list[float]]]
 # texts + character spans of their sentences -> (one vector per text, (n_spans, dim) per text)
@@ -127,6 +133,7 @@ class Ingestor:
         that completed."""
         started = time.perf_counter()
         report = IngestReport() if report is None else report
+        self.store.catch_up()  # what an earlier run could not index; a broken dir stops here
         articles = self._collect(items, report)
         # Only these articles' records: the whole catalog grows with the archive.
         stored = self.store.article_records([article.article_id for article in articles])
@@ -163,8 +170,7 @@ class Ingestor:
         )
 
         def finish(write: Future[None], group: list[_Pending]) -> None:
-            write.result()  # a failed write stops the ingest here
-            _count_written(group, report, state)
+            _settle(write, group, report, state)  # a failed write stops the ingest here
             state.elapsed_s = time.perf_counter() - started
             if progress:
                 progress(state)
@@ -323,6 +329,19 @@ class Ingestor:
             StoredVectors(vector, encode_vectors(sentences))
             for vector, sentences in zip(vectors, per_sentence, strict=True)
         ]
+
+
+def _settle(
+    write: Future[None], group: list[_Pending], report: IngestReport, state: Progress
+) -> None:
+    """Wait for a group's write and count it. A LexicalDirError comes after the write was
+    stored in Chroma (only the lexical index missed it): counted, then raised to stop."""
+    try:
+        write.result()
+    except LexicalDirError:
+        _count_written(group, report, state)
+        raise
+    _count_written(group, report, state)
 
 
 def _is_edit_of(article: Article, record: ArticleRecord) -> bool:

@@ -109,6 +109,18 @@ class CollectionMetricError(ForeignCollectionError):
 class LexicalDirError(StoreError):
     """The lexical index directory (QA_BM25_DIR) cannot be created or written."""
 
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def public(self) -> str:
+        """For users of a server (HTTP, chat window): the cause without the server's paths."""
+        return (
+            f"this server cannot write its lexical index (QA_BM25_DIR: {self.reason}); what "
+            "was stored before stays stored: retry once the operator has fixed it"
+        )
+
 
 class IndexMissingError(StoreError):
     """Opened without `create` and the collection does not exist (nothing ingested yet)."""
@@ -377,8 +389,8 @@ class ArticleStore:
         self._max_batch: int | None = None
         self._banded = False  # the catalog's records all carry LSH band keys (checked once)
         # Called after every completed write or delete (the lexical index syncs here) with
-        # the stamp of the chunks written (None after a delete); a failing listener is
-        # logged, never undoes or fails the write.
+        # the stamp of the chunks written (None after a delete); a failing listener never
+        # undoes the write: it is logged, or for a broken QA_BM25_DIR raised after it (_notify).
         self.after_write: list[Callable[[float | None], object]] = []  # returns are ignored
         # The collections, looked up (never created) here: a command that only reads must
         # not leave an empty index behind it (a mistyped QA_COLLECTION, a wrong server).
@@ -510,16 +522,21 @@ class ArticleStore:
         from index.lexical import LexicalIndex, lexical_dir
 
         lexical = LexicalIndex.at(lexical_dir(settings, name or settings.collection))
-        try:  # before Chroma is touched: nothing gets written that BM25 would then miss
-            lexical.check_usable()
-        except OSError as exc:
+
+        def unusable(exc: OSError) -> LexicalDirError:
             setting = (
                 "QA_BM25_DIR" if settings.bm25_dir else "QA_BM25_DIR (unset: QA_DATA_DIR/bm25)"
             )
-            raise LexicalDirError(
+            return LexicalDirError(
                 f"{setting}={settings.bm25_path} cannot be used: "
-                f"{exc.strerror or exc}: {exc.filename or lexical.directory}"
-            ) from exc
+                f"{exc.strerror or exc}: {exc.filename or lexical.directory}",
+                reason=exc.strerror or type(exc).__name__,
+            )
+
+        try:  # before Chroma is touched: nothing gets written that BM25 would then miss
+            lexical.check_usable()
+        except OSError as exc:
+            raise unusable(exc) from exc
         location = (
             f"QA_CHROMA_URL={settings.chroma_url}"
             if settings.chroma_url
@@ -532,7 +549,14 @@ class ArticleStore:
             create=create,
             location=location,
         )
-        store.after_write.append(lambda stamp: lexical.sync(store, written_at=stamp))
+
+        def sync_lexical(stamp: float | None) -> None:
+            try:
+                lexical.sync(store, written_at=stamp)
+            except OSError as exc:  # the directory broke after start (removed, read-only, full)
+                raise unusable(exc) from exc
+
+        store.after_write.append(sync_lexical)
         return store
 
     @contextmanager
@@ -701,11 +725,28 @@ class ArticleStore:
                 _deletions_dropped[key] = _deletions_dropped.get(key, 0) + excess
 
     def _notify(self, stamp: float | None = None) -> None:
+        """Run the after-write listeners. A LexicalDirError (QA_BM25_DIR broke since start)
+        is raised once they have all run: the write stands in Chroma, the lexical index
+        catches up at the next sync that can write it (`catch_up`), and the caller must stop
+        writing and say so. Other failures are logged: the listener catches up later."""
+        broken: LexicalDirError | None = None
         for listener in self.after_write:
             try:
                 listener(stamp)
+            except LexicalDirError as exc:
+                broken = broken or exc
             except Exception:  # the write is safe in Chroma; the listener catches up later
                 log.warning("after-write listener of %s failed", self.name, exc_info=True)
+        if broken is not None:
+            raise broken
+
+    def catch_up(self) -> None:
+        """Bring the listeners (the lexical index) up to the store before writing: what an
+        earlier run stored while QA_BM25_DIR could not be written is indexed now, and a
+        directory that still cannot be written is a LexicalDirError before anything else is
+        stored. Cheap when up to date (one revision check)."""
+        if self.exists:
+            self._notify()
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[StoredChunk]:
         if not chunk_ids:

@@ -219,3 +219,95 @@ def test_an_unusable_bm25_dir_is_one_line_naming_the_setting(
             f"error: QA_BM25_DIR={bm25} cannot be used: "
         )
     assert not settings.chroma_path.exists()  # nothing was stored that BM25 would miss
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("how", ["replaced-by-a-file", "read-only"])
+def test_a_bm25_dir_that_breaks_mid_run_stops_the_ingest_and_a_rerun_finishes(
+    settings: Settings, hash_embedding, monkeypatch, tmp_path: Path, corpus_slice, how: str
+):
+    """Before: the write after the directory broke was stored in Chroma, the sync logged a
+    traceback, the run went on and exited 0, and the lexical index silently lacked those
+    articles. Now the run stops after that write: one line naming QA_BM25_DIR and the
+    reason, one saying what was stored, exit 2; the re-run indexes what was missed."""
+    import errno
+    import shutil
+
+    import index.ingest
+    import index.lexical
+    from index.lexical import LexicalIndex, lexical_dir
+    from index.store import ArticleStore
+
+    bm25 = tmp_path / "shared-bm25"
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_BM25_DIR", str(bm25))
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    monkeypatch.setattr(index.ingest, "EMBED_GROUP", 1)  # one article per write group
+    write_articles, write_segment = ArticleStore.write_articles, index.lexical.write_segment
+    writes: list[int] = []
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(bm25))
+
+    def breaks_before_the_second_write(store: ArticleStore, batch) -> None:
+        writes.append(len(batch))
+        if len(writes) == 2 and how == "replaced-by-a-file":
+            shutil.rmtree(bm25)
+            bm25.write_text("someone's file")
+        elif len(writes) == 2:
+            monkeypatch.setattr(index.lexical, "write_segment", read_only)
+        write_articles(store, batch)
+
+    monkeypatch.setattr(ArticleStore, "write_articles", breaks_before_the_second_write)
+    folder = corpus_slice(3)
+    result = CliRunner().invoke(app, ["ingest", str(folder)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert "Traceback" not in result.output and len(lines) == 2, result.output
+    reason = "Not a directory" if how == "replaced-by-a-file" else "Read-only file system"
+    assert lines[0].startswith(f"error: QA_BM25_DIR={bm25} cannot be used: {reason}")
+    assert lines[1].startswith("stored before the failure: 2 added, 0 updated, 0 unchanged;")
+    assert len(writes) == 2, "nothing more is written once the lexical index cannot follow"
+
+    # Fixed, the same command finishes: the third article, and what BM25 missed.
+    monkeypatch.setattr(ArticleStore, "write_articles", write_articles)
+    monkeypatch.setattr(index.lexical, "write_segment", write_segment)
+    if bm25.is_file():
+        bm25.unlink()
+    again = CliRunner().invoke(app, ["ingest", str(folder)])
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("1 added, 0 updated, 2 unchanged"), again.output
+    store = IndexService(settings, embedding=hash_embedding).store
+    view = LexicalIndex.at(lexical_dir(settings.model_copy(update={"bm25_dir": bm25}), store.name))
+    assert view.view() is not None and view.view().live == store.count_chunks()
+
+
+@pytest.mark.timeout(120)
+def test_an_upload_when_the_bm25_dir_broke_is_a_503_without_server_paths(
+    settings: Settings, hash_embedding, tmp_path: Path
+):
+    """The HTTP entry point of the same rule: the upload is stored in Chroma, the reply says
+    the lexical index cannot be written (503, no server path), nothing is half-counted."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from qa.assistant import Assistant
+    from qa.server import build_server
+
+    bm25 = tmp_path / "shared-bm25"
+    served = settings.model_copy(update={"bm25_dir": bm25})
+    assistant = Assistant(served, service=IndexService(served, embedding=hash_embedding))
+    doc = "# Zoo opens\n\nThe city zoo opened a new wing for {} on Monday.\n"
+    with TestClient(build_server(served, assistant)) as http:
+        first = [("files", ("a.md", doc.format("penguins").encode()))]
+        assert http.post("/api/v1/articles", files=first).json()["added"] == 1
+        shutil.rmtree(bm25)
+        bm25.write_text("someone's file")
+        second = [("files", ("b.md", doc.format("otters").encode()))]
+        reply = http.post("/api/v1/articles", files=second)
+        assert reply.status_code == 503, reply.text
+        message = reply.json()["error"]["message"]
+        assert "QA_BM25_DIR: Not a directory" in message and str(tmp_path) not in message
+        assert len(http.get("/api/v1/articles").json()) == 2  # stored, as the CLI reports

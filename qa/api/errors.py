@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
 from index.limits import MAX_BODY_BYTES, InputError, too_large_body
-from index.store import unavailable_errors
+from index.store import LexicalDirError, unavailable_errors
 from qa.assistant import AssistantError
 from qa.error_shape import ErrorBody, ErrorResponse, error_body, error_response
 
@@ -60,6 +60,13 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str, str]:
     if first.get("type") == "missing":
         return field, f"{field}: field required", "invalid_value"
     return field, f"{field}: {msg}", "invalid_value"
+
+
+async def _on_lexical_dir(_: Request, exc: Exception) -> JSONResponse:
+    """QA_BM25_DIR broke under a write (stored in Chroma, not indexed): 503, no server path."""
+    assert isinstance(exc, LexicalDirError)  # registered for LexicalDirError only
+    log.error("%s", exc)  # the operator's line, with the path
+    return error_response(503, exc.public, code="index_unavailable")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -124,6 +131,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(503, message, code="index_unavailable", headers={"Retry-After": "5"})
 
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(LexicalDirError, _on_lexical_dir)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(InputError, on_input)
     app.add_exception_handler(AssistantError, on_assistant)
