@@ -33,13 +33,16 @@ class IndexService:
         collection: str | None = None,
         *,
         create: bool = True,
+        write: bool = True,
     ) -> None:
         """The collections are created by the first write, never by opening or reading.
-        `create=False`: a missing index is an IndexMissingError (`qa articles`)."""
+        `create=False`: a missing index is an IndexMissingError (`qa articles`).
+        `write=False`: only reads, so it may run beside the process writing an embedded index
+        (a writer holds its lock: StoreBusyError for a second one)."""
         self.settings = settings
         self.embedding = embedding or make_embedding(settings)
         self.store = ArticleStore.open(
-            settings, embedding_model_id(self.embedding), collection, create=create
+            settings, embedding_model_id(self.embedding), collection, create=create, write=write
         )
 
     def ingestor(self) -> Ingestor:

@@ -50,12 +50,17 @@ class Assistant:
         *,
         collection: str | None = None,
         service: IndexService | None = None,
+        read_only: bool = False,
     ) -> None:
+        """`read_only`: for askers only (`qa ask`, `qa chat`): they may run beside the process
+        that writes an embedded index, and adding or deleting articles is refused."""
         from qa.answer import ExtractiveAnswerer, LLMAnswerer, llm_configured
         from qa.retrieval import Retriever
 
         self.settings = settings or Settings()
-        self.service = service or IndexService(self.settings, collection=collection)
+        self.service = service or IndexService(
+            self.settings, collection=collection, write=not read_only
+        )
         self.retriever = Retriever(self.service, self.settings)
         self.extractive = ExtractiveAnswerer(self.settings, self.service.embedding)
         self.llm = (

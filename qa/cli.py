@@ -62,14 +62,15 @@ def _settings():
         raise typer.Exit(2) from exc
 
 
-def _index_service(collection: str | None = None, *, create: bool = True):
+def _index_service(collection: str | None = None, *, create: bool = True, write: bool = True):
     """The index; `create=False` for commands that only read or delete (they must not create
-    collections): a missing index is then an IndexMissingError for the caller."""
+    collections): a missing index is then an IndexMissingError for the caller. `write=False`
+    for commands that only read (no writer lock on an embedded index)."""
     from index.service import IndexService
     from index.store import IndexMissingError, StoreError
 
     try:
-        return IndexService(_settings(), collection=collection, create=create)
+        return IndexService(_settings(), collection=collection, create=create, write=write)
     except IndexMissingError:
         raise
     except StoreError as exc:
@@ -161,7 +162,7 @@ def articles_list(as_json: JsonFlag = False, collection: CollectionOpt = None) -
     from index.store import IndexMissingError
 
     try:
-        records = _index_service(collection, create=False).store.list_articles()
+        records = _index_service(collection, create=False, write=False).store.list_articles()
     except IndexMissingError as exc:
         typer.echo(f"note: {exc}", err=True)
         records = []
@@ -185,7 +186,8 @@ def articles_show(
     from index.store import IndexMissingError
 
     try:
-        record = _index_service(collection, create=False).store.get_article(article_id)
+        store = _index_service(collection, create=False, write=False).store
+        record = store.get_article(article_id)
     except IndexMissingError as exc:
         typer.echo(f"note: {exc}", err=True)
         record = None
@@ -219,11 +221,12 @@ def articles_delete(article_ids: list[str], collection: CollectionOpt = None) ->
 
 
 def _assistant(collection: str | None = None):
+    """An Assistant to ask with (read-only: it may run beside a writer of an embedded index)."""
     from index.store import StoreError
     from qa.assistant import Assistant
 
     try:
-        return Assistant(_settings(), collection=collection)
+        return Assistant(_settings(), collection=collection, read_only=True)
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
