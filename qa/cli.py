@@ -6,6 +6,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -149,6 +150,23 @@ def _ingest_stopped(failure: Exception, report: Any, as_json: bool) -> None:
     raise typer.Exit(2) from failure
 
 
+@contextmanager
+def _store_failure_is_one_line(settings: Any, what: str) -> Iterator[None]:
+    """Chroma lost or QA_BM25_DIR broken part-way through a command that writes: its one line,
+    exit 2, instead of a traceback. What was done before it stays done."""
+    from index.store import store_failure
+
+    try:
+        yield
+    except Exception as exc:
+        failure = store_failure(exc, settings)
+        if failure is None:
+            raise
+        typer.echo(f"error: {failure}", err=True)
+        typer.echo(f"{what} stopped there; what was stored before stays stored", err=True)
+        raise typer.Exit(2) from exc
+
+
 def _feed_poller(service=None):
     """The feed list and poller of QA_DATA_DIR (the index is opened only when needed)."""
     from index.poller import FeedPoller
@@ -208,12 +226,14 @@ def articles_delete(article_ids: list[str], collection: CollectionOpt = None) ->
     from index.store import IndexMissingError
 
     try:
-        store = _index_service(collection, create=False).store
+        service = _index_service(collection, create=False)
     except IndexMissingError as exc:
         typer.echo(f"note: {exc}", err=True)
         missing = list(article_ids)
     else:
-        missing = [a for a in article_ids if not store.delete_article(a)]
+        store = service.store
+        with _store_failure_is_one_line(service.settings, "the deletes"):
+            missing = [a for a in article_ids if not store.delete_article(a)]
     for article_id in missing:
         typer.echo(f"error: no article with id {article_id!r}", err=True)
     typer.echo(f"deleted {plural(len(article_ids) - len(missing), 'article')}")
@@ -578,7 +598,8 @@ def feeds_poll(
     """Fetch the feeds (conditional GET) and ingest their new items' pages."""
     poller = _feed_poller(_index_service(collection))
     try:
-        report = poller.poll(urls or None, force=force)
+        with _store_failure_is_one_line(poller.settings, "the poll"):
+            report = poller.poll(urls or None, force=force)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -156,3 +156,33 @@ def test_a_text_poll_shows_the_page_warnings_and_says_feed_once(
     assert polled.exit_code == 0, polled.output
     assert "warning: " in polled.stderr and "page not fetched" in polled.stderr, polled.stderr
     assert "1 feed (" in polled.stdout, polled.stdout
+
+
+def test_a_bm25_dir_that_breaks_during_a_poll_is_one_line_and_exit_2(
+    web: WebServer, cli_env: Settings, monkeypatch
+) -> None:
+    """Before: a traceback. The poll stops at the first write the lexical index could not
+    follow; the articles stay in Chroma and the next poll (fixed) finishes."""
+    import errno
+
+    import index.lexical
+
+    publish(web, make_stories(3))
+    assert run("feeds", "add", web.url("/feed.xml")).exit_code == 0
+    write_segment = index.lexical.write_segment
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(cli_env.bm25_path))
+
+    monkeypatch.setattr(index.lexical, "write_segment", read_only)
+    broken = CliRunner().invoke(app, ["feeds", "poll"])
+    assert broken.exit_code == 2, broken.output
+    assert broken.output.strip().splitlines() == [
+        f"error: QA_BM25_DIR (unset: QA_DATA_DIR/bm25)={cli_env.bm25_path} cannot be used: "
+        f"Read-only file system: {cli_env.bm25_path}",
+        "the poll stopped there; what was stored before stays stored",
+    ]
+    monkeypatch.setattr(index.lexical, "write_segment", write_segment)
+    fixed = run("feeds", "poll", "--json", "--force")
+    assert fixed.exit_code == 0, fixed.output
+    assert len(json.loads(run("articles", "list", "--json").output)) == 3

@@ -311,3 +311,30 @@ def test_an_upload_when_the_bm25_dir_broke_is_a_503_without_server_paths(
         message = reply.json()["error"]["message"]
         assert "QA_BM25_DIR: Not a directory" in message and str(tmp_path) not in message
         assert len(http.get("/api/v1/articles").json()) == 2  # stored, as the CLI reports
+
+
+def test_a_delete_the_bm25_dir_cannot_follow_is_one_line_and_exit_2(
+    settings: Settings, hash_embedding, monkeypatch, tmp_path: Path
+):
+    import errno
+
+    import index.lexical
+
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_COLLECTION", settings.collection)
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    monkeypatch.delenv("QA_BM25_DIR", raising=False)
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    article = _write(tmp_path, "zoo.md", "# Zoo opens\n\nThe city zoo opened a new wing.\n")
+    assert CliRunner().invoke(app, ["ingest", str(article)]).exit_code == 0
+    (listed,) = json.loads(CliRunner().invoke(app, ["articles", "list", "--json"]).stdout)
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(settings.bm25_path))
+
+    monkeypatch.setattr(index.lexical.LexicalIndex, "_write_manifest", read_only)
+    result = CliRunner().invoke(app, ["articles", "delete", listed["article_id"]])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith(f"error: QA_BM25_DIR (unset: QA_DATA_DIR/bm25)={settings.bm25_path}")
+    assert "Read-only file system" in lines[0] and "Traceback" not in result.output
