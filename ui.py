@@ -17,7 +17,7 @@ apply_offline_defaults()  # before gradio is imported: it reads its analytics fl
 
 import gradio as gr  # noqa: E402
 
-from index.limits import SUPPORTED_SUFFIXES  # noqa: E402
+from index.limits import MAX_FILE_BYTES, MAX_UPLOAD_FILES, SUPPORTED_SUFFIXES  # noqa: E402
 from qa import render  # noqa: E402
 from qa.chat_handlers import (  # noqa: E402
     MAX_PASSAGES,
@@ -27,6 +27,14 @@ from qa.chat_handlers import (  # noqa: E402
 )
 
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
+# No `file_types` on the upload box: Gradio's client would drop a dropped file of another type
+# unsaid, and its server would refuse the whole batch; our checks name each refused file in the
+# ingest status and ingest the rest. This says what is read.
+UPLOAD_HINT = (
+    f"Reads {', '.join(UPLOAD_TYPES)}; up to {MAX_FILE_BYTES // 2**20} MB a file and "
+    f"{MAX_UPLOAD_FILES} files at once. A file that cannot be read is named in the status "
+    "with the reason, and the others are ingested."
+)
 # Uploaded files Gradio has not been asked to ingest are deleted on this schedule (seconds):
 # checked every DELETE_EVERY_S, removed once older than DELETE_AFTER_S.
 DELETE_EVERY_S = 600
@@ -234,10 +242,10 @@ def build_ui(chat: ChatController) -> gr.Blocks:
                         files = gr.File(
                             label="Upload articles",
                             file_count="multiple",
-                            file_types=UPLOAD_TYPES,
                             type="filepath",
                             elem_id="qa-upload",
                         )
+                        gr.Markdown(UPLOAD_HINT, elem_id="qa-upload-hint")
                         ingest_btn = gr.Button("Ingest", variant="primary", elem_id="qa-ingest")
                     with gr.Column():
                         delete_id = gr.Textbox(label="Article id to delete (or click a row)")

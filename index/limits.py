@@ -29,6 +29,9 @@ MAX_FILE_BYTES = 10 * 1024 * 1024  # per file, whoever reads it (upload, UI, CLI
 MAX_UPLOAD_FILES = 50  # files in one upload or one ingest
 # A whole request body: one maximal file plus multipart framing and a few small fields.
 MAX_BODY_BYTES = MAX_FILE_BYTES + 256 * 1024
+# One chat-window upload: Gradio's browser client sends all the files of a batch in one request,
+# and a file over MAX_FILE_BYTES is refused on its own (its bytes counted, not kept).
+MAX_UPLOAD_BODY_BYTES = MAX_UPLOAD_FILES * MAX_FILE_BYTES + 256 * 1024
 # Bodies that carry no file: chat-window events (a question and a few controls), login forms.
 MAX_FORM_BYTES = 64 * 1024
 MAX_FILE_NAME_BYTES = 255  # what a Linux file system allows in one name

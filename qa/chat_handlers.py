@@ -33,7 +33,7 @@ from qa import render
 from qa.access.policy import Permission, requires
 from qa.assistant import Assistant, AssistantError
 from qa.types import Answer, Turn
-from qa.uploads import discard_received, read_received
+from qa.uploads import discard_received, load_received
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +324,9 @@ class ChatController:
         progress: Any = gr.Progress(),  # noqa: B008 - Gradio injects the tracker by default
         request: gr.Request | None = None,
     ) -> ArticlesUpdate:
-        """Ingest the files Gradio received for this request, then delete Gradio's copies."""
+        """Ingest the files Gradio received for this request, then delete Gradio's copies. A
+        file refused for its name, type or size is named in the status with its reason, and the
+        rest is ingested."""
         if not self._may_edit(request):
             return (render.render_status(NOT_ALLOWED, ok=False), *self.refresh(query))
         paths = [f if isinstance(f, str) else getattr(f, "path", "") for f in files or []]
@@ -334,9 +336,9 @@ class ChatController:
                 *self.refresh(query),
             )
         try:
-            check_file_count(len(paths))
-            uploads = [read_received(path, self.upload_dir) for path in paths]
-            report = self.assistant.ingest_files(uploads, self._progress(progress))
+            # Each refused file is named in the report with its reason; the others go on.
+            items = load_received(paths, self.upload_dir)
+            report = self.assistant.ingest_items(items, self._progress(progress))
             status = render.render_ingest_report(report.to_dict())
         except InputError as refused:
             status = render.render_status(str(refused), ok=False)

@@ -76,14 +76,17 @@ def mount_chat_window(app: FastAPI, assistant: Assistant, settings: Settings) ->
     """Lay out the chat window over its handlers and mount it at "/" behind the app's door.
 
     Gradio's own login is not used: the door (bearer key or /login session) says who the user
-    is, and Gradio learns it through `auth_dependency`. Its upload size limit is the API's;
-    direct POSTs to its REST routes are off (every event goes through the queue, where the
-    validators run); errors show no exception text (`show_error=False`)."""
+    is, and Gradio learns it through `auth_dependency`. Its file size limit is a whole upload's
+    (`MAX_UPLOAD_BODY_BYTES`): its browser client refuses a batch holding a larger file before
+    sending it; a file over the per-file limit is the door's to refuse on its own, so the rest
+    of its batch goes on (`qa.access.gradio_guard.UploadFilter`). Direct POSTs to its REST
+    routes are off (every event goes through the queue, where the validators run); errors
+    show no exception text (`show_error=False`)."""
     import gradio as gr
     from gradio.utils import get_upload_folder
 
     import ui
-    from index.limits import MAX_FILE_BYTES
+    from index.limits import MAX_UPLOAD_BODY_BYTES
     from qa.access.gradio_guard import GradioEvents
     from qa.chat_handlers import ChatController
 
@@ -105,7 +108,7 @@ def mount_chat_window(app: FastAPI, assistant: Assistant, settings: Settings) ->
         blocks,
         path="/",
         auth_dependency=access.gradio_user,
-        max_file_size=MAX_FILE_BYTES,
+        max_file_size=MAX_UPLOAD_BODY_BYTES,
         show_error=False,
         mcp_server=False,
         run_history=False,

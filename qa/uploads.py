@@ -6,11 +6,18 @@ never opened as a path. The chat window's
 files arrive through Gradio's upload route into Gradio's upload folder; `read_received` reads
 only files inside that folder, only regular ones, and never more than the size limit, so a
 client-supplied path (`/etc/…`, `/dev/zero`, a FIFO, a symlink out) is refused unread.
+
+Gradio's browser client sends all the files of one upload in one request, so a file that breaks
+a per-file limit (name, type, size) cannot be refused there without refusing its batch: the
+access door (`qa.access.gradio_guard.filter_upload`) replaces it with a small placeholder
+(`refusal_placeholder`) that Gradio stores like any file, and `load_received` reports it, by
+its name and with the shared message, while the rest of the batch is ingested.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import tempfile
@@ -25,11 +32,16 @@ from index.limits import (
     check_file_name,
     check_file_size,
     check_file_type,
+    shown_name,
 )
 from index.loaders import load_file, with_file_key
 from index.models import Article, LoadProblem
 
 NOT_RECEIVED = "refusing a file path the server did not receive as an upload"
+# What the door stores instead of a refused file. Its suffix is no supported type, so a client's
+# own file of this name is itself refused and replaced: a file of this name was written by us.
+REFUSED_NAME = "refused-upload.newsqa"
+MAX_PLACEHOLDER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,44 @@ def load_uploads(uploads: Sequence[Upload]) -> list[Article | LoadProblem]:
                 else:
                     items.append(item.model_copy(update={"path": upload.name}))
     return items
+
+
+def refusal_placeholder(name: str, reason: str) -> bytes:
+    """The content of the placeholder stored for a refused file: its name (as messages quote
+    it when it is long or holds control characters) and why."""
+    shown = name if name.isprintable() and 0 < len(name) <= 80 else shown_name(name)
+    return json.dumps({"name": shown, "reason": reason}).encode("utf-8")
+
+
+def load_received(paths: Sequence[str], upload_root: str | Path) -> list[Article | LoadProblem]:
+    """The files Gradio received, loaded; each one refused (by the door's placeholder, or for
+    its name, type or size here) is a LoadProblem naming it, and the others go on. InputError
+    for the batch only when it is too many files or names a path the server did not receive."""
+    check_file_count(len(paths))
+    uploads: list[Upload] = []
+    refused: list[LoadProblem] = []
+    for path in paths:
+        if not is_received(path, upload_root):
+            raise InputError(NOT_RECEIVED, field="files", status=400, code="not_an_upload")
+        if Path(path).name == REFUSED_NAME:
+            refused.append(_placeholder_problem(path))
+            continue
+        try:
+            uploads.append(read_received(path, upload_root))
+        except InputError as problem:
+            if problem.code == "not_an_upload":
+                raise
+            refused.append(LoadProblem(path=Path(path).name, reason=str(problem)))
+    return [*refused, *load_uploads(uploads)]
+
+
+def _placeholder_problem(path: str) -> LoadProblem:
+    try:
+        with open(path, "rb") as handle:
+            note = json.loads(handle.read(MAX_PLACEHOLDER_BYTES))
+        return LoadProblem(path=str(note["name"]), reason=str(note["reason"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return LoadProblem(path="upload", reason="the server refused this file")
 
 
 def read_received(path: str, upload_root: str | Path) -> Upload:

@@ -330,3 +330,45 @@ def test_extractive_answer_appears_sentence_by_sentence(page: Any) -> None:
     flat = " ".join(partials[-1].replace("**", "").split())
     assert flat == " ".join(final.split())  # the last partial is the whole answer's text
     assert_no_error_toast(page)
+
+
+# --- uploads and deletes in the Articles tab -----------------------------------------------------
+def test_a_batch_with_bad_files_ingests_the_good_ones_and_names_the_rest(
+    page: Any, tmp_path: Path
+) -> None:
+    """Gradio's client refused a batch holding a file over its `max_file_size`, dropped a
+    dropped file of another type unsaid, and our door refused the whole request: now each bad
+    file is named in the status with its reason and the good one is stored."""
+    from index.limits import MAX_FILE_BYTES
+
+    good = tmp_path / "orchard.json"
+    record = {
+        "title": "Plum orchard opens in Fenwick",
+        "source": "Fenwick Courier",
+        "published": "2021-08-02",
+        "body": "The Fenwick plum orchard opened to visitors on Monday, its owners said.",
+    }
+    good.write_text(json.dumps([record]), encoding="utf-8")
+    wrong_type = tmp_path / "minutes.docx"
+    wrong_type.write_bytes(b"PK\x03\x04 not an article")
+    too_big = tmp_path / "dump.txt"
+    too_big.write_bytes(b"w" * (MAX_FILE_BYTES + 1))
+    page.get_by_role("tab", name="Articles").click()
+    page.locator("#qa-articles").wait_for()
+    page.locator("#qa-upload input[type=file]").set_input_files(
+        [str(good), str(wrong_type), str(too_big)]
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#qa-upload').innerText.includes('dump')",  # dump .txt
+        timeout=60_000,
+    )
+    page.click("#qa-ingest")
+    page.wait_for_selector("#qa-status .qa-status", timeout=ANSWER_TIMEOUT_MS)
+    status = page.inner_text("#qa-status")
+    assert "1 added" in status, status
+    assert "unsupported file type '.docx' for 'minutes.docx'" in status, status
+    assert "'dump.txt' is too large: 10.0 MB; the limit is 10 MB per file" in status, status
+    page.wait_for_function(
+        "() => document.querySelector('#qa-articles').innerText.includes('Plum orchard')"
+    )
+    assert_no_error_toast(page)

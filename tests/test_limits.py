@@ -35,7 +35,7 @@ from index.limits import (
     check_question,
 )
 from qa.uploads import Upload
-from tests.access_fixtures import event_index
+from tests.access_fixtures import event_index, file_data, run_event
 from tests.api_fixtures import make_assistant, serve_in_thread
 
 QUESTIONS = {
@@ -217,22 +217,28 @@ def test_every_entry_point_refuses_a_bad_upload_with_one_message(
     assert message_of(assistant.ingest_files, [Upload(n, d) for n, d in files]) == expected
     body, content_type = multipart(files)
     api = http.post("/api/v1/articles", content=body, headers={"content-type": content_type})
-    gradio = http.post("/gradio_api/upload", content=body, headers={"content-type": content_type})
-    for reply in (api, gradio):
-        assert 400 <= reply.status_code < 500, reply.text[:300]
+    assert 400 <= api.status_code < 500, api.text[:300]
     assert api.json()["detail"] == expected, api.text[:300]
-    # Gradio's browser client toasts the body as HTML: the sentence alone, not JSON.
-    assert html.unescape(gradio.text) == expected
-    assert gradio.headers["content-type"].startswith("text/plain")
-    assert api.status_code == gradio.status_code
-
-    if case == "too many files":  # the chat window's own check, before any file is read
+    gradio = http.post("/gradio_api/upload", content=body, headers={"content-type": content_type})
+    if case == "too many files":  # refuses the whole upload, and the chat window's own check
         from qa.chat_handlers import ChatController
 
+        # Gradio's browser client toasts the body as HTML: the sentence alone, not JSON.
+        assert html.unescape(gradio.text) == expected
+        assert gradio.headers["content-type"].startswith("text/plain")
+        assert api.status_code == gradio.status_code
         chat_window = ChatController(assistant, assistant.settings, upload_dir=str(tmp_path))
         paths = [str(tmp_path / n) for n, _ in files]
         assert chat_window.validate_files(paths, "")[0]["message"] == expected
         assert expected in html.unescape(chat_window.ingest(paths, "")[0])
+    else:  # one bad file: the chat window names it at the ingest, and a batch goes on
+        assert gradio.status_code == 200, gradio.text[:300]
+        _, done = run_event(http, event_index(http, "qa-ingest"), [file_objects(gradio), ""])
+        assert done is not None and expected in html.unescape(done["output"]["data"][0]), done
+
+
+def file_objects(reply: httpx.Response) -> list[dict[str, Any]]:
+    return [file_data(path) for path in reply.json()]
 
 
 @pytest.mark.parametrize("name", ["report..final.txt", "..hidden.md", "v2...md", "a . .txt"])

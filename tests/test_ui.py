@@ -255,6 +255,22 @@ def test_the_sources_filter_takes_outlets_that_arrive_after_the_layout_is_built(
     assert sources.preprocess(["Der Spiegel"]) == ["Der Spiegel"]
 
 
+def test_the_upload_box_leaves_per_file_checks_to_us(tmp_path: Path) -> None:
+    """With `file_types` Gradio's client silently dropped a dropped file of another type and
+    its server refused a whole batch ("Invalid file type"); our checks name each bad file and
+    ingest the rest, so the box takes any file and Gradio passes every one on."""
+    from gradio.data_classes import FileData, ListFiles
+
+    demo = ui.build_ui(controller(ScriptedAssistant()))
+    (upload,) = [f for f in components_of(demo, gr.File) if f.elem_id == "qa-upload"]
+    assert upload.file_types is None
+    names = ["good.md", "report.docx", "refused-upload.newsqa"]
+    for name in names:
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    files = ListFiles(root=[FileData(path=str(tmp_path / n), orig_name=n) for n in names])
+    assert upload.preprocess(files) == [str(tmp_path / n) for n in names]
+
+
 def test_ui_module_holds_no_blocks_or_state() -> None:
     assert not [name for name, value in vars(ui).items() if isinstance(value, gr.Blocks)]
 

@@ -5,28 +5,39 @@ Gradio's event routes (`/gradio_api/queue/join`, `run/`, `api/`, `call/`) run th
 handler declared (`qa.access.policy.requires`). Their bodies may also carry file objects
 (`{"path": …}`) that Gradio would copy and hash from anywhere on disk, because a mounted app
 never runs Gradio's own path check (`blocks.has_launched` stays false): every such path must
-be a regular file Gradio received in its upload folder. Uploads (`/gradio_api/upload`) are
-checked like the API's: count, names, types and sizes (`index.limits`).
+be a regular file Gradio received in its upload folder. Uploads (`/gradio_api/upload`) meet
+the API's limits (`index.limits`): the count for the whole upload, names, types and sizes per
+file, a refused file being replaced by a placeholder so the rest of the batch goes on
+(`UploadFilter`).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from index.limits import (
+    MAX_FILE_BYTES,
+    MAX_FORM_BYTES,
+    MAX_UPLOAD_FILES,
     InputError,
     check_file_count,
     check_file_name,
     check_file_size,
 )
 from qa.access.policy import GRADIO_API, Permission, permission_of
-from qa.uploads import NOT_RECEIVED, is_received
+from qa.uploads import NOT_RECEIVED, REFUSED_NAME, is_received, refusal_placeholder
+
+MAX_UPLOAD_FIELDS = 100  # non-file parts of one upload (Gradio's client sends none)
+SPOOL_BYTES = 1024 * 1024  # kept in memory; beyond that a temporary file
 
 
 @dataclass
@@ -114,20 +125,166 @@ def parse_event_body(raw: bytes) -> Any:
         raise InputError("request body is not valid JSON", field="body") from None
 
 
-async def check_upload_form(request: Request) -> None:
-    """An upload to Gradio meets the API's limits: count, names, types, sizes."""
+class UploadFilter:
+    """A Gradio upload body, re-encoded part by part as it arrives: a file that breaks a
+    per-file limit (name, type, size) is replaced by a placeholder naming it and the reason
+    (`qa.uploads.refusal_placeholder`), so Gradio stores the rest and the batch goes on.
+
+    What still refuses the whole request (InputError): a body that is no multipart, more
+    than MAX_UPLOAD_FILES files or MAX_UPLOAD_FIELDS other fields, a body over
+    MAX_UPLOAD_BODY_BYTES. A file's bytes beyond MAX_FILE_BYTES are counted, never kept; the
+    output is spooled to disk past 1 MB."""
+
+    def __init__(self, content_type: str, charset: str = "utf-8") -> None:
+        _, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise _unparsable("no boundary in the Content-Type")
+        self.boundary = boundary
+        self.charset = params.get(b"charset", charset.encode()).decode("latin-1")
+        self.out = _spool()
+        self.files = self.fields = 0
+        self.ended = False
+        self._part: _Part | None = None
+        self._header_name = self._header_value = b""
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._begin,
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value_data,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._data,
+                "on_part_end": self._end_part,
+                "on_end": self._end,
+            },
+        )
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError as exc:
+            raise _unparsable(str(exc) or type(exc).__name__) from None
+
+    def finish(self) -> IO[bytes]:
+        """The re-encoded body, rewound; InputError when the body ended early."""
+        self._parser.finalize()
+        if not self.ended:
+            raise _unparsable("the body ends before its closing boundary")
+        self.out.seek(0)
+        return self.out
+
+    def close(self) -> None:
+        self.out.close()
+        if self._part is not None:
+            self._part.data.close()
+
+    # --- python_multipart callbacks ----------------------------------------------------------
+    def _begin(self) -> None:
+        self._part = _Part()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        assert self._part is not None
+        self._part.headers.append((self._header_name, self._header_value))
+        if self._header_name.lower() == b"content-disposition":
+            self._part.disposition = self._header_value
+        self._header_name = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        assert self._part is not None
+        _, options = parse_options_header(self._part.disposition)
+        self._part.field_name = options.get(b"name", b"files")
+        if b"filename" in options:
+            self.files += 1
+            if self.files > MAX_UPLOAD_FILES:
+                check_file_count(self.files)  # raises, with the shared message
+            self._part.name = _decode(options[b"filename"], self.charset)
+        else:
+            self.fields += 1
+            if self.fields > MAX_UPLOAD_FIELDS:
+                raise _unparsable(f"more than {MAX_UPLOAD_FIELDS} fields")
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        part = self._part
+        assert part is not None
+        part.size += end - start
+        if part.name is None and part.size > MAX_FORM_BYTES:
+            raise _unparsable(f"a field is over {MAX_FORM_BYTES} bytes")
+        if part.size <= MAX_FILE_BYTES:
+            part.data.write(data[start:end])
+
+    def _end_part(self) -> None:
+        part, self._part = self._part, None
+        assert part is not None
+        with part.data:
+            reason = None if part.name is None else _refusal(part.name, part.size)
+            if reason is None:
+                self._emit(part.headers, part.data)
+            else:
+                note = refusal_placeholder(part.name or "", reason)
+                disposition = b'form-data; name="%s"; filename="%s"' % (
+                    part.field_name.replace(b'"', b""),
+                    REFUSED_NAME.encode(),
+                )
+                headers = [
+                    (b"Content-Disposition", disposition),
+                    (b"Content-Type", b"application/json"),
+                ]
+                self._emit(headers, io.BytesIO(note))
+
+    def _end(self) -> None:
+        self.out.write(b"--" + self.boundary + b"--\r\n")
+        self.ended = True
+
+    def _emit(self, headers: list[tuple[bytes, bytes]], data: IO[bytes]) -> None:
+        self.out.write(b"--" + self.boundary + b"\r\n")
+        for name, value in headers:
+            self.out.write(name + b": " + value + b"\r\n")
+        self.out.write(b"\r\n")
+        data.seek(0)
+        shutil.copyfileobj(data, self.out)
+        self.out.write(b"\r\n")
+
+
+@dataclass
+class _Part:
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    disposition: bytes = b""
+    field_name: bytes = b"files"
+    name: str | None = None  # a file's name; None for another field
+    size: int = 0
+    data: IO[bytes] = field(default_factory=lambda: _spool())
+
+
+def _spool() -> IO[bytes]:
+    """Bytes in memory up to SPOOL_BYTES, then in a temporary file (closed by its owner)."""
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+
+
+def _refusal(name: str, size: int) -> str | None:
+    """Why one uploaded file is refused (the shared message), or None."""
     try:
-        form = await request.form(max_files=1000, max_fields=100)
-    except Exception as exc:  # malformed multipart, too many parts
-        detail = getattr(exc, "detail", None) or type(exc).__name__
-        raise InputError(
-            f"cannot parse the multipart body: {detail}", field="files", status=400
-        ) from None
+        check_file_name(name)
+        check_file_size(name, size)
+    except InputError as refused:
+        return str(refused)
+    return None
+
+
+def _decode(raw: bytes, charset: str) -> str:
+    """A header value as Gradio decodes it (its charset, else Latin-1)."""
     try:
-        files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
-        check_file_count(len(files))
-        for upload in files:
-            check_file_name(upload.filename)
-            check_file_size(upload.filename or "", upload.size or 0)
-    finally:
-        await form.close()
+        return raw.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return raw.decode("latin-1")
+
+
+def _unparsable(detail: str) -> InputError:
+    return InputError(f"cannot parse the multipart body: {detail}", field="files", status=400)

@@ -5,22 +5,24 @@ For each request: who is it (bearer key, session cookie, or nobody), what does t
 (`policy.classify`, and for Gradio events the handler the body names), and is the body within
 its limit. Refusals are JSON in the API's error shape: 401 (no or wrong credential), 403 (not
 allowed to change articles), 404 (no such event), 400/413/415 (bad input); a browser asking
-for a page without a credential is sent to /login instead. One exception: a bad Gradio upload
-is refused with its message as plain text, because Gradio's browser client shows that body as
-it is, in a toast.
+for a page without a credential is sent to /login instead. One exception: a Gradio upload
+refused as a whole (too many files, too large, not multipart) gets its message as plain text,
+because Gradio's browser client shows that body as it is, in a toast. A single bad file of an
+upload does not refuse it: it is replaced by a placeholder naming it and the reason
+(`gradio_guard.UploadFilter`), and the ingest reports it while the rest goes on.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import IO, Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse
 
-from index.limits import MAX_BODY_BYTES, MAX_FORM_BYTES, InputError, too_large_body
-from qa.access.gradio_guard import GradioEvents, check_upload_form, parse_event_body
+from index.limits import MAX_FORM_BYTES, MAX_UPLOAD_BODY_BYTES, InputError, too_large_body
+from qa.access.gradio_guard import GradioEvents, UploadFilter, parse_event_body
 from qa.access.login import SESSION_COOKIE, LoginThrottle, SessionStore, login_url
 from qa.access.policy import EVERYONE, AccessPolicy, Permission, Principal, Route, classify
 from qa.error_shape import error_response
@@ -32,12 +34,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PRINCIPAL_KEY = "newsqa.principal"  # where the request's Principal is left in the ASGI scope
-# Bodies the middleware reads itself (the API's own bodies are limited by BodyLimitMiddleware).
-BUFFERED_LIMITS = {Route.GRADIO_UPLOAD: MAX_BODY_BYTES}
+# Bodies the middleware reads itself are MAX_FORM_BYTES at most, but a Gradio upload, which it
+# re-encodes as it arrives (the API's own bodies are limited by BodyLimitMiddleware).
+REPLAY_CHUNK = 64 * 1024
 API_PREFIXES = ("/api/", "/v1/")
-# Gradio's browser client toasts a refused upload as "HTTP 413: <the body as it is>", inserted
-# as HTML: there a limit's refusal is its one sentence, escaped (it may quote a file name).
-TEXT_REFUSALS = frozenset({Route.GRADIO_UPLOAD})
 
 
 class AccessState:
@@ -91,26 +91,40 @@ class AccessMiddleware:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
+        if route == Route.GRADIO_UPLOAD:
+            await self._upload(scope, receive, send, principal, needed)
+            return
         try:
             body, needed = await self._read_and_classify(scope, receive, route, needed)
         except InputError as refused:
-            if route in TEXT_REFUSALS:
-                shown = html.escape(str(refused), quote=False)
-                await PlainTextResponse(shown, status_code=refused.status)(scope, receive, send)
-                return
             await _refuse(scope, receive, send, refused.status, str(refused), refused)
             return
         if not principal.may(needed):
-            await _refuse(
-                scope,
-                receive,
-                send,
-                403,
-                "changing articles needs the API key or a UI user named in QA_UI_EDITORS",
-                None,
-            )
+            await _forbidden(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive) if body is not None else receive, send)
+
+    async def _upload(
+        self, scope: Scope, receive: Receive, send: Send, principal: Principal, needed: Permission
+    ) -> None:
+        """A Gradio upload: the editor's files, each refused one replaced by a placeholder."""
+        if not principal.may(needed):
+            await _forbidden(scope, receive, send)
+            return
+        try:
+            body = await _filter_upload(scope, receive)
+        except InputError as refused:
+            # Gradio's browser client toasts a refused upload as "HTTP 413: <the body as it
+            # is>", inserted as HTML: the refusal is its one sentence, escaped.
+            shown = html.escape(str(refused), quote=False)
+            await PlainTextResponse(shown, status_code=refused.status)(scope, receive, send)
+            return
+        with body:
+            size = body.seek(0, 2)
+            body.seek(0)
+            headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
+            scope["headers"] = [*headers, (b"content-length", str(size).encode())]
+            await self.app(scope, _replay_file(body, receive), send)
 
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, path: str, route: Route
@@ -132,12 +146,10 @@ class AccessMiddleware:
         path, method = scope.get("path", ""), scope.get("method", "GET")
         if method in ("GET", "HEAD", "OPTIONS") or path.startswith(API_PREFIXES):
             return None, needed
-        body = await _read_body(scope, receive, BUFFERED_LIMITS.get(route, MAX_FORM_BYTES))
+        body = await _read_body(scope, receive, MAX_FORM_BYTES)
         gradio = self.state.gradio
         if route == Route.GRADIO_EVENT and gradio is not None:
             return body, gradio.needed(path, parse_event_body(body))
-        if route == Route.GRADIO_UPLOAD:
-            await check_upload_form(Request(scope, _replay(body, receive)))
         return body, needed
 
     async def _unauthenticated(
@@ -186,6 +198,61 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def _filter_upload(scope: Scope, receive: Receive) -> IO[bytes]:
+    """The upload body re-encoded by UploadFilter (spooled); InputError for the whole."""
+    limit = MAX_UPLOAD_BODY_BYTES
+    declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    content_type = dict(scope.get("headers", [])).get(b"content-type", b"").decode("latin-1")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise InputError("an upload must be multipart/form-data", field="Content-Type", status=400)
+    upload = UploadFilter(content_type)
+    try:
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise InputError("the client left before the upload ended", field="files")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit)
+            upload.write(chunk)
+            if not message.get("more_body", False):
+                break
+        return upload.finish()
+    except BaseException:
+        upload.close()
+        raise
+
+
+def _replay_file(body: IO[bytes], receive: Receive) -> Receive:
+    """Receive `body` in chunks, then whatever the client sends next (a disconnect)."""
+    done = False
+
+    async def receive_file() -> Message:
+        nonlocal done
+        if done:
+            return await receive()
+        chunk = body.read(REPLAY_CHUNK)
+        done = len(chunk) < REPLAY_CHUNK
+        return {"type": "http.request", "body": chunk, "more_body": not done}
+
+    return receive_file
+
+
+async def _forbidden(scope: Scope, receive: Receive, send: Send) -> None:
+    await _refuse(
+        scope,
+        receive,
+        send,
+        403,
+        "changing articles needs the API key or a UI user named in QA_UI_EDITORS",
+        None,
+    )
 
 
 def _too_large(size: int, limit: int) -> InputError:
