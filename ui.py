@@ -59,6 +59,21 @@ watch('value', reveal);
 reveal();
 """
 
+# Delete's click: once the confirmation shows (the server's reply), the keyboard lands on
+# Cancel, the safe choice. Runs before the handler, so it hands the input on unchanged.
+FOCUS_CANCEL_JS = """
+(articleId) => {
+  const started = Date.now();
+  const focusCancel = () => {
+    const cancel = document.querySelector('#qa-delete-cancel');
+    if (cancel && cancel.offsetParent !== null) cancel.focus();
+    else if (Date.now() - started < 15000) setTimeout(focusCancel, 50);
+  };
+  setTimeout(focusCancel, 50);
+  return articleId;
+}
+"""
+
 UI_CSS = """
 .qa-answer p { margin: 0 0 .5em 0; }
 .qa-answer ul.qa-items { margin: .25em 0 .5em 1.2em; padding: 0; }
@@ -249,7 +264,15 @@ def build_ui(chat: ChatController) -> gr.Blocks:
                         ingest_btn = gr.Button("Ingest", variant="primary", elem_id="qa-ingest")
                     with gr.Column():
                         delete_id = gr.Textbox(label="Article id to delete (or click a row)")
-                        delete_btn = gr.Button("Delete", variant="stop", elem_id="qa-delete")
+                        delete_btn = gr.Button("Delete…", variant="stop", elem_id="qa-delete")
+                        # Delete asks first: these appear, naming the article, after the
+                        # button (next in tab order); focus goes to Cancel, the safe choice.
+                        with gr.Row(visible=False, elem_id="qa-delete-confirmation") as confirm:
+                            confirm_btn = gr.Button(
+                                "Confirm delete", variant="stop", elem_id="qa-delete-confirm"
+                            )
+                            cancel_btn = gr.Button("Cancel", elem_id="qa-delete-cancel")
+                        pending_delete = gr.State("")
                 if chat.feeds is not None:
                     feeds_panel(chat.feeds, status, [table, sources, examples], title_query)
 
@@ -279,7 +302,26 @@ def build_ui(chat: ChatController) -> gr.Blocks:
             validator=chat.validate_files,
         )
         delete_btn.click(
-            chat.delete, [delete_id, title_query], [status, *refreshed], api_visibility="private"
+            chat.ask_delete,
+            delete_id,
+            [status, confirm, confirm_btn, pending_delete],
+            js=FOCUS_CANCEL_JS,
+            api_visibility="private",
+        )
+        confirm_btn.click(
+            chat.confirm_delete,
+            [pending_delete, title_query],
+            [status, *refreshed, confirm, pending_delete],
+            api_visibility="private",
+        )
+        cancel_btn.click(
+            chat.cancel_delete,
+            pending_delete,
+            [status, confirm, pending_delete],
+            api_visibility="private",
+        )
+        delete_id.change(
+            chat.forget_delete, None, [confirm, pending_delete], api_visibility="private"
         )
         table.select(chat.pick_article, None, delete_id, api_visibility="private")
         demo.load(chat.on_load, title_query, [*refreshed, editing], api_visibility="private")

@@ -70,6 +70,9 @@ class InitialView:
 
 ChatUpdate = tuple[list[dict[str, str]], Any, ChatSession, str]
 ArticlesUpdate = tuple[str, list[list[str]], Any, Any]
+# Delete's first step: status, the confirmation's visibility, its button, the pending id.
+DeleteAsk = tuple[str, Any, Any, str]
+_NO_CONFIRMATION: tuple[Any, Any, str] = (gr.update(visible=False), gr.update(), "")
 
 
 def _shown(session: ChatSession) -> list[dict[str, str]]:
@@ -367,6 +370,61 @@ class ChatController:
                 progress(0.0, desc=f"Reading {plural(state.articles_total, 'article')}")
 
         return report
+
+    @requires(Permission.EDIT)
+    def ask_delete(self, article_id: str | None, request: gr.Request | None = None) -> DeleteAsk:
+        """The Delete button's first step: nothing is deleted yet. For a stored article, the
+        status asks for confirmation, naming it, and the confirm and cancel buttons appear
+        (the confirm button named after it); otherwise the status says why not."""
+        article_id = (article_id or "").strip()
+        if not self._may_edit(request):
+            return render.render_status(NOT_ALLOWED, ok=False), *_NO_CONFIRMATION
+        if not article_id:
+            prompt = "Enter the id of the article to delete (or click a row)."
+            return render.render_status(prompt, ok=False), *_NO_CONFIRMATION
+        try:
+            record = self.assistant.get_article(article_id)
+        except Exception as exc:
+            _log_failure(exc, "reading %r", article_id[:200])
+            return render.render_status(friendly_error(exc), ok=False), *_NO_CONFIRMATION
+        if record is None:
+            missing = f"No article has the id {article_id}."
+            return render.render_status(missing, ok=False), *_NO_CONFIRMATION
+        title = render.short_title(record.title)
+        question = (
+            f"Delete “{title}” ({article_id}) from the index? This cannot be undone: "
+            "confirm or cancel."
+        )
+        return (
+            render.render_status(question),
+            gr.update(visible=True),
+            gr.update(value=f"Confirm delete “{title}”"),
+            article_id,
+        )
+
+    @requires(Permission.EDIT)
+    def confirm_delete(
+        self, pending: str | None, query: str = "", request: gr.Request | None = None
+    ) -> tuple[str, list[list[str]], Any, Any, Any, str]:
+        """The second step: delete the article the first step named (not whatever the box
+        holds now), then hide the confirmation."""
+        if not pending:
+            status = render.render_status("Nothing to confirm: press Delete first.", ok=False)
+            return (status, *self.refresh(query), gr.update(visible=False), "")
+        return (*self.delete(pending, query, request), gr.update(visible=False), "")
+
+    @staticmethod
+    @requires(Permission.ASK)
+    def cancel_delete(pending: str | None) -> tuple[str, Any, str]:
+        """Cancel: nothing is deleted, and the confirmation goes away."""
+        kept = f"Kept {pending}: nothing was deleted." if pending else "Nothing was deleted."
+        return render.render_status(kept), gr.update(visible=False), ""
+
+    @staticmethod
+    @requires(Permission.ASK)
+    def forget_delete() -> tuple[Any, str]:
+        """Another id in the box: a confirmation asked for the previous one goes away."""
+        return gr.update(visible=False), ""
 
     @requires(Permission.EDIT)
     def delete(

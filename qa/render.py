@@ -54,6 +54,12 @@ def escape_text(text: str) -> str:
     return escaped.replace("\n", "<br>")
 
 
+def short_title(title: str | None, limit: int = 60) -> str:
+    """A title on one line, cut to `limit` characters (for a button or a prompt)."""
+    line = " ".join((title or "(untitled)").split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def markdown_literal(text: str) -> str:
     """Article text inside our Markdown answer: what a Markdown reader could act on is
     backslash-escaped, so any client rendering the API's `content` shows the characters, never

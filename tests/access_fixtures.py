@@ -55,9 +55,17 @@ def changes_articles(method: str, path: str) -> bool:
     )
 
 
-# Elements whose events change articles: the Articles tab's ingest and delete buttons, and
-# the feeds panel's follow, ingest-URL and poll buttons (each fetches and stores articles).
-EDITING_ELEMENTS = {"qa-ingest", "qa-delete", "qa-feed-add", "qa-url-ingest", "qa-feed-poll"}
+# Elements whose events change articles: the Articles tab's ingest and delete buttons (Delete
+# asks, its Confirm deletes: both for editors only), and the feeds panel's follow, ingest-URL
+# and poll buttons (each fetches and stores articles).
+EDITING_ELEMENTS = {
+    "qa-ingest",
+    "qa-delete",
+    "qa-delete-confirm",
+    "qa-feed-add",
+    "qa-url-ingest",
+    "qa-feed-poll",
+}
 
 
 def _route_entries(routes: list[Any], prefix: str) -> Iterator[tuple[str, set[str]]]:

@@ -372,3 +372,45 @@ def test_a_batch_with_bad_files_ingests_the_good_ones_and_names_the_rest(
         "() => document.querySelector('#qa-articles').innerText.includes('Plum orchard')"
     )
     assert_no_error_toast(page)
+
+
+def test_delete_asks_for_confirmation_by_keyboard(page: Any, app_url: str) -> None:
+    """Delete removed an article at the first click. Now it names the article and offers
+    Confirm / Cancel, with the keyboard on Cancel; Enter there keeps the article, and the
+    confirm button (reached with Shift+Tab) deletes it."""
+    import httpx
+
+    record = {
+        "title": "Ferry pier repainted in Arlow",
+        "source": "Arlow Times",
+        "published": "2021-09-09",
+        "body": "The Arlow ferry pier was repainted blue over the weekend, the council said.",
+    }
+    added = httpx.post(app_url + "/api/v1/articles", json={"records": [record]}).json()
+    (article_id,) = added["article_ids"]
+    page.get_by_role("tab", name="Articles").click()
+    page.get_by_label("Article id to delete (or click a row)").fill(article_id)
+    page.focus("#qa-delete")
+    page.keyboard.press("Enter")
+    confirm = page.locator("#qa-delete-confirm")
+    confirm.wait_for(state="visible", timeout=ANSWER_TIMEOUT_MS)
+    assert "Confirm delete “Ferry pier repainted in Arlow”" in confirm.inner_text()
+    assert "Ferry pier repainted in Arlow" in page.inner_text("#qa-status")
+    page.wait_for_function("() => document.activeElement?.id === 'qa-delete-cancel'")
+    assert httpx.get(f"{app_url}/api/v1/articles/{article_id}").status_code == 200
+    page.keyboard.press("Enter")  # Cancel
+    confirm.wait_for(state="hidden")
+    assert "nothing was deleted" in page.inner_text("#qa-status")
+    assert httpx.get(f"{app_url}/api/v1/articles/{article_id}").status_code == 200
+
+    page.focus("#qa-delete")
+    page.keyboard.press("Enter")
+    confirm.wait_for(state="visible", timeout=ANSWER_TIMEOUT_MS)
+    page.wait_for_function("() => document.activeElement?.id === 'qa-delete-cancel'")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("() => document.activeElement?.id") == "qa-delete-confirm"
+    page.keyboard.press("Enter")
+    confirm.wait_for(state="hidden", timeout=ANSWER_TIMEOUT_MS)
+    assert f"Deleted {article_id}." in page.inner_text("#qa-status")
+    assert httpx.get(f"{app_url}/api/v1/articles/{article_id}").status_code == 404
+    assert_no_error_toast(page)

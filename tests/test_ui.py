@@ -362,6 +362,47 @@ def test_articles_tab_ingests_lists_and_deletes(tmp_path: Path) -> None:
     assert "qa-status-error" in chat.ingest([], "")[0]
 
 
+def test_delete_asks_first_and_deletes_only_the_article_it_named(tmp_path: Path) -> None:
+    """Delete used to remove the article at the first click. Now it names the article and
+    shows Confirm / Cancel; Cancel keeps it; Confirm deletes the one that was named, even if
+    the box holds another id by then."""
+    assistant = make_assistant(tmp_path / "data", ingest=False)
+    chat = handlers.ChatController(assistant, assistant.settings)
+    report = assistant.ingest_records(
+        [
+            {"title": "Kelso <b>footbridge</b> opens", "source": "Border Post", "body": "A."},
+            {"title": "Kelso market returns", "source": "Border Post", "body": "B."},
+        ]
+    )
+    first, second = sorted(a.article_id for a in assistant.list_articles())
+    assert report.added == 2
+    status, confirm, button, pending = chat.ask_delete(first)
+    assert confirm["visible"] is True and pending == first
+    title = assistant.get_article(first).title
+    assert button["value"] == f"Confirm delete “{title}”"
+    shown = html.unescape(status)
+    assert f"Delete “{title}” ({first})" in shown and "cannot be undone" in shown
+    assert "<b>" not in status
+    assert len(assistant.list_articles()) == 2, "asking deleted something"
+
+    status, confirm, pending = chat.cancel_delete(pending)
+    assert (
+        f"Kept {first}" in html.unescape(status) and confirm["visible"] is False and pending == ""
+    )
+    assert len(assistant.list_articles()) == 2
+
+    _, _, _, pending = chat.ask_delete(first)
+    status, rows, _, _, confirm, left = chat.confirm_delete(pending, "")
+    assert len(rows) == 1
+    assert f"Deleted {first}." in html.unescape(status) and confirm["visible"] is False
+    assert left == ""
+    assert [a.article_id for a in assistant.list_articles()] == [second]
+    assert "Nothing to confirm" in chat.confirm_delete("", "")[0]
+    for missing in ("", "no-such-id"):
+        status, confirm, _, pending = chat.ask_delete(missing)
+        assert "qa-status-error" in status and confirm["visible"] is False and pending == ""
+
+
 def test_llm_mode_streams_and_falls_back_visibly(
     seeded: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
