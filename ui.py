@@ -117,6 +117,15 @@ UI_CSS = """
 """
 
 
+def any_outlet_in_api_info(sources: gr.Dropdown) -> None:
+    """Describe the Sources filter to API clients (`/gradio_api/info`, `gradio_client`) as
+    any list of outlet names. Gradio 6.31's Dropdown.api_info lists its choices as an enum even
+    with allow_custom_value, and they are those of start-up (the info is built once): clients
+    saw a stale list. Each call's names are judged by the assistant, as at every entry point."""
+    info = {"type": "array", "items": {"type": "string"}}
+    sources.api_info = lambda: info  # type: ignore[method-assign]
+
+
 def feeds_panel(feeds: FeedsController, status: Any, outputs: list[Any], query: Any) -> None:
     """The feeds-and-links block of the Articles tab; `outputs` are the articles table, the
     sources choices and the examples, refreshed after anything is ingested."""
@@ -210,6 +219,7 @@ def build_ui(chat: ChatController) -> gr.Blocks:
                         allow_custom_value=True,
                         min_width=180,
                     )
+                    any_outlet_in_api_info(sources)
                     mode = gr.Radio(
                         label="Answer mode",
                         choices=[("Extractive (offline)", "extractive"), ("LLM", "llm")],

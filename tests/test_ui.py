@@ -4,6 +4,7 @@ against the real composition (qa.server.build_server under uvicorn)."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Iterator
 from pathlib import Path
@@ -269,6 +270,21 @@ def test_the_upload_box_leaves_per_file_checks_to_us(tmp_path: Path) -> None:
         (tmp_path / name).write_text("x", encoding="utf-8")
     files = ListFiles(root=[FileData(path=str(tmp_path / n), orig_name=n) for n in names])
     assert upload.preprocess(files) == [str(tmp_path / n) for n in names]
+
+
+def test_the_api_info_lists_no_stale_outlets() -> None:
+    """`/gradio_api/info` (built once, at start-up) listed the outlets stored then as an enum
+    of `sources`, so API clients saw a stale list; any outlet name is described now."""
+    chat = controller(ScriptedAssistant())
+    view = chat.initial_view()
+    chat.initial_view = lambda: dataclasses.replace(view, sources=["Border Post"])  # type: ignore[method-assign]
+    demo = ui.build_ui(chat)
+    (sources,) = components_of(demo, gr.Dropdown)
+    assert sources.choices == [("Border Post", "Border Post")]  # the page still offers them
+    parameters = demo.get_api_info()["named_endpoints"]["/chat"]["parameters"]
+    (info,) = [p for p in parameters if p["parameter_name"] == "sources"]
+    assert info["type"] == {"type": "array", "items": {"type": "string"}}
+    assert info["python_type"]["type"] == "list[str]"
 
 
 def test_ui_module_holds_no_blocks_or_state() -> None:
