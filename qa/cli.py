@@ -497,10 +497,13 @@ def serve(
 
 
 def _print_answer(answer, streamed: bool) -> None:
-    """The answer (unless its text was already streamed), then its citations."""
-    from qa.render import notices, text_with_days
+    """The answer (unless its text was already streamed), what was searched for when a
+    follow-up was rewritten, then its citations."""
+    from qa.render import notices, text_with_days, understood_as
 
     typer.echo("" if streamed else text_with_days(answer))
+    if understood_as(answer):
+        typer.echo(f"\n{understood_as(answer)}")
     for label, notice in notices(answer):
         typer.echo(f"\n{label.lower()}: {notice}")
     for c in answer.citations:

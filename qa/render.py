@@ -320,6 +320,19 @@ WITHDRAWN = "The text above is withdrawn; the answer follows."
 WITHDRAWN_MARKDOWN = f"\n\n---\n\n*{WITHDRAWN}*\n\n"
 
 
+# What was searched for, when a follow-up was rewritten with the conversation: shown above the
+# answer in the chat window, after it in `qa chat`, so a misread follow-up can be told from a
+# wrong answer.
+UNDERSTOOD_AS = "Understood as"
+
+
+def understood_as(answer: Answer) -> str:
+    """ "Understood as: How much was the fine? (Binance)" as plain text; '' when the question
+    was searched as it was asked."""
+    question = answer.standalone_question
+    return f"{UNDERSTOOD_AS}: {question}" if question else ""
+
+
 def _header_html(answer: Answer) -> str:
     parts = []
     for label, notice in notices(answer):
@@ -330,7 +343,7 @@ def _header_html(answer: Answer) -> str:
     parts.append(_filters_html(answer.filters))
     if answer.standalone_question:
         parts.append(
-            '<div class="qa-standalone">Understood as: '
+            f'<div class="qa-standalone">{UNDERSTOOD_AS}: '
             f"<em>{escape_text(answer.standalone_question)}</em></div>"
         )
     return "".join(parts)

@@ -71,6 +71,24 @@ def test_text_output_streams_the_answer_then_its_quoted_sources(built: list[str 
     assert '"' in result.stdout.split("\n[1] ")[1]  # the cited sentence, quoted
 
 
+def test_text_output_says_what_a_rewritten_follow_up_searched_for(
+    built: list[str | None],
+) -> None:
+    """The chat window shows "Understood as: …" above a rewritten follow-up; `qa chat` in text
+    mode showed nothing, so a misread follow-up looked like a wrong answer (round 20 sweep,
+    finding 10)."""
+    lines = "Who is Juan Guaido?\nWhat did he say?\n"
+    searched = [
+        Answer.model_validate_json(line).standalone_question
+        for line in chat("--json", lines=lines).stdout.splitlines()
+    ]
+    assert searched[0] == "" and "Guaido" in searched[1]
+    result = chat(lines=lines)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Understood as: ") == 1  # the first question was asked as typed
+    assert f"\nUnderstood as: {searched[1]}\n" in result.stdout
+
+
 def test_a_failed_question_is_reported_and_the_session_goes_on(built: list[str | None]) -> None:
     result = chat("--mode", "llm", lines="Who is Juan Guaido?\nWhich countries back Maduro?\n")
     assert result.exit_code == 2

@@ -96,6 +96,27 @@ def test_history_comes_from_earlier_messages(client: openai.OpenAI) -> None:
     assert answer.question == "and who backs Guaido?" and answer.mode == "extractive"
 
 
+def test_what_a_follow_up_searched_for_is_an_extra_field_streamed_or_not(
+    client: openai.OpenAI,
+) -> None:
+    """The rewritten question was only inside `answer`, where a client reading the extra
+    `citations` would not look (round 20 sweep, finding 10): it sits beside them now."""
+    messages: Any = [
+        {"role": "user", "content": SEED_QUESTION},
+        {"role": "assistant", "content": "Russia, China, Iran [1]."},
+        {"role": "user", "content": "And which back Guaido?"},
+    ]
+    plain = client.chat.completions.create(model="newsqa", messages=messages)
+    searched = extra(plain, "standalone_question")
+    assert "Guaido" in searched and searched != "And which back Guaido?"
+    assert searched == Answer.model_validate(extra(plain, "answer")).standalone_question
+    chunks = list(client.chat.completions.create(model="newsqa", messages=messages, stream=True))
+    assert extra(chunks[-1], "standalone_question") == searched
+    assert all(extra(c, "standalone_question") is None for c in chunks[:-1])
+    alone = client.chat.completions.create(model="newsqa", messages=messages[-1:])
+    assert extra(alone, "standalone_question") == ""  # asked alone: searched as typed
+
+
 def test_models_list(client: openai.OpenAI) -> None:
     ids = {m.id for m in client.models.list()}
     assert ids == {"newsqa", "newsqa-extractive"}  # no -llm without an LLM

@@ -19,6 +19,12 @@ MODEL_MODES: dict[str, Literal["extractive", "llm"] | None] = {
 }
 
 
+STANDALONE_QUESTION = (
+    "What was searched for when the earlier messages rewrote the question (a follow-up such as "
+    "'and Guaido?'), as answer.standalone_question"
+)
+
+
 # --- OpenAI-compatible schemas ------------------------------------------------------------------
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
@@ -88,6 +94,9 @@ class ChatCompletion(BaseModel):
         "A notice or caution the server adds after the answer is not counted."
     )
     citations: list[Citation] = Field(description="The sources behind the [n] markers.")
+    standalone_question: str = Field(
+        description=STANDALONE_QUESTION + " ('' when the question was searched as asked)."
+    )
     answer: Answer = Field(description="The full newsqa Answer.")
 
 
@@ -114,6 +123,9 @@ class ChatCompletionChunk(BaseModel):
         default=None, description="Only in the extra last chunk of `include_usage` streams."
     )
     citations: list[Citation] | None = None
+    standalone_question: str | None = Field(
+        default=None, description=STANDALONE_QUESTION + ": in the chunk that carries `answer`."
+    )
     answer: Answer | None = None
 
 

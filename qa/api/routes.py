@@ -401,7 +401,8 @@ def _add_openai_routes(router: APIRouter) -> None:
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         """OpenAI-compatible chat: answer markdown in choices[0].message.content (followed by
         any notice or low-confidence caution, which a plain chat client would otherwise never
-        show), plus `citations` and the full `answer` as extra top-level fields."""
+        show), plus `citations`, `standalone_question` (what was searched for) and the full
+        `answer` as extra top-level fields."""
         check_model(body.model, _assistant(request))
         question, history = chat_question(body)
         mode = body.mode or MODEL_MODES.get(body.model)
@@ -427,5 +428,6 @@ def _add_openai_routes(router: APIRouter) -> None:
             ],
             usage=final.usage,
             citations=final.citations,
+            standalone_question=final.standalone_question,
             answer=final,
         )

@@ -186,7 +186,7 @@ async def _chat_sse(
             **extra,
         ).model_dump(mode="json")
         payload["choices"][0]["delta"] = delta.model_dump(exclude_none=True)
-        for name in ("citations", "answer", "usage"):
+        for name in ("citations", "standalone_question", "answer", "usage"):
             if payload[name] is None:
                 del payload[name]
         return ServerSentEvent(json.dumps(payload))
@@ -198,12 +198,18 @@ async def _chat_sse(
             if isinstance(event, Answer):
                 for content in _closing_text(tracker, event):
                     yield chunk(ChatDelta(content=content))
-                yield chunk(ChatDelta(), citations=event.citations, answer=event)
+                yield chunk(
+                    ChatDelta(),
+                    citations=event.citations,
+                    standalone_question=event.standalone_question,
+                    answer=event,
+                )
                 if include_usage:  # OpenAI's shape: one more chunk, no choices, the usage
                     usage = ChatCompletionChunk(
                         id=ident, created=created, model=model, choices=[], usage=event.usage
                     )
-                    yield ServerSentEvent(usage.model_dump_json(exclude={"citations", "answer"}))
+                    extra = {"citations", "standalone_question", "answer"}
+                    yield ServerSentEvent(usage.model_dump_json(exclude=extra))
             elif event:
                 yield chunk(ChatDelta(content=tracker.delta(event)))
     except Exception as exc:
