@@ -23,6 +23,10 @@ from index.models import parse_day
 MAX_QUESTION_CHARS = 2_000
 MAX_HISTORY_TURNS = 50
 MAX_TURN_CHARS = 20_000  # an earlier answer with its citations fits easily
+# Messages of one OpenAI-compatible request (/v1): a client sends the whole conversation each
+# time, and the server reads its most recent MAX_HISTORY_TURNS turns (follow-ups are rewritten
+# from the last few), so this only bounds the work of one request: 500 questions and answers.
+MAX_CHAT_MESSAGES = 1_000
 MAX_K = 50  # passages handed to the answerer
 MAX_SOURCES = 100  # publisher names in one filter
 MAX_FILE_BYTES = 10 * 1024 * 1024  # per file, whoever reads it (upload, UI, CLI)
@@ -86,19 +90,27 @@ def check_history(turns: Sequence[Any], field: str = "history") -> Sequence[Any]
     """At most MAX_HISTORY_TURNS earlier turns, each at most MAX_TURN_CHARS characters."""
     if len(turns) > MAX_HISTORY_TURNS:
         raise InputError(
-            f"{field} has {len(turns)} turns; the limit is {MAX_HISTORY_TURNS}",
+            f"{field} has {len(turns)} turns; the limit is {MAX_HISTORY_TURNS} (send the most "
+            "recent ones: a follow-up is read with the last few turns)",
             field=field,
             code="too_long",
         )
     for index, turn in enumerate(turns):
         content = turn.get("content") if isinstance(turn, dict) else getattr(turn, "content", "")
-        if isinstance(content, str) and len(content) > MAX_TURN_CHARS:
-            raise InputError(
-                f"{field} turn {index} is {len(content)} characters; the limit is {MAX_TURN_CHARS}",
-                field=f"{field}.{index}.content",
-                code="too_long",
-            )
+        if isinstance(content, str):
+            check_turn_length(content, f"{field}.{index}.content")
     return turns
+
+
+def check_turn_length(content: str, field: str) -> str:
+    """One earlier turn of a conversation (a question or an answer): at most MAX_TURN_CHARS."""
+    if len(content) > MAX_TURN_CHARS:
+        raise InputError(
+            f"{field} is {len(content)} characters; the limit is {MAX_TURN_CHARS} per turn",
+            field=field,
+            code="too_long",
+        )
+    return content
 
 
 def check_k(k: int | None, field: str = "k") -> int | None:

@@ -22,9 +22,11 @@ import pytest
 from typer.testing import CliRunner
 
 from index.limits import (
+    MAX_CHAT_MESSAGES,
     MAX_FILE_BYTES,
     MAX_HISTORY_TURNS,
     MAX_QUESTION_CHARS,
+    MAX_TURN_CHARS,
     MAX_UPLOAD_FILES,
     InputError,
     check_file_count,
@@ -33,6 +35,7 @@ from index.limits import (
     check_history,
     check_period,
     check_question,
+    check_turn_length,
 )
 from qa.uploads import Upload
 from tests.access_fixtures import event_index, file_data, run_event
@@ -137,17 +140,72 @@ def test_every_entry_point_refuses_a_bad_question_with_one_message(
     assert expected in [check["message"] for check in reply.json()["detail"]]
 
 
-def test_every_entry_point_refuses_too_much_history_with_one_message(
+def test_the_native_entry_points_refuse_too_much_history_with_one_message(
     assistant: Any, http: httpx.Client
 ) -> None:
+    """The project's own API (Python, REST) says what is wrong and what to send; the
+    OpenAI-compatible route reads the most recent turns instead (next test)."""
     expected = message_of(check_history, HISTORY)
-    assert str(MAX_HISTORY_TURNS) in expected
+    assert str(MAX_HISTORY_TURNS) in expected and "most recent" in expected
     assert message_of(lambda: assistant.ask("q", history=HISTORY)) == expected
     reply = http.post("/api/v1/answer", json={"question": "q", "history": HISTORY})
     assert reply.status_code == 422 and reply.json()["detail"] == expected, reply.text
-    messages = [*HISTORY, {"role": "user", "content": "q"}]
-    reply = http.post("/v1/chat/completions", json={"messages": messages})
+
+
+def test_the_openai_route_reads_the_most_recent_turns_of_a_long_chat(
+    assistant: Any, http: httpx.Client
+) -> None:
+    """An OpenAI client sends the whole conversation each time: its 26th question was a 422
+    ("history has 51 turns; the limit is 50"), and a 101st a 422 from `messages` maxItems 200
+    (round 20 sweep, finding 11). The oldest turns are left out, the answer is the one the
+    most recent 50 give, and a header says how many were dropped; streamed or not."""
+    long = [{"role": ("user", "assistant")[i % 2], "content": f"turn {i}"} for i in range(210)]
+    question = {"role": "user", "content": "And which back Guaido?"}
+    for stream in (False, True):
+        body = {"messages": [*long, question], "stream": stream}
+        reply = http.post("/v1/chat/completions", json=body)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["x-history-turns-dropped"] == str(210 - MAX_HISTORY_TURNS)
+    recent = http.post("/v1/chat/completions", json={"messages": [*long[-50:], question]})
+    assert "x-history-turns-dropped" not in recent.headers
+    whole = http.post("/v1/chat/completions", json={"messages": [*long, question]}).json()
+    assert whole["answer"]["answer"] == recent.json()["answer"]["answer"]
+    assert whole["answer"]["usage"] == recent.json()["answer"]["usage"]  # the same turns read
+
+
+def test_the_openai_routes_message_count_limit_is_the_one_it_advertises(
+    http: httpx.Client,
+) -> None:
+    spec = http.get("/openapi.json").json()["components"]["schemas"]["ChatCompletionRequest"]
+    assert spec["properties"]["messages"]["maxItems"] == MAX_CHAT_MESSAGES
+    many = [{"role": "user", "content": "q"}] * MAX_CHAT_MESSAGES
+    assert http.post("/v1/chat/completions", json={"messages": many}).status_code == 200
+    reply = http.post("/v1/chat/completions", json={"messages": [*many, many[0]]})
+    assert reply.status_code == 422 and reply.json()["error"]["param"] == "messages", reply.text
+    assert reply.json()["detail"].startswith(
+        f"messages has {MAX_CHAT_MESSAGES + 1} entries; the limit is {MAX_CHAT_MESSAGES}"
+    )
+
+
+def test_every_entry_point_refuses_an_over_long_earlier_turn(
+    assistant: Any, http: httpx.Client
+) -> None:
+    """The per-turn size limit holds everywhere; /v1 used to cut such a message to the limit
+    without a word (the question itself has always been refused alike)."""
+    turns = [
+        {"role": "user", "content": "who backs Maduro?"},
+        {"role": "assistant", "content": "x" * (MAX_TURN_CHARS + 1)},
+    ]
+    expected = message_of(check_turn_length, turns[1]["content"], "history.1.content")
+    assert message_of(lambda: assistant.ask("q", history=turns)) == expected
+    reply = http.post("/api/v1/answer", json={"question": "q", "history": turns})
     assert reply.status_code == 422 and reply.json()["detail"] == expected, reply.text
+    system = {"role": "system", "content": "Be brief."}
+    messages = [system, *turns, {"role": "user", "content": "q"}]
+    reply = http.post("/v1/chat/completions", json={"messages": messages})
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["detail"] == expected.replace("history.1", "messages.2")
+    assert reply.json()["error"]["param"] == "messages.2.content"
 
 
 # --- date filters ---------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from index.limits import check_text
-from qa.api.schemas import MAX_HISTORY_TURNS, Filters, Mode
+from index.limits import MAX_CHAT_MESSAGES, MAX_HISTORY_TURNS, InputError, check_text
+from qa.api.schemas import Filters, Mode
 from qa.types import Answer, Citation, Usage
 
 MODEL_ID = "newsqa"
@@ -61,15 +61,29 @@ class ChatCompletionRequest(Filters):
     _model_is_text = field_validator("model")(lambda name: check_text(name, "model"))  # echoed
     messages: list[ChatMessage] = Field(
         min_length=1,
-        max_length=4 * MAX_HISTORY_TURNS,
         description="The last user message is the question; earlier user/assistant messages "
-        "are the history (system messages are ignored).",
+        f"are the history, of which the most recent {MAX_HISTORY_TURNS} are read (older ones "
+        "are dropped, and the X-History-Turns-Dropped header says how many); system messages "
+        "are ignored.",
+        json_schema_extra={"maxItems": MAX_CHAT_MESSAGES},
     )
     stream: bool = False
     stream_options: StreamOptions | None = Field(
         default=None, description="With include_usage, a last chunk carries the usage."
     )
     mode: Mode | None = Field(default=None, description="Overrides the mode the model implies.")
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _not_too_many(cls, messages: Any) -> Any:
+        if isinstance(messages, list) and len(messages) > MAX_CHAT_MESSAGES:
+            raise InputError(
+                f"messages has {len(messages)} entries; the limit is {MAX_CHAT_MESSAGES} (only "
+                f"the most recent {MAX_HISTORY_TURNS} turns are read: drop older messages)",
+                field="messages",
+                code="too_long",
+            )
+        return messages
 
 
 class ChatResponseMessage(BaseModel):

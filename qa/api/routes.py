@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
@@ -25,8 +25,8 @@ from index.limits import (
     check_file_count,
     check_file_name,
     check_file_size,
-    check_history,
     check_question,
+    check_turn_length,
 )
 from index.settings import Settings
 from qa.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, _responses, _too_large
@@ -40,7 +40,7 @@ from qa.api.openai_schemas import (
     ModelList,
 )
 from qa.api.schemas import (
-    MAX_TURN_CHARS,
+    MAX_HISTORY_TURNS,
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_FILES,
     AnswerRequest,
@@ -316,8 +316,16 @@ def probe_llm(base_url: str, settings: Settings) -> tuple[bool, str]:
 
 
 # --- OpenAI compatibility -----------------------------------------------------------------------
-def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
-    """(question, history) from OpenAI messages: the last user message and the turns before."""
+# Response header of /v1/chat/completions: how many of the oldest user/assistant messages were
+# not read because the conversation had more than MAX_HISTORY_TURNS (absent when none were).
+HISTORY_DROPPED_HEADER = "X-History-Turns-Dropped"
+
+
+def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn], int]:
+    """(question, history, dropped) from OpenAI messages: the last user message, the most
+    recent MAX_HISTORY_TURNS user/assistant turns before it, and how many older ones were left
+    out. An OpenAI client sends the whole conversation every time, so a long chat is trimmed
+    here where the native API refuses it; every message is still held to the per-turn limit."""
     last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
     if last_user is None:
         raise ApiError(
@@ -333,15 +341,12 @@ def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
             str(exc), field=f"messages.{last_user}.content", status=exc.status, code=exc.code
         ) from None
     history = [
-        Turn(role=m.role, content=m.text()[:MAX_TURN_CHARS])
-        for m in body.messages[:last_user]
+        Turn(role=m.role, content=check_turn_length(m.text(), f"messages.{index}.content"))
+        for index, m in enumerate(body.messages[:last_user])
         if m.role in ("user", "assistant")
     ]
-    try:
-        check_history(history)  # the shared message, naming the OpenAI field at fault
-    except InputError as exc:
-        raise InputError(str(exc), field="messages", status=exc.status, code=exc.code) from None
-    return question, history
+    dropped = max(0, len(history) - MAX_HISTORY_TURNS)
+    return question, history[dropped:], dropped
 
 
 def model_ids(assistant: Assistant) -> list[str]:
@@ -388,6 +393,14 @@ def _add_openai_routes(router: APIRouter) -> None:
             200: {
                 "description": "A chat.completion, or with `stream` an SSE stream of "
                 "ChatCompletionChunk objects ending with `data: [DONE]`.",
+                "headers": {
+                    HISTORY_DROPPED_HEADER: {
+                        "description": "Sent when the messages hold more than "
+                        f"{MAX_HISTORY_TURNS} user/assistant turns before the question: how "
+                        "many of the oldest were not read.",
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                },
                 "content": {
                     "text/event-stream": {
                         "schema": sse_event_schema(
@@ -398,13 +411,16 @@ def _add_openai_routes(router: APIRouter) -> None:
             },
         },
     )
-    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
+    async def chat_completions(
+        body: ChatCompletionRequest, request: Request, response: Response
+    ) -> Any:
         """OpenAI-compatible chat: answer markdown in choices[0].message.content (followed by
         any notice or low-confidence caution, which a plain chat client would otherwise never
         show), plus `citations`, `standalone_question` (what was searched for) and the full
         `answer` as extra top-level fields."""
         check_model(body.model, _assistant(request))
-        question, history = chat_question(body)
+        question, history, dropped = chat_question(body)
+        headers = {HISTORY_DROPPED_HEADER: str(dropped)} if dropped else {}
         mode = body.mode or MODEL_MODES.get(body.model)
         events = _assistant(request).ask_stream(
             question, history=history, mode=mode, **body.options()
@@ -414,10 +430,11 @@ def _add_openai_routes(router: APIRouter) -> None:
         if body.stream:
             usage = bool(body.stream_options and body.stream_options.include_usage)
             return EventSourceResponse(
-                _chat_sse(first, events, ident, created, body.model, include_usage=usage)
+                _chat_sse(first, events, ident, created, body.model, include_usage=usage),
+                headers=headers,
             )
         final = await run_in_threadpool(_last_event, first, events)
-        return ChatCompletion(
+        completion = ChatCompletion(
             id=ident,
             created=created,
             model=body.model,
@@ -431,3 +448,5 @@ def _add_openai_routes(router: APIRouter) -> None:
             standalone_question=final.standalone_question,
             answer=final,
         )
+        response.headers.update(headers)
+        return completion
