@@ -7,6 +7,7 @@ many users and several server processes can serve one index.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
@@ -30,13 +31,18 @@ from index.models import Article, LoadProblem
 from index.service import IndexService
 from index.settings import Settings
 from index.store import ArticleRecord
-from qa.types import Answer, SearchResult, Turn
+from qa.types import Answer, Passage, SearchResult, Turn
 from qa.uploads import Upload, load_uploads
 
 if TYPE_CHECKING:
     from index.poller import FeedPoller
 
 Mode = Literal["extractive", "llm"]
+log = logging.getLogger(__name__)
+
+# What `Assistant.warm_up` answers: a made-up passage, so it needs nothing from the index.
+WARM_UP_QUESTION = "Who chaired the meeting on Saturday?"
+WARM_UP_TEXT = "Jorge Arreaza chaired the meeting on Saturday. He said the talks went well."
 
 
 class AssistantError(ValueError):
@@ -150,6 +156,31 @@ class Assistant:
                 yield with_usage(event, [standalone, *(t.content for t in turns)], found)
             else:
                 yield event
+
+    def warm_up(self) -> float:
+        """Load now what the first answer would otherwise load on the way (the spaCy pipeline,
+        nltk's sentence splitter, the tokenizer, the retriever's lexical state: 1-7 s), so a
+        server's "ready" means ready: the follow-up rewrite and one extractive answer over a
+        made-up passage, and one search of the index. Nothing is stored and no LLM is called.
+        Returns the seconds taken; a failure is logged, not raised (the first answer is then
+        only slower)."""
+        from qa.conversation import condense
+
+        started = time.perf_counter()
+        text = WARM_UP_TEXT
+        passage = Passage(
+            chunk_id="warm-up", article_id="warm-up", text=text, start=0, end=len(text)
+        )
+        try:
+            condense("What did he say?", [Turn(role="user", content=WARM_UP_QUESTION)])
+            answer = self.extractive.answer(WARM_UP_QUESTION, [passage])
+            found = self.search(WARM_UP_QUESTION, k=1)
+            with_usage(answer, [WARM_UP_QUESTION], found)
+        except Exception as exc:  # a warm-up must never stop a start-up
+            log.warning(
+                "warm-up failed (the first answer will be slower): %s: %s", type(exc).__name__, exc
+            )
+        return time.perf_counter() - started
 
     def _use_llm(self, mode: Mode | None) -> bool:
         if mode == "llm" and self.llm is None:

@@ -367,6 +367,8 @@ def chat(
     from qa.types import Turn
 
     answerer = _answerer(url, collection)
+    if url is None:  # load the answerer now, not during the first question
+        answerer.warm_up()
     interactive = sys.stdin.isatty()
     if interactive:
         typer.echo(f"Ask about the articles ({CHAT_COMMANDS}).", err=True)

@@ -260,6 +260,7 @@ def _serve(host: str, port: int, settings: Settings, policy: AccessPolicy, sampl
     assistant = Assistant(settings)
     added = ensure_sample_corpus(assistant) if sample else 0
     app = build_server(settings, assistant, loopback_only=loopback_only(host, policy, settings))
+    assistant.warm_up()  # the first question is answered as fast as the next ones
     articles = assistant.service.store.count_articles()
     print(ready_line(time.perf_counter() - started, articles, added, host, port), flush=True)
     print(describe_access(policy), flush=True)

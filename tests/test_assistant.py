@@ -31,6 +31,37 @@ def test_ask_names_every_backer_with_a_verbatim_citation(assistant: Assistant) -
     assert "Maduro" in answer.citations[0].quote
 
 
+def test_warm_up_runs_what_the_first_answer_would_otherwise_load(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first question after `qa serve` said "ready" took 6-7 s (round 20 sweep, finding
+    12): the spaCy pipeline, nltk's sentence splitter and the tokenizer load on first use. The
+    warm-up goes through each of them (over texts no cache holds yet) and stores nothing."""
+    import qa.answer.nlp
+    import qa.answer.sentences
+    import qa.assistant
+    import qa.usage
+
+    used: set[str] = set()
+    for module, name in (
+        (qa.answer.nlp, "pipeline"),
+        (qa.answer.sentences, "_punkt"),
+        (qa.usage, "_tokenizer"),
+    ):
+        loader = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda loader=loader, name=name: used.add(name) or loader()
+        )
+    fresh = f"Ana Ruiz chaired the meeting at {time.time_ns()}. She said the talks went well."
+    monkeypatch.setattr(qa.assistant, "WARM_UP_TEXT", fresh)
+    monkeypatch.setattr(qa.assistant, "WARM_UP_QUESTION", f"Who chaired it at {time.time_ns()}?")
+    articles = assistant.service.store.count_articles()
+
+    assert assistant.warm_up() > 0
+    assert used == {"pipeline", "_punkt", "_tokenizer"}
+    assert assistant.service.store.count_articles() == articles
+
+
 def test_ask_is_the_last_event_of_ask_stream(assistant: Assistant) -> None:
     events = list(assistant.ask_stream("which countries back Maduro?"))
     assert isinstance(events[-1], Answer)

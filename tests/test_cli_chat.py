@@ -4,6 +4,7 @@ and `qa ask --help` saying where a call's time goes."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -93,6 +94,51 @@ def test_a_failed_question_is_reported_and_the_session_goes_on(built: list[str |
     result = chat("--mode", "llm", lines="Who is Juan Guaido?\nWhich countries back Maduro?\n")
     assert result.exit_code == 2
     assert result.stderr.count("error: answer mode 'llm' needs an LLM") == 2
+
+
+def test_chat_warms_the_answerer_before_the_first_question(
+    built: list[str | None], assistant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first answer of a session waited 6 s for the answerer to load (round 20 sweep,
+    finding 12): it loads before the first question is read; `--url` leaves it to the server."""
+    events: list[str] = []
+    monkeypatch.setattr(assistant, "warm_up", lambda: events.append("warm-up") or 0.0)
+    ask_stream = assistant.ask_stream
+    monkeypatch.setattr(
+        assistant, "ask_stream", lambda *a, **k: events.append("ask") or ask_stream(*a, **k)
+    )
+    assert chat("--json", lines="Who is Juan Guaido?\nWhat did he say?\n").exit_code == 0
+    assert events == ["warm-up", "ask", "ask"]
+
+
+def test_serve_warms_the_answerer_before_it_says_ready(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import uvicorn
+
+    import qa.assistant
+    import qa.server
+    from index.settings import Settings
+    from qa.access.policy import AccessPolicy
+
+    events: list[str] = []
+
+    class Loaded:  # what qa serve builds, without the models
+        def __init__(self, settings: Any) -> None:
+            self.service = SimpleNamespace(store=SimpleNamespace(count_articles=lambda: 1))
+
+        def warm_up(self) -> float:
+            events.append("warm-up")
+            return 0.0
+
+    monkeypatch.setattr(qa.assistant, "Assistant", Loaded)
+    monkeypatch.setattr(qa.server, "build_server", lambda *a, **k: object())
+    monkeypatch.setattr(qa.server, "ready_line", lambda *a: events.append("ready") or "ready")
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: events.append("serving"))
+    settings = Settings(data_dir=tmp_path, poll_interval_s=0)
+    policy = AccessPolicy.from_settings(settings)
+    qa.server._serve("127.0.0.1", 7799, settings, policy, sample=False)
+    assert events == ["warm-up", "ready", "serving"]
 
 
 def test_ask_help_says_where_the_time_goes_and_points_at_chat() -> None:
