@@ -145,6 +145,23 @@ def test_bad_requests_raise_openai_errors(client: openai.OpenAI) -> None:
     assert long_chat.headers["x-history-turns-dropped"] == "1"
 
 
+def test_a_conversation_that_ends_with_the_answer_is_refused(client: openai.OpenAI) -> None:
+    """[question, answer] re-answered the question with a 200 (round 20 sweep, finding 15):
+    there is nothing to answer. System messages stay ignored wherever they stand."""
+    asked: Any = [
+        {"role": "user", "content": SEED_QUESTION},
+        {"role": "assistant", "content": "Russia, China, Iran [1]."},
+    ]
+    for messages in (asked, [*asked, {"role": "system", "content": "Be brief."}]):
+        with pytest.raises(openai.UnprocessableEntityError) as refused:
+            client.chat.completions.create(model="newsqa", messages=messages)
+        assert "the last message must be the user's" in refused.value.message
+        assert refused.value.param == "messages.1.role"  # type: ignore[attr-defined]
+    with_system: Any = [asked[0], {"role": "system", "content": "Be brief."}]
+    answered = client.chat.completions.create(model="newsqa", messages=with_system)
+    assert "Russia" in (answered.choices[0].message.content or "")
+
+
 def test_api_key_with_the_openai_client(assistant: Any) -> None:
     settings = assistant.settings.model_copy(update={"api_key": SecretStr(KEY)})
     with serve_in_thread(create_app(assistant, settings)) as base:

@@ -61,7 +61,8 @@ class ChatCompletionRequest(Filters):
     _model_is_text = field_validator("model")(lambda name: check_text(name, "model"))  # echoed
     messages: list[ChatMessage] = Field(
         min_length=1,
-        description="The last user message is the question; earlier user/assistant messages "
+        description="The last message (system and developer messages aside) is the user's "
+        "question, refused with 422 when it is another role's; earlier user/assistant messages "
         f"are the history, of which the most recent {MAX_HISTORY_TURNS} are read (older ones "
         "are dropped, and the X-History-Turns-Dropped header says how many); system messages "
         "are ignored.",

@@ -321,6 +321,10 @@ def probe_llm(base_url: str, settings: Settings) -> tuple[bool, str]:
 HISTORY_DROPPED_HEADER = "X-History-Turns-Dropped"
 
 
+# Instructions to a model, which this server has none of: read nowhere, wherever they stand.
+IGNORED_ROLES = ("system", "developer")
+
+
 def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn], int]:
     """(question, history, dropped) from OpenAI messages: the last user message, the most
     recent MAX_HISTORY_TURNS user/assistant turns before it, and how many older ones were left
@@ -332,6 +336,15 @@ def chat_question(body: ChatCompletionRequest) -> tuple[str, list[Turn], int]:
             422,
             "messages: there is no user message to answer",
             field="messages",
+            code="invalid_value",
+        )
+    last = max(i for i, m in enumerate(body.messages) if m.role not in IGNORED_ROLES)
+    if last != last_user:  # the question was answered already: say so, do not answer it again
+        raise ApiError(
+            422,
+            f"messages.{last}.role: the last message must be the user's (the question to "
+            f"answer), not the {body.messages[last].role}'s",
+            field=f"messages.{last}.role",
             code="invalid_value",
         )
     try:
