@@ -86,8 +86,18 @@ def check_question(question: Any, field: str = "question") -> str:
     return check_text(question, field).strip()
 
 
+TURN_SHAPE = '{"role": "user" or "assistant", "content": text}'
+
+
 def check_history(turns: Sequence[Any], field: str = "history") -> Sequence[Any]:
-    """At most MAX_HISTORY_TURNS earlier turns, each at most MAX_TURN_CHARS characters."""
+    """A list of at most MAX_HISTORY_TURNS earlier turns, each at most MAX_TURN_CHARS
+    characters. (Python callers may pass any sequence; text is not a list of turns.)"""
+    if isinstance(turns, str | bytes) or not isinstance(turns, Sequence):
+        raise InputError(
+            f"{field} must be a list of turns, each {TURN_SHAPE} (or a qa.types.Turn), not "
+            f"{type(turns).__name__}: {shown_value(turns)}",
+            field=field,
+        )
     if len(turns) > MAX_HISTORY_TURNS:
         raise InputError(
             f"{field} has {len(turns)} turns; the limit is {MAX_HISTORY_TURNS} (send the most "
@@ -100,6 +110,12 @@ def check_history(turns: Sequence[Any], field: str = "history") -> Sequence[Any]
         if isinstance(content, str):
             check_turn_length(content, f"{field}.{index}.content")
     return turns
+
+
+def shown_value(value: Any, limit: int = 60) -> str:
+    """A wrong value as a message quotes it after its type: its repr, cut to `limit`."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def check_turn_length(content: str, field: str) -> str:

@@ -15,11 +15,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ValidationError
-
 from index.ingest import IngestReport, ProgressCallback
 from index.limits import (
-    InputError,
     check_history,
     check_k,
     check_period,
@@ -31,7 +28,7 @@ from index.models import Article, LoadProblem
 from index.service import IndexService
 from index.settings import Settings
 from index.store import ArticleRecord
-from qa.types import Answer, Passage, SearchResult, Turn
+from qa.types import Answer, Passage, SearchResult, Turn, history_turns
 from qa.uploads import Upload, load_uploads
 
 if TYPE_CHECKING:
@@ -126,7 +123,7 @@ class Assistant:
         use_llm = self._use_llm(mode)
         # Plain {"role", "content"} dicts are accepted too: the Python API should not make
         # callers import our types to hold a conversation.
-        turns = [_turn(turn, index) for index, turn in enumerate(history)]
+        turns = history_turns(history)
         condensed = condense(question, turns, self.llm if use_llm else None)
         standalone = condensed.question
         condensed_at = time.perf_counter()
@@ -336,15 +333,3 @@ def nothing_found_reason(
     if not limits:
         return NO_PASSAGE_REASON
     return "The articles don't say: no stored article is " + " and ".join(limits) + "."
-
-
-def _turn(turn: Turn | dict[str, str], index: int) -> Turn:
-    """One turn of a Python caller's history, refused as every entry point refuses input."""
-    try:
-        return Turn.model_validate(turn)
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"]) or "turn"
-        raise InputError(
-            f"history turn {index}: {where}: {problem['msg']}", field=f"history.{index}.{where}"
-        ) from None

@@ -22,7 +22,7 @@ import httpx
 from index.ingest import IngestReport
 from index.models import LoadProblem
 from index.store import ArticleRecord
-from qa.types import Answer, SearchResult, Turn
+from qa.types import Answer, SearchResult, history_turns
 
 API = "/api/v1"
 T = TypeVar("T")
@@ -159,10 +159,7 @@ def _question_body(question: str, options: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if name == "history":
-            value = [
-                (t.model_dump() if isinstance(t, Turn) else Turn.model_validate(t).model_dump())
-                for t in value
-            ]
+            value = [turn.model_dump() for turn in history_turns(value)]
             if not value:
                 continue
         elif name == "sources":

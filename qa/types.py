@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
+
+from index.limits import TURN_SHAPE, InputError, check_history, shown_value
 
 
 class Passage(BaseModel):
@@ -158,3 +161,29 @@ class Turn(BaseModel):
 
     role: Literal["user", "assistant"]
     content: str
+
+
+def history_turns(history: Sequence[Turn | dict[str, str]]) -> list[Turn]:
+    """A Python caller's history as Turns: Turn objects or plain {"role", "content"} dicts (a
+    caller need not import our types to hold a conversation). Anything else - text, ("user",
+    "…") pairs - is refused with an `InputError` naming the turn, as every entry point refuses
+    input."""
+    check_history(history)
+    return [_turn(turn, index) for index, turn in enumerate(history)]
+
+
+def _turn(turn: Turn | dict[str, str], index: int) -> Turn:
+    if not isinstance(turn, Turn | dict):  # a ("user", "…") pair, a bare string, …
+        raise InputError(
+            f"history turn {index} must be {TURN_SHAPE} (or a qa.types.Turn), not "
+            f"{type(turn).__name__}: {shown_value(turn)}",
+            field=f"history.{index}",
+        )
+    try:
+        return Turn.model_validate(turn)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "turn"
+        raise InputError(
+            f"history turn {index}: {where}: {problem['msg']}", field=f"history.{index}.{where}"
+        ) from None

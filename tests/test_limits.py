@@ -255,6 +255,34 @@ def test_the_python_api_refuses_a_filter_or_turn_of_the_wrong_shape(assistant: A
     assert refused.startswith("history turn 0: role:"), refused
 
 
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        ("Who fired Sam Altman?", "history must be a list of turns, each {"),
+        ({"role": "user", "content": "Who fired Sam Altman?"}, "history must be a list of turns"),
+        ([("user", "Who fired Sam Altman?")], "history turn 0 must be {"),
+        (["Who fired Sam Altman?"], "history turn 0 must be {"),
+    ],
+    ids=["text", "one dict", "pairs", "list of text"],
+)
+def test_a_history_of_the_wrong_shape_says_what_a_history_is(
+    assistant: Any, history: Any, expected: str
+) -> None:
+    """history="a string" was read as a list of one-character turns: "history turn 0: turn:
+    Input should be a valid dictionary or instance of Turn", or "history has 60 turns" for a
+    longer string; ("user", "…") pairs got the same pydantic line (round 20 sweep, finding 15).
+    The Python API and the HTTP client now say what a history is, naming the input."""
+    from qa.client import Client
+
+    refused = message_of(lambda: assistant.ask("When was he fired?", history=history))
+    assert refused.startswith(expected), refused
+    assert '"role": "user" or "assistant", "content": text' in refused and "Turn" in refused
+    wrong = history if expected.startswith("history must") else history[0]
+    assert f"not {type(wrong).__name__}: {repr(wrong)[:20]}" in refused
+    with Client("http://127.0.0.1:9") as client:  # refused before any request is made
+        assert message_of(lambda: client.ask("When was he fired?", history=history)) == refused
+
+
 def test_the_api_gives_a_shared_limit_its_own_code(http: httpx.Client) -> None:
     """The same over-long question: "too_long" from both HTTP endpoints."""
     question = QUESTIONS["one over"]
