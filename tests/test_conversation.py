@@ -9,7 +9,8 @@ import pytest
 from index.settings import Settings
 from qa.answer import ExtractiveAnswerer
 from qa.conversation import condense_question
-from qa.types import Passage, Turn
+from qa.types import Turn
+from tests.test_answer_extractive import _passage
 
 
 def chat(question: str, answer: str) -> list[Turn]:
@@ -45,18 +46,6 @@ def test_he_after_an_answer_naming_one_person_means_that_person() -> None:
     history = chat("What did Sergey Lavrov say in Morocco?", "He called it a coup [1].")
     assert condense_question("And what did he say about the U.S.?", history).endswith(
         "(Sergey Lavrov, Morocco)"
-    )
-
-
-def _passage(article_id: str, text: str) -> Passage:
-    return Passage(
-        chunk_id=f"{article_id}-0",
-        article_id=article_id,
-        text=text,
-        start=0,
-        end=len(text),
-        title=f"Story {article_id}",
-        source="Wire",
     )
 
 

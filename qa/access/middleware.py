@@ -15,7 +15,7 @@ upload does not refuse it: it is replaced by a placeholder naming it and the rea
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import IO, Any
 
 from starlette.requests import Request
@@ -179,50 +179,45 @@ class AccessMiddleware:
         await response(scope, receive, send)
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, or InputError 413 once it is over `limit` (what is left unread
-    is discarded by the server, so the connection stays usable)."""
+async def _body_chunks(
+    scope: Scope, receive: Receive, limit: int, *, whole: bool
+) -> AsyncIterator[bytes]:
+    """The request body's chunks, InputError 413 once it is over `limit` (what is left unread
+    is discarded by the server, so the connection stays usable). `whole`: a client leaving
+    early is an error, not the end of the body."""
     declared = dict(scope.get("headers", [])).get(b"content-length", b"")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
-    chunks, size = [], 0
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            if whole:
+                raise InputError("the client left before the upload ended", field="files")
+            return
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _too_large(size, limit)
-        chunks.append(chunk)
+        yield chunk
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body (see _body_chunks)."""
+    return b"".join([chunk async for chunk in _body_chunks(scope, receive, limit, whole=False)])
 
 
 async def _filter_upload(scope: Scope, receive: Receive) -> IO[bytes]:
     """The upload body re-encoded by UploadFilter (spooled); InputError for the whole."""
-    limit = MAX_UPLOAD_BODY_BYTES
-    declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
     content_type = dict(scope.get("headers", [])).get(b"content-type", b"").decode("latin-1")
     if not content_type.lower().startswith("multipart/form-data"):
         raise InputError("an upload must be multipart/form-data", field="Content-Type", status=400)
     upload = UploadFilter(content_type)
     try:
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise InputError("the client left before the upload ended", field="files")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(size, limit)
+        async for chunk in _body_chunks(scope, receive, MAX_UPLOAD_BODY_BYTES, whole=True):
             upload.write(chunk)
-            if not message.get("more_body", False):
-                break
         return upload.finish()
     except BaseException:
         upload.close()
