@@ -51,12 +51,17 @@ def test_two_servers_share_one_chroma_index(tmp_path: Path) -> None:
         upload = tmp_path / "tidal.md"
         upload.write_text(DOC, encoding="utf-8")
         report = one.upload([upload])
+        uploaded_at = time.monotonic()
         assert report.added == 1
         (article_id,) = report.article_ids
 
         first = httpx.post(
             f"{servers[0].url}/api/v1/answer", json={"question": QUESTION}, timeout=60
         ).json()
+        # Another process's write reaches this one's searches within REVISION_TTL_S (the
+        # revision is re-checked at most that often). Warm servers answer the first question
+        # sooner than that after the upload, so wait out the window.
+        time.sleep(max(0.0, uploaded_at + REVISION_TTL_S - time.monotonic()))
         second = httpx.post(
             f"{servers[1].url}/api/v1/answer", json={"question": QUESTION}, timeout=60
         ).json()
