@@ -200,7 +200,8 @@ def condense_offline(question: str, history: list[Turn]) -> str:
         return question
     # "and guaido?" read as the answers (quoting the articles) write its words: "and Guaido?".
     written = [t.content for t in history if t.role == "assistant"]
-    asked_before = [_as_written(text, written) for text in asked_before]
+    # Only the questions a follow-up can lean on: casing reads every answer of the history.
+    asked_before = [_as_written(text, written) for text in asked_before[-TOPIC_TURNS:]]
     previous = asked_before[-1]
     read = _as_written(question, written)
     if _asks_for_another(read):
