@@ -77,6 +77,21 @@ class IngestReport:
     def ok(self) -> bool:
         return self.failed == 0
 
+    def resumed_by(self, rerun: IngestReport) -> IngestReport:
+        """This report of a run stopped part-way, completed by a re-run of the same input: the
+        re-run finds what this one wrote unchanged, and loads (and reports) the same problems."""
+        written = self.added + self.updated
+        self.added += rerun.added
+        self.updated += rerun.updated
+        self.unchanged = max(0, rerun.unchanged - written)
+        self.failed = rerun.failed
+        self.chunks += rerun.chunks
+        self.embedded += rerun.embedded
+        self.seconds += rerun.seconds
+        self.errors, self.warnings = rerun.errors, rerun.warnings
+        self.article_ids = list(dict.fromkeys([*self.article_ids, *rerun.article_ids]))
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         def rows(problems: list[LoadProblem]) -> list[dict[str, Any]]:
             return [{"path": p.path, "line": p.line, "reason": p.reason} for p in problems]

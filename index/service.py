@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -11,8 +12,20 @@ from index.embedding import embedding_model_id, make_embedding
 from index.ingest import Ingestor, IngestReport, ProgressCallback
 from index.loaders import load_paths
 from index.models import Article, LoadProblem
+from index.repair import (
+    close_chroma_clients,
+    looks_damaged,
+    mark_for_repair,
+    probe_damaged,
+    repair_done,
+    repair_pending,
+    reset_vector_segments,
+    rewrite_vectors,
+)
 from index.settings import Settings
-from index.store import ArticleStore
+from index.store import CATALOG_SUFFIX, ArticleStore, StoredChunk, StoreError
+
+log = logging.getLogger(__name__)
 
 
 def embed_function(embedding: BaseEmbedding):
@@ -44,6 +57,62 @@ class IndexService:
         self.store = ArticleStore.open(
             settings, embedding_model_id(self.embedding), collection, create=create, write=write
         )
+        # Vectors rewritten by this service's last repair (None: it never needed one).
+        self.repaired: int | None = None
+        if self._may_repair:
+            self._repair_if_damaged()
+
+    @property
+    def _may_repair(self) -> bool:
+        """Only the writer of an embedded index repairs it (it holds the writer lock)."""
+        return not self.settings.chroma_url and not self.store.read_only
+
+    def _repair_if_damaged(self) -> None:
+        """A writer that died holding the lock may have died in Chroma's vector save: probe in
+        a child process (a damaged index can crash its reader) and repair what it finds."""
+        path = self.settings.chroma_path
+        names = [self.store.name, self.store.name + CATALOG_SUFFIX]
+        died = self.store.previous_writer_died
+        if died and not repair_pending(path) and probe_damaged(path, names):
+            mark_for_repair(path)
+        if repair_pending(path):
+            self.repair_vectors()
+
+    def repair_vectors(self) -> int:
+        """Rebuild both collections' vector indexes from the records Chroma keeps in SQLite
+        (index.repair): chunk vectors re-embedded from their stored text. Embedded writer only.
+        Returns the number of vectors written."""
+        if not self._may_repair:
+            raise StoreError("only the process writing an embedded index can repair it")
+        path = self.settings.chroma_path
+        names = [self.store.name, self.store.name + CATALOG_SUFFIX]
+        mark_for_repair(path)  # cleared only when every vector is written again
+        log.warning(
+            "the vector index in %s was damaged by an interrupted save; rebuilding it from "
+            "the stored text (nothing stored is lost)",
+            path,
+        )
+        close_chroma_clients()
+        reset_vector_segments(path, names)
+        self.store.reconnect()
+        written = 0
+        if self.store.exists:
+            written += rewrite_vectors(self.store.chunk_collection, self._chunk_vectors)
+            written += rewrite_vectors(
+                self.store.catalog_collection, lambda docs, _metas: [[1.0]] * len(docs)
+            )
+            self.store.bump_revision()  # readers in other processes reload
+        repair_done(path)
+        self.repaired = written
+        return written
+
+    def _chunk_vectors(self, documents: list[str | None], metadatas: list[dict]) -> list:
+        """What ingest embedded for each stored chunk: its search text (header and text)."""
+        texts = [
+            StoredChunk("", doc or "", meta).search_text
+            for doc, meta in zip(documents, metadatas, strict=True)
+        ]
+        return list(embed_function(self.embedding)(texts))
 
     def ingestor(self) -> Ingestor:
         return Ingestor(
@@ -60,7 +129,19 @@ class IndexService:
         progress: ProgressCallback | None = None,
         report: IngestReport | None = None,
     ) -> IngestReport:
-        return self.ingestor().ingest(load_paths(paths), progress, report)
+        paths = list(paths)  # read twice if a repair has to interrupt the first run
+        report = report if report is not None else IngestReport()
+        try:
+            return self.ingestor().ingest(load_paths(paths), progress, report)
+        except Exception as exc:
+            if not (self._may_repair and looks_damaged(exc)):
+                raise
+        # Chroma's vector index broke under this ingest (a crash before it left it damaged):
+        # repair, then go on. What was written stays written; the re-run skips it.
+        mark_for_repair(self.settings.chroma_path)
+        self.repair_vectors()
+        rerun = self.ingestor().ingest(load_paths(paths), progress, IngestReport())
+        return report.resumed_by(rerun)
 
     def ingest_items(
         self,

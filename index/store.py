@@ -126,6 +126,11 @@ class LexicalDirError(StoreError):
         )
 
 
+class VectorIndexDamagedError(StoreError):
+    """Chroma cannot load or update a collection's vector index: a crash during its save left
+    the files disagreeing (index.repair). The records themselves are intact."""
+
+
 class IndexMissingError(StoreError):
     """Opened without `create` and the collection does not exist (nothing ingested yet)."""
 
@@ -239,6 +244,9 @@ def store_failure(exc: BaseException, settings: Settings) -> StoreError | None:
 
     if isinstance(exc, StoreError):
         return exc
+    damaged = vector_damage(exc, settings)
+    if damaged is not None:
+        return damaged
     if isinstance(exc, httpx.TransportError | ConnectionError):
         where = settings.chroma_url or "the embedded index"
         return StoreUnavailableError(
@@ -247,6 +255,26 @@ def store_failure(exc: BaseException, settings: Settings) -> StoreError | None:
     if isinstance(exc, ChromaError):
         return StoreError(f"Chroma refused a request: {type(exc).__name__}: {exc}")
     return None
+
+
+def vector_damage(exc: BaseException, settings: Settings) -> VectorIndexDamagedError | None:
+    """Chroma's report of a damaged vector index as what to do about it; None for any other
+    failure. An embedded index is marked, so the next process to open it for writing repairs."""
+    from index.repair import looks_damaged, mark_for_repair
+
+    if not looks_damaged(exc):
+        return None
+    if settings.chroma_url:
+        return VectorIndexDamagedError(
+            f"the Chroma server at {settings.chroma_url} cannot read its vector index ({exc}); "
+            "the server's operator must restore or rebuild it"
+        )
+    mark_for_repair(settings.chroma_path)
+    return VectorIndexDamagedError(
+        f"the vector index in {settings.chroma_path} was left damaged by a process killed "
+        f"while Chroma saved it ({exc}); nothing stored is lost: `qa articles repair` (or the "
+        "next `qa ingest` or `qa serve`) rebuilds it from the stored text"
+    )
 
 
 # --- one writing process per embedded index -------------------------------------------------------
@@ -267,10 +295,21 @@ class StoreBusyError(StoreError):
     """Another process is writing the embedded index."""
 
 
-def hold_writer_lock(settings: Settings) -> Callable[[], None]:
-    """Take this process's writer lock on the embedded index (shared by its stores); returns
-    the release. StoreBusyError, naming the process holding it, when another process has it."""
+@dataclass
+class WriterLock:
+    release: Callable[[], None]
+    # The previous holder never released it: it was killed (or crashed) while it could write,
+    # perhaps in the middle of Chroma saving its vector index (index.repair).
+    previous_died: bool = False
+
+
+def hold_writer_lock(settings: Settings) -> WriterLock:
+    """Take this process's writer lock on the embedded index (shared by its stores).
+    StoreBusyError, naming the process holding it, when another process has it. The lock file
+    names its holder while held and is emptied on release, so a name left in it means the
+    holder died."""
     directory = settings.chroma_path.resolve()
+    previous_died = False
     with _writer_locks_guard:
         held = _writer_locks.get(directory)
         if held is None:
@@ -289,6 +328,8 @@ def hold_writer_lock(settings: Settings) -> Callable[[], None]:
                     "(QA_CHROMA_URL) for several writers"
                 ) from None
             handle.seek(0)
+            previous_died = bool(handle.read().strip())
+            handle.seek(0)
             handle.truncate()
             handle.write(f"PID {os.getpid()} ({_command_line()})\n")
             handle.flush()
@@ -303,9 +344,20 @@ def hold_writer_lock(settings: Settings) -> Callable[[], None]:
             entry[1] -= 1
             if entry[1] <= 0:
                 del _writer_locks[directory]
+                _empty(entry[0])
                 entry[0].close()  # closing the file releases the flock
 
-    return release
+    return WriterLock(release, previous_died)
+
+
+def _empty(handle: Any) -> None:
+    """A clean release leaves the lock file empty (a name left in it means its holder died)."""
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.flush()
+    except (OSError, ValueError):  # a removed or closed file: nothing to clear
+        pass
 
 
 def _command_line() -> str:
@@ -456,6 +508,9 @@ class ArticleStore:
     ) -> None:
         self.name = name
         self.read_only = False  # opened by a reader: writes are refused (ArticleStore.open)
+        # This process took the embedded writer lock from one that died holding it (open).
+        self.previous_writer_died = False
+        self._connect: Callable[[], Any] | None = None  # a new client like this one (open)
         # Where the collections live, for messages: "QA_CHROMA_URL=…" or the embedded path.
         self.location = location or "this Chroma"
         self.embedding_model = embedding_model
@@ -477,6 +532,16 @@ class ArticleStore:
                 f"no index {name!r} at {self.location} (QA_COLLECTION): nothing has been "
                 "ingested into it"
             )
+
+    def reconnect(self) -> None:
+        """A new client and fresh collection handles, after index.repair stopped the old client
+        (this object stays the one its users hold, with its writer lock)."""
+        if self._connect is None:
+            raise StoreError("this store was not opened with ArticleStore.open")
+        self._client = self._connect()
+        self._chunk_col = self._catalog_col = None
+        self._writable = False
+        self._find()
 
     def _find(self) -> bool:
         """Whether both collections exist now (kept once found); refused if not newsqa's."""
@@ -619,7 +684,8 @@ class ArticleStore:
             if settings.chroma_url
             else f"the embedded Chroma in {settings.chroma_path}"
         )
-        release = hold_writer_lock(settings) if write and not settings.chroma_url else None
+        lock = hold_writer_lock(settings) if write and not settings.chroma_url else None
+        release = lock.release if lock is not None else None
         try:
             store = cls(
                 open_client(settings),
@@ -633,6 +699,8 @@ class ArticleStore:
                 release()
             raise
         store.read_only = not write
+        store._connect = lambda: open_client(settings)
+        store.previous_writer_died = lock is not None and lock.previous_died
         if release is not None:
             weakref.finalize(store, release)  # the last store of the process lets it go
 

@@ -240,6 +240,34 @@ def articles_delete(article_ids: list[str], collection: CollectionOpt = None) ->
     raise typer.Exit(1 if missing else 0)
 
 
+@articles_app.command("repair")
+def articles_repair(collection: CollectionOpt = None) -> None:
+    """Rebuild the vector index of an embedded index from the stored text, after a process
+    killed while Chroma saved it left it damaged (reads and writes fail). Stored articles
+    are kept; chunk vectors are re-embedded. Writers also repair on their own when needed."""
+    from index.store import IndexMissingError, StoreError
+
+    settings = _settings()
+    if settings.chroma_url:
+        typer.echo(
+            f"error: QA_CHROMA_URL={settings.chroma_url}: a Chroma server keeps its own "
+            "vector index; `qa articles repair` rebuilds an embedded one",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        service = _index_service(collection, create=False)
+        # Opening repairs an index marked damaged; otherwise the user asks for it now.
+        written = service.repaired if service.repaired is not None else service.repair_vectors()
+    except IndexMissingError as exc:
+        typer.echo(f"note: {exc}", err=True)
+        return
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"rebuilt the vector index: {plural(written, 'vector')} written")
+
+
 def _assistant(collection: str | None = None):
     """An Assistant to ask with (read-only: it may run beside a writer of an embedded index)."""
     from index.store import StoreError

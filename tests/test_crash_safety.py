@@ -184,7 +184,10 @@ def inspect_worker(
     problems = index_problems(store, articles, settings.chunk_size, settings.chunk_overlap)
     problems += vector_problems(store, list(store.iter_chunks()))
     fingerprint = index_fingerprint(store)
-    Path(out).write_text(json.dumps({"fingerprint": fingerprint, "problems": problems}))
+    repaired = service.repaired  # a crash in Chroma's vector save was repaired (index.repair)
+    Path(out).write_text(
+        json.dumps({"fingerprint": fingerprint, "problems": problems, "repaired": repaired})
+    )
 
 
 def vector_problems(store: Any, chunks: list[Any]) -> list[str]:

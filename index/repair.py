@@ -1,0 +1,164 @@
+"""Rebuilding an embedded Chroma's vector index after a crash damaged it.
+
+Why: chromadb 1.5.9 (embedded) saves a collection's HNSW index in place, then its id map, then
+the log position they hold. A process killed between those writes leaves files that disagree,
+and every later read or write of that collection fails ("Failed to apply logs to the hnsw
+segment writer", "Error deserializing pickle file") or kills the reading process with SIGSEGV.
+Nothing the user stored is gone: Chroma's SQLite metadata segment is transactional and keeps
+every record's id, document and metadata; only the vectors are unreadable. (Measured, with
+Chroma alone: docs/reliability.md, "A crash during Chroma's vector save".)
+
+The repair drops the damaged vector segments' files and saved positions, so Chroma starts them
+empty and replays what its log still holds, then writes every record's vector again: chunk
+vectors re-embedded from the stored text (what ingest embedded), the catalog's constant ones.
+
+When: the one process that may write an embedded index repairs when it opens the index and a
+marker file says to. A failure that looks like this damage sets the marker (in any process);
+so does a probe run in a child process when the previous writer died holding its lock (a
+SIGSEGV kills the probe, not the writer). The marker is removed only once every vector is
+written again, so a repair killed part-way runs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MARKER = ".newsqa-repair-vectors"
+# What chromadb's errors say when a vector segment's files disagree (InternalError only).
+DAMAGE_SIGNS = ("hnsw", "pickle")
+PROBE_DAMAGED_EXIT = 3
+PROBE_TIMEOUT_S = 300.0
+PAGE = 256  # records re-embedded per call: one embedding batch, one Chroma write
+
+
+def looks_damaged(exc: BaseException) -> bool:
+    """Whether `exc` is chromadb's report of a vector segment it cannot load or update."""
+    from chromadb.errors import InternalError
+
+    text = str(exc).lower()
+    return isinstance(exc, InternalError) and any(sign in text for sign in DAMAGE_SIGNS)
+
+
+def mark_for_repair(chroma_path: Path) -> None:
+    """Ask the next writer to repair (best effort: an unwritable directory has worse trouble)."""
+    try:
+        (chroma_path / MARKER).touch()
+    except OSError as exc:
+        log.warning("cannot mark %s for a vector repair: %s", chroma_path, exc)
+
+
+def repair_pending(chroma_path: Path) -> bool:
+    return (chroma_path / MARKER).exists()
+
+
+def repair_done(chroma_path: Path) -> None:
+    (chroma_path / MARKER).unlink(missing_ok=True)
+
+
+def probe_damaged(chroma_path: Path, names: Sequence[str]) -> bool:
+    """Read each collection in a child process (`python -m index.repair`): True when Chroma
+    reports damage or the child dies of a signal. Any other failure is left to the caller's own
+    open, which reports it."""
+    try:
+        done = subprocess.run(
+            _probe_command(chroma_path, names),
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        log.warning("the vector-index probe of %s timed out; not repairing", chroma_path)
+        return False
+    if done.returncode == PROBE_DAMAGED_EXIT or done.returncode < 0:
+        return True
+    if done.returncode != 0:
+        log.warning("the vector-index probe of %s failed: %s", chroma_path, done.stderr[-500:])
+    return False
+
+
+def _probe_command(chroma_path: Path, names: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "index.repair", str(chroma_path), *names]
+
+
+def reset_vector_segments(chroma_path: Path, names: Iterable[str]) -> None:
+    """Drop the vector segments of the named collections: their files and saved log positions.
+    Chroma then treats them as never written. No Chroma client of this process may have them
+    loaded: the caller clears chromadb's client cache first."""
+    names = list(names)
+    with sqlite3.connect(chroma_path / "chroma.sqlite3") as db:
+        rows = db.execute(
+            "SELECT s.id FROM segments s JOIN collections c ON s.collection = c.id "
+            f"WHERE s.scope = 'VECTOR' AND c.name IN ({','.join('?' * len(names))})",
+            names,
+        ).fetchall()
+        for (segment_id,) in rows:
+            shutil.rmtree(chroma_path / str(segment_id), ignore_errors=True)
+            db.execute("DELETE FROM max_seq_id WHERE segment_id = ?", (segment_id,))
+    log.warning("dropped %d damaged vector segment(s) in %s", len(rows), chroma_path)
+
+
+def close_chroma_clients() -> None:
+    """Stop every embedded Chroma this process opened (chromadb shares one per path)."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def rewrite_vectors(
+    collection: Any, vectors: Callable[[list[str | None], list[dict[str, Any]]], list[Any]]
+) -> int:
+    """Write every record's vector again, from its stored document and metadata; documents and
+    metadata stay as they are. Returns how many records were written."""
+    written, offset = 0, 0
+    while True:
+        got = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+        ids = got["ids"]
+        if not ids:
+            return written
+        metadatas = [dict(m or {}) for m in got.get("metadatas") or [{}] * len(ids)]
+        documents = list(got.get("documents") or [None] * len(ids))
+        embeddings = [list(v) for v in vectors(documents, metadatas)]
+        collection.upsert(ids=ids, embeddings=embeddings)
+        written += len(ids)
+        offset += len(ids)
+
+
+def _probe(chroma_path: str, names: Sequence[str]) -> int:
+    """The child of `probe_damaged`: read each collection as a query would."""
+    from index.offline import apply_offline_defaults
+
+    apply_offline_defaults()
+    import chromadb
+    from chromadb.errors import NotFoundError
+
+    client = chromadb.PersistentClient(path=chroma_path)
+    for name in names:
+        try:
+            collection = client.get_collection(name, embedding_function=None)
+        except (NotFoundError, ValueError):
+            continue
+        try:
+            collection.count()
+            collection.get(limit=8, include=["embeddings"])
+        except Exception as exc:
+            if looks_damaged(exc):
+                print(f"{name}: {exc}", file=sys.stderr)
+                return PROBE_DAMAGED_EXIT
+            raise
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    sys.exit(_probe(sys.argv[1], sys.argv[2:]))

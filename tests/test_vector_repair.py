@@ -1,0 +1,192 @@
+"""A vector index left damaged by a crash is rebuilt, nothing stored lost (index/repair.py).
+
+chromadb 1.5.9 saves an embedded collection's HNSW files in place and its id map after them;
+a process killed between the two leaves a torn id map and every later read or write fails
+(or crashes). These tests tear the id map as such a kill does, then check each way the
+damage is met: a writer opening after a writer that died, an ingest meeting it part-way, a
+reader, and `qa articles repair`."""
+
+from __future__ import annotations
+
+import gc
+import json
+import signal
+import sys
+from pathlib import Path
+
+import chromadb
+import pytest
+from typer.testing import CliRunner
+
+import index.repair
+import index.service
+from index.offline import apply_offline_defaults
+from index.repair import MARKER, probe_damaged
+from index.service import IndexService
+from index.settings import Settings
+from index.store import CATALOG_SUFFIX, WRITER_LOCK, VectorIndexDamagedError, store_failure
+from qa.cli import app
+
+# Small enough that a few articles make Chroma save its HNSW files (it saves every N records).
+SYNC_THRESHOLD = 10
+
+
+def _articles(path: Path, count: int = 12) -> Path:
+    lines = []
+    for n in range(count):
+        body = " ".join(
+            f"Report {n} paragraph {p}: the council of town {n} voted on measure {p * 7 + n}."
+            for p in range(12)
+        )
+        lines.append(json.dumps({"title": f"Town {n} votes", "body": body}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _premade_collections(settings: Settings) -> None:
+    """Made ahead of time with a low save threshold (newsqa adopts empty collections)."""
+    apply_offline_defaults()
+    client = chromadb.PersistentClient(path=str(settings.chroma_path))
+    hnsw = {"space": "cosine", "sync_threshold": SYNC_THRESHOLD, "batch_size": SYNC_THRESHOLD}
+    client.create_collection(settings.collection, configuration={"hnsw": hnsw})
+    client.create_collection(settings.collection + CATALOG_SUFFIX, configuration={"hnsw": hnsw})
+    index.repair.close_chroma_clients()
+
+
+def _tear_id_map(settings: Settings) -> Path:
+    """What a SIGKILL in the middle of Chroma writing the id map leaves: half of it."""
+    maps = sorted(settings.chroma_path.glob("*/index_metadata.pickle"))
+    assert maps, "Chroma saved no HNSW id map: the collection never reached its save threshold"
+    torn = max(maps, key=lambda p: p.stat().st_size)  # the chunks' (the catalog's is smaller)
+    torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])
+    return torn
+
+
+def _writer_died(settings: Settings) -> None:
+    """The lock file still names its holder: it never released the lock (killed)."""
+    (settings.chroma_path / WRITER_LOCK).write_text("PID 999999 (qa ingest articles/)\n")
+
+
+def _snapshot(service: IndexService) -> tuple[int, int, list[str]]:
+    chunks = service.store.chunk_collection
+    query = service.embedding.get_query_embedding("council of town 3 measure 17")
+    hits = chunks.query(query_embeddings=[query], n_results=5)["ids"][0]
+    return chunks.count(), service.store.count_articles(), hits
+
+
+@pytest.fixture
+def damaged(settings: Settings, hash_embedding, tmp_path: Path, monkeypatch):
+    """An index of 12 articles, its snapshot before the damage, and its id map torn."""
+    monkeypatch.setattr(index.service, "make_embedding", lambda _settings: hash_embedding)
+    _premade_collections(settings)
+    corpus = _articles(tmp_path / "towns.jsonl")
+    service = IndexService(settings, hash_embedding)
+    assert service.ingest_paths([corpus]).added == 12
+    before = _snapshot(service)
+    del service
+    index.repair.close_chroma_clients()
+    gc.collect()
+    _tear_id_map(settings)
+    return corpus, before
+
+
+def _reopen(settings: Settings, hash_embedding, **kwargs) -> IndexService:
+    index.repair.close_chroma_clients()
+    gc.collect()
+    return IndexService(settings, hash_embedding, **kwargs)
+
+
+@pytest.mark.timeout(180)
+def test_a_writer_after_one_that_died_finds_the_damage_and_rebuilds(
+    damaged, settings: Settings, hash_embedding
+):
+    _corpus, before = damaged
+    _writer_died(settings)
+    service = _reopen(settings, hash_embedding)
+    assert service.repaired == before[0] + before[1]  # every chunk and catalog vector
+    assert _snapshot(service) == before  # same records, same nearest chunks
+    assert not (settings.chroma_path / MARKER).exists()
+    service.store.delete_article(service.store.list_articles()[0].article_id)
+    assert service.store.count_articles() == before[1] - 1  # and it takes writes again
+
+
+@pytest.mark.timeout(180)
+def test_an_ingest_that_meets_the_damage_repairs_and_goes_on(
+    damaged, settings: Settings, hash_embedding, tmp_path: Path
+):
+    _corpus, before = damaged
+    service = _reopen(settings, hash_embedding)  # the lock was released: no probe
+    assert service.repaired is None
+    more = _articles(tmp_path / "more.jsonl", 14)  # 12 unchanged, 2 new
+    report = service.ingest_paths([more])
+    assert (report.added, report.unchanged, report.failed) == (2, 12, 0)
+    count, articles, hits = _snapshot(service)
+    assert (count, articles) == (before[0] + 2, 14)  # one chunk per article
+    assert hits[0] == before[2][0]  # the old vectors are back (the nearest chunk)
+
+
+@pytest.mark.timeout(180)
+def test_a_reader_is_told_and_the_next_writer_repairs(damaged, settings: Settings, hash_embedding):
+    _corpus, before = damaged
+    reader = _reopen(settings, hash_embedding, write=False)
+    with pytest.raises(Exception) as caught:
+        _snapshot(reader)  # a search
+    failure = store_failure(caught.value, settings)
+    assert isinstance(failure, VectorIndexDamagedError)
+    assert "qa articles repair" in str(failure) and "nothing stored is lost" in str(failure)
+    assert (settings.chroma_path / MARKER).exists()  # the next writer repairs
+    del reader, caught
+    writer = _reopen(settings, hash_embedding)
+    assert writer.repaired == before[0] + before[1]
+    assert _snapshot(writer) == before
+
+
+@pytest.mark.timeout(180)
+def test_qa_articles_repair(damaged, settings: Settings, monkeypatch):
+    _corpus, before = damaged
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_COLLECTION", settings.collection)
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    index.repair.close_chroma_clients()
+    gc.collect()
+    result = CliRunner().invoke(app, ["articles", "repair"])
+    assert result.exit_code == 0, result.output
+    assert f"{before[0] + before[1]} vectors written" in result.stdout
+    monkeypatch.setenv("QA_CHROMA_URL", "http://127.0.0.1:9")
+    refused = CliRunner().invoke(app, ["articles", "repair"])
+    assert refused.exit_code == 2 and "embedded" in refused.stderr
+
+
+def test_a_probe_that_dies_of_a_signal_counts_as_damage(monkeypatch, tmp_path: Path):
+    """A damaged index can crash its reader with SIGSEGV: the probe's death is the finding."""
+    die = f"import os, signal; os.kill(os.getpid(), {int(signal.SIGSEGV)})"
+    monkeypatch.setattr(
+        index.repair, "_probe_command", lambda path, names: [sys.executable, "-c", die]
+    )
+    assert probe_damaged(tmp_path, ["news"])
+    ok = "raise SystemExit(0)"
+    monkeypatch.setattr(
+        index.repair, "_probe_command", lambda path, names: [sys.executable, "-c", ok]
+    )
+    assert not probe_damaged(tmp_path, ["news"])
+
+
+@pytest.mark.timeout(180)
+def test_the_http_api_says_503_and_the_restarted_server_repairs(
+    damaged, settings: Settings, hash_embedding
+):
+    from fastapi.testclient import TestClient
+
+    from qa.assistant import Assistant
+    from qa.server import build_server
+
+    _corpus, before = damaged
+    service = _reopen(settings, hash_embedding)  # qa serve's start: the last writer exited
+    with TestClient(build_server(settings, Assistant(settings, service=service))) as http:
+        failed = http.post("/api/v1/search", json={"question": "council of town 3"})
+    assert failed.status_code == 503, failed.text
+    message = failed.json()["error"]["message"]
+    assert "qa articles repair" in message and str(settings.data_dir) not in message
+    del service, http
+    restarted = _reopen(settings, hash_embedding)
+    assert restarted.repaired == before[0] + before[1]
