@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -54,10 +55,15 @@ def _premade_collections(settings: Settings) -> None:
 
 
 def _tear_id_map(settings: Settings) -> Path:
-    """What a SIGKILL in the middle of Chroma writing the id map leaves: half of it."""
-    maps = sorted(settings.chroma_path.glob("*/index_metadata.pickle"))
-    assert maps, "Chroma saved no HNSW id map: the collection never reached its save threshold"
-    torn = max(maps, key=lambda p: p.stat().st_size)  # the chunks' (the catalog's is smaller)
+    """What a SIGKILL in the middle of Chroma writing the chunks' id map leaves: half of it."""
+    with sqlite3.connect(settings.chroma_path / "chroma.sqlite3") as db:
+        (segment,) = db.execute(
+            "SELECT s.id FROM segments s JOIN collections c ON s.collection = c.id "
+            "WHERE s.scope = 'VECTOR' AND c.name = ?",
+            (settings.collection,),
+        ).fetchone()
+    torn = settings.chroma_path / str(segment) / "index_metadata.pickle"
+    assert torn.exists(), "Chroma saved no HNSW id map: the chunks never reached its threshold"
     torn.write_bytes(torn.read_bytes()[: torn.stat().st_size // 2])
     return torn
 
