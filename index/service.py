@@ -23,7 +23,15 @@ from index.repair import (
     rewrite_vectors,
 )
 from index.settings import Settings
-from index.store import CATALOG_SUFFIX, ArticleStore, StoredChunk, StoreError
+from index.store import (
+    CATALOG_SUFFIX,
+    ArticleStore,
+    StoredChunk,
+    StoreError,
+    damaged_index_error,
+    forget_dead_writer,
+    writer_died,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,8 @@ class IndexService:
         self.repaired: int | None = None
         if self._may_repair:
             self._repair_if_damaged()
+        elif not settings.chroma_url:
+            self._refuse_if_damaged()
 
     @property
     def _may_repair(self) -> bool:
@@ -77,6 +87,21 @@ class IndexService:
             mark_for_repair(path)
         if repair_pending(path):
             self.repair_vectors()
+
+    def _refuse_if_damaged(self) -> None:
+        """A reader cannot repair, but must not load a damaged index either (it may crash):
+        refused in one line saying what to run, when the index is marked, or the last writer
+        died holding its lock and the probe finds damage."""
+        path = self.settings.chroma_path
+        names = [self.store.name, self.store.name + CATALOG_SUFFIX]
+        if repair_pending(path):
+            raise damaged_index_error(self.settings, "it is marked for repair")
+        if not writer_died(self.settings):
+            return
+        if probe_damaged(path, names):
+            mark_for_repair(path)
+            raise damaged_index_error(self.settings, "found after its last writer died")
+        forget_dead_writer(self.settings)
 
     def repair_vectors(self) -> int:
         """Rebuild both collections' vector indexes from the records Chroma keeps in SQLite

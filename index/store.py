@@ -270,10 +270,14 @@ def vector_damage(exc: BaseException, settings: Settings) -> VectorIndexDamagedE
             "the server's operator must restore or rebuild it"
         )
     mark_for_repair(settings.chroma_path)
+    return damaged_index_error(settings, str(exc))
+
+
+def damaged_index_error(settings: Settings, cause: str) -> VectorIndexDamagedError:
     return VectorIndexDamagedError(
         f"the vector index in {settings.chroma_path} was left damaged by a process killed "
-        f"while Chroma saved it ({exc}); nothing stored is lost: `qa articles repair` (or the "
-        "next `qa ingest` or `qa serve`) rebuilds it from the stored text"
+        f"while Chroma saved it ({cause}); nothing stored is lost: `qa articles repair` (or "
+        "the next `qa ingest` or `qa serve`) rebuilds it from the stored text"
     )
 
 
@@ -348,6 +352,39 @@ def hold_writer_lock(settings: Settings) -> WriterLock:
                 entry[0].close()  # closing the file releases the flock
 
     return WriterLock(release, previous_died)
+
+
+def writer_died(settings: Settings) -> bool:
+    """Whether the last writer of the embedded index died holding its lock and none writes now
+    (the lock file names a holder, yet the lock is free): a reader's cue to check the index
+    before Chroma loads it (index.repair)."""
+    path = settings.chroma_path / WRITER_LOCK
+    try:
+        with open(path) as handle:
+            try:  # held for a moment only: a writer starting now is not kept out for long
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a live writer holds it
+            named = bool(handle.read().strip())
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return named
+    except OSError:
+        return False
+
+
+def forget_dead_writer(settings: Settings) -> None:
+    """After a check found the index sound: clear the dead writer's name (unless a writer has
+    the lock by now), so later readers do not check again."""
+    try:
+        with open(settings.chroma_path / WRITER_LOCK, "r+") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            _empty(handle)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        pass
 
 
 def _empty(handle: Any) -> None:

@@ -196,3 +196,48 @@ def test_the_http_api_says_503_and_the_restarted_server_repairs(
     del service, http
     restarted = _reopen(settings, hash_embedding)
     assert restarted.repaired == before[0] + before[1]
+
+
+@pytest.mark.timeout(180)
+def test_a_reader_after_a_writer_died_is_refused_before_chroma_loads_the_damage(
+    damaged, settings: Settings, hash_embedding, monkeypatch
+):
+    """A damaged index can crash the process reading it: the reader checks in a child first."""
+    _corpus, before = damaged
+    _writer_died(settings)
+    with pytest.raises(VectorIndexDamagedError, match="qa articles repair"):
+        _reopen(settings, hash_embedding, write=False)
+    assert (settings.chroma_path / MARKER).exists()
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_COLLECTION", settings.collection)
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    asked = CliRunner().invoke(app, ["ask", "who voted on measure 17?"])
+    assert asked.exit_code == 2 and "qa articles repair" in asked.stderr, asked.output
+    writer = _reopen(settings, hash_embedding)
+    assert writer.repaired == before[0] + before[1]
+    del writer
+    reader = _reopen(settings, hash_embedding, write=False)  # repaired: readers go on
+    assert _snapshot(reader) == before
+
+
+@pytest.mark.timeout(180)
+def test_a_reader_after_a_writer_died_checks_once_when_nothing_is_damaged(
+    settings: Settings, hash_embedding, tmp_path: Path, monkeypatch
+):
+    probes: list[list[str]] = []
+    real = index.repair.probe_damaged
+
+    def counted(path: Path, names: list[str]) -> bool:
+        probes.append(names)
+        return real(path, names)
+
+    monkeypatch.setattr(index.service, "probe_damaged", counted)
+    service = IndexService(settings, hash_embedding)
+    service.ingest_paths([_articles(tmp_path / "towns.jsonl", 3)])
+    del service
+    gc.collect()
+    _writer_died(settings)
+    for _ in range(2):
+        reader = _reopen(settings, hash_embedding, write=False)
+        assert reader.store.count_articles() == 3
+    assert len(probes) == 1  # the sound index cleared the dead writer's name
