@@ -28,8 +28,11 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from index.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,19 @@ DAMAGE_SIGNS = ("hnsw", "pickle")
 PROBE_DAMAGED_EXIT = 3
 PROBE_TIMEOUT_S = 300.0
 PAGE = 256  # records re-embedded per call: one embedding batch, one Chroma write
+
+
+@dataclass
+class RepairReport:
+    chunks: int = 0  # chunk vectors re-embedded
+    articles: int = 0  # catalog vectors (constants) written again
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{plural(self.chunks, 'chunk')} re-embedded and {plural(self.articles, 'article')} "
+            f"re-indexed in {self.seconds:.1f} s"
+        )
 
 
 def looks_damaged(exc: BaseException) -> bool:

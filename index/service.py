@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from index.ingest import Ingestor, IngestReport, ProgressCallback
 from index.loaders import load_paths
 from index.models import Article, LoadProblem
 from index.repair import (
+    RepairReport,
     close_chroma_clients,
     looks_damaged,
     mark_for_repair,
@@ -65,8 +67,8 @@ class IndexService:
         self.store = ArticleStore.open(
             settings, embedding_model_id(self.embedding), collection, create=create, write=write
         )
-        # Vectors rewritten by this service's last repair (None: it never needed one).
-        self.repaired: int | None = None
+        # This service's last repair of the vector index (None: it never needed one).
+        self.repaired: RepairReport | None = None
         if self._may_repair:
             self._repair_if_damaged()
         elif not settings.chroma_url:
@@ -103,33 +105,36 @@ class IndexService:
             raise damaged_index_error(self.settings, "found after its last writer died")
         forget_dead_writer(self.settings)
 
-    def repair_vectors(self) -> int:
+    def repair_vectors(self) -> RepairReport:
         """Rebuild both collections' vector indexes from the records Chroma keeps in SQLite
-        (index.repair): chunk vectors re-embedded from their stored text. Embedded writer only.
-        Returns the number of vectors written."""
+        (index.repair): chunk vectors re-embedded from their stored text. Embedded writer only."""
         if not self._may_repair:
             raise StoreError("only the process writing an embedded index can repair it")
         path = self.settings.chroma_path
         names = [self.store.name, self.store.name + CATALOG_SUFFIX]
         mark_for_repair(path)  # cleared only when every vector is written again
-        log.warning(
-            "the vector index in %s was damaged by an interrupted save; rebuilding it from "
-            "the stored text (nothing stored is lost)",
-            path,
-        )
+        started = time.monotonic()
         close_chroma_clients()
         reset_vector_segments(path, names)
         self.store.reconnect()
-        written = 0
+        report = RepairReport()
         if self.store.exists:
-            written += rewrite_vectors(self.store.chunk_collection, self._chunk_vectors)
-            written += rewrite_vectors(
+            log.warning(
+                "the vector index in %s was damaged by an interrupted save; re-embedding its "
+                "%d chunks from their stored text (nothing stored is lost)",
+                path,
+                self.store.count_chunks(),
+            )
+            report.chunks = rewrite_vectors(self.store.chunk_collection, self._chunk_vectors)
+            report.articles = rewrite_vectors(
                 self.store.catalog_collection, lambda docs, _metas: [[1.0]] * len(docs)
             )
             self.store.bump_revision()  # readers in other processes reload
         repair_done(path)
-        self.repaired = written
-        return written
+        report.seconds = time.monotonic() - started
+        log.warning("rebuilt the vector index: %s", report)
+        self.repaired = report
+        return report
 
     def _chunk_vectors(self, documents: list[str | None], metadatas: list[dict]) -> list:
         """What ingest embedded for each stored chunk: its search text (header and text)."""

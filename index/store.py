@@ -130,6 +130,15 @@ class VectorIndexDamagedError(StoreError):
     """Chroma cannot load or update a collection's vector index: a crash during its save left
     the files disagreeing (index.repair). The records themselves are intact."""
 
+    @property
+    def public(self) -> str:
+        """For users of a server (HTTP, chat window): what happened, without the server's paths."""
+        return (
+            "the article index's vectors were damaged by an earlier crash; nothing stored is "
+            "lost: the operator restarts the server (it repairs on start) or runs "
+            "`qa articles repair`"
+        )
+
 
 class IndexMissingError(StoreError):
     """Opened without `create` and the collection does not exist (nothing ingested yet)."""
@@ -271,6 +280,21 @@ def vector_damage(exc: BaseException, settings: Settings) -> VectorIndexDamagedE
         )
     mark_for_repair(settings.chroma_path)
     return damaged_index_error(settings, str(exc))
+
+
+@contextmanager
+def damage_named(settings: Settings) -> Iterator[None]:
+    """Chroma's report of a damaged vector index, met by any read or write inside, raised as a
+    VectorIndexDamagedError saying what to do (and the index marked for repair)."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        damaged = vector_damage(exc, settings)
+        if damaged is None:
+            raise
+        raise damaged from exc
 
 
 def damaged_index_error(settings: Settings, cause: str) -> VectorIndexDamagedError:

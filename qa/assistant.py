@@ -27,7 +27,7 @@ from index.loaders import load_records
 from index.models import Article, LoadProblem
 from index.service import IndexService
 from index.settings import Settings
-from index.store import ArticleRecord
+from index.store import ArticleRecord, damage_named
 from qa.types import Answer, Passage, SearchResult, Turn, history_turns
 from qa.uploads import Upload, load_uploads
 
@@ -88,7 +88,8 @@ class Assistant:
         check_k(k)
         check_sources(sources)
         since, until = check_period(since, until)
-        return self.retriever.search(question, k=k, since=since, until=until, sources=sources)
+        with damage_named(self.settings):
+            return self.retriever.search(question, k=k, since=since, until=until, sources=sources)
 
     def ask(self, question: str, **options: Any) -> Answer:
         """The final Answer of `ask_stream`: one code path for streaming and not."""
@@ -127,32 +128,33 @@ class Assistant:
         condensed = condense(question, turns, self.llm if use_llm else None)
         standalone = condensed.question
         condensed_at = time.perf_counter()
-        found = self.search(standalone, k=k, since=since, until=until, sources=sources)
-        if not found.passages:  # nothing to read: say why, in the user's terms, with no LLM call
-            reason = nothing_found_reason(found, self.service.store.count_chunks(), sources)
-            events = sentence_stream(
-                Answer(
-                    question=standalone,
-                    answer=reason,
-                    abstained=True,
-                    reason=reason,
-                    mode="llm" if use_llm else "extractive",
+        with damage_named(self.settings):  # a read of a damaged index, in any step
+            found = self.search(standalone, k=k, since=since, until=until, sources=sources)
+            if not found.passages:  # nothing to read: say why, in the user's terms, no LLM call
+                reason = nothing_found_reason(found, self.service.store.count_chunks(), sources)
+                events = sentence_stream(
+                    Answer(
+                        question=standalone,
+                        answer=reason,
+                        abstained=True,
+                        reason=reason,
+                        mode="llm" if use_llm else "extractive",
+                    )
                 )
-            )
-        elif use_llm and self.llm is not None:
-            # An LLM that just timed out (or could not be reached) condensing this question is
-            # not waited on again: the answer falls back at once, its notice stating that wait.
-            events = self.llm.stream(
-                standalone, found.passages, turns, unavailable=condensed.unavailable
-            )
-        else:
-            events = sentence_stream(self.extractive.answer(standalone, found.passages))
-        for event in events:
-            if isinstance(event, Answer):
-                event = self._finish(event, question, standalone, found, started, condensed_at)
-                yield with_usage(event, [standalone, *(t.content for t in turns)], found)
+            elif use_llm and self.llm is not None:
+                # An LLM that just timed out (or could not be reached) condensing this question is
+                # not waited on again: the answer falls back at once, its notice stating that wait.
+                events = self.llm.stream(
+                    standalone, found.passages, turns, unavailable=condensed.unavailable
+                )
             else:
-                yield event
+                events = sentence_stream(self.extractive.answer(standalone, found.passages))
+            for event in events:
+                if isinstance(event, Answer):
+                    event = self._finish(event, question, standalone, found, started, condensed_at)
+                    yield with_usage(event, [standalone, *(t.content for t in turns)], found)
+                else:
+                    yield event
 
     def warm_up(self) -> float:
         """Load now what the first answer would otherwise load on the way (the spaCy pipeline,
@@ -246,20 +248,25 @@ class Assistant:
         return FeedPoller(self.settings, self.service)
 
     def list_articles(self) -> list[ArticleRecord]:
-        return self.service.store.list_articles()
+        with damage_named(self.settings):
+            return self.service.store.list_articles()
 
     def get_article(self, article_id: str) -> ArticleRecord | None:
-        return self.service.store.get_article(article_id)
+        with damage_named(self.settings):
+            return self.service.store.get_article(article_id)
 
     def delete_article(self, article_id: str) -> bool:
-        return self.service.store.delete_article(article_id)
+        with damage_named(self.settings):
+            return self.service.store.delete_article(article_id)
 
     def health(self) -> dict[str, Any]:
         store = self.service.store
+        with damage_named(self.settings):
+            articles, chunks = store.count_articles(), store.count_chunks()
         return {
             "status": "ok",
-            "articles": store.count_articles(),
-            "chunks": store.count_chunks(),
+            "articles": articles,
+            "chunks": chunks,
             "collection": store.name,
             "embedding_model": store.embedding_model,
             "chroma": self.settings.chroma_url or "embedded",

@@ -27,7 +27,7 @@ from gradio.utils import get_upload_folder
 from index.ingest import Progress
 from index.limits import InputError, check_file_count, check_period, check_question
 from index.settings import Settings
-from index.store import LexicalDirError, StoreError, is_unavailable
+from index.store import LexicalDirError, StoreError, VectorIndexDamagedError, is_unavailable
 from index.wording import plural
 from qa import render
 from qa.access.policy import Permission, requires
@@ -89,7 +89,7 @@ def friendly_error(exc: BaseException) -> str:
             "The article index is unreachable right now (is the Chroma server running?). "
             "Please try again in a moment."
         )
-    if isinstance(exc, LexicalDirError):
+    if isinstance(exc, LexicalDirError | VectorIndexDamagedError):
         return exc.public[0].upper() + exc.public[1:] + "."
     if isinstance(exc, StoreError):
         return f"The article index cannot answer this: {exc}"

@@ -23,7 +23,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-articles_app = typer.Typer(help="List, show and delete stored articles.", no_args_is_help=True)
+articles_app = typer.Typer(
+    help="List, show and delete stored articles; repair the index after a crash.",
+    no_args_is_help=True,
+)
 app.add_typer(articles_app, name="articles")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -117,6 +120,8 @@ def ingest(
         if failure is None:
             raise
         _ingest_stopped(failure, report, as_json)
+    if service.repaired is not None:  # before or during this run (index.repair)
+        typer.echo(f"note: repaired the damaged vector index: {service.repaired}", err=True)
     if as_json:
         extra = {} if fetched is None else {"fetched": fetched}
         typer.echo(json.dumps({**report.to_dict(), **extra}))
@@ -258,14 +263,14 @@ def articles_repair(collection: CollectionOpt = None) -> None:
     try:
         service = _index_service(collection, create=False)
         # Opening repairs an index marked damaged; otherwise the user asks for it now.
-        written = service.repaired if service.repaired is not None else service.repair_vectors()
+        repaired = service.repaired or service.repair_vectors()
     except IndexMissingError as exc:
         typer.echo(f"note: {exc}", err=True)
         return
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"rebuilt the vector index: {plural(written, 'vector')} written")
+    typer.echo(f"rebuilt the vector index: {repaired}")
 
 
 def _assistant(collection: str | None = None):
@@ -390,6 +395,7 @@ def chat(
     new conversation; Ctrl-D (end of input) ends the session, with exit code 2 if a question
     failed (its error is printed and the session goes on)."""
     from index.limits import InputError
+    from index.store import StoreError
     from qa.assistant import AssistantError
     from qa.client import ApiError
     from qa.types import Turn
@@ -416,7 +422,7 @@ def chat(
             final = _ask_and_print(
                 answerer, question, {**options, "history": history[-CHAT_HISTORY_TURNS:]}, as_json
             )
-        except (AssistantError, ApiError, InputError) as exc:  # this one failed; the rest go on
+        except (AssistantError, ApiError, InputError, StoreError) as exc:  # the rest go on
             typer.echo(f"error: {exc}", err=True)
             failed = True
             continue

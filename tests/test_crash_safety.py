@@ -184,7 +184,7 @@ def inspect_worker(
     problems = index_problems(store, articles, settings.chunk_size, settings.chunk_overlap)
     problems += vector_problems(store, list(store.iter_chunks()))
     fingerprint = index_fingerprint(store)
-    repaired = service.repaired  # a crash in Chroma's vector save was repaired (index.repair)
+    repaired = str(service.repaired or "")  # a crash in Chroma's vector save was repaired
     Path(out).write_text(
         json.dumps({"fingerprint": fingerprint, "problems": problems, "repaired": repaired})
     )

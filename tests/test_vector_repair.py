@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 import index.repair
 import index.service
 from index.offline import apply_offline_defaults
-from index.repair import MARKER, probe_damaged
+from index.repair import MARKER, RepairReport, probe_damaged
 from index.service import IndexService
 from index.settings import Settings
 from index.store import CATALOG_SUFFIX, WRITER_LOCK, VectorIndexDamagedError, store_failure
@@ -73,6 +73,11 @@ def _writer_died(settings: Settings) -> None:
     (settings.chroma_path / WRITER_LOCK).write_text("PID 999999 (qa ingest articles/)\n")
 
 
+def _counts(report: RepairReport | None) -> tuple[int, int]:
+    assert report is not None, "no repair ran"
+    return report.chunks, report.articles
+
+
 def _snapshot(service: IndexService) -> tuple[int, int, list[str]]:
     chunks = service.store.chunk_collection
     query = service.embedding.get_query_embedding("council of town 3 measure 17")
@@ -109,7 +114,7 @@ def test_a_writer_after_one_that_died_finds_the_damage_and_rebuilds(
     _corpus, before = damaged
     _writer_died(settings)
     service = _reopen(settings, hash_embedding)
-    assert service.repaired == before[0] + before[1]  # every chunk and catalog vector
+    assert _counts(service.repaired) == before[:2]  # every chunk and catalog vector
     assert _snapshot(service) == before  # same records, same nearest chunks
     assert not (settings.chroma_path / MARKER).exists()
     service.store.delete_article(service.store.list_articles()[0].article_id)
@@ -143,7 +148,7 @@ def test_a_reader_is_told_and_the_next_writer_repairs(damaged, settings: Setting
     assert (settings.chroma_path / MARKER).exists()  # the next writer repairs
     del reader, caught
     writer = _reopen(settings, hash_embedding)
-    assert writer.repaired == before[0] + before[1]
+    assert _counts(writer.repaired) == before[:2]
     assert _snapshot(writer) == before
 
 
@@ -157,7 +162,7 @@ def test_qa_articles_repair(damaged, settings: Settings, monkeypatch):
     gc.collect()
     result = CliRunner().invoke(app, ["articles", "repair"])
     assert result.exit_code == 0, result.output
-    assert f"{before[0] + before[1]} vectors written" in result.stdout
+    assert f"{before[0]} chunks re-embedded and {before[1]} articles re-indexed" in result.stdout
     monkeypatch.setenv("QA_CHROMA_URL", "http://127.0.0.1:9")
     refused = CliRunner().invoke(app, ["articles", "repair"])
     assert refused.exit_code == 2 and "embedded" in refused.stderr
@@ -195,7 +200,7 @@ def test_the_http_api_says_503_and_the_restarted_server_repairs(
     assert "qa articles repair" in message and str(settings.data_dir) not in message
     del service, http
     restarted = _reopen(settings, hash_embedding)
-    assert restarted.repaired == before[0] + before[1]
+    assert _counts(restarted.repaired) == before[:2]
 
 
 @pytest.mark.timeout(180)
@@ -214,7 +219,7 @@ def test_a_reader_after_a_writer_died_is_refused_before_chroma_loads_the_damage(
     asked = CliRunner().invoke(app, ["ask", "who voted on measure 17?"])
     assert asked.exit_code == 2 and "qa articles repair" in asked.stderr, asked.output
     writer = _reopen(settings, hash_embedding)
-    assert writer.repaired == before[0] + before[1]
+    assert _counts(writer.repaired) == before[:2]
     del writer
     reader = _reopen(settings, hash_embedding, write=False)  # repaired: readers go on
     assert _snapshot(reader) == before
@@ -241,3 +246,43 @@ def test_a_reader_after_a_writer_died_checks_once_when_nothing_is_damaged(
         reader = _reopen(settings, hash_embedding, write=False)
         assert reader.store.count_articles() == 3
     assert len(probes) == 1  # the sound index cleared the dead writer's name
+
+
+@pytest.mark.timeout(180)
+def test_every_entry_point_names_the_damage_in_one_line(
+    damaged, settings: Settings, hash_embedding, tmp_path: Path, monkeypatch
+):
+    """No dead writer to give it away: the damage is met by a read. The CLI's readers say it in
+    one line (exit 2), the Python API raises VectorIndexDamagedError, and the next ingest
+    repairs and says so."""
+    from qa.assistant import Assistant
+
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_COLLECTION", settings.collection)
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    index.repair.close_chroma_clients()
+    gc.collect()
+    runner = CliRunner()
+    for args, stdin in (
+        (["search", "council of town 3"], None),
+        (["ask", "who voted on measure 17?"], None),
+        (["chat"], "who voted on measure 17?\n"),
+    ):
+        result = runner.invoke(app, args, input=stdin)
+        assert result.exit_code == 2, (args, result.output)
+        assert "qa articles repair" in result.stderr and "Traceback" not in result.output, args
+        del result
+        gc.collect()
+    assert (settings.chroma_path / MARKER).exists()
+    (settings.chroma_path / MARKER).unlink()  # as if nothing had noticed yet
+    assistant = Assistant(settings, service=_reopen(settings, hash_embedding))
+    with pytest.raises(VectorIndexDamagedError):
+        assistant.search("council of town 3")
+    with pytest.raises(VectorIndexDamagedError):
+        assistant.health()
+    del assistant
+    index.repair.close_chroma_clients()
+    gc.collect()
+    ingested = runner.invoke(app, ["ingest", str(_articles(tmp_path / "again.jsonl", 12))])
+    assert ingested.exit_code == 0, ingested.output
+    assert "note: repaired the damaged vector index: 12 chunks re-embedded" in ingested.stderr

@@ -15,7 +15,12 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
 from index.limits import MAX_BODY_BYTES, InputError, too_large_body
-from index.store import LexicalDirError, unavailable_errors, vector_damage
+from index.store import (
+    LexicalDirError,
+    VectorIndexDamagedError,
+    unavailable_errors,
+    vector_damage,
+)
 from qa.assistant import AssistantError
 from qa.error_shape import ErrorBody, ErrorResponse, error_body, error_response
 
@@ -72,17 +77,13 @@ async def _on_lexical_dir(_: Request, exc: Exception) -> JSONResponse:
 async def _on_chroma_internal(request: Request, exc: Exception) -> JSONResponse:
     """A vector index damaged by a crash (index.repair): 503 naming the fix, no server path;
     the index is marked so the server repairs it when it next starts. Anything else: a 500."""
-    damaged = vector_damage(exc, request.app.state.settings)
+    damaged = exc if isinstance(exc, VectorIndexDamagedError) else None
+    damaged = damaged or vector_damage(exc, request.app.state.settings)
     if damaged is None:
         log.error("Chroma failed: %s", exc, exc_info=exc)
         return error_response(500, f"the article index failed: {type(exc).__name__}")
     log.error("%s", damaged)  # the operator's line, with the path
-    message = (
-        "the article index's vectors were damaged by an earlier crash; nothing stored is "
-        "lost: the operator restarts the server (it repairs on start) or runs "
-        "`qa articles repair`"
-    )
-    return error_response(503, message, code="index_unavailable")
+    return error_response(503, damaged.public, code="index_unavailable")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -149,6 +150,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(LexicalDirError, _on_lexical_dir)
     app.add_exception_handler(InternalError, _on_chroma_internal)
+    app.add_exception_handler(VectorIndexDamagedError, _on_chroma_internal)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(InputError, on_input)
     app.add_exception_handler(AssistantError, on_assistant)
