@@ -21,6 +21,7 @@ written again, so a repair killed part-way runs again.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -66,15 +67,35 @@ def looks_damaged(exc: BaseException) -> bool:
 
 
 def mark_for_repair(chroma_path: Path) -> None:
-    """Ask the next writer to repair (best effort: an unwritable directory has worse trouble)."""
+    """Ask the next writer to repair from scratch (best effort: an unwritable directory has
+    worse trouble). Overwrites a repair's progress: the damage may be newer."""
     try:
-        (chroma_path / MARKER).touch()
+        (chroma_path / MARKER).write_text("damaged\n")
     except OSError as exc:
         log.warning("cannot mark %s for a vector repair: %s", chroma_path, exc)
 
 
 def repair_pending(chroma_path: Path) -> bool:
     return (chroma_path / MARKER).exists()
+
+
+def repair_progress(chroma_path: Path) -> dict[str, int] | None:
+    """Records rewritten per collection by a repair that was stopped part-way; None when there
+    is none to resume (no repair begun, or damage seen since)."""
+    try:
+        saved = json.loads((chroma_path / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or not all(isinstance(v, int) for v in saved.values()):
+        return None
+    return saved
+
+
+def save_progress(chroma_path: Path, progress: dict[str, int]) -> None:
+    """The marker, with how far the repair got (written whole: a kill leaves old or new)."""
+    partial = chroma_path / f"{MARKER}.tmp"
+    partial.write_text(json.dumps(progress))
+    os.replace(partial, chroma_path / MARKER)
 
 
 def repair_done(chroma_path: Path) -> None:
@@ -98,8 +119,8 @@ def probe_damaged(chroma_path: Path, names: Sequence[str]) -> bool:
         return False
     if done.returncode == PROBE_DAMAGED_EXIT or done.returncode < 0:
         return True
-    if done.returncode != 0:
-        log.warning("the vector-index probe of %s failed: %s", chroma_path, done.stderr[-500:])
+    if done.returncode != 0:  # e.g. records a repair has not rewritten yet: no vector to read
+        log.info("the vector-index probe of %s failed: %s", chroma_path, done.stderr[-500:])
     return False
 
 
@@ -132,22 +153,27 @@ def close_chroma_clients() -> None:
 
 
 def rewrite_vectors(
-    collection: Any, vectors: Callable[[list[str | None], list[dict[str, Any]]], list[Any]]
+    collection: Any,
+    vectors: Callable[[list[str | None], list[dict[str, Any]]], list[Any]],
+    start: int = 0,
+    done_up_to: Callable[[int], None] = lambda _offset: None,
 ) -> int:
-    """Write every record's vector again, from its stored document and metadata; documents and
-    metadata stay as they are. Returns how many records were written."""
-    written, offset = 0, 0
+    """Write every record's vector again from its stored document and metadata, from record
+    `start` on (Chroma lists records in a stable order; rewriting one leaves it in place);
+    documents and metadata stay as they are. `done_up_to` hears the offset after each page.
+    Returns how many records were written."""
+    offset = start
     while True:
         got = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
         ids = got["ids"]
         if not ids:
-            return written
+            return offset - start
         metadatas = [dict(m or {}) for m in got.get("metadatas") or [{}] * len(ids)]
         documents = list(got.get("documents") or [None] * len(ids))
         embeddings = [list(v) for v in vectors(documents, metadatas)]
         collection.upsert(ids=ids, embeddings=embeddings)
-        written += len(ids)
         offset += len(ids)
+        done_up_to(offset)
 
 
 def _probe(chroma_path: str, names: Sequence[str]) -> int:

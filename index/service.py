@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -21,8 +21,10 @@ from index.repair import (
     probe_damaged,
     repair_done,
     repair_pending,
+    repair_progress,
     reset_vector_segments,
     rewrite_vectors,
+    save_progress,
 )
 from index.settings import Settings
 from index.store import (
@@ -112,22 +114,43 @@ class IndexService:
             raise StoreError("only the process writing an embedded index can repair it")
         path = self.settings.chroma_path
         names = [self.store.name, self.store.name + CATALOG_SUFFIX]
-        mark_for_repair(path)  # cleared only when every vector is written again
         started = time.monotonic()
-        close_chroma_clients()
-        reset_vector_segments(path, names)
+        # A repair stopped part-way goes on where it stopped, unless its own writes were
+        # damaged in turn (it too was killed in a save): then it starts over.
+        progress = repair_progress(path)
+        if progress is None or probe_damaged(path, names):
+            progress = {"chunks": 0, "articles": 0}
+            save_progress(path, progress)  # before the reset: cleared when all is written
+            close_chroma_clients()
+            reset_vector_segments(path, names)
+        else:
+            close_chroma_clients()  # this process may have loaded the half-written segments
         self.store.reconnect()
         report = RepairReport()
         if self.store.exists:
             log.warning(
                 "the vector index in %s was damaged by an interrupted save; re-embedding its "
-                "%d chunks from their stored text (nothing stored is lost)",
+                "%d chunks from their stored text, from chunk %d (nothing stored is lost)",
                 path,
                 self.store.count_chunks(),
+                progress["chunks"],
             )
-            report.chunks = rewrite_vectors(self.store.chunk_collection, self._chunk_vectors)
+
+            def done_up_to(kind: str) -> Callable[[int], None]:
+                return lambda offset: save_progress(path, {**progress, kind: offset})
+
+            report.chunks = rewrite_vectors(
+                self.store.chunk_collection,
+                self._chunk_vectors,
+                progress["chunks"],
+                done_up_to("chunks"),
+            )
+            progress["chunks"] += report.chunks
             report.articles = rewrite_vectors(
-                self.store.catalog_collection, lambda docs, _metas: [[1.0]] * len(docs)
+                self.store.catalog_collection,
+                lambda docs, _metas: [[1.0]] * len(docs),
+                progress["articles"],
+                done_up_to("articles"),
             )
             self.store.bump_revision()  # readers in other processes reload
         repair_done(path)

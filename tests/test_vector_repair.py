@@ -286,3 +286,35 @@ def test_every_entry_point_names_the_damage_in_one_line(
     ingested = runner.invoke(app, ["ingest", str(_articles(tmp_path / "again.jsonl", 12))])
     assert ingested.exit_code == 0, ingested.output
     assert "note: repaired the damaged vector index: 12 chunks re-embedded" in ingested.stderr
+
+
+class _Killed(BaseException):
+    """A SIGKILL in the middle of the repair, as far as the repair can tell."""
+
+
+@pytest.mark.timeout(180)
+def test_a_repair_stopped_part_way_goes_on_where_it_stopped(
+    damaged, settings: Settings, hash_embedding, monkeypatch
+):
+    _corpus, before = damaged
+    monkeypatch.setattr(index.repair, "PAGE", 4)
+    real = IndexService._chunk_vectors
+    calls = []
+
+    def dies_on_the_second_page(self, documents, metadatas):
+        calls.append(len(documents))
+        if len(calls) == 2:
+            raise _Killed
+        return real(self, documents, metadatas)
+
+    monkeypatch.setattr(IndexService, "_chunk_vectors", dies_on_the_second_page)
+    _writer_died(settings)
+    with pytest.raises(_Killed):
+        _reopen(settings, hash_embedding)
+    assert json.loads((settings.chroma_path / MARKER).read_text()) == {"chunks": 4, "articles": 0}
+    monkeypatch.setattr(IndexService, "_chunk_vectors", real)
+    _writer_died(settings)
+    resumed = _reopen(settings, hash_embedding)
+    assert _counts(resumed.repaired) == (before[0] - 4, before[1])  # the first page was done
+    assert _snapshot(resumed) == before
+    assert not (settings.chroma_path / MARKER).exists()
