@@ -113,8 +113,24 @@ class IndexService:
         if not self._may_repair:
             raise StoreError("only the process writing an embedded index can repair it")
         path = self.settings.chroma_path
-        names = [self.store.name, self.store.name + CATALOG_SUFFIX]
         started = time.monotonic()
+        try:
+            report = self._rebuild(path)
+        except Exception as exc:
+            if not looks_damaged(exc):
+                raise
+            # Damage the probe cannot see (it shows only on a write) met while resuming a
+            # repair: start over, once.
+            mark_for_repair(path)
+            report = self._rebuild(path)
+        repair_done(path)
+        report.seconds = time.monotonic() - started
+        log.warning("rebuilt the vector index: %s", report)
+        self.repaired = report
+        return report
+
+    def _rebuild(self, path: Path) -> RepairReport:
+        names = [self.store.name, self.store.name + CATALOG_SUFFIX]
         # A repair stopped part-way goes on where it stopped, unless its own writes were
         # damaged in turn (it too was killed in a save): then it starts over.
         progress = repair_progress(path)
@@ -153,10 +169,6 @@ class IndexService:
                 done_up_to("articles"),
             )
             self.store.bump_revision()  # readers in other processes reload
-        repair_done(path)
-        report.seconds = time.monotonic() - started
-        log.warning("rebuilt the vector index: %s", report)
-        self.repaired = report
         return report
 
     def _chunk_vectors(self, documents: list[str | None], metadatas: list[dict]) -> list:

@@ -318,3 +318,17 @@ def test_a_repair_stopped_part_way_goes_on_where_it_stopped(
     assert _counts(resumed.repaired) == (before[0] - 4, before[1])  # the first page was done
     assert _snapshot(resumed) == before
     assert not (settings.chroma_path / MARKER).exists()
+
+
+@pytest.mark.timeout(180)
+def test_a_resumed_repair_that_meets_damage_starts_over(
+    damaged, settings: Settings, hash_embedding, monkeypatch
+):
+    """Damage that shows only on a write gets past the probe: the resumed repair's first
+    write meets it, and the repair starts over from the reset."""
+    _corpus, before = damaged
+    index.repair.save_progress(settings.chroma_path, {"chunks": 4, "articles": 0})
+    monkeypatch.setattr(index.service, "probe_damaged", lambda _path, _names: False)
+    repaired = _reopen(settings, hash_embedding)
+    assert _counts(repaired.repaired) == before[:2]  # all of it, from the start
+    assert _snapshot(repaired) == before
