@@ -77,6 +77,10 @@ class IndexService:
             self._refuse_if_damaged()
 
     @property
+    def _collection_names(self) -> list[str]:
+        return [self.store.name, self.store.name + CATALOG_SUFFIX]
+
+    @property
     def _may_repair(self) -> bool:
         """Only the writer of an embedded index repairs it (it holds the writer lock)."""
         return not self.settings.chroma_url and not self.store.read_only
@@ -85,9 +89,8 @@ class IndexService:
         """A writer that died holding the lock may have died in Chroma's vector save: probe in
         a child process (a damaged index can crash its reader) and repair what it finds."""
         path = self.settings.chroma_path
-        names = [self.store.name, self.store.name + CATALOG_SUFFIX]
         died = self.store.previous_writer_died
-        if died and not repair_pending(path) and probe_damaged(path, names):
+        if died and not repair_pending(path) and probe_damaged(path, self._collection_names):
             mark_for_repair(path)
         if repair_pending(path):
             self.repair_vectors()
@@ -97,12 +100,11 @@ class IndexService:
         refused in one line saying what to run, when the index is marked, or the last writer
         died holding its lock and the probe finds damage."""
         path = self.settings.chroma_path
-        names = [self.store.name, self.store.name + CATALOG_SUFFIX]
         if repair_pending(path):
             raise damaged_index_error(self.settings, "it is marked for repair")
         if not writer_died(self.settings):
             return
-        if probe_damaged(path, names):
+        if probe_damaged(path, self._collection_names):
             mark_for_repair(path)
             raise damaged_index_error(self.settings, "found after its last writer died")
         forget_dead_writer(self.settings)
@@ -130,7 +132,7 @@ class IndexService:
         return report
 
     def _rebuild(self, path: Path) -> RepairReport:
-        names = [self.store.name, self.store.name + CATALOG_SUFFIX]
+        names = self._collection_names
         # A repair stopped part-way goes on where it stopped, unless its own writes were
         # damaged in turn (it too was killed in a save): then it starts over.
         progress = repair_progress(path)
