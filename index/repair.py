@@ -25,11 +25,13 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +40,18 @@ from index.wording import plural
 log = logging.getLogger(__name__)
 
 MARKER = ".newsqa-repair-vectors"
-# What chromadb's errors say when a vector segment's files disagree (InternalError only).
-DAMAGE_SIGNS = ("hnsw", "pickle")
+# What chromadb 1.5.9's errors say when a vector segment's files disagree (InternalError only;
+# rust/segment/src/local_hnsw.rs, rust/log/src/local_compaction_manager.rs) ...
+DAMAGE_SIGNS = (
+    "failed to apply logs to the hnsw",
+    "deserializing pickle file",
+    "error loading hnsw index",
+)
+# ... and what such an error may wrap that is no damage of the files (a busy or full machine).
+NOT_DAMAGE_SIGNS = ("sqlite", "database is locked", "too many open files", "no space left")
+# A probe dying of one of these met a damaged index; any other signal (the OOM killer's
+# SIGKILL, a SIGTERM) says nothing about the index.
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL})
 PROBE_DAMAGED_EXIT = 3
 PROBE_TIMEOUT_S = 300.0
 PAGE = 256  # records re-embedded per call: one embedding batch, one Chroma write
@@ -63,27 +75,36 @@ def looks_damaged(exc: BaseException) -> bool:
     from chromadb.errors import InternalError
 
     text = str(exc).lower()
-    return isinstance(exc, InternalError) and any(sign in text for sign in DAMAGE_SIGNS)
+    return (
+        isinstance(exc, InternalError)
+        and any(sign in text for sign in DAMAGE_SIGNS)
+        and not any(sign in text for sign in NOT_DAMAGE_SIGNS)
+    )
 
 
-def mark_for_repair(chroma_path: Path) -> None:
+def marker(chroma_path: Path, name: str) -> Path:
+    """One per index (collection name): several indexes may share a data directory."""
+    return chroma_path / f"{MARKER}-{name}"
+
+
+def mark_for_repair(chroma_path: Path, name: str) -> None:
     """Ask the next writer to repair from scratch (best effort: an unwritable directory has
     worse trouble). Overwrites a repair's progress: the damage may be newer."""
     try:
-        (chroma_path / MARKER).write_text("damaged\n")
+        marker(chroma_path, name).write_text("damaged\n")
     except OSError as exc:
         log.warning("cannot mark %s for a vector repair: %s", chroma_path, exc)
 
 
-def repair_pending(chroma_path: Path) -> bool:
-    return (chroma_path / MARKER).exists()
+def repair_pending(chroma_path: Path, name: str) -> bool:
+    return marker(chroma_path, name).exists()
 
 
-def repair_progress(chroma_path: Path) -> dict[str, int] | None:
+def repair_progress(chroma_path: Path, name: str) -> dict[str, int] | None:
     """Records rewritten per collection by a repair that was stopped part-way; None when there
     is none to resume (no repair begun, or damage seen since)."""
     try:
-        saved = json.loads((chroma_path / MARKER).read_text())
+        saved = json.loads(marker(chroma_path, name).read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(saved, dict) or not all(isinstance(v, int) for v in saved.values()):
@@ -91,21 +112,27 @@ def repair_progress(chroma_path: Path) -> dict[str, int] | None:
     return saved
 
 
-def save_progress(chroma_path: Path, progress: dict[str, int]) -> None:
+def save_progress(chroma_path: Path, name: str, progress: dict[str, int]) -> None:
     """The marker, with how far the repair got (written whole: a kill leaves old or new)."""
-    partial = chroma_path / f"{MARKER}.tmp"
+    path = marker(chroma_path, name)
+    partial = path.with_name(path.name + ".tmp")
     partial.write_text(json.dumps(progress))
-    os.replace(partial, chroma_path / MARKER)
+    os.replace(partial, path)
 
 
-def repair_done(chroma_path: Path) -> None:
-    (chroma_path / MARKER).unlink(missing_ok=True)
+def repair_done(chroma_path: Path, name: str) -> None:
+    marker(chroma_path, name).unlink(missing_ok=True)
 
 
-def probe_damaged(chroma_path: Path, names: Sequence[str]) -> bool:
-    """Read each collection in a child process (`python -m index.repair`): True when Chroma
-    reports damage or the child dies of a signal. Any other failure is left to the caller's own
-    open, which reports it."""
+class Probe(Enum):
+    SOUND = "sound"
+    DAMAGED = "damaged"
+    UNKNOWN = "unknown"  # the probe itself failed: neither answer can be trusted
+
+
+def probe(chroma_path: Path, names: Sequence[str]) -> Probe:
+    """Read and search each collection in a child process (`python -m index.repair`):
+    DAMAGED when Chroma reports damage or the child crashes (SIGSEGV and the like)."""
     try:
         done = subprocess.run(
             _probe_command(chroma_path, names),
@@ -114,18 +141,24 @@ def probe_damaged(chroma_path: Path, names: Sequence[str]) -> bool:
             timeout=PROBE_TIMEOUT_S,
             check=False,
         )
-    except subprocess.TimeoutExpired:
-        log.warning("the vector-index probe of %s timed out; not repairing", chroma_path)
-        return False
-    if done.returncode == PROBE_DAMAGED_EXIT or done.returncode < 0:
-        return True
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        log.warning("the vector-index probe of %s did not finish: %s", chroma_path, exc)
+        return Probe.UNKNOWN
+    if done.returncode == PROBE_DAMAGED_EXIT or -done.returncode in CRASH_SIGNALS:
+        return Probe.DAMAGED
     if done.returncode != 0:  # e.g. records a repair has not rewritten yet: no vector to read
         log.info("the vector-index probe of %s failed: %s", chroma_path, done.stderr[-500:])
-    return False
+        return Probe.UNKNOWN
+    return Probe.SOUND
+
+
+def probe_damaged(chroma_path: Path, names: Sequence[str]) -> bool:
+    return probe(chroma_path, names) is Probe.DAMAGED
 
 
 def _probe_command(chroma_path: Path, names: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "index.repair", str(chroma_path), *names]
+    # -P: the working directory's own "index" folder, if any, must not shadow ours.
+    return [sys.executable, "-P", "-m", "index.repair", str(chroma_path), *names]
 
 
 def reset_vector_segments(chroma_path: Path, names: Iterable[str]) -> None:
@@ -145,8 +178,10 @@ def reset_vector_segments(chroma_path: Path, names: Iterable[str]) -> None:
     log.warning("dropped %d damaged vector segment(s) in %s", len(rows), chroma_path)
 
 
-def close_chroma_clients() -> None:
-    """Stop every embedded Chroma this process opened (chromadb shares one per path)."""
+def forget_chroma_clients() -> None:
+    """Make the next client of a path start its own Chroma: chromadb shares one per path and
+    process, and the old one holds the damaged segments in memory. (This stops nothing:
+    the caller closes the client it used.)"""
     from chromadb.api.client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()
@@ -157,6 +192,7 @@ def rewrite_vectors(
     vectors: Callable[[list[str | None], list[dict[str, Any]]], list[Any]],
     start: int = 0,
     done_up_to: Callable[[int], None] = lambda _offset: None,
+    page: int = PAGE,
 ) -> int:
     """Write every record's vector again from its stored document and metadata, from record
     `start` on (Chroma lists records in a stable order; rewriting one leaves it in place);
@@ -164,7 +200,7 @@ def rewrite_vectors(
     Returns how many records were written."""
     offset = start
     while True:
-        got = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+        got = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
         ids = got["ids"]
         if not ids:
             return offset - start
@@ -192,7 +228,11 @@ def _probe(chroma_path: str, names: Sequence[str]) -> int:
             continue
         try:
             collection.count()
-            collection.get(limit=8, include=["embeddings"])
+            got = collection.get(limit=8, include=["embeddings"])
+            vectors = got.get("embeddings")
+            if vectors is not None and len(vectors):  # walk the graph as a search does
+                first: Sequence[float] = [float(x) for x in vectors[0]]
+                collection.query(query_embeddings=[first], n_results=8)
         except Exception as exc:
             if looks_damaged(exc):
                 print(f"{name}: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,10 +15,12 @@ from index.ingest import Ingestor, IngestReport, ProgressCallback
 from index.loaders import load_paths
 from index.models import Article, LoadProblem
 from index.repair import (
+    Probe,
     RepairReport,
-    close_chroma_clients,
+    forget_chroma_clients,
     looks_damaged,
     mark_for_repair,
+    probe,
     probe_damaged,
     repair_done,
     repair_pending,
@@ -32,6 +35,7 @@ from index.store import (
     ArticleStore,
     StoredChunk,
     StoreError,
+    damage_named,
     damaged_index_error,
     forget_dead_writer,
     writer_died,
@@ -88,61 +92,70 @@ class IndexService:
     def _repair_if_damaged(self) -> None:
         """A writer that died holding the lock may have died in Chroma's vector save: probe in
         a child process (a damaged index can crash its reader) and repair what it finds."""
-        path = self.settings.chroma_path
+        path, name = self.settings.chroma_path, self.store.name
         died = self.store.previous_writer_died
-        if died and not repair_pending(path) and probe_damaged(path, self._collection_names):
-            mark_for_repair(path)
-        if repair_pending(path):
+        if died and not repair_pending(path, name) and probe_damaged(path, self._collection_names):
+            mark_for_repair(path, name)
+        if repair_pending(path, name):
             self.repair_vectors()
 
     def _refuse_if_damaged(self) -> None:
         """A reader cannot repair, but must not load a damaged index either (it may crash):
         refused in one line saying what to run, when the index is marked, or the last writer
         died holding its lock and the probe finds damage."""
-        path = self.settings.chroma_path
-        if repair_pending(path):
+        path, name = self.settings.chroma_path, self.store.name
+        if repair_pending(path, name):
             raise damaged_index_error(self.settings, "it is marked for repair")
         if not writer_died(self.settings):
             return
-        if probe_damaged(path, self._collection_names):
-            mark_for_repair(path)
+        found = probe(path, self._collection_names)
+        if found is Probe.DAMAGED:
+            mark_for_repair(path, name)
             raise damaged_index_error(self.settings, "found after its last writer died")
-        forget_dead_writer(self.settings)
+        if found is Probe.SOUND:  # UNKNOWN keeps the dead writer's name: the next one checks
+            forget_dead_writer(self.settings)
 
     def repair_vectors(self) -> RepairReport:
         """Rebuild both collections' vector indexes from the records Chroma keeps in SQLite
         (index.repair): chunk vectors re-embedded from their stored text. Embedded writer only."""
         if not self._may_repair:
             raise StoreError("only the process writing an embedded index can repair it")
-        path = self.settings.chroma_path
+        from chromadb.errors import ChromaError
+
+        path, name = self.settings.chroma_path, self.store.name
         started = time.monotonic()
         try:
-            report = self._rebuild(path)
-        except Exception as exc:
-            if not looks_damaged(exc):
-                raise
-            # Damage the probe cannot see (it shows only on a write) met while resuming a
-            # repair: start over, once.
-            mark_for_repair(path)
-            report = self._rebuild(path)
-        repair_done(path)
+            try:
+                report = self._rebuild(path)
+            except Exception as exc:
+                if not looks_damaged(exc):
+                    raise
+                # Damage the probe cannot see (it shows only on a write) met while resuming
+                # a repair: start over, once.
+                mark_for_repair(path, name)
+                report = self._rebuild(path)
+        except (sqlite3.Error, OSError, ChromaError) as exc:  # busy, full, or damaged again
+            raise StoreError(
+                f"the repair of the vector index in {path} stopped: {type(exc).__name__}: "
+                f"{exc}; what it did is kept: run `qa articles repair` again"
+            ) from exc
+        repair_done(path, name)
         report.seconds = time.monotonic() - started
         log.warning("rebuilt the vector index: %s", report)
         self.repaired = report
         return report
 
     def _rebuild(self, path: Path) -> RepairReport:
-        names = self._collection_names
+        names, name = self._collection_names, self.store.name
         # A repair stopped part-way goes on where it stopped, unless its own writes were
         # damaged in turn (it too was killed in a save): then it starts over.
-        progress = repair_progress(path)
+        progress = repair_progress(path, name)
+        self.store.close_client()  # it may hold the damaged or half-written segments
+        forget_chroma_clients()
         if progress is None or probe_damaged(path, names):
             progress = {"chunks": 0, "articles": 0}
-            save_progress(path, progress)  # before the reset: cleared when all is written
-            close_chroma_clients()
+            save_progress(path, name, progress)  # before the reset: cleared when all is written
             reset_vector_segments(path, names)
-        else:
-            close_chroma_clients()  # this process may have loaded the half-written segments
         self.store.reconnect()
         report = RepairReport()
         if self.store.exists:
@@ -155,7 +168,7 @@ class IndexService:
             )
 
             def done_up_to(kind: str) -> Callable[[int], None]:
-                return lambda offset: save_progress(path, {**progress, kind: offset})
+                return lambda offset: save_progress(path, name, {**progress, kind: offset})
 
             report.chunks = rewrite_vectors(
                 self.store.chunk_collection,
@@ -205,7 +218,7 @@ class IndexService:
                 raise
         # Chroma's vector index broke under this ingest (a crash before it left it damaged):
         # repair, then go on. What was written stays written; the re-run skips it.
-        mark_for_repair(self.settings.chroma_path)
+        mark_for_repair(self.settings.chroma_path, self.store.name)
         self.repair_vectors()
         rerun = self.ingestor().ingest(load_paths(paths), progress, IngestReport())
         return report.resumed_by(rerun)
@@ -216,4 +229,7 @@ class IndexService:
         progress: ProgressCallback | None = None,
         report: IngestReport | None = None,
     ) -> IngestReport:
-        return self.ingestor().ingest(items, progress, report)
+        """Articles already loaded (uploads, feeds): a damaged vector index is named (and
+        marked for repair) rather than raised as Chroma's own error."""
+        with damage_named(self.settings, self.store.name):
+            return self.ingestor().ingest(items, progress, report)

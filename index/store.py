@@ -130,14 +130,20 @@ class VectorIndexDamagedError(StoreError):
     """Chroma cannot load or update a collection's vector index: a crash during its save left
     the files disagreeing (index.repair). The records themselves are intact."""
 
-    @property
-    def public(self) -> str:
-        """For users of a server (HTTP, chat window): what happened, without the server's paths."""
-        return (
-            "the article index's vectors were damaged by an earlier crash; nothing stored is "
-            "lost: the operator restarts the server (it repairs on start) or runs "
-            "`qa articles repair`"
-        )
+    # For users of a server (HTTP, chat window): what happened, without the server's paths.
+    EMBEDDED = (
+        "the article index's vectors were damaged by an earlier crash; nothing stored is "
+        "lost: the operator restarts the server (it repairs on start) or runs "
+        "`qa articles repair`"
+    )
+    REMOTE = (
+        "the Chroma server behind this service cannot read the article index's vectors; its "
+        "operator must restore or rebuild them"
+    )
+
+    def __init__(self, message: str, *, remote: bool = False) -> None:
+        super().__init__(message)
+        self.public = self.REMOTE if remote else self.EMBEDDED
 
 
 class IndexMissingError(StoreError):
@@ -266,9 +272,13 @@ def store_failure(exc: BaseException, settings: Settings) -> StoreError | None:
     return None
 
 
-def vector_damage(exc: BaseException, settings: Settings) -> VectorIndexDamagedError | None:
+def vector_damage(
+    exc: BaseException, settings: Settings, name: str | None = None
+) -> VectorIndexDamagedError | None:
     """Chroma's report of a damaged vector index as what to do about it; None for any other
-    failure. An embedded index is marked, so the next process to open it for writing repairs."""
+    failure. An embedded index (collection `name`, QA_COLLECTION by default) is marked, so the
+    next process to open it for writing repairs; not by a reader while another process
+    writes it: a reader can catch a live writer's save half-done, which is no damage."""
     from index.repair import looks_damaged, mark_for_repair
 
     if not looks_damaged(exc):
@@ -276,14 +286,16 @@ def vector_damage(exc: BaseException, settings: Settings) -> VectorIndexDamagedE
     if settings.chroma_url:
         return VectorIndexDamagedError(
             f"the Chroma server at {settings.chroma_url} cannot read its vector index ({exc}); "
-            "the server's operator must restore or rebuild it"
+            "the server's operator must restore or rebuild it",
+            remote=True,
         )
-    mark_for_repair(settings.chroma_path)
+    if not _written_elsewhere(settings):
+        mark_for_repair(settings.chroma_path, name or settings.collection)
     return damaged_index_error(settings, str(exc))
 
 
 @contextmanager
-def damage_named(settings: Settings) -> Iterator[None]:
+def damage_named(settings: Settings, name: str | None = None) -> Iterator[None]:
     """Chroma's report of a damaged vector index, met by any read or write inside, raised as a
     VectorIndexDamagedError saying what to do (and the index marked for repair)."""
     try:
@@ -291,7 +303,7 @@ def damage_named(settings: Settings) -> Iterator[None]:
     except StoreError:
         raise
     except Exception as exc:
-        damaged = vector_damage(exc, settings)
+        damaged = vector_damage(exc, settings, name)
         if damaged is None:
             raise
         raise damaged from exc
@@ -344,7 +356,7 @@ def hold_writer_lock(settings: Settings) -> WriterLock:
             directory.mkdir(parents=True, exist_ok=True)
             handle = open(directory / WRITER_LOCK, "a+")  # noqa: SIM115 - held past this call
             try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _lock_soon(handle)
             except BlockingIOError:
                 handle.seek(0)
                 holder = handle.read().strip() or "another process"
@@ -376,6 +388,34 @@ def hold_writer_lock(settings: Settings) -> WriterLock:
                 entry[0].close()  # closing the file releases the flock
 
     return WriterLock(release, previous_died)
+
+
+def _lock_soon(handle: Any, tries: int = 10) -> None:
+    """The exclusive lock, waiting a moment: a reader checking the lock (writer_died) holds it
+    for microseconds. BlockingIOError when another process keeps holding it."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.1)
+
+
+def _written_elsewhere(settings: Settings) -> bool:
+    """Whether another live process holds the embedded index's writer lock."""
+    if settings.chroma_path.resolve() in _writer_locks:
+        return False  # this process is the writer
+    try:
+        with open(settings.chroma_path / WRITER_LOCK) as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
 
 
 def writer_died(settings: Settings) -> bool:
@@ -593,6 +633,13 @@ class ArticleStore:
                 f"no index {name!r} at {self.location} (QA_COLLECTION): nothing has been "
                 "ingested into it"
             )
+
+    def close_client(self) -> None:
+        """Let go of this store's Chroma client (an embedded one stops when its last client
+        closes): index.repair rewrites files it holds in memory."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
 
     def reconnect(self) -> None:
         """A new client and fresh collection handles, after index.repair stopped the old client

@@ -88,7 +88,7 @@ class Assistant:
         check_k(k)
         check_sources(sources)
         since, until = check_period(since, until)
-        with damage_named(self.settings):
+        with damage_named(self.settings, self.service.store.name):
             return self.retriever.search(question, k=k, since=since, until=until, sources=sources)
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -128,7 +128,9 @@ class Assistant:
         condensed = condense(question, turns, self.llm if use_llm else None)
         standalone = condensed.question
         condensed_at = time.perf_counter()
-        with damage_named(self.settings):  # a read of a damaged index, in any step
+        with damage_named(
+            self.settings, self.service.store.name
+        ):  # a read of a damaged index, in any step
             found = self.search(standalone, k=k, since=since, until=until, sources=sources)
             if not found.passages:  # nothing to read: say why, in the user's terms, no LLM call
                 reason = nothing_found_reason(found, self.service.store.count_chunks(), sources)
@@ -248,20 +250,20 @@ class Assistant:
         return FeedPoller(self.settings, self.service)
 
     def list_articles(self) -> list[ArticleRecord]:
-        with damage_named(self.settings):
+        with damage_named(self.settings, self.service.store.name):
             return self.service.store.list_articles()
 
     def get_article(self, article_id: str) -> ArticleRecord | None:
-        with damage_named(self.settings):
+        with damage_named(self.settings, self.service.store.name):
             return self.service.store.get_article(article_id)
 
     def delete_article(self, article_id: str) -> bool:
-        with damage_named(self.settings):
+        with damage_named(self.settings, self.service.store.name):
             return self.service.store.delete_article(article_id)
 
     def health(self) -> dict[str, Any]:
         store = self.service.store
-        with damage_named(self.settings):
+        with damage_named(self.settings, self.service.store.name):
             articles, chunks = store.count_articles(), store.count_chunks()
         return {
             "status": "ok",
