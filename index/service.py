@@ -32,6 +32,7 @@ from index.repair import (
 from index.settings import Settings
 from index.store import (
     CATALOG_SUFFIX,
+    CATALOG_VECTOR,
     ArticleStore,
     StoredChunk,
     StoreError,
@@ -146,45 +147,52 @@ class IndexService:
         return report
 
     def _rebuild(self, path: Path) -> RepairReport:
+        progress = self._reset_unless_resuming(path)
+        report = RepairReport()
+        if not self.store.exists:
+            return report
+        log.warning(
+            "the vector index in %s was damaged by an interrupted save; re-embedding its %d "
+            "chunks from their stored text, from chunk %d (nothing stored is lost)",
+            path,
+            self.store.count_chunks(),
+            progress["chunks"],
+        )
+        name = self.store.name
+
+        def done_up_to(kind: str) -> Callable[[int], None]:
+            return lambda offset: save_progress(path, name, {**progress, kind: offset})
+
+        report.chunks = rewrite_vectors(
+            self.store.chunk_collection,
+            self._chunk_vectors,
+            progress["chunks"],
+            done_up_to("chunks"),
+        )
+        progress["chunks"] += report.chunks
+        report.articles = rewrite_vectors(
+            self.store.catalog_collection,
+            lambda docs, _metas: [list(CATALOG_VECTOR)] * len(docs),
+            progress["articles"],
+            done_up_to("articles"),
+        )
+        self.store.bump_revision()  # readers in other processes reload
+        return report
+
+    def _reset_unless_resuming(self, path: Path) -> dict[str, int]:
+        """How far an earlier repair got: it goes on from there, unless its own writes were
+        damaged in turn (it too was killed in a save); else the segments are reset. Either
+        way the store gets a fresh client (the old one may hold the damaged segments)."""
         names, name = self._collection_names, self.store.name
-        # A repair stopped part-way goes on where it stopped, unless its own writes were
-        # damaged in turn (it too was killed in a save): then it starts over.
         progress = repair_progress(path, name)
-        self.store.close_client()  # it may hold the damaged or half-written segments
+        self.store.close_client()
         forget_chroma_clients()
         if progress is None or probe_damaged(path, names):
             progress = {"chunks": 0, "articles": 0}
             save_progress(path, name, progress)  # before the reset: cleared when all is written
             reset_vector_segments(path, names)
         self.store.reconnect()
-        report = RepairReport()
-        if self.store.exists:
-            log.warning(
-                "the vector index in %s was damaged by an interrupted save; re-embedding its "
-                "%d chunks from their stored text, from chunk %d (nothing stored is lost)",
-                path,
-                self.store.count_chunks(),
-                progress["chunks"],
-            )
-
-            def done_up_to(kind: str) -> Callable[[int], None]:
-                return lambda offset: save_progress(path, name, {**progress, kind: offset})
-
-            report.chunks = rewrite_vectors(
-                self.store.chunk_collection,
-                self._chunk_vectors,
-                progress["chunks"],
-                done_up_to("chunks"),
-            )
-            progress["chunks"] += report.chunks
-            report.articles = rewrite_vectors(
-                self.store.catalog_collection,
-                lambda docs, _metas: [[1.0]] * len(docs),
-                progress["articles"],
-                done_up_to("articles"),
-            )
-            self.store.bump_revision()  # readers in other processes reload
-        return report
+        return progress
 
     def _chunk_vectors(self, documents: list[str | None], metadatas: list[dict]) -> list:
         """What ingest embedded for each stored chunk: its search text (header and text)."""

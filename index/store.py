@@ -41,6 +41,8 @@ from index.wording import plural
 log = logging.getLogger(__name__)
 
 CATALOG_SUFFIX = "-articles"
+# Every catalog record's vector: the catalog is read by id and metadata, never searched.
+CATALOG_VECTOR = (1.0,)
 # Catalog collection metadata: set once every record carries its LSH band keys (index.dedup), so
 # near duplicates are looked up by key. Older catalogs are backfilled on their first ingest.
 BANDED_KEY = "lsh_bands"
@@ -1104,7 +1106,7 @@ class ArticleStore:
             window = slice(start, start + self._batch_size())
             self._catalog.upsert(
                 ids=[w.article.article_id for w in writes[window]],
-                embeddings=[[1.0]] * len(writes[window]),
+                embeddings=[list(CATALOG_VECTOR)] * len(writes[window]),
                 documents=[w.article.body for w in writes[window]],
                 metadatas=records[window],
             )
