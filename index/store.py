@@ -339,10 +339,12 @@ class StoreBusyError(StoreError):
 
 @dataclass
 class WriterLock:
-    release: Callable[[], None]
+    # Let the lock go; `leave` is the name the lock file is left with (empty: a clean release).
+    release: Callable[..., None]
     # The previous holder never released it: it was killed (or crashed) while it could write,
     # perhaps in the middle of Chroma saving its vector index (index.repair).
     previous_died: bool = False
+    previous: str = ""  # that holder's name, as the lock file gave it
 
 
 def hold_writer_lock(settings: Settings) -> WriterLock:
@@ -351,7 +353,7 @@ def hold_writer_lock(settings: Settings) -> WriterLock:
     names its holder while held and is emptied on release, so a name left in it means the
     holder died."""
     directory = settings.chroma_path.resolve()
-    previous_died = False
+    previous = ""
     with _writer_locks_guard:
         held = _writer_locks.get(directory)
         if held is None:
@@ -370,7 +372,7 @@ def hold_writer_lock(settings: Settings) -> WriterLock:
                     "(QA_CHROMA_URL) for several writers"
                 ) from None
             handle.seek(0)
-            previous_died = bool(handle.read().strip())
+            previous = handle.read().strip()
             handle.seek(0)
             handle.truncate()
             handle.write(f"PID {os.getpid()} ({_command_line()})\n")
@@ -378,7 +380,7 @@ def hold_writer_lock(settings: Settings) -> WriterLock:
             held = _writer_locks[directory] = [handle, 0]
         held[1] += 1
 
-    def release() -> None:
+    def release(leave: str = "") -> None:
         with _writer_locks_guard:
             entry = _writer_locks.get(directory)
             if entry is None:
@@ -387,9 +389,12 @@ def hold_writer_lock(settings: Settings) -> WriterLock:
             if entry[1] <= 0:
                 del _writer_locks[directory]
                 _empty(entry[0])
+                if leave:
+                    entry[0].write(leave + "\n")
+                    entry[0].flush()
                 entry[0].close()  # closing the file releases the flock
 
-    return WriterLock(release, previous_died)
+    return WriterLock(release, bool(previous), previous)
 
 
 def _lock_soon(handle: Any, tries: int = 10) -> None:
@@ -805,8 +810,8 @@ class ArticleStore:
                 location=location,
             )
         except BaseException:
-            if release is not None:
-                release()
+            if lock is not None:  # a dead holder's name stays: nobody has checked after it
+                lock.release(lock.previous if lock.previous_died else "")
             raise
         store.read_only = not write
         store._connect = lambda: open_client(settings)

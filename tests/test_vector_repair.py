@@ -427,3 +427,19 @@ def test_a_resumed_repair_that_meets_damage_starts_over(
     repaired = _reopen(settings, hash_embedding)
     assert _counts(repaired.repaired) == before[:2]  # all of it, from the start
     assert _snapshot(repaired) == before
+
+
+@pytest.mark.timeout(180)
+def test_a_writer_whose_open_fails_leaves_the_dead_writers_name(
+    damaged, settings: Settings, hash_embedding
+):
+    """`qa articles delete X --collection typo` after a crash takes the lock and fails to
+    open: the dead writer's name must stay, or the next reader would skip its check."""
+    from index.store import IndexMissingError
+
+    _writer_died(settings)
+    with pytest.raises(IndexMissingError):
+        _reopen(settings, hash_embedding, collection="no-such-index", create=False)
+    assert "PID 999999" in (settings.chroma_path / WRITER_LOCK).read_text()
+    with pytest.raises(VectorIndexDamagedError):
+        _reopen(settings, hash_embedding, write=False)
