@@ -410,37 +410,36 @@ def _lock_soon(handle: Any, tries: int = 10) -> None:
             time.sleep(0.1)
 
 
+def _lock_state(settings: Settings) -> tuple[bool, str]:
+    """(whether a live process holds the embedded index's writer lock, the name the lock file
+    holds when none does). The check holds the lock for a moment only: a writer starting now
+    waits for it (_lock_soon)."""
+    try:
+        with open(settings.chroma_path / WRITER_LOCK) as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True, ""
+            name = handle.read().strip()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return False, name
+    except OSError:  # no lock file: nobody ever wrote here
+        return False, ""
+
+
 def _written_elsewhere(settings: Settings) -> bool:
     """Whether another live process holds the embedded index's writer lock."""
     if settings.chroma_path.resolve() in _writer_locks:
         return False  # this process is the writer
-    try:
-        with open(settings.chroma_path / WRITER_LOCK) as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            return False
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
+    return _lock_state(settings)[0]
 
 
 def writer_died(settings: Settings) -> bool:
     """Whether the last writer of the embedded index died holding its lock and none writes now
     (the lock file names a holder, yet the lock is free): a reader's cue to check the index
     before Chroma loads it (index.repair)."""
-    path = settings.chroma_path / WRITER_LOCK
-    try:
-        with open(path) as handle:
-            try:  # held for a moment only: a writer starting now is not kept out for long
-                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False  # a live writer holds it
-            named = bool(handle.read().strip())
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            return named
-    except OSError:
-        return False
+    held, name = _lock_state(settings)
+    return not held and bool(name)
 
 
 def forget_dead_writer(settings: Settings) -> None:

@@ -71,6 +71,17 @@ class FakeHashEmbedding(BaseEmbedding):
         return fake_vector(text)
 
 
+# A process that takes the embedded writer lock of the data dir argv[1] and keeps it.
+HOLD = """
+import sys, time
+from index.settings import Settings
+from index.store import hold_writer_lock
+hold_writer_lock(Settings(data_dir=sys.argv[1]))
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
 @contextmanager
 def fast_dir(prefix: str = "newsqa-rel-") -> Iterator[Path]:
     """A temporary directory on /dev/shm if present (10x faster Chroma writes), else on /tmp."""

@@ -17,15 +17,7 @@ from typer.testing import CliRunner
 import index.service
 from index.settings import Settings
 from qa.cli import app
-
-HOLD = """
-import sys, time
-from index.settings import Settings
-from index.store import hold_writer_lock
-hold_writer_lock(Settings(data_dir=sys.argv[1]))
-print("held", flush=True)
-time.sleep(120)
-"""
+from tests.reliability_fixtures import HOLD
 
 
 def _qa(*args: str) -> tuple[int, str, str]:

@@ -36,15 +36,8 @@ from index.store import (
     vector_damage,
 )
 from qa.cli import app
+from tests.reliability_fixtures import HOLD
 
-HOLD = """
-import sys, time
-from index.settings import Settings
-from index.store import hold_writer_lock
-hold_writer_lock(Settings(data_dir=sys.argv[1]))
-print("held", flush=True)
-time.sleep(120)
-"""
 # Small enough that a few articles make Chroma save its HNSW files (it saves every N records).
 SYNC_THRESHOLD = 10
 
