@@ -269,6 +269,17 @@ def test_sentence_splitter_handles_abbreviations_and_quotes(body: str) -> None:
     ]
 
 
+def test_a_time_zone_after_a_time_ends_no_sentence() -> None:
+    """Punkt's model ends a sentence at "p.m." before a capital, leaving "ET at Ford Field" to
+    open the next one (and "ET" to be read as a name)."""
+    text = "The game kicks off at 8:15 p.m. ET at Ford Field. It ends at 11 p.m. Fans leave."
+    assert [s.text for s in split_sentences(text)] == [
+        "The game kicks off at 8:15 p.m. ET at Ford Field.",
+        "It ends at 11 p.m.",
+        "Fans leave.",
+    ]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab AB.!?\"'\n,U.S")), max_size=120))
 def test_sentences_are_verbatim_ordered_and_disjoint(text: str) -> None:

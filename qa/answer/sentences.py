@@ -32,7 +32,13 @@ class Sentence:
 
 _LINE = re.compile(r"[^\n]+")
 _LEADING_MARKERS = re.compile(r"(?:\[\d{1,3}\])+")
-_NUMBER_SIGN = re.compile(r"\bNos?\.$")
+# Breaks Punkt's model makes where no sentence ends: the end of the sentence before, and the
+# start of the next. "between No. 3 Texas": "No." before a number; "at 8:15 p.m. ET at Ford
+# Field": a time zone after a time.
+_NO_BREAKS = (
+    (re.compile(r"\bNos?\.$"), re.compile(r"\d")),
+    (re.compile(r"\b[ap]\.m\.$"), re.compile(r"[A-Z]{0,4}T\b")),
+)
 _CACHED_CHARS = 20_000  # a passage is a chunk (~1-2 KB): longer texts are split, not kept
 
 
@@ -65,12 +71,7 @@ def _split(text: str) -> tuple[Sentence, ...]:
             start, end = line.start() + start, line.start() + end
             markers = _LEADING_MARKERS.match(text, start)
             same_line = bool(sentences) and sentences[-1].end >= line.start()
-            if (
-                same_line
-                and _NUMBER_SIGN.search(sentences[-1].text)
-                and text[start:end].lstrip()[:1].isdigit()
-            ):
-                # "between No. 3 Texas": Punkt's model does not know "No." before a number
+            if same_line and _no_break(sentences[-1].text, text[start:end].lstrip()):
                 start = sentences.pop().start
             elif markers and same_line:
                 # "Maduro.[1] China": the markers cite the sentence before
@@ -79,6 +80,10 @@ def _split(text: str) -> tuple[Sentence, ...]:
                 start = markers.end()
             sentences += _stripped(text, start, end)
     return tuple(sentences)
+
+
+def _no_break(before: str, after: str) -> bool:
+    return any(end.search(before) and start.match(after) for end, start in _NO_BREAKS)
 
 
 def _stripped(text: str, start: int, end: int) -> list[Sentence]:
