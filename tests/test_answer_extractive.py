@@ -636,6 +636,17 @@ def test_the_full_form_of_a_short_name_leaves_out_owners_titles_and_sentence_ope
     assert _full_form(["Taylor", "Swift"], "Swift", named, {"taylor"}) is None
 
 
+def test_a_position_in_capitals_is_no_part_of_the_name(answerer: ExtractiveAnswerer) -> None:
+    passages = [
+        _passage(
+            "a",
+            "The 49ers leaned on franchise QB Brock Purdy, who threw for 300 yards on Sunday.",
+        )
+    ]
+    answer = answerer.answer("Who threw for 300 yards for the 49ers?", passages)
+    assert answer.lead is not None and answer.lead.text == "Brock Purdy", answer.answer
+
+
 def test_the_noun_a_passive_relative_clause_describes_is_its_object_not_its_subject(
     answerer: ExtractiveAnswerer,
 ) -> None:

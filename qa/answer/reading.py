@@ -93,7 +93,7 @@ def candidates(
 
 def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Span]:
     """The names a span holds: split at line breaks, titles ("OpenAI CEO Sam Altman" is OpenAI
-    and Sam Altman) and punctuation no name holds ("Caesars Sportsbook: Caesars"; not "AT&T"),
+    and Sam Altman; "QB Brock Purdy" is Brock Purdy) and punctuation no name holds ("Caesars Sportsbook: Caesars"; not "AT&T"),
     each trimmed of leading words that are no part of a name ("Current Fed", "Whereas Google")."""
     pieces: list[Span] = []
     start = span.start
@@ -102,6 +102,7 @@ def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Sp
             token is None
             or token.is_space
             or token.lower_ in lexicon.TITLE_WORDS
+            or (token.is_upper and token.lower_ in lexicon.POSITION_ABBREVIATIONS)
             or (token.is_punct and token.text not in _NAME_PUNCT)
         ):
             end = token.i if token is not None else span.end
