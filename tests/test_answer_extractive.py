@@ -634,6 +634,24 @@ def test_the_full_form_of_a_short_name_leaves_out_owners_titles_and_sentence_ope
     assert _full_form(["Singer", "Taylor", "Swift"], "Swift", named, set()) == "Taylor Swift"
     assert _full_form(["Current", "Fed"], "Fed", named, set()) is None
     assert _full_form(["Taylor", "Swift"], "Swift", named, {"taylor"}) is None
+    # a word no name holds between (a title-case headline's verb) ends the name there
+    named |= {"Wullaert", "Belgium"}
+    assert _full_form(["Wullaert", "Fires", "Belgium"], "Belgium", named, set()) is None
+    assert _full_form(["Wullaert", "Fires", "Belgium"], "Wullaert", named, set()) is None
+
+
+def test_a_title_case_line_gives_no_word_to_a_name(answerer: ExtractiveAnswerer) -> None:
+    """A headline repeated in an article's text capitalises every word: "Fires" there is no
+    part of a name, as the text's "fired" shows."""
+    passages = [
+        _passage(
+            "a",
+            "Wullaert Fires Belgium to 3-2 Home Win over England In Nations League\n"
+            "Tessa Wullaert’s brace fired Belgium to a dramatic 3-2 home win over England.",
+        )
+    ]
+    answer = answerer.answer("Which country beat England 3-2 at home?", passages)
+    assert answer.lead is not None and answer.lead.text == "Belgium", answer.answer
 
 
 def test_a_position_in_capitals_is_no_part_of_the_name(answerer: ExtractiveAnswerer) -> None:

@@ -35,6 +35,16 @@ _CAPITAL_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
 _LOWER_WORD = re.compile(r"\b[a-z][\w’'\-]*")
 
 
+def _in_title_case(line: str) -> bool:
+    """A line whose every content word is capitalised, at least three of them."""
+    content = [w for w in _ANY_WORD.findall(line) if w.lower() not in STOPWORDS]
+    return len(content) >= _TITLE_CASE_WORDS and all(w[:1].isupper() for w in content)
+
+
+_ANY_WORD = re.compile(r"\b[^\W\d_][\w’'\-]*")
+_TITLE_CASE_WORDS = 3
+
+
 def _unpossessed(word: str) -> str:
     return word.removesuffix("’s").removesuffix("'s")
 
@@ -88,11 +98,14 @@ class Evidence:
         """Capitalised words that may be part of a name: those the passages capitalise inside a
         sentence (not after a full stop, colon, quote or line break) or never write in lower
         case ("Brock" of "Brock Purdy" opening every sentence; not "Current Fed", "Laid").
-        Headlines never count as mid-sentence capitals: they capitalise at will."""
+        Headlines never count as mid-sentence capitals: they capitalise at will. Nor does a
+        line of the text in title case, a headline repeated there ("Wullaert Fires Belgium to
+        3-2 Home Win": "Fires" is no name word, the passages write "fired")."""
         text = "\n".join(p.text for p in self.passages)
         headlines = "\n".join(dict.fromkeys(p.title for p in self.passages))
         lower = {stem_of(w) for w in _LOWER_WORD.findall(f"{text}\n{headlines}")}
-        inner = {_unpossessed(w) for w in _INNER_CAPITAL.findall(text)}
+        prose = "\n".join(line for line in text.splitlines() if not _in_title_case(line))
+        inner = {_unpossessed(w) for w in _INNER_CAPITAL.findall(prose)}
         capitalised = {_unpossessed(w) for w in _CAPITAL_WORD.findall(f"{text}\n{headlines}")}
         never_lower = {w for w in capitalised - inner if w.lower() not in STOPWORDS}
         found = inner | {w for w in never_lower if stem_of(w) not in lower}

@@ -93,8 +93,10 @@ def candidates(
 
 def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Span]:
     """The names a span holds: split at line breaks, titles ("OpenAI CEO Sam Altman" is OpenAI
-    and Sam Altman; "QB Brock Purdy" is Brock Purdy) and punctuation no name holds ("Caesars Sportsbook: Caesars"; not "AT&T"),
-    each trimmed of leading words that are no part of a name ("Current Fed", "Whereas Google")."""
+    and Sam Altman; "QB Brock Purdy" is Brock Purdy), punctuation no name holds ("Caesars
+    Sportsbook: Caesars"; not "AT&T") and capitalised words that are no name's (`name_words`:
+    "Wullaert Fires Belgium" in a title-case line), each trimmed of leading words that are no
+    part of a name ("Current Fed", "Whereas Google")."""
     pieces: list[Span] = []
     start = span.start
     for token in [*span, None]:
@@ -104,6 +106,7 @@ def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Sp
             or token.lower_ in lexicon.TITLE_WORDS
             or (token.is_upper and token.lower_ in lexicon.POSITION_ABBREVIATIONS)
             or (token.is_punct and token.text not in _NAME_PUNCT)
+            or (token.i > start and _no_name_word(token, name_words))
         ):
             end = token.i if token is not None else span.end
             piece = _trim_name(span.doc[start:end], name_words)
@@ -111,6 +114,16 @@ def name_pieces(span: Span, name_words: frozenset[str] | None = None) -> list[Sp
                 pieces.append(piece)
             start = end + 1
     return pieces
+
+
+def _no_name_word(token: Token, name_words: frozenset[str] | None) -> bool:
+    """A capitalised word the passages never use in a name (an acronym always may be one)."""
+    return (
+        name_words is not None
+        and token.is_alpha
+        and token.text.istitle()
+        and token.text not in name_words
+    )
 
 
 def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:

@@ -528,8 +528,15 @@ def _full_form(
     if not parts[0].startswith(short):
         owners = [i for i, part in enumerate(parts[:-1]) if part.endswith(("’s", "'s", "’"))]
         parts = parts[owners[-1] + 1 :] if owners else parts
-    while parts and parts[0] != short and _starts_no_name(parts[0], name_words):
-        parts.pop(0)
+        # the name words right before `short`: "Wullaert Fires Belgium" (a title-case
+        # headline) does not make Belgium a longer name
+        cut = [i + 1 for i, part in enumerate(parts[:-1]) if _starts_no_name(part, name_words)]
+        parts = parts[cut[-1] :] if cut else parts
+    else:
+        while parts and parts[0] != short and _starts_no_name(parts[0], name_words):
+            parts.pop(0)
+        ends = [i for i, part in enumerate(parts) if i and part not in name_words]
+        parts = parts[: ends[0]] if ends else parts
     tokens = set(words(" ".join(parts)))
     if len(parts) < 2 or tokens & (excluded | lexicon.TITLE_WORDS | lexicon.CALENDAR_WORDS):
         return None
