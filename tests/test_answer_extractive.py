@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import numpy as np
@@ -1952,3 +1953,73 @@ def test_who_is_answered_by_everyone_holding_the_role_together(
     answer = answerer.answer("Who backs Maduro?", passages)
     assert [item.text for item in answer.items] == BACKERS, answer.answer
     assert all(item.citations == [1] for item in answer.items)
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("Who won the Raiders vs Lions game?", ("Raiders", "Lions")),
+        ("Who won the NBL game between the Hawks and Taipans?", ("Hawks", "Taipans")),
+        ("Who lost the Cowboys vs. 49ers game?", ("Cowboys", "49ers")),
+        ("Who refereed Tottenham vs Chelsea?", ()),  # the answer is neither side
+        ("Who won the Nobel Prize?", ()),
+    ],
+)
+def test_a_contest_question_names_its_two_sides(
+    answerer: ExtractiveAnswerer, question: str, sides: tuple[str, ...]
+) -> None:
+    assert answerer.shape(question).sides == sides
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "lead"),
+    [
+        (
+            "Who won the Bengals vs Bills game?",
+            "The Bengals beat the Bills 24-18 on Sunday night in Cincinnati.",
+            "Bengals",
+        ),
+        (
+            "Who won the Texas vs Oklahoma game?",
+            "Texas lost a nail-biter in its rivalry game to Oklahoma on Saturday.",
+            "Oklahoma",
+        ),
+        ("Who won USC vs Notre Dame?", "Final score: Notre Dame 48, USC 20", "Notre Dame"),
+        (
+            "Who won the Raiders vs Lions game?",
+            "Box score of the game: Raiders 0 7 7 0 14 Lions 3 13 7 3 26",
+            "Lions",
+        ),
+        (
+            "Who lost the Bengals vs Bills game?",
+            "The Bengals beat the Bills 24-18 on Sunday night in Cincinnati.",
+            "Bills",
+        ),
+    ],
+)
+def test_who_won_is_the_side_a_sentence_naming_both_says_won(
+    answerer: ExtractiveAnswerer, question: str, text: str, lead: str
+) -> None:
+    """Before, the sides (the question's own names) could not answer: "Who won the Raiders
+    vs Lions game?" was answered "Monday Night Football", "Ole Miss vs Georgia" "Fubo"."""
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert answer.lead is not None and answer.lead.text == lead, answer.answer
+    assert answer.citations[0].quote in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Raiders visit the Lions at Ford Field on Monday Night Football.",
+        "The Eagles haven't beaten the Dolphins since 2011, when Miami's loss cost its coach.",
+        "The Bills can beat the Lions through the air on Sunday.",
+    ],
+)
+def test_who_won_abstains_when_no_sentence_gives_the_result(
+    answerer: ExtractiveAnswerer, text: str
+) -> None:
+    names = re.findall(r"(Raiders|Lions|Eagles|Dolphins|Bills)", text)[:2]
+    question = f"Who won the {names[0]} vs {names[1]} game?"
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert answer.abstained, answer.answer
+    assert f"who won between {names[0]} and {names[1]}" in answer.answer

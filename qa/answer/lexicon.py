@@ -102,6 +102,16 @@ SPEECH_VERBS = word_set(
     """say tell add remark write tweet post insist warn explain note state argue admit
     continue respond reply acknowledge concede declare stress claim"""
 )
+# A contest's result ("Who won the Raiders vs Lions game?"): the answer is one of the two sides
+# the question sets against each other ("vs", "versus", "between … and"). Verbs whose subject
+# won, and whose subject lost.
+WINNING_VERBS = word_set(
+    """win beat defeat edge top rout thrash down overcome outscore outlast prevail triumph
+    crush hammer pummel stun upset sink sweep dominate overpower outclass"""
+)
+LOSING_VERBS = word_set("lose")
+SIDES_WORDS = word_set("vs vs. v v. versus")
+
 # Question verbs that ask for someone's own words or reaction.
 SAYING_QUESTION_VERBS = word_set(
     """say tell react respond warn think feel describe explain comment claim argue admit reply"""

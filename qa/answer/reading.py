@@ -244,7 +244,7 @@ def _expand_children(token: Token, dep: str) -> list[Token]:
     return [g for c in token.children if c.dep_ == dep for g in _expand(c)]
 
 
-def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
+def clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     """(subjects, objects) of a clause; a passive's agent ("called by the United States") is
     its subject; "besides X" before the subject joins the subjects."""
     subjects: list[Token] = []
@@ -263,7 +263,7 @@ def _clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     if verb.dep_ == "acl" and verb.tag_ == "VBN":
         objects += _expand(verb.head)  # "a meeting called by the United States"
     elif not subjects and verb.dep_ in ("conj", "xcomp") and verb.head.pos_ in ("VERB", "AUX"):
-        subjects = _clause_roles(verb.head)[0]  # "Maduro has called home … and closed …"
+        subjects = clause_roles(verb.head)[0]  # "Maduro has called home … and closed …"
     elif (
         not subjects
         and verb.dep_ in ("relcl", "acl", "xcomp", "conj")
@@ -301,7 +301,7 @@ def read_clauses(doc: Doc, shape: QuestionShape) -> list[ClauseReading]:
     named = [a for a in shape.anchors if a.is_name]
     sentence = set(stems(doc.text))
     for verb in predicate_clauses(doc, shape):
-        subjects, objects = _clause_roles(verb)
+        subjects, objects = clause_roles(verb)
         holders, others = (
             (subjects, objects) if shape.asked_role == "subject" else (objects, subjects)
         )

@@ -101,6 +101,9 @@ class QuestionShape:
     counted: str | None = None  # "how many people": stem of "people"
     measure: str | None = None  # "What was the 10-year Treasury yield …?": stem of "yield"
     roles: frozenset[str] = frozenset()  # role words asked of: "chief executive" -> {"ceo"}
+    # "Who won the Raiders vs Lions game?": the two sides of the contest asked of, one of
+    # which is the answer
+    sides: tuple[str, ...] = ()
     # --- for sentence relevance ---
     terms: tuple[str, ...] = ()
     pairs: frozenset[tuple[str, str]] = frozenset()
@@ -245,6 +248,7 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         counted=asked.counted,
         measure=_measure(wh, form, rest),
         roles=role_keys(question),
+        sides=_sides(doc, predicate),
         **_scoring_terms(
             question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
         ),
@@ -477,6 +481,44 @@ def _anchors(doc: Doc, asked: set[int], predicate: Token | None) -> list[Anchor]
         label = getattr(span, "label_", "")
         anchors.append(Anchor(text, content, _anchor_role(span.root, predicate), is_name, label))
     return anchors
+
+
+def _sides(doc: Doc, predicate: Token | None) -> tuple[str, ...]:
+    """The two sides of the contest a "who won / lost" question names: "the Raiders vs Lions
+    game", "the fight between Anthony Joshua and Otto Wallin"."""
+    if _lemma(predicate) not in lexicon.WINNING_VERBS | lexicon.LOSING_VERBS:
+        return ()
+    for token in doc:
+        if token.lower_ in lexicon.SIDES_WORDS:
+            before, _ = _capitalised_run(doc, token.i - 1, -1)
+            after, _ = _capitalised_run(doc, token.i + 1)
+        elif token.lower_ == "between":
+            before, joined = _capitalised_run(doc, token.i + 1)
+            if joined >= len(doc) or doc[joined].lower_ not in ("and", "&"):
+                continue
+            after, _ = _capitalised_run(doc, joined + 1)
+        else:
+            continue
+        if before and after:
+            return (before, after)
+    return ()
+
+
+def _capitalised_run(doc: Doc, start: int, step: int = 1) -> tuple[str, int]:
+    """The capitalised words (or "49ers") from `start` on, after a leading "the" (backwards
+    with `step` -1): a side's name, and the index where it stops."""
+    if 0 <= start < len(doc) and step == 1 and doc[start].lower_ == "the":
+        start += 1
+    run = []
+    index = start
+    while 0 <= index < len(doc) and _side_word(doc[index].text):
+        run.append(doc[index].text)
+        index += step
+    return " ".join(run if step == 1 else reversed(run)), index
+
+
+def _side_word(word: str) -> bool:
+    return word[:1].isupper() or (word[:1].isdigit() and word[-1:].isalpha())  # "49ers"
 
 
 def _excluded(question: str) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 abstention is an Answer too; None passes the question on). Each reads only the question's
 shape and the ranked, parsed sentences (`Evidence`):
 
+0. ContestAnswer — "who won the Raiders vs Lions game?": the side a sentence says won, or
+   the articles don't say;
 1. ListAnswer — "which countries …": the items holding the asked role, each cited;
 2. NameAnswer — "who …", "which company …": the name of the asked type the best sentences
    agree on, preferring the one holding the asked role;
@@ -29,6 +31,7 @@ from qa.answer.reading import (
     Candidate,
     Role,
     candidates,
+    clause_roles,
     described_in_asked_role,
     descriptions_of,
     holds_asked_role,
@@ -40,7 +43,7 @@ from qa.answer.reading import (
 )
 from qa.answer.relevance import Scored
 from qa.answer.shape import FIGURE_TYPES, NAME_TYPES, AnswerType, Form, QuestionShape
-from qa.answer.terms import stem_of, words
+from qa.answer.terms import stem_of, stems, words
 from qa.answer.when import DateReading, describe, read_date
 from qa.types import Answer, AnswerItem, Lead, Passage
 
@@ -807,6 +810,87 @@ def _gives(ent: Span, measure: str) -> bool:
 
 
 # --- 4. descriptions ----------------------------------------------------------------------------
+class ContestAnswer:
+    """ "Who won the Raiders vs Lions game?": one of the two sides the question names, the one
+    a sentence naming both says won (the subject of "beat", the object of "lost to", the
+    higher figure of a score line "Notre Dame 48, USC 20"); otherwise the articles don't say.
+    Any other name would be wrong: the question has named both candidates."""
+
+    def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        if len(shape.sides) != 2:
+            return None
+        votes: dict[int, float] = {}
+        told: dict[int, Scored] = {}
+        reading = evidence.ranked[: evidence.config.parse_sentences]
+        for item, doc in zip(reading, evidence.parse(reading), strict=True):
+            won = _contest_result(doc, shape.sides)
+            if won is not None:
+                votes[won] = votes.get(won, 0.0) + item.score
+                told.setdefault(won, item)
+        asked_loser = shape.predicate in lexicon.LOSING_VERBS
+        verb = "lost" if asked_loser else "won"
+        if not votes:
+            a, b = shape.sides
+            return evidence.abstain(
+                f"The articles don't say who {verb} between {a} and {b}: no passage found gives "
+                "the result."
+            )
+        winner = max(votes, key=votes.__getitem__)
+        answer_side = 1 - winner if asked_loser else winner
+        citations = evidence.cite([told[winner]])
+        lead = Lead(text=shape.sides[answer_side], citations=[1])
+        signals = evidence.signals("name", citations, in_role=True, name_fit=1.0)
+        return evidence.build("name", citations, lead, signals=signals)
+
+
+def _contest_result(doc: Doc, sides: tuple[str, ...]) -> int | None:
+    """Which side the sentence says won, if it names both."""
+    sentence = set(stems(doc.text))
+    if not all(stem_of(side.split()[-1]) in sentence for side in sides):
+        return None
+    for verb in doc:
+        lemma = verb.lemma_.lower()
+        if verb.pos_ != "VERB" or lemma not in lexicon.WINNING_VERBS | lexicon.LOSING_VERBS:
+            continue
+        if any(c.dep_ == "neg" or c.tag_ == "MD" for c in verb.children):
+            continue  # "haven't beaten … since 2011", "can beat the Chargers"
+        subjects, objects = clause_roles(verb)
+        winners, losers = (
+            (subjects, objects) if lemma in lexicon.WINNING_VERBS else (objects, subjects)
+        )
+        won = [i for i, side in enumerate(sides) if _side_among(winners, side)]
+        lost = [i for i, side in enumerate(sides) if _side_among(losers, side)]
+        if len(won) == 1 and won != lost:
+            return won[0]
+        if not won and len(lost) == 1:
+            return 1 - lost[0]
+    first, second = (_score_after(doc.text, side) for side in sides)
+    if first is None or second is None or first == second:
+        return None
+    return 0 if first > second else 1
+
+
+def _side_among(tokens: list[Token], side: str) -> bool:
+    """Whether one of the phrases names the side: all its words ("the Las Vegas Raiders" for
+    "Raiders") or only names of it ("Joshua" for "Anthony Joshua"; not "Jake Paul" for
+    "Logan Paul")."""
+    wanted = set(stems(side))
+    for token in tokens:
+        phrase = list(token.subtree)
+        said = set(stems(" ".join(t.text for t in phrase)))
+        named = set(stems(" ".join(t.text for t in phrase if t.pos_ == "PROPN")))
+        if wanted <= said or (named and named <= wanted):
+            return True
+    return False
+
+
+def _score_after(text: str, side: str) -> int | None:
+    """The figure after the side's name in a score line ("Notre Dame 48, USC 20"); of a box
+    score's row ("Raiders 0 7 7 0 14"), the last: the final."""
+    found = re.search(rf"\b{re.escape(side)}((?:\s+\d{{1,3}})+)\b(?![.,:]\d)", text)
+    return int(found.group(1).split()[-1]) if found else None
+
+
 class DescriptionAnswer:
     def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
         name = shape.subject_name
@@ -891,6 +975,7 @@ def _continues_quotation(doc: Doc) -> bool:
 
 
 STRATEGIES: tuple[Strategy, ...] = (
+    ContestAnswer(),
     ListAnswer(),
     NameAnswer(),
     DateAnswer(),
