@@ -37,7 +37,10 @@ _LEADING_MARKERS = re.compile(r"(?:\[\d{1,3}\])+")
 # Field": a time zone after a time.
 _NO_BREAKS = (
     (re.compile(r"\bNos?\.$"), re.compile(r"\d")),
-    (re.compile(r"\b[ap]\.m\.$"), re.compile(r"[A-Z]{0,4}T\b")),
+    (
+        re.compile(r"\b[ap]\.m\.$"),
+        re.compile(r"(?:[ECMP][SD]?T|GMT|BST|UTC|CES?T|AE[SD]T)\b"),  # not "IT staff"
+    ),
 )
 _CACHED_CHARS = 20_000  # a passage is a chunk (~1-2 KB): longer texts are split, not kept
 

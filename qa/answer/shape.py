@@ -248,7 +248,7 @@ def analyse(question: str, doc: Doc, config: AnswerConfig | None = None) -> Ques
         counted=asked.counted,
         measure=_measure(wh, form, rest),
         roles=role_keys(question),
-        sides=_sides(doc, predicate),
+        sides=_sides(doc, wh, predicate),
         **_scoring_terms(
             question, kind_words if form is Form.LIST else frozenset(), config.single_fact_terms
         ),
@@ -483,42 +483,60 @@ def _anchors(doc: Doc, asked: set[int], predicate: Token | None) -> list[Anchor]
     return anchors
 
 
-def _sides(doc: Doc, predicate: Token | None) -> tuple[str, ...]:
+def _sides(doc: Doc, wh: str, predicate: Token | None) -> tuple[str, ...]:
     """The two sides of the contest a "who won / lost" question names: "the Raiders vs Lions
-    game", "the fight between Anthony Joshua and Otto Wallin"."""
-    if _lemma(predicate) not in lexicon.WINNING_VERBS | lexicon.LOSING_VERBS:
+    game", "the fight between Anthony Joshua and Otto Wallin"; not when something else is
+    won in that contest ("Who won MVP in the Chiefs vs Eagles game?")."""
+    if wh not in ("who", "which") or _lemma(predicate) not in _CONTEST_VERBS:
         return ()
     for token in doc:
         if token.lower_ in lexicon.SIDES_WORDS:
-            before, _ = _capitalised_run(doc, token.i - 1, -1)
+            before, stop = _capitalised_run(doc, token.i - 1, -1)
             after, _ = _capitalised_run(doc, token.i + 1)
+            opening = stop + 1
         elif token.lower_ == "between":
             before, joined = _capitalised_run(doc, token.i + 1)
-            if joined >= len(doc) or doc[joined].lower_ not in ("and", "&"):
+            if joined >= len(doc) or doc[joined].lower_ != "and":
                 continue
             after, _ = _capitalised_run(doc, joined + 1)
+            opening = token.i
         else:
             continue
-        if before and after:
+        if before and after and _is_the_contest(doc, predicate, opening):
             return (before, after)
     return ()
 
 
+_CONTEST_VERBS = lexicon.WINNING_VERBS | lexicon.LOSING_VERBS
+
+
+def _is_the_contest(doc: Doc, predicate: Token | None, opening: int) -> bool:
+    """The sides are what is won, not a setting of it: no preposition stands between the verb
+    and them ("the coin toss *in* the Chiefs vs Eagles game")."""
+    start = predicate.i + 1 if predicate is not None else 0
+    return not any(t.pos_ == "ADP" for t in doc[start:opening])
+
+
 def _capitalised_run(doc: Doc, start: int, step: int = 1) -> tuple[str, int]:
-    """The capitalised words (or "49ers") from `start` on, after a leading "the" (backwards
-    with `step` -1): a side's name, and the index where it stops."""
+    """The words of a name from `start` on (backwards with `step` -1), after a leading "the":
+    capitalised ones, "49ers", "&" between them; not a day or a month ("Jets Monday")."""
     if 0 <= start < len(doc) and step == 1 and doc[start].lower_ == "the":
         start += 1
     run = []
     index = start
-    while 0 <= index < len(doc) and _side_word(doc[index].text):
+    while 0 <= index < len(doc) and _side_word(doc[index]):
         run.append(doc[index].text)
         index += step
+    while run and run[-1] == "&":
+        run.pop()
     return " ".join(run if step == 1 else reversed(run)), index
 
 
-def _side_word(word: str) -> bool:
-    return word[:1].isupper() or (word[:1].isdigit() and word[-1:].isalpha())  # "49ers"
+def _side_word(token: Token) -> bool:
+    word = token.text
+    if token.lower_ in ("the", "a", "an") or token.lower_ in lexicon.CALENDAR_WORDS:
+        return False
+    return word == "&" or word[:1].isupper() or (word[:1].isdigit() and word[-1:].isalpha())
 
 
 def _excluded(question: str) -> tuple[str, ...]:

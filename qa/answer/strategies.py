@@ -837,37 +837,71 @@ class ContestAnswer:
             )
         winner = max(votes, key=votes.__getitem__)
         answer_side = 1 - winner if asked_loser else winner
-        citations = evidence.cite([told[winner]])
-        lead = Lead(text=shape.sides[answer_side], citations=[1])
+        item = told[winner]
+        side = shape.sides[answer_side]
+        citations = evidence.cite([item])
+        lead = Lead(text=_side_as_written(side, item.sentence.text) or side, citations=[1])
         signals = evidence.signals("name", citations, in_role=True, name_fit=1.0)
         return evidence.build("name", citations, lead, signals=signals)
 
 
 def _contest_result(doc: Doc, sides: tuple[str, ...]) -> int | None:
-    """Which side the sentence says won, if it names both."""
-    sentence = set(stems(doc.text))
-    if not all(stem_of(side.split()[-1]) in sentence for side in sides):
+    """Which side the sentence says won, if it names both: the one that beat the other (or
+    that the other lost to), else the higher final figure of a score line."""
+    if not all(_side_as_written(side, doc.text) for side in sides):
         return None
     for verb in doc:
         lemma = verb.lemma_.lower()
         if verb.pos_ != "VERB" or lemma not in lexicon.WINNING_VERBS | lexicon.LOSING_VERBS:
             continue
-        if any(c.dep_ == "neg" or c.tag_ == "MD" for c in verb.children):
-            continue  # "haven't beaten … since 2011", "can beat the Chargers"
+        if not _told_as_fact(verb):
+            continue
         subjects, objects = clause_roles(verb)
-        winners, losers = (
-            (subjects, objects) if lemma in lexicon.WINNING_VERBS else (objects, subjects)
-        )
+        # "won 24-18 over the Bills", "lost a nail-biter to Oklahoma"
+        if lemma in lexicon.WINNING_VERBS:
+            winners, losers = subjects, objects + _prep_objects(verb, ("over", "against"))
+        else:
+            winners, losers = objects + _prep_objects(verb, ("to",)), subjects
         won = [i for i, side in enumerate(sides) if _side_among(winners, side)]
         lost = [i for i, side in enumerate(sides) if _side_among(losers, side)]
-        if len(won) == 1 and won != lost:
+        if len(won) == 1 and lost == [1 - won[0]]:
             return won[0]
-        if not won and len(lost) == 1:
-            return 1 - lost[0]
     first, second = (_score_after(doc.text, side) for side in sides)
     if first is None or second is None or first == second:
         return None
     return 0 if first > second else 1
+
+
+def _prep_objects(verb: Token, prepositions: tuple[str, ...]) -> list[Token]:
+    return [
+        g
+        for c in verb.children
+        if c.dep_ == "prep" and c.lower_ in prepositions
+        for g in c.children
+        if g.dep_ == "pobj"
+    ]
+
+
+def _told_as_fact(verb: Token) -> bool:
+    """Not negated, hoped for, tried or supposed: "haven't beaten", "can beat", "hope to
+    beat", "failed to beat", "if the Bengals beat the Bills"."""
+    if verb.dep_ == "xcomp":
+        return False
+    return not any(
+        c.dep_ == "neg" or c.tag_ == "MD" or (c.dep_ == "mark" and c.lower_ in ("if", "unless"))
+        for c in verb.children
+    )
+
+
+def _side_as_written(side: str, text: str) -> str | None:
+    """The longest end of the side's name the text says ("Chiefs" of "Super Bowl LVII
+    Chiefs"), matched as words (by stem for the last: "Djoković")."""
+    parts = side.split()
+    for start in range(len(parts)):
+        name = " ".join(parts[start:])
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+            return name
+    return None
 
 
 def _side_among(tokens: list[Token], side: str) -> bool:
@@ -886,8 +920,11 @@ def _side_among(tokens: list[Token], side: str) -> bool:
 
 def _score_after(text: str, side: str) -> int | None:
     """The figure after the side's name in a score line ("Notre Dame 48, USC 20"); of a box
-    score's row ("Raiders 0 7 7 0 14"), the last: the final."""
-    found = re.search(rf"\b{re.escape(side)}((?:\s+\d{{1,3}})+)\b(?![.,:]\d)", text)
+    score's row ("Raiders 0 7 7 0 14"), the last: the final. Not a record ("Raiders 3-5")."""
+    name = _side_as_written(side, text)
+    if name is None:
+        return None
+    found = re.search(rf"(?<!\w){re.escape(name)}((?:\s+\d{{1,3}})+)\b(?![.,:\-–]\d)", text)
     return int(found.group(1).split()[-1]) if found else None
 
 
