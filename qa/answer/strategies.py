@@ -126,6 +126,8 @@ class ListAnswer:
         evidence.parse(relevant)  # one batch: faster than one sentence at a time
         readings = [_list_reading(shape, s, evidence.doc(s), excluded) for s in relevant]
         listing = [r for r in readings if r.items and r.by_role]
+        if listing:
+            listing += _more_holders(shape, evidence, relevant, excluded)
         listing = listing or [r for r in readings if r.items and r.enumerates]
         if not listing and not any(r.enumerates for r in readings):
             listing = [r for r in readings[: config.max_sentences] if r.items]
@@ -144,6 +146,19 @@ class ListAnswer:
                     entry.citations.append(citation.n)
         signals = evidence.signals("list", citations, in_role=any(r.by_role for r in listing))
         return evidence.build("list", citations, items=list(items.values()), signals=signals)
+
+
+def _more_holders(
+    shape: QuestionShape, evidence: Evidence, read: list[Scored], excluded: _Excluded
+) -> list[_Reading]:
+    """Further down the best sentences, those whose items hold the asked role with the
+    anchors in place too: "Besides the U.S., Canada … have thrown their support behind
+    Guaido" says "recognized" in other words, so it scores below "16 nations … recognized
+    Guaido"."""
+    further = [s for s in evidence.ranked[: evidence.config.parse_sentences] if s not in read]
+    evidence.parse(further)
+    readings = (_list_reading(shape, s, evidence.doc(s), excluded) for s in further)
+    return [r for r in readings if r.items and r.by_role]
 
 
 def _list_reading(shape: QuestionShape, item: Scored, doc: Doc, excluded: _Excluded) -> _Reading:
@@ -609,11 +624,14 @@ class DateAnswer:
         shape: QuestionShape, evidence: Evidence, item: Scored, written_only: bool
     ) -> DateReading | None:
         doc = evidence.doc(item)
+        clauses = read_clauses(doc, shape)
+        if clauses and all(c.conflict for c in clauses):
+            # "At an emergency meeting Thursday, 16 nations … recognized Guaido" for "When did
+            # the US recognize Guaido?": the sentence dates the event for another party
+            return None
         # A sentence that does not carry the asked predicate may give a written-out date ("On
         # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
-        written_only = written_only or bool(
-            shape.predicate_stems and not predicate_clauses(doc, shape)
-        )
+        written_only = written_only or bool(shape.predicate_stems and not clauses)
         dates = (e for e in doc.ents if e.label_ == "DATE")
         found = (read_date(e.text, doc.text, evidence.published(item), _ahead(e)) for e in dates)
         return next((d for d in found if d is not None and (d.written or not written_only)), None)
