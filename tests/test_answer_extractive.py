@@ -1031,7 +1031,8 @@ def test_follow_up_which_back_guaido_cites_the_support_sentence(
     ]
     answer = answerer.answer(condense_question("And which back Guaido?", history), passages)
 
-    assert [c.quote for c in answer.citations] == [GUAIDO_SENTENCE]  # "support" matches "back"
+    assert answer.citations[0].quote == GUAIDO_SENTENCE  # "support" matches "back"
+    assert all(c.supported for c in answer.citations)
     assert [item.text for item in answer.items][:2] == ["U.S.", "Canada"]
     assert_verbatim(answer, body, passages)
 
@@ -1802,12 +1803,11 @@ def test_and_which_back_guaido_lists_the_whole_sentence(
         Turn(role="assistant", content="- Russia [1]"),
     ]
     answer = answerer.answer(condense_question("And which back Guaido?", history), passages)
-    assert [item.text for item in answer.items] == [
-        "U.S.",
-        "Canada",
-        "much of Latin America",
-        "many countries",
-    ], answer.answer
+    named = [item.text for item in answer.items]
+    assert named[:4] == ["U.S.", "Canada", "much of Latin America", "many countries"], named
+    # The OAS sentence ("16 nations … recognized Guaido") may add its holders, cited to it
+    assert named[4:] in ([], ["16 nations from the Organization of American States"]), named
+    assert not set(named) & set(BACKERS), named
 
 
 # --- support that reads roles -------------------------------------------------------------------
@@ -2069,3 +2069,27 @@ def test_a_surname_that_is_also_a_word_stays_in_a_typed_name(answerer: Extractiv
     )
     answer = answerer.answer("Who won the Los Angeles mayor race?", [_passage("a", text)])
     assert answer.lead is not None and answer.lead.text == "Karen Bass", answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        # a passive question: the anchor is what the verb acts on, as in the sentence
+        (
+            "When was Jim Harbaugh suspended?",
+            "The Big Ten suspended coach Jim Harbaugh for three games on Friday, Nov. 10.",
+        ),
+        # "Nov." is a proper noun to the parse, but no party in the anchor's place
+        (
+            "When was Sam Bankman-Fried convicted?",
+            "Sam Bankman-Fried faced seven counts. His conviction landed on Nov. 2 after a "
+            "monthlong trial.",
+        ),
+    ],
+)
+def test_a_date_answers_when_the_clause_has_no_other_party(
+    answerer: ExtractiveAnswerer, question: str, text: str
+) -> None:
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert answer.kind == "date" and answer.lead is not None, answer.answer
+    assert "Nov" in answer.lead.text, answer.answer
