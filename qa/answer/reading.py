@@ -297,7 +297,15 @@ def _stems_of(tokens: Iterable[Token]) -> set[str]:
 
 
 def _names_someone(tokens: list[Token]) -> bool:
-    return any(t.pos_ == "PROPN" for token in tokens for t in token.subtree)
+    """A proper noun that is no day or time ("on Nov. 2": the parse calls "Nov." one)."""
+    return any(
+        t.pos_ == "PROPN" and t.ent_type_ not in _WHEN_LABELS
+        for token in tokens
+        for t in token.subtree
+    )
+
+
+_WHEN_LABELS = frozenset({"DATE", "TIME"})
 
 
 @dataclass(frozen=True)

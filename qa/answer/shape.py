@@ -461,10 +461,19 @@ def _anchor_role(token: Token, predicate: Token | None) -> str:
     if predicate is not None and token.head.i != predicate.i:
         return "other"
     if dep in ("nsubj", "compound") and predicate is not None and token.i < predicate.i:
-        return "subject"  # "did Maduro respond": the small model calls Maduro a compound
+        # "did Maduro respond": the small model calls Maduro a compound; "When was Jim
+        # Harbaugh suspended?" it calls a subject, of a passive verb: what the verb acts on
+        return "object" if _passive(predicate) else "subject"
     if dep in ("dobj", "nsubjpass", "attr", "oprd"):
         return "object"
     return "other"
+
+
+def _passive(verb: Token) -> bool:
+    """ "was suspended", "were fired": a past participle after a form of "be"."""
+    return verb.tag_ in ("VBN", "VBD") and any(
+        c.dep_ in ("aux", "auxpass") and c.lemma_ == "be" for c in verb.children
+    )
 
 
 def _anchors(doc: Doc, asked: set[int], predicate: Token | None) -> list[Anchor]:
