@@ -110,6 +110,7 @@ WINNING_VERBS = word_set(
     crush hammer pummel stun upset sink sweep dominate overpower outclass"""
 )
 LOSING_VERBS = word_set("lose")
+CONTEST_VERBS = WINNING_VERBS | LOSING_VERBS
 SIDES_WORDS = word_set("vs vs. v v. versus")
 
 # Question verbs that ask for someone's own words or reaction.

@@ -259,6 +259,16 @@ def _expand_children(token: Token, dep: str) -> list[Token]:
     return [g for c in token.children if c.dep_ == dep for g in _expand(c)]
 
 
+def prep_objects(verb: Token, prepositions: tuple[str, ...]) -> list[Token]:
+    """The objects of the verb's prepositions of these words ("lost … to Oklahoma")."""
+    return [
+        g
+        for c in verb.children
+        if c.dep_ == "prep" and c.lower_ in prepositions
+        for g in _expand_children(c, "pobj")
+    ]
+
+
 def clause_roles(verb: Token) -> tuple[list[Token], list[Token]]:
     """(subjects, objects) of a clause; a passive's agent ("called by the United States") is
     its subject; "besides X" before the subject joins the subjects."""

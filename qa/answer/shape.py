@@ -496,7 +496,7 @@ def _sides(doc: Doc, wh: str, predicate: Token | None) -> tuple[str, ...]:
     """The two sides of the contest a "who won / lost" question names: "the Raiders vs Lions
     game", "the fight between Anthony Joshua and Otto Wallin"; not when something else is
     won in that contest ("Who won MVP in the Chiefs vs Eagles game?")."""
-    if wh not in ("who", "which") or _lemma(predicate) not in _CONTEST_VERBS:
+    if wh not in ("who", "which") or _lemma(predicate) not in lexicon.CONTEST_VERBS:
         return ()
     for token in doc:
         if token.lower_ in lexicon.SIDES_WORDS:
@@ -514,9 +514,6 @@ def _sides(doc: Doc, wh: str, predicate: Token | None) -> tuple[str, ...]:
         if before and after and _is_the_contest(doc, predicate, opening):
             return (before, after)
     return ()
-
-
-_CONTEST_VERBS = lexicon.WINNING_VERBS | lexicon.LOSING_VERBS
 
 
 def _is_the_contest(doc: Doc, predicate: Token | None, opening: int) -> bool:

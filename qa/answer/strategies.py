@@ -37,6 +37,7 @@ from qa.answer.reading import (
     holds_asked_role,
     item_text,
     predicate_clauses,
+    prep_objects,
     quotes,
     read_clauses,
     type_fit,
@@ -870,16 +871,16 @@ def _contest_result(doc: Doc, sides: tuple[str, ...]) -> int | None:
         return None
     for verb in doc:
         lemma = verb.lemma_.lower()
-        if verb.pos_ != "VERB" or lemma not in lexicon.WINNING_VERBS | lexicon.LOSING_VERBS:
+        if verb.pos_ != "VERB" or lemma not in lexicon.CONTEST_VERBS:
             continue
         if not _told_as_fact(verb):
             continue
         subjects, objects = clause_roles(verb)
         # "won 24-18 over the Bills", "lost a nail-biter to Oklahoma"
         if lemma in lexicon.WINNING_VERBS:
-            winners, losers = subjects, objects + _prep_objects(verb, ("over", "against"))
+            winners, losers = subjects, objects + prep_objects(verb, ("over", "against"))
         else:
-            winners, losers = objects + _prep_objects(verb, ("to",)), subjects
+            winners, losers = objects + prep_objects(verb, ("to",)), subjects
         won = [i for i, side in enumerate(sides) if _side_among(winners, side)]
         lost = [i for i, side in enumerate(sides) if _side_among(losers, side)]
         if len(won) == 1 and lost == [1 - won[0]]:
@@ -888,16 +889,6 @@ def _contest_result(doc: Doc, sides: tuple[str, ...]) -> int | None:
     if first is None or second is None or first == second:
         return None
     return 0 if first > second else 1
-
-
-def _prep_objects(verb: Token, prepositions: tuple[str, ...]) -> list[Token]:
-    return [
-        g
-        for c in verb.children
-        if c.dep_ == "prep" and c.lower_ in prepositions
-        for g in c.children
-        if g.dep_ == "pobj"
-    ]
 
 
 def _told_as_fact(verb: Token) -> bool:
@@ -913,7 +904,7 @@ def _told_as_fact(verb: Token) -> bool:
 
 def _side_as_written(side: str, text: str) -> str | None:
     """The longest end of the side's name the text says ("Chiefs" of "Super Bowl LVII
-    Chiefs"), matched as words (by stem for the last: "Djoković")."""
+    Chiefs"), matched as whole words, as written ("Djoković")."""
     parts = side.split()
     for start in range(len(parts)):
         name = " ".join(parts[start:])
