@@ -40,6 +40,7 @@ fetches a chunk Chroma no longer has (`report_missing`), and tombstoned then.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import itertools
@@ -678,9 +679,16 @@ class LexicalIndex:
                 index = cls._instances[directory] = cls(directory)
             return index
 
-    def check_usable(self) -> None:
+    def check_usable(self, create: bool = True) -> None:
         """OSError unless this process can create the directory and take its lock, as every
-        sync (readers' included) does: found at start-up instead of at the first write."""
+        sync (readers' included) does: found at start-up instead of at the first write.
+        Without `create` (a reader) a missing directory is not made: its nearest existing
+        parent must be writable, for the first sync after a writer has made the index."""
+        if not create and not self.directory.exists():
+            parent = next(p for p in self.directory.parents if p.exists())
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "Permission denied", str(parent))
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "a+"):
             pass

@@ -329,6 +329,7 @@ def damaged_index_error(settings: Settings, cause: str) -> VectorIndexDamagedErr
 # error, nothing lost). So a process that may write holds an advisory lock on the directory
 # for as long as its store is open, taken before Chroma loads anything.
 WRITER_LOCK = ".newsqa-writer.lock"
+CHROMA_DATABASE = "chroma.sqlite3"  # the embedded Chroma's database file, in QA_CHROMA_PATH
 _writer_locks: dict[Path, list[Any]] = {}  # path -> [open lock file, stores holding it]
 _writer_locks_guard = threading.Lock()
 
@@ -475,6 +476,44 @@ def _command_line() -> str:
     words = [program, *sys.argv[1:]] if program else []
     line = " ".join(words) or "python"
     return line if len(line) <= 120 else line[:117] + "..."
+
+
+class _ClientOnceCreated:
+    """A reader's embedded Chroma client, opened only once a writer has made the database:
+    opening it earlier would create an empty one, and a command that only reads leaves
+    nothing behind. Until then every collection is missing (reads see an empty index)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Any | None = None
+
+    def _opened(self) -> Any | None:
+        if self._client is None and (self._settings.chroma_path / CHROMA_DATABASE).exists():
+            self._client = open_client(self._settings)
+        return self._client
+
+    def get_collection(self, name: str, **options: Any) -> Any:
+        client = self._opened()
+        if client is None:
+            from chromadb.errors import NotFoundError
+
+            raise NotFoundError(f"Collection [{name}] does not exist")
+        return client.get_collection(name, **options)
+
+    def close(self) -> None:
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
+    def __getattr__(self, attribute: str) -> Any:  # anything else needs the real client
+        return getattr(self._opened() or open_client(self._settings), attribute)
+
+
+def reader_client(settings: Settings) -> Any:
+    """The client a reader (`ArticleStore.open(write=False)`) reads through."""
+    if settings.chroma_url or (settings.chroma_path / CHROMA_DATABASE).exists():
+        return open_client(settings)
+    return _ClientOnceCreated(settings)
 
 
 def open_client(settings: Settings) -> Any:
@@ -790,7 +829,7 @@ class ArticleStore:
             )
 
         try:  # before Chroma is touched: nothing gets written that BM25 would then miss
-            lexical.check_usable()
+            lexical.check_usable(create=write)
         except OSError as exc:
             raise unusable(exc) from exc
         location = (
@@ -802,7 +841,7 @@ class ArticleStore:
         release = lock.release if lock is not None else None
         try:
             store = cls(
-                open_client(settings),
+                open_client(settings) if write else reader_client(settings),
                 name or settings.collection,
                 embedding_model,
                 create=create,

@@ -33,6 +33,8 @@ def _collections(settings: Settings) -> set[str]:
     if settings.chroma_url:
         port = int(settings.chroma_url.rsplit(":", 1)[1])
         client: Any = chromadb.HttpClient(host="127.0.0.1", port=port)
+    elif not (settings.chroma_path / "chroma.sqlite3").exists():
+        return set()  # no database: opening one here would create it
     else:
         client = chromadb.PersistentClient(path=str(settings.chroma_path))
     return {c.name for c in client.list_collections()}
@@ -73,6 +75,8 @@ def test_reading_an_index_never_made_creates_nothing_and_says_how_to_fill_it(
     assert EMPTY in searched.stderr and "qa ingest PATH" in searched.stderr
     chatted = runner.invoke(app, ["chat", "--mode", "extractive"], input="who reopened it?\n")
     assert chatted.exit_code == 0 and EMPTY in chatted.stdout, chatted.output
+    # Nor any file: before, an embedded reader left an empty chroma.sqlite3 and bm25 folder.
+    assert not where.data_dir.exists() or not any(where.data_dir.iterdir())
 
     # qa serve's start-up (everything before it binds) reads and creates nothing either.
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
@@ -113,3 +117,22 @@ def test_a_reader_started_before_the_index_existed_finds_it_once_written(
         == 1
     )
     assert reader.search("lighthouse").passages
+
+
+@pytest.mark.timeout(300)
+def test_a_read_only_asker_on_an_empty_folder_makes_no_file_and_sees_the_first_ingest(
+    settings: Settings, hash_embedding
+):
+    """`qa chat` (a reader) started on an empty embedded QA_DATA_DIR: it opens Chroma only
+    once the writer has made the database, then reads what the writer added."""
+    reader = Assistant(
+        settings, service=IndexService(settings, embedding=hash_embedding, write=False)
+    )
+    assert reader.ask("who reopened it?", mode="extractive").reason.startswith(EMPTY)
+    assert not settings.data_dir.exists() or not any(settings.data_dir.iterdir())
+    from index.loaders import load_records
+
+    writer = IndexService(settings, embedding=hash_embedding)
+    body = DOC.decode().split("---\n\n")[1]
+    assert writer.ingest_items(load_records([{"title": "Lighthouse", "body": body}], "t")).added
+    assert "lighthouse" in reader.search("lighthouse").passages[0].text

@@ -78,6 +78,8 @@ class LexicalCache:
 
     @classmethod
     def get(cls, settings: Settings, store: ArticleStore) -> LexicalView:
+        if not store.exists:  # nothing ingested yet: nothing to build (nor files to leave)
+            return LexicalView({"revision": "0"}, [], [])
         directory = lexical_dir(settings, store.name).resolve()
         index = LexicalIndex.at(directory)
         cls._keep(index)
