@@ -1560,6 +1560,35 @@ def test_a_written_out_date_further_down_answers_when_the_best_sentence_has_none
 @pytest.mark.parametrize(
     ("question", "text", "expected"),
     [
+        (  # a year alone, said of the asked event, answers (before: the sentence was quoted)
+            "When did Bill Kenwright become Everton chairman?",
+            "Bill Kenwright became Everton chairman in 2004 and led the club for two decades.",
+            "2004",
+        ),
+        (  # a day beats a year, even further down
+            "When did Tesla hand over the first Cybertrucks?",
+            "Tesla handed over its first model in 2020. Tesla handed over the first Cybertrucks "
+            "on November 30 at its Austin factory.",
+            "November 30",
+        ),
+        (  # a year of another event in the sentence does not date the asked one
+            "When did Tesla hand over the first Cybertrucks?",
+            "The Cybertruck is Tesla's first new model since 2020, when the Model Y arrived, "
+            "and handovers drew a crowd.",
+            None,
+        ),
+    ],
+)
+def test_a_year_alone_dates_only_the_asked_event_and_a_day_comes_first(
+    answerer: ExtractiveAnswerer, question: str, text: str, expected: str | None
+) -> None:
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert (answer.lead.text if answer.lead else None) == expected, answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
         (  # said of the noun: the subject of the verb the figure hangs on
             "What was the 10-year Treasury yield on Monday?",
             "The yield on the 10-year Treasury edged up to 4.55 per cent from 4.54 per cent "

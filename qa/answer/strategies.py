@@ -49,7 +49,7 @@ from qa.answer.when import DateReading, describe, read_date
 from qa.types import Answer, AnswerItem, Lead, Passage
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from spacy.tokens import Doc, Span, Token
 
@@ -608,12 +608,22 @@ class DateAnswer:
         if shape.form is not Form.DATE:
             return None
         first, further = evidence.close_and_further()
-        for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_DATE):
-            found = self._date_in(shape, evidence, item, written_only=item in further)
-            if found is not None:
-                text, note = describe(found, evidence.published(item))
-                lead = Lead(text=text, note=note, citations=[1])
-                return evidence.build("date", evidence.cite(evidence.led_by(item)), lead)
+        dated = (
+            (item, found)
+            for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_DATE)
+            for found in self._dates_in(shape, evidence, item, written_only=item in further)
+        )
+        best = None
+        for pair in dated:  # the first day or month; a year alone ("in 2017") only without one
+            best = best or pair
+            if not pair[1].year_only:
+                best = pair
+                break
+        if best is not None:
+            item, found = best
+            text, note = describe(found, evidence.published(item))
+            lead = Lead(text=text, note=note, citations=[1])
+            return evidence.build("date", evidence.cite(evidence.led_by(item)), lead)
         if not shape.predicate_stems or any(
             predicate_clauses(evidence.doc(s), shape) for s in evidence.chosen
         ):
@@ -621,21 +631,27 @@ class DateAnswer:
         return evidence.abstain("The articles don't say: no passage found tells when.")
 
     @staticmethod
-    def _date_in(
+    def _dates_in(
         shape: QuestionShape, evidence: Evidence, item: Scored, written_only: bool
-    ) -> DateReading | None:
+    ) -> Iterator[DateReading]:
         doc = evidence.doc(item)
         clauses = read_clauses(doc, shape)
         if clauses and all(c.conflict for c in clauses):
             # "At an emergency meeting Thursday, 16 nations … recognized Guaido" for "When did
             # the US recognize Guaido?": the sentence dates the event for another party
-            return None
+            return
         # A sentence that does not carry the asked predicate may give a written-out date ("On
         # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
         written_only = written_only or bool(shape.predicate_stems and not clauses)
-        dates = (e for e in doc.ents if e.label_ == "DATE")
-        found = (read_date(e.text, doc.text, evidence.published(item), _ahead(e)) for e in dates)
-        return next((d for d in found if d is not None and (d.written or not written_only)), None)
+        verbs = {c.verb for c in clauses}
+        for date in (e for e in doc.ents if e.label_ == "DATE"):
+            found = read_date(date.text, doc.text, evidence.published(item), _ahead(date))
+            if found is None or (written_only and not found.written):
+                continue
+            if found.year_only and shape.predicate_stems and not verbs & {*date.root.ancestors}:
+                continue  # "Tesla's first new model since 2020": a year of another event
+            if not _in_question(shape, date.text):
+                yield found
 
 
 def _ahead(date: Span) -> bool | None:

@@ -25,6 +25,8 @@ _ABSOLUTE = re.compile(
     rf"|(?P<m3>{_MONTHS})\s+(?:of\s+)?(?P<y3>(?:19|20)\d{{2}}))(?!\w)",
     re.I,
 )
+# "in 2017", "since 2002": a year written alone is written out ("last year" is not).
+_YEAR_ALONE = re.compile(r"(?:the\s+year\s+)?(?:19|20)\d{2}")
 _RELATIVE = re.compile(r"\b(today|tonight|yesterday|tomorrow|" + "|".join(WEEKDAYS) + r")\b", re.I)
 # A weekday after one of these is ahead of the article, not behind it.
 _FUTURE = re.compile(r"\b(?:will|shall|next|scheduled|expected to|plans? to|set to|due to)\b", re.I)
@@ -35,6 +37,12 @@ class DateReading:
     said: str  # the words as written: "Thursday", "January 23"
     day: date | None  # the resolved day; None when written out in full (or unknown)
     written: bool  # a date written out ("Oct. 20", "June 2017"), not "today"
+
+    @property
+    def year_only(self) -> bool:
+        """A year written alone ("2017"): a sentence names years of many events, so the
+        caller must tie it to the asked one."""
+        return _YEAR_ALONE.fullmatch(self.said.strip()) is not None
 
 
 def published_day(published: str) -> date | None:
@@ -69,7 +77,7 @@ def read_date(
     resolved against the article's date (a weekday is the last one on or before it, or the
     next one when its clause speaks of the future: `ahead`, read from the parse, else a
     future word before it in the sentence); None when it cannot be placed."""
-    if _ABSOLUTE.search(said):
+    if _ABSOLUTE.search(said) or _YEAR_ALONE.fullmatch(said.strip()):
         return DateReading(said, None, True)
     relative = _RELATIVE.search(said)
     article_day = published_day(published)
