@@ -1940,6 +1940,19 @@ def test_a_figure_is_quoted_with_its_currency_sign(answerer: ExtractiveAnswerer)
     assert answer.lead is not None and answer.lead.text.startswith("$"), answer.answer
 
 
+@pytest.mark.parametrize("amount", ["NIS 405 million", "NOK 1.2 billion", "CHF 80"])
+def test_an_amount_with_a_currency_code_is_money(answerer: ExtractiveAnswerer, amount: str) -> None:
+    """The small model types "NIS 405 million" as an organisation: before, "How much did Zim
+    pay?" found no sum and abstained (a new user's sweep, round 23)."""
+    text = (
+        f"In late August 2021, Rani Zim bought Psagot Investment House for {amount} from "
+        "Altshuler Shaham."
+    )
+    answer = answerer.answer("How much did Rani Zim pay for Psagot?", [_passage("a", text)])
+    assert answer.kind == "figure" and answer.lead is not None, answer.answer
+    assert answer.lead.text == amount
+
+
 def test_who_backs_is_not_read_from_a_clause_about_another_party(
     answerer: ExtractiveAnswerer, passages: list[Passage]
 ) -> None:

@@ -151,6 +151,17 @@ MONEY_LABELS = frozenset({"MONEY"})
 PERCENT_LABELS = frozenset({"PERCENT"})
 COUNT_LABELS = frozenset({"CARDINAL", "QUANTITY"})
 
+# ISO 4217 codes written before an amount in news copy ("NIS 405 million", "NOK 1.2bn"); the
+# small model types such amounts as organisations, so qa.answer.nlp's entity ruler relabels
+# them MONEY. Codes that are also English words in capitals ("TOP", "ALL") are left out.
+CURRENCY_CODES = word_set(
+    "USD EUR GBP JPY CNY RMB INR NIS ILS NOK SEK DKK ISK CHF AUD CAD NZD HKD SGD KRW TWD "
+    "BRL MXN ARS CLP COP ZAR NGN KES EGP RUB UAH PLN CZK HUF RON AED SAR QAR THB IDR MYR PHP "
+    "VND PKR BDT"
+)
+# Scale words that may follow the amount ("405 million").
+AMOUNT_SCALES = word_set("thousand million billion trillion mn bn m k")
+
 # Calendar words, in order (Python's C-locale names, lower case).
 WEEKDAYS = tuple(day.lower() for day in calendar.day_name)
 MONTHS = tuple(month.lower() for month in calendar.month_name[1:])

