@@ -1940,6 +1940,35 @@ def test_a_figure_is_quoted_with_its_currency_sign(answerer: ExtractiveAnswerer)
     assert answer.lead is not None and answer.lead.text.startswith("$"), answer.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        (  # a participle names it, hung on the noun's verb by the parse
+            "What is Google's new flagship generative AI model?",
+            "AI, faked: Google unveiled a new flagship AI model this week called Gemini.",
+            "Gemini",
+        ),
+        (  # the noun is the copula's subject
+            "What is Daye's signature product?",
+            "Daye's signature product is a CBD-infused tampon, sold by subscription.",
+            "CBD-infused tampon",
+        ),
+        (  # what the sentence says of the noun names nothing
+            "What is Tim Sweeney's net worth?",
+            "Working out Tim Sweeney's net worth is no easy feat, analysts say.",
+            None,
+        ),
+    ],
+)
+def test_what_is_a_things_noun_names_what_the_sentence_calls_that(
+    answerer: ExtractiveAnswerer, question: str, text: str, expected: str | None
+) -> None:
+    """ "What is X's <noun>?" with no figure of the noun: before, the sentences were quoted
+    with no lead (a new user's sweep, round 23)."""
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert (answer.lead.text if answer.lead else None) == expected, answer.answer
+
+
 @pytest.mark.parametrize("amount", ["NIS 405 million", "NOK 1.2 billion", "CHF 80"])
 def test_an_amount_with_a_currency_code_is_money(answerer: ExtractiveAnswerer, amount: str) -> None:
     """The small model types "NIS 405 million" as an organisation: before, "How much did Zim

@@ -162,6 +162,9 @@ CURRENCY_CODES = word_set(
 # Scale words that may follow the amount ("405 million").
 AMOUNT_SCALES = word_set("thousand million billion trillion mn bn m k")
 
+# Participles that give a thing its name ("a model called Gemini", "known as Copilot").
+NAMING_VERBS = word_set("call name dub title know brand")
+
 # Calendar words, in order (Python's C-locale names, lower case).
 WEEKDAYS = tuple(day.lower() for day in calendar.day_name)
 MONTHS = tuple(month.lower() for month in calendar.month_name[1:])

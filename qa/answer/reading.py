@@ -29,6 +29,7 @@ _QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"
 _NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
 _NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
 _QUOTE_MARKS = frozenset('“”"')
+_CLOSING = frozenset({*_QUOTE_MARKS, "’", "'", ",", ";", ":", "("})  # no part of a name's end
 _ROLE_WORDS = lexicon.ROLES | frozenset(lexicon.ROLE_ACRONYMS)
 # Products, drugs, works and typed common nouns: NER leaves most of them untyped or mistyped.
 _KINDS_NER_MISSES = frozenset({AnswerType.THING, AnswerType.WORK})
@@ -91,7 +92,7 @@ def candidates(
         for p in name_pieces(span, name_words, typed=label != "PROPN")
     ]
     if shape.answer_type in _KINDS_NER_MISSES and shape.kind:
-        found += [c for c in _kind_phrases(doc, shape.kind) if c.root not in taken]
+        found += [c for c in kind_phrases(doc, shape.kind) if c.root not in taken]
     return sorted(found, key=lambda c: c.start)
 
 
@@ -166,11 +167,12 @@ def _candidate(span: Span, label: str) -> Candidate:
     # "West Indies’ Shai Hope" is Shai Hope
     start = max((t.i + 1 for t in span[:-1] if t.tag_ == "POS"), default=span.start)
     end = span.end
-    while start < end and span.doc[start].lower_ in ("the", "a", "an"):
+    doc = span.doc
+    while start < end and (doc[start].lower_ in ("the", "a", "an") or doc[start].is_quote):
         start += 1
-    while end > start and span.doc[end - 1].tag_ == "POS":
+    while end > start and (doc[end - 1].tag_ == "POS" or doc[end - 1].text in _CLOSING):
         end -= 1
-    trimmed = span.doc[start:end]
+    trimmed = doc[start:end]
     root = trimmed.root if len(trimmed) else span.root
     return Candidate(trimmed.text, trimmed.start_char, trimmed.end_char, label, root.i)
 
@@ -197,24 +199,49 @@ def _proper_runs(doc: Doc, taken: set[int]) -> Iterator[Span]:
             start = None
 
 
-def _kind_phrases(doc: Doc, kind: str) -> Iterator[Candidate]:
-    """ "the antibiotic doxycycline" (a name in apposition or compound to the kind noun) and
-    "lithium chloride, a salt" (the kind noun in apposition to a phrase)."""
+def kind_phrases(doc: Doc, kind: str) -> Iterator[Candidate]:
+    """What the sentence calls the kind noun: "the antibiotic doxycycline", "lithium chloride,
+    a salt", "X is a salt", "the product is a tampon", "a startup named Induced AI"."""
     for token in doc:
-        if singular(token.text) != kind:
+        if singular(token.text) == kind:
+            yield from (_candidate(span, KIND_LABEL) for span in _called_so(token))
+
+
+def _called_so(noun: Token) -> Iterator[Span]:
+    doc = noun.doc
+    for child in noun.children:  # "the drug, lecanemab", "the Preparedness Framework"
+        if child.dep_ == "appos" or (child.dep_ == "compound" and child.i > noun.i):
+            yield doc[child.left_edge.i : child.right_edge.i + 1]
+    if noun.dep_ in ("amod", "compound") and noun.head.i > noun.i:
+        # "the antibiotic doxycycline", "the drug lecanemab": the kind noun modifies the name
+        yield doc[noun.i + 1 : noun.head.i + 1]
+    elif noun.dep_ == "attr":  # "X is a salt"
+        subject = next((c for c in noun.head.children if c.dep_ == "nsubj"), None)
+        if subject is not None:
+            yield doc[subject.left_edge.i : subject.i + 1]
+    elif noun.dep_ == "appos":  # "lithium chloride, a salt", "“Pink Friday 2,” her album"
+        end = min(noun.head.right_edge.i, noun.left_edge.i - 1) + 1
+        yield doc[noun.head.left_edge.i : end]
+    elif noun.dep_ == "nsubj" and noun.head.lemma_ == "be":  # "the product is a tampon"
+        yield from (doc[c.left_edge.i : c.i + 1] for c in noun.head.children if c.dep_ == "attr")
+    yield from (doc[name.left_edge.i : name.i + 1] for name in _called(noun))
+
+
+def _called(noun: Token) -> Iterator[Token]:
+    """The name a participle gives the noun ("a startup named Induced AI", "a tool known as
+    Copilot"); the parse may hang the participle on the noun's verb ("unveiled a model this
+    week called Gemini")."""
+    participles = [c for c in noun.children if c.dep_ == "acl"]
+    if noun.dep_ == "dobj":
+        participles += [c for c in noun.head.children if c.dep_ in ("advcl", "acl", "xcomp")]
+    for participle in participles:
+        if participle.tag_ != "VBN" or participle.lemma_ not in lexicon.NAMING_VERBS:
             continue
-        for child in token.children:
-            if child.dep_ == "appos" or (child.dep_ == "compound" and child.i > token.i):
-                yield _candidate(doc[child.left_edge.i : child.right_edge.i + 1], KIND_LABEL)
-        if token.dep_ in ("amod", "compound") and token.head.i > token.i:
-            # "the antibiotic doxycycline", "the drug lecanemab": the kind noun modifies the name
-            yield _candidate(doc[token.i + 1 : token.head.i + 1], KIND_LABEL)
-        elif token.dep_ == "attr":  # "X is a salt"
-            subject = next((c for c in token.head.children if c.dep_ == "nsubj"), None)
-            if subject is not None:
-                yield _candidate(doc[subject.left_edge.i : subject.i + 1], KIND_LABEL)
-        elif token.dep_ == "appos":  # "lithium chloride, a salt"
-            yield _candidate(doc[token.head.left_edge.i : token.head.i + 1], KIND_LABEL)
+        for child in participle.children:
+            if child.dep_ in ("oprd", "attr"):
+                yield child
+            elif child.dep_ == "prep" and child.lower_ == "as":
+                yield from (c for c in child.children if c.dep_ == "pobj")
 
 
 # --- roles ---------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ class QuestionShape:
     asks_for_words: bool = False  # what did X say / how did X react
     change: bool = False  # "by how much did the shares fall": a change, a percentage first
     counted: str | None = None  # "how many people": stem of "people"
-    measure: str | None = None  # "What was the 10-year Treasury yield …?": stem of "yield"
+    measure: str | None = None  # "What was the 10-year Treasury yield …?": "yield"
     roles: frozenset[str] = frozenset()  # role words asked of: "chief executive" -> {"ceo"}
     # "Who won the Raiders vs Lions game?": the two sides of the contest asked of, one of
     # which is the answer
@@ -592,7 +592,7 @@ def _measure(wh: str, form: Form, rest: list[Token]) -> str | None:
     if wh != "what" or form is not Form.SENTENCE:
         return None
     noun = _copula_noun(rest)
-    return stem_of(noun.text) if noun is not None else None
+    return singular(noun.text) if noun is not None else None
 
 
 def _named_subject(tokens: list[Token], wh: str) -> str | None:

@@ -36,6 +36,7 @@ from qa.answer.reading import (
     descriptions_of,
     holds_asked_role,
     item_text,
+    kind_phrases,
     predicate_clauses,
     prep_objects,
     quotes,
@@ -819,13 +820,38 @@ class MeasureAnswer:
     def answer(self, shape: QuestionShape, evidence: Evidence) -> Answer | None:
         if shape.measure is None:
             return None
+        measure = stem_of(shape.measure)
         for item in _pool(evidence, evidence.chosen, _MAY_HOLD_A_FIGURE):
             doc = evidence.doc(item)
-            figure = next((_as_written(e) for e in doc.ents if _gives(e, shape.measure)), None)
+            figure = next((_as_written(e) for e in doc.ents if _gives(e, measure)), None)
             if figure is not None:
                 lead = Lead(text=figure, citations=[1])
                 return evidence.build("figure", evidence.cite(evidence.led_by(item)), lead)
+        return self._called(shape, evidence)
+
+    @staticmethod
+    def _called(shape: QuestionShape, evidence: Evidence) -> Answer | None:
+        """No figure: the noun may name a thing ("What is Google's new flagship AI model?"),
+        answered by what a best sentence calls that ("Gemini, its new flagship … model")."""
+        assert shape.measure is not None
+        excluded = _excluded(shape, set())
+        evidence.parse(evidence.chosen)
+        for item in evidence.chosen:
+            doc = evidence.doc(item)
+            found = kind_phrases(doc, shape.measure)
+            named = next((c for c in found if _names(doc, c) and excluded.allows(c.text)), None)
+            if named is not None:
+                lead = Lead(text=named.text, citations=[1])
+                return evidence.build("name", evidence.cite(evidence.led_by(item)), lead)
         return None
+
+
+def _names(doc: Doc, candidate: Candidate) -> bool:
+    """The phrase holds a name ("Gemini", "CBD-infused tampon"; not "no easy feat")."""
+    span = doc.char_span(candidate.start, candidate.end, alignment_mode="expand")
+    return span is not None and any(
+        t.pos_ == "PROPN" or t.ent_type_ or (t.is_upper and len(t) > 1) for t in span
+    )
 
 
 _MEASURE_LABELS = lexicon.MONEY_LABELS | lexicon.PERCENT_LABELS | lexicon.COUNT_LABELS
