@@ -1969,6 +1969,21 @@ def test_what_is_a_things_noun_names_what_the_sentence_calls_that(
     assert (answer.lead.text if answer.lead else None) == expected, answer.answer
 
 
+def test_a_name_with_an_inner_capital_after_a_small_letter_is_a_name(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "iRobot" was dropped as no name (its first letter is small), so the sentence's
+    subject, the European Union, answered (a new user's sweep, round 23)."""
+    text = (
+        "European Union regulators have sent Amazon a formal statement of objections setting "
+        "out competition concerns over its proposed acquisition of robot vacuum maker, iRobot. "
+        "Amazon has already lowered its acquisition price for iRobot."
+    )
+    question = "Which robot vacuum maker is Amazon trying to buy?"
+    answer = answerer.answer(question, [_passage("a", text)])
+    assert answer.lead is not None and answer.lead.text == "iRobot", answer.answer
+
+
 @pytest.mark.parametrize("amount", ["NIS 405 million", "NOK 1.2 billion", "CHF 80"])
 def test_an_amount_with_a_currency_code_is_money(answerer: ExtractiveAnswerer, amount: str) -> None:
     """The small model types "NIS 405 million" as an organisation: before, "How much did Zim

@@ -151,7 +151,7 @@ def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
         first = doc[start]
         unnamed = name_words is not None and first.text not in name_words
         if not (
-            not first.text[:1].isupper()
+            not _written_as_name(first.text)
             or first.pos_ not in _NAME_POS
             or (first.pos_ != "PROPN" and first.is_stop)
             or (unnamed and (first.is_sent_start or first.pos_ != "PROPN"))
@@ -160,7 +160,12 @@ def _trim_name(span: Span, name_words: frozenset[str] | None) -> Span | None:
         start += 1
     while end > start and (doc[end - 1].is_punct or doc[end - 1].tag_ == "POS"):
         end -= 1
-    return doc[start:end] if end > start and doc[start].text[:1].isupper() else None
+    return doc[start:end] if end > start and _written_as_name(doc[start].text) else None
+
+
+def _written_as_name(word: str) -> bool:
+    """Capitalised, or a brand's inner capital after a small letter ("iRobot", "eBay")."""
+    return word[:1].isupper() or (word[:1].islower() and any(c.isupper() for c in word[1:]))
 
 
 def _candidate(span: Span, label: str) -> Candidate:
