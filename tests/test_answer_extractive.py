@@ -1984,6 +1984,32 @@ def test_a_name_with_an_inner_capital_after_a_small_letter_is_a_name(
     assert answer.lead is not None and answer.lead.text == "iRobot", answer.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        (
+            "Which film won Best Documentary Feature at the Oscars?",
+            "“Navalny,” not “All the Beauty and the Bloodshed,” won Best Documentary Feature "
+            "at the Oscars last year.",
+            "Navalny",
+        ),
+        (
+            "Who scored the winner for Inter Miami?",
+            "It was Messi, and not Ronaldo, who scored the winner for Inter Miami.",
+            "Messi",
+        ),
+    ],
+)
+def test_a_name_set_aside_with_not_does_not_answer(
+    answerer: ExtractiveAnswerer, question: str, text: str, expected: str
+) -> None:
+    """Before, "All the Beauty and the Bloodshed" answered: the sentence's "not" was not read
+    (a new user's sweep, round 23)."""
+    answer = answerer.answer(question, [_passage("a", text)])
+    said = [answer.lead.text] if answer.lead else [i.text for i in answer.items]
+    assert said == [expected], answer.answer
+
+
 @pytest.mark.parametrize("amount", ["NIS 405 million", "NOK 1.2 billion", "CHF 80"])
 def test_an_amount_with_a_currency_code_is_money(answerer: ExtractiveAnswerer, amount: str) -> None:
     """The small model types "NIS 405 million" as an organisation: before, "How much did Zim

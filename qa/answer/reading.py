@@ -93,7 +93,17 @@ def candidates(
     ]
     if shape.answer_type in _KINDS_NER_MISSES and shape.kind:
         found += [c for c in kind_phrases(doc, shape.kind) if c.root not in taken]
-    return sorted(found, key=lambda c: c.start)
+    return sorted((c for c in found if not _denied(doc[c.root])), key=lambda c: c.start)
+
+
+def _denied(token: Token) -> bool:
+    """The sentence sets the name aside with "not": "Navalny, not All the Beauty and the
+    Bloodshed, won", "Messi, and not Ronaldo, scored"."""
+    before = [c for c in token.children if c.dep_ == "neg" and c.i < token.i]
+    if token.dep_ in ("appos", "conj"):
+        head = token.head
+        before += [c for c in head.children if c.dep_ == "neg" and head.i < c.i < token.i]
+    return bool(before)
 
 
 def name_pieces(
@@ -277,7 +287,7 @@ def _expand(token: Token) -> list[Token]:
     """A token and its conjuncts and appositions: "Russia, China … and Turkey"."""
     found = [token]
     for child in token.children:
-        if child.dep_ in ("conj", "appos"):
+        if child.dep_ in ("conj", "appos") and not _denied(child):
             found += _expand(child)
         elif child.dep_ == "prep" and child.lower_ == "of" and token.lower_ in _QUANTIFIERS:
             # "much of Latin America and many countries in Europe": the conjunct hangs off
@@ -552,6 +562,10 @@ def item_text(token: Token, entities: dict[int, Span]) -> str:
     stops = [t.i for t in after if t.dep_ in ("conj", "cc", "appos", "relcl") or t.text in ",;"]
     end = min(stops, default=token.right_edge.i + 1)
     start = token.left_edge.i
-    while start < token.i and doc[start].lower_ in ("the", "a", "an", "and", ","):
+    while start < token.i and (
+        doc[start].lower_ in ("the", "a", "an", "and", ",") or doc[start].is_quote
+    ):
         start += 1
+    while end > token.i + 1 and doc[end - 1].text in _CLOSING:
+        end -= 1
     return doc[start:end].text
