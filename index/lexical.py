@@ -685,8 +685,10 @@ class LexicalIndex:
         Without `create` (a reader) a missing directory is not made: its nearest existing
         parent must be writable, for the first sync after a writer has made the index."""
         if not create and not self.directory.exists():
-            parent = next(p for p in self.directory.parents if p.exists())
-            if not os.access(parent, os.W_OK | os.X_OK):
+            parent = next((p for p in self.directory.parents if p.exists()), None)
+            if parent is not None and not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(parent))
+            if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
                 raise PermissionError(errno.EACCES, "Permission denied", str(parent))
             return
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,12 @@ article as done, so a crash at any point leaves it "not done" and a re-run redoe
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -479,39 +481,57 @@ def _command_line() -> str:
 
 
 class _ClientOnceCreated:
-    """A reader's embedded Chroma client, opened only once a writer has made the database:
-    opening it earlier would create an empty one, and a command that only reads leaves
-    nothing behind. Until then every collection is missing (reads see an empty index)."""
+    """A reader's embedded Chroma client, opened only once a writer has made the database and
+    the asked collection: opening it earlier would create an empty database (a command that
+    only reads leaves nothing behind), or set it up while the writer is doing so (both then
+    fail). Until then every collection is missing: reads see an empty index."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: Any | None = None
 
-    def _opened(self) -> Any | None:
-        if self._client is None and (self._settings.chroma_path / CHROMA_DATABASE).exists():
-            self._client = open_client(self._settings)
-        return self._client
-
     def get_collection(self, name: str, **options: Any) -> Any:
-        client = self._opened()
-        if client is None:
+        if self._client is None and _chroma_ready(self._settings.chroma_path, name):
+            self._client = open_client(self._settings)
+        if self._client is None:
             from chromadb.errors import NotFoundError
 
             raise NotFoundError(f"Collection [{name}] does not exist")
-        return client.get_collection(name, **options)
+        return self._client.get_collection(name, **options)
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)
+        self._client = None
         if close is not None:
             close()
 
-    def __getattr__(self, attribute: str) -> Any:  # anything else needs the real client
-        return getattr(self._opened() or open_client(self._settings), attribute)
+    def __getattr__(self, attribute: str) -> Any:
+        if self._client is None:  # readers only look collections up before one exists
+            raise StoreError(f"no Chroma database in {self._settings.chroma_path} yet")
+        return getattr(self._client, attribute)
+
+
+def _chroma_ready(path: Path, collection: str | None = None) -> bool:
+    """Whether a writer has finished making the embedded database (and `collection` in it),
+    read with sqlite in read-only mode, which creates nothing and sets nothing up. Anything
+    but a missing file, table or row leaves it to Chroma (True)."""
+    database = path / CHROMA_DATABASE
+    if not database.is_file():
+        return False
+    query = "SELECT 1 FROM collections" + (" WHERE name = ?" if collection else "") + " LIMIT 1"
+    try:
+        uri = f"{database.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=1.0)) as db:
+            return db.execute(query, (collection,) if collection else ()).fetchone() is not None
+    except sqlite3.OperationalError as exc:
+        return "no such table" not in str(exc)
+    except sqlite3.Error:
+        return True
 
 
 def reader_client(settings: Settings) -> Any:
     """The client a reader (`ArticleStore.open(write=False)`) reads through."""
-    if settings.chroma_url or (settings.chroma_path / CHROMA_DATABASE).exists():
+    if settings.chroma_url or _chroma_ready(settings.chroma_path):
         return open_client(settings)
     return _ClientOnceCreated(settings)
 

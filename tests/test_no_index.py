@@ -136,3 +136,27 @@ def test_a_read_only_asker_on_an_empty_folder_makes_no_file_and_sees_the_first_i
     body = DOC.decode().split("---\n\n")[1]
     assert writer.ingest_items(load_records([{"title": "Lighthouse", "body": body}], "t")).added
     assert "lighthouse" in reader.search("lighthouse").passages[0].text
+
+
+def test_a_reader_waits_for_the_writer_to_finish_making_the_database(
+    settings: Settings, hash_embedding
+):
+    """A writer that has just created chroma.sqlite3 is still setting it up: a reader that
+    opened it then set up the same tables at once, and one of the two failed ("table
+    collections already exists"). The reader now sees an empty index until the writer's
+    collections are there, and touches nothing."""
+    settings.chroma_path.mkdir(parents=True)
+    database = settings.chroma_path / "chroma.sqlite3"
+    database.touch()  # made, not yet set up
+    reader = Assistant(
+        settings, service=IndexService(settings, embedding=hash_embedding, write=False)
+    )
+    assert reader.ask("who reopened it?", mode="extractive").reason.startswith(EMPTY)
+    assert database.stat().st_size == 0
+    database.unlink()
+    from index.loaders import load_records
+
+    writer = IndexService(settings, embedding=hash_embedding)
+    body = DOC.decode().split("---\n\n")[1]
+    assert writer.ingest_items(load_records([{"title": "Lighthouse", "body": body}], "t")).added
+    assert "lighthouse" in reader.search("lighthouse").passages[0].text
