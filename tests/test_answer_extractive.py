@@ -1558,6 +1558,32 @@ def test_a_written_out_date_further_down_answers_when_the_best_sentence_has_none
 
 
 @pytest.mark.parametrize(
+    ("question", "texts", "expected"),
+    [
+        (  # a day from a sentence about something else does not beat the asked event's year
+            "When did Bill Kenwright become Everton chairman?",
+            [
+                "Bill Kenwright became Everton chairman in 2004 and led the club for two decades.",
+                "Everton chairman Bill Kenwright spoke to fans on March 3 about the stadium.",
+            ],
+            "2004",
+        ),
+        (  # a year in the subject's relative clause dates that clause, not the asked verb
+            "When did Apple release the iPhone?",
+            ["Apple, which Steve Jobs started in 1976, released the iPhone in 2007."],
+            "2007",
+        ),
+    ],
+)
+def test_a_year_is_read_only_from_the_asked_events_own_clause(
+    answerer: ExtractiveAnswerer, question: str, texts: list[str], expected: str
+) -> None:
+    passages = [_passage(f"p{i}", text) for i, text in enumerate(texts)]
+    answer = answerer.answer(question, passages)
+    assert (answer.lead.text if answer.lead else None) == expected, answer.answer
+
+
+@pytest.mark.parametrize(
     ("question", "text", "expected"),
     [
         (  # a year alone, said of the asked event, answers (before: the sentence was quoted)
@@ -1953,6 +1979,16 @@ def test_a_figure_is_quoted_with_its_currency_sign(answerer: ExtractiveAnswerer)
             "Daye's signature product is a CBD-infused tampon, sold by subscription.",
             "CBD-infused tampon",
         ),
+        (  # an apposition naming the thing gives the name, not the whole phrase
+            "What is the name of the ship?",
+            "The ship, a 300-metre tanker named Ever Given, blocked the canal for six days.",
+            "Ever Given",
+        ),
+        (  # the name set aside with "not" is none
+            "What is Meta's new model?",
+            "Meta's new model, not Llama 2, is called Llama 3.",
+            None,
+        ),
         (  # what the sentence says of the noun names nothing
             "What is Tim Sweeney's net worth?",
             "Working out Tim Sweeney's net worth is no easy feat, analysts say.",
@@ -1984,6 +2020,13 @@ def test_a_name_with_an_inner_capital_after_a_small_letter_is_a_name(
     assert answer.lead is not None and answer.lead.text == "iRobot", answer.answer
 
 
+def test_a_code_that_is_no_currency_is_no_money(answerer: ExtractiveAnswerer) -> None:
+    """ "COP 28" is the climate summit (COP is also Colombia's peso): not the summit's cost."""
+    text = "The COP 28 summit cost $50 million, organisers said."
+    answer = answerer.answer("How much did the summit cost?", [_passage("a", text)])
+    assert answer.lead is not None and answer.lead.text == "$50 million", answer.answer
+
+
 @pytest.mark.parametrize(
     ("question", "text", "expected"),
     [
@@ -1998,6 +2041,11 @@ def test_a_name_with_an_inner_capital_after_a_small_letter_is_a_name(
             "It was Messi, and not Ronaldo, who scored the winner for Inter Miami.",
             "Messi",
         ),
+        (  # "not just" sets nobody aside
+            "Who won the award?",
+            "Not just Smith but also Jones won the award.",
+            "Smith Jones",
+        ),
     ],
 )
 def test_a_name_set_aside_with_not_does_not_answer(
@@ -2007,10 +2055,10 @@ def test_a_name_set_aside_with_not_does_not_answer(
     (a new user's sweep, round 23)."""
     answer = answerer.answer(question, [_passage("a", text)])
     said = [answer.lead.text] if answer.lead else [i.text for i in answer.items]
-    assert said == [expected], answer.answer
+    assert said == expected.split(" ") if " " in expected else said == [expected], answer.answer
 
 
-@pytest.mark.parametrize("amount", ["NIS 405 million", "NOK 1.2 billion", "CHF 80"])
+@pytest.mark.parametrize("amount", ["NIS 405 million", "NOK 1.2 billion", "CHF 80", "NOK 1.2bn"])
 def test_an_amount_with_a_currency_code_is_money(answerer: ExtractiveAnswerer, amount: str) -> None:
     """The small model types "NIS 405 million" as an organisation: before, "How much did Zim
     pay?" found no sum and abstained (a new user's sweep, round 23)."""

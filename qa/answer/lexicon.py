@@ -153,10 +153,11 @@ COUNT_LABELS = frozenset({"CARDINAL", "QUANTITY"})
 
 # ISO 4217 codes written before an amount in news copy ("NIS 405 million", "NOK 1.2bn"); the
 # small model types such amounts as organisations, so qa.answer.nlp's entity ruler relabels
-# them MONEY. Codes that are also English words in capitals ("TOP", "ALL") are left out.
+# them MONEY. Codes that are also words or names in capitals ("TOP", "ALL", "COP 28", "PHP 8")
+# are left out.
 CURRENCY_CODES = word_set(
     "USD EUR GBP JPY CNY RMB INR NIS ILS NOK SEK DKK ISK CHF AUD CAD NZD HKD SGD KRW TWD "
-    "BRL MXN ARS CLP COP ZAR NGN KES EGP RUB UAH PLN CZK HUF RON AED SAR QAR THB IDR MYR PHP "
+    "BRL MXN ARS CLP ZAR NGN KES EGP RUB UAH PLN CZK HUF RON AED SAR QAR THB IDR MYR "
     "VND PKR BDT"
 )
 # Scale words that may follow the amount ("405 million").

@@ -86,12 +86,14 @@ def _add_amount_ruler(nlp: Language) -> None:
     from qa.answer.lexicon import AMOUNT_SCALES, CURRENCY_CODES
 
     ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": True})
-    amount = [
-        {"TEXT": {"IN": sorted(CURRENCY_CODES)}},
-        {"LIKE_NUM": True},
-        {"LOWER": {"IN": sorted(AMOUNT_SCALES)}, "OP": "?"},
+    code = {"TEXT": {"IN": sorted(CURRENCY_CODES)}}
+    scale = {"LOWER": {"IN": sorted(AMOUNT_SCALES)}, "OP": "?"}
+    written = [  # digits, not "CAD second" or a year's "USD 2024" (LIKE_NUM takes those)
+        [code, {"TEXT": {"REGEX": r"^\d{1,3}(?:,\d{3})*(?:\.\d+)?$"}}, scale],
+        [code, {"TEXT": {"REGEX": r"^\d+(?:\.\d+)?(?:bn|mn|m|k)$"}}],  # "NOK 1.2bn"
     ]
-    ruler.add_patterns([{"label": "MONEY", "pattern": amount}])  # type: ignore[attr-defined]
+    patterns = [{"label": "MONEY", "pattern": pattern} for pattern in written]
+    ruler.add_patterns(patterns)  # type: ignore[attr-defined]
 
 
 class ParseCache:

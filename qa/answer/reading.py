@@ -29,6 +29,7 @@ _QUANTIFIERS = frozenset({"much", "many", "most", "some", "all", "part", "parts"
 _NAME_PUNCT = frozenset({"&", "-", ".", "'", "’"})
 _NAME_POS = frozenset({"PROPN", "NOUN", "NUM"})
 _QUOTE_MARKS = frozenset('“”"')
+_NOT_ONLY = frozenset({"only", "just", "merely", "simply", "even", "least"})
 _CLOSING = frozenset({*_QUOTE_MARKS, "’", "'", ",", ";", ":", "("})  # no part of a name's end
 _ROLE_WORDS = lexicon.ROLES | frozenset(lexicon.ROLE_ACRONYMS)
 # Products, drugs, works and typed common nouns: NER leaves most of them untyped or mistyped.
@@ -103,7 +104,8 @@ def _denied(token: Token) -> bool:
     if token.dep_ in ("appos", "conj"):
         head = token.head
         before += [c for c in head.children if c.dep_ == "neg" and head.i < c.i < token.i]
-    return bool(before)
+    # "not only Apple but also Google", "not just Smith": no setting aside
+    return any(t.i + 1 >= len(t.doc) or t.doc[t.i + 1].lower_ not in _NOT_ONLY for t in before)
 
 
 def name_pieces(
@@ -219,13 +221,17 @@ def kind_phrases(doc: Doc, kind: str) -> Iterator[Candidate]:
     a salt", "X is a salt", "the product is a tampon", "a startup named Induced AI"."""
     for token in doc:
         if singular(token.text) == kind:
-            yield from (_candidate(span, KIND_LABEL) for span in _called_so(token))
+            spans = (s for s in _called_so(token) if not _denied(s.root))
+            yield from (_candidate(span, KIND_LABEL) for span in spans)
 
 
 def _called_so(noun: Token) -> Iterator[Span]:
     doc = noun.doc
     for child in noun.children:  # "the drug, lecanemab", "the Preparedness Framework"
-        if child.dep_ == "appos" or (child.dep_ == "compound" and child.i > noun.i):
+        if child.dep_ == "appos":  # "the ship, a tanker named Ever Given": the name
+            named = [doc[n.left_edge.i : n.i + 1] for n in _called(child)]
+            yield from named or [doc[child.left_edge.i : child.right_edge.i + 1]]
+        elif child.dep_ == "compound" and child.i > noun.i:
             yield doc[child.left_edge.i : child.right_edge.i + 1]
     if noun.dep_ in ("amod", "compound") and noun.head.i > noun.i:
         # "the antibiotic doxycycline", "the drug lecanemab": the kind noun modifies the name

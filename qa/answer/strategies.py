@@ -610,15 +610,17 @@ class DateAnswer:
             return None
         first, further = evidence.close_and_further()
         dated = (
-            (item, found)
+            (item, found, told)
             for item in _pool(evidence, [*first, *further], _MAY_HOLD_A_DATE)
-            for found in self._dates_in(shape, evidence, item, written_only=item in further)
+            for found, told in self._dates_in(shape, evidence, item, item in further)
         )
         best = None
-        for pair in dated:  # the first day or month; a year alone ("in 2017") only without one
-            best = best or pair
-            if not pair[1].year_only:
-                best = pair
+        for item, found, told in dated:
+            # The first date; a year alone ("in 2017") gives way to a day or month that a
+            # sentence telling of the asked event gives (not "spoke to fans on March 3").
+            if best is None or (best[1].year_only and not found.year_only and told):
+                best = (item, found)
+            if not best[1].year_only:
                 break
         if best is not None:
             item, found = best
@@ -634,7 +636,8 @@ class DateAnswer:
     @staticmethod
     def _dates_in(
         shape: QuestionShape, evidence: Evidence, item: Scored, written_only: bool
-    ) -> Iterator[DateReading]:
+    ) -> Iterator[tuple[DateReading, bool]]:
+        """The sentence's dates, each with whether the sentence tells of the asked event."""
         doc = evidence.doc(item)
         clauses = read_clauses(doc, shape)
         if clauses and all(c.conflict for c in clauses):
@@ -645,21 +648,35 @@ class DateAnswer:
         # Wednesday 6 December, Time announced …"), not a bare "today" (another event's day).
         written_only = written_only or bool(shape.predicate_stems and not clauses)
         verbs = {c.verb for c in clauses}
+        told = bool(clauses) or not shape.predicate_stems
         for date in (e for e in doc.ents if e.label_ == "DATE"):
             found = read_date(date.text, doc.text, evidence.published(item), _ahead(date))
             if found is None or (written_only and not found.written):
                 continue
-            if found.year_only and shape.predicate_stems and not verbs & {*date.root.ancestors}:
-                continue  # "Tesla's first new model since 2020": a year of another event
+            if found.year_only and not _dates_the_clause(date, verbs, shape):
+                continue  # "first new model since 2020", "its 2023 Person of the Year"
             if not _in_question(shape, date.text):
-                yield found
+                yield found, told
+
+
+def _dates_the_clause(year: Span, verbs: set[Token], shape: QuestionShape) -> bool:
+    """A year dates the asked event when it is said of the clause carrying the predicate
+    ("became chairman in 2004"), not of a noun ("Time's 2023 Person of the Year")."""
+    adverbial = year.root.dep_ in ("pobj", "npadvmod") or year.root.head.pos_ in ("VERB", "AUX")
+    return adverbial and (not shape.predicate_stems or _clause_verb(year) in verbs)
+
+
+def _clause_verb(span: Span) -> Token | None:
+    """The verb of the clause a span belongs to (not of a clause around that one: "Apple,
+    which Jobs started in 1976, released …" dates the starting)."""
+    return next((t for t in span.root.ancestors if t.pos_ in ("VERB", "AUX")), None)
 
 
 def _ahead(date: Span) -> bool | None:
     """Whether the clause a date belongs to speaks of the future ("will play on Sunday") or
     the past ("announced on Tuesday", though "the library will open" came before it); None
     when its verb's form does not say."""
-    verb = next((t for t in date.root.ancestors if t.pos_ in ("VERB", "AUX")), None)
+    verb = _clause_verb(date)
     if verb is None:
         return None
     if any(c.tag_ == "MD" and c.lower_ in ("will", "shall", "'ll", "’ll") for c in verb.children):
