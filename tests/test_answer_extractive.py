@@ -2020,6 +2020,20 @@ def test_a_name_with_an_inner_capital_after_a_small_letter_is_a_name(
     assert answer.lead is not None and answer.lead.text == "iRobot", answer.answer
 
 
+def test_by_how_much_an_offer_was_lowered_is_the_percentage(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "lower" was no change verb, so the price before the change answered (round 23)."""
+    text = (
+        "Amazon has already lowered its acquisition price for iRobot, which was originally an "
+        "all-cash offer of $1.7 billion, by 15%."
+    )
+    answer = answerer.answer(
+        "By how much did Amazon lower its iRobot offer?", [_passage("a", text)]
+    )
+    assert answer.lead is not None and answer.lead.text == "15%", answer.answer
+
+
 def test_a_code_that_is_no_currency_is_no_money(answerer: ExtractiveAnswerer) -> None:
     """ "COP 28" is the climate summit (COP is also Colombia's peso): not the summit's cost."""
     text = "The COP 28 summit cost $50 million, organisers said."

@@ -94,7 +94,7 @@ WORK_NOUNS = word_set(
 # Verbs of change: "by how much did the shares fall?" asks for the change, a percentage first.
 CHANGE_VERBS = word_set(
     """fall drop rise climb increase decrease decline grow jump slide slump surge gain lose
-    plunge tumble sink soar cut raise boost shrink"""
+    plunge tumble sink soar cut raise boost shrink lower reduce slash trim hike lift dip"""
 )
 
 # Verbs that report speech: the speaker is their subject ("…,” Healy said).
