@@ -40,7 +40,6 @@ fetches a chunk Chroma no longer has (`report_missing`), and tombstoned then.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import itertools
@@ -685,15 +684,29 @@ class LexicalIndex:
         Without `create` (a reader) a missing directory is not made: its nearest existing
         parent must be writable, for the first sync after a writer has made the index."""
         if not create and not self.directory.exists():
-            parent = next((p for p in self.directory.parents if p.exists()), None)
-            if parent is not None and not parent.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(parent))
-            if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
-                raise PermissionError(errno.EACCES, "Permission denied", str(parent))
+            self._check_by_trying()
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "a+"):
             pass
+
+    def _check_by_trying(self) -> None:
+        """Make the missing directories and the lock file, then remove them again: only
+        trying says whether they can be made (root may write anywhere but /proc)."""
+        missing = [p for p in (self.directory, *self.directory.parents) if not p.exists()]
+        try:
+            self.directory.mkdir(parents=True)
+        except FileExistsError:  # a writer made it meanwhile: it is theirs, and usable
+            return
+        try:
+            with open(self.directory / ".lock", "a+"):
+                pass
+        finally:
+            with contextlib.suppress(OSError):
+                (self.directory / ".lock").unlink()
+            for directory in missing:  # deepest first
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
 
     @classmethod
     def forget(cls) -> None:
