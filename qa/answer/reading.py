@@ -226,6 +226,7 @@ def kind_phrases(doc: Doc, kind: str) -> Iterator[Candidate]:
 
 
 def _called_so(noun: Token) -> Iterator[Span]:
+    """The spans the sentence says are of the kind `noun` names, by the parse around it."""
     doc = noun.doc
     for child in noun.children:  # "the drug, lecanemab", "the Preparedness Framework"
         if child.dep_ == "appos":  # "the ship, a tanker named Ever Given": the name

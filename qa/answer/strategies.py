@@ -844,18 +844,17 @@ class MeasureAnswer:
             if figure is not None:
                 lead = Lead(text=figure, citations=[1])
                 return evidence.build("figure", evidence.cite(evidence.led_by(item)), lead)
-        return self._called(shape, evidence)
+        return self._named_thing(shape, shape.measure, evidence)
 
     @staticmethod
-    def _called(shape: QuestionShape, evidence: Evidence) -> Answer | None:
+    def _named_thing(shape: QuestionShape, noun: str, evidence: Evidence) -> Answer | None:
         """No figure: the noun may name a thing ("What is Google's new flagship AI model?"),
         answered by what a best sentence calls that ("Gemini, its new flagship … model")."""
-        assert shape.measure is not None
         excluded = _excluded(shape, set())
         evidence.parse(evidence.chosen)
         for item in evidence.chosen:
             doc = evidence.doc(item)
-            found = kind_phrases(doc, shape.measure)
+            found = kind_phrases(doc, noun)
             named = next((c for c in found if _names(doc, c) and excluded.allows(c.text)), None)
             if named is not None:
                 lead = Lead(text=named.text, citations=[1])
