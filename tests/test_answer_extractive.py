@@ -378,11 +378,13 @@ def _passage(article_id: str, text: str, source: str = "Wire", title: str = "") 
 
 
 def assert_lead_of_one_passage(
-    answerer: ExtractiveAnswerer, question: str, text: str, expected: str
-) -> None:
-    """The answer over a one-passage article `text` leads with exactly `expected`."""
+    answerer: ExtractiveAnswerer, question: str, text: str, expected: str | None
+) -> Answer:
+    """The answer over a one-passage article `text` leads with exactly `expected` (None: it
+    has no lead)."""
     answer = answerer.answer(question, [_passage("a", text)])
-    assert answer.lead is not None and answer.lead.text == expected, answer.answer
+    assert (answer.lead.text if answer.lead else None) == expected, answer.answer
+    return answer
 
 
 def test_who_question_answer_starts_with_the_name_cited(
@@ -1608,8 +1610,7 @@ def test_a_year_is_read_only_from_the_asked_events_own_clause(
 def test_a_year_alone_dates_only_the_asked_event_and_a_day_comes_first(
     answerer: ExtractiveAnswerer, question: str, text: str, expected: str | None
 ) -> None:
-    answer = answerer.answer(question, [_passage("a", text)])
-    assert (answer.lead.text if answer.lead else None) == expected, answer.answer
+    assert_lead_of_one_passage(answerer, question, text, expected)
 
 
 @pytest.mark.parametrize(
@@ -1637,9 +1638,7 @@ def test_a_year_alone_dates_only_the_asked_event_and_a_day_comes_first(
 def test_a_measure_of_unknown_unit_is_the_figure_said_of_it(
     answerer: ExtractiveAnswerer, question: str, text: str, expected: str | None
 ) -> None:
-    answer = answerer.answer(question, [_passage("a", text)])
-    assert (answer.lead.text if answer.lead else None) == expected, answer.answer
-    assert not answer.abstained
+    assert not assert_lead_of_one_passage(answerer, question, text, expected).abstained
 
 
 def test_when_the_best_sentences_never_tell_of_the_asked_event_it_abstains(
@@ -2001,8 +2000,7 @@ def test_what_is_a_things_noun_names_what_the_sentence_calls_that(
 ) -> None:
     """ "What is X's <noun>?" with no figure of the noun: before, the sentences were quoted
     with no lead (a new user's sweep, round 23)."""
-    answer = answerer.answer(question, [_passage("a", text)])
-    assert (answer.lead.text if answer.lead else None) == expected, answer.answer
+    assert_lead_of_one_passage(answerer, question, text, expected)
 
 
 def test_a_name_with_an_inner_capital_after_a_small_letter_is_a_name(
