@@ -94,7 +94,26 @@ def candidates(
     ]
     if shape.answer_type in _KINDS_NER_MISSES and shape.kind:
         found += [c for c in kind_phrases(doc, shape.kind) if c.root not in taken]
-    return sorted((c for c in found if not _denied(doc[c.root])), key=lambda c: c.start)
+    kept = (c for c in found if not _denied(doc[c.root]) and not _describes_kind(doc, c, shape))
+    return sorted(kept, key=lambda c: c.start)
+
+
+def _describes_kind(doc: Doc, candidate: Candidate, shape: QuestionShape) -> bool:
+    """The name only describes a noun of the asked kind that names something after it: "US"
+    in "US market monitor Luminate" for "Which market monitor …?" (the monitor is Luminate,
+    not the US). Not "the Congress party" nor "Congress party figure X": Congress is the party."""
+    if shape.kind is None:
+        return False
+    token = doc[candidate.root]
+    while token.dep_ in _MODIFIER_DEPS and token.head.i > token.i:
+        token = token.head
+        if singular(token.text) == shape.kind:
+            head = token.head
+            return token.dep_ in _MODIFIER_DEPS and head.i > token.i and _written_as_name(head.text)
+    return False
+
+
+_MODIFIER_DEPS = frozenset({"compound", "amod", "nmod", "npadvmod"})
 
 
 def _denied(token: Token) -> bool:
