@@ -2287,3 +2287,16 @@ def test_a_name_describing_the_asked_kind_is_not_the_answer(
     answerer: ExtractiveAnswerer, question: str, text: str, expected: str
 ) -> None:
     assert_lead_of_one_passage(answerer, question, text, expected)
+
+
+def test_a_sum_in_a_short_question_is_one_term_not_three(answerer: ExtractiveAnswerer) -> None:
+    """ "$8.5 million" is no three facts: the question stays short, so roles are read, and
+    the fund that led the round is the subject of "led", not a participant."""
+    question = "Which VC fund led Brookline's $8.5 million seed round?"
+    assert not answerer.shape(question).long
+    text = (
+        "Harbor Capital led the company's $8.5 million seed round, which included "
+        "participation from North Star Ventures, Kite Fund and Bayside Partners. North Star "
+        "Ventures also backed Brookline's earlier pre-seed round, as did Kite Fund."
+    )
+    assert_lead_of_one_passage(answerer, question, text, "Harbor Capital")

@@ -71,8 +71,9 @@ class AnswerConfig(BaseModel):
     )
     single_fact_terms: int = Field(
         default=8,
-        description="Questions with at most this many content stems ask one fact: phrases do "
-        "not count, names come from fewer sentences (user-question dev lead 0.475 -> 0.575).",
+        description="Questions with at most this many content stems (digits not counted: "
+        "'$8.5 million' is one constraint) ask one fact: phrases do not count, names come "
+        "from fewer sentences (user-question dev lead 0.475 -> 0.575).",
     )
 
     # --- choosing sentences --------------------------------------------------------------------

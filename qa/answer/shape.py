@@ -627,7 +627,8 @@ def _scoring_terms(
     names = frozenset(stem_of(w) for w in written[1:] if w[:1].isupper())
     capitalised = names | {stem_of(w) for w in written[:1] if w[:1].isupper()}
     plain = frozenset(stem_of(w) for w in written if w[:1].islower()) - capitalised
-    long = len(set(ordered)) > single_fact_terms
+    # Digits are no fact of their own: "$8.5 million" or "November 17, 2023" constrain one.
+    long = len({t for t in ordered if not t.isdigit()}) > single_fact_terms
     pairs = frozenset((a, b) for a, b in itertools.pairwise(ordered) if a != b and long)
     return {
         "terms": tuple(terms),
