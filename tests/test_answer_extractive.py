@@ -2300,3 +2300,16 @@ def test_a_sum_in_a_short_question_is_one_term_not_three(answerer: ExtractiveAns
         "Ventures also backed Brookline's earlier pre-seed round, as did Kite Fund."
     )
     assert_lead_of_one_passage(answerer, question, text, "Harbor Capital")
+
+
+def test_a_name_the_question_gives_as_initials_is_not_the_answer(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """ "DW" in the question is Dana Whitlock: the one stepping down cannot be the successor."""
+    text = (
+        "Dana Whitlock, also known as “DW,” the founder and CEO of Kestrel, is stepping down "
+        "after pleading guilty. Whitlock said it was the right thing to do. Marco Ferri, "
+        "Kestrel's former head of regional markets, will be the exchange's new CEO."
+    )
+    question = "Who is taking over as Kestrel's CEO now that DW is stepping down?"
+    assert_lead_of_one_passage(answerer, question, text, "Marco Ferri")

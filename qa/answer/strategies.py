@@ -78,6 +78,7 @@ class _Excluded:
     asked: frozenset[str]
     anchors: tuple[frozenset[str], ...]
     banned: frozenset[str]
+    acronyms: frozenset[str] = frozenset()  # the question's names in capitals: "CZ", "SBF"
 
     @cached_property
     def asked_stems(self) -> frozenset[str]:
@@ -96,6 +97,7 @@ class _Excluded:
             and not said & self.banned
             and not {stem_of(w) for w in said} <= self.asked_stems
             and not any(len(anchor & said) >= min(2, len(anchor)) for anchor in self.anchors)
+            and _initials(name) not in self.acronyms  # "Changpeng Zhao" is the question's "CZ"
         )
 
 
@@ -105,7 +107,11 @@ def _excluded(shape: QuestionShape, outlet_words: set[str]) -> _Excluded:
     asked = set(shape.question_words) - set(shape.kind_words)
     asked |= {part for word in asked for part in word.split("-")}  # "Israel-Hamas war"
     anchors = tuple(frozenset(words(a.text)) for a in shape.anchors if a.is_name)
-    return _Excluded(frozenset(asked), anchors, frozenset(outlet_words | left_out))
+    acronyms = frozenset(_ACRONYM.findall(shape.text))
+    return _Excluded(frozenset(asked), anchors, frozenset(outlet_words | left_out), acronyms)
+
+
+_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
 
 
 # --- 1. lists -----------------------------------------------------------------------------------
@@ -349,6 +355,10 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     _expand_short_names(names, passages, excluded.words, evidence.name_words)
     names = _merge_same_names(names)
     _merge_acronyms(names)
+    # "Zhao", read for "Who succeeds CZ?", grew into the question's "CZ": Changpeng Zhao
+    names = {k: n for k, n in names.items() if _initials(n.text) not in excluded.acronyms}
+    if not names:
+        return None
     _type_from_full_mentions(names.values(), evidence)
     w_articles = config.single_fact_w_articles if single_fact else config.w_articles
     for name in names.values():
