@@ -2313,3 +2313,18 @@ def test_a_name_the_question_gives_as_initials_is_not_the_answer(
     )
     question = "Who is taking over as Kestrel's CEO now that DW is stepping down?"
     assert_lead_of_one_passage(answerer, question, text, "Marco Ferri")
+
+
+def test_a_name_among_joint_subjects_answers_with_all_of_them(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    """Three people split the prize: "Who won it?" names the three, not the first."""
+    text = (
+        "Geologist Mara Lindqvist (left), geologist Tomas Berg (middle) and physicist Ana "
+        "Ruiz (right) have split the 2031 Halvorsen Prize in geology. The prize is worth "
+        "11 million crowns."
+    )
+    answer = answerer.answer("Who won the 2031 Halvorsen Prize in geology?", [_passage("a", text)])
+    assert [i.text for i in answer.items] == ["Mara Lindqvist", "Tomas Berg", "Ana Ruiz"], (
+        answer.answer
+    )

@@ -283,7 +283,9 @@ class NameAnswer:
         winner = best_name(shape, evidence)
         if winner is None:
             return None
-        together = _held_together(shape, evidence, winner)
+        together = _held_together(shape, evidence, winner) or _joint_subjects(
+            shape, evidence, winner
+        )
         if together is not None:
             return together
         # One sentence naming the answer (in the best sentence's passage if one does: that
@@ -321,6 +323,34 @@ def _held_together(shape: QuestionShape, evidence: Evidence, winner: _Name) -> A
     items = [AnswerItem(text=name, citations=[1]) for name in reading.items]
     signals = evidence.signals("list", citations, in_role=True)
     return evidence.build("list", citations, items=items, signals=signals)
+
+
+def _joint_subjects(shape: QuestionShape, evidence: Evidence, winner: _Name) -> Answer | None:
+    """ "Who won the 2023 Nobel Prize in chemistry?" over "Moungi Bawendi, Louis Brus and
+    Alexei Ekimov have split the 2023 Nobel prize": the name is one of several subjects of
+    its sentence's verb, each of the asked type, so the answer is all of them."""
+    if shape.long or shape.asked_role != "subject" or not winner.sentences or winner.fit < 1.0:
+        return None
+    item = winner.sentences[0]
+    doc = evidence.doc(item)
+    entities = {t.i: ent for ent in doc.ents for t in ent}
+    excluded = _excluded(shape, set())
+    for token in doc:
+        if token.dep_ not in ("nsubj", "nsubjpass") or _key(token.text) not in _key(winner.text):
+            continue
+        subjects = clause_roles(token.head)[0]
+        names = [
+            item_text(t, entities)
+            for t in subjects
+            if t.i in entities and type_fit(entities[t.i].label_, shape.answer_type) >= 1.0
+        ]
+        names = [n for n in dict.fromkeys(names) if excluded.allows(n)]
+        if len(names) >= 2 and any(_key(winner.text) in _key(n) for n in names):
+            citations = evidence.cite([item])
+            items = [AnswerItem(text=name, citations=[1]) for name in names]
+            signals = evidence.signals("list", citations, in_role=False)
+            return evidence.build("list", citations, items=items, signals=signals)
+    return None
 
 
 def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
