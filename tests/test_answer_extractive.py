@@ -2328,3 +2328,14 @@ def test_a_name_among_joint_subjects_answers_with_all_of_them(
     assert [i.text for i in answer.items] == ["Mara Lindqvist", "Tomas Berg", "Ana Ruiz"], (
         answer.answer
     )
+
+
+def test_a_long_noun_phrase_after_the_copula_is_named(answerer: ExtractiveAnswerer) -> None:
+    """ "What was the most downloaded free tablet app …?": the asked noun is "app", six words
+    on; the sentence says what is that app."""
+    text = (
+        "Kestrel Market, an Oslo shopping company founded in 2029, is the most downloaded free "
+        "tablet app in Norway for 2031."
+    )
+    question = "What was the most downloaded free tablet app in Norway in 2031?"
+    assert_lead_of_one_passage(answerer, question, text, "Kestrel Market")

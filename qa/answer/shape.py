@@ -389,10 +389,14 @@ def _copula_noun(rest: list[Token]) -> Token | None:
     10-year Treasury yield" is a yield, not a year)."""
     if not rest or rest[0].lemma_ != "be":
         return None
-    noun = next((t for t in rest[1:6] if t.pos_ == "NOUN"), None)
+    noun = next((t for t in rest[1:] if t.pos_ == "NOUN"), None)
     while noun is not None and noun.dep_ in _MODIFIER_DEPS and noun.head.pos_ in _NOUN_POS:
         noun = noun.head
-    return noun if noun is not None and noun.pos_ == "NOUN" else None
+    if noun is None or noun.pos_ != "NOUN":
+        return None
+    # the copula's own noun ("the most downloaded free iPhone app"), not a later one ("What is
+    # Meltwater valued at in the deal?")
+    return noun if noun.head == rest[0] or noun.i - rest[0].i <= 5 else None
 
 
 _MODIFIER_DEPS = frozenset({"compound", "amod", "npadvmod", "nmod", "poss"})
