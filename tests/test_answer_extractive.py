@@ -2339,3 +2339,16 @@ def test_a_long_noun_phrase_after_the_copula_is_named(answerer: ExtractiveAnswer
     )
     question = "What was the most downloaded free tablet app in Norway in 2031?"
     assert_lead_of_one_passage(answerer, question, text, "Kestrel Market")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Fans wondered why Dana Whitlock's 11-year-old son was using her credit card.", None),
+        ("Striker Dana Whitlock, 29 years old, scored twice for her old club.", "29"),
+    ],
+)
+def test_an_age_before_a_common_noun_is_that_things_age(
+    answerer: ExtractiveAnswerer, text: str, expected: str | None
+) -> None:
+    assert_lead_of_one_passage(answerer, "How old is Dana Whitlock?", text, expected)

@@ -742,7 +742,8 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
         match = _SCORE.search(doc.text)
         return match.group() if match else None
     if shape.answer_type is AnswerType.AGE:
-        match = _AGE.search(doc.text)
+        ages = (m for m in _AGE.finditer(doc.text) if not _age_of_a_thing(doc, m))
+        match = next(ages, None)
         return next(g for g in match.groups() if g) if match else None  # "a", "b" or "c"
     for allowed in _figure_labels(shape):
         fitting = [
@@ -756,6 +757,22 @@ def figure_in(shape: QuestionShape, doc: Doc) -> str | None:
         if fitting:
             return _as_written(min(fitting, key=lambda ent: _distance_to_kind(shape, ent)))
     return _count_of(shape, doc) if shape.answer_type is AnswerType.COUNT else None
+
+
+def _age_of_a_thing(doc: Doc, match: re.Match[str]) -> bool:
+    """ "Gellar's 11-year-old son": the age is the son's, a common noun after it; not "the
+    29-year-old striker Tessa Wullaert" (a name follows) nor "the 29-year-old said"."""
+    span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+    if span is None or span.end >= len(doc):
+        return False
+    described = span[-1].head if span[-1].head.i >= span.end else doc[span.end]
+    while described.dep_ == "compound" and described.head.i > described.i:
+        described = described.head
+    if described.i + 1 < len(doc) and doc[described.i + 1].text == "-":
+        return False  # "the 31-year-old co-founded …": "co" is half a hyphenated verb
+    return described.pos_ == "NOUN" and not any(
+        t.pos_ == "PROPN" for t in doc[span.end : described.i + 1]
+    )
 
 
 _ATTACHED_UNIT = re.compile(r"[^\W\d_]{1,3}\b")
