@@ -188,33 +188,3 @@ def test_a_weekday_in_a_sentence_about_the_future_is_the_next_one() -> None:
     future = read_date("Friday", "The council will meet on Friday.", published)
     assert past is not None and past.day == date(2019, 1, 18)
     assert future is not None and future.day == date(2019, 1, 25)
-
-
-def test_a_weekday_takes_the_tense_of_its_own_clause() -> None:
-    """ "The library will stay open …, librarian Omar Haddad announced on Tuesday", in an
-    article of Tuesday, March 12, 2024: the future word belongs to another clause, and the
-    announcement was that day, not the Tuesday after."""
-    from index.settings import Settings
-    from qa.answer import ExtractiveAnswerer
-    from qa.types import Passage
-
-    def answer(question: str, text: str) -> str:
-        passage = Passage(
-            chunk_id="a-0", article_id="a", text=text, start=0, end=len(text),
-            title="Town news", source="Wire", published="2024-03-12",
-        )  # fmt: skip
-        found = ExtractiveAnswerer(Settings()).answer(question, [passage])
-        assert found.lead is not None, found.answer
-        return found.lead.text
-
-    announced = (
-        "The Brookfield library will stay open until 9 p.m. on weekdays, librarian Omar Haddad "
-        "announced on Tuesday."
-    )
-    assert answer("When did Omar Haddad announce the library hours?", announced) == (
-        "Tuesday, March 12, 2024"
-    )
-    playing = "The Harbour Lions will play the Rovers on Sunday, coach Dana Ives said."
-    assert answer("When will the Harbour Lions play the Rovers?", playing) == (
-        "Sunday, March 17, 2024"
-    )

@@ -133,11 +133,6 @@ ROLES = word_set(
 TITLE_WORDS = (ROLES | frozenset(ROLE_ACRONYMS)) - word_set(
     "general justice king queen prince princess pope star partner owner player"
 )
-# Positions written in capitals before or after a name split it the same way ("franchise QB
-# Brock Purdy", "MID Weston McKennie", "Artemi Panarin, LW"); only in capitals, where they
-# cannot be a name's own word.
-POSITION_ABBREVIATIONS = word_set("qb rb wr te lb cb gk mid fwd lw rw vp")
-
 # spaCy entity labels by the kind of answer they can be.
 PERSON_LABELS = frozenset({"PERSON"})
 ORGANISATION_LABELS = frozenset({"ORG"})

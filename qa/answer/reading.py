@@ -131,11 +131,11 @@ def name_pieces(
     span: Span, name_words: frozenset[str] | None = None, typed: bool = False
 ) -> list[Span]:
     """The names a span holds: split at line breaks, titles ("OpenAI CEO Sam Altman" is OpenAI
-    and Sam Altman; "QB Brock Purdy" is Brock Purdy), punctuation no name holds ("Caesars
-    Sportsbook: Caesars"; not "AT&T") and, in a run the model left untyped (`typed` False: it
-    drew no boundary there), capitalised words that are no name's (`name_words`: "Wullaert
-    Fires Belgium" in a title-case line); each trimmed of leading words that are no part of a
-    name ("Current Fed", "Whereas Google")."""
+    and Sam Altman), punctuation no name holds ("Caesars Sportsbook: Caesars"; not "AT&T")
+    and, in a run the model left untyped (`typed` False: it drew no boundary there),
+    capitalised words that are no name's (`name_words`: "Wullaert Fires Belgium" in a
+    title-case line); each trimmed of leading words that are no part of a name ("Current
+    Fed", "Whereas Google")."""
     pieces: list[Span] = []
     start = span.start
     for token in [*span, None]:
@@ -143,7 +143,6 @@ def name_pieces(
             token is None
             or token.is_space
             or token.lower_ in lexicon.TITLE_WORDS
-            or _position(token, span)
             or (token.is_punct and token.text not in _NAME_PUNCT)
             or (not typed and token.i > start and _no_name_word(token, name_words))
         ):
@@ -153,14 +152,6 @@ def name_pieces(
                 pieces.append(piece)
             start = end + 1
     return pieces
-
-
-def _position(token: Token, span: Span) -> bool:
-    """A position in capitals before a full name or after a name ("QB Brock Purdy", "Rams
-    WR"), or alone; not the first word of a two-word name ("RB Leipzig", "TE Connectivity")."""
-    if not (token.is_upper and token.lower_ in lexicon.POSITION_ABBREVIATIONS):
-        return False
-    return token.i != span.start or span.end - token.i != 2
 
 
 def _no_name_word(token: Token, name_words: frozenset[str] | None) -> bool:

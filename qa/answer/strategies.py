@@ -381,7 +381,6 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
         _read_names(shape, evidence, item, item in further, names, excluded)
     if not names:
         return None
-    _merge_short_forms(names)
     _expand_short_names(names, passages, excluded.words, evidence.name_words)
     names = _merge_same_names(names)
     _merge_acronyms(names)
@@ -485,18 +484,6 @@ def _absorb(target: _Name, source: _Name) -> None:
         if item not in target.sentences:
             target.sentences.append(item)
             target.score += item.score
-
-
-def _merge_short_forms(names: dict[str, _Name]) -> None:
-    """ "Altman" and "Sam Altman" are one person: the longer name takes the shorter's
-    sentences and score when the shorter is its last word(s) ("Apple" is not "Apple Watch")."""
-    keys = sorted(names, key=lambda k: len(k.split()))
-    for short in keys:
-        tail = short.split()
-        longer = [k for k in keys if k in names and len(k.split()) > len(tail)]
-        long = next((k for k in longer if k.split()[-len(tail) :] == tail), None)
-        if long is not None:
-            _absorb(names[long], names.pop(short))
 
 
 def _merge_same_names(names: dict[str, _Name]) -> dict[str, _Name]:
@@ -690,7 +677,7 @@ class DateAnswer:
         verbs = {c.verb for c in clauses}
         told = bool(clauses) or not shape.predicate_stems
         for date in (e for e in doc.ents if e.label_ == "DATE"):
-            found = read_date(date.text, doc.text, evidence.published(item), _ahead(date))
+            found = read_date(date.text, doc.text, evidence.published(item))
             if found is None or (written_only and not found.written):
                 continue
             if found.year_only and not _dates_the_clause(date, verbs, shape):
@@ -710,18 +697,6 @@ def _clause_verb(span: Span) -> Token | None:
     """The verb of the clause a span belongs to (not of a clause around that one: "Apple,
     which Jobs started in 1976, released …" dates the starting)."""
     return next((t for t in span.root.ancestors if t.pos_ in ("VERB", "AUX")), None)
-
-
-def _ahead(date: Span) -> bool | None:
-    """Whether the clause a date belongs to speaks of the future ("will play on Sunday") or
-    the past ("announced on Tuesday", though "the library will open" came before it); None
-    when its verb's form does not say."""
-    verb = _clause_verb(date)
-    if verb is None:
-        return None
-    if any(c.tag_ == "MD" and c.lower_ in ("will", "shall", "'ll", "’ll") for c in verb.children):
-        return True
-    return False if verb.tag_ == "VBD" else None
 
 
 _AGE = re.compile(
@@ -1064,15 +1039,10 @@ class DescriptionAnswer:
         found = [(s, d) for s in pool for d in descriptions_of(evidence.doc(s), name)]
         if not found:
             return None
-        # One that says of what ("OpenAI’s CEO") before a bare role ("CEO").
-        sentence, description = min(found, key=lambda pair: not _names_something(pair[1].text))
+        sentence, description = found[0]
         citations = evidence.cite(evidence.led_by(sentence))
         lead = Lead(text=description.text, subject=name, citations=[1])
         return evidence.build("description", citations, lead)
-
-
-def _names_something(description: str) -> bool:
-    return any(w[:1].isupper() and w.lower() not in lexicon.ROLES for w in description.split())
 
 
 # --- 6. sentences -------------------------------------------------------------------------------

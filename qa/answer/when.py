@@ -70,13 +70,11 @@ def parse_day(text: str, default_year: int | None = None) -> date | None:
         return None
 
 
-def read_date(
-    said: str, sentence: str, published: str, ahead: bool | None = None
-) -> DateReading | None:
+def read_date(said: str, sentence: str, published: str) -> DateReading | None:
     """What a DATE span of `sentence` means: written out as written, a weekday or "today"
     resolved against the article's date (a weekday is the last one on or before it, or the
-    next one when its clause speaks of the future: `ahead`, read from the parse, else a
-    future word before it in the sentence); None when it cannot be placed."""
+    next one when a future word comes before it in the sentence); None when it cannot be
+    placed."""
     if _ABSOLUTE.search(said) or _YEAR_ALONE.fullmatch(said.strip()):
         return DateReading(said, None, True)
     relative = _RELATIVE.search(said)
@@ -87,7 +85,7 @@ def read_date(
     offsets = {"today": 0, "tonight": 0, "yesterday": -1, "tomorrow": 1}
     if word in offsets:
         days = offsets[word]
-    elif ahead if ahead is not None else _FUTURE.search(sentence[: max(0, sentence.find(said))]):
+    elif _FUTURE.search(sentence[: max(0, sentence.find(said))]):
         days = (WEEKDAYS.index(word) - article_day.weekday()) % 7 or 7
     else:
         days = -((article_day.weekday() - WEEKDAYS.index(word)) % 7)
