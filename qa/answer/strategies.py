@@ -97,8 +97,12 @@ class _Excluded:
             and not said & self.banned
             and not {stem_of(w) for w in said} <= self.asked_stems
             and not any(len(anchor & said) >= min(2, len(anchor)) for anchor in self.anchors)
-            and _initials(name) not in self.acronyms  # "Changpeng Zhao" is the question's "CZ"
+            and not self.spelt_in_capitals(name)
         )
+
+    def spelt_in_capitals(self, name: str) -> bool:
+        """The question writes the name as its initials: "Changpeng Zhao" for "CZ"."""
+        return _initials(name) in self.acronyms
 
 
 def _excluded(shape: QuestionShape, outlet_words: set[str]) -> _Excluded:
@@ -385,7 +389,7 @@ def best_name(shape: QuestionShape, evidence: Evidence) -> _Name | None:
     names = _merge_same_names(names)
     _merge_acronyms(names)
     # "Zhao", read for "Who succeeds CZ?", grew into the question's "CZ": Changpeng Zhao
-    names = {k: n for k, n in names.items() if _initials(n.text) not in excluded.acronyms}
+    names = {k: n for k, n in names.items() if not excluded.spelt_in_capitals(n.text)}
     if not names:
         return None
     _type_from_full_mentions(names.values(), evidence)
